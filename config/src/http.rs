@@ -1,0 +1,63 @@
+//! The control plane's HTTP listener (`[http]`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Problem;
+
+/// Where the HTTP(S) server listens and which certificate it presents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address of the HTTP server.
+    pub listen: SocketAddr,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key belonging to `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The documented default HTTP port on loopback.
+pub const DEFAULT_HTTP_PORT: u16 = 8470;
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Checks values that the types alone do not constrain.
+    pub fn validate(&self, problems: &mut Vec<Problem>) {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => problems.push(Problem::new(
+                "http.tls_key",
+                "is required when http.tls_cert is set",
+            )),
+            (None, Some(_)) => problems.push(Problem::new(
+                "http.tls_cert",
+                "is required when http.tls_key is set",
+            )),
+            _ => {}
+        }
+        for (key, path) in [
+            ("http.tls_cert", &self.tls_cert),
+            ("http.tls_key", &self.tls_key),
+        ] {
+            if let Some(path) = path {
+                if !path.is_file() {
+                    problems.push(Problem::new(
+                        key,
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The media plane's own configuration (`[sfu]`).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ConfigError, Problem};
+
+/// Configuration of the media plane: worker threads and their UDP sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SfuConfig {
+    /// Number of media worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Address the media sockets bind to.
+    pub bind_address: IpAddr,
+    /// UDP port of the first worker; worker `i` binds `udp_port + i`.
+    /// 0 lets the operating system pick a free port per worker (tests).
+    pub udp_port: u32,
+    /// Addresses announced to clients as ICE host candidates. Empty means the
+    /// bind address (which must then not be unspecified).
+    pub advertised_ips: Vec<IpAddr>,
+    /// Most peers one worker accepts; a join beyond it is refused clearly.
+    pub max_peers_per_worker: usize,
+    /// Shortest interval between two keyframe requests sent to one publisher, ms.
+    pub keyframe_min_interval_ms: u64,
+}
+
+impl Default for SfuConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            udp_port: 40000,
+            advertised_ips: Vec::new(),
+            max_peers_per_worker: 1000,
+            keyframe_min_interval_ms: 500,
+        }
+    }
+}
+
+impl SfuConfig {
+    /// Checks values that the types alone do not constrain.
+    pub fn validate(&self, problems: &mut Vec<Problem>) {
+        if self.udp_port > u32::from(u16::MAX) {
+            problems.push(Problem::new(
+                "sfu.udp_port",
+                format!("{} is not a port", self.udp_port),
+            ));
+        } else if self.udp_port != 0 {
+            let last = self.udp_port as usize + self.worker_count().saturating_sub(1);
+            if last > usize::from(u16::MAX) {
+                problems.push(Problem::new(
+                    "sfu.udp_port",
+                    format!(
+                        "{} + {} workers runs past port 65535",
+                        self.udp_port,
+                        self.worker_count()
+                    ),
+                ));
+            }
+        }
+        if self.workers > 256 {
+            problems.push(Problem::new(
+                "sfu.workers",
+                format!("{} workers is more than 256", self.workers),
+            ));
+        }
+        if self.advertised_ips.is_empty() && self.bind_address.is_unspecified() {
+            problems.push(Problem::new(
+                "sfu.advertised_ips",
+                "must list the addresses clients reach when bind_address is unspecified",
+            ));
+        }
+        if self.advertised_ips.iter().any(IpAddr::is_unspecified) {
+            problems.push(Problem::new(
+                "sfu.advertised_ips",
+                "an unspecified address cannot be advertised",
+            ));
+        }
+        if self.max_peers_per_worker == 0 {
+            problems.push(Problem::new(
+                "sfu.max_peers_per_worker",
+                "must be at least 1",
+            ));
+        }
+        if !(50..=10_000).contains(&self.keyframe_min_interval_ms) {
+            problems.push(Problem::new(
+                "sfu.keyframe_min_interval_ms",
+                "must be between 50 and 10000",
+            ));
+        }
+    }
+
+    /// Worker threads to start: the configured count, or one per core.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    }
+
+    /// UDP port of worker `index` (0 when the OS should choose).
+    pub fn port_of_worker(&self, index: usize) -> u16 {
+        if self.udp_port == 0 {
+            return 0;
+        }
+        u16::try_from(self.udp_port as usize + index).unwrap_or(0)
+    }
+
+    /// The addresses announced as ICE candidates.
+    pub fn candidate_ips(&self) -> Vec<IpAddr> {
+        if self.advertised_ips.is_empty() {
+            vec![self.bind_address]
+        } else {
+            self.advertised_ips.clone()
+        }
+    }
+
+    /// Convenience for tests: the checks as a result.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        self.validate(&mut problems);
+        ConfigError::from_problems(problems)
+    }
+}

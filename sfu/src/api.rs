@@ -1,0 +1,325 @@
+//! The typed door between the control plane and the media plane.
+//!
+//! [`Sfu::start`] binds one UDP socket per worker and starts the worker
+//! threads; it returns the [`SfuHandle`] (cheap to clone, async methods) and
+//! the stream of [`SfuEvent`]s. A room is placed on the worker with the
+//! fewest rooms and stays there; every command about it goes to that worker.
+//!
+//! Events about a peer follow the reply to the command that caused them, so
+//! a caller that sends the reply (an SDP answer) before handling the next
+//! events for that peer never sends an offer ahead of an answer.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use huiyi_config::SfuConfig;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::events::{SfuError, SfuEvent};
+use crate::core::ids::{PeerId, RoomId};
+use crate::core::{Engine, EngineConfig, EngineCounters};
+use crate::net::{spawn, WorkerLink};
+
+type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
+
+/// A command for one worker.
+pub(crate) enum Command {
+    CreateRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
+    CloseRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
+    AddPeer {
+        room: RoomId,
+        peer: PeerId,
+        offer: String,
+        reply: Reply<String>,
+    },
+    Renegotiate {
+        peer: PeerId,
+        offer: String,
+        reply: Reply<String>,
+    },
+    AcceptAnswer {
+        peer: PeerId,
+        offer_id: u64,
+        answer: String,
+        reply: Reply<()>,
+    },
+    RemovePeer {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    Shutdown,
+}
+
+impl Command {
+    pub(crate) fn apply(self, engine: &mut Engine, now: Instant) {
+        // A dropped receiver means the caller gave up waiting; nothing to do.
+        match self {
+            Command::CreateRoom { room, reply } => drop(reply.send(engine.create_room(room))),
+            Command::CloseRoom { room, reply } => drop(reply.send(engine.close_room(now, room))),
+            Command::AddPeer {
+                room,
+                peer,
+                offer,
+                reply,
+            } => drop(reply.send(engine.add_peer(now, room, peer, &offer))),
+            Command::Renegotiate { peer, offer, reply } => {
+                drop(reply.send(engine.renegotiate(now, peer, &offer)))
+            }
+            Command::AcceptAnswer {
+                peer,
+                offer_id,
+                answer,
+                reply,
+            } => drop(reply.send(engine.accept_answer(now, peer, offer_id, &answer))),
+            Command::RemovePeer { peer, reply } => drop(reply.send(engine.remove_peer(now, peer))),
+            Command::Shutdown => {}
+        }
+    }
+}
+
+/// The running media plane. Dropping it without [`Sfu::shutdown`] also stops the workers.
+pub struct Sfu {
+    handle: SfuHandle,
+}
+
+/// Events from every worker, in order per worker.
+pub type SfuEvents = mpsc::UnboundedReceiver<SfuEvent>;
+
+struct Shared {
+    workers: Vec<WorkerLink>,
+    placement: Mutex<Placement>,
+}
+
+#[derive(Default)]
+struct Placement {
+    rooms: HashMap<RoomId, usize>,
+}
+
+/// A cloneable handle to command the media plane.
+#[derive(Clone)]
+pub struct SfuHandle {
+    shared: Arc<Shared>,
+}
+
+impl Sfu {
+    /// Binds the worker sockets and starts the workers.
+    pub fn start(config: &SfuConfig) -> std::io::Result<(Sfu, SfuEvents)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut workers = Vec::new();
+        let advertised = config.candidate_ips();
+        for index in 0..config.worker_count() {
+            let addr = SocketAddr::new(config.bind_address, config.port_of_worker(index));
+            let socket = UdpSocket::bind(addr).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot bind media socket {addr}: {e}"))
+            })?;
+            let cfg = EngineConfig {
+                candidates: Vec::new(),
+                keyframe_interval: Duration::from_millis(config.keyframe_min_interval_ms),
+                max_peers: config.max_peers_per_worker,
+                stats_interval: Duration::from_secs(5),
+            };
+            workers.push(spawn(index, socket, cfg, &advertised, tx.clone())?);
+        }
+        let handle = SfuHandle {
+            shared: Arc::new(Shared {
+                workers,
+                placement: Mutex::default(),
+            }),
+        };
+        Ok((Sfu { handle }, rx))
+    }
+
+    /// A handle for the control plane.
+    pub fn handle(&self) -> SfuHandle {
+        self.handle.clone()
+    }
+
+    /// Closes every peer (they get a DTLS close) and joins the worker threads.
+    pub fn shutdown(self) {
+        self.handle.stop_workers();
+    }
+}
+
+impl Drop for Sfu {
+    fn drop(&mut self) {
+        self.handle.stop_workers();
+    }
+}
+
+impl SfuHandle {
+    fn stop_workers(&self) {
+        for w in &self.shared.workers {
+            w.send(Command::Shutdown);
+        }
+        for w in &self.shared.workers {
+            let thread = w.thread.lock().expect("thread lock poisoned").take();
+            if let Some(thread) = thread {
+                if thread.join().is_err() {
+                    tracing::error!("a media worker thread panicked");
+                }
+            }
+        }
+    }
+
+    /// The UDP addresses the workers are bound to.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.workers.iter().map(|w| w.local).collect()
+    }
+
+    /// Counters summed over all workers.
+    pub fn counters(&self) -> EngineCounters {
+        let mut sum = EngineCounters::default();
+        for w in &self.shared.workers {
+            let c = w.counters.snapshot();
+            sum.datagrams_in += c.datagrams_in;
+            sum.datagrams_out += c.datagrams_out;
+            sum.dropped_unroutable += c.dropped_unroutable;
+            sum.dropped_malformed += c.dropped_malformed;
+            sum.dropped_rejected += c.dropped_rejected;
+            sum.forwarded += c.forwarded;
+            sum.peer_failures += c.peer_failures;
+        }
+        sum
+    }
+
+    /// Opens a room on the least busy worker.
+    pub async fn create_room(&self, room: RoomId) -> Result<(), SfuError> {
+        let worker = {
+            let mut placement = self
+                .shared
+                .placement
+                .lock()
+                .expect("placement lock poisoned");
+            if placement.rooms.contains_key(&room) {
+                return Err(SfuError::RoomExists(room));
+            }
+            let mut load = vec![0usize; self.shared.workers.len()];
+            for w in placement.rooms.values() {
+                load[*w] += 1;
+            }
+            let worker = (0..load.len())
+                .min_by_key(|w| load[*w])
+                .ok_or(SfuError::WorkerGone)?;
+            placement.rooms.insert(room, worker);
+            worker
+        };
+        let result = self
+            .call(worker, |reply| Command::CreateRoom { room, reply })
+            .await;
+        if result.is_err() {
+            self.forget(room);
+        }
+        result
+    }
+
+    /// Closes a room and removes its peers.
+    pub async fn close_room(&self, room: RoomId) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        let result = self
+            .call(worker, |reply| Command::CloseRoom { room, reply })
+            .await;
+        self.forget(room);
+        result
+    }
+
+    /// Adds a peer to a room from its SDP offer; returns the SDP answer.
+    pub async fn add_peer(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        offer: String,
+    ) -> Result<String, SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::AddPeer {
+            room,
+            peer,
+            offer,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies a new offer from the client; returns the answer.
+    pub async fn renegotiate(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        offer: String,
+    ) -> Result<String, SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::Renegotiate { peer, offer, reply })
+            .await
+    }
+
+    /// Applies the client's answer to the server's offer `offer_id`.
+    pub async fn accept_answer(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        offer_id: u64,
+        answer: String,
+    ) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::AcceptAnswer {
+            peer,
+            offer_id,
+            answer,
+            reply,
+        })
+        .await
+    }
+
+    /// Removes a peer; its tracks end for the others.
+    pub async fn remove_peer(&self, room: RoomId, peer: PeerId) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::RemovePeer { peer, reply })
+            .await
+    }
+
+    fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {
+        let placement = self
+            .shared
+            .placement
+            .lock()
+            .expect("placement lock poisoned");
+        placement
+            .rooms
+            .get(&room)
+            .copied()
+            .ok_or(SfuError::RoomNotFound(room))
+    }
+
+    fn forget(&self, room: RoomId) {
+        self.shared
+            .placement
+            .lock()
+            .expect("placement lock poisoned")
+            .rooms
+            .remove(&room);
+    }
+
+    async fn call<T>(
+        &self,
+        worker: usize,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, SfuError> {
+        let (tx, rx) = oneshot::channel();
+        let link = self
+            .shared
+            .workers
+            .get(worker)
+            .ok_or(SfuError::WorkerGone)?;
+        if !link.send(make(tx)) {
+            return Err(SfuError::WorkerGone);
+        }
+        rx.await.map_err(|_| SfuError::WorkerGone)?
+    }
+}

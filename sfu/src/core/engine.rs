@@ -1,0 +1,547 @@
+//! The engine: every room, peer and track of one media worker, as one
+//! sans-IO state machine.
+//!
+//! Input: commands (`add_peer`, `accept_answer`, ...), datagrams
+//! (`handle_receive`) and time (`handle_timeout`). Output: datagrams
+//! (`poll_transmit`), events for the control plane (`poll_event`) and the
+//! next deadline (`poll_timeout`). It never reads the clock or touches a
+//! socket, so tests drive it on simulated time.
+//!
+//! Every call into a peer's `Rtc` goes through [`Engine::with_rtc`], which
+//! drains str0m's output (its single-mutation contract) and catches a panic:
+//! a peer whose state machine panicked is removed, the room goes on.
+//! Removals are deferred to the end of the current entry point, so no peer
+//! key held during event processing ever dangles.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use str0m::net::{DatagramRecv, Protocol, Receive, Transmit};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+
+use crate::core::events::{LeaveReason, SfuError, SfuEvent};
+use crate::core::ids::{PeerId, RoomId, TrackId};
+use crate::core::negotiate::Change;
+use crate::core::peer::{Peer, PeerKey};
+
+/// What one engine needs to know about its environment.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Addresses announced as ICE host candidates (the worker's socket as clients reach it).
+    pub candidates: Vec<SocketAddr>,
+    /// Shortest interval between keyframe requests to one publisher.
+    pub keyframe_interval: Duration,
+    /// Most peers this engine accepts.
+    pub max_peers: usize,
+    /// How often `PeerStats` events are emitted.
+    pub stats_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            candidates: Vec::new(),
+            keyframe_interval: Duration::from_millis(500),
+            max_peers: 1000,
+            stats_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Worker-wide counters, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Datagrams handed out for sending.
+    pub datagrams_out: u64,
+    /// Datagrams no peer accepted (unknown source, stray STUN).
+    pub dropped_unroutable: u64,
+    /// Datagrams that are not STUN, DTLS, RTP or RTCP, or are oversized.
+    pub dropped_malformed: u64,
+    /// Datagrams a peer's state machine rejected (bad SRTP, truncated RTCP, unknown SSRC).
+    pub dropped_rejected: u64,
+    /// RTP packets written to subscribers.
+    pub forwarded: u64,
+    /// Peers removed because their state machine panicked or failed.
+    pub peer_failures: u64,
+}
+
+/// Largest datagram accepted; anything larger is not WebRTC media.
+pub const MAX_DATAGRAM: usize = 1600;
+
+pub(crate) struct Room {
+    pub members: Vec<PeerKey>,
+    /// Published tracks: owner and up track index.
+    pub tracks: HashMap<TrackId, (PeerKey, usize)>,
+}
+
+/// The sans-IO media engine of one worker.
+pub struct Engine {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) peers: Vec<Option<Peer>>,
+    pub(crate) rooms: HashMap<RoomId, Room>,
+    by_id: HashMap<PeerId, PeerKey>,
+    addrs: HashMap<SocketAddr, PeerKey>,
+    transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<SfuEvent>,
+    /// str0m events waiting to be handled, in order.
+    work: VecDeque<(PeerKey, Event)>,
+    /// Peers to remove at the end of the current entry point.
+    doomed: Vec<(PeerKey, LeaveReason)>,
+    pub(crate) next_track: u64,
+    next_stats: Option<Instant>,
+    pub(crate) counters: EngineCounters,
+}
+
+impl Engine {
+    /// An engine with no rooms.
+    pub fn new(cfg: EngineConfig) -> Self {
+        Self {
+            cfg,
+            peers: Vec::new(),
+            rooms: HashMap::new(),
+            by_id: HashMap::new(),
+            addrs: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            work: VecDeque::new(),
+            doomed: Vec::new(),
+            next_track: 1,
+            next_stats: None,
+            counters: EngineCounters::default(),
+        }
+    }
+
+    /// Counters since start.
+    pub fn counters(&self) -> EngineCounters {
+        self.counters
+    }
+
+    /// Number of live peers.
+    pub fn peer_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Number of rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Opens a room.
+    pub fn create_room(&mut self, room: RoomId) -> Result<(), SfuError> {
+        if self.rooms.contains_key(&room) {
+            return Err(SfuError::RoomExists(room));
+        }
+        self.rooms.insert(
+            room,
+            Room {
+                members: Vec::new(),
+                tracks: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Closes a room and removes its peers.
+    pub fn close_room(&mut self, now: Instant, room: RoomId) -> Result<(), SfuError> {
+        let members = self
+            .rooms
+            .get(&room)
+            .ok_or(SfuError::RoomNotFound(room))?
+            .members
+            .clone();
+        for pk in members {
+            self.doomed.push((pk, LeaveReason::RoomClosed));
+        }
+        self.finish(now);
+        self.rooms.remove(&room);
+        Ok(())
+    }
+
+    /// Removes every peer (server shutdown).
+    pub fn shutdown(&mut self, now: Instant) {
+        let keys: Vec<PeerKey> = self.by_id.values().copied().collect();
+        for pk in keys {
+            self.doomed.push((pk, LeaveReason::Shutdown));
+        }
+        self.finish(now);
+        self.rooms.clear();
+    }
+
+    /// Adds a peer from its SDP offer; returns the SDP answer.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        room: RoomId,
+        peer: PeerId,
+        offer: &str,
+    ) -> Result<String, SfuError> {
+        if !self.rooms.contains_key(&room) {
+            return Err(SfuError::RoomNotFound(room));
+        }
+        if self.by_id.contains_key(&peer) {
+            return Err(SfuError::PeerExists(peer));
+        }
+        if self.by_id.len() >= self.cfg.max_peers {
+            return Err(SfuError::Full(self.cfg.max_peers));
+        }
+        let offer = parse_offer(offer)?;
+        let mut rtc = new_server_rtc(now);
+        for addr in &self.cfg.candidates {
+            if let Ok(c) = str0m::Candidate::host(*addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        let pk = self.insert_peer(Peer::new(peer, room, rtc, now));
+        let answer = self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer));
+        let answer = match answer {
+            Some(Ok(a)) => a.to_sdp_string(),
+            other => {
+                self.drop_peer_silently(pk);
+                return Err(bad_sdp(other));
+            }
+        };
+        self.by_id.insert(peer, pk);
+        self.rooms
+            .get_mut(&room)
+            .expect("checked above")
+            .members
+            .push(pk);
+        // Subscribe the newcomer to everything already published in the room.
+        let tracks: Vec<TrackId> = self.rooms[&room].tracks.keys().copied().collect();
+        if let Some(p) = self.peer_mut(pk) {
+            p.neg.queued.extend(tracks.into_iter().map(Change::Add));
+        }
+        self.process_work(now);
+        self.maybe_offer(pk);
+        self.finish(now);
+        tracing::debug!(%room, %peer, "peer added");
+        Ok(answer)
+    }
+
+    /// Removes a peer.
+    pub fn remove_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), SfuError> {
+        let pk = *self.by_id.get(&peer).ok_or(SfuError::PeerNotFound(peer))?;
+        self.doomed.push((pk, LeaveReason::Removed));
+        self.finish(now);
+        Ok(())
+    }
+
+    /// A datagram arrived on the worker's socket.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
+        self.counters.datagrams_in += 1;
+        if data.len() > MAX_DATAGRAM {
+            self.counters.dropped_malformed += 1;
+            return;
+        }
+        let Ok(contents) = DatagramRecv::try_from(data) else {
+            self.counters.dropped_malformed += 1;
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let pk = match self.addrs.get(&source) {
+            Some(pk) => *pk,
+            None => match self.route_new_source(&input) {
+                Some(pk) => {
+                    self.addrs.insert(source, pk);
+                    pk
+                }
+                None => {
+                    self.counters.dropped_unroutable += 1;
+                    return;
+                }
+            },
+        };
+        match self.with_rtc(pk, |rtc| rtc.handle_input(input)) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                self.counters.dropped_rejected += 1;
+                tracing::trace!(error = %e, "datagram rejected");
+            }
+            None => {}
+        }
+        self.process_work(now);
+        self.finish(now);
+    }
+
+    /// Time passed: drive every peer whose deadline is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for pk in 0..self.peers.len() {
+            let due = self.peers[pk].as_ref().is_some_and(|p| p.deadline <= now);
+            if due {
+                if let Some(Err(e)) = self.with_rtc(pk, |rtc| rtc.handle_input(Input::Timeout(now)))
+                {
+                    tracing::debug!(error = %e, "timeout input failed");
+                }
+            }
+            self.poll_keyframe_throttles(now, pk);
+        }
+        self.process_work(now);
+        if self.next_stats.is_none_or(|t| now >= t) {
+            self.next_stats = Some(now + self.cfg.stats_interval);
+            self.emit_stats();
+        }
+        self.finish(now);
+    }
+
+    /// The next time `handle_timeout` must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = self.next_stats;
+        for p in self.peers.iter().flatten() {
+            next = Some(next.map_or(p.deadline, |n| n.min(p.deadline)));
+            for up in p.up.iter().flatten() {
+                if let Some(d) = up.throttle.deadline() {
+                    next = Some(next.map_or(d, |n| n.min(d)));
+                }
+            }
+        }
+        next
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the control plane.
+    pub fn poll_event(&mut self) -> Option<SfuEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn peer_mut(&mut self, pk: PeerKey) -> Option<&mut Peer> {
+        self.peers.get_mut(pk).and_then(Option::as_mut)
+    }
+
+    pub(crate) fn key_of(&self, peer: PeerId) -> Result<PeerKey, SfuError> {
+        self.by_id
+            .get(&peer)
+            .copied()
+            .ok_or(SfuError::PeerNotFound(peer))
+    }
+
+    /// Runs `f` on a peer's `Rtc`, then drains its output; a panic or an
+    /// output error dooms the peer. `None` when the peer is gone or failed.
+    pub(crate) fn with_rtc<R>(&mut self, pk: PeerKey, f: impl FnOnce(&mut Rtc) -> R) -> Option<R> {
+        let peer = self.peers.get_mut(pk)?.as_mut()?;
+        let transmits = &mut self.transmits;
+        let work = &mut self.work;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let r = f(&mut peer.rtc);
+            let deadline = loop {
+                match peer.rtc.poll_output() {
+                    Ok(Output::Timeout(t)) => break Ok(t),
+                    Ok(Output::Transmit(t)) => transmits.push_back(t),
+                    Ok(Output::Event(e)) => work.push_back((pk, e)),
+                    Err(e) => break Err(e),
+                }
+            };
+            (r, deadline)
+        }));
+        match result {
+            Ok((r, Ok(deadline))) => {
+                peer.deadline = deadline;
+                Some(r)
+            }
+            Ok((_, Err(e))) => {
+                tracing::warn!(peer = %peer.id, error = %e, "peer state machine failed");
+                self.doomed.push((pk, LeaveReason::Failed));
+                None
+            }
+            Err(_) => {
+                tracing::error!(peer = %peer.id, "peer state machine panicked; removing the peer");
+                self.doomed.push((pk, LeaveReason::Failed));
+                None
+            }
+        }
+    }
+
+    fn route_new_source(&self, input: &Input<'_>) -> Option<PeerKey> {
+        // Only STUN with a matching ICE ufrag is accepted from an unknown address.
+        self.peers.iter().position(|p| {
+            p.as_ref().is_some_and(|p| {
+                catch_unwind(AssertUnwindSafe(|| p.rtc.accepts(input))).unwrap_or(false)
+            })
+        })
+    }
+
+    fn insert_peer(&mut self, peer: Peer) -> PeerKey {
+        if let Some(i) = self.peers.iter().position(Option::is_none) {
+            self.peers[i] = Some(peer);
+            i
+        } else {
+            self.peers.push(Some(peer));
+            self.peers.len() - 1
+        }
+    }
+
+    fn drop_peer_silently(&mut self, pk: PeerKey) {
+        self.peers[pk] = None;
+        self.doomed.retain(|(k, _)| *k != pk);
+        self.work.retain(|(k, _)| *k != pk);
+    }
+
+    /// Handles queued str0m events until none are left.
+    pub(crate) fn process_work(&mut self, now: Instant) {
+        while let Some((pk, event)) = self.work.pop_front() {
+            if self.peers.get(pk).is_none_or(Option::is_none) {
+                continue;
+            }
+            self.handle_event(now, pk, event);
+        }
+    }
+
+    fn handle_event(&mut self, now: Instant, pk: PeerKey, event: Event) {
+        match event {
+            Event::RtpPacket(packet) => self.forward(now, pk, packet),
+            Event::KeyframeRequest(req) => self.subscriber_wants_keyframe(now, pk, req),
+            Event::MediaAdded(added) => self.media_added(pk, added),
+            Event::MediaChanged(changed) => self.media_changed(pk, changed.mid, changed.direction),
+            Event::Connected => {
+                let Some(p) = self.peer_mut(pk) else { return };
+                p.connected = true;
+                let (room, peer) = (p.room, p.id);
+                tracing::info!(%room, %peer, "peer connected");
+                self.events
+                    .push_back(SfuEvent::PeerConnected { room, peer });
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
+                self.doomed.push((pk, LeaveReason::Disconnected));
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes doomed peers, then handles what their removal caused.
+    pub(crate) fn finish(&mut self, now: Instant) {
+        while !self.doomed.is_empty() {
+            let doomed = std::mem::take(&mut self.doomed);
+            for (pk, reason) in doomed {
+                self.remove_now(pk, reason);
+            }
+            self.process_work(now);
+        }
+    }
+
+    fn remove_now(&mut self, pk: PeerKey, reason: LeaveReason) {
+        let Some(mut peer) = self.peers.get_mut(pk).and_then(Option::take) else {
+            return;
+        };
+        if reason == LeaveReason::Failed {
+            self.counters.peer_failures += 1;
+        }
+        self.by_id.remove(&peer.id);
+        self.addrs.retain(|_, k| *k != pk);
+        self.work.retain(|(k, _)| *k != pk);
+        // Unpublish its tracks: subscribers stop forwarding now and renegotiate.
+        for up in peer.up.iter().flatten() {
+            if let Some(room) = self.rooms.get_mut(&peer.room) {
+                room.tracks.remove(&up.id);
+            }
+            self.events.push_back(SfuEvent::TrackUnpublished {
+                room: peer.room,
+                peer: peer.id,
+                track: up.id,
+            });
+            for s in up.subscribers.clone() {
+                self.end_down_track(s.peer, s.down);
+            }
+        }
+        // Leave the up tracks it subscribed to.
+        for (di, down) in peer.down.iter().enumerate() {
+            if let Some((opk, ui)) = down.as_ref().and_then(|d| d.source) {
+                if let Some(up) = self
+                    .peer_mut(opk)
+                    .and_then(|o| o.up.get_mut(ui))
+                    .and_then(Option::as_mut)
+                {
+                    up.subscribers.retain(|s| !(s.peer == pk && s.down == di));
+                }
+            }
+        }
+        if let Some(room) = self.rooms.get_mut(&peer.room) {
+            room.members.retain(|k| *k != pk);
+        }
+        // Best effort: tell the client (DTLS close) and let the datagrams out.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            peer.rtc.disconnect();
+            while let Ok(Output::Transmit(t)) = peer.rtc.poll_output() {
+                self.transmits.push_back(t);
+            }
+        }));
+        tracing::info!(room = %peer.room, peer = %peer.id, ?reason, "peer left");
+        self.events.push_back(SfuEvent::PeerLeft {
+            room: peer.room,
+            peer: peer.id,
+            reason,
+        });
+    }
+
+    /// A down track lost its source: stop forwarding and remove its m-line.
+    pub(crate) fn end_down_track(&mut self, pk: PeerKey, di: usize) {
+        let Some(p) = self.peer_mut(pk) else { return };
+        let Some(down) = p.down.get_mut(di).and_then(Option::take) else {
+            return;
+        };
+        p.neg.queued.push(Change::Remove(down.mid));
+        self.maybe_offer(pk);
+    }
+
+    fn emit_stats(&mut self) {
+        for p in self.peers.iter().flatten() {
+            self.events.push_back(SfuEvent::PeerStats {
+                room: p.room,
+                peer: p.id,
+                stats: p.counters,
+            });
+        }
+    }
+}
+
+/// The server side of a connection: ICE-lite, RTP mode, and only the codecs
+/// Huiyi forwards (Opus; VP8 and H.264).
+fn new_server_rtc(now: Instant) -> Rtc {
+    Rtc::builder()
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .enable_h264(true)
+        .set_stats_interval(None)
+        .build(now)
+}
+
+pub(crate) fn parse_offer(sdp: &str) -> Result<str0m::change::SdpOffer, SfuError> {
+    str0m::change::SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))
+}
+
+fn bad_sdp<T>(r: Option<Result<T, str0m::RtcError>>) -> SfuError {
+    match r {
+        Some(Err(e)) => SfuError::BadSdp(e.to_string()),
+        _ => SfuError::BadSdp("the offer broke the peer's state machine".into()),
+    }
+}
+
+pub(crate) fn bad_sdp_from(r: Option<Result<(), str0m::RtcError>>) -> Result<(), SfuError> {
+    match r {
+        Some(Ok(())) => Ok(()),
+        other => Err(bad_sdp(other)),
+    }
+}

@@ -1,0 +1,278 @@
+//! The forwarding path: one RTP packet from a publisher to each subscriber
+//! of its track, and keyframe requests the other way.
+//!
+//! Per packet and publisher: find the up track, update its clock from the
+//! latest sender report, classify the payload once (VP8 descriptor,
+//! keyframe). Per subscriber: rewrite the numbers ([`Rewriter`]), map the
+//! payload type, and hand str0m the shared payload (`Arc<[u8]>`, never
+//! copied here) to protect and send. str0m keeps the packet for NACKs
+//! (video) and answers them with RTX on its own.
+//!
+//! [`Rewriter`]: crate::core::rewrite::Rewriter
+
+use std::time::Instant;
+
+use str0m::format::{Codec, CodecSpec};
+use str0m::media::{KeyframeRequest, KeyframeRequestKind, Pt};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
+
+use crate::core::clock::StreamClock;
+use crate::core::engine::Engine;
+use crate::core::events::SfuEvent;
+use crate::core::ids::TrackKind;
+use crate::core::peer::{PeerKey, Subscriber};
+use crate::core::rewrite::{Decision, RewriteIn};
+use crate::core::vp8;
+
+/// What every subscriber's copy of one packet shares.
+struct Shared<'a> {
+    packet: &'a RtpPacket,
+    spec: CodecSpec,
+    wallclock: Instant,
+    rewrite: RewriteIn,
+    descriptor: Option<Vp8Descriptor>,
+    ext: ExtensionValues,
+    video: bool,
+}
+
+impl Engine {
+    pub(crate) fn forward(&mut self, now: Instant, pk: PeerKey, packet: RtpPacket) {
+        let Some(p) = self.peer_mut(pk) else { return };
+        p.counters.packets_in += 1;
+        p.counters.bytes_in += packet.payload.len() as u64;
+        let Some(ui) = p.up_index_for(packet.header.ssrc) else {
+            return;
+        };
+        let pt = packet.header.payload_type;
+        let spec = match p.up[ui]
+            .as_ref()
+            .and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt))
+        {
+            Some((_, spec)) => *spec,
+            None => {
+                let Some(spec) = p
+                    .rtc
+                    .codec_config()
+                    .find(|c| c.pt() == pt)
+                    .map(|c| c.spec())
+                else {
+                    return;
+                };
+                p.up[ui]
+                    .as_mut()
+                    .expect("index valid")
+                    .pt_specs
+                    .push((pt, spec));
+                spec
+            }
+        };
+        let clock_rate = spec.clock_rate.get();
+        let up = p.up[ui].as_mut().expect("index valid");
+        let clock = up.clock.get_or_insert_with(|| StreamClock::new(clock_rate));
+        if let Some(sr) = packet.last_sender_info {
+            let rtp = sr.rtp_time.numer();
+            if up.last_sr != Some(rtp) {
+                up.last_sr = Some(rtp);
+                clock.sender_report(&mut p.clock, sr.ntp_time, rtp, packet.timestamp);
+            }
+        }
+        let wallclock = clock.wallclock(packet.time.numer(), packet.timestamp);
+        let (vp8_fields, keyframe) = match spec.codec {
+            Codec::Vp8 => {
+                let f = vp8::parse(&packet.payload);
+                (f, f.is_some_and(|f| f.starts_keyframe))
+            }
+            Codec::H264 => (None, vp8::h264_starts_keyframe(&packet.payload)),
+            _ => (None, up.kind == TrackKind::Audio),
+        };
+        let video = up.kind == TrackKind::Video;
+        if video && keyframe {
+            up.throttle.keyframe_received();
+        }
+        let descriptor =
+            if vp8_fields.is_some_and(|f| f.picture_id.is_some() || f.tl0_pic_idx.is_some()) {
+                Vp8Descriptor::parse(&packet.payload).ok()
+            } else {
+                None
+            };
+        let e = &packet.header.ext_vals;
+        let ext = ExtensionValues {
+            audio_level: e.audio_level,
+            voice_activity: e.voice_activity,
+            video_orientation: e.video_orientation,
+            video_content_type: e.video_content_type,
+            ..Default::default()
+        };
+        let shared = Shared {
+            rewrite: RewriteIn {
+                seq: *packet.seq_no,
+                ts: packet.header.timestamp,
+                vp8: vp8_fields,
+                keyframe,
+                arrival: packet.timestamp,
+            },
+            packet: &packet,
+            spec,
+            wallclock,
+            descriptor,
+            ext,
+            video,
+        };
+        let count = up.subscribers.len();
+        let mut wants_keyframe = false;
+        for i in 0..count {
+            let Some(s) = self.peers[pk]
+                .as_ref()
+                .and_then(|p| p.up[ui].as_ref())
+                .and_then(|u| u.subscribers.get(i))
+                .copied()
+            else {
+                break;
+            };
+            wants_keyframe |= self.write_down(s, &shared);
+        }
+        if wants_keyframe {
+            self.request_keyframe(now, pk, ui, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// Writes one packet to one subscriber. True if it waits for a keyframe.
+    fn write_down(&mut self, s: Subscriber, sh: &Shared<'_>) -> bool {
+        let Some(sub) = self.peers.get_mut(s.peer).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Some(down) = sub.down.get_mut(s.down).and_then(Option::as_mut) else {
+            return false;
+        };
+        let out = match down.rewriter.rewrite(sh.rewrite) {
+            Decision::Forward(out) => out,
+            Decision::WaitForKeyframe => return true,
+            Decision::Stale => return false,
+        };
+        let in_pt = sh.packet.header.payload_type;
+        let out_pt = match down.pt_map.iter().find(|(i, _)| *i == in_pt) {
+            Some((_, o)) => *o,
+            None => {
+                let Some(o) = subscriber_pt(&sub.rtc, &sh.spec) else {
+                    return false;
+                };
+                down.pt_map.push((in_pt, o));
+                o
+            }
+        };
+        let mid = down.mid;
+        let mut write = RtpWrite::new(
+            out_pt,
+            out.seq.into(),
+            out.ts,
+            sh.wallclock,
+            sh.packet.payload.clone(),
+        )
+        .marker(sh.packet.header.marker)
+        .ext_vals(sh.ext.clone())
+        .nackable(sh.video);
+        if let Some(desc) = sh.descriptor {
+            let mut patch = desc.patch();
+            if let Some(pic) = out.picture_id {
+                patch = patch.picture_id(pic);
+            }
+            if let Some(tl0) = out.tl0_pic_idx {
+                patch = patch.tl0_pic_idx(tl0);
+            }
+            if let Ok(patch) = patch.build() {
+                write = write.vp8_patch(patch);
+            }
+        }
+        sub.counters.packets_out += 1;
+        sub.counters.bytes_out += sh.packet.payload.len() as u64;
+        self.counters.forwarded += 1;
+        self.with_rtc(s.peer, |rtc| {
+            if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+                tx.write_rtp(write);
+            }
+        });
+        false
+    }
+
+    /// A subscriber lost its picture: ask the publisher, through the throttle.
+    pub(crate) fn subscriber_wants_keyframe(
+        &mut self,
+        now: Instant,
+        pk: PeerKey,
+        req: KeyframeRequest,
+    ) {
+        let Some(p) = self.peers[pk].as_ref() else {
+            return;
+        };
+        let Some(di) = p.down_index_by_mid(req.mid) else {
+            return;
+        };
+        let Some((owner, ui)) = p.down[di].as_ref().and_then(|d| d.source) else {
+            return;
+        };
+        self.request_keyframe(now, owner, ui, req.kind);
+    }
+
+    pub(crate) fn request_keyframe(
+        &mut self,
+        now: Instant,
+        owner: PeerKey,
+        ui: usize,
+        kind: KeyframeRequestKind,
+    ) {
+        let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) else {
+            return;
+        };
+        if up.kind != TrackKind::Video {
+            return;
+        }
+        if let Some(kind) = up.throttle.request(now, kind) {
+            self.send_keyframe_request(owner, ui, kind);
+        }
+    }
+
+    /// Sends keyframe requests that the throttle held back and are now due.
+    pub(crate) fn poll_keyframe_throttles(&mut self, now: Instant, pk: PeerKey) {
+        let Some(p) = self.peer_mut(pk) else { return };
+        let mut due = Vec::new();
+        for (ui, up) in p.up.iter_mut().enumerate() {
+            if let Some(kind) = up.as_mut().and_then(|u| u.throttle.poll(now)) {
+                due.push((ui, kind));
+            }
+        }
+        for (ui, kind) in due {
+            self.send_keyframe_request(pk, ui, kind);
+        }
+    }
+
+    fn send_keyframe_request(&mut self, owner: PeerKey, ui: usize, kind: KeyframeRequestKind) {
+        let Some(o) = self.peer_mut(owner) else {
+            return;
+        };
+        let Some(up) = o.up[ui].as_ref() else { return };
+        let (room, peer, track, mid) = (o.room, o.id, up.id, up.mid);
+        o.counters.keyframe_requests += 1;
+        self.with_rtc(owner, |rtc| {
+            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, None) {
+                rx.request_keyframe(kind);
+            }
+        });
+        self.events
+            .push_back(SfuEvent::KeyframeNeeded { room, peer, track });
+    }
+}
+
+/// The subscriber's payload type for the publisher's codec.
+fn subscriber_pt(rtc: &str0m::Rtc, spec: &CodecSpec) -> Option<Pt> {
+    let config = rtc.codec_config();
+    config
+        .find(|p| p.spec() == *spec)
+        .or_else(|| {
+            config.find(|p| {
+                p.spec().codec == spec.codec
+                    && p.spec().format.packetization_mode == spec.format.packetization_mode
+            })
+        })
+        .or_else(|| config.find(|p| p.spec().codec == spec.codec))
+        .map(|p| p.pt())
+}

@@ -1,0 +1,15 @@
+//! The sans-IO media core: rooms, peers, up/down tracks and the forwarding
+//! decisions. No sockets, no threads, no clock reads: time is an argument.
+
+pub mod clock;
+mod engine;
+pub mod events;
+mod forward;
+pub mod ids;
+pub mod keyframe;
+mod negotiate;
+mod peer;
+pub mod rewrite;
+pub mod vp8;
+
+pub use engine::{Engine, EngineConfig, EngineCounters, MAX_DATAGRAM};

@@ -1,0 +1,356 @@
+//! SDP negotiation: the client offers what it publishes; the server offers
+//! what the client should receive.
+//!
+//! Glare is designed out rather than handled late. Server offers are
+//! serialized per peer: changes (add a subscription, remove one) queue in
+//! [`Negotiation::queued`] while an offer is in flight, and go out together in
+//! the next offer once the answer is in. A client offer that arrives while a
+//! server offer is in flight wins (the server is the polite side): the server
+//! offer is rolled back (str0m: dropping the pending offer), its changes are
+//! queued again and re-offered after the client's offer is answered. An
+//! answer to a rolled-back offer is refused as stale by its `offer_id`.
+
+use std::time::Instant;
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, MediaAdded, Mid};
+
+use crate::core::engine::{bad_sdp_from, parse_offer, Engine};
+use crate::core::events::{SfuError, SfuEvent};
+use crate::core::ids::{PeerId, TrackId, TrackKind};
+use crate::core::peer::{DownTrack, PeerKey, Subscriber, UpTrack};
+use crate::core::rewrite::Rewriter;
+
+/// One change to what a peer receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Subscribe to a published track.
+    Add(TrackId),
+    /// Remove the down track on this m-line.
+    Remove(Mid),
+}
+
+pub(crate) struct InFlight {
+    id: u64,
+    pending: SdpPendingOffer,
+    adds: Vec<(Mid, TrackId)>,
+    removes: Vec<Mid>,
+}
+
+impl InFlight {
+    fn changes(&self) -> impl Iterator<Item = Change> + '_ {
+        self.adds
+            .iter()
+            .map(|(_, t)| Change::Add(*t))
+            .chain(self.removes.iter().map(|m| Change::Remove(*m)))
+    }
+}
+
+/// Negotiation state of one peer.
+#[derive(Default)]
+pub(crate) struct Negotiation {
+    pub queued: Vec<Change>,
+    in_flight: Option<InFlight>,
+    next_id: u64,
+}
+
+impl Engine {
+    /// The client sent a new offer (e.g. it starts or stops publishing).
+    pub fn renegotiate(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        offer: &str,
+    ) -> Result<String, SfuError> {
+        let pk = self.key_of(peer)?;
+        let offer = parse_offer(offer)?;
+        let p = self.peer_mut(pk).expect("key_of found it");
+        if let Some(rolled_back) = p.neg.in_flight.take() {
+            let mut again: Vec<Change> = rolled_back.changes().collect();
+            again.append(&mut p.neg.queued);
+            p.neg.queued = again;
+        }
+        let answer = match self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer)) {
+            Some(Ok(a)) => a.to_sdp_string(),
+            Some(Err(e)) => return Err(SfuError::BadSdp(e.to_string())),
+            None => {
+                return Err(SfuError::BadSdp(
+                    "the offer broke the peer's state machine".into(),
+                ))
+            }
+        };
+        self.process_work(now);
+        self.sync_up_tracks(pk);
+        self.maybe_offer(pk);
+        self.finish(now);
+        Ok(answer)
+    }
+
+    /// The client answered the server's offer `offer_id`.
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        offer_id: u64,
+        answer: &str,
+    ) -> Result<(), SfuError> {
+        let pk = self.key_of(peer)?;
+        let answer =
+            SdpAnswer::from_sdp_string(answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let p = self.peer_mut(pk).expect("key_of found it");
+        let current = p.neg.in_flight.as_ref().map(|f| f.id);
+        if current != Some(offer_id) {
+            return Err(SfuError::StaleAnswer {
+                got: offer_id,
+                current,
+            });
+        }
+        let flight = p.neg.in_flight.take().expect("checked current");
+        let requeue: Vec<Change> = flight.changes().collect();
+        let result = bad_sdp_from(self.with_rtc(pk, |rtc| {
+            rtc.sdp_api().accept_answer(flight.pending, answer)
+        }));
+        if let Err(e) = result {
+            if let Some(p) = self.peer_mut(pk) {
+                let mut again = requeue;
+                again.append(&mut p.neg.queued);
+                p.neg.queued = again;
+            }
+            self.maybe_offer(pk);
+            self.finish(now);
+            return Err(e);
+        }
+        for (mid, track) in flight.adds {
+            self.start_down_track(now, pk, mid, track);
+        }
+        self.process_work(now);
+        self.maybe_offer(pk);
+        self.finish(now);
+        Ok(())
+    }
+
+    /// Sends the queued changes as one offer, unless one is in flight.
+    pub(crate) fn maybe_offer(&mut self, pk: PeerKey) {
+        let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else {
+            return;
+        };
+        if p.neg.in_flight.is_some() || p.neg.queued.is_empty() {
+            return;
+        }
+        let room = p.room;
+        let changes = std::mem::take(&mut self.peer_mut(pk).expect("present").neg.queued);
+        // Resolve tracks before borrowing the peer's Rtc.
+        let mut wanted = Vec::new();
+        for change in changes {
+            match change {
+                Change::Add(track) => {
+                    let Some(&(owner, ui)) =
+                        self.rooms.get(&room).and_then(|r| r.tracks.get(&track))
+                    else {
+                        continue;
+                    };
+                    let Some(o) = self.peers[owner].as_ref() else {
+                        continue;
+                    };
+                    let Some(up) = o.up[ui].as_ref() else {
+                        continue;
+                    };
+                    wanted.push((Change::Add(track), Some((up.kind, o.id))));
+                }
+                Change::Remove(mid) => wanted.push((Change::Remove(mid), None)),
+            }
+        }
+        let offer = self.with_rtc(pk, |rtc| {
+            let mut api = rtc.sdp_api();
+            let mut adds = Vec::new();
+            let mut removes = Vec::new();
+            for (change, info) in wanted {
+                match (change, info) {
+                    (Change::Add(track), Some((kind, owner))) => {
+                        let mid = api.add_media(
+                            kind.into(),
+                            Direction::SendOnly,
+                            Some(format!("peer-{owner}")),
+                            Some(format!("track-{track}")),
+                            None,
+                        );
+                        adds.push((mid, track));
+                    }
+                    (Change::Remove(mid), _) => {
+                        api.stop_media(mid);
+                        removes.push(mid);
+                    }
+                    _ => {}
+                }
+            }
+            api.apply()
+                .map(|(offer, pending)| (offer.to_sdp_string(), pending, adds, removes))
+        });
+        let Some(Some((sdp, pending, adds, removes))) = offer else {
+            return;
+        };
+        let p = self.peer_mut(pk).expect("with_rtc succeeded");
+        p.neg.next_id += 1;
+        let id = p.neg.next_id;
+        p.neg.in_flight = Some(InFlight {
+            id,
+            pending,
+            adds,
+            removes,
+        });
+        let peer = p.id;
+        self.events.push_back(SfuEvent::OfferReady {
+            room,
+            peer,
+            offer_id: id,
+            sdp,
+        });
+    }
+
+    /// The answer is in: the subscriber's m-line `mid` now carries `track`.
+    fn start_down_track(&mut self, now: Instant, pk: PeerKey, mid: Mid, track: TrackId) {
+        let Some(p) = self.peers[pk].as_ref() else {
+            return;
+        };
+        let source = self
+            .rooms
+            .get(&p.room)
+            .and_then(|r| r.tracks.get(&track))
+            .copied();
+        let Some((owner, ui)) = source else {
+            // Unpublished while the offer was in flight.
+            let p = self.peer_mut(pk).expect("present");
+            p.neg.queued.push(Change::Remove(mid));
+            return;
+        };
+        let Some(kind) = self.peers[owner]
+            .as_ref()
+            .and_then(|o| o.up[ui].as_ref())
+            .map(|u| u.kind)
+        else {
+            return;
+        };
+        let seed = track.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (pk as u64).rotate_left(17);
+        let rewriter = match kind {
+            TrackKind::Audio => Rewriter::new(
+                48_000,
+                false,
+                (seed % 30_000 + 1) as u16,
+                (seed >> 16) as u32,
+            ),
+            TrackKind::Video => Rewriter::new(
+                90_000,
+                true,
+                (seed % 30_000 + 1) as u16,
+                (seed >> 16) as u32,
+            ),
+        };
+        let p = self.peer_mut(pk).expect("present");
+        let down = p.insert_down(DownTrack {
+            mid,
+            source: Some((owner, ui)),
+            rewriter,
+            pt_map: Vec::new(),
+        });
+        if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {
+            up.subscribers.push(Subscriber { peer: pk, down });
+        }
+        if kind == TrackKind::Video {
+            self.request_keyframe(now, owner, ui, str0m::media::KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// str0m announced a new m-line: when the peer sends on it, it is published.
+    pub(crate) fn media_added(&mut self, pk: PeerKey, added: MediaAdded) {
+        if !added.direction.is_receiving() {
+            return; // one of our send-only down tracks
+        }
+        self.publish(pk, added.mid, TrackKind::from(added.kind));
+    }
+
+    /// An m-line's direction changed: publish or unpublish accordingly.
+    pub(crate) fn media_changed(&mut self, pk: PeerKey, mid: Mid, direction: Direction) {
+        let Some(p) = self.peers[pk].as_ref() else {
+            return;
+        };
+        let existing = p.up_index_by_mid(mid);
+        match (existing, direction.is_receiving()) {
+            (Some(ui), false) => self.unpublish(pk, ui),
+            (None, true) => {
+                if let Some(kind) = p.rtc.media(mid).map(|m| TrackKind::from(m.kind())) {
+                    self.publish(pk, mid, kind);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// After a client offer: m-lines that were stopped or disabled end their tracks.
+    fn sync_up_tracks(&mut self, pk: PeerKey) {
+        let Some(p) = self.peers[pk].as_ref() else {
+            return;
+        };
+        let gone: Vec<usize> =
+            p.up.iter()
+                .enumerate()
+                .filter_map(|(i, u)| {
+                    let u = u.as_ref()?;
+                    let alive = p
+                        .rtc
+                        .media(u.mid)
+                        .is_some_and(|m| m.direction().is_receiving() && !m.disabled());
+                    (!alive).then_some(i)
+                })
+                .collect();
+        for ui in gone {
+            self.unpublish(pk, ui);
+        }
+    }
+
+    fn publish(&mut self, pk: PeerKey, mid: Mid, kind: TrackKind) {
+        let interval = self.cfg.keyframe_interval;
+        let track = TrackId(self.next_track);
+        self.next_track += 1;
+        let Some(p) = self.peer_mut(pk) else { return };
+        if p.up_index_by_mid(mid).is_some() {
+            return;
+        }
+        let ui = p.insert_up(UpTrack::new(track, mid, kind, interval));
+        let (room, peer) = (p.room, p.id);
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        r.tracks.insert(track, (pk, ui));
+        let others: Vec<PeerKey> = r.members.iter().copied().filter(|k| *k != pk).collect();
+        tracing::info!(%room, %peer, %track, ?kind, "track published");
+        self.events.push_back(SfuEvent::TrackPublished {
+            room,
+            peer,
+            track,
+            kind,
+        });
+        for other in others {
+            if let Some(o) = self.peer_mut(other) {
+                o.neg.queued.push(Change::Add(track));
+            }
+            self.maybe_offer(other);
+        }
+    }
+
+    fn unpublish(&mut self, pk: PeerKey, ui: usize) {
+        let Some(p) = self.peer_mut(pk) else { return };
+        let Some(up) = p.up[ui].take() else { return };
+        let (room, peer) = (p.room, p.id);
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.tracks.remove(&up.id);
+        }
+        self.events.push_back(SfuEvent::TrackUnpublished {
+            room,
+            peer,
+            track: up.id,
+        });
+        for s in up.subscribers {
+            self.end_down_track(s.peer, s.down);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! One participant's connection: its str0m `Rtc` and the tracks it publishes
+//! (up) and receives (down).
+
+use std::time::{Duration, Instant};
+
+use str0m::format::CodecSpec;
+use str0m::media::{Mid, Pt};
+use str0m::rtp::Ssrc;
+use str0m::Rtc;
+
+use crate::core::clock::{PublisherClock, StreamClock};
+use crate::core::events::PeerCounters;
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
+use crate::core::keyframe::KeyframeThrottle;
+use crate::core::negotiate::Negotiation;
+use crate::core::rewrite::Rewriter;
+
+/// Index of a peer in the engine's peer table. Stable while the peer lives;
+/// every reference to it is removed when it leaves.
+pub(crate) type PeerKey = usize;
+
+/// A subscriber of an up track: which peer, which of its down tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Subscriber {
+    pub peer: PeerKey,
+    pub down: usize,
+}
+
+/// A track the peer publishes (publisher → SFU).
+pub(crate) struct UpTrack {
+    pub id: TrackId,
+    pub mid: Mid,
+    pub kind: TrackKind,
+    /// SSRCs seen on this m-line (main streams; str0m unwraps RTX).
+    pub ssrcs: Vec<Ssrc>,
+    pub subscribers: Vec<Subscriber>,
+    pub throttle: KeyframeThrottle,
+    pub clock: Option<StreamClock>,
+    /// Codec of each payload type seen, learned from the publisher's session.
+    pub pt_specs: Vec<(Pt, CodecSpec)>,
+    /// The latest sender report applied (its RTP time), to apply each once.
+    pub last_sr: Option<u64>,
+}
+
+impl UpTrack {
+    pub fn new(id: TrackId, mid: Mid, kind: TrackKind, keyframe_interval: Duration) -> Self {
+        Self {
+            id,
+            mid,
+            kind,
+            ssrcs: Vec::new(),
+            subscribers: Vec::new(),
+            throttle: KeyframeThrottle::new(keyframe_interval),
+            clock: None,
+            pt_specs: Vec::new(),
+            last_sr: None,
+        }
+    }
+}
+
+/// A track the peer receives (SFU → subscriber): one send-only m-line.
+pub(crate) struct DownTrack {
+    pub mid: Mid,
+    /// Where its packets come from: publisher and its up track index.
+    pub source: Option<(PeerKey, usize)>,
+    pub rewriter: Rewriter,
+    /// Publisher payload type → this subscriber's payload type.
+    pub pt_map: Vec<(Pt, Pt)>,
+}
+
+/// A participant.
+pub(crate) struct Peer {
+    pub id: PeerId,
+    pub room: RoomId,
+    pub rtc: Rtc,
+    /// When str0m next wants a timeout.
+    pub deadline: Instant,
+    pub up: Vec<Option<UpTrack>>,
+    pub down: Vec<Option<DownTrack>>,
+    pub clock: PublisherClock,
+    pub neg: Negotiation,
+    pub connected: bool,
+    pub counters: PeerCounters,
+}
+
+impl Peer {
+    pub fn new(id: PeerId, room: RoomId, rtc: Rtc, now: Instant) -> Self {
+        Self {
+            id,
+            room,
+            rtc,
+            deadline: now,
+            up: Vec::new(),
+            down: Vec::new(),
+            clock: PublisherClock::default(),
+            neg: Negotiation::default(),
+            connected: false,
+            counters: PeerCounters::default(),
+        }
+    }
+
+    /// The up track a packet with this SSRC belongs to, learning new SSRCs
+    /// from str0m's stream table.
+    pub fn up_index_for(&mut self, ssrc: Ssrc) -> Option<usize> {
+        if let Some(i) = self
+            .up
+            .iter()
+            .position(|u| u.as_ref().is_some_and(|u| u.ssrcs.contains(&ssrc)))
+        {
+            return Some(i);
+        }
+        let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
+        let i = self.up_index_by_mid(mid)?;
+        self.up[i]
+            .as_mut()
+            .expect("index from position")
+            .ssrcs
+            .push(ssrc);
+        Some(i)
+    }
+
+    pub fn up_index_by_mid(&self, mid: Mid) -> Option<usize> {
+        self.up
+            .iter()
+            .position(|u| u.as_ref().is_some_and(|u| u.mid == mid))
+    }
+
+    pub fn down_index_by_mid(&self, mid: Mid) -> Option<usize> {
+        self.down
+            .iter()
+            .position(|d| d.as_ref().is_some_and(|d| d.mid == mid))
+    }
+
+    pub fn insert_up(&mut self, up: UpTrack) -> usize {
+        insert_slot(&mut self.up, up)
+    }
+
+    pub fn insert_down(&mut self, down: DownTrack) -> usize {
+        insert_slot(&mut self.down, down)
+    }
+}
+
+fn insert_slot<T>(slots: &mut Vec<Option<T>>, value: T) -> usize {
+    if let Some(i) = slots.iter().position(Option::is_none) {
+        slots[i] = Some(value);
+        i
+    } else {
+        slots.push(Some(value));
+        slots.len() - 1
+    }
+}

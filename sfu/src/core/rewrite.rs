@@ -1,0 +1,320 @@
+//! Per-subscriber rewriting of RTP sequence numbers, timestamps and VP8
+//! picture ids, so that a subscriber sees one continuous stream however its
+//! source changes (a new publisher in a slot, a simulcast layer switch, a
+//! pause and resume).
+//!
+//! The SSRC is rewritten by construction: each down track is its own str0m
+//! send stream with its own SSRC. This object only decides numbers.
+//!
+//! The model: the output is cut into *epochs*. Within an epoch every input
+//! number maps to an output number by a fixed offset, so reordered and
+//! retransmitted packets land on the right output number. A new epoch starts
+//! at the first packet after [`Rewriter::switch_source`] (for video, the first
+//! packet of a keyframe) and continues right after the highest number sent so
+//! far, so the subscriber's decoder never sees a jump backwards or a gap.
+
+use std::time::Instant;
+
+use crate::core::vp8::Vp8Fields;
+
+/// One incoming packet, reduced to what rewriting needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RewriteIn {
+    /// Extended (64-bit, rollover-free) input sequence number.
+    pub seq: u64,
+    /// RTP timestamp.
+    pub ts: u32,
+    /// VP8 descriptor fields, for VP8 payloads.
+    pub vp8: Option<Vp8Fields>,
+    /// The packet starts a keyframe (always true for audio).
+    pub keyframe: bool,
+    /// When the packet arrived (to size the timestamp gap across a switch).
+    pub arrival: Instant,
+}
+
+/// The numbers to put on the outgoing packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewriteOut {
+    /// Extended output sequence number (its low 16 bits go on the wire).
+    pub seq: u64,
+    /// Output RTP timestamp.
+    pub ts: u32,
+    /// Output VP8 PictureID, when the input had one.
+    pub picture_id: Option<u16>,
+    /// Output VP8 TL0PICIDX, when the input had one.
+    pub tl0_pic_idx: Option<u8>,
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it with these numbers.
+    Forward(RewriteOut),
+    /// Video after a (re)start: nothing is sent until a keyframe begins.
+    WaitForKeyframe,
+    /// The packet belongs before the current epoch (late or from the old source).
+    Stale,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Epoch {
+    in_seq: u64,
+    out_seq: u64,
+    in_ts: u32,
+    out_ts: u32,
+    in_pic: u16,
+    out_pic: u16,
+    in_tl0: u8,
+    out_tl0: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    seq: u64,
+    ts: u32,
+    pic: u16,
+    tl0: u8,
+    at: Instant,
+}
+
+/// The rewriting state of one down track.
+#[derive(Debug, Clone)]
+pub struct Rewriter {
+    clock_rate: u32,
+    video: bool,
+    first_seq: u64,
+    first_ts: u32,
+    epoch: Option<Epoch>,
+    last: Option<Last>,
+}
+
+impl Rewriter {
+    /// A rewriter whose first output packet gets `first_seq` / `first_ts`.
+    /// `first_seq` should be below 65 536 so a fresh receiver's SRTP
+    /// rollover counter (0) matches.
+    pub fn new(clock_rate: u32, video: bool, first_seq: u16, first_ts: u32) -> Self {
+        Self {
+            clock_rate,
+            video,
+            first_seq: u64::from(first_seq),
+            first_ts,
+            epoch: None,
+            last: None,
+        }
+    }
+
+    /// The next packet starts a new epoch: use after changing the source, or
+    /// after a pause during which packets were not forwarded.
+    pub fn switch_source(&mut self) {
+        self.epoch = None;
+    }
+
+    /// True while waiting for the first packet (a keyframe for video) of an epoch.
+    pub fn is_waiting(&self) -> bool {
+        self.epoch.is_none()
+    }
+
+    /// Decides the outgoing numbers for one packet.
+    pub fn rewrite(&mut self, p: RewriteIn) -> Decision {
+        let epoch = match self.epoch {
+            Some(e) => e,
+            None => {
+                if self.video && !p.keyframe {
+                    return Decision::WaitForKeyframe;
+                }
+                let e = self.start_epoch(&p);
+                self.epoch = Some(e);
+                e
+            }
+        };
+        if p.seq < epoch.in_seq {
+            return Decision::Stale;
+        }
+        let out = RewriteOut {
+            seq: p.seq - epoch.in_seq + epoch.out_seq,
+            ts: p.ts.wrapping_sub(epoch.in_ts).wrapping_add(epoch.out_ts),
+            picture_id: p.vp8.and_then(|v| v.picture_id).map(|(pic, long)| {
+                let mask = if long { 0x7fff } else { 0x7f };
+                pic.wrapping_sub(epoch.in_pic).wrapping_add(epoch.out_pic) & mask
+            }),
+            tl0_pic_idx: p
+                .vp8
+                .and_then(|v| v.tl0_pic_idx)
+                .map(|t| t.wrapping_sub(epoch.in_tl0).wrapping_add(epoch.out_tl0)),
+        };
+        if self.last.is_none_or(|l| out.seq > l.seq) {
+            self.last = Some(Last {
+                seq: out.seq,
+                ts: out.ts,
+                pic: out.picture_id.unwrap_or(0),
+                tl0: out.tl0_pic_idx.unwrap_or(0),
+                at: p.arrival,
+            });
+        }
+        Decision::Forward(out)
+    }
+
+    fn start_epoch(&self, p: &RewriteIn) -> Epoch {
+        let (in_pic, in_tl0) = match p.vp8 {
+            Some(v) => (v.picture_id.map_or(0, |x| x.0), v.tl0_pic_idx.unwrap_or(0)),
+            None => (0, 0),
+        };
+        let (out_seq, out_ts, out_pic, out_tl0) = match self.last {
+            None => (self.first_seq, self.first_ts, in_pic, in_tl0),
+            Some(last) => {
+                let elapsed = p.arrival.saturating_duration_since(last.at);
+                let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000)
+                    .clamp(1, u128::from(u32::MAX / 2));
+                let ticks = u32::try_from(ticks).expect("clamped below u32::MAX");
+                (
+                    last.seq + 1,
+                    last.ts.wrapping_add(ticks),
+                    last.pic.wrapping_add(1),
+                    last.tl0.wrapping_add(1),
+                )
+            }
+        };
+        Epoch {
+            in_seq: p.seq,
+            out_seq,
+            in_ts: p.ts,
+            out_ts,
+            in_pic,
+            out_pic,
+            in_tl0,
+            out_tl0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn pkt(seq: u64, ts: u32, keyframe: bool, at: Instant) -> RewriteIn {
+        RewriteIn {
+            seq,
+            ts,
+            vp8: None,
+            keyframe,
+            arrival: at,
+        }
+    }
+
+    fn fwd(d: Decision) -> RewriteOut {
+        match d {
+            Decision::Forward(o) => o,
+            other => panic!("expected Forward, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn continuous_across_sequence_wraparound() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(48_000, false, 65_530, 1000);
+        let mut prev: Option<RewriteOut> = None;
+        // Input crosses its own 16-bit wrap too (65 534 → 65 537 extended).
+        for (i, seq) in (65_534u64..65_560).enumerate() {
+            let o = fwd(r.rewrite(pkt(seq, 960 * i as u32, true, t0)));
+            if let Some(p) = prev {
+                assert_eq!(o.seq, p.seq + 1);
+                assert_eq!((o.seq as u16), (p.seq as u16).wrapping_add(1));
+                assert_eq!(o.ts, p.ts.wrapping_add(960));
+            }
+            prev = Some(o);
+        }
+        assert!(prev.expect("sent").seq > 65_535, "output crossed its wrap");
+    }
+
+    #[test]
+    fn reordered_and_retransmitted_packets_keep_their_numbers() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 100, 0);
+        let a = fwd(r.rewrite(pkt(500, 9000, true, t0)));
+        let c = fwd(r.rewrite(pkt(502, 9000, false, t0)));
+        let b = fwd(r.rewrite(pkt(501, 9000, false, t0)));
+        assert_eq!((a.seq, b.seq, c.seq), (100, 101, 102));
+        // A retransmission of 501 maps to the same number again.
+        assert_eq!(fwd(r.rewrite(pkt(501, 9000, false, t0))).seq, 101);
+        assert_eq!(r.rewrite(pkt(499, 6000, false, t0)), Decision::Stale);
+    }
+
+    #[test]
+    fn video_waits_for_keyframe_then_switch_is_seamless() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 5000);
+        assert_eq!(
+            r.rewrite(pkt(10, 100, false, t0)),
+            Decision::WaitForKeyframe
+        );
+        let mut last = fwd(r.rewrite(pkt(11, 3100, true, t0)));
+        for s in 12..40u64 {
+            last = fwd(r.rewrite(pkt(s, 3100 + (s as u32 - 11) * 3000, false, t0)));
+        }
+        // Switch to a source whose numbers are far away, and near its own wrap.
+        r.switch_source();
+        let t1 = t0 + Duration::from_millis(40);
+        assert_eq!(
+            r.rewrite(pkt(65_535, 4_000_000_000, false, t1)),
+            Decision::WaitForKeyframe
+        );
+        let k = fwd(r.rewrite(pkt(65_536, 4_000_003_000, true, t1)));
+        assert_eq!(k.seq, last.seq + 1, "no gap, no jump in sequence");
+        assert_eq!(
+            k.ts,
+            last.ts.wrapping_add(3600),
+            "timestamp advances by the elapsed 40 ms"
+        );
+        let n = fwd(r.rewrite(pkt(65_537, 4_000_006_000, false, t1)));
+        assert_eq!(n.seq, k.seq + 1);
+        assert_eq!(n.ts, k.ts + 3000);
+        // A late packet of the old source is not forwarded into the new epoch.
+        assert_eq!(r.rewrite(pkt(39, 1, false, t1)), Decision::Stale);
+    }
+
+    #[test]
+    fn vp8_picture_ids_continue_across_switch_and_wrap() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 0);
+        let vp8 = |pic: u16, tl0: u8, key: bool| Vp8Fields {
+            picture_id: Some((pic, true)),
+            tl0_pic_idx: Some(tl0),
+            starts_keyframe: key,
+        };
+        let mut p = pkt(1, 0, true, t0);
+        p.vp8 = Some(vp8(0x7ffe, 255, true));
+        let a = fwd(r.rewrite(p));
+        p.seq = 2;
+        p.vp8 = Some(vp8(0x7fff, 0, false));
+        p.keyframe = false;
+        let b = fwd(r.rewrite(p));
+        p.seq = 3;
+        p.vp8 = Some(vp8(0, 1, false));
+        let c = fwd(r.rewrite(p));
+        assert_eq!(
+            (a.picture_id, b.picture_id, c.picture_id),
+            (Some(0x7ffe), Some(0x7fff), Some(0))
+        );
+        assert_eq!(c.tl0_pic_idx, Some(1));
+        r.switch_source();
+        let mut q = pkt(900, 77, true, t0);
+        q.vp8 = Some(vp8(1234, 9, true));
+        let d = fwd(r.rewrite(q));
+        assert_eq!(d.picture_id, Some(1), "continues after the last picture id");
+        assert_eq!(d.tl0_pic_idx, Some(2));
+        assert_eq!(d.seq, 4);
+    }
+
+    #[test]
+    fn audio_resumes_without_keyframe() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(48_000, false, 7, 0);
+        let a = fwd(r.rewrite(pkt(1, 0, false, t0)));
+        r.switch_source();
+        let b = fwd(r.rewrite(pkt(50, 48_000, false, t0 + Duration::from_secs(1))));
+        assert_eq!(b.seq, a.seq + 1);
+        assert_eq!(b.ts, 48_000);
+    }
+}

@@ -1,0 +1,13 @@
+//! Drives the sans-IO core: one thread per media worker, each owning its
+//! [`Engine`](crate::core::Engine), one UDP socket shared by all its peers,
+//! and a waker so control-plane commands are handled at once.
+//!
+//! The loop: wait (mio) until the socket is readable, a command arrives, or
+//! the engine's next deadline; receive datagrams in batches (`recvmmsg`
+//! through quinn-udp) and feed each to the engine; handle due timeouts;
+//! send everything the engine queued; pass events to the control plane.
+
+mod udp;
+mod worker;
+
+pub(crate) use worker::{spawn, WorkerLink};

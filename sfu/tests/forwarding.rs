@@ -1,0 +1,278 @@
+//! The forwarding core on simulated time: real str0m peers (ICE, DTLS, SRTP)
+//! on a simulated, optionally lossy, network around one engine.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use huiyi_sfu::core::{Engine, EngineConfig};
+use huiyi_sfu::sim::Sim;
+use huiyi_sfu::{LeaveReason, PeerId, RoomId, SfuEvent};
+
+const ROOM: RoomId = RoomId(1);
+
+fn sim(seed: u64) -> Sim {
+    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
+    let mut sim = Sim::new(
+        Engine::new(EngineConfig::default()),
+        server,
+        Instant::now(),
+        seed,
+    );
+    sim.engine.create_room(ROOM).expect("room");
+    sim
+}
+
+/// The id a sim client wrote into a packet's payload.
+fn payload_id(video: bool, payload: &[u8]) -> u64 {
+    let at = if video { 5 } else { 0 };
+    u64::from_be_bytes(payload[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Runs `ms` milliseconds: every publisher sends one audio packet per 20 ms
+/// and one video packet per 10 ms, ids counting from `first`.
+fn run_media(sim: &mut Sim, publishers: &[usize], ms: u64, first: u64) -> u64 {
+    let mut id = first;
+    for t in 0..ms {
+        for &p in publishers {
+            if t % 10 == 0 {
+                sim.send_video(p, id);
+            }
+            if t % 20 == 0 {
+                sim.send_audio(p, id);
+            }
+        }
+        id += u64::from(t % 10 == 0);
+        sim.advance(Duration::from_millis(1));
+    }
+    id
+}
+
+#[test]
+fn three_peers_receive_each_other_in_order() {
+    let mut sim = sim(1);
+    for i in 0..3 {
+        sim.join(ROOM, PeerId(i), true, true).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "all peers connect");
+    // Let every subscription be negotiated.
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    run_media(&mut sim, &[0, 1, 2], 3000, 1);
+    for (i, c) in sim.clients.iter().enumerate() {
+        let mids: BTreeSet<_> = c.received.iter().map(|r| r.mid).collect();
+        assert_eq!(
+            mids.len(),
+            4,
+            "client {i} receives 2 audio + 2 video tracks, got {mids:?}"
+        );
+        for mid in mids {
+            let packets: Vec<_> = c.received.iter().filter(|r| r.mid == mid).collect();
+            assert!(
+                packets.len() > 100,
+                "client {i} mid {mid}: only {} packets",
+                packets.len()
+            );
+            let video = packets[0].payload.len() == 1000;
+            for w in packets.windows(2) {
+                assert_eq!(
+                    w[1].seq,
+                    w[0].seq + 1,
+                    "client {i} mid {mid}: sequence continuous and in order"
+                );
+                assert!(
+                    payload_id(video, &w[1].payload) > payload_id(video, &w[0].payload),
+                    "payload order kept"
+                );
+            }
+            // Payload intact apart from the rewritable VP8 descriptor.
+            let p = &packets[packets.len() / 2].payload;
+            if video {
+                assert!(p[13..].iter().all(|b| *b == 0xab));
+            } else {
+                assert!(p[8..].iter().all(|b| *b == 0x11));
+            }
+        }
+    }
+    let c = sim.engine.counters();
+    assert_eq!(c.dropped_rejected + c.peer_failures, 0, "{c:?}");
+}
+
+#[test]
+fn nack_and_rtx_repair_five_percent_loss_on_both_legs() {
+    let mut sim = sim(7);
+    let publisher = sim.join(ROOM, PeerId(1), false, true).expect("join");
+    let subscriber = sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    sim.clients[publisher].loss_out = 0.05; // publisher → SFU: the SFU NACKs the publisher
+    sim.clients[subscriber].loss_in = 0.05; // SFU → subscriber: the SFU answers from its RTX cache
+    let last = run_media(&mut sim, &[publisher], 10_000, 1);
+    // Let the last repairs arrive.
+    sim.clients[publisher].loss_out = 0.0;
+    sim.clients[subscriber].loss_in = 0.0;
+    for _ in 0..200 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let got: BTreeSet<u64> = sim.clients[subscriber]
+        .received
+        .iter()
+        .map(|r| payload_id(true, &r.payload))
+        .collect();
+    let first = *got.first().expect("video arrived");
+    let expected: BTreeSet<u64> = (first..last).collect();
+    let missing: Vec<_> = expected.difference(&got).collect();
+    assert!(
+        expected.len() > 900,
+        "about 1 000 packets were sent after the first keyframe"
+    );
+    assert!(
+        missing.is_empty(),
+        "{} of {} packets never arrived: {missing:?}",
+        missing.len(),
+        expected.len()
+    );
+    // Rewriting is consistent: the same payload always carries the same number.
+    let mut seqs: Vec<(u64, u64)> = sim.clients[subscriber]
+        .received
+        .iter()
+        .map(|r| (payload_id(true, &r.payload), r.seq))
+        .collect();
+    seqs.sort();
+    seqs.dedup();
+    for w in seqs.windows(2) {
+        assert_eq!(
+            w[1].1 - w[0].1,
+            w[1].0 - w[0].0,
+            "sequence numbers follow the publisher's order"
+        );
+    }
+}
+
+#[test]
+fn a_leaving_peer_stops_its_forwarding() {
+    let mut sim = sim(3);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join(ROOM, PeerId(2), true, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    run_media(&mut sim, &[0, 1], 500, 1);
+    let before = sim.clients[1].received.len();
+    assert!(before > 20, "media flowed before leaving");
+    sim.engine.remove_peer(sim.now, PeerId(1)).expect("remove");
+    sim.pump();
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        SfuEvent::PeerLeft {
+            peer: PeerId(1),
+            reason: LeaveReason::Removed,
+            ..
+        }
+    )));
+    assert_eq!(
+        sim.events
+            .iter()
+            .filter(|e| matches!(
+                e,
+                SfuEvent::TrackUnpublished {
+                    peer: PeerId(1),
+                    ..
+                }
+            ))
+            .count(),
+        2
+    );
+    // The departed client keeps sending; nothing of it reaches peer 2.
+    run_media(&mut sim, &[0], 500, 10_000);
+    assert_eq!(
+        sim.clients[1].received.len(),
+        before,
+        "no packet forwarded after leaving"
+    );
+    assert!(
+        sim.engine.counters().dropped_unroutable > 0,
+        "its packets are dropped as unroutable"
+    );
+}
+
+#[test]
+fn keyframe_requests_from_many_subscribers_are_coalesced() {
+    let mut sim = sim(5);
+    let publisher = sim.join(ROOM, PeerId(0), false, true).expect("join");
+    for i in 1..=8 {
+        sim.join(ROOM, PeerId(i), false, false).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    let start = sim.clients[publisher].keyframe_requests;
+    // 8 subscribers start within ~1 s; each one's start asks for a keyframe.
+    run_media(&mut sim, &[publisher], 1000, 1);
+    let asked = sim.clients[publisher].keyframe_requests - start;
+    assert!(asked >= 1, "the publisher was asked for a keyframe");
+    assert!(
+        asked <= 3,
+        "8 subscriber starts within 1 s became {asked} requests (limit: one per 500 ms)"
+    );
+    for i in 1..=8 {
+        assert!(
+            !sim.clients[i].received.is_empty(),
+            "subscriber {i} got video"
+        );
+    }
+}
+
+#[test]
+fn hostile_datagrams_are_dropped_and_counted() {
+    let mut sim = sim(9);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join(ROOM, PeerId(2), true, true).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let known = sim.clients[0].addr;
+    let stranger: SocketAddr = "10.66.0.1:9".parse().expect("addr");
+    let server = sim.server;
+    let now = sim.now;
+    let mut junk: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0x80],                   // truncated RTP
+        vec![0x80, 0x60, 0, 1, 0, 0], // truncated RTP header
+        vec![0x81, 200, 0, 1],        // truncated RTCP SR
+        vec![0x00, 0x01, 0x00, 0x08], // truncated STUN
+        vec![0x16, 0xfe, 0xfd],       // truncated DTLS
+        vec![0x80; 1400],             // garbage RTP with unknown SSRC
+        vec![0xff; 9000],             // huge
+    ];
+    let mut x = 0x1234_5678_u64;
+    for len in [12usize, 40, 200, 1200] {
+        let mut v = Vec::with_capacity(len);
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push(x as u8);
+        }
+        v[0] = 0x80 | (v[0] & 0x3f);
+        junk.push(v);
+    }
+    for data in &junk {
+        for source in [known, stranger] {
+            sim.engine.handle_receive(now, source, server, data);
+        }
+    }
+    let c = sim.engine.counters();
+    assert_eq!(c.peer_failures, 0, "no peer was harmed");
+    assert!(
+        c.dropped_malformed + c.dropped_rejected + c.dropped_unroutable >= junk.len() as u64,
+        "{c:?}"
+    );
+    // Media still flows afterwards.
+    let before = sim.clients[1].received.len();
+    run_media(&mut sim, &[0], 500, 1);
+    assert!(sim.clients[1].received.len() > before + 20);
+}
