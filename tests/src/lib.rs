@@ -1,1 +1,14 @@
-//! End-to-end test helpers.
+//! Harness for end-to-end tests: WebRTC client peers built on the `webrtc`
+//! crate (an implementation independent of str0m), joined to the real media
+//! plane over loopback UDP, and a lossy UDP relay to impair one link.
+
+pub mod client;
+pub mod relay;
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

@@ -111,12 +111,24 @@ impl Peer {
         }
         let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
         let i = self.up_index_by_mid(mid)?;
-        self.up[i]
-            .as_mut()
-            .expect("index from position")
-            .ssrcs
-            .push(ssrc);
+        let video = self.nack_negotiated(mid);
+        let up = self.up[i].as_mut().expect("index from position");
+        up.ssrcs.push(ssrc);
+        if up.kind == TrackKind::Video && video {
+            // str0m NACKs only streams with an RTX repair stream. Clients that
+            // negotiate generic NACK without RTX (RFC 4585: the sender repeats
+            // the packet on its own SSRC) are repaired just the same.
+            if let Some(rx) = self.rtc.direct_api().stream_rx(&ssrc) {
+                rx.suppress_nack(false);
+            }
+        }
         Some(i)
+    }
+
+    fn nack_negotiated(&self, mid: Mid) -> bool {
+        let Some(media) = self.rtc.media(mid) else { return false };
+        let config = self.rtc.codec_config();
+        media.remote_pts().iter().any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
     }
 
     pub fn up_index_by_mid(&self, mid: Mid) -> Option<usize> {
