@@ -303,6 +303,52 @@ impl Sim {
         self.pump();
     }
 
+    /// Client `i` writes `count` video packets (keyframe first if one is
+    /// wanted) without delivering them: the datagrams, as the server would
+    /// receive them, for replaying into the engine in benchmarks.
+    pub fn capture_video(&mut self, i: usize, count: u64) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::with_capacity(count as usize);
+        let c = &mut self.clients[i];
+        let Some(mid) = c.video else { return out };
+        for _ in 0..count {
+            // str0m releases written packets on its next time input.
+            self.now += Duration::from_micros(10);
+            let now = self.now;
+            c.video_seq += 1;
+            let seq = c.video_seq;
+            let keyframe = std::mem::take(&mut c.keyframe_wanted);
+            let pic = (seq & 0x7fff) as u16;
+            let mut payload = vec![
+                0x90,
+                0x80,
+                0x80 | (pic >> 8) as u8,
+                pic as u8,
+                u8::from(!keyframe),
+            ];
+            payload.extend_from_slice(&seq.to_be_bytes());
+            payload.resize(1000, 0xab);
+            write(
+                c,
+                mid,
+                Codec::Vp8,
+                seq,
+                (seq * 3000) as u32,
+                now,
+                payload,
+                true,
+            );
+            let _ = c.rtc.handle_input(Input::Timeout(now));
+            while let Ok(o) = c.rtc.poll_output() {
+                match o {
+                    Output::Transmit(t) => out.push((t.source, t.contents.into())),
+                    Output::Timeout(_) => break,
+                    Output::Event(_) => {}
+                }
+            }
+        }
+        out
+    }
+
     /// Client `i` sends one 20 ms audio packet carrying `id`.
     pub fn send_audio(&mut self, i: usize, id: u64) {
         let now = self.now;

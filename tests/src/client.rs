@@ -22,7 +22,9 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::rtp::header::Header;
 use webrtc::rtp::packet::Packet;
-use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTCRtpCodecParameters, RTPCodecType};
+use webrtc::rtp_transceiver::rtp_codec::{
+    RTCRtpCodecCapability, RTCRtpCodecParameters, RTPCodecType,
+};
 use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
 use webrtc::rtp_transceiver::{RTCPFeedback, RTCRtpTransceiverInit};
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
@@ -69,7 +71,10 @@ pub struct Client {
 }
 
 fn video_capability() -> RTCRtpCodecCapability {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    };
     RTCRtpCodecCapability {
         mime_type: MIME_TYPE_VP8.into(),
         clock_rate: 90_000,
@@ -94,11 +99,19 @@ impl Client {
     pub async fn new(id: PeerId, publish: bool) -> Result<Arc<Client>> {
         let mut m = MediaEngine::default();
         m.register_codec(
-            RTCRtpCodecParameters { capability: video_capability(), payload_type: 96, ..Default::default() },
+            RTCRtpCodecParameters {
+                capability: video_capability(),
+                payload_type: 96,
+                ..Default::default()
+            },
             RTPCodecType::Video,
         )?;
         m.register_codec(
-            RTCRtpCodecParameters { capability: audio_capability(), payload_type: 111, ..Default::default() },
+            RTCRtpCodecParameters {
+                capability: audio_capability(),
+                payload_type: 111,
+                ..Default::default()
+            },
             RTPCodecType::Audio,
         )?;
         let registry = register_default_interceptors(Registry::new(), &mut m)?;
@@ -107,8 +120,18 @@ impl Client {
         s.set_include_loopback_candidate(true);
         s.set_ip_filter(Box::new(|ip| ip.is_loopback()));
         s.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-        let api = APIBuilder::new().with_media_engine(m).with_interceptor_registry(registry).with_setting_engine(s).build();
-        let pc = Arc::new(api.new_peer_connection(RTCConfiguration { ice_servers: vec![], ..Default::default() }).await?);
+        let api = APIBuilder::new()
+            .with_media_engine(m)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(s)
+            .build();
+        let pc = Arc::new(
+            api.new_peer_connection(RTCConfiguration {
+                ice_servers: vec![],
+                ..Default::default()
+            })
+            .await?,
+        );
 
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
@@ -134,10 +157,24 @@ impl Client {
         let plis = Arc::new(AtomicU64::new(0));
         let (mut video, mut audio) = (None, None);
         if publish {
-            let v = Arc::new(TrackLocalStaticRTP::new(video_capability(), "video".into(), format!("client-{}", id.0)));
-            let a = Arc::new(TrackLocalStaticRTP::new(audio_capability(), "audio".into(), format!("client-{}", id.0)));
-            for (track, watch_pli) in [(v.clone() as Arc<dyn TrackLocal + Send + Sync>, true), (a.clone() as _, false)] {
-                let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, send_encodings: vec![] };
+            let v = Arc::new(TrackLocalStaticRTP::new(
+                video_capability(),
+                "video".into(),
+                format!("client-{}", id.0),
+            ));
+            let a = Arc::new(TrackLocalStaticRTP::new(
+                audio_capability(),
+                "audio".into(),
+                format!("client-{}", id.0),
+            ));
+            for (track, watch_pli) in [
+                (v.clone() as Arc<dyn TrackLocal + Send + Sync>, true),
+                (a.clone() as _, false),
+            ] {
+                let init = RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    send_encodings: vec![],
+                };
                 let transceiver = pc.add_transceiver_from_track(track, Some(init)).await?;
                 let sender = transceiver.sender().await;
                 let (wanted, plis) = (keyframe_wanted.clone(), plis.clone());
@@ -145,7 +182,9 @@ impl Client {
                 tokio::spawn(async move {
                     while let Ok((packets, _)) = sender.read_rtcp().await {
                         for p in packets {
-                            if watch_pli && p.as_any().downcast_ref::<PictureLossIndication>().is_some() {
+                            if watch_pli
+                                && p.as_any().downcast_ref::<PictureLossIndication>().is_some()
+                            {
                                 wanted.store(true, Ordering::Relaxed);
                                 plis.fetch_add(1, Ordering::Relaxed);
                             }
@@ -156,8 +195,12 @@ impl Client {
             video = Some(v);
             audio = Some(a);
         } else {
-            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, send_encodings: vec![] };
-            pc.add_transceiver_from_kind(RTPCodecType::Audio, Some(init)).await?;
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                send_encodings: vec![],
+            };
+            pc.add_transceiver_from_kind(RTPCodecType::Audio, Some(init))
+                .await?;
         }
         Ok(Arc::new(Client {
             id,
@@ -172,26 +215,44 @@ impl Client {
     }
 
     async fn local_sdp(&self) -> Result<String> {
-        Ok(self.pc.local_description().await.context("no local description")?.sdp)
+        Ok(self
+            .pc
+            .local_description()
+            .await
+            .context("no local description")?
+            .sdp)
     }
 
     /// Joins `room`: offer, the server's answer (through `rewrite`, which may
     /// point the client at a relay), connection.
-    pub async fn join(&self, sfu: &SfuHandle, room: RoomId, rewrite: impl Fn(String) -> String) -> Result<()> {
+    pub async fn join(
+        &self,
+        sfu: &SfuHandle,
+        room: RoomId,
+        rewrite: impl Fn(String) -> String,
+    ) -> Result<()> {
         let _guard = self.negotiating.lock().await;
         let offer = self.pc.create_offer(None).await?;
         let mut gathered = self.pc.gathering_complete_promise().await;
         self.pc.set_local_description(offer).await?;
         let _ = gathered.recv().await;
         let answer = sfu.add_peer(room, self.id, self.local_sdp().await?).await?;
-        self.pc.set_remote_description(RTCSessionDescription::answer(rewrite(answer))?).await?;
+        self.pc
+            .set_remote_description(RTCSessionDescription::answer(rewrite(answer))?)
+            .await?;
         Ok(())
     }
 
     /// Answers a server offer.
-    pub async fn answer_offer(&self, sdp: String, rewrite: impl Fn(String) -> String) -> Result<String> {
+    pub async fn answer_offer(
+        &self,
+        sdp: String,
+        rewrite: impl Fn(String) -> String,
+    ) -> Result<String> {
         let _guard = self.negotiating.lock().await;
-        self.pc.set_remote_description(RTCSessionDescription::offer(rewrite(sdp))?).await?;
+        self.pc
+            .set_remote_description(RTCSessionDescription::offer(rewrite(sdp))?)
+            .await?;
         let answer = self.pc.create_answer(None).await?;
         self.pc.set_local_description(answer).await?;
         self.local_sdp().await
@@ -199,10 +260,15 @@ impl Client {
 
     /// Sends video every 10 ms (a keyframe when asked for, and each second)
     /// and audio every 20 ms, each payload carrying a running id, until `stop`.
-    pub fn start_sending(self: &Arc<Self>, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<u64> {
+    pub fn start_sending(
+        self: &Arc<Self>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<u64> {
         let me = self.clone();
         tokio::spawn(async move {
-            let (Some(video), Some(audio)) = (me.video.clone(), me.audio.clone()) else { return 0 };
+            let (Some(video), Some(audio)) = (me.video.clone(), me.audio.clone()) else {
+                return 0;
+            };
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             let start = Instant::now();
             let mut id: u64 = 0;
@@ -210,23 +276,53 @@ impl Client {
             while !*stop.borrow() {
                 tick.tick().await;
                 id += 1;
-                let key = me.keyframe_wanted.swap(false, Ordering::Relaxed) || last_key.elapsed() > Duration::from_secs(1);
+                let key = me.keyframe_wanted.swap(false, Ordering::Relaxed)
+                    || last_key.elapsed() > Duration::from_secs(1);
                 if key {
                     last_key = Instant::now();
                 }
                 let pic = (id & 0x7fff) as u16;
-                let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!key)];
+                let mut payload = vec![
+                    0x90,
+                    0x80,
+                    0x80 | (pic >> 8) as u8,
+                    pic as u8,
+                    u8::from(!key),
+                ];
                 payload.extend_from_slice(&id.to_be_bytes());
                 payload.resize(900, 0xab);
                 let ts = (start.elapsed().as_micros() * 90 / 1000) as u32;
-                let header = Header { version: 2, marker: true, payload_type: 96, sequence_number: id as u16, timestamp: ts, ..Default::default() };
-                let _ = video.write_rtp(&Packet { header, payload: Bytes::from(payload) }).await;
-                if id % 2 == 0 {
+                let header = Header {
+                    version: 2,
+                    marker: true,
+                    payload_type: 96,
+                    sequence_number: id as u16,
+                    timestamp: ts,
+                    ..Default::default()
+                };
+                let _ = video
+                    .write_rtp(&Packet {
+                        header,
+                        payload: Bytes::from(payload),
+                    })
+                    .await;
+                if id.is_multiple_of(2) {
                     let mut payload = id.to_be_bytes().to_vec();
                     payload.resize(100, 0x11);
                     let ts = (start.elapsed().as_micros() * 48 / 1000) as u32;
-                    let header = Header { version: 2, payload_type: 111, sequence_number: (id / 2) as u16, timestamp: ts, ..Default::default() };
-                    let _ = audio.write_rtp(&Packet { header, payload: Bytes::from(payload) }).await;
+                    let header = Header {
+                        version: 2,
+                        payload_type: 111,
+                        sequence_number: (id / 2) as u16,
+                        timestamp: ts,
+                        ..Default::default()
+                    };
+                    let _ = audio
+                        .write_rtp(&Packet {
+                            header,
+                            payload: Bytes::from(payload),
+                        })
+                        .await;
                 }
             }
             id
@@ -235,14 +331,25 @@ impl Client {
 
     /// Packets received from `stream` (`peer-<id>`), video or audio.
     pub fn got(&self, stream: &str, video: bool) -> Vec<Got> {
-        self.received.lock().expect("lock").iter().filter(|g| g.stream == stream && g.video == video).cloned().collect()
+        self.received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|g| g.stream == stream && g.video == video)
+            .cloned()
+            .collect()
     }
 }
+
+/// Rewrites SDP on its way to a client (e.g. to point it at a relay).
+pub type Rewrite = Arc<dyn Fn(String) -> String + Send + Sync>;
+
+type Registered = HashMap<PeerId, (Arc<Client>, Rewrite)>;
 
 /// Answers server offers for registered clients, and keeps every other event.
 #[derive(Clone, Default)]
 pub struct Negotiator {
-    clients: Arc<Mutex<HashMap<PeerId, (Arc<Client>, Arc<dyn Fn(String) -> String + Send + Sync>)>>>,
+    clients: Arc<Mutex<Registered>>,
     /// Events other than offers, in order.
     pub events: Arc<Mutex<Vec<SfuEvent>>>,
 }
@@ -254,14 +361,26 @@ impl Negotiator {
         let me = n.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                if let SfuEvent::OfferReady { room, peer, offer_id, sdp } = e {
-                    let Some((client, rewrite)) = me.clients.lock().expect("lock").get(&peer).cloned() else { continue };
+                if let SfuEvent::OfferReady {
+                    room,
+                    peer,
+                    offer_id,
+                    sdp,
+                } = e
+                {
+                    let Some((client, rewrite)) =
+                        me.clients.lock().expect("lock").get(&peer).cloned()
+                    else {
+                        continue;
+                    };
                     let sfu = sfu.clone();
                     tokio::spawn(async move {
                         let rw = rewrite.clone();
                         match client.answer_offer(sdp, move |s| rw(s)).await {
                             Ok(answer) => {
-                                if let Err(e) = sfu.accept_answer(room, peer, offer_id, answer).await {
+                                if let Err(e) =
+                                    sfu.accept_answer(room, peer, offer_id, answer).await
+                                {
                                     tracing::warn!(%peer, error = %e, "server refused answer");
                                 }
                             }
@@ -277,7 +396,10 @@ impl Negotiator {
     }
 
     /// Registers a client (before it joins) with the SDP rewrite for its link.
-    pub fn register(&self, client: Arc<Client>, rewrite: Arc<dyn Fn(String) -> String + Send + Sync>) {
-        self.clients.lock().expect("lock").insert(client.id, (client, rewrite));
+    pub fn register(&self, client: Arc<Client>, rewrite: Rewrite) {
+        self.clients
+            .lock()
+            .expect("lock")
+            .insert(client.id, (client, rewrite));
     }
 }

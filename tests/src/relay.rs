@@ -61,6 +61,10 @@ impl Relay {
                 }
             }
         });
-        Ok(Relay { client_side, dropped, task })
+        Ok(Relay {
+            client_side,
+            dropped,
+            task,
+        })
     }
 }

@@ -18,7 +18,7 @@ pub struct PublisherClock {
 }
 
 impl PublisherClock {
-    fn to_instant(&mut self, ntp: SystemTime, arrival: Instant) -> Instant {
+    fn instant_of(&mut self, ntp: SystemTime, arrival: Instant) -> Instant {
         let (ntp0, at0) = *self.anchor.get_or_insert((ntp, arrival));
         match ntp.duration_since(ntp0) {
             Ok(after) => at0 + after,
@@ -54,7 +54,7 @@ impl StreamClock {
         rtp: u64,
         arrival: Instant,
     ) {
-        let at = publisher.to_instant(ntp, arrival);
+        let at = publisher.instant_of(ntp, arrival);
         self.reference = Some((rtp, at));
         self.from_sr = true;
     }

@@ -545,3 +545,62 @@ pub(crate) fn bad_sdp_from(r: Option<Result<(), str0m::RtcError>>) -> Result<(),
         other => Err(bad_sdp(other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::sim::Sim;
+
+    #[test]
+    fn a_panicking_peer_is_removed_and_the_room_goes_on() {
+        let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
+        let mut sim = Sim::new(
+            Engine::new(EngineConfig::default()),
+            server,
+            Instant::now(),
+            2,
+        );
+        sim.engine.create_room(RoomId(1)).expect("room");
+        for i in 1..=3 {
+            sim.join(RoomId(1), PeerId(i), true, true).expect("join");
+        }
+        assert!(sim.connect_all(Duration::from_secs(5)));
+        for _ in 0..100 {
+            sim.advance(Duration::from_millis(5));
+        }
+        // Peer 2's state machine panics in the middle of an operation.
+        let pk = sim.engine.key_of(PeerId(2)).expect("peer 2");
+        let r = sim
+            .engine
+            .with_rtc(pk, |_| -> () { panic!("injected fault") });
+        assert!(r.is_none());
+        sim.engine.finish(sim.now);
+        sim.pump();
+        assert!(sim.events.iter().any(|e| matches!(
+            e,
+            SfuEvent::PeerLeft {
+                peer: PeerId(2),
+                reason: LeaveReason::Failed,
+                ..
+            }
+        )));
+        assert_eq!(sim.engine.counters().peer_failures, 1);
+        assert_eq!(sim.engine.peer_count(), 2);
+        // Peers 1 and 3 still exchange media.
+        let before = sim.clients[2].received.len();
+        for t in 0..300u64 {
+            if t % 10 == 0 {
+                sim.send_video(0, t);
+                sim.send_audio(0, t);
+            }
+            sim.advance(Duration::from_millis(1));
+        }
+        assert!(
+            sim.clients[2].received.len() > before + 30,
+            "peer 3 still receives peer 1"
+        );
+    }
+}

@@ -126,9 +126,14 @@ impl Peer {
     }
 
     fn nack_negotiated(&self, mid: Mid) -> bool {
-        let Some(media) = self.rtc.media(mid) else { return false };
+        let Some(media) = self.rtc.media(mid) else {
+            return false;
+        };
         let config = self.rtc.codec_config();
-        media.remote_pts().iter().any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
+        media
+            .remote_pts()
+            .iter()
+            .any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
     }
 
     pub fn up_index_by_mid(&self, mid: Mid) -> Option<usize> {
