@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -32,6 +32,9 @@ pub struct Received {
     pub ts: u32,
     /// The payload.
     pub payload: Vec<u8>,
+    /// Capture time on the sender's NTP clock, from the latest sender report
+    /// (None before the first SR).
+    pub capture_ntp: Option<SystemTime>,
 }
 
 /// A client peer.
@@ -101,6 +104,7 @@ pub struct Sim {
     pub events: Vec<SfuEvent>,
     by_addr: HashMap<SocketAddr, usize>,
     loss: Lossy,
+    start: Instant,
 }
 
 impl Sim {
@@ -115,6 +119,7 @@ impl Sim {
             events: Vec::new(),
             by_addr: HashMap::new(),
             loss: Lossy::new(seed),
+            start: now,
         }
     }
 
@@ -294,7 +299,7 @@ impl Sim {
             mid,
             Codec::Vp8,
             seq,
-            (seq * 3000) as u32,
+            media_ts(self.start, now, 90),
             now,
             payload,
             true,
@@ -332,7 +337,7 @@ impl Sim {
                 mid,
                 Codec::Vp8,
                 seq,
-                (seq * 3000) as u32,
+                media_ts(self.start, now, 90),
                 now,
                 payload,
                 true,
@@ -351,7 +356,15 @@ impl Sim {
 
     /// Client `i` sends one 20 ms audio packet carrying `id`.
     pub fn send_audio(&mut self, i: usize, id: u64) {
+        self.send_audio_captured(i, id, Duration::ZERO);
+    }
+
+    /// Like [`Sim::send_audio`], for audio captured `delay` before now (a
+    /// sender whose audio pipeline lags): its RTP time and sender reports
+    /// say so, its arrival time does not.
+    pub fn send_audio_captured(&mut self, i: usize, id: u64, delay: Duration) {
         let now = self.now;
+        let captured = now.checked_sub(delay).unwrap_or(now).max(self.start);
         let c = &mut self.clients[i];
         let Some(mid) = c.audio else { return };
         c.audio_seq += 1;
@@ -363,14 +376,19 @@ impl Sim {
             mid,
             Codec::Opus,
             seq,
-            (seq * 960) as u32,
-            now,
+            media_ts(self.start, captured, 48),
+            captured,
             payload,
             false,
         );
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
+}
+
+/// RTP time of `at` for a clock of `khz` kHz counted from `start`.
+fn media_ts(start: Instant, at: Instant, khz: u64) -> u32 {
+    (at.saturating_duration_since(start).as_micros() as u64 * khz / 1000) as u32
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,12 +451,26 @@ fn drain_client(
                         .direct_api()
                         .stream_rx(&p.header.ssrc)
                         .map(|s| s.mid());
+                    // An SR sent before any media carries no timing (RTP time 0).
+                    let sr = p.last_sender_info.filter(|sr| sr.sender_packet_count > 0);
+                    let capture_ntp = sr.map(|sr| {
+                        // 32-bit wrapping difference, as on the wire.
+                        let delta =
+                            p.header.timestamp.wrapping_sub(sr.rtp_time.numer() as u32) as i32;
+                        let secs = f64::from(delta) / f64::from(p.time.frequency().get());
+                        if secs >= 0.0 {
+                            sr.ntp_time + Duration::from_secs_f64(secs)
+                        } else {
+                            sr.ntp_time - Duration::from_secs_f64(-secs)
+                        }
+                    });
                     if let Some(mid) = mid {
                         c.received.push(Received {
                             mid,
                             seq: *p.seq_no,
                             ts: p.header.timestamp,
                             payload: p.payload.to_vec(),
+                            capture_ntp,
                         });
                     }
                 }

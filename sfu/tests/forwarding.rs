@@ -276,3 +276,55 @@ fn hostile_datagrams_are_dropped_and_counted() {
     run_media(&mut sim, &[0], 500, 1);
     assert!(sim.clients[1].received.len() > before + 20);
 }
+
+#[test]
+fn sender_reports_are_translated_so_audio_and_video_stay_in_sync() {
+    let mut sim = sim(11);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    // The publisher's audio pipeline lags its camera by 120 ms: an audio
+    // packet arrives together with video captured 120 ms later. Only the
+    // publisher's sender reports say so.
+    let lag = Duration::from_millis(120);
+    for t in 0..8000u64 {
+        if t % 20 == 0 {
+            sim.send_video(0, t / 20);
+            sim.send_audio_captured(0, t / 20, lag);
+        }
+        sim.advance(Duration::from_millis(1));
+    }
+    let got = &sim.clients[1].received;
+    let late = |video: bool| -> Vec<(u64, std::time::SystemTime)> {
+        got.iter()
+            .filter(|r| (r.payload.len() == 1000) == video)
+            .filter_map(|r| Some((payload_id(video, &r.payload), r.capture_ntp?)))
+            .filter(|(id, _)| *id > 200) // after the first sender reports
+            .collect()
+    };
+    let (video, audio) = (late(true), late(false));
+    assert!(
+        video.len() > 100 && audio.len() > 100,
+        "{} video, {} audio with sender reports",
+        video.len(),
+        audio.len()
+    );
+    let mut checked = 0;
+    for (id, v) in &video {
+        if let Some((_, a)) = audio.iter().find(|(x, _)| x == id) {
+            let diff = v.duration_since(*a).unwrap_or_else(|e| {
+                panic!("id {id}: audio captured {:?} after video", e.duration())
+            });
+            let off = diff.abs_diff(lag);
+            assert!(
+                off < Duration::from_millis(5),
+                "id {id}: video − audio capture = {diff:?}, expected {lag:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100);
+}

@@ -70,13 +70,14 @@ impl Engine {
         let up = p.up[ui].as_mut().expect("index valid");
         let clock = up.clock.get_or_insert_with(|| StreamClock::new(clock_rate));
         if let Some(sr) = packet.last_sender_info {
-            let rtp = sr.rtp_time.numer();
-            if up.last_sr != Some(rtp) {
-                up.last_sr = Some(rtp);
-                clock.sender_report(&mut p.clock, sr.ntp_time, rtp, packet.timestamp);
+            // Each SR is attached to every packet until the next one: apply it once.
+            // An SR sent before any media carries no timing.
+            if up.last_sr != Some(sr.ntp_time) && sr.sender_packet_count > 0 {
+                up.last_sr = Some(sr.ntp_time);
+                clock.sender_report(sr.ntp_time, sr.rtp_time.numer() as u32);
             }
         }
-        let wallclock = clock.wallclock(packet.time.numer(), packet.timestamp);
+        let wallclock = clock.wallclock(&mut p.clock, packet.header.timestamp, packet.timestamp);
         let (vp8_fields, keyframe) = match spec.codec {
             Codec::Vp8 => {
                 let f = vp8::parse(&packet.payload);

@@ -38,8 +38,8 @@ pub(crate) struct UpTrack {
     pub clock: Option<StreamClock>,
     /// Codec of each payload type seen, learned from the publisher's session.
     pub pt_specs: Vec<(Pt, CodecSpec)>,
-    /// The latest sender report applied (its RTP time), to apply each once.
-    pub last_sr: Option<u64>,
+    /// The latest sender report applied (its NTP time), to apply each once.
+    pub last_sr: Option<std::time::SystemTime>,
 }
 
 impl UpTrack {
