@@ -33,9 +33,7 @@ fn allocations() {
 
 /// Per-chunk timings, to see the spread criterion summarises.
 fn spread() {
-    println!(
-        "ns per forwarded packet over 30 chunks of 1000 incoming packets (min / median / max):"
-    );
+    println!("ns per forwarded packet over 30 chunks of 1000 incoming packets (min / median / max):");
     for n in FANOUT {
         let mut sim = fanout(n);
         let mut per: Vec<f64> = (0..30)
@@ -47,20 +45,13 @@ fn spread() {
             })
             .collect();
         per.sort_by(f64::total_cmp);
-        println!(
-            "  N = {n:>3}: {:.0} / {:.0} / {:.0}",
-            per[0],
-            per[per.len() / 2],
-            per[per.len() - 1]
-        );
+        println!("  N = {n:>3}: {:.0} / {:.0} / {:.0}", per[0], per[per.len() / 2], per[per.len() - 1]);
     }
 }
 
 fn forwarding(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout");
-    group
-        .measurement_time(Duration::from_secs(5))
-        .sample_size(20);
+    group.measurement_time(Duration::from_secs(5)).sample_size(20);
     for n in FANOUT {
         let mut sim = fanout(n);
         group.throughput(Throughput::Elements(n as u64));
@@ -76,11 +67,7 @@ fn forwarding(c: &mut Criterion) {
                     let start = Instant::now();
                     let forwarded = replay(&mut sim, &datagrams);
                     elapsed += start.elapsed();
-                    assert_eq!(
-                        forwarded,
-                        chunk * n as u64,
-                        "every packet reached every subscriber"
-                    );
+                    assert_eq!(forwarded, chunk * n as u64, "every packet reached every subscriber");
                 }
                 elapsed
             })

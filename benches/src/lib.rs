@@ -23,30 +23,19 @@ pub fn fanout(subscribers: usize) -> Sim {
     };
     let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 11);
     sim.engine.create_room(ROOM).expect("new room");
-    sim.join(ROOM, PeerId(0), false, true)
-        .expect("publisher joins");
+    sim.join(ROOM, PeerId(0), false, true).expect("publisher joins");
     for i in 1..=subscribers {
-        sim.join(ROOM, PeerId(i as u64), false, false)
-            .expect("subscriber joins");
+        sim.join(ROOM, PeerId(i as u64), false, false).expect("subscriber joins");
     }
-    assert!(
-        sim.connect_all(Duration::from_secs(30)),
-        "all peers connect"
-    );
+    assert!(sim.connect_all(Duration::from_secs(30)), "all peers connect");
     for t in 0..400u64 {
         if t % 10 == 0 {
             sim.send_video(0, t);
         }
         sim.advance(Duration::from_millis(1));
     }
-    let receiving = sim.clients[1..]
-        .iter()
-        .filter(|c| !c.received.is_empty())
-        .count();
-    assert_eq!(
-        receiving, subscribers,
-        "every subscriber receives before measuring"
-    );
+    let receiving = sim.clients[1..].iter().filter(|c| !c.received.is_empty()).count();
+    assert_eq!(receiving, subscribers, "every subscriber receives before measuring");
     sim
 }
 

@@ -24,11 +24,7 @@ pub const DEFAULT_HTTP_PORT: u16 = 8470;
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)),
-            tls_cert: None,
-            tls_key: None,
-        }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)), tls_cert: None, tls_key: None }
     }
 }
 
@@ -36,26 +32,18 @@ impl HttpConfig {
     /// Checks values that the types alone do not constrain.
     pub fn validate(&self, problems: &mut Vec<Problem>) {
         match (&self.tls_cert, &self.tls_key) {
-            (Some(_), None) => problems.push(Problem::new(
-                "http.tls_key",
-                "is required when http.tls_cert is set",
-            )),
-            (None, Some(_)) => problems.push(Problem::new(
-                "http.tls_cert",
-                "is required when http.tls_key is set",
-            )),
+            (Some(_), None) => {
+                problems.push(Problem::new("http.tls_key", "is required when http.tls_cert is set"))
+            }
+            (None, Some(_)) => {
+                problems.push(Problem::new("http.tls_cert", "is required when http.tls_key is set"))
+            }
             _ => {}
         }
-        for (key, path) in [
-            ("http.tls_cert", &self.tls_cert),
-            ("http.tls_key", &self.tls_key),
-        ] {
+        for (key, path) in [("http.tls_cert", &self.tls_cert), ("http.tls_key", &self.tls_key)] {
             if let Some(path) = path {
                 if !path.is_file() {
-                    problems.push(Problem::new(
-                        key,
-                        format!("{} is not a readable file", path.display()),
-                    ));
+                    problems.push(Problem::new(key, format!("{} is not a readable file", path.display())));
                 }
             }
         }

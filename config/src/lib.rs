@@ -66,10 +66,7 @@ pub struct Problem {
 impl Problem {
     /// A problem at `key`.
     pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            reason: reason.into(),
-        }
+        Self { key: key.into(), reason: reason.into() }
     }
 }
 
@@ -135,11 +132,7 @@ pub struct Sources {
 impl Sources {
     /// The file (if any), the process environment, and the given overrides.
     pub fn from_process(file: Option<PathBuf>, overrides: Vec<String>) -> Self {
-        Self {
-            file,
-            env: std::env::vars().collect(),
-            overrides,
-        }
+        Self { file, env: std::env::vars().collect(), overrides }
     }
 }
 
@@ -159,30 +152,17 @@ impl Config {
                 continue; // the config file path and RUST_LOG-style filters are read elsewhere
             }
             let key = env_key(rest);
-            set_path(
-                &mut tree,
-                &key,
-                parse_value(value),
-                &format!("environment {name}"),
-                &mut problems,
-            );
+            set_path(&mut tree, &key, parse_value(value), &format!("environment {name}"), &mut problems);
         }
         for item in &sources.overrides {
             match item.split_once('=') {
                 Some((key, value)) => {
                     let key = key.trim();
-                    set_path(
-                        &mut tree,
-                        key,
-                        parse_value(value.trim()),
-                        "--set",
-                        &mut problems,
-                    );
+                    set_path(&mut tree, key, parse_value(value.trim()), "--set", &mut problems);
                 }
-                None => problems.push(Problem::new(
-                    item.clone(),
-                    "an override must look like key.path=value",
-                )),
+                None => {
+                    problems.push(Problem::new(item.clone(), "an override must look like key.path=value"))
+                }
             }
         }
         ConfigError::from_problems(std::mem::take(&mut problems))?;
@@ -193,12 +173,10 @@ impl Config {
 
     /// Parses and validates a complete TOML document (used for sample files).
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let tree: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Syntax {
-                path: PathBuf::from("<string>"),
-                message: e.to_string(),
-            })?;
+        let tree: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: PathBuf::from("<string>"),
+            message: e.to_string(),
+        })?;
         let config = from_tree(tree)?;
         config.validate()?;
         Ok(config)
@@ -218,29 +196,17 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     text.parse()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+        .map_err(|e: toml::de::Error| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })
 }
 
 fn from_tree(tree: toml::Table) -> Result<Config, ConfigError> {
     serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
         let key = e.path().to_string();
-        let key = if key == "." {
-            "<root>".to_string()
-        } else {
-            key
-        };
-        ConfigError::Invalid(vec![Problem::new(
-            key,
-            e.into_inner().to_string().trim().to_string(),
-        )])
+        let key = if key == "." { "<root>".to_string() } else { key };
+        ConfigError::Invalid(vec![Problem::new(key, e.into_inner().to_string().trim().to_string())])
     })
 }
 
@@ -248,10 +214,7 @@ fn from_tree(tree: toml::Table) -> Result<Config, ConfigError> {
 fn env_key(rest: &str) -> String {
     let lower = rest.to_ascii_lowercase();
     for section in SECTIONS {
-        if let Some(key) = lower
-            .strip_prefix(section)
-            .and_then(|k| k.strip_prefix('_'))
-        {
+        if let Some(key) = lower.strip_prefix(section).and_then(|k| k.strip_prefix('_')) {
             return format!("{section}.{key}");
         }
     }
@@ -268,9 +231,7 @@ fn parse_value(text: &str) -> toml::Value {
     }
     if text.contains(',') {
         return toml::Value::Array(
-            text.split(',')
-                .map(|s| toml::Value::String(s.trim().to_string()))
-                .collect(),
+            text.split(',').map(|s| toml::Value::String(s.trim().to_string())).collect(),
         );
     }
     toml::Value::String(text.to_string())
@@ -291,16 +252,12 @@ fn set_path(
     let (last, sections) = parts.split_last().expect("split yields at least one part");
     let mut table = tree;
     for section in sections {
-        let entry = table
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry =
+            table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => table = t,
             _ => {
-                problems.push(Problem::new(
-                    key,
-                    format!("{section} is not a section ({source})"),
-                ));
+                problems.push(Problem::new(key, format!("{section} is not a section ({source})")));
                 return;
             }
         }

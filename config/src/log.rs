@@ -26,10 +26,7 @@ pub enum LogFormat {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: LogFormat::Text,
-        }
+        Self { level: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -47,10 +44,7 @@ impl LogConfig {
         if !ok {
             problems.push(Problem::new(
                 "log.level",
-                format!(
-                    "{:?} is not a filter like \"info\" or \"info,huiyi_sfu=debug\"",
-                    self.level
-                ),
+                format!("{:?} is not a filter like \"info\" or \"info,huiyi_sfu=debug\"", self.level),
             ));
         }
     }

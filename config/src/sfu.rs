@@ -43,28 +43,18 @@ impl SfuConfig {
     /// Checks values that the types alone do not constrain.
     pub fn validate(&self, problems: &mut Vec<Problem>) {
         if self.udp_port > u32::from(u16::MAX) {
-            problems.push(Problem::new(
-                "sfu.udp_port",
-                format!("{} is not a port", self.udp_port),
-            ));
+            problems.push(Problem::new("sfu.udp_port", format!("{} is not a port", self.udp_port)));
         } else if self.udp_port != 0 {
             let last = self.udp_port as usize + self.worker_count().saturating_sub(1);
             if last > usize::from(u16::MAX) {
                 problems.push(Problem::new(
                     "sfu.udp_port",
-                    format!(
-                        "{} + {} workers runs past port 65535",
-                        self.udp_port,
-                        self.worker_count()
-                    ),
+                    format!("{} + {} workers runs past port 65535", self.udp_port, self.worker_count()),
                 ));
             }
         }
         if self.workers > 256 {
-            problems.push(Problem::new(
-                "sfu.workers",
-                format!("{} workers is more than 256", self.workers),
-            ));
+            problems.push(Problem::new("sfu.workers", format!("{} workers is more than 256", self.workers)));
         }
         if self.advertised_ips.is_empty() && self.bind_address.is_unspecified() {
             problems.push(Problem::new(
@@ -73,22 +63,13 @@ impl SfuConfig {
             ));
         }
         if self.advertised_ips.iter().any(IpAddr::is_unspecified) {
-            problems.push(Problem::new(
-                "sfu.advertised_ips",
-                "an unspecified address cannot be advertised",
-            ));
+            problems.push(Problem::new("sfu.advertised_ips", "an unspecified address cannot be advertised"));
         }
         if self.max_peers_per_worker == 0 {
-            problems.push(Problem::new(
-                "sfu.max_peers_per_worker",
-                "must be at least 1",
-            ));
+            problems.push(Problem::new("sfu.max_peers_per_worker", "must be at least 1"));
         }
         if !(50..=10_000).contains(&self.keyframe_min_interval_ms) {
-            problems.push(Problem::new(
-                "sfu.keyframe_min_interval_ms",
-                "must be between 50 and 10000",
-            ));
+            problems.push(Problem::new("sfu.keyframe_min_interval_ms", "must be between 50 and 10000"));
         }
     }
 
@@ -97,9 +78,7 @@ impl SfuConfig {
         if self.workers > 0 {
             return self.workers;
         }
-        std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1)
+        std::thread::available_parallelism().map(usize::from).unwrap_or(1)
     }
 
     /// UDP port of worker `index` (0 when the OS should choose).

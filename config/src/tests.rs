@@ -3,10 +3,7 @@ use super::*;
 fn sources(env: &[(&str, &str)], overrides: &[&str]) -> Sources {
     Sources {
         file: None,
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         overrides: overrides.iter().map(|s| s.to_string()).collect(),
     }
 }
@@ -22,16 +19,12 @@ fn defaults_are_valid_and_loopback() {
 #[test]
 fn bad_port_names_key_and_reason() {
     let err = Config::load(&sources(&[], &["sfu.udp_port=70000"])).expect_err("70000 is refused");
-    assert_eq!(
-        err.to_string(),
-        "invalid configuration:\n  sfu.udp_port: 70000 is not a port"
-    );
+    assert_eq!(err.to_string(), "invalid configuration:\n  sfu.udp_port: 70000 is not a port");
 }
 
 #[test]
 fn wrong_type_names_key() {
-    let err = Config::load(&sources(&[("HUIYI_SFU_WORKERS", "many")], &[]))
-        .expect_err("string for a number");
+    let err = Config::load(&sources(&[("HUIYI_SFU_WORKERS", "many")], &[])).expect_err("string for a number");
     let problems = err.problems();
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].key, "sfu.workers");
@@ -48,18 +41,9 @@ fn later_sources_win() {
     let dir = std::env::temp_dir().join(format!("huiyi-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("a.toml");
-    std::fs::write(
-        &file,
-        "[sfu]\nudp_port = 41000\nworkers = 3\n[log]\nlevel = \"debug\"\n",
-    )
-    .expect("write");
-    let mut s = sources(
-        &[
-            ("HUIYI_SFU_UDP_PORT", "42000"),
-            ("HUIYI_DATA_DIR", "/srv/huiyi"),
-        ],
-        &["sfu.workers=2"],
-    );
+    std::fs::write(&file, "[sfu]\nudp_port = 41000\nworkers = 3\n[log]\nlevel = \"debug\"\n").expect("write");
+    let mut s =
+        sources(&[("HUIYI_SFU_UDP_PORT", "42000"), ("HUIYI_DATA_DIR", "/srv/huiyi")], &["sfu.workers=2"]);
     s.file = Some(file);
     let config = Config::load(&s).expect("loads");
     assert_eq!(config.sfu.udp_port, 42000, "env beats file");
@@ -72,10 +56,7 @@ fn later_sources_win() {
 #[test]
 fn comma_list_from_env() {
     let config = Config::load(&sources(
-        &[
-            ("HUIYI_SFU_ADVERTISED_IPS", "10.1.2.3,10.1.2.4"),
-            ("HUIYI_SFU_BIND_ADDRESS", "0.0.0.0"),
-        ],
+        &[("HUIYI_SFU_ADVERTISED_IPS", "10.1.2.3,10.1.2.4"), ("HUIYI_SFU_BIND_ADDRESS", "0.0.0.0")],
         &[],
     ))
     .expect("loads");
@@ -84,8 +65,7 @@ fn comma_list_from_env() {
 
 #[test]
 fn unspecified_bind_needs_advertised_ips() {
-    let err =
-        Config::load(&sources(&[], &["sfu.bind_address=\"0.0.0.0\""])).expect_err("needs ips");
+    let err = Config::load(&sources(&[], &["sfu.bind_address=\"0.0.0.0\""])).expect_err("needs ips");
     assert_eq!(err.problems()[0].key, "sfu.advertised_ips");
 }
 
@@ -95,10 +75,7 @@ fn broken_toml_file_is_a_syntax_error() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[sfu\nudp_port = ").expect("write");
-    let s = Sources {
-        file: Some(file),
-        ..Default::default()
-    };
+    let s = Sources { file: Some(file), ..Default::default() };
     assert!(matches!(Config::load(&s), Err(ConfigError::Syntax { .. })));
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -122,10 +99,7 @@ fn sample_file_documents_every_key_and_parses() {
                 for key in keys.keys() {
                     let present = sample.get(section).and_then(|s| s.get(key)).is_some()
                         || text.contains(&format!("# {key} ="));
-                    assert!(
-                        present,
-                        "{section}.{key} is not documented in config/huiyi.toml"
-                    );
+                    assert!(present, "{section}.{key} is not documented in config/huiyi.toml");
                 }
             }
             _ => assert!(sample.contains_key(section), "{section} is not documented"),

@@ -26,35 +26,12 @@ type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
 /// A command for one worker.
 pub(crate) enum Command {
-    CreateRoom {
-        room: RoomId,
-        reply: Reply<()>,
-    },
-    CloseRoom {
-        room: RoomId,
-        reply: Reply<()>,
-    },
-    AddPeer {
-        room: RoomId,
-        peer: PeerId,
-        offer: String,
-        reply: Reply<String>,
-    },
-    Renegotiate {
-        peer: PeerId,
-        offer: String,
-        reply: Reply<String>,
-    },
-    AcceptAnswer {
-        peer: PeerId,
-        offer_id: u64,
-        answer: String,
-        reply: Reply<()>,
-    },
-    RemovePeer {
-        peer: PeerId,
-        reply: Reply<()>,
-    },
+    CreateRoom { room: RoomId, reply: Reply<()> },
+    CloseRoom { room: RoomId, reply: Reply<()> },
+    AddPeer { room: RoomId, peer: PeerId, offer: String, reply: Reply<String> },
+    Renegotiate { peer: PeerId, offer: String, reply: Reply<String> },
+    AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
+    RemovePeer { peer: PeerId, reply: Reply<()> },
     Shutdown,
 }
 
@@ -64,21 +41,15 @@ impl Command {
         match self {
             Command::CreateRoom { room, reply } => drop(reply.send(engine.create_room(room))),
             Command::CloseRoom { room, reply } => drop(reply.send(engine.close_room(now, room))),
-            Command::AddPeer {
-                room,
-                peer,
-                offer,
-                reply,
-            } => drop(reply.send(engine.add_peer(now, room, peer, &offer))),
+            Command::AddPeer { room, peer, offer, reply } => {
+                drop(reply.send(engine.add_peer(now, room, peer, &offer)))
+            }
             Command::Renegotiate { peer, offer, reply } => {
                 drop(reply.send(engine.renegotiate(now, peer, &offer)))
             }
-            Command::AcceptAnswer {
-                peer,
-                offer_id,
-                answer,
-                reply,
-            } => drop(reply.send(engine.accept_answer(now, peer, offer_id, &answer))),
+            Command::AcceptAnswer { peer, offer_id, answer, reply } => {
+                drop(reply.send(engine.accept_answer(now, peer, offer_id, &answer)))
+            }
             Command::RemovePeer { peer, reply } => drop(reply.send(engine.remove_peer(now, peer))),
             Command::Shutdown => {}
         }
@@ -128,12 +99,7 @@ impl Sfu {
             };
             workers.push(spawn(index, socket, cfg, &advertised, tx.clone())?);
         }
-        let handle = SfuHandle {
-            shared: Arc::new(Shared {
-                workers,
-                placement: Mutex::default(),
-            }),
-        };
+        let handle = SfuHandle { shared: Arc::new(Shared { workers, placement: Mutex::default() }) };
         Ok((Sfu { handle }, rx))
     }
 
@@ -193,11 +159,7 @@ impl SfuHandle {
     /// Opens a room on the least busy worker.
     pub async fn create_room(&self, room: RoomId) -> Result<(), SfuError> {
         let worker = {
-            let mut placement = self
-                .shared
-                .placement
-                .lock()
-                .expect("placement lock poisoned");
+            let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
             if placement.rooms.contains_key(&room) {
                 return Err(SfuError::RoomExists(room));
             }
@@ -205,15 +167,11 @@ impl SfuHandle {
             for w in placement.rooms.values() {
                 load[*w] += 1;
             }
-            let worker = (0..load.len())
-                .min_by_key(|w| load[*w])
-                .ok_or(SfuError::WorkerGone)?;
+            let worker = (0..load.len()).min_by_key(|w| load[*w]).ok_or(SfuError::WorkerGone)?;
             placement.rooms.insert(room, worker);
             worker
         };
-        let result = self
-            .call(worker, |reply| Command::CreateRoom { room, reply })
-            .await;
+        let result = self.call(worker, |reply| Command::CreateRoom { room, reply }).await;
         if result.is_err() {
             self.forget(room);
         }
@@ -223,40 +181,21 @@ impl SfuHandle {
     /// Closes a room and removes its peers.
     pub async fn close_room(&self, room: RoomId) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
-        let result = self
-            .call(worker, |reply| Command::CloseRoom { room, reply })
-            .await;
+        let result = self.call(worker, |reply| Command::CloseRoom { room, reply }).await;
         self.forget(room);
         result
     }
 
     /// Adds a peer to a room from its SDP offer; returns the SDP answer.
-    pub async fn add_peer(
-        &self,
-        room: RoomId,
-        peer: PeerId,
-        offer: String,
-    ) -> Result<String, SfuError> {
+    pub async fn add_peer(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AddPeer {
-            room,
-            peer,
-            offer,
-            reply,
-        })
-        .await
+        self.call(worker, |reply| Command::AddPeer { room, peer, offer, reply }).await
     }
 
     /// Applies a new offer from the client; returns the answer.
-    pub async fn renegotiate(
-        &self,
-        room: RoomId,
-        peer: PeerId,
-        offer: String,
-    ) -> Result<String, SfuError> {
+    pub async fn renegotiate(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::Renegotiate { peer, offer, reply })
-            .await
+        self.call(worker, |reply| Command::Renegotiate { peer, offer, reply }).await
     }
 
     /// Applies the client's answer to the server's offer `offer_id`.
@@ -268,55 +207,27 @@ impl SfuHandle {
         answer: String,
     ) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AcceptAnswer {
-            peer,
-            offer_id,
-            answer,
-            reply,
-        })
-        .await
+        self.call(worker, |reply| Command::AcceptAnswer { peer, offer_id, answer, reply }).await
     }
 
     /// Removes a peer; its tracks end for the others.
     pub async fn remove_peer(&self, room: RoomId, peer: PeerId) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::RemovePeer { peer, reply })
-            .await
+        self.call(worker, |reply| Command::RemovePeer { peer, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {
-        let placement = self
-            .shared
-            .placement
-            .lock()
-            .expect("placement lock poisoned");
-        placement
-            .rooms
-            .get(&room)
-            .copied()
-            .ok_or(SfuError::RoomNotFound(room))
+        let placement = self.shared.placement.lock().expect("placement lock poisoned");
+        placement.rooms.get(&room).copied().ok_or(SfuError::RoomNotFound(room))
     }
 
     fn forget(&self, room: RoomId) {
-        self.shared
-            .placement
-            .lock()
-            .expect("placement lock poisoned")
-            .rooms
-            .remove(&room);
+        self.shared.placement.lock().expect("placement lock poisoned").rooms.remove(&room);
     }
 
-    async fn call<T>(
-        &self,
-        worker: usize,
-        make: impl FnOnce(Reply<T>) -> Command,
-    ) -> Result<T, SfuError> {
+    async fn call<T>(&self, worker: usize, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, SfuError> {
         let (tx, rx) = oneshot::channel();
-        let link = self
-            .shared
-            .workers
-            .get(worker)
-            .ok_or(SfuError::WorkerGone)?;
+        let link = self.shared.workers.get(worker).ok_or(SfuError::WorkerGone)?;
         if !link.send(make(tx)) {
             return Err(SfuError::WorkerGone);
         }

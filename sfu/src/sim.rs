@@ -124,13 +124,7 @@ impl Sim {
     }
 
     /// Adds a client that publishes the given kinds, and joins it to `room`.
-    pub fn join(
-        &mut self,
-        room: RoomId,
-        id: PeerId,
-        audio: bool,
-        video: bool,
-    ) -> Result<usize, SfuError> {
+    pub fn join(&mut self, room: RoomId, id: PeerId, audio: bool, video: bool) -> Result<usize, SfuError> {
         let index = self.clients.len();
         let addr = SocketAddr::from(([10, 0, (index / 250) as u8, (index % 250 + 2) as u8], 5000));
         let mut rtc = Rtc::builder()
@@ -141,22 +135,15 @@ impl Sim {
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid host candidate"));
         let mut api = rtc.sdp_api();
-        let audio =
-            audio.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
-        let video =
-            video.then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let audio = audio.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
+        let video = video.then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         if audio.is_none() && video.is_none() {
             api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().expect("an offer with media");
-        let answer = self
-            .engine
-            .add_peer(self.now, room, id, &offer.to_sdp_string())?;
-        let answer =
-            SdpAnswer::from_sdp_string(&answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
-        rtc.sdp_api()
-            .accept_answer(pending, answer)
-            .map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let answer = self.engine.add_peer(self.now, room, id, &offer.to_sdp_string())?;
+        let answer = SdpAnswer::from_sdp_string(&answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        rtc.sdp_api().accept_answer(pending, answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         self.clients.push(Client {
             id,
             addr,
@@ -198,9 +185,7 @@ impl Sim {
                         proto: Protocol::Udp,
                         source: t.source,
                         destination: t.destination,
-                        contents: (&t.contents[..])
-                            .try_into()
-                            .expect("the engine sends valid datagrams"),
+                        contents: (&t.contents[..]).try_into().expect("the engine sends valid datagrams"),
                     },
                 );
                 let _ = c.rtc.handle_input(input);
@@ -220,29 +205,14 @@ impl Sim {
     }
 
     fn handle_event(&mut self, e: SfuEvent) {
-        if let SfuEvent::OfferReady {
-            peer,
-            offer_id,
-            sdp,
-            ..
-        } = &e
-        {
+        if let SfuEvent::OfferReady { peer, offer_id, sdp, .. } = &e {
             if let Some(c) = self.clients.iter_mut().find(|c| c.id == *peer) {
                 let offer = SdpOffer::from_sdp_string(sdp).expect("the engine offers valid SDP");
-                let answer = c
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)
-                    .expect("client accepts the offer");
+                let answer = c.rtc.sdp_api().accept_offer(offer).expect("client accepts the offer");
                 let _ = c.pending.take();
                 drain_client(c, self.now, &mut self.engine, &mut self.loss, self.server);
-                let result =
-                    self.engine
-                        .accept_answer(self.now, *peer, *offer_id, &answer.to_sdp_string());
-                assert!(
-                    result.is_ok(),
-                    "engine refused the client's answer: {result:?}"
-                );
+                let result = self.engine.accept_answer(self.now, *peer, *offer_id, &answer.to_sdp_string());
+                assert!(result.is_ok(), "engine refused the client's answer: {result:?}");
             }
         }
         self.events.push(e);
@@ -285,25 +255,10 @@ impl Sim {
         let seq = c.video_seq;
         let pic = (seq & 0x7fff) as u16;
         // X=1 S=1 PID=0 | I=1 | M=1 picture id | VP8 header (P bit: 0 = key)
-        let mut payload = vec![
-            0x90,
-            0x80,
-            0x80 | (pic >> 8) as u8,
-            pic as u8,
-            u8::from(!keyframe),
-        ];
+        let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe)];
         payload.extend_from_slice(&id.to_be_bytes());
         payload.resize(1000, 0xab);
-        write(
-            c,
-            mid,
-            Codec::Vp8,
-            seq,
-            media_ts(self.start, now, 90),
-            now,
-            payload,
-            true,
-        );
+        write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true);
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
@@ -323,25 +278,10 @@ impl Sim {
             let seq = c.video_seq;
             let keyframe = std::mem::take(&mut c.keyframe_wanted);
             let pic = (seq & 0x7fff) as u16;
-            let mut payload = vec![
-                0x90,
-                0x80,
-                0x80 | (pic >> 8) as u8,
-                pic as u8,
-                u8::from(!keyframe),
-            ];
+            let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe)];
             payload.extend_from_slice(&seq.to_be_bytes());
             payload.resize(1000, 0xab);
-            write(
-                c,
-                mid,
-                Codec::Vp8,
-                seq,
-                media_ts(self.start, now, 90),
-                now,
-                payload,
-                true,
-            );
+            write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true);
             let _ = c.rtc.handle_input(Input::Timeout(now));
             while let Ok(o) = c.rtc.poll_output() {
                 match o {
@@ -371,16 +311,7 @@ impl Sim {
         let seq = c.audio_seq;
         let mut payload = id.to_be_bytes().to_vec();
         payload.resize(120, 0x11);
-        write(
-            c,
-            mid,
-            Codec::Opus,
-            seq,
-            media_ts(self.start, captured, 48),
-            captured,
-            payload,
-            false,
-        );
+        write(c, mid, Codec::Opus, seq, media_ts(self.start, captured, 48), captured, payload, false);
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
@@ -402,23 +333,14 @@ fn write(
     payload: Vec<u8>,
     marker: bool,
 ) {
-    let Some(pt) = c
-        .rtc
-        .codec_config()
-        .find(|p| p.spec().codec == codec)
-        .map(|p| p.pt())
-    else {
+    let Some(pt) = c.rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt()) else {
         return;
     };
     let mut api = c.rtc.direct_api();
     let Some(tx) = api.stream_tx_by_mid(mid, None) else {
         return;
     };
-    tx.write_rtp(
-        RtpWrite::new(pt, seq.into(), ts, now, payload)
-            .marker(marker)
-            .nackable(true),
-    );
+    tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker).nackable(true));
 }
 
 /// Drains a client's output: datagrams to the engine (through the lossy
@@ -446,17 +368,12 @@ fn drain_client(
             Ok(Output::Event(e)) => match e {
                 Event::Connected => c.connected = true,
                 Event::RtpPacket(p) => {
-                    let mid = c
-                        .rtc
-                        .direct_api()
-                        .stream_rx(&p.header.ssrc)
-                        .map(|s| s.mid());
+                    let mid = c.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
                     // An SR sent before any media carries no timing (RTP time 0).
                     let sr = p.last_sender_info.filter(|sr| sr.sender_packet_count > 0);
                     let capture_ntp = sr.map(|sr| {
                         // 32-bit wrapping difference, as on the wire.
-                        let delta =
-                            p.header.timestamp.wrapping_sub(sr.rtp_time.numer() as u32) as i32;
+                        let delta = p.header.timestamp.wrapping_sub(sr.rtp_time.numer() as u32) as i32;
                         let secs = f64::from(delta) / f64::from(p.time.frequency().get());
                         if secs >= 0.0 {
                             sr.ntp_time + Duration::from_secs_f64(secs)

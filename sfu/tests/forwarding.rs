@@ -13,12 +13,7 @@ const ROOM: RoomId = RoomId(1);
 
 fn sim(seed: u64) -> Sim {
     let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-    let mut sim = Sim::new(
-        Engine::new(EngineConfig::default()),
-        server,
-        Instant::now(),
-        seed,
-    );
+    let mut sim = Sim::new(Engine::new(EngineConfig::default()), server, Instant::now(), seed);
     sim.engine.create_room(ROOM).expect("room");
     sim
 }
@@ -62,25 +57,13 @@ fn three_peers_receive_each_other_in_order() {
     run_media(&mut sim, &[0, 1, 2], 3000, 1);
     for (i, c) in sim.clients.iter().enumerate() {
         let mids: BTreeSet<_> = c.received.iter().map(|r| r.mid).collect();
-        assert_eq!(
-            mids.len(),
-            4,
-            "client {i} receives 2 audio + 2 video tracks, got {mids:?}"
-        );
+        assert_eq!(mids.len(), 4, "client {i} receives 2 audio + 2 video tracks, got {mids:?}");
         for mid in mids {
             let packets: Vec<_> = c.received.iter().filter(|r| r.mid == mid).collect();
-            assert!(
-                packets.len() > 100,
-                "client {i} mid {mid}: only {} packets",
-                packets.len()
-            );
+            assert!(packets.len() > 100, "client {i} mid {mid}: only {} packets", packets.len());
             let video = packets[0].payload.len() == 1000;
             for w in packets.windows(2) {
-                assert_eq!(
-                    w[1].seq,
-                    w[0].seq + 1,
-                    "client {i} mid {mid}: sequence continuous and in order"
-                );
+                assert_eq!(w[1].seq, w[0].seq + 1, "client {i} mid {mid}: sequence continuous and in order");
                 assert!(
                     payload_id(video, &w[1].payload) > payload_id(video, &w[0].payload),
                     "payload order kept"
@@ -117,38 +100,20 @@ fn nack_and_rtx_repair_five_percent_loss_on_both_legs() {
     for _ in 0..200 {
         sim.advance(Duration::from_millis(5));
     }
-    let got: BTreeSet<u64> = sim.clients[subscriber]
-        .received
-        .iter()
-        .map(|r| payload_id(true, &r.payload))
-        .collect();
+    let got: BTreeSet<u64> =
+        sim.clients[subscriber].received.iter().map(|r| payload_id(true, &r.payload)).collect();
     let first = *got.first().expect("video arrived");
     let expected: BTreeSet<u64> = (first..last).collect();
     let missing: Vec<_> = expected.difference(&got).collect();
-    assert!(
-        expected.len() > 900,
-        "about 1 000 packets were sent after the first keyframe"
-    );
-    assert!(
-        missing.is_empty(),
-        "{} of {} packets never arrived: {missing:?}",
-        missing.len(),
-        expected.len()
-    );
+    assert!(expected.len() > 900, "about 1 000 packets were sent after the first keyframe");
+    assert!(missing.is_empty(), "{} of {} packets never arrived: {missing:?}", missing.len(), expected.len());
     // Rewriting is consistent: the same payload always carries the same number.
-    let mut seqs: Vec<(u64, u64)> = sim.clients[subscriber]
-        .received
-        .iter()
-        .map(|r| (payload_id(true, &r.payload), r.seq))
-        .collect();
+    let mut seqs: Vec<(u64, u64)> =
+        sim.clients[subscriber].received.iter().map(|r| (payload_id(true, &r.payload), r.seq)).collect();
     seqs.sort();
     seqs.dedup();
     for w in seqs.windows(2) {
-        assert_eq!(
-            w[1].1 - w[0].1,
-            w[1].0 - w[0].0,
-            "sequence numbers follow the publisher's order"
-        );
+        assert_eq!(w[1].1 - w[0].1, w[1].0 - w[0].0, "sequence numbers follow the publisher's order");
     }
 }
 
@@ -166,38 +131,18 @@ fn a_leaving_peer_stops_its_forwarding() {
     assert!(before > 20, "media flowed before leaving");
     sim.engine.remove_peer(sim.now, PeerId(1)).expect("remove");
     sim.pump();
-    assert!(sim.events.iter().any(|e| matches!(
-        e,
-        SfuEvent::PeerLeft {
-            peer: PeerId(1),
-            reason: LeaveReason::Removed,
-            ..
-        }
-    )));
+    assert!(sim
+        .events
+        .iter()
+        .any(|e| matches!(e, SfuEvent::PeerLeft { peer: PeerId(1), reason: LeaveReason::Removed, .. })));
     assert_eq!(
-        sim.events
-            .iter()
-            .filter(|e| matches!(
-                e,
-                SfuEvent::TrackUnpublished {
-                    peer: PeerId(1),
-                    ..
-                }
-            ))
-            .count(),
+        sim.events.iter().filter(|e| matches!(e, SfuEvent::TrackUnpublished { peer: PeerId(1), .. })).count(),
         2
     );
     // The departed client keeps sending; nothing of it reaches peer 2.
     run_media(&mut sim, &[0], 500, 10_000);
-    assert_eq!(
-        sim.clients[1].received.len(),
-        before,
-        "no packet forwarded after leaving"
-    );
-    assert!(
-        sim.engine.counters().dropped_unroutable > 0,
-        "its packets are dropped as unroutable"
-    );
+    assert_eq!(sim.clients[1].received.len(), before, "no packet forwarded after leaving");
+    assert!(sim.engine.counters().dropped_unroutable > 0, "its packets are dropped as unroutable");
 }
 
 #[test]
@@ -213,15 +158,9 @@ fn keyframe_requests_from_many_subscribers_are_coalesced() {
     run_media(&mut sim, &[publisher], 1000, 1);
     let asked = sim.clients[publisher].keyframe_requests - start;
     assert!(asked >= 1, "the publisher was asked for a keyframe");
-    assert!(
-        asked <= 3,
-        "8 subscriber starts within 1 s became {asked} requests (limit: one per 500 ms)"
-    );
+    assert!(asked <= 3, "8 subscriber starts within 1 s became {asked} requests (limit: one per 500 ms)");
     for i in 1..=8 {
-        assert!(
-            !sim.clients[i].received.is_empty(),
-            "subscriber {i} got video"
-        );
+        assert!(!sim.clients[i].received.is_empty(), "subscriber {i} got video");
     }
 }
 
@@ -267,10 +206,7 @@ fn hostile_datagrams_are_dropped_and_counted() {
     }
     let c = sim.engine.counters();
     assert_eq!(c.peer_failures, 0, "no peer was harmed");
-    assert!(
-        c.dropped_malformed + c.dropped_rejected + c.dropped_unroutable >= junk.len() as u64,
-        "{c:?}"
-    );
+    assert!(c.dropped_malformed + c.dropped_rejected + c.dropped_unroutable >= junk.len() as u64, "{c:?}");
     // Media still flows afterwards.
     let before = sim.clients[1].received.len();
     run_media(&mut sim, &[0], 500, 1);
@@ -315,9 +251,9 @@ fn sender_reports_are_translated_so_audio_and_video_stay_in_sync() {
     let mut checked = 0;
     for (id, v) in &video {
         if let Some((_, a)) = audio.iter().find(|(x, _)| x == id) {
-            let diff = v.duration_since(*a).unwrap_or_else(|e| {
-                panic!("id {id}: audio captured {:?} after video", e.duration())
-            });
+            let diff = v
+                .duration_since(*a)
+                .unwrap_or_else(|e| panic!("id {id}: audio captured {:?} after video", e.duration()));
             let off = diff.abs_diff(lag);
             assert!(
                 off < Duration::from_millis(5),

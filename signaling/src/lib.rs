@@ -26,9 +26,8 @@ pub async fn run(
     if config.http.tls_cert.is_some() {
         anyhow::bail!("http.tls_cert: HTTPS serving is not in this build yet; remove http.tls_cert/http.tls_key and serve on loopback");
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!("data_dir: cannot create {}: {e}", config.data_dir.display())
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
     let (sfu, mut events) = Sfu::start(&config.sfu)?;
     let media = sfu.handle();
     tracing::info!(media = ?media.local_addrs(), http = %listener.local_addr()?, "huiyi started");
@@ -41,12 +40,8 @@ pub async fn run(
             }
         }
     });
-    let app = http::router(http::AppState {
-        media: media.clone(),
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let app = http::router(http::AppState { media: media.clone() });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     tracing::info!("http stopped; closing media peers");
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;

@@ -46,10 +46,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     if cli.print_config {
-        print!(
-            "{}",
-            toml::to_string(&config).context("serializing the configuration")?
-        );
+        print!("{}", toml::to_string(&config).context("serializing the configuration")?);
         return Ok(());
     }
     init_logging(&config);
@@ -68,11 +65,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) {
-    let filter =
-        EnvFilter::try_from_env("HUIYI_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
+    let filter = EnvFilter::try_from_env("HUIYI_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -17,11 +17,9 @@ fn test_config(dir: &std::path::Path) -> Config {
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .expect("write");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("read");
     out
@@ -40,11 +38,7 @@ async fn serves_health_page_and_metrics_then_shuts_down_cleanly() {
     let health = get(addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
-    assert_eq!(
-        health.matches("127.0.0.1:").count(),
-        2,
-        "two media workers bound: {health}"
-    );
+    assert_eq!(health.matches("127.0.0.1:").count(), 2, "two media workers bound: {health}");
 
     let page = get(addr, "/").await;
     assert!(page.contains("会议 Huiyi"), "placeholder page served");
@@ -54,16 +48,11 @@ async fn serves_health_page_and_metrics_then_shuts_down_cleanly() {
     );
 
     let metrics = get(addr, "/metrics").await;
-    assert!(
-        metrics.contains("huiyi_media_rtp_forwarded_total 0"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("huiyi_media_rtp_forwarded_total 0"), "{metrics}");
 
     assert!(dir.is_dir(), "data directory created");
     stop_tx.send(()).expect("server running");
-    let result = tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("shuts down in time");
+    let result = tokio::time::timeout(Duration::from_secs(10), server).await.expect("shuts down in time");
     result.expect("task").expect("clean exit");
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
     std::fs::remove_dir_all(&dir).ok();
@@ -83,10 +72,7 @@ fn bad_config_value_fails_at_start_with_key_and_reason() {
 
 #[test]
 fn print_config_shows_defaults() {
-    let out = Command::new(env!("CARGO_BIN_EXE_huiyi"))
-        .arg("--print-config")
-        .output()
-        .expect("run huiyi");
+    let out = Command::new(env!("CARGO_BIN_EXE_huiyi")).arg("--print-config").output().expect("run huiyi");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let config = Config::from_toml_str(&text).expect("printed config parses back");
@@ -97,23 +83,14 @@ fn print_config_shows_defaults() {
 fn sigterm_stops_the_binary_gracefully() {
     let dir = std::env::temp_dir().join(format!("huiyi-sigterm-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_huiyi"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--set",
-            "sfu.udp_port=0",
-            "--data-dir",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--set", "sfu.udp_port=0", "--data-dir"])
         .arg(&dir)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(500));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -121,10 +98,7 @@ fn sigterm_stops_the_binary_gracefully() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "did not stop within 10 s"
-        );
+        assert!(std::time::Instant::now() < deadline, "did not stop within 10 s");
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().expect("output");

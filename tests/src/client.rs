@@ -22,9 +22,7 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::rtp::header::Header;
 use webrtc::rtp::packet::Packet;
-use webrtc::rtp_transceiver::rtp_codec::{
-    RTCRtpCodecCapability, RTCRtpCodecParameters, RTPCodecType,
-};
+use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTCRtpCodecParameters, RTPCodecType};
 use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
 use webrtc::rtp_transceiver::{RTCPFeedback, RTCRtpTransceiverInit};
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
@@ -71,10 +69,7 @@ pub struct Client {
 }
 
 fn video_capability() -> RTCRtpCodecCapability {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback {
-        typ: typ.into(),
-        parameter: parameter.into(),
-    };
+    let fb = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
     RTCRtpCodecCapability {
         mime_type: MIME_TYPE_VP8.into(),
         clock_rate: 90_000,
@@ -99,19 +94,11 @@ impl Client {
     pub async fn new(id: PeerId, publish: bool) -> Result<Arc<Client>> {
         let mut m = MediaEngine::default();
         m.register_codec(
-            RTCRtpCodecParameters {
-                capability: video_capability(),
-                payload_type: 96,
-                ..Default::default()
-            },
+            RTCRtpCodecParameters { capability: video_capability(), payload_type: 96, ..Default::default() },
             RTPCodecType::Video,
         )?;
         m.register_codec(
-            RTCRtpCodecParameters {
-                capability: audio_capability(),
-                payload_type: 111,
-                ..Default::default()
-            },
+            RTCRtpCodecParameters { capability: audio_capability(), payload_type: 111, ..Default::default() },
             RTPCodecType::Audio,
         )?;
         let registry = register_default_interceptors(Registry::new(), &mut m)?;
@@ -126,11 +113,7 @@ impl Client {
             .with_setting_engine(s)
             .build();
         let pc = Arc::new(
-            api.new_peer_connection(RTCConfiguration {
-                ice_servers: vec![],
-                ..Default::default()
-            })
-            .await?,
+            api.new_peer_connection(RTCConfiguration { ice_servers: vec![], ..Default::default() }).await?,
         );
 
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -167,10 +150,9 @@ impl Client {
                 "audio".into(),
                 format!("client-{}", id.0),
             ));
-            for (track, watch_pli) in [
-                (v.clone() as Arc<dyn TrackLocal + Send + Sync>, true),
-                (a.clone() as _, false),
-            ] {
+            for (track, watch_pli) in
+                [(v.clone() as Arc<dyn TrackLocal + Send + Sync>, true), (a.clone() as _, false)]
+            {
                 let init = RTCRtpTransceiverInit {
                     direction: RTCRtpTransceiverDirection::Sendonly,
                     send_encodings: vec![],
@@ -182,9 +164,7 @@ impl Client {
                 tokio::spawn(async move {
                     while let Ok((packets, _)) = sender.read_rtcp().await {
                         for p in packets {
-                            if watch_pli
-                                && p.as_any().downcast_ref::<PictureLossIndication>().is_some()
-                            {
+                            if watch_pli && p.as_any().downcast_ref::<PictureLossIndication>().is_some() {
                                 wanted.store(true, Ordering::Relaxed);
                                 plis.fetch_add(1, Ordering::Relaxed);
                             }
@@ -199,8 +179,7 @@ impl Client {
                 direction: RTCRtpTransceiverDirection::Recvonly,
                 send_encodings: vec![],
             };
-            pc.add_transceiver_from_kind(RTPCodecType::Audio, Some(init))
-                .await?;
+            pc.add_transceiver_from_kind(RTPCodecType::Audio, Some(init)).await?;
         }
         Ok(Arc::new(Client {
             id,
@@ -215,12 +194,7 @@ impl Client {
     }
 
     async fn local_sdp(&self) -> Result<String> {
-        Ok(self
-            .pc
-            .local_description()
-            .await
-            .context("no local description")?
-            .sdp)
+        Ok(self.pc.local_description().await.context("no local description")?.sdp)
     }
 
     /// Joins `room`: offer, the server's answer (through `rewrite`, which may
@@ -237,22 +211,14 @@ impl Client {
         self.pc.set_local_description(offer).await?;
         let _ = gathered.recv().await;
         let answer = sfu.add_peer(room, self.id, self.local_sdp().await?).await?;
-        self.pc
-            .set_remote_description(RTCSessionDescription::answer(rewrite(answer))?)
-            .await?;
+        self.pc.set_remote_description(RTCSessionDescription::answer(rewrite(answer))?).await?;
         Ok(())
     }
 
     /// Answers a server offer.
-    pub async fn answer_offer(
-        &self,
-        sdp: String,
-        rewrite: impl Fn(String) -> String,
-    ) -> Result<String> {
+    pub async fn answer_offer(&self, sdp: String, rewrite: impl Fn(String) -> String) -> Result<String> {
         let _guard = self.negotiating.lock().await;
-        self.pc
-            .set_remote_description(RTCSessionDescription::offer(rewrite(sdp))?)
-            .await?;
+        self.pc.set_remote_description(RTCSessionDescription::offer(rewrite(sdp))?).await?;
         let answer = self.pc.create_answer(None).await?;
         self.pc.set_local_description(answer).await?;
         self.local_sdp().await
@@ -282,13 +248,7 @@ impl Client {
                     last_key = Instant::now();
                 }
                 let pic = (id & 0x7fff) as u16;
-                let mut payload = vec![
-                    0x90,
-                    0x80,
-                    0x80 | (pic >> 8) as u8,
-                    pic as u8,
-                    u8::from(!key),
-                ];
+                let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!key)];
                 payload.extend_from_slice(&id.to_be_bytes());
                 payload.resize(900, 0xab);
                 let ts = (start.elapsed().as_micros() * 90 / 1000) as u32;
@@ -300,12 +260,7 @@ impl Client {
                     timestamp: ts,
                     ..Default::default()
                 };
-                let _ = video
-                    .write_rtp(&Packet {
-                        header,
-                        payload: Bytes::from(payload),
-                    })
-                    .await;
+                let _ = video.write_rtp(&Packet { header, payload: Bytes::from(payload) }).await;
                 if id.is_multiple_of(2) {
                     let mut payload = id.to_be_bytes().to_vec();
                     payload.resize(100, 0x11);
@@ -317,12 +272,7 @@ impl Client {
                         timestamp: ts,
                         ..Default::default()
                     };
-                    let _ = audio
-                        .write_rtp(&Packet {
-                            header,
-                            payload: Bytes::from(payload),
-                        })
-                        .await;
+                    let _ = audio.write_rtp(&Packet { header, payload: Bytes::from(payload) }).await;
                 }
             }
             id
@@ -361,16 +311,8 @@ impl Negotiator {
         let me = n.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                if let SfuEvent::OfferReady {
-                    room,
-                    peer,
-                    offer_id,
-                    sdp,
-                } = e
-                {
-                    let Some((client, rewrite)) =
-                        me.clients.lock().expect("lock").get(&peer).cloned()
-                    else {
+                if let SfuEvent::OfferReady { room, peer, offer_id, sdp } = e {
+                    let Some((client, rewrite)) = me.clients.lock().expect("lock").get(&peer).cloned() else {
                         continue;
                     };
                     let sfu = sfu.clone();
@@ -378,9 +320,7 @@ impl Negotiator {
                         let rw = rewrite.clone();
                         match client.answer_offer(sdp, move |s| rw(s)).await {
                             Ok(answer) => {
-                                if let Err(e) =
-                                    sfu.accept_answer(room, peer, offer_id, answer).await
-                                {
+                                if let Err(e) = sfu.accept_answer(room, peer, offer_id, answer).await {
                                     tracing::warn!(%peer, error = %e, "server refused answer");
                                 }
                             }
@@ -397,9 +337,6 @@ impl Negotiator {
 
     /// Registers a client (before it joins) with the SDP rewrite for its link.
     pub fn register(&self, client: Arc<Client>, rewrite: Rewrite) {
-        self.clients
-            .lock()
-            .expect("lock")
-            .insert(client.id, (client, rewrite));
+        self.clients.lock().expect("lock").insert(client.id, (client, rewrite));
     }
 }

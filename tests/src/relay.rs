@@ -61,10 +61,6 @@ impl Relay {
                 }
             }
         });
-        Ok(Relay {
-            client_side,
-            dropped,
-            task,
-        })
+        Ok(Relay { client_side, dropped, task })
     }
 }

@@ -10,11 +10,7 @@ use huiyi_tests::client::{Client, Got, Negotiator};
 use huiyi_tests::relay::Relay;
 
 fn media_config() -> SfuConfig {
-    SfuConfig {
-        workers: 2,
-        udp_port: 0,
-        ..SfuConfig::default()
-    }
+    SfuConfig { workers: 2, udp_port: 0, ..SfuConfig::default() }
 }
 
 fn identity() -> Arc<dyn Fn(String) -> String + Send + Sync> {
@@ -38,19 +34,11 @@ async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 fn assert_in_order(who: &str, packets: &[Got]) {
     assert!(packets.len() > 50, "{who}: only {} packets", packets.len());
     for w in packets.windows(2) {
-        assert_eq!(
-            w[1].seq,
-            w[0].seq.wrapping_add(1),
-            "{who}: sequence continuous"
-        );
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "{who}: sequence continuous");
         assert!(w[1].id() > w[0].id(), "{who}: payload order kept");
     }
     for p in packets {
-        let body = if p.video {
-            &p.payload[13..]
-        } else {
-            &p.payload[8..]
-        };
+        let body = if p.video { &p.payload[13..] } else { &p.payload[8..] };
         let fill = if p.video { 0xab } else { 0x11 };
         assert!(body.iter().all(|b| *b == fill), "{who}: payload intact");
     }
@@ -72,10 +60,7 @@ async fn three_peers_exchange_audio_and_video_and_a_leaver_stops() {
         clients.push(c);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let senders: Vec<_> = clients
-        .iter()
-        .map(|c| c.start_sending(stop_rx.clone()))
-        .collect();
+    let senders: Vec<_> = clients.iter().map(|c| c.start_sending(stop_rx.clone())).collect();
 
     // Everyone receives both others' audio and video.
     let all_flowing = wait_for(Duration::from_secs(15), || {
@@ -107,10 +92,7 @@ async fn three_peers_exchange_audio_and_video_and_a_leaver_stops() {
         for o in clients.iter().filter(|o| o.id != c.id) {
             let stream = format!("peer-{}", o.id.0);
             assert_in_order(&format!("{} ← {} video", c.id, o.id), &c.got(&stream, true));
-            assert_in_order(
-                &format!("{} ← {} audio", c.id, o.id),
-                &c.got(&stream, false),
-            );
+            assert_in_order(&format!("{} ← {} audio", c.id, o.id), &c.got(&stream, false));
         }
     }
 
@@ -122,32 +104,18 @@ async fn three_peers_exchange_audio_and_video_and_a_leaver_stops() {
             .lock()
             .expect("lock")
             .iter()
-            .any(|e| matches!(
-                e,
-                SfuEvent::PeerLeft {
-                    peer: PeerId(1),
-                    reason: LeaveReason::Removed,
-                    ..
-                }
-            )))
+            .any(|e| matches!(e, SfuEvent::PeerLeft { peer: PeerId(1), reason: LeaveReason::Removed, .. })))
         .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await; // packets already in flight
-    let before: Vec<usize> = clients[1..]
-        .iter()
-        .map(|c| c.got("peer-1", true).len() + c.got("peer-1", false).len())
-        .collect();
+    let before: Vec<usize> =
+        clients[1..].iter().map(|c| c.got("peer-1", true).len() + c.got("peer-1", false).len()).collect();
     let others_before = clients[1].got("peer-3", true).len();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after: Vec<usize> = clients[1..]
-        .iter()
-        .map(|c| c.got("peer-1", true).len() + c.got("peer-1", false).len())
-        .collect();
+    let after: Vec<usize> =
+        clients[1..].iter().map(|c| c.got("peer-1", true).len() + c.got("peer-1", false).len()).collect();
     assert_eq!(before, after, "no packet of the departed peer is forwarded");
-    assert!(
-        clients[1].got("peer-3", true).len() > others_before + 50,
-        "the others go on"
-    );
+    assert!(clients[1].got("peer-3", true).len() > others_before + 50, "the others go on");
 
     stop_tx.send(true).expect("stop");
     for s in senders {
@@ -165,11 +133,7 @@ async fn three_peers_exchange_audio_and_video_and_a_leaver_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_percent_uplink_loss_is_repaired_by_nack() {
     huiyi_tests::init_logging();
-    let (sfu, events) = Sfu::start(&SfuConfig {
-        workers: 1,
-        ..media_config()
-    })
-    .expect("media plane starts");
+    let (sfu, events) = Sfu::start(&SfuConfig { workers: 1, ..media_config() }).expect("media plane starts");
     let handle = sfu.handle();
     let server = handle.local_addrs()[0];
     let room = RoomId(7);
@@ -180,21 +144,14 @@ async fn five_percent_uplink_loss_is_repaired_by_nack() {
     let relay = Relay::start(server, 0.05, 42).await.expect("relay");
     let (from, to) = (
         format!(" {} {} typ", server.ip(), server.port()),
-        format!(
-            " {} {} typ",
-            relay.client_side.ip(),
-            relay.client_side.port()
-        ),
+        format!(" {} {} typ", relay.client_side.ip(), relay.client_side.port()),
     );
     let rewrite: Arc<dyn Fn(String) -> String + Send + Sync> =
         Arc::new(move |s: String| s.replace(&from, &to));
     let publisher = Client::new(PeerId(1), true).await.expect("client");
     negotiator.register(publisher.clone(), rewrite.clone());
     let rw = rewrite.clone();
-    publisher
-        .join(&handle, room, move |s| rw(s))
-        .await
-        .expect("join");
+    publisher.join(&handle, room, move |s| rw(s)).await.expect("join");
     let subscriber = Client::new(PeerId(2), false).await.expect("client");
     negotiator.register(subscriber.clone(), identity());
     subscriber.join(&handle, room, |s| s).await.expect("join");
@@ -202,11 +159,7 @@ async fn five_percent_uplink_loss_is_repaired_by_nack() {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sender = publisher.start_sending(stop_rx);
     assert!(
-        wait_for(Duration::from_secs(15), || subscriber
-            .got("peer-1", true)
-            .len()
-            > 50)
-        .await,
+        wait_for(Duration::from_secs(15), || subscriber.got("peer-1", true).len() > 50).await,
         "video flows"
     );
     tokio::time::sleep(Duration::from_secs(4)).await;

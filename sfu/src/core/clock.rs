@@ -63,10 +63,7 @@ enum Reference {
 impl StreamClock {
     /// A stream clocked at `rate` Hz.
     pub fn new(rate: u32) -> Self {
-        Self {
-            rate: u64::from(rate.max(1)),
-            reference: None,
-        }
+        Self { rate: u64::from(rate.max(1)), reference: None }
     }
 
     /// Learns from a sender report.
@@ -81,23 +78,12 @@ impl StreamClock {
 
     /// The wallclock of a packet with RTP time `rtp` that arrived at
     /// `arrival`; never later than `arrival`.
-    pub fn wallclock(
-        &mut self,
-        publisher: &mut PublisherClock,
-        rtp: u32,
-        arrival: Instant,
-    ) -> Instant {
-        let reference = *self
-            .reference
-            .get_or_insert(Reference::Arrival { rtp, at: arrival });
+    pub fn wallclock(&mut self, publisher: &mut PublisherClock, rtp: u32, arrival: Instant) -> Instant {
+        let reference = *self.reference.get_or_insert(Reference::Arrival { rtp, at: arrival });
         let at = match reference {
             Reference::Report { rtp: r, ntp } => {
                 let (ahead, d) = self.delta(r, rtp);
-                let ntp = if ahead {
-                    ntp + d
-                } else {
-                    ntp.checked_sub(d).unwrap_or(ntp)
-                };
+                let ntp = if ahead { ntp + d } else { ntp.checked_sub(d).unwrap_or(ntp) };
                 publisher.instant_of(ntp, arrival)
             }
             Reference::Arrival { rtp: r, at } => {
@@ -128,10 +114,7 @@ impl StreamClock {
     /// `to - from` in RTP ticks as (non-negative?, magnitude).
     fn delta(&self, from: u32, to: u32) -> (bool, Duration) {
         let delta = to.wrapping_sub(from) as i32;
-        (
-            delta >= 0,
-            ticks(u64::from(delta.unsigned_abs()), self.rate),
-        )
+        (delta >= 0, ticks(u64::from(delta.unsigned_abs()), self.rate))
     }
 }
 
@@ -154,11 +137,7 @@ mod tests {
         audio.sender_report(ntp0, 480_000);
         video.sender_report(ntp0 + Duration::from_secs(1), u32::MAX - 10_000);
         // Audio captured at ntp0 + 1.5 s arrives at t0 + 1.52 s and anchors the mapping.
-        let a = audio.wallclock(
-            &mut publisher,
-            480_000 + 72_000,
-            t0 + Duration::from_millis(1520),
-        );
+        let a = audio.wallclock(&mut publisher, 480_000 + 72_000, t0 + Duration::from_millis(1520));
         // Video captured at the same instant arrives 10 ms later.
         let v = video.wallclock(
             &mut publisher,
@@ -186,10 +165,7 @@ mod tests {
         let a = audio.wallclock(&mut publisher, 9_600, t0 + Duration::from_millis(205));
         assert_eq!(a, t0 + Duration::from_millis(205));
         let v2 = video.wallclock(&mut publisher, 18_000, t0 + Duration::from_millis(260));
-        assert_eq!(
-            v2, a,
-            "video and audio of the same capture instant still coincide"
-        );
+        assert_eq!(v2, a, "video and audio of the same capture instant still coincide");
     }
 
     #[test]
@@ -199,11 +175,7 @@ mod tests {
         let mut c = StreamClock::new(90_000);
         assert_eq!(c.wallclock(&mut publisher, 1000, t0), t0);
         assert_eq!(
-            c.wallclock(
-                &mut publisher,
-                1000 + 90_000,
-                t0 + Duration::from_millis(1003)
-            ),
+            c.wallclock(&mut publisher, 1000 + 90_000, t0 + Duration::from_millis(1003)),
             t0 + Duration::from_secs(1)
         );
         assert!(!c.is_synced());

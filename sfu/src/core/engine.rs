@@ -135,24 +135,13 @@ impl Engine {
         if self.rooms.contains_key(&room) {
             return Err(SfuError::RoomExists(room));
         }
-        self.rooms.insert(
-            room,
-            Room {
-                members: Vec::new(),
-                tracks: HashMap::new(),
-            },
-        );
+        self.rooms.insert(room, Room { members: Vec::new(), tracks: HashMap::new() });
         Ok(())
     }
 
     /// Closes a room and removes its peers.
     pub fn close_room(&mut self, now: Instant, room: RoomId) -> Result<(), SfuError> {
-        let members = self
-            .rooms
-            .get(&room)
-            .ok_or(SfuError::RoomNotFound(room))?
-            .members
-            .clone();
+        let members = self.rooms.get(&room).ok_or(SfuError::RoomNotFound(room))?.members.clone();
         for pk in members {
             self.doomed.push((pk, LeaveReason::RoomClosed));
         }
@@ -205,11 +194,7 @@ impl Engine {
             }
         };
         self.by_id.insert(peer, pk);
-        self.rooms
-            .get_mut(&room)
-            .expect("checked above")
-            .members
-            .push(pk);
+        self.rooms.get_mut(&room).expect("checked above").members.push(pk);
         // Subscribe the newcomer to everything already published in the room.
         let tracks: Vec<TrackId> = self.rooms[&room].tracks.keys().copied().collect();
         if let Some(p) = self.peer_mut(pk) {
@@ -231,13 +216,7 @@ impl Engine {
     }
 
     /// A datagram arrived on the worker's socket.
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        data: &[u8],
-    ) {
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         self.counters.datagrams_in += 1;
         if data.len() > MAX_DATAGRAM {
             self.counters.dropped_malformed += 1;
@@ -247,15 +226,7 @@ impl Engine {
             self.counters.dropped_malformed += 1;
             return;
         };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination,
-                contents,
-            },
-        );
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
         let pk = match self.addrs.get(&source) {
             Some(pk) => *pk,
             None => match self.route_new_source(&input) {
@@ -286,8 +257,7 @@ impl Engine {
         for pk in 0..self.peers.len() {
             let due = self.peers[pk].as_ref().is_some_and(|p| p.deadline <= now);
             if due {
-                if let Some(Err(e)) = self.with_rtc(pk, |rtc| rtc.handle_input(Input::Timeout(now)))
-                {
+                if let Some(Err(e)) = self.with_rtc(pk, |rtc| rtc.handle_input(Input::Timeout(now))) {
                     tracing::debug!(error = %e, "timeout input failed");
                 }
             }
@@ -330,10 +300,7 @@ impl Engine {
     }
 
     pub(crate) fn key_of(&self, peer: PeerId) -> Result<PeerKey, SfuError> {
-        self.by_id
-            .get(&peer)
-            .copied()
-            .ok_or(SfuError::PeerNotFound(peer))
+        self.by_id.get(&peer).copied().ok_or(SfuError::PeerNotFound(peer))
     }
 
     /// Runs `f` on a peer's `Rtc`, then drains its output; a panic or an
@@ -375,9 +342,8 @@ impl Engine {
     fn route_new_source(&self, input: &Input<'_>) -> Option<PeerKey> {
         // Only STUN with a matching ICE ufrag is accepted from an unknown address.
         self.peers.iter().position(|p| {
-            p.as_ref().is_some_and(|p| {
-                catch_unwind(AssertUnwindSafe(|| p.rtc.accepts(input))).unwrap_or(false)
-            })
+            p.as_ref()
+                .is_some_and(|p| catch_unwind(AssertUnwindSafe(|| p.rtc.accepts(input))).unwrap_or(false))
         })
     }
 
@@ -418,8 +384,7 @@ impl Engine {
                 p.connected = true;
                 let (room, peer) = (p.room, p.id);
                 tracing::info!(%room, %peer, "peer connected");
-                self.events
-                    .push_back(SfuEvent::PeerConnected { room, peer });
+                self.events.push_back(SfuEvent::PeerConnected { room, peer });
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
                 self.doomed.push((pk, LeaveReason::Disconnected));
@@ -466,11 +431,7 @@ impl Engine {
         // Leave the up tracks it subscribed to.
         for (di, down) in peer.down.iter().enumerate() {
             if let Some((opk, ui)) = down.as_ref().and_then(|d| d.source) {
-                if let Some(up) = self
-                    .peer_mut(opk)
-                    .and_then(|o| o.up.get_mut(ui))
-                    .and_then(Option::as_mut)
-                {
+                if let Some(up) = self.peer_mut(opk).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut) {
                     up.subscribers.retain(|s| !(s.peer == pk && s.down == di));
                 }
             }
@@ -486,11 +447,7 @@ impl Engine {
             }
         }));
         tracing::info!(room = %peer.room, peer = %peer.id, ?reason, "peer left");
-        self.events.push_back(SfuEvent::PeerLeft {
-            room: peer.room,
-            peer: peer.id,
-            reason,
-        });
+        self.events.push_back(SfuEvent::PeerLeft { room: peer.room, peer: peer.id, reason });
     }
 
     /// A down track lost its source: stop forwarding and remove its m-line.
@@ -505,11 +462,7 @@ impl Engine {
 
     fn emit_stats(&mut self) {
         for p in self.peers.iter().flatten() {
-            self.events.push_back(SfuEvent::PeerStats {
-                room: p.room,
-                peer: p.id,
-                stats: p.counters,
-            });
+            self.events.push_back(SfuEvent::PeerStats { room: p.room, peer: p.id, stats: p.counters });
         }
     }
 }
@@ -557,12 +510,7 @@ mod tests {
     #[test]
     fn a_panicking_peer_is_removed_and_the_room_goes_on() {
         let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-        let mut sim = Sim::new(
-            Engine::new(EngineConfig::default()),
-            server,
-            Instant::now(),
-            2,
-        );
+        let mut sim = Sim::new(Engine::new(EngineConfig::default()), server, Instant::now(), 2);
         sim.engine.create_room(RoomId(1)).expect("room");
         for i in 1..=3 {
             sim.join(RoomId(1), PeerId(i), true, true).expect("join");
@@ -573,20 +521,14 @@ mod tests {
         }
         // Peer 2's state machine panics in the middle of an operation.
         let pk = sim.engine.key_of(PeerId(2)).expect("peer 2");
-        let r = sim
-            .engine
-            .with_rtc(pk, |_| -> () { panic!("injected fault") });
+        let r = sim.engine.with_rtc(pk, |_| -> () { panic!("injected fault") });
         assert!(r.is_none());
         sim.engine.finish(sim.now);
         sim.pump();
-        assert!(sim.events.iter().any(|e| matches!(
-            e,
-            SfuEvent::PeerLeft {
-                peer: PeerId(2),
-                reason: LeaveReason::Failed,
-                ..
-            }
-        )));
+        assert!(sim
+            .events
+            .iter()
+            .any(|e| matches!(e, SfuEvent::PeerLeft { peer: PeerId(2), reason: LeaveReason::Failed, .. })));
         assert_eq!(sim.engine.counters().peer_failures, 1);
         assert_eq!(sim.engine.peer_count(), 2);
         // Peers 1 and 3 still exchange media.
@@ -598,9 +540,6 @@ mod tests {
             }
             sim.advance(Duration::from_millis(1));
         }
-        assert!(
-            sim.clients[2].received.len() > before + 30,
-            "peer 3 still receives peer 1"
-        );
+        assert!(sim.clients[2].received.len() > before + 30, "peer 3 still receives peer 1");
     }
 }

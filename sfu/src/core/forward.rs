@@ -44,25 +44,13 @@ impl Engine {
             return;
         };
         let pt = packet.header.payload_type;
-        let spec = match p.up[ui]
-            .as_ref()
-            .and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt))
-        {
+        let spec = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt)) {
             Some((_, spec)) => *spec,
             None => {
-                let Some(spec) = p
-                    .rtc
-                    .codec_config()
-                    .find(|c| c.pt() == pt)
-                    .map(|c| c.spec())
-                else {
+                let Some(spec) = p.rtc.codec_config().find(|c| c.pt() == pt).map(|c| c.spec()) else {
                     return;
                 };
-                p.up[ui]
-                    .as_mut()
-                    .expect("index valid")
-                    .pt_specs
-                    .push((pt, spec));
+                p.up[ui].as_mut().expect("index valid").pt_specs.push((pt, spec));
                 spec
             }
         };
@@ -90,12 +78,11 @@ impl Engine {
         if video && keyframe {
             up.throttle.keyframe_received();
         }
-        let descriptor =
-            if vp8_fields.is_some_and(|f| f.picture_id.is_some() || f.tl0_pic_idx.is_some()) {
-                Vp8Descriptor::parse(&packet.payload).ok()
-            } else {
-                None
-            };
+        let descriptor = if vp8_fields.is_some_and(|f| f.picture_id.is_some() || f.tl0_pic_idx.is_some()) {
+            Vp8Descriptor::parse(&packet.payload).ok()
+        } else {
+            None
+        };
         let e = &packet.header.ext_vals;
         let ext = ExtensionValues {
             audio_level: e.audio_level,
@@ -162,16 +149,11 @@ impl Engine {
             }
         };
         let mid = down.mid;
-        let mut write = RtpWrite::new(
-            out_pt,
-            out.seq.into(),
-            out.ts,
-            sh.wallclock,
-            sh.packet.payload.clone(),
-        )
-        .marker(sh.packet.header.marker)
-        .ext_vals(sh.ext.clone())
-        .nackable(sh.video);
+        let mut write =
+            RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, sh.packet.payload.clone())
+                .marker(sh.packet.header.marker)
+                .ext_vals(sh.ext.clone())
+                .nackable(sh.video);
         if let Some(desc) = sh.descriptor {
             let mut patch = desc.patch();
             if let Some(pic) = out.picture_id {
@@ -196,12 +178,7 @@ impl Engine {
     }
 
     /// A subscriber lost its picture: ask the publisher, through the throttle.
-    pub(crate) fn subscriber_wants_keyframe(
-        &mut self,
-        now: Instant,
-        pk: PeerKey,
-        req: KeyframeRequest,
-    ) {
+    pub(crate) fn subscriber_wants_keyframe(&mut self, now: Instant, pk: PeerKey, req: KeyframeRequest) {
         let Some(p) = self.peers[pk].as_ref() else {
             return;
         };
@@ -258,8 +235,7 @@ impl Engine {
                 rx.request_keyframe(kind);
             }
         });
-        self.events
-            .push_back(SfuEvent::KeyframeNeeded { room, peer, track });
+        self.events.push_back(SfuEvent::KeyframeNeeded { room, peer, track });
     }
 }
 

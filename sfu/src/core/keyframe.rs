@@ -21,19 +21,11 @@ pub struct KeyframeThrottle {
 impl KeyframeThrottle {
     /// A throttle that sends at most one request per `min_interval`.
     pub fn new(min_interval: Duration) -> Self {
-        Self {
-            min_interval,
-            last_sent: None,
-            pending: None,
-        }
+        Self { min_interval, last_sent: None, pending: None }
     }
 
     /// A subscriber asked for a keyframe: returns the request to send now, if any.
-    pub fn request(
-        &mut self,
-        now: Instant,
-        kind: KeyframeRequestKind,
-    ) -> Option<KeyframeRequestKind> {
+    pub fn request(&mut self, now: Instant, kind: KeyframeRequestKind) -> Option<KeyframeRequestKind> {
         let kind = strongest(self.pending, kind);
         if self.last_sent.is_some_and(|t| now < t + self.min_interval) {
             self.pending = Some(kind);
@@ -57,10 +49,7 @@ impl KeyframeThrottle {
     /// When a folded request becomes due.
     pub fn deadline(&self) -> Option<Instant> {
         self.pending?;
-        Some(
-            self.last_sent
-                .map_or(Instant::now(), |t| t + self.min_interval),
-        )
+        Some(self.last_sent.map_or(Instant::now(), |t| t + self.min_interval))
     }
 
     /// A keyframe arrived from the publisher: folded requests are answered.
@@ -69,14 +58,9 @@ impl KeyframeThrottle {
     }
 }
 
-fn strongest(
-    pending: Option<KeyframeRequestKind>,
-    kind: KeyframeRequestKind,
-) -> KeyframeRequestKind {
+fn strongest(pending: Option<KeyframeRequestKind>, kind: KeyframeRequestKind) -> KeyframeRequestKind {
     match (pending, kind) {
-        (Some(KeyframeRequestKind::Fir), _) | (_, KeyframeRequestKind::Fir) => {
-            KeyframeRequestKind::Fir
-        }
+        (Some(KeyframeRequestKind::Fir), _) | (_, KeyframeRequestKind::Fir) => KeyframeRequestKind::Fir,
         _ => KeyframeRequestKind::Pli,
     }
 }
@@ -114,11 +98,7 @@ mod tests {
         assert_eq!(k.deadline(), Some(t0 + Duration::from_millis(500)));
         assert_eq!(k.poll(t0 + Duration::from_millis(499)), None);
         assert_eq!(k.poll(t0 + Duration::from_millis(500)), Some(FIR));
-        assert_eq!(
-            k.poll(t0 + Duration::from_millis(2000)),
-            None,
-            "nothing pending"
-        );
+        assert_eq!(k.poll(t0 + Duration::from_millis(2000)), None, "nothing pending");
     }
 
     #[test]

@@ -39,10 +39,7 @@ pub(crate) struct InFlight {
 
 impl InFlight {
     fn changes(&self) -> impl Iterator<Item = Change> + '_ {
-        self.adds
-            .iter()
-            .map(|(_, t)| Change::Add(*t))
-            .chain(self.removes.iter().map(|m| Change::Remove(*m)))
+        self.adds.iter().map(|(_, t)| Change::Add(*t)).chain(self.removes.iter().map(|m| Change::Remove(*m)))
     }
 }
 
@@ -56,12 +53,7 @@ pub(crate) struct Negotiation {
 
 impl Engine {
     /// The client sent a new offer (e.g. it starts or stops publishing).
-    pub fn renegotiate(
-        &mut self,
-        now: Instant,
-        peer: PeerId,
-        offer: &str,
-    ) -> Result<String, SfuError> {
+    pub fn renegotiate(&mut self, now: Instant, peer: PeerId, offer: &str) -> Result<String, SfuError> {
         let pk = self.key_of(peer)?;
         let offer = parse_offer(offer)?;
         let p = self.peer_mut(pk).expect("key_of found it");
@@ -73,11 +65,7 @@ impl Engine {
         let answer = match self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer)) {
             Some(Ok(a)) => a.to_sdp_string(),
             Some(Err(e)) => return Err(SfuError::BadSdp(e.to_string())),
-            None => {
-                return Err(SfuError::BadSdp(
-                    "the offer broke the peer's state machine".into(),
-                ))
-            }
+            None => return Err(SfuError::BadSdp("the offer broke the peer's state machine".into())),
         };
         self.process_work(now);
         self.sync_up_tracks(pk);
@@ -95,21 +83,16 @@ impl Engine {
         answer: &str,
     ) -> Result<(), SfuError> {
         let pk = self.key_of(peer)?;
-        let answer =
-            SdpAnswer::from_sdp_string(answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         let p = self.peer_mut(pk).expect("key_of found it");
         let current = p.neg.in_flight.as_ref().map(|f| f.id);
         if current != Some(offer_id) {
-            return Err(SfuError::StaleAnswer {
-                got: offer_id,
-                current,
-            });
+            return Err(SfuError::StaleAnswer { got: offer_id, current });
         }
         let flight = p.neg.in_flight.take().expect("checked current");
         let requeue: Vec<Change> = flight.changes().collect();
-        let result = bad_sdp_from(self.with_rtc(pk, |rtc| {
-            rtc.sdp_api().accept_answer(flight.pending, answer)
-        }));
+        let result =
+            bad_sdp_from(self.with_rtc(pk, |rtc| rtc.sdp_api().accept_answer(flight.pending, answer)));
         if let Err(e) = result {
             if let Some(p) = self.peer_mut(pk) {
                 let mut again = requeue;
@@ -144,9 +127,7 @@ impl Engine {
         for change in changes {
             match change {
                 Change::Add(track) => {
-                    let Some(&(owner, ui)) =
-                        self.rooms.get(&room).and_then(|r| r.tracks.get(&track))
-                    else {
+                    let Some(&(owner, ui)) = self.rooms.get(&room).and_then(|r| r.tracks.get(&track)) else {
                         continue;
                     };
                     let Some(o) = self.peers[owner].as_ref() else {
@@ -183,8 +164,7 @@ impl Engine {
                     _ => {}
                 }
             }
-            api.apply()
-                .map(|(offer, pending)| (offer.to_sdp_string(), pending, adds, removes))
+            api.apply().map(|(offer, pending)| (offer.to_sdp_string(), pending, adds, removes))
         });
         let Some(Some((sdp, pending, adds, removes))) = offer else {
             return;
@@ -192,19 +172,9 @@ impl Engine {
         let p = self.peer_mut(pk).expect("with_rtc succeeded");
         p.neg.next_id += 1;
         let id = p.neg.next_id;
-        p.neg.in_flight = Some(InFlight {
-            id,
-            pending,
-            adds,
-            removes,
-        });
+        p.neg.in_flight = Some(InFlight { id, pending, adds, removes });
         let peer = p.id;
-        self.events.push_back(SfuEvent::OfferReady {
-            room,
-            peer,
-            offer_id: id,
-            sdp,
-        });
+        self.events.push_back(SfuEvent::OfferReady { room, peer, offer_id: id, sdp });
     }
 
     /// The answer is in: the subscriber's m-line `mid` now carries `track`.
@@ -212,46 +182,23 @@ impl Engine {
         let Some(p) = self.peers[pk].as_ref() else {
             return;
         };
-        let source = self
-            .rooms
-            .get(&p.room)
-            .and_then(|r| r.tracks.get(&track))
-            .copied();
+        let source = self.rooms.get(&p.room).and_then(|r| r.tracks.get(&track)).copied();
         let Some((owner, ui)) = source else {
             // Unpublished while the offer was in flight.
             let p = self.peer_mut(pk).expect("present");
             p.neg.queued.push(Change::Remove(mid));
             return;
         };
-        let Some(kind) = self.peers[owner]
-            .as_ref()
-            .and_then(|o| o.up[ui].as_ref())
-            .map(|u| u.kind)
-        else {
+        let Some(kind) = self.peers[owner].as_ref().and_then(|o| o.up[ui].as_ref()).map(|u| u.kind) else {
             return;
         };
         let seed = track.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (pk as u64).rotate_left(17);
         let rewriter = match kind {
-            TrackKind::Audio => Rewriter::new(
-                48_000,
-                false,
-                (seed % 30_000 + 1) as u16,
-                (seed >> 16) as u32,
-            ),
-            TrackKind::Video => Rewriter::new(
-                90_000,
-                true,
-                (seed % 30_000 + 1) as u16,
-                (seed >> 16) as u32,
-            ),
+            TrackKind::Audio => Rewriter::new(48_000, false, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
+            TrackKind::Video => Rewriter::new(90_000, true, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
         };
         let p = self.peer_mut(pk).expect("present");
-        let down = p.insert_down(DownTrack {
-            mid,
-            source: Some((owner, ui)),
-            rewriter,
-            pt_map: Vec::new(),
-        });
+        let down = p.insert_down(DownTrack { mid, source: Some((owner, ui)), rewriter, pt_map: Vec::new() });
         if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {
             up.subscribers.push(Subscriber { peer: pk, down });
         }
@@ -290,18 +237,16 @@ impl Engine {
         let Some(p) = self.peers[pk].as_ref() else {
             return;
         };
-        let gone: Vec<usize> =
-            p.up.iter()
-                .enumerate()
-                .filter_map(|(i, u)| {
-                    let u = u.as_ref()?;
-                    let alive = p
-                        .rtc
-                        .media(u.mid)
-                        .is_some_and(|m| m.direction().is_receiving() && !m.disabled());
-                    (!alive).then_some(i)
-                })
-                .collect();
+        let gone: Vec<usize> = p
+            .up
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| {
+                let u = u.as_ref()?;
+                let alive = p.rtc.media(u.mid).is_some_and(|m| m.direction().is_receiving() && !m.disabled());
+                (!alive).then_some(i)
+            })
+            .collect();
         for ui in gone {
             self.unpublish(pk, ui);
         }
@@ -323,12 +268,7 @@ impl Engine {
         r.tracks.insert(track, (pk, ui));
         let others: Vec<PeerKey> = r.members.iter().copied().filter(|k| *k != pk).collect();
         tracing::info!(%room, %peer, %track, ?kind, "track published");
-        self.events.push_back(SfuEvent::TrackPublished {
-            room,
-            peer,
-            track,
-            kind,
-        });
+        self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind });
         for other in others {
             if let Some(o) = self.peer_mut(other) {
                 o.neg.queued.push(Change::Add(track));
@@ -344,11 +284,7 @@ impl Engine {
         if let Some(r) = self.rooms.get_mut(&room) {
             r.tracks.remove(&up.id);
         }
-        self.events.push_back(SfuEvent::TrackUnpublished {
-            room,
-            peer,
-            track: up.id,
-        });
+        self.events.push_back(SfuEvent::TrackUnpublished { room, peer, track: up.id });
         for s in up.subscribers {
             self.end_down_track(s.peer, s.down);
         }

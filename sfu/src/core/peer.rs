@@ -102,11 +102,7 @@ impl Peer {
     /// The up track a packet with this SSRC belongs to, learning new SSRCs
     /// from str0m's stream table.
     pub fn up_index_for(&mut self, ssrc: Ssrc) -> Option<usize> {
-        if let Some(i) = self
-            .up
-            .iter()
-            .position(|u| u.as_ref().is_some_and(|u| u.ssrcs.contains(&ssrc)))
-        {
+        if let Some(i) = self.up.iter().position(|u| u.as_ref().is_some_and(|u| u.ssrcs.contains(&ssrc))) {
             return Some(i);
         }
         let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
@@ -130,22 +126,15 @@ impl Peer {
             return false;
         };
         let config = self.rtc.codec_config();
-        media
-            .remote_pts()
-            .iter()
-            .any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
+        media.remote_pts().iter().any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
     }
 
     pub fn up_index_by_mid(&self, mid: Mid) -> Option<usize> {
-        self.up
-            .iter()
-            .position(|u| u.as_ref().is_some_and(|u| u.mid == mid))
+        self.up.iter().position(|u| u.as_ref().is_some_and(|u| u.mid == mid))
     }
 
     pub fn down_index_by_mid(&self, mid: Mid) -> Option<usize> {
-        self.down
-            .iter()
-            .position(|d| d.as_ref().is_some_and(|d| d.mid == mid))
+        self.down.iter().position(|d| d.as_ref().is_some_and(|d| d.mid == mid))
     }
 
     pub fn insert_up(&mut self, up: UpTrack) -> usize {

@@ -93,14 +93,7 @@ impl Rewriter {
     /// `first_seq` should be below 65 536 so a fresh receiver's SRTP
     /// rollover counter (0) matches.
     pub fn new(clock_rate: u32, video: bool, first_seq: u16, first_ts: u32) -> Self {
-        Self {
-            clock_rate,
-            video,
-            first_seq: u64::from(first_seq),
-            first_ts,
-            epoch: None,
-            last: None,
-        }
+        Self { clock_rate, video, first_seq: u64::from(first_seq), first_ts, epoch: None, last: None }
     }
 
     /// The next packet starts a new epoch: use after changing the source, or
@@ -174,16 +167,7 @@ impl Rewriter {
                 )
             }
         };
-        Epoch {
-            in_seq: p.seq,
-            out_seq,
-            in_ts: p.ts,
-            out_ts,
-            in_pic,
-            out_pic,
-            in_tl0,
-            out_tl0,
-        }
+        Epoch { in_seq: p.seq, out_seq, in_ts: p.ts, out_ts, in_pic, out_pic, in_tl0, out_tl0 }
     }
 }
 
@@ -194,13 +178,7 @@ mod tests {
     use super::*;
 
     fn pkt(seq: u64, ts: u32, keyframe: bool, at: Instant) -> RewriteIn {
-        RewriteIn {
-            seq,
-            ts,
-            vp8: None,
-            keyframe,
-            arrival: at,
-        }
+        RewriteIn { seq, ts, vp8: None, keyframe, arrival: at }
     }
 
     fn fwd(d: Decision) -> RewriteOut {
@@ -245,10 +223,7 @@ mod tests {
     fn video_waits_for_keyframe_then_switch_is_seamless() {
         let t0 = Instant::now();
         let mut r = Rewriter::new(90_000, true, 1, 5000);
-        assert_eq!(
-            r.rewrite(pkt(10, 100, false, t0)),
-            Decision::WaitForKeyframe
-        );
+        assert_eq!(r.rewrite(pkt(10, 100, false, t0)), Decision::WaitForKeyframe);
         let mut last = fwd(r.rewrite(pkt(11, 3100, true, t0)));
         for s in 12..40u64 {
             last = fwd(r.rewrite(pkt(s, 3100 + (s as u32 - 11) * 3000, false, t0)));
@@ -256,17 +231,10 @@ mod tests {
         // Switch to a source whose numbers are far away, and near its own wrap.
         r.switch_source();
         let t1 = t0 + Duration::from_millis(40);
-        assert_eq!(
-            r.rewrite(pkt(65_535, 4_000_000_000, false, t1)),
-            Decision::WaitForKeyframe
-        );
+        assert_eq!(r.rewrite(pkt(65_535, 4_000_000_000, false, t1)), Decision::WaitForKeyframe);
         let k = fwd(r.rewrite(pkt(65_536, 4_000_003_000, true, t1)));
         assert_eq!(k.seq, last.seq + 1, "no gap, no jump in sequence");
-        assert_eq!(
-            k.ts,
-            last.ts.wrapping_add(3600),
-            "timestamp advances by the elapsed 40 ms"
-        );
+        assert_eq!(k.ts, last.ts.wrapping_add(3600), "timestamp advances by the elapsed 40 ms");
         let n = fwd(r.rewrite(pkt(65_537, 4_000_006_000, false, t1)));
         assert_eq!(n.seq, k.seq + 1);
         assert_eq!(n.ts, k.ts + 3000);
@@ -293,10 +261,7 @@ mod tests {
         p.seq = 3;
         p.vp8 = Some(vp8(0, 1, false));
         let c = fwd(r.rewrite(p));
-        assert_eq!(
-            (a.picture_id, b.picture_id, c.picture_id),
-            (Some(0x7ffe), Some(0x7fff), Some(0))
-        );
+        assert_eq!((a.picture_id, b.picture_id, c.picture_id), (Some(0x7ffe), Some(0x7fff), Some(0)));
         assert_eq!(c.tl0_pic_idx, Some(1));
         r.switch_source();
         let mut q = pkt(900, 77, true, t0);

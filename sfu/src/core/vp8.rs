@@ -78,9 +78,7 @@ pub fn h264_starts_keyframe(payload: &[u8]) -> bool {
             }
             false
         }
-        28 => payload
-            .get(1)
-            .is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
+        28 => payload.get(1).is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
         _ => false,
     }
 }
@@ -101,27 +99,13 @@ mod tests {
 
     #[test]
     fn interframe_and_continuation_are_not_keyframes() {
-        assert!(
-            !parse(&[0x90, 0x80, 0x05, 0x01])
-                .expect("valid")
-                .starts_keyframe
-        );
-        assert!(
-            !parse(&[0x80, 0x80, 0x05, 0x00])
-                .expect("valid")
-                .starts_keyframe
-        );
+        assert!(!parse(&[0x90, 0x80, 0x05, 0x01]).expect("valid").starts_keyframe);
+        assert!(!parse(&[0x80, 0x80, 0x05, 0x00]).expect("valid").starts_keyframe);
     }
 
     #[test]
     fn truncated_descriptors_are_none() {
-        for p in [
-            &[][..],
-            &[0x90],
-            &[0x90, 0x80],
-            &[0x90, 0x80, 0x80],
-            &[0x90, 0xc0, 0x05],
-        ] {
+        for p in [&[][..], &[0x90], &[0x90, 0x80], &[0x90, 0x80, 0x80], &[0x90, 0xc0, 0x05]] {
             assert_eq!(parse(p), None, "{p:?}");
         }
     }

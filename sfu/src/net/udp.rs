@@ -37,24 +37,16 @@ impl BatchSocket {
 
     /// Receives one batch; calls `f(source, destination, datagram)` for each.
     /// Returns how many were received (0 when nothing is waiting).
-    pub fn recv_batch(
-        &mut self,
-        mut f: impl FnMut(SocketAddr, SocketAddr, &[u8]),
-    ) -> io::Result<usize> {
+    pub fn recv_batch(&mut self, mut f: impl FnMut(SocketAddr, SocketAddr, &[u8])) -> io::Result<usize> {
         let mut slices: Vec<IoSliceMut<'_>> = Vec::with_capacity(BATCH_SIZE);
         slices.extend(self.bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])));
-        let n = match self
-            .state
-            .recv((&self.socket).into(), &mut slices, &mut self.meta)
-        {
+        let n = match self.state.recv((&self.socket).into(), &mut slices, &mut self.meta) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             Err(e) => return Err(e),
         };
         for (meta, buf) in self.meta.iter().zip(self.bufs.iter()).take(n) {
-            let destination = meta
-                .dst_ip
-                .map_or(self.local, |ip| SocketAddr::new(ip, self.local.port()));
+            let destination = meta.dst_ip.map_or(self.local, |ip| SocketAddr::new(ip, self.local.port()));
             // With GRO one buffer may hold several datagrams of `stride` bytes.
             let stride = meta.stride.max(1);
             for chunk in buf[..meta.len].chunks(stride) {
@@ -68,13 +60,7 @@ impl BatchSocket {
     /// drops it (media is loss-tolerant, and NACK/RTX repairs video); the
     /// caller counts the failures.
     pub fn send(&self, destination: SocketAddr, contents: &[u8]) -> bool {
-        let t = Transmit {
-            destination,
-            ecn: None,
-            contents,
-            segment_size: None,
-            src_ip: None,
-        };
+        let t = Transmit { destination, ecn: None, contents, segment_size: None, src_ip: None };
         match self.state.try_send((&self.socket).into(), &t) {
             Ok(()) => true,
             Err(e) => {

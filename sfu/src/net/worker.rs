@@ -39,12 +39,9 @@ impl WorkerCounters {
     fn store(&self, c: &EngineCounters, peers: usize, rooms: usize) {
         self.datagrams_in.store(c.datagrams_in, Ordering::Relaxed);
         self.datagrams_out.store(c.datagrams_out, Ordering::Relaxed);
-        self.dropped_unroutable
-            .store(c.dropped_unroutable, Ordering::Relaxed);
-        self.dropped_malformed
-            .store(c.dropped_malformed, Ordering::Relaxed);
-        self.dropped_rejected
-            .store(c.dropped_rejected, Ordering::Relaxed);
+        self.dropped_unroutable.store(c.dropped_unroutable, Ordering::Relaxed);
+        self.dropped_malformed.store(c.dropped_malformed, Ordering::Relaxed);
+        self.dropped_rejected.store(c.dropped_rejected, Ordering::Relaxed);
         self.forwarded.store(c.forwarded, Ordering::Relaxed);
         self.peer_failures.store(c.peer_failures, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
@@ -92,40 +89,28 @@ pub(crate) fn spawn(
 ) -> io::Result<WorkerLink> {
     let mut socket = BatchSocket::new(socket)?;
     let local = socket.local;
-    cfg.candidates = advertised
-        .iter()
-        .map(|ip| std::net::SocketAddr::new(*ip, local.port()))
-        .collect();
+    cfg.candidates = advertised.iter().map(|ip| std::net::SocketAddr::new(*ip, local.port())).collect();
     let poll = Poll::new()?;
-    poll.registry()
-        .register(&mut socket.socket, SOCKET, Interest::READABLE)?;
+    poll.registry().register(&mut socket.socket, SOCKET, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = crossbeam_channel::unbounded();
     let counters = Arc::new(WorkerCounters::default());
     let thread_counters = counters.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("huiyi-media-{index}"))
-        .spawn(move || {
-            let span = tracing::info_span!("media_worker", worker = index, %local);
-            let _guard = span.enter();
-            let mut worker = Worker {
-                engine: Engine::new(cfg),
-                socket,
-                poll,
-                commands: rx,
-                events,
-                counters: thread_counters,
-                sent: 0,
-            };
-            worker.run();
-        })?;
-    Ok(WorkerLink {
-        commands: tx,
-        waker,
-        counters,
-        local,
-        thread: std::sync::Mutex::new(Some(thread)),
-    })
+    let thread = std::thread::Builder::new().name(format!("huiyi-media-{index}")).spawn(move || {
+        let span = tracing::info_span!("media_worker", worker = index, %local);
+        let _guard = span.enter();
+        let mut worker = Worker {
+            engine: Engine::new(cfg),
+            socket,
+            poll,
+            commands: rx,
+            events,
+            counters: thread_counters,
+            sent: 0,
+        };
+        worker.run();
+    })?;
+    Ok(WorkerLink { commands: tx, waker, counters, local, thread: std::sync::Mutex::new(Some(thread)) })
 }
 
 struct Worker {
@@ -186,9 +171,10 @@ impl Worker {
         for _ in 0..64 {
             let engine = &mut self.engine;
             let now = Instant::now();
-            match self.socket.recv_batch(|source, destination, data| {
-                engine.handle_receive(now, source, destination, data)
-            }) {
+            match self
+                .socket
+                .recv_batch(|source, destination, data| engine.handle_receive(now, source, destination, data))
+            {
                 Ok(0) => return,
                 Ok(_) => self.flush(),
                 Err(e) => {
@@ -212,7 +198,6 @@ impl Worker {
         }
         let mut c = self.engine.counters();
         c.datagrams_out = self.sent;
-        self.counters
-            .store(&c, self.engine.peer_count(), self.engine.room_count());
+        self.counters.store(&c, self.engine.peer_count(), self.engine.room_count());
     }
 }

@@ -41,12 +41,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        media_sockets: state
-            .media
-            .local_addrs()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        media_sockets: state.media.local_addrs().iter().map(ToString::to_string).collect(),
     })
 }
 
@@ -54,26 +49,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let c = state.media.counters();
     let mut out = String::new();
     for (name, help, value) in [
-        (
-            "huiyi_media_datagrams_in_total",
-            "UDP datagrams received by the media workers",
-            c.datagrams_in,
-        ),
-        (
-            "huiyi_media_datagrams_out_total",
-            "UDP datagrams sent by the media workers",
-            c.datagrams_out,
-        ),
-        (
-            "huiyi_media_rtp_forwarded_total",
-            "RTP packets written to subscribers",
-            c.forwarded,
-        ),
-        (
-            "huiyi_media_dropped_unroutable_total",
-            "Datagrams no peer accepted",
-            c.dropped_unroutable,
-        ),
+        ("huiyi_media_datagrams_in_total", "UDP datagrams received by the media workers", c.datagrams_in),
+        ("huiyi_media_datagrams_out_total", "UDP datagrams sent by the media workers", c.datagrams_out),
+        ("huiyi_media_rtp_forwarded_total", "RTP packets written to subscribers", c.forwarded),
+        ("huiyi_media_dropped_unroutable_total", "Datagrams no peer accepted", c.dropped_unroutable),
         (
             "huiyi_media_dropped_malformed_total",
             "Datagrams that were not WebRTC or were oversized",
@@ -84,15 +63,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "Datagrams a peer's state machine rejected",
             c.dropped_rejected,
         ),
-        (
-            "huiyi_media_peer_failures_total",
-            "Peers removed after an internal failure",
-            c.peer_failures,
-        ),
+        ("huiyi_media_peer_failures_total", "Peers removed after an internal failure", c.peer_failures),
     ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
-        ));
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
