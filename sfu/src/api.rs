@@ -18,7 +18,7 @@ use huiyi_config::SfuConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
-use crate::core::ids::{PeerId, RoomId};
+use crate::core::ids::{PeerId, RoomId, TrackId};
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, WorkerLink};
 
@@ -32,6 +32,7 @@ pub(crate) enum Command {
     Renegotiate { peer: PeerId, offer: String, reply: Reply<String> },
     AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
     RemovePeer { peer: PeerId, reply: Reply<()> },
+    SetMuted { peer: PeerId, track: TrackId, muted: bool, reply: Reply<()> },
     Shutdown,
 }
 
@@ -51,6 +52,9 @@ impl Command {
                 drop(reply.send(engine.accept_answer(now, peer, offer_id, &answer)))
             }
             Command::RemovePeer { peer, reply } => drop(reply.send(engine.remove_peer(now, peer))),
+            Command::SetMuted { peer, track, muted, reply } => {
+                drop(reply.send(engine.set_muted(now, peer, track, muted)))
+            }
             Command::Shutdown => {}
         }
     }
@@ -214,6 +218,19 @@ impl SfuHandle {
     pub async fn remove_peer(&self, room: RoomId, peer: PeerId) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::RemovePeer { peer, reply }).await
+    }
+
+    /// Mutes or unmutes a published track at the server: while muted, none
+    /// of its packets reach any subscriber.
+    pub async fn set_muted(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        track: TrackId,
+        muted: bool,
+    ) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetMuted { peer, track, muted, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {

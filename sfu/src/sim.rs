@@ -258,7 +258,7 @@ impl Sim {
         let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe)];
         payload.extend_from_slice(&id.to_be_bytes());
         payload.resize(1000, 0xab);
-        write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true);
+        write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true, None);
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
@@ -281,7 +281,7 @@ impl Sim {
             let mut payload = vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe)];
             payload.extend_from_slice(&seq.to_be_bytes());
             payload.resize(1000, 0xab);
-            write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true);
+            write(c, mid, Codec::Vp8, seq, media_ts(self.start, now, 90), now, payload, true, None);
             let _ = c.rtc.handle_input(Input::Timeout(now));
             while let Ok(o) = c.rtc.poll_output() {
                 match o {
@@ -311,7 +311,17 @@ impl Sim {
         let seq = c.audio_seq;
         let mut payload = id.to_be_bytes().to_vec();
         payload.resize(120, 0x11);
-        write(c, mid, Codec::Opus, seq, media_ts(self.start, captured, 48), captured, payload, false);
+        write(
+            c,
+            mid,
+            Codec::Opus,
+            seq,
+            media_ts(self.start, captured, 48),
+            captured,
+            payload,
+            false,
+            Some(-30),
+        );
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
@@ -332,6 +342,7 @@ fn write(
     now: Instant,
     payload: Vec<u8>,
     marker: bool,
+    audio_level: Option<i8>,
 ) {
     let Some(pt) = c.rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt()) else {
         return;
@@ -340,7 +351,12 @@ fn write(
     let Some(tx) = api.stream_tx_by_mid(mid, None) else {
         return;
     };
-    tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker).nackable(true));
+    let ext = str0m::rtp::ExtensionValues {
+        audio_level,
+        voice_activity: audio_level.map(|_| true),
+        ..Default::default()
+    };
+    tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker).nackable(true).ext_vals(ext));
 }
 
 /// Drains a client's output: datagrams to the engine (through the lossy

@@ -264,3 +264,44 @@ fn sender_reports_are_translated_so_audio_and_video_stay_in_sync() {
     }
     assert!(checked > 100);
 }
+
+#[test]
+fn a_muted_track_is_not_forwarded_and_resumes_seamlessly() {
+    let mut sim = sim(13);
+    sim.join(ROOM, PeerId(1), true, false).expect("join");
+    sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let track = sim
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SfuEvent::TrackPublished { peer: PeerId(1), track, .. } => Some(*track),
+            _ => None,
+        })
+        .expect("published");
+    run_media(&mut sim, &[0], 1000, 1);
+    assert!(
+        sim.events.iter().any(|e| matches!(e, SfuEvent::ActiveSpeaker { peer: Some(PeerId(1)), .. })),
+        "the speaking publisher becomes the active speaker"
+    );
+    let before = sim.clients[1].received.len();
+    assert!(before > 30);
+    sim.engine.set_muted(sim.now, PeerId(1), track, true).expect("mute");
+    run_media(&mut sim, &[0], 1000, 1000); // the client keeps sending
+    assert_eq!(sim.clients[1].received.len(), before, "nothing forwarded while muted");
+    assert!(
+        sim.events.iter().any(|e| matches!(e, SfuEvent::ActiveSpeaker { peer: None, .. })),
+        "a muted publisher stops being the active speaker"
+    );
+    sim.engine.set_muted(sim.now, PeerId(1), track, false).expect("unmute");
+    run_media(&mut sim, &[0], 1000, 2000);
+    let got = &sim.clients[1].received;
+    assert!(got.len() > before + 30, "forwarding resumed");
+    for w in got.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1, "no gap in the subscriber's sequence across the mute");
+    }
+    assert!(sim.engine.set_muted(sim.now, PeerId(2), track, true).is_err(), "only the owner's track");
+}

@@ -93,6 +93,8 @@ pub struct Engine {
     doomed: Vec<(PeerKey, LeaveReason)>,
     pub(crate) next_track: u64,
     next_stats: Option<Instant>,
+    pub(crate) next_speaker_check: Option<Instant>,
+    pub(crate) speakers: HashMap<RoomId, Option<PeerId>>,
     pub(crate) counters: EngineCounters,
 }
 
@@ -111,6 +113,8 @@ impl Engine {
             doomed: Vec::new(),
             next_track: 1,
             next_stats: None,
+            next_speaker_check: None,
+            speakers: HashMap::new(),
             counters: EngineCounters::default(),
         }
     }
@@ -147,6 +151,7 @@ impl Engine {
         }
         self.finish(now);
         self.rooms.remove(&room);
+        self.speakers.remove(&room);
         Ok(())
     }
 
@@ -264,6 +269,7 @@ impl Engine {
             self.poll_keyframe_throttles(now, pk);
         }
         self.process_work(now);
+        self.update_speakers(now);
         if self.next_stats.is_none_or(|t| now >= t) {
             self.next_stats = Some(now + self.cfg.stats_interval);
             self.emit_stats();
@@ -274,6 +280,11 @@ impl Engine {
     /// The next time `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_stats;
+        if !self.rooms.is_empty() {
+            if let Some(t) = self.next_speaker_check {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
         for p in self.peers.iter().flatten() {
             next = Some(next.map_or(p.deadline, |n| n.min(p.deadline)));
             for up in p.up.iter().flatten() {

@@ -31,6 +31,8 @@ pub enum SfuEvent {
         track: TrackId,
         /// Audio or video.
         kind: TrackKind,
+        /// The m-line (`mid`) of the publisher's SDP that carries it.
+        mid: String,
     },
     /// A published track ended (its publisher left or stopped it).
     TrackUnpublished {
@@ -63,6 +65,14 @@ pub enum SfuEvent {
         peer: PeerId,
         /// The track.
         track: TrackId,
+    },
+    /// The loudest speaking publisher of a room changed (from the audio
+    /// level header extension); `None` when nobody speaks.
+    ActiveSpeaker {
+        /// Room.
+        room: RoomId,
+        /// The speaker.
+        peer: Option<PeerId>,
     },
     /// Periodic per-peer counters.
     PeerStats {
@@ -121,6 +131,9 @@ pub enum SfuError {
     /// A peer with this id is already connected.
     #[error("peer {0} already exists")]
     PeerExists(PeerId),
+    /// No such track.
+    #[error("track {0} does not exist")]
+    TrackNotFound(TrackId),
     /// The SDP could not be parsed or negotiated.
     #[error("bad SDP: {0}")]
     BadSdp(String),

@@ -75,6 +75,12 @@ impl Engine {
             _ => (None, up.kind == TrackKind::Audio),
         };
         let video = up.kind == TrackKind::Video;
+        if up.muted {
+            return; // server-enforced mute: the client's packets stop here
+        }
+        if let Some(level) = packet.header.ext_vals.audio_level {
+            up.level = Some(up.level.map_or(level, |l| l.max(level)));
+        }
         if video && keyframe {
             up.throttle.keyframe_received();
         }

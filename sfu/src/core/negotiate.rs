@@ -268,7 +268,7 @@ impl Engine {
         r.tracks.insert(track, (pk, ui));
         let others: Vec<PeerKey> = r.members.iter().copied().filter(|k| *k != pk).collect();
         tracing::info!(%room, %peer, %track, ?kind, "track published");
-        self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind });
+        self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind, mid: mid.to_string() });
         for other in others {
             if let Some(o) = self.peer_mut(other) {
                 o.neg.queued.push(Change::Add(track));

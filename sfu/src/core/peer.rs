@@ -38,6 +38,11 @@ pub(crate) struct UpTrack {
     pub clock: Option<StreamClock>,
     /// Codec of each payload type seen, learned from the publisher's session.
     pub pt_specs: Vec<(Pt, CodecSpec)>,
+    /// The control plane muted it: nothing is forwarded, whatever the client sends.
+    pub muted: bool,
+    /// Loudest audio level in the current window, in dBov (0 = loudest,
+    /// −127 = silence), from the RFC 6464 header extension.
+    pub level: Option<i8>,
     /// The latest sender report applied (its NTP time), to apply each once.
     pub last_sr: Option<std::time::SystemTime>,
 }
@@ -53,6 +58,8 @@ impl UpTrack {
             throttle: KeyframeThrottle::new(keyframe_interval),
             clock: None,
             pt_specs: Vec::new(),
+            muted: false,
+            level: None,
             last_sr: None,
         }
     }

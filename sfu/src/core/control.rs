@@ -1,0 +1,88 @@
+//! Server-enforced control of what is forwarded, and who is speaking.
+
+use std::time::{Duration, Instant};
+
+use crate::core::engine::Engine;
+use crate::core::events::{SfuError, SfuEvent};
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
+
+/// How often the active speaker is re-evaluated.
+pub(crate) const SPEAKER_WINDOW: Duration = Duration::from_millis(500);
+/// Quieter than this (dBov) is not speaking.
+const SPEAKING_THRESHOLD: i8 = -50;
+
+impl Engine {
+    /// Mutes or unmutes a published track. A muted track's packets are not
+    /// forwarded to anyone, whatever its client does; on unmute each
+    /// subscriber's stream continues without a gap (a new rewrite epoch,
+    /// starting at a keyframe for video).
+    pub fn set_muted(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        track: TrackId,
+        muted: bool,
+    ) -> Result<(), SfuError> {
+        let pk = self.key_of(peer)?;
+        let room = self.peers[pk].as_ref().map(|p| p.room).ok_or(SfuError::PeerNotFound(peer))?;
+        let (owner, ui) = *self
+            .rooms
+            .get(&room)
+            .and_then(|r| r.tracks.get(&track))
+            .ok_or(SfuError::TrackNotFound(track))?;
+        if owner != pk {
+            return Err(SfuError::TrackNotFound(track));
+        }
+        let up = self.peer_mut(pk).and_then(|p| p.up[ui].as_mut()).ok_or(SfuError::TrackNotFound(track))?;
+        if up.muted == muted {
+            return Ok(());
+        }
+        up.muted = muted;
+        up.level = None;
+        let (kind, subscribers) = (up.kind, up.subscribers.clone());
+        if !muted {
+            for s in subscribers {
+                if let Some(d) =
+                    self.peer_mut(s.peer).and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut)
+                {
+                    d.rewriter.switch_source();
+                }
+            }
+            if kind == TrackKind::Video {
+                self.request_keyframe(now, pk, ui, str0m::media::KeyframeRequestKind::Pli);
+            }
+        }
+        self.finish(now);
+        Ok(())
+    }
+
+    /// Every window: the loudest speaking publisher of each room.
+    pub(crate) fn update_speakers(&mut self, now: Instant) {
+        if self.next_speaker_check.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_speaker_check = Some(now + SPEAKER_WINDOW);
+        let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
+        for room in rooms {
+            let members = self.rooms[&room].members.clone();
+            let mut loudest: Option<(i8, PeerId)> = None;
+            for pk in members {
+                let Some(p) = self.peer_mut(pk) else { continue };
+                let id = p.id;
+                for up in p.up.iter_mut().flatten() {
+                    if let Some(level) = up.level.take() {
+                        if level >= SPEAKING_THRESHOLD && loudest.is_none_or(|(l, _)| level > l) {
+                            loudest = Some((level, id));
+                        }
+                    }
+                }
+            }
+            let speaker = loudest.map(|(_, id)| id);
+            let current = self.speakers.entry(room).or_insert(None);
+            if *current != speaker {
+                *current = speaker;
+                self.events.push_back(SfuEvent::ActiveSpeaker { room, peer: speaker });
+            }
+        }
+    }
+}
