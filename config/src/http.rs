@@ -17,6 +17,10 @@ pub struct HttpConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key belonging to `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Host names and IP addresses for the self-signed certificate generated
+    /// when no certificate is configured and `listen` is not loopback. Empty
+    /// means the listen address.
+    pub hostnames: Vec<String>,
 }
 
 /// The documented default HTTP port on loopback.
@@ -24,7 +28,12 @@ pub const DEFAULT_HTTP_PORT: u16 = 8470;
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)), tls_cert: None, tls_key: None }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)),
+            tls_cert: None,
+            tls_key: None,
+            hostnames: Vec::new(),
+        }
     }
 }
 

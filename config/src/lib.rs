@@ -16,6 +16,7 @@
 mod http;
 mod log;
 mod sfu;
+mod signaling;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::http::{HttpConfig, DEFAULT_HTTP_PORT};
 pub use crate::log::{LogConfig, LogFormat};
 pub use crate::sfu::SfuConfig;
+pub use crate::signaling::SignalingConfig;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The media plane.
     pub sfu: SfuConfig,
+    /// Live meetings and signaling.
+    pub signaling: SignalingConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -46,13 +50,14 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             http: HttpConfig::default(),
             sfu: SfuConfig::default(),
+            signaling: SignalingConfig::default(),
             log: LogConfig::default(),
         }
     }
 }
 
 /// The sections that environment variables may address (`HUIYI_<SECTION>_<KEY>`).
-const SECTIONS: [&str; 3] = ["http", "sfu", "log"];
+const SECTIONS: [&str; 4] = ["http", "sfu", "signaling", "log"];
 
 /// One thing wrong with the configuration, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +195,7 @@ impl Config {
         }
         self.http.validate(&mut problems);
         self.sfu.validate(&mut problems);
+        self.signaling.validate(&mut problems);
         self.log.validate(&mut problems);
         ConfigError::from_problems(problems)
     }

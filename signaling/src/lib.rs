@@ -10,11 +10,17 @@
 //! come with their own issues.
 
 pub mod http;
+pub mod meeting;
+pub mod tls;
+pub mod token;
+pub mod ws;
 
 use std::future::Future;
 
 use huiyi_config::Config;
-use huiyi_sfu::{Sfu, SfuEvent};
+use std::sync::Arc;
+
+use huiyi_sfu::Sfu;
 use tokio::net::TcpListener;
 
 /// Runs the server until `shutdown` completes.
@@ -31,20 +37,38 @@ pub async fn run(
     let (sfu, mut events) = Sfu::start(&config.sfu)?;
     let media = sfu.handle();
     tracing::info!(media = ?media.local_addrs(), http = %listener.local_addr()?, "huiyi started");
-    // Until the signaling module consumes them, media events are logged.
+    let signer = token::Signer::load_or_create(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot read or create the signing key: {e}"))?;
+    let grace = std::time::Duration::from_secs(config.signaling.reconnect_grace_secs);
+    let meetings = meeting::Meetings::new(media.clone(), grace);
+    let dispatcher = meetings.clone();
+    let app =
+        http::router(http::AppState { media: media.clone(), meetings, signer, config: Arc::new(config) });
+    // Media events go to their meetings.
     let event_log = tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            match event {
-                SfuEvent::PeerStats { .. } => tracing::trace!(?event, "media event"),
-                _ => tracing::debug!(?event, "media event"),
-            }
+            tracing::trace!(?event, "media event");
+            dispatcher.dispatch(event).await;
         }
     });
-    let app = http::router(http::AppState { media: media.clone() });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     tracing::info!("http stopped; closing media peers");
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;
     tracing::info!("huiyi stopped");
     Ok(())
+}
+
+/// Milliseconds since the Unix epoch (wall clock, for user-visible times).
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The base URL of join links: `signaling.public_url`, or the listen address.
+pub fn public_base_url(config: &Config) -> String {
+    if !config.signaling.public_url.is_empty() {
+        return config.signaling.public_url.trim_end_matches('/').to_string();
+    }
+    let scheme = if tls::serves_tls(config) { "https" } else { "http" };
+    format!("{scheme}://{}", config.http.listen)
 }

@@ -27,6 +27,35 @@ struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Ad-hoc meetings (until the scheduling module exists).
+    Meeting {
+        #[command(subcommand)]
+        action: MeetingAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum MeetingAction {
+    /// Creates a meeting and prints one personal join link per participant.
+    Create {
+        /// The meeting's title.
+        #[arg(long)]
+        title: String,
+        /// A participant as NAME or NAME:ROLE (chair, secretary, venue,
+        /// participant, observer); repeatable. The first is the chair unless
+        /// a role says otherwise.
+        #[arg(long = "participant", value_name = "NAME[:ROLE]", required = true)]
+        participants: Vec<String>,
+        /// Hours the links stay valid, from now.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +74,11 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    if let Some(Command::Meeting { action: MeetingAction::Create { title, participants, hours } }) =
+        &cli.command
+    {
+        return create_meeting(&config, title, participants, *hours);
+    }
     if cli.print_config {
         print!("{}", toml::to_string(&config).context("serializing the configuration")?);
         return Ok(());
@@ -62,6 +96,43 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("http.listen: cannot listen on {}", config.http.listen))?;
         huiyi_signaling::run(config, listener, shutdown_signal()).await
     })
+}
+
+fn create_meeting(config: &Config, title: &str, participants: &[String], hours: u64) -> anyhow::Result<()> {
+    use huiyi_signaling::token::{random_id, Claims, Role, Signer};
+    anyhow::ensure!(!title.trim().is_empty(), "--title must not be empty");
+    anyhow::ensure!((1..=24 * 366).contains(&hours), "--hours must be between 1 and 8784");
+    let signer = Signer::load_or_create(&config.data_dir).with_context(|| {
+        format!("data_dir: cannot read or create the signing key in {}", config.data_dir.display())
+    })?;
+    let meeting = random_id(9);
+    let now = huiyi_signaling::unix_millis() / 1000;
+    let base = huiyi_signaling::public_base_url(config);
+    println!("会议 / Meeting: {title}  (id {meeting}, links valid {hours} h)");
+    for (i, entry) in participants.iter().enumerate() {
+        let (name, role) = match entry.rsplit_once(':') {
+            Some((name, role)) => {
+                let role: Role =
+                    serde_json::from_value(serde_json::Value::String(role.trim().to_lowercase()))
+                        .map_err(|_| anyhow::anyhow!("--participant {entry:?}: unknown role {role:?}"))?;
+                (name.trim(), role)
+            }
+            None if i == 0 => (entry.trim(), Role::Chair),
+            None => (entry.trim(), Role::Participant),
+        };
+        anyhow::ensure!(!name.is_empty(), "--participant {entry:?}: the name is empty");
+        let claims = Claims {
+            m: meeting.clone(),
+            t: title.trim().to_string(),
+            p: format!("p{}", i + 1),
+            n: name.to_string(),
+            r: role,
+            nbf: now.saturating_sub(300),
+            exp: now + hours * 3600,
+        };
+        println!("{name} ({role:?}): {base}/?token={}", signer.sign(&claims));
+    }
+    Ok(())
 }
 
 fn init_logging(config: &Config) {

@@ -311,7 +311,7 @@ impl Negotiator {
         let me = n.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                if let SfuEvent::OfferReady { room, peer, offer_id, sdp } = e {
+                if let SfuEvent::OfferReady { room, peer, offer_id, sdp, .. } = e {
                     let Some((client, rewrite)) = me.clients.lock().expect("lock").get(&peer).cloned() else {
                         continue;
                     };

@@ -56,6 +56,8 @@ pub enum SfuEvent {
         offer_id: u64,
         /// The SDP offer.
         sdp: String,
+        /// The m-lines this offer adds, and the track each will carry.
+        tracks: Vec<(String, TrackId)>,
     },
     /// A keyframe request was sent to a publisher (after coalescing).
     KeyframeNeeded {

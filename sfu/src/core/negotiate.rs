@@ -172,9 +172,10 @@ impl Engine {
         let p = self.peer_mut(pk).expect("with_rtc succeeded");
         p.neg.next_id += 1;
         let id = p.neg.next_id;
+        let tracks = adds.iter().map(|(mid, track)| (mid.to_string(), *track)).collect();
         p.neg.in_flight = Some(InFlight { id, pending, adds, removes });
         let peer = p.id;
-        self.events.push_back(SfuEvent::OfferReady { room, peer, offer_id: id, sdp });
+        self.events.push_back(SfuEvent::OfferReady { room, peer, offer_id: id, sdp, tracks });
     }
 
     /// The answer is in: the subscriber's m-line `mid` now carries `track`.

@@ -1,33 +1,66 @@
-//! The HTTP router: health, metrics and the web client.
+//! The HTTP router: the web client, the signaling WebSocket, health and metrics.
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+mod assets;
+
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use huiyi_config::Config;
 use huiyi_sfu::SfuHandle;
 use serde::Serialize;
+
+use crate::meeting::Meetings;
+use crate::token::Signer;
+use crate::ws::session::{self, MAX_MESSAGE};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The media plane.
     pub media: SfuHandle,
+    /// Live meetings.
+    pub meetings: Meetings,
+    /// Verifies join tokens.
+    pub signer: Signer,
+    /// The configuration.
+    pub config: Arc<Config>,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(|| async { assets::serve("index.html") }))
+        .route("/assets/{name}", get(|Path(name): Path<String>| async move { assets::serve(&name) }))
+        .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
 
-const INDEX_HTML: &str = include_str!("../../../web-client/index.html");
+async fn websocket(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if !origin_allowed(&headers, &state.config.signaling.allowed_origins) {
+        return (StatusCode::FORBIDDEN, "this origin may not open the signaling socket").into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE * 2)
+        .max_frame_size(MAX_MESSAGE * 2)
+        .on_upgrade(move |socket| session::run(socket, state))
+}
 
-async fn index() -> impl IntoResponse {
-    Html(INDEX_HTML)
+/// Browsers send `Origin`; it must be this server (same host and port as
+/// `Host`) or a configured origin. Clients that are not browsers send none.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !host.is_empty() && origin_host == host
 }
 
 #[derive(Serialize)]
@@ -35,6 +68,7 @@ struct Health {
     status: &'static str,
     version: &'static str,
     media_sockets: Vec<String>,
+    meetings: usize,
 }
 
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
@@ -42,6 +76,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         media_sockets: state.media.local_addrs().iter().map(ToString::to_string).collect(),
+        meetings: state.meetings.count().await,
     })
 }
 
@@ -67,5 +102,35 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    let meetings = state.meetings.count().await;
+    out.push_str(&format!(
+        "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().expect("host"));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, o.parse().expect("origin"));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_be_this_server() {
+        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8470"), "127.0.0.1:8470"), &[]));
+        assert!(origin_allowed(&headers(Some("https://meet.gov:443"), "meet.gov:443"), &[]));
+        assert!(!origin_allowed(&headers(Some("https://evil.example"), "127.0.0.1:8470"), &[]));
+        assert!(origin_allowed(&headers(None, "127.0.0.1:8470"), &[]), "non-browser clients");
+        assert!(origin_allowed(
+            &headers(Some("https://portal.gov"), "127.0.0.1:8470"),
+            &["https://portal.gov".to_string()]
+        ));
+    }
 }

@@ -1,0 +1,40 @@
+//! The web client, embedded in the binary: no build step, no CDN, nothing
+//! fetched from anywhere but this server.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+macro_rules! asset {
+    ($name:literal, $mime:literal) => {
+        ($name, $mime, include_bytes!(concat!("../../../web-client/", $name)) as &[u8])
+    };
+}
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("protocol.js", "text/javascript; charset=utf-8"),
+    asset!("media.js", "text/javascript; charset=utf-8"),
+    asset!("i18n.js", "text/javascript; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+];
+
+/// Serves one embedded file by name.
+pub fn serve(name: &str) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, *mime),
+                (header::CACHE_CONTROL, "no-cache"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'",
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}

@@ -1,0 +1,555 @@
+//! One meeting's actor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use huiyi_sfu::{LeaveReason, PeerId, RoomId, SfuError, SfuEvent, SfuHandle, TrackId, TrackKind};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Refusal;
+use crate::token::{random_id, Claims, Role};
+use crate::ws::protocol::{
+    close, ClientMsg, ErrorCode, MeetingInfo, OfferedTrack, ParticipantInfo, ServerMsg, Source, TrackInfo,
+    PROTOCOL_VERSION,
+};
+
+/// What a session receives from its meeting.
+#[derive(Debug)]
+pub enum Out {
+    /// A message to send.
+    Msg(ServerMsg),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// How many messages may wait for one session before it counts as too slow.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// Commands to a meeting.
+pub enum Cmd {
+    /// A session joins (or resumes).
+    Attach {
+        /// Who, from the verified token.
+        claims: Claims,
+        /// The `session` of an earlier welcome.
+        resume: Option<String>,
+        /// The session's outbound queue.
+        out: mpsc::Sender<Out>,
+        /// The result.
+        reply: oneshot::Sender<Result<Attached, Refusal>>,
+    },
+    /// A message from an attached session.
+    Client {
+        /// Participant.
+        pid: String,
+        /// Session epoch (ignored if a newer session replaced it).
+        epoch: u64,
+        /// The message.
+        msg: ClientMsg,
+    },
+    /// The session's socket closed without `leave`.
+    Detach {
+        /// Participant.
+        pid: String,
+        /// Session epoch.
+        epoch: u64,
+    },
+    /// An event from the media plane.
+    Media(SfuEvent),
+}
+
+/// A session's identity inside its meeting.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    /// Participant id.
+    pub pid: String,
+    /// Which session of the participant this is.
+    pub epoch: u64,
+}
+
+struct Published {
+    id: TrackId,
+    kind: TrackKind,
+    source: Source,
+}
+
+struct Participant {
+    info: ParticipantInfo,
+    session_key: String,
+    epoch: u64,
+    out: Option<mpsc::Sender<Out>>,
+    peer: Option<PeerId>,
+    tracks: Vec<Published>,
+    sources: HashMap<String, Source>,
+    /// The server offer waiting for this participant's answer (re-sent on resume).
+    pending_offer: Option<ServerMsg>,
+    gone_since: Option<Instant>,
+}
+
+/// The state of one live meeting.
+pub struct Meeting {
+    id: String,
+    title: String,
+    room: RoomId,
+    sfu: SfuHandle,
+    grace: Duration,
+    next_peer: Arc<AtomicU64>,
+    participants: HashMap<String, Participant>,
+    speaker: Option<String>,
+    ever_joined: bool,
+}
+
+impl Meeting {
+    pub(super) fn new(
+        id: String,
+        title: String,
+        room: RoomId,
+        sfu: SfuHandle,
+        grace: Duration,
+        next_peer: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            id,
+            title,
+            room,
+            sfu,
+            grace,
+            next_peer,
+            participants: HashMap::new(),
+            speaker: None,
+            ever_joined: false,
+        }
+    }
+
+    /// Runs until the last participant is gone.
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.expire_dropped().await,
+            }
+            if self.ever_joined && self.participants.is_empty() {
+                break;
+            }
+        }
+        // Anything still queued (a late attach) is refused by dropping its reply.
+    }
+
+    async fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Attach { claims, resume, out, reply } => {
+                let result = self.attach(claims, resume, out);
+                let _ = reply.send(result);
+            }
+            Cmd::Client { pid, epoch, msg } => {
+                if self.participants.get(&pid).is_some_and(|p| p.epoch == epoch) {
+                    self.client(&pid, msg).await;
+                }
+            }
+            Cmd::Detach { pid, epoch } => self.detach(&pid, epoch),
+            Cmd::Media(event) => self.media(event).await,
+        }
+    }
+
+    fn attach(
+        &mut self,
+        claims: Claims,
+        resume: Option<String>,
+        out: mpsc::Sender<Out>,
+    ) -> Result<Attached, Refusal> {
+        self.ever_joined = true;
+        let pid = claims.p.clone();
+        let resumed = match self.participants.get_mut(&pid) {
+            Some(p) if resume.as_deref() == Some(p.session_key.as_str()) => {
+                if let Some(old) = p.out.take() {
+                    let _ = old.try_send(Out::Close(close::REPLACED, "resumed elsewhere"));
+                }
+                p.epoch += 1;
+                p.out = Some(out);
+                p.gone_since = None;
+                p.info.connected = true;
+                true
+            }
+            Some(p) => {
+                // The same participant again without resume (a new tab, a new
+                // device): the new session takes over with fresh media.
+                if let Some(old) = p.out.take() {
+                    let _ = old.try_send(Out::Close(close::REPLACED, "joined from another window"));
+                }
+                p.epoch += 1;
+                p.out = Some(out);
+                p.session_key = random_id(18);
+                p.gone_since = None;
+                p.info.connected = true;
+                p.pending_offer = None;
+                if let Some(peer) = p.peer.take() {
+                    let sfu = self.sfu.clone();
+                    let room = self.room;
+                    tokio::spawn(async move { sfu.remove_peer(room, peer).await });
+                }
+                false
+            }
+            None => {
+                let info = ParticipantInfo {
+                    id: pid.clone(),
+                    name: claims.n.clone(),
+                    role: claims.r,
+                    audio_muted: false,
+                    video_muted: false,
+                    quality: None,
+                    connected: true,
+                };
+                self.participants.insert(
+                    pid.clone(),
+                    Participant {
+                        info: info.clone(),
+                        session_key: random_id(18),
+                        epoch: 1,
+                        out: Some(out),
+                        peer: None,
+                        tracks: Vec::new(),
+                        sources: HashMap::new(),
+                        pending_offer: None,
+                        gone_since: None,
+                    },
+                );
+                tracing::info!(meeting = %self.id, participant = %pid, role = ?claims.r, "participant joined");
+                self.broadcast_except(&pid, ServerMsg::ParticipantJoined { participant: info });
+                false
+            }
+        };
+        let p = &self.participants[&pid];
+        let welcome = ServerMsg::Welcome {
+            version: PROTOCOL_VERSION,
+            session: p.session_key.clone(),
+            resumed,
+            meeting: MeetingInfo { id: self.id.clone(), title: self.title.clone() },
+            you: p.info.clone(),
+            participants: self
+                .participants
+                .values()
+                .filter(|o| o.info.id != pid)
+                .map(|o| o.info.clone())
+                .collect(),
+            tracks: self.track_infos(),
+            active_speaker: self.speaker.clone(),
+        };
+        let epoch = p.epoch;
+        let pending = if resumed { p.pending_offer.clone() } else { None };
+        self.send(&pid, welcome);
+        if let Some(offer) = pending {
+            self.send(&pid, offer);
+        }
+        if resumed {
+            self.broadcast_updated(&pid);
+        }
+        Ok(Attached { pid, epoch })
+    }
+
+    fn track_infos(&self) -> Vec<TrackInfo> {
+        self.participants
+            .values()
+            .flat_map(|p| {
+                p.tracks.iter().map(|t| TrackInfo {
+                    track: t.id.to_string(),
+                    participant: p.info.id.clone(),
+                    source: t.source,
+                })
+            })
+            .collect()
+    }
+
+    async fn client(&mut self, pid: &str, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Hello { .. } => self.error(pid, ErrorCode::BadState, "already joined"),
+            ClientMsg::Publish { sdp, tracks } => self.publish(pid, sdp, tracks).await,
+            ClientMsg::Answer { offer_id, sdp } => self.answer(pid, offer_id, sdp).await,
+            ClientMsg::Mute { audio, video } => self.mute(pid, audio, video).await,
+            ClientMsg::Chat { text } => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > 2000 {
+                    return self.error(pid, ErrorCode::BadMessage, "chat text must be 1 to 2000 characters");
+                }
+                let name = self.participants[pid].info.name.clone();
+                let at = crate::unix_millis();
+                self.broadcast(ServerMsg::Chat { from: pid.to_string(), name, text: text.to_string(), at });
+            }
+            ClientMsg::Quality { level } => {
+                let level = level.min(3);
+                let p = self.participants.get_mut(pid).expect("checked by caller");
+                if p.info.quality != Some(level) {
+                    p.info.quality = Some(level);
+                    self.broadcast_updated(pid);
+                }
+            }
+            ClientMsg::Ping { nonce } => self.send(pid, ServerMsg::Pong { nonce }),
+            ClientMsg::Leave => {
+                self.send_out(pid, Out::Close(close::NORMAL, "left"));
+                self.remove(pid, "left").await;
+            }
+        }
+    }
+
+    async fn publish(&mut self, pid: &str, sdp: String, tracks: Vec<crate::ws::protocol::TrackMeta>) {
+        let p = self.participants.get_mut(pid).expect("checked by caller");
+        if p.info.role == Role::Observer && sdp_sends_media(&sdp) {
+            return self.error(pid, ErrorCode::Forbidden, "observers (列席) cannot publish audio or video");
+        }
+        for t in tracks {
+            p.sources.insert(t.mid, t.source);
+        }
+        let result = match p.peer {
+            Some(peer) => self.sfu.renegotiate(self.room, peer, sdp).await,
+            None => {
+                let peer = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
+                let r = self.sfu.add_peer(self.room, peer, sdp).await;
+                if r.is_ok() {
+                    if let Some(p) = self.participants.get_mut(pid) {
+                        p.peer = Some(peer);
+                    }
+                }
+                r
+            }
+        };
+        match result {
+            Ok(answer) => self.send(pid, ServerMsg::Answer { sdp: answer }),
+            Err(SfuError::BadSdp(why)) => self.error(pid, ErrorCode::BadSdp, &why),
+            Err(e) => self.error(pid, ErrorCode::Internal, &e.to_string()),
+        }
+    }
+
+    async fn answer(&mut self, pid: &str, offer_id: u64, sdp: String) {
+        let Some(peer) = self.participants[pid].peer else {
+            return self.error(pid, ErrorCode::BadState, "no media session to answer for");
+        };
+        match self.sfu.accept_answer(self.room, peer, offer_id, sdp).await {
+            Ok(()) => {
+                let p = self.participants.get_mut(pid).expect("checked by caller");
+                if matches!(&p.pending_offer, Some(ServerMsg::Offer { offer_id: id, .. }) if *id == offer_id)
+                {
+                    p.pending_offer = None;
+                }
+            }
+            // A newer offer follows; the client answers that one.
+            Err(SfuError::StaleAnswer { .. }) => {}
+            Err(SfuError::BadSdp(why)) => self.error(pid, ErrorCode::BadSdp, &why),
+            Err(e) => self.error(pid, ErrorCode::Internal, &e.to_string()),
+        }
+    }
+
+    async fn mute(&mut self, pid: &str, audio: Option<bool>, video: Option<bool>) {
+        let p = self.participants.get_mut(pid).expect("checked by caller");
+        let mut changes = Vec::new();
+        if let Some(m) = audio {
+            p.info.audio_muted = m;
+            changes.push((TrackKind::Audio, m));
+        }
+        if let Some(m) = video {
+            p.info.video_muted = m;
+            changes.push((TrackKind::Video, m));
+        }
+        let peer = p.peer;
+        let tracks: Vec<(TrackId, TrackKind, Source)> =
+            p.tracks.iter().map(|t| (t.id, t.kind, t.source)).collect();
+        if let Some(peer) = peer {
+            for (kind, muted) in changes {
+                // The camera switch leaves a screen share alone.
+                for (id, _, _) in tracks.iter().filter(|(_, k, s)| *k == kind && *s != Source::Screen) {
+                    if let Err(e) = self.sfu.set_muted(self.room, peer, *id, muted).await {
+                        tracing::debug!(error = %e, "mute of a track that just ended");
+                    }
+                }
+            }
+        }
+        self.broadcast_updated(pid);
+    }
+
+    fn detach(&mut self, pid: &str, epoch: u64) {
+        let Some(p) = self.participants.get_mut(pid) else { return };
+        if p.epoch != epoch {
+            return;
+        }
+        p.out = None;
+        p.gone_since = Some(Instant::now());
+        p.info.connected = false;
+        tracing::info!(meeting = %self.id, participant = %pid, "connection dropped; waiting for it to resume");
+        self.broadcast_updated(pid);
+    }
+
+    async fn expire_dropped(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .participants
+            .values()
+            .filter(|p| p.gone_since.is_some_and(|t| now.duration_since(t) >= self.grace))
+            .map(|p| p.info.id.clone())
+            .collect();
+        for pid in expired {
+            self.remove(&pid, "timeout").await;
+        }
+    }
+
+    async fn remove(&mut self, pid: &str, reason: &str) {
+        let Some(p) = self.participants.remove(pid) else { return };
+        if let Some(peer) = p.peer {
+            let _ = self.sfu.remove_peer(self.room, peer).await;
+        }
+        tracing::info!(meeting = %self.id, participant = %pid, reason, "participant left");
+        for t in &p.tracks {
+            self.broadcast(ServerMsg::TrackEnded { track: t.id.to_string() });
+        }
+        self.broadcast(ServerMsg::ParticipantLeft { id: pid.to_string(), reason: reason.to_string() });
+    }
+
+    async fn media(&mut self, event: SfuEvent) {
+        match event {
+            SfuEvent::TrackPublished { peer, track, kind, mid, .. } => {
+                let Some(pid) = self.pid_of(peer) else { return };
+                let p = self.participants.get_mut(&pid).expect("pid_of found it");
+                let source = p.sources.get(&mid).copied().unwrap_or(match kind {
+                    TrackKind::Audio => Source::Microphone,
+                    TrackKind::Video => Source::Camera,
+                });
+                p.tracks.push(Published { id: track, kind, source });
+                let muted = match (kind, source) {
+                    (TrackKind::Audio, _) => p.info.audio_muted,
+                    (TrackKind::Video, Source::Screen) => false,
+                    (TrackKind::Video, _) => p.info.video_muted,
+                };
+                if muted {
+                    let _ = self.sfu.set_muted(self.room, peer, track, true).await;
+                }
+                let info = TrackInfo { track: track.to_string(), participant: pid, source };
+                self.broadcast(ServerMsg::Track { track: info });
+            }
+            SfuEvent::TrackUnpublished { peer, track, .. } => {
+                let Some(pid) = self.pid_of(peer) else { return };
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.tracks.retain(|t| t.id != track);
+                }
+                self.broadcast(ServerMsg::TrackEnded { track: track.to_string() });
+            }
+            SfuEvent::OfferReady { peer, offer_id, sdp, tracks, .. } => {
+                let Some(pid) = self.pid_of(peer) else { return };
+                let tracks =
+                    tracks.into_iter().map(|(mid, t)| OfferedTrack { mid, track: t.to_string() }).collect();
+                let offer = ServerMsg::Offer { offer_id, sdp, tracks };
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.pending_offer = Some(offer.clone());
+                }
+                self.send(&pid, offer);
+            }
+            SfuEvent::PeerLeft { peer, reason, .. } => {
+                let Some(pid) = self.pid_of(peer) else { return };
+                if let Some(p) = self.participants.get_mut(&pid) {
+                    p.peer = None;
+                    p.pending_offer = None;
+                    for t in std::mem::take(&mut p.tracks) {
+                        self.broadcast(ServerMsg::TrackEnded { track: t.id.to_string() });
+                    }
+                }
+                if reason != LeaveReason::Removed {
+                    tracing::warn!(meeting = %self.id, participant = %pid, ?reason, "media connection lost");
+                }
+            }
+            SfuEvent::ActiveSpeaker { peer, .. } => {
+                let speaker = peer.and_then(|p| self.pid_of(p));
+                if speaker != self.speaker {
+                    self.speaker = speaker.clone();
+                    self.broadcast(ServerMsg::ActiveSpeaker { participant: speaker });
+                }
+            }
+            SfuEvent::PeerConnected { .. } | SfuEvent::KeyframeNeeded { .. } | SfuEvent::PeerStats { .. } => {
+            }
+        }
+    }
+
+    fn pid_of(&self, peer: PeerId) -> Option<String> {
+        self.participants.values().find(|p| p.peer == Some(peer)).map(|p| p.info.id.clone())
+    }
+
+    fn error(&mut self, pid: &str, code: ErrorCode, message: &str) {
+        self.send(pid, ServerMsg::Error { code, message: message.to_string() });
+    }
+
+    fn send(&mut self, pid: &str, msg: ServerMsg) {
+        self.send_out(pid, Out::Msg(msg));
+    }
+
+    /// Queues for one session; a session too slow to keep up is closed (its
+    /// client reconnects and resumes) rather than stalling the meeting.
+    fn send_out(&mut self, pid: &str, out: Out) {
+        let Some(p) = self.participants.get_mut(pid) else { return };
+        let Some(tx) = &p.out else { return };
+        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(out) {
+            tracing::warn!(meeting = %self.id, participant = %pid, "session too slow; closing it");
+            let tx = p.out.take().expect("checked");
+            tokio::spawn(async move { tx.send(Out::Close(close::POLICY, "too slow to keep up")).await });
+            p.gone_since = Some(Instant::now());
+            p.info.connected = false;
+        }
+    }
+
+    fn broadcast(&mut self, msg: ServerMsg) {
+        let pids: Vec<String> = self.participants.keys().cloned().collect();
+        for pid in pids {
+            self.send(&pid, msg.clone());
+        }
+    }
+
+    fn broadcast_except(&mut self, except: &str, msg: ServerMsg) {
+        let pids: Vec<String> = self.participants.keys().filter(|k| *k != except).cloned().collect();
+        for pid in pids {
+            self.send(&pid, msg.clone());
+        }
+    }
+
+    fn broadcast_updated(&mut self, pid: &str) {
+        if let Some(p) = self.participants.get(pid) {
+            let participant = p.info.clone();
+            self.broadcast(ServerMsg::ParticipantUpdated { participant });
+        }
+    }
+}
+
+/// True if an SDP offer has an m-line that sends (sendrecv or sendonly).
+fn sdp_sends_media(sdp: &str) -> bool {
+    let mut in_media = false;
+    let mut sends = false;
+    for line in sdp.lines() {
+        let line = line.trim();
+        if line.starts_with("m=") {
+            if in_media && sends {
+                return true;
+            }
+            in_media = !line.starts_with("m=application");
+            sends = true; // sendrecv is the default direction
+        } else if in_media && (line == "a=recvonly" || line == "a=inactive") {
+            sends = false;
+        } else if in_media && line.starts_with("m=") && line.contains(" 0 ") {
+            sends = false;
+        }
+    }
+    in_media && sends
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sdp_sends_media;
+
+    #[test]
+    fn recognises_sending_offers() {
+        assert!(sdp_sends_media("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\n"));
+        assert!(sdp_sends_media("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
+        assert!(!sdp_sends_media(
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\nm=video 9 X 96\r\na=inactive\r\n"
+        ));
+        assert!(!sdp_sends_media("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+    }
+}

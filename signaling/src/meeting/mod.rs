@@ -1,0 +1,150 @@
+//! Live meetings: one actor (task) per meeting owns its participants, their
+//! sessions and their media peers. Sessions and the media plane talk to it
+//! through its command channel, so its state needs no locks.
+//!
+//! A meeting opens on its first join (its media room is created then) and
+//! closes when its last participant is gone.
+
+mod actor;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use huiyi_sfu::{RoomId, SfuEvent, SfuHandle};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+pub use actor::{Attached, Cmd, Out, OUTBOUND_QUEUE};
+
+use crate::ws::protocol::ErrorCode;
+
+/// A handle to one running meeting.
+#[derive(Clone)]
+pub struct MeetingHandle {
+    /// Meeting id.
+    pub id: String,
+    /// Its media room.
+    pub room: RoomId,
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl MeetingHandle {
+    /// Sends a command; false if the meeting has closed.
+    pub async fn send(&self, cmd: Cmd) -> bool {
+        self.tx.send(cmd).await.is_ok()
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    by_id: HashMap<String, MeetingHandle>,
+    by_room: HashMap<RoomId, MeetingHandle>,
+    next_room: u64,
+}
+
+/// All live meetings of this server.
+#[derive(Clone)]
+pub struct Meetings {
+    registry: Arc<Mutex<Registry>>,
+    sfu: SfuHandle,
+    next_peer: Arc<AtomicU64>,
+    grace: Duration,
+}
+
+impl Meetings {
+    /// No meetings yet.
+    pub fn new(sfu: SfuHandle, grace: Duration) -> Self {
+        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace }
+    }
+
+    /// Joins a participant into meeting `id` (opening it if needed).
+    pub async fn attach(
+        &self,
+        id: &str,
+        title: &str,
+        make: impl Fn(oneshot::Sender<Result<Attached, Refusal>>) -> Cmd,
+    ) -> Result<(Attached, MeetingHandle), Refusal> {
+        for _ in 0..2 {
+            let handle = self.open(id, title).await?;
+            let (tx, rx) = oneshot::channel();
+            if handle.send(make(tx)).await {
+                if let Ok(result) = rx.await {
+                    return result.map(|a| (a, handle));
+                }
+            }
+            // The meeting closed between lookup and attach: forget it and open anew.
+            self.forget(handle.room).await;
+        }
+        Err((ErrorCode::Internal, "the meeting could not be opened".into()))
+    }
+
+    async fn open(&self, id: &str, title: &str) -> Result<MeetingHandle, Refusal> {
+        let mut reg = self.registry.lock().await;
+        if let Some(h) = reg.by_id.get(id) {
+            return Ok(h.clone());
+        }
+        reg.next_room += 1;
+        let room = RoomId(reg.next_room);
+        self.sfu.create_room(room).await.map_err(|e| (ErrorCode::Internal, format!("media plane: {e}")))?;
+        let (tx, rx) = mpsc::channel(1024);
+        let handle = MeetingHandle { id: id.to_string(), room, tx };
+        reg.by_id.insert(id.to_string(), handle.clone());
+        reg.by_room.insert(room, handle.clone());
+        tracing::info!(meeting = %id, %room, "meeting opened");
+        let meetings = self.clone();
+        let actor = actor::Meeting::new(
+            id.to_string(),
+            title.to_string(),
+            room,
+            self.sfu.clone(),
+            self.grace,
+            self.next_peer.clone(),
+        );
+        tokio::spawn(async move {
+            actor.run(rx).await;
+            meetings.forget(room).await;
+            let _ = meetings.sfu.close_room(room).await;
+            tracing::info!(meeting = %handle.id, %room, "meeting closed");
+        });
+        Ok(reg.by_id[id].clone())
+    }
+
+    async fn forget(&self, room: RoomId) {
+        let mut reg = self.registry.lock().await;
+        if let Some(h) = reg.by_room.remove(&room) {
+            if reg.by_id.get(&h.id).is_some_and(|x| x.room == room) {
+                reg.by_id.remove(&h.id);
+            }
+        }
+    }
+
+    /// Hands a media event to its meeting.
+    pub async fn dispatch(&self, event: SfuEvent) {
+        let room = match &event {
+            SfuEvent::PeerConnected { room, .. }
+            | SfuEvent::PeerLeft { room, .. }
+            | SfuEvent::TrackPublished { room, .. }
+            | SfuEvent::TrackUnpublished { room, .. }
+            | SfuEvent::OfferReady { room, .. }
+            | SfuEvent::KeyframeNeeded { room, .. }
+            | SfuEvent::ActiveSpeaker { room, .. }
+            | SfuEvent::PeerStats { room, .. } => *room,
+        };
+        if matches!(event, SfuEvent::PeerStats { .. } | SfuEvent::KeyframeNeeded { .. }) {
+            return;
+        }
+        let handle = self.registry.lock().await.by_room.get(&room).cloned();
+        if let Some(h) = handle {
+            h.send(Cmd::Media(event)).await;
+        }
+    }
+
+    /// Number of open meetings.
+    pub async fn count(&self) -> usize {
+        self.registry.lock().await.by_id.len()
+    }
+}
+
+/// Why a join was refused: a code and a readable reason.
+pub type Refusal = (ErrorCode, String);

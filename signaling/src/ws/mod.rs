@@ -1,0 +1,4 @@
+//! The WebSocket side: the protocol messages and one actor per socket.
+
+pub mod protocol;
+pub mod session;

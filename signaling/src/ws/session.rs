@@ -1,0 +1,237 @@
+//! One actor per WebSocket: hello first, then messages to the meeting and
+//! back, with a keepalive, a bounded outbound queue, and size and rate limits.
+//!
+//! A malformed or unknown message gets an `error` reply and the session goes
+//! on; repeated abuse, a missing hello or a binary frame close it with a
+//! meaningful close code. When the socket drops without `leave`, the meeting
+//! keeps the participant for the grace period so that it can resume.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::http::AppState;
+use crate::meeting::{Attached, Cmd, MeetingHandle, Out, OUTBOUND_QUEUE};
+use crate::token::{Claims, Role};
+use crate::ws::protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+
+/// Largest text message accepted (SDP offers of a few m-lines are ~10 KB).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(10);
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+/// Token bucket: sustained messages per second and burst.
+const RATE: f64 = 20.0;
+const BURST: f64 = 60.0;
+/// Errors tolerated before the session is closed.
+const MAX_STRIKES: u32 = 50;
+
+struct Limiter {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Limiter {
+    fn allow(&mut self, now: Instant) -> bool {
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE).min(BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn text(msg: &ServerMsg) -> Message {
+    Message::Text(Utf8Bytes::from(serde_json::to_string(msg).expect("server messages serialize")))
+}
+
+fn error_msg(code: ErrorCode, message: impl Into<String>) -> Message {
+    text(&ServerMsg::Error { code, message: message.into() })
+}
+
+fn close_msg(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
+}
+
+/// Runs one WebSocket session to its end.
+pub async fn run(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    // 1. hello
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ClientMsg>(&t),
+        Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return,
+        Ok(Some(Ok(_))) => {
+            let _ = sink.send(close_msg(close::PROTOCOL, "expected a hello text message")).await;
+            return;
+        }
+        Err(_) => {
+            let _ = sink.send(close_msg(close::PROTOCOL, "no hello in time")).await;
+            return;
+        }
+    };
+    let (claims, resume) = match hello
+        .map_err(|e| (ErrorCode::BadMessage, format!("not a hello: {e}")))
+        .and_then(|m| authenticate(&state, m))
+    {
+        Ok(x) => x,
+        Err(reason) => {
+            let (code, msg) = reason;
+            let _ = sink.send(error_msg(code, msg)).await;
+            let _ = sink.send(close_msg(close::POLICY, "hello refused")).await;
+            return;
+        }
+    };
+    // 2. attach to the meeting
+    let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
+    let (meeting_id, title) = (claims.m.clone(), claims.t.clone());
+    let attach = state
+        .meetings
+        .attach(&meeting_id, &title, |reply| Cmd::Attach {
+            claims: claims.clone(),
+            resume: resume.clone(),
+            out: out_tx.clone(),
+            reply,
+        })
+        .await;
+    drop(out_tx);
+    let (me, meeting) = match attach {
+        Ok(x) => x,
+        Err((code, msg)) => {
+            let _ = sink.send(error_msg(code, msg)).await;
+            let _ = sink.send(close_msg(close::POLICY, "join refused")).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("session", meeting = %meeting.id, participant = %me.pid);
+    let _guard = span.enter();
+    // 3. the loop
+    let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me).await;
+    if !left {
+        meeting.send(Cmd::Detach { pid: me.pid.clone(), epoch: me.epoch }).await;
+    }
+}
+
+type Refused = (ErrorCode, String);
+
+fn authenticate(state: &AppState, hello: ClientMsg) -> Result<(Claims, Option<String>), Refused> {
+    let ClientMsg::Hello { version, token, demo_meeting, name, resume } = hello else {
+        return Err((ErrorCode::BadState, "the first message must be hello".into()));
+    };
+    if version != PROTOCOL_VERSION {
+        return Err((
+            ErrorCode::UnsupportedVersion,
+            format!("this server speaks protocol {PROTOCOL_VERSION}, the client {version}; reload the page"),
+        ));
+    }
+    let now = crate::unix_millis() / 1000;
+    let claims = match (token, demo_meeting) {
+        (Some(token), _) => {
+            state.signer.verify(&token, now).map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?
+        }
+        (None, Some(room)) if state.config.signaling.demo => {
+            let room = room.trim();
+            if room.is_empty() || room.chars().count() > 64 {
+                return Err((ErrorCode::BadMessage, "a demo meeting name must be 1 to 64 characters".into()));
+            }
+            let name = name.map(|n| n.trim().chars().take(32).collect::<String>()).filter(|n| !n.is_empty());
+            Claims {
+                m: format!("demo:{room}"),
+                t: room.to_string(),
+                p: format!("demo-{}", crate::token::random_id(9)),
+                n: name.unwrap_or_else(|| "访客".into()),
+                r: Role::Participant,
+                nbf: 0,
+                exp: u64::MAX,
+            }
+        }
+        _ => return Err((ErrorCode::Unauthorized, "a join link (token) is required".into())),
+    };
+    Ok((claims, resume))
+}
+
+/// Relays until the socket or the meeting ends. True if the participant left.
+async fn pump(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    out_rx: &mut mpsc::Receiver<Out>,
+    meeting: &MeetingHandle,
+    me: &Attached,
+) -> bool {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    let mut limiter = Limiter { tokens: BURST, last: Instant::now() };
+    let mut strikes = 0u32;
+    loop {
+        tokio::select! {
+            out = out_rx.recv() => match out {
+                Some(Out::Msg(m)) => {
+                    if sink.send(text(&m)).await.is_err() {
+                        return false;
+                    }
+                }
+                Some(Out::Close(code, reason)) => {
+                    let _ = sink.send(close_msg(code, reason)).await;
+                    return code == close::NORMAL;
+                }
+                None => {
+                    let _ = sink.send(close_msg(close::GOING_AWAY, "meeting ended")).await;
+                    return true;
+                }
+            },
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { return false };
+                last_heard = Instant::now();
+                let reply = match frame {
+                    Message::Text(t) => {
+                        if !limiter.allow(last_heard) {
+                            Some(error_msg(ErrorCode::RateLimited, "too many messages; slow down"))
+                        } else if t.len() > MAX_MESSAGE {
+                            Some(error_msg(ErrorCode::TooLarge, format!("messages are limited to {MAX_MESSAGE} bytes")))
+                        } else {
+                            match serde_json::from_str::<ClientMsg>(&t) {
+                                Ok(msg) => {
+                                    let leaving = msg == ClientMsg::Leave;
+                                    if !meeting.send(Cmd::Client { pid: me.pid.clone(), epoch: me.epoch, msg }).await {
+                                        return true;
+                                    }
+                                    if leaving {
+                                        // The meeting answers with Close(NORMAL); keep pumping to deliver it.
+                                    }
+                                    None
+                                }
+                                Err(e) => Some(error_msg(ErrorCode::BadMessage, format!("not a protocol message: {e}"))),
+                            }
+                        }
+                    }
+                    Message::Binary(_) => Some(error_msg(ErrorCode::BadMessage, "binary frames are not part of the protocol")),
+                    Message::Close(_) => return false,
+                    Message::Ping(_) | Message::Pong(_) => None,
+                };
+                if let Some(reply) = reply {
+                    strikes += 1;
+                    if strikes > MAX_STRIKES {
+                        let _ = sink.send(close_msg(close::POLICY, "too many bad messages")).await;
+                        return false;
+                    }
+                    if sink.send(reply).await.is_err() {
+                        return false;
+                    }
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    let _ = sink.send(close_msg(close::POLICY, "no keepalive")).await;
+                    return false;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
