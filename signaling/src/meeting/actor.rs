@@ -518,25 +518,23 @@ impl Meeting {
     }
 }
 
-/// True if an SDP offer has an m-line that sends (sendrecv or sendonly).
+/// True if an SDP offer has an audio or video m-line that sends (sendrecv,
+/// the default, or sendonly) and is not rejected (port 0).
 fn sdp_sends_media(sdp: &str) -> bool {
-    let mut in_media = false;
-    let mut sends = false;
-    for line in sdp.lines() {
-        let line = line.trim();
-        if line.starts_with("m=") {
-            if in_media && sends {
-                return true;
+    let mut sending = Vec::new();
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut parts = m.split_whitespace();
+            let kind = parts.next().unwrap_or("");
+            let port = parts.next().unwrap_or("0");
+            sending.push(matches!(kind, "audio" | "video") && port != "0");
+        } else if line == "a=recvonly" || line == "a=inactive" {
+            if let Some(last) = sending.last_mut() {
+                *last = false;
             }
-            in_media = !line.starts_with("m=application");
-            sends = true; // sendrecv is the default direction
-        } else if in_media && (line == "a=recvonly" || line == "a=inactive") {
-            sends = false;
-        } else if in_media && line.starts_with("m=") && line.contains(" 0 ") {
-            sends = false;
         }
     }
-    in_media && sends
+    sending.into_iter().any(|s| s)
 }
 
 #[cfg(test)]
@@ -551,5 +549,6 @@ mod tests {
             "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\nm=video 9 X 96\r\na=inactive\r\n"
         ));
         assert!(!sdp_sends_media("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+        assert!(!sdp_sends_media("v=0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\n"));
     }
 }
