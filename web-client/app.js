@@ -1,1 +1,362 @@
+// The meeting page: pre-join, the meeting (grid / speaker views, chat,
+// participant list, controls), kiosk mode for unattended venue PCs.
 
+import { Signaling } from './protocol.js';
+import { MediaSession } from './media.js';
+import { t, applyStrings, toggleLang } from './i18n.js';
+
+const params = new URLSearchParams(location.search);
+const token = params.get('token');
+const demo = params.get('demo');
+const kiosk = params.get('kiosk') === '1';
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null, meeting: null,
+  participants: new Map(), // id → info
+  tracks: new Map(), // trackId → {participant, source}
+  media: new Map(), // trackId → {track, stream}
+  speaker: null, view: 'grid', audioOnly: false,
+  sig: null, session: null, local: null, chatUnread: 0,
+};
+window.huiyi = state; // for tests and support staff (read-only use)
+
+function claimsOf(tok) {
+  try {
+    const body = tok.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+    const json = new TextDecoder().decode(Uint8Array.from(atob(body), (c) => c.charCodeAt(0)));
+    return JSON.parse(json);
+  } catch { return null; }
+}
+
+function show(screen) {
+  for (const id of ['prejoin', 'meeting', 'ended']) $(id).hidden = id !== screen;
+}
+
+// ---------- pre-join ----------
+
+let previewStream = null;
+let meterTimer = null;
+
+async function preview() {
+  const cam = $('camera-select').value || undefined;
+  const mic = $('mic-select').value || undefined;
+  previewStream?.getTracks().forEach((tr) => tr.stop());
+  const wantVideo = !$('audio-only').checked;
+  try {
+    previewStream = await navigator.mediaDevices.getUserMedia({
+      audio: mic ? { deviceId: { exact: mic } } : true,
+      video: wantVideo ? (cam ? { deviceId: { exact: cam } } : { width: 640, height: 480 }) : false,
+    });
+  } catch {
+    previewStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false }).catch(() => new MediaStream());
+  }
+  $('preview').srcObject = previewStream;
+  $('no-camera').hidden = previewStream.getVideoTracks().length > 0;
+  startMeter(previewStream);
+  await listDevices();
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [select, kind] of [[$('camera-select'), 'videoinput'], [$('mic-select'), 'audioinput']]) {
+    const current = select.value;
+    select.replaceChildren(...devices.filter((d) => d.kind === kind).map((d, i) => {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `${kind} ${i + 1}`;
+      return o;
+    }));
+    if (current) select.value = current;
+  }
+}
+
+function startMeter(stream) {
+  clearInterval(meterTimer);
+  const [track] = stream.getAudioTracks();
+  if (!track) return;
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const data = new Uint8Array(analyser.fftSize);
+  meterTimer = setInterval(() => {
+    analyser.getByteTimeDomainData(data);
+    let peak = 0;
+    for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
+    $('meter-fill').style.width = `${Math.min(100, (peak / 128) * 250)}%`;
+  }, 100);
+}
+
+// ---------- joining ----------
+
+async function join() {
+  $('join').disabled = true;
+  $('join').textContent = t('joining');
+  clearInterval(meterTimer);
+  state.audioOnly = $('audio-only').checked;
+  state.local = previewStream || new MediaStream();
+  const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const hello = token ? { token } : { demo_meeting: demo || $('demo-room').value, name: $('name').value };
+  const sig = new Signaling(wsUrl, hello);
+  state.sig = sig;
+  const session = new MediaSession(sig);
+  state.session = session;
+  wire(sig, session);
+  sig.connect();
+}
+
+function wire(sig, session) {
+  let started = false;
+  sig.addEventListener('welcome', async (e) => {
+    const w = e.detail;
+    state.me = w.you;
+    state.meeting = w.meeting;
+    if (!w.resumed) state.participants.clear();
+    for (const p of w.participants) state.participants.set(p.id, p);
+    state.participants.set(w.you.id, w.you);
+    for (const tr of w.tracks) state.tracks.set(tr.track, tr);
+    state.speaker = w.active_speaker;
+    $('meeting-title').textContent = w.meeting.title;
+    show('meeting');
+    render();
+    if (!started || !w.resumed) {
+      started = true;
+      const publish = w.you.role === 'observer' ? new MediaStream() : state.local;
+      await session.start(publish);
+      if (state.audioOnly) sig.send({ type: 'mute', video: true });
+    }
+  });
+  sig.addEventListener('state', (e) => {
+    const { state: s, code, reason } = e.detail;
+    $('banner').hidden = s !== 'reconnecting';
+    $('banner').textContent = t('reconnecting');
+    if (s === 'closed') {
+      session.close();
+      state.local?.getTracks().forEach((tr) => tr.stop());
+      $('ended-text').textContent = code === 1000 ? t('left') : `${t('ended')} ${reason || ''}`;
+      show('ended');
+    }
+  });
+  sig.addEventListener('participant_joined', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
+  sig.addEventListener('participant_updated', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
+  sig.addEventListener('participant_left', (e) => { state.participants.delete(e.detail.id); render(); });
+  sig.addEventListener('track', (e) => { state.tracks.set(e.detail.track, e.detail); render(); });
+  sig.addEventListener('track_ended', (e) => { state.tracks.delete(e.detail.track); state.media.delete(e.detail.track); render(); });
+  sig.addEventListener('active_speaker', (e) => { state.speaker = e.detail.participant; render(); });
+  sig.addEventListener('chat', (e) => addChat(e.detail));
+  sig.addEventListener('error', (e) => console.warn('huiyi:', e.detail.code, e.detail.message));
+  session.addEventListener('track', (e) => {
+    const { trackId, track, stream } = e.detail;
+    if (!trackId) return;
+    state.media.set(trackId, { track, stream });
+    render();
+  });
+  session.addEventListener('quality', () => render());
+}
+
+// ---------- rendering ----------
+
+function tileFor(key) {
+  let tile = document.querySelector(`[data-tile="${CSS.escape(key)}"]`);
+  if (!tile) {
+    tile = document.createElement('div');
+    tile.className = 'tile';
+    tile.dataset.tile = key;
+    tile.innerHTML = '<video autoplay playsinline muted></video><div class="label"><span class="mic"></span><span class="name"></span><span class="quality"></span></div>';
+    $('stage').append(tile);
+  }
+  return tile;
+}
+
+function render() {
+  const seen = new Set();
+  const myId = state.me?.id;
+  for (const p of state.participants.values()) {
+    const key = `p:${p.id}`;
+    seen.add(key);
+    const tile = tileFor(key);
+    const mine = p.id === myId;
+    const cam = mine ? null : [...state.tracks.values()].find((x) => x.participant === p.id && x.source === 'camera');
+    const video = tile.querySelector('video');
+    const stream = mine ? state.local : state.media.get(cam?.track)?.stream;
+    const wantVideo = !state.audioOnly || mine;
+    if (wantVideo && stream && video.srcObject !== stream) video.srcObject = stream;
+    if (!wantVideo && video.srcObject) video.srcObject = null;
+    tile.classList.toggle('no-video', p.video_muted || !stream || !wantVideo);
+    tile.classList.toggle('speaking', state.speaker === p.id);
+    tile.classList.toggle('offline', !p.connected);
+    tile.dataset.participant = p.id;
+    tile.querySelector('.name').textContent = `${p.name}${mine ? `（${t('you')}）` : ''} · ${t('roles')[p.role] || p.role}`;
+    tile.querySelector('.mic').textContent = p.audio_muted ? '🔇' : '🎤';
+    tile.querySelector('.mic').title = p.audio_muted ? t('muted') : '';
+    const q = p.quality ?? 3;
+    tile.querySelector('.quality').textContent = '▂▄▆█'.slice(0, q + 1);
+    tile.querySelector('.quality').title = p.connected ? t('quality')[q] : t('offline');
+  }
+  for (const [trackId, info] of state.tracks) {
+    if (info.source !== 'screen') continue;
+    const key = `s:${trackId}`;
+    seen.add(key);
+    const tile = tileFor(key);
+    tile.classList.add('screen');
+    tile.dataset.participant = info.participant;
+    const m = state.media.get(trackId);
+    const video = tile.querySelector('video');
+    if (m && video.srcObject !== m.stream) video.srcObject = new MediaStream([m.track]);
+    const name = state.participants.get(info.participant)?.name || '';
+    tile.querySelector('.name').textContent = t('screenOf', { name });
+  }
+  for (const tile of [...$('stage').children]) if (!seen.has(tile.dataset.tile)) tile.remove();
+  // Remote audio: one element per audio track.
+  const audioSeen = new Set();
+  for (const [trackId, m] of state.media) {
+    if (m.track.kind !== 'audio') continue;
+    audioSeen.add(trackId);
+    let el = document.querySelector(`audio[data-track="${CSS.escape(trackId)}"]`);
+    if (!el) {
+      el = document.createElement('audio');
+      el.autoplay = true;
+      el.dataset.track = trackId;
+      el.srcObject = new MediaStream([m.track]);
+      $('audio-sink').append(el);
+    }
+  }
+  for (const el of [...$('audio-sink').children]) if (!audioSeen.has(el.dataset.track)) el.remove();
+  layout();
+  renderList();
+  renderControls();
+}
+
+function layout() {
+  const stage = $('stage');
+  stage.className = `stage ${state.view}`;
+  const tiles = [...stage.children];
+  const screen = tiles.find((x) => x.classList.contains('screen'));
+  const focus = screen || tiles.find((x) => x.dataset.participant === state.speaker) || tiles[0];
+  for (const tile of tiles) tile.classList.toggle('focus', state.view === 'speaker' && tile === focus);
+  const n = Math.max(1, tiles.length);
+  stage.style.setProperty('--cols', String(Math.ceil(Math.sqrt(n))));
+}
+
+function renderList() {
+  const list = $('participant-list');
+  $('participant-count').textContent = String(state.participants.size);
+  list.replaceChildren(...[...state.participants.values()].map((p) => {
+    const li = document.createElement('li');
+    li.textContent = `${p.audio_muted ? '🔇' : '🎤'} ${p.name} · ${t('roles')[p.role] || p.role}${p.connected ? '' : ` (${t('offline')})`}`;
+    li.classList.toggle('speaking', state.speaker === p.id);
+    return li;
+  }));
+}
+
+function renderControls() {
+  const me = state.participants.get(state.me?.id);
+  if (!me) return;
+  $('btn-mic').textContent = me.audio_muted ? t('unmute') : t('mute');
+  $('btn-mic').classList.toggle('off', me.audio_muted);
+  $('btn-cam').textContent = me.video_muted ? t('cameraOn') : t('cameraOff');
+  $('btn-cam').classList.toggle('off', me.video_muted);
+  $('btn-share').textContent = state.session?.screen ? t('stopShare') : t('share');
+  $('btn-view').textContent = state.view === 'grid' ? t('speaker') : t('grid');
+  $('btn-audio-only').classList.toggle('on', state.audioOnly);
+  const observer = me.role === 'observer';
+  for (const id of ['btn-mic', 'btn-cam', 'btn-share']) $(id).disabled = observer;
+}
+
+function addChat(m) {
+  const li = document.createElement('li');
+  const time = new Date(m.at).toLocaleTimeString();
+  li.innerHTML = '<b></b> <time></time><div></div>';
+  li.querySelector('b').textContent = m.name;
+  li.querySelector('time').textContent = time;
+  li.querySelector('div').textContent = m.text;
+  $('chat-list').append(li);
+  $('chat-list').scrollTop = $('chat-list').scrollHeight;
+  if ($('side').hidden || $('side').dataset.tab !== 'chat') {
+    state.chatUnread++;
+    $('chat-badge').textContent = String(state.chatUnread);
+    $('chat-badge').hidden = false;
+  }
+}
+
+function openSide(tab) {
+  const side = $('side');
+  side.hidden = !side.hidden && side.dataset.tab === tab;
+  side.dataset.tab = tab;
+  $('participants-pane').hidden = tab !== 'participants';
+  $('chat-pane').hidden = tab !== 'chat';
+  if (tab === 'chat' && !side.hidden) { state.chatUnread = 0; $('chat-badge').hidden = true; }
+}
+
+// ---------- controls ----------
+
+function setMuted(kind, muted) {
+  const tracks = kind === 'audio' ? state.local.getAudioTracks() : state.local.getVideoTracks();
+  for (const tr of tracks) tr.enabled = !muted;
+  state.sig.send({ type: 'mute', [kind]: muted });
+}
+
+$('btn-mic').onclick = () => setMuted('audio', !state.participants.get(state.me.id).audio_muted);
+$('btn-cam').onclick = () => setMuted('video', !state.participants.get(state.me.id).video_muted);
+$('btn-share').onclick = async () => {
+  if (state.session.screen) await state.session.removeScreen();
+  else {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }).catch(() => null);
+    if (s) await state.session.addScreen(s);
+  }
+  renderControls();
+};
+$('btn-view').onclick = () => { state.view = state.view === 'grid' ? 'speaker' : 'grid'; render(); };
+$('btn-audio-only').onclick = () => {
+  state.audioOnly = !state.audioOnly;
+  setMuted('video', state.audioOnly);
+  render();
+};
+$('btn-people').onclick = () => openSide('participants');
+$('btn-chat').onclick = () => openSide('chat');
+$('btn-leave').onclick = () => state.sig.leave();
+$('chat-form').onsubmit = (e) => {
+  e.preventDefault();
+  const text = $('chat-input').value.trim();
+  if (text) state.sig.send({ type: 'chat', text });
+  $('chat-input').value = '';
+};
+$('rejoin').onclick = () => location.reload();
+for (const el of document.querySelectorAll('.lang')) el.onclick = () => { toggleLang(); applyStrings(); render(); };
+
+// ---------- start ----------
+
+async function main() {
+  applyStrings();
+  show('prejoin');
+  const claims = token ? claimsOf(token) : null;
+  if (claims) {
+    $('name').value = claims.n;
+    $('name').readOnly = true;
+    $('prejoin-title').textContent = claims.t;
+  } else if (demo !== null) {
+    $('demo-row').hidden = false;
+    $('demo-room').value = demo;
+  } else {
+    $('prejoin-error').textContent = t('noToken');
+    $('prejoin-error').hidden = false;
+    $('join').disabled = true;
+  }
+  if (params.get('audio') === '0') $('audio-only').checked = true;
+  $('camera-select').onchange = preview;
+  $('mic-select').onchange = preview;
+  $('audio-only').onchange = preview;
+  $('join').onclick = join;
+  if (!claims && demo === null) return;
+  $('join').disabled = true;
+  await preview().catch((e) => console.warn('huiyi: preview failed', e));
+  $('join').disabled = false;
+  if (kiosk) {
+    document.body.classList.add('kiosk');
+    document.documentElement.requestFullscreen?.().catch(() => {});
+    state.view = 'speaker';
+    await join();
+  }
+}
+
+main();

@@ -1,1 +1,83 @@
+// The signaling connection: protocol v1 over WebSocket (docs/protocol.md).
+// DOM-free: it knows messages, reconnection and resumption, nothing of the UI.
 
+export const PROTOCOL_VERSION = 1;
+
+/// Events: 'state' {state: connecting|open|reconnecting|closed, code, reason},
+/// 'welcome' (the welcome message), and one event per server message type
+/// (detail = the message).
+export class Signaling extends EventTarget {
+  constructor(url, hello) {
+    super();
+    this.url = url;
+    this.hello = hello; // {token} or {demo_meeting, name}
+    this.session = null; // resume key from the last welcome
+    this.ws = null;
+    this.state = 'idle';
+    this.closedByUs = false;
+    this.retry = 0;
+    this.queue = [];
+  }
+
+  connect() {
+    this.closedByUs = false;
+    this.setState(this.session ? 'reconnecting' : 'connecting');
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      const hello = { type: 'hello', version: PROTOCOL_VERSION, ...this.hello };
+      if (this.session) hello.resume = this.session;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      if (msg.type === 'welcome') {
+        this.session = msg.session;
+        this.retry = 0;
+        this.setState('open');
+        const queued = this.queue.splice(0);
+        for (const m of queued) this.send(m);
+        this.dispatchEvent(new CustomEvent('welcome', { detail: msg }));
+        return;
+      }
+      this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      // Final: we left, the server refused us (policy), or we were replaced.
+      const final = this.closedByUs || ev.code === 1000 || ev.code === 1008 || ev.code === 4001;
+      if (final) {
+        this.setState('closed', ev.code, ev.reason);
+        return;
+      }
+      this.setState('reconnecting', ev.code, ev.reason);
+      const delay = Math.min(5000, 300 * 2 ** this.retry++);
+      setTimeout(() => { if (!this.closedByUs) this.connect(); }, delay);
+    };
+  }
+
+  /// Sends a message now, or once reconnected.
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && this.state === 'open') {
+      this.ws.send(JSON.stringify(msg));
+    } else if (msg.type !== 'ping') {
+      this.queue.push(msg);
+    }
+  }
+
+  leave() {
+    this.closedByUs = true;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'leave' }));
+    setTimeout(() => this.ws?.close(1000), 200);
+  }
+
+  /// For tests and network blips: drop the socket as a network failure would.
+  dropForTest() { this.ws?.close(4999, 'test drop'); }
+
+  setState(state, code, reason) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, code, reason } }));
+  }
+}

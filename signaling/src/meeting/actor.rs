@@ -188,10 +188,14 @@ impl Meeting {
                 p.gone_since = None;
                 p.info.connected = true;
                 p.pending_offer = None;
+                let ended: Vec<TrackId> = p.tracks.drain(..).map(|t| t.id).collect();
                 if let Some(peer) = p.peer.take() {
                     let sfu = self.sfu.clone();
                     let room = self.room;
                     tokio::spawn(async move { sfu.remove_peer(room, peer).await });
+                }
+                for t in ended {
+                    self.broadcast_except(&pid, ServerMsg::TrackEnded { track: t.to_string() });
                 }
                 false
             }
@@ -268,7 +272,7 @@ impl Meeting {
     async fn client(&mut self, pid: &str, msg: ClientMsg) {
         match msg {
             ClientMsg::Hello { .. } => self.error(pid, ErrorCode::BadState, "already joined"),
-            ClientMsg::Publish { sdp, tracks } => self.publish(pid, sdp, tracks).await,
+            ClientMsg::Publish { sdp, tracks, restart } => self.publish(pid, sdp, tracks, restart).await,
             ClientMsg::Answer { offer_id, sdp } => self.answer(pid, offer_id, sdp).await,
             ClientMsg::Mute { audio, video } => self.mute(pid, audio, video).await,
             ClientMsg::Chat { text } => {
@@ -296,7 +300,24 @@ impl Meeting {
         }
     }
 
-    async fn publish(&mut self, pid: &str, sdp: String, tracks: Vec<crate::ws::protocol::TrackMeta>) {
+    async fn publish(
+        &mut self,
+        pid: &str,
+        sdp: String,
+        tracks: Vec<crate::ws::protocol::TrackMeta>,
+        restart: bool,
+    ) {
+        let p = self.participants.get_mut(pid).expect("checked by caller");
+        if restart {
+            if let Some(old) = p.peer.take() {
+                p.pending_offer = None;
+                let ended: Vec<TrackId> = p.tracks.drain(..).map(|t| t.id).collect();
+                let _ = self.sfu.remove_peer(self.room, old).await;
+                for t in ended {
+                    self.broadcast(ServerMsg::TrackEnded { track: t.to_string() });
+                }
+            }
+        }
         let p = self.participants.get_mut(pid).expect("checked by caller");
         if p.info.role == Role::Observer && sdp_sends_media(&sdp) {
             return self.error(pid, ErrorCode::Forbidden, "observers (列席) cannot publish audio or video");

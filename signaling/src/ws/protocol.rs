@@ -58,6 +58,10 @@ pub enum ClientMsg {
         /// What each published m-line carries.
         #[serde(default)]
         tracks: Vec<TrackMeta>,
+        /// The client started a new peer connection (after a network
+        /// failure): the server drops the old media session first.
+        #[serde(default)]
+        restart: bool,
     },
     /// The answer to a server `offer`.
     Answer {

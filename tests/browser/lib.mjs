@@ -1,0 +1,61 @@
+// Shared helpers for the browser tests: Debian's Chromium with fake media,
+// one browser process per participant (as real venues are separate PCs).
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
+
+const FLAGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required', '--mute-audio',
+  '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
+  '--disable-backgrounding-occluded-windows', '--no-default-browser-check', '--disable-default-apps',
+  '--disable-extensions', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
+  '--no-pings', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+  '--auto-select-desktop-capture-source=Entire screen', '--enable-usermedia-screen-capturing',
+];
+
+/// A participant: its own Chromium process and one page.
+export async function participant(url, { width = 1000, height = 700 } = {}) {
+  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'huiyi-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width, height },
+    permissions: ['camera', 'microphone'],
+  });
+  const page = browser.pages()[0] || await browser.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('response', (r) => { if (r.status() >= 400 && process.env.HUIYI_BROWSER_LOG) console.log(`HTTP ${r.status()} ${r.url()}`); });
+  page.on('console', (m) => { if (process.env.HUIYI_BROWSER_LOG) console.log(`[${url.slice(-12)}] ${m.text()}`); });
+  await page.goto(url);
+  return { browser, page, requests };
+}
+
+/// Waits until `fn` (run in the page) returns truthy.
+export async function until(page, fn, arg, timeout = 20000) {
+  return page.waitForFunction(fn, arg, { timeout, polling: 200 });
+}
+
+/// Inbound RTP bytes per kind, from the page's peer connection.
+export async function inboundBytes(page) {
+  return page.evaluate(async () => {
+    const pc = window.huiyi.session?.pc;
+    const out = { audio: 0, video: 0, framesDecoded: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') {
+        out[s.kind] += s.bytesReceived || 0;
+        if (s.kind === 'video') out.framesDecoded += s.framesDecoded || 0;
+      }
+    });
+    return out;
+  });
+}
