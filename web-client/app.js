@@ -18,6 +18,7 @@ const state = {
   media: new Map(), // trackId → {track, stream}
   speaker: null, view: 'grid', audioOnly: false,
   sig: null, session: null, local: null, chatUnread: 0,
+  events: [], // message types received, in order (support and tests)
 };
 window.huiyi = state; // for tests and support staff (read-only use)
 
@@ -137,6 +138,9 @@ function wire(sig, session) {
       show('ended');
     }
   });
+  for (const type of ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat']) {
+    sig.addEventListener(type, (e) => state.events.push({ type, detail: e.detail }));
+  }
   sig.addEventListener('participant_joined', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
   sig.addEventListener('participant_updated', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
   sig.addEventListener('participant_left', (e) => { state.participants.delete(e.detail.id); render(); });

@@ -1,0 +1,166 @@
+// Three participants in real Chromium processes hold a meeting through a
+// running Huiyi server. Links come from HUIYI_LINKS (a JSON array of join
+// URLs with tokens), written by the Rust harness (tests/tests/browser.rs).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { participant, until, inboundBytes } from './lib.mjs';
+
+const links = JSON.parse(process.env.HUIYI_LINKS || '[]');
+const shots = process.env.HUIYI_SCREENSHOTS;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/// Per remote participant: frames shown so far by its camera tile.
+async function frames(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.tile:not(.screen)')]
+    .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+    .map((t) => [t.dataset.participant, t.querySelector('video').getVideoPlaybackQuality().totalVideoFrames])));
+}
+
+/// Bytes received per (publisher participant, kind), from getStats and the track map.
+async function bytesFrom(page) {
+  return page.evaluate(async () => {
+    const h = window.huiyi;
+    const out = {};
+    (await h.session.pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      const trackId = h.session.trackIdOfMid(s.mid);
+      const info = h.tracks.get(trackId);
+      if (!info) return;
+      const key = `${info.participant}/${s.kind}`;
+      out[key] = (out[key] || 0) + (s.bytesReceived || 0);
+    });
+    return out;
+  });
+}
+
+async function joinAll() {
+  const people = [];
+  for (const url of links) {
+    const p = await participant(url);
+    await p.page.waitForSelector('#join:not([disabled])', { timeout: 20000 });
+    await p.page.click('#join');
+    people.push(p);
+  }
+  return people;
+}
+
+test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
+  assert.equal(links.length, 3, 'three join links');
+  const [a, b, c] = await joinAll();
+  const all = [a, b, c];
+  const id = async (p) => p.page.evaluate(() => window.huiyi.me.id);
+  const [ida, idb, idc] = [await id(a), await id(b), await id(c)];
+
+  try {
+    await t.test('each sees the two others\' video playing and receives their audio', async () => {
+      for (const p of all) {
+        await until(p.page, () => [...document.querySelectorAll('.tile:not(.screen)')]
+          .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+          .filter((t) => t.querySelector('video').videoWidth > 0).length === 2);
+      }
+      const before = await Promise.all(all.map((p) => frames(p.page)));
+      const bytes0 = await Promise.all(all.map((p) => bytesFrom(p.page)));
+      await sleep(2000);
+      const after = await Promise.all(all.map((p) => frames(p.page)));
+      const bytes1 = await Promise.all(all.map((p) => bytesFrom(p.page)));
+      for (let i = 0; i < 3; i++) {
+        assert.equal(Object.keys(after[i]).length, 2, `participant ${i} has two remote tiles`);
+        for (const [who, n] of Object.entries(after[i])) {
+          assert.ok(n - before[i][who] >= 10, `participant ${i}: frames from ${who} advance (${before[i][who]} → ${n})`);
+        }
+        const others = [ida, idb, idc].filter((_, j) => j !== i);
+        for (const o of others) {
+          assert.ok((bytes1[i][`${o}/audio`] || 0) > (bytes0[i][`${o}/audio`] || 0), `participant ${i} receives audio of ${o}`);
+        }
+      }
+      if (shots) await a.page.screenshot({ path: `${shots}/three.png` });
+    });
+
+    await t.test('a mute is enforced at the server even if the client keeps sending', async () => {
+      // Ask for the mute through the protocol only; A's microphone track stays enabled.
+      await a.page.evaluate(() => window.huiyi.sig.send({ type: 'mute', audio: true }));
+      await until(b.page, (ida) => window.huiyi.participants.get(ida)?.audio_muted === true, ida);
+      await sleep(500); // packets already in flight
+      const x0 = await bytesFrom(b.page);
+      const y0 = await bytesFrom(c.page);
+      await sleep(2000);
+      const x1 = await bytesFrom(b.page);
+      const y1 = await bytesFrom(c.page);
+      assert.equal(x1[`${ida}/audio`], x0[`${ida}/audio`], 'B receives no audio bytes from muted A');
+      assert.equal(y1[`${ida}/audio`], y0[`${ida}/audio`], 'C receives no audio bytes from muted A');
+      assert.ok(x1[`${idc}/audio`] > x0[`${idc}/audio`], 'B still hears C');
+      const sending = await a.page.evaluate(() => window.huiyi.local.getAudioTracks()[0].enabled);
+      assert.equal(sending, true, 'A\'s client kept its microphone on');
+      await a.page.evaluate(() => window.huiyi.sig.send({ type: 'mute', audio: false }));
+      await sleep(1500);
+      const x2 = await bytesFrom(b.page);
+      await sleep(1000);
+      const x3 = await bytesFrom(b.page);
+      assert.ok(x3[`${ida}/audio`] > x2[`${ida}/audio`], 'after unmute B hears A again');
+    });
+
+    await t.test('a screen share appears for the others as its own tile', async () => {
+      await a.page.evaluate(async () => {
+        // A canvas stands in for the captured screen; the code path is the share button's.
+        const canvas = document.createElement('canvas');
+        canvas.width = 640; canvas.height = 360;
+        const g = canvas.getContext('2d');
+        let n = 0;
+        setInterval(() => { g.fillStyle = `hsl(${(n++ * 7) % 360} 70% 50%)`; g.fillRect(0, 0, 640, 360); }, 50);
+        await window.huiyi.session.addScreen(canvas.captureStream(20));
+      });
+      for (const p of [b, c]) {
+        await until(p.page, () => {
+          const v = document.querySelector('.tile.screen video');
+          return v && v.videoWidth === 640;
+        });
+      }
+      const n0 = await b.page.evaluate(() => document.querySelector('.tile.screen video').getVideoPlaybackQuality().totalVideoFrames);
+      await sleep(1500);
+      const n1 = await b.page.evaluate(() => document.querySelector('.tile.screen video').getVideoPlaybackQuality().totalVideoFrames);
+      assert.ok(n1 > n0, 'the shared screen plays');
+      if (shots) await b.page.screenshot({ path: `${shots}/screen.png` });
+      await a.page.evaluate(() => window.huiyi.session.removeScreen());
+      await until(b.page, () => !document.querySelector('.tile.screen'));
+    });
+
+    await t.test('a participant whose WebSocket drops recovers by itself; nobody sees it leave', async () => {
+      await b.page.evaluate(() => window.huiyi.sig.dropForTest());
+      await until(b.page, () => window.huiyi.sig.state === 'open' && window.huiyi.events.filter((e) => e.type === 'welcome').length >= 2);
+      const resumed = await b.page.evaluate(() => window.huiyi.events.filter((e) => e.type === 'welcome').at(-1).detail.resumed);
+      assert.equal(resumed, true, 'the session resumed');
+      const sawLeave = await a.page.evaluate((idb) => window.huiyi.events.some((e) => e.type === 'participant_left' && e.detail.id === idb), idb);
+      assert.equal(sawLeave, false, 'A never saw B leave');
+      const f0 = await frames(a.page);
+      await sleep(1500);
+      const f1 = await frames(a.page);
+      assert.ok(f1[idb] > f0[idb], 'B\'s video still plays at A');
+      const g0 = await frames(b.page);
+      await sleep(1500);
+      const g1 = await frames(b.page);
+      assert.ok(g1[ida] > g0[ida], 'B still receives A');
+      // Chat still works through the new socket.
+      await b.page.evaluate(() => window.huiyi.sig.send({ type: 'chat', text: '城关镇收到' }));
+      await until(a.page, () => [...document.querySelectorAll('#chat-list li')].some((li) => li.textContent.includes('城关镇收到')));
+    });
+
+    await t.test('a participant who leaves disappears for the others', async () => {
+      await c.page.click('#btn-leave');
+      await until(c.page, () => !document.getElementById('ended').hidden);
+      for (const p of [a, b]) {
+        await until(p.page, (idc) => !document.querySelector(`.tile[data-participant="${idc}"]`) && !window.huiyi.participants.has(idc), idc);
+      }
+    });
+
+    await t.test('the page requests nothing but the Huiyi server', async () => {
+      const origin = new URL(links[0]).origin;
+      for (const p of all) {
+        const foreign = p.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
+        assert.deepEqual(foreign, []);
+      }
+    });
+  } finally {
+    for (const p of all) await p.browser.close().catch(() => {});
+  }
+});

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the browser tests need: Debian's Chromium (never a downloaded
+# browser), CJK fonts for readable screenshots, and playwright-core from npm.
+# Idempotent; safe to run before every test run.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund --silent
+fi
