@@ -22,8 +22,7 @@ async fn three_participants_meet_in_chromium() {
     );
 
     let dir = std::env::temp_dir().join(format!("huiyi-browser-{}", std::process::id()));
-    let mut config = Config::default();
-    config.data_dir = dir.clone();
+    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
     config.sfu.udp_port = 0;
     config.sfu.workers = 1;
     let signer = Signer::load_or_create(&dir).expect("signing key");
