@@ -29,9 +29,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if config.http.tls_cert.is_some() {
-        anyhow::bail!("http.tls_cert: HTTPS serving is not in this build yet; remove http.tls_cert/http.tls_key and serve on loopback");
-    }
+    let tls_config = tls::server_config(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
     let (sfu, mut events) = Sfu::start(&config.sfu)?;
@@ -51,7 +49,13 @@ pub async fn run(
             dispatcher.dispatch(event).await;
         }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    match tls_config {
+        Some(tls_config) => {
+            tracing::info!("serving HTTPS");
+            tls::serve(listener, tls_config, app, shutdown).await?;
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+    }
     tracing::info!("http stopped; closing media peers");
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;

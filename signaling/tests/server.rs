@@ -106,3 +106,58 @@ fn sigterm_stops_the_binary_gracefully() {
     assert!(log.contains("huiyi stopped"), "{log}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn serves_https_with_a_configured_certificate() {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let dir = std::env::temp_dir().join(format!("huiyi-https-test-{}", std::process::id()));
+    let (cert, key) =
+        huiyi_signaling::tls::self_signed(&dir.join("certs"), &["127.0.0.1".into()]).expect("cert");
+    let mut config = test_config(&dir);
+    config.http.tls_cert = Some(cert.clone());
+    config.http.tls_key = Some(key);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
+        let _ = stop_rx.await;
+    }));
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(&cert).expect("pem")).expect("root");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let mut tls = connector
+        .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+        .await
+        .expect("TLS handshake");
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = String::new();
+    tls.read_to_string(&mut out).await.ok();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\"status\":\"ok\""));
+
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = get(addr, "/healthz").await;
+    assert!(!plain.contains("200 OK"));
+
+    stop_tx.send(()).expect("running");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("clean");
+    std::fs::remove_dir_all(&dir).ok();
+}
