@@ -1,0 +1,250 @@
+//! The signaling WebSocket as a client sees it: hello and tokens, typed
+//! errors for bad input, close codes for violations, chat between sessions.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use huiyi_config::Config;
+use huiyi_signaling::token::{Claims, Role, Signer};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Server {
+    addr: std::net::SocketAddr,
+    signer: Signer,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+async fn server(tag: &str, demo: bool) -> Server {
+    let dir = std::env::temp_dir().join(format!("huiyi-sig-{tag}-{}", std::process::id()));
+    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
+    config.sfu.udp_port = 0;
+    config.sfu.workers = 1;
+    config.signaling.demo = demo;
+    config.signaling.reconnect_grace_secs = 2;
+    let signer = Signer::load_or_create(&dir).expect("key");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(huiyi_signaling::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    Server { addr, signer, stop: Some(tx), dir }
+}
+
+fn token(s: &Server, pid: &str, name: &str, role: Role) -> String {
+    let now = huiyi_signaling::unix_millis() / 1000;
+    s.signer.sign(&Claims {
+        m: "m1".into(),
+        t: "例会".into(),
+        p: pid.into(),
+        n: name.into(),
+        r: role,
+        nbf: now - 10,
+        exp: now + 600,
+    })
+}
+
+async fn connect(s: &Server, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!("ws://{}/ws", s.addr).into_client_request().expect("request");
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().expect("origin"));
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.expect("send");
+}
+
+/// The next JSON message, skipping pings; `None` on close.
+async fn recv(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let frame =
+            tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message in time")?;
+        match frame.ok()? {
+            Message::Text(t) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+async fn recv_type(ws: &mut Ws, ty: &str) -> Value {
+    loop {
+        let m = recv(ws).await.unwrap_or_else(|| panic!("closed while waiting for {ty}"));
+        if m["type"] == ty {
+            return m;
+        }
+    }
+}
+
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.ok()?? {
+            Ok(Message::Close(Some(f))) => return Some(f.code.into()),
+            Ok(Message::Close(None)) => return None,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn hello_requires_a_valid_token() {
+    let s = server("token", false).await;
+    let mut ws = connect(&s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": "forged.token"})).await;
+    let m = recv(&mut ws).await.expect("an error first");
+    assert_eq!(m["type"], "error");
+    assert_eq!(m["code"], "unauthorized");
+    assert_eq!(close_code(&mut ws).await, Some(1008));
+
+    // Demo joins are refused when demo mode is off.
+    let mut ws = connect(&s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "demo_meeting": "x"})).await;
+    assert_eq!(recv(&mut ws).await.expect("error")["code"], "unauthorized");
+
+    // Another protocol version gets a clear answer.
+    let mut ws = connect(&s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 9, "token": token(&s, "p1", "甲", Role::Chair)})).await;
+    assert_eq!(recv(&mut ws).await.expect("error")["code"], "unsupported_version");
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused() {
+    let s = server("origin", false).await;
+    assert!(connect(&s, Some("https://evil.example")).await.is_err(), "403 on upgrade");
+    let own = format!("http://{}", s.addr);
+    assert!(connect(&s, Some(&own)).await.is_ok());
+}
+
+#[tokio::test]
+async fn bad_messages_get_errors_and_the_session_goes_on() {
+    let s = server("bad", false).await;
+    let mut ws = connect(&s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": token(&s, "p1", "县政府办", Role::Chair)}))
+        .await;
+    let w = recv_type(&mut ws, "welcome").await;
+    assert_eq!(w["you"]["name"], "县政府办");
+    assert_eq!(w["meeting"]["title"], "例会");
+    for bad in [
+        "{",
+        "[]",
+        "{\"type\":\"warp\"}",
+        "{\"type\":\"chat\"}",
+        "{\"type\":\"answer\",\"offer_id\":\"x\",\"sdp\":1}",
+    ] {
+        ws.send(Message::text(bad)).await.expect("send");
+        let e = recv_type(&mut ws, "error").await;
+        assert_eq!(e["code"], "bad_message", "{bad}");
+    }
+    ws.send(Message::binary(vec![1, 2, 3])).await.expect("send");
+    assert_eq!(recv_type(&mut ws, "error").await["code"], "bad_message");
+    send(&mut ws, json!({"type": "publish", "sdp": "v=0 not sdp"})).await;
+    assert_eq!(recv_type(&mut ws, "error").await["code"], "bad_sdp");
+    send(&mut ws, json!({"type": "chat", "text": ""})).await;
+    assert_eq!(recv_type(&mut ws, "error").await["code"], "bad_message");
+    // Still alive.
+    send(&mut ws, json!({"type": "ping", "nonce": 7})).await;
+    assert_eq!(recv_type(&mut ws, "pong").await["nonce"], 7);
+    // A flood is rate limited, and then the session is closed as abusive.
+    for _ in 0..200 {
+        if ws.send(Message::text("{\"type\":\"ping\"}")).await.is_err() {
+            break;
+        }
+    }
+    let mut limited = false;
+    let mut code = None;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        match frame {
+            Message::Text(t) if t.contains("rate_limited") => limited = true,
+            Message::Close(f) => {
+                code = f.map(|f| u16::from(f.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(limited, "rate limited");
+    assert_eq!(code, Some(1008), "closed for abuse");
+}
+
+#[tokio::test]
+async fn observers_cannot_publish() {
+    let s = server("observer", false).await;
+    let mut ws = connect(&s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": token(&s, "p9", "列席", Role::Observer)}))
+        .await;
+    recv_type(&mut ws, "welcome").await;
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\n";
+    send(&mut ws, json!({"type": "publish", "sdp": sdp})).await;
+    assert_eq!(recv_type(&mut ws, "error").await["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn chat_presence_resume_and_leave() {
+    let s = server("chat", false).await;
+    let mut a = connect(&s, None).await.expect("a");
+    send(&mut a, json!({"type": "hello", "version": 1, "token": token(&s, "p1", "主会场", Role::Chair)}))
+        .await;
+    recv_type(&mut a, "welcome").await;
+    let mut b = connect(&s, None).await.expect("b");
+    send(&mut b, json!({"type": "hello", "version": 1, "token": token(&s, "p2", "城关镇", Role::Venue)}))
+        .await;
+    let wb = recv_type(&mut b, "welcome").await;
+    assert_eq!(wb["participants"][0]["name"], "主会场");
+    let joined = recv_type(&mut a, "participant_joined").await;
+    assert_eq!(joined["participant"]["role"], "venue");
+
+    send(&mut b, json!({"type": "chat", "text": "城关镇已到"})).await;
+    let chat = recv_type(&mut a, "chat").await;
+    assert_eq!((chat["from"].as_str(), chat["text"].as_str()), (Some("p2"), Some("城关镇已到")));
+
+    // B's socket drops; within the grace period it resumes and A never sees it leave.
+    let session = wb["session"].as_str().expect("session").to_string();
+    drop(b);
+    let upd = recv_type(&mut a, "participant_updated").await;
+    assert_eq!(upd["participant"]["connected"], false);
+    let mut b = connect(&s, None).await.expect("b again");
+    send(&mut b, json!({"type": "hello", "version": 1, "token": token(&s, "p2", "城关镇", Role::Venue), "resume": session})).await;
+    let w2 = recv_type(&mut b, "welcome").await;
+    assert_eq!(w2["resumed"], true);
+    let upd = recv_type(&mut a, "participant_updated").await;
+    assert_eq!(upd["participant"]["connected"], true);
+
+    // Leaving is immediate and final.
+    send(&mut b, json!({"type": "leave"})).await;
+    assert_eq!(close_code(&mut b).await, Some(1000));
+    let left = recv_type(&mut a, "participant_left").await;
+    assert_eq!((left["id"].as_str(), left["reason"].as_str()), (Some("p2"), Some("left")));
+}
+
+#[tokio::test]
+async fn a_dropped_participant_leaves_after_the_grace_period() {
+    let s = server("grace", false).await;
+    let mut a = connect(&s, None).await.expect("a");
+    send(&mut a, json!({"type": "hello", "version": 1, "token": token(&s, "p1", "主会场", Role::Chair)}))
+        .await;
+    recv_type(&mut a, "welcome").await;
+    let mut b = connect(&s, None).await.expect("b");
+    send(&mut b, json!({"type": "hello", "version": 1, "token": token(&s, "p2", "乡镇", Role::Venue)})).await;
+    recv_type(&mut b, "welcome").await;
+    drop(b);
+    let left = recv_type(&mut a, "participant_left").await; // grace is 2 s in this test
+    assert_eq!((left["id"].as_str(), left["reason"].as_str()), (Some("p2"), Some("timeout")));
+}
