@@ -124,7 +124,10 @@ function wire(sig, session) {
       started = true;
       const publish = w.you.role === 'observer' ? new MediaStream() : state.local;
       await session.start(publish);
-      if (state.audioOnly) sig.send({ type: 'mute', video: true });
+      if (state.audioOnly) {
+        sig.send({ type: 'mute', video: true });
+        sig.send({ type: 'receive', video: false });
+      }
     }
   });
   sig.addEventListener('state', (e) => {
@@ -312,8 +315,10 @@ $('btn-share').onclick = async () => {
 };
 $('btn-view').onclick = () => { state.view = state.view === 'grid' ? 'speaker' : 'grid'; render(); };
 $('btn-audio-only').onclick = () => {
+  // Audio only: my camera stops and the server stops sending me video.
   state.audioOnly = !state.audioOnly;
   setMuted('video', state.audioOnly);
+  state.sig.send({ type: 'receive', video: !state.audioOnly });
   render();
 };
 $('btn-people').onclick = () => openSide('participants');

@@ -33,6 +33,7 @@ pub(crate) enum Command {
     AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
     RemovePeer { peer: PeerId, reply: Reply<()> },
     SetMuted { peer: PeerId, track: TrackId, muted: bool, reply: Reply<()> },
+    SetReceiveVideo { peer: PeerId, receive: bool, reply: Reply<()> },
     Shutdown,
 }
 
@@ -54,6 +55,9 @@ impl Command {
             Command::RemovePeer { peer, reply } => drop(reply.send(engine.remove_peer(now, peer))),
             Command::SetMuted { peer, track, muted, reply } => {
                 drop(reply.send(engine.set_muted(now, peer, track, muted)))
+            }
+            Command::SetReceiveVideo { peer, receive, reply } => {
+                drop(reply.send(engine.set_receive_video(now, peer, receive)))
             }
             Command::Shutdown => {}
         }
@@ -231,6 +235,12 @@ impl SfuHandle {
     ) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::SetMuted { peer, track, muted, reply }).await
+    }
+
+    /// Audio-only mode for a subscriber on a weak link: no video is sent to it.
+    pub async fn set_receive_video(&self, room: RoomId, peer: PeerId, receive: bool) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetReceiveVideo { peer, receive, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {

@@ -305,3 +305,32 @@ fn a_muted_track_is_not_forwarded_and_resumes_seamlessly() {
     }
     assert!(sim.engine.set_muted(sim.now, PeerId(2), track, true).is_err(), "only the owner's track");
 }
+
+#[test]
+fn audio_only_subscribers_get_no_video_and_resume_cleanly() {
+    let mut sim = sim(17);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    run_media(&mut sim, &[0], 500, 1);
+    let count = |sim: &Sim, video: bool| {
+        sim.clients[1].received.iter().filter(|r| (r.payload.len() == 1000) == video).count()
+    };
+    let (v0, a0) = (count(&sim, true), count(&sim, false));
+    assert!(v0 > 20 && a0 > 10);
+    sim.engine.set_receive_video(sim.now, PeerId(2), false).expect("audio only");
+    run_media(&mut sim, &[0], 500, 1000);
+    assert_eq!(count(&sim, true), v0, "no video while audio-only");
+    assert!(count(&sim, false) > a0 + 10, "audio continues");
+    sim.engine.set_receive_video(sim.now, PeerId(2), true).expect("video again");
+    run_media(&mut sim, &[0], 500, 2000);
+    assert!(count(&sim, true) > v0 + 20, "video resumes");
+    let video: Vec<u64> =
+        sim.clients[1].received.iter().filter(|r| r.payload.len() == 1000).map(|r| r.seq).collect();
+    for w in video.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "the subscriber's video sequence has no gap");
+    }
+}

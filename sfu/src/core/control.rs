@@ -56,6 +56,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Stops or resumes sending video to a subscriber (audio-only mode for a
+    /// weak link). Audio is unaffected; on resume each video stream continues
+    /// without a gap from the next keyframe.
+    pub fn set_receive_video(&mut self, now: Instant, peer: PeerId, receive: bool) -> Result<(), SfuError> {
+        let pk = self.key_of(peer)?;
+        let p = self.peer_mut(pk).ok_or(SfuError::PeerNotFound(peer))?;
+        if p.video_paused == !receive {
+            return Ok(());
+        }
+        p.video_paused = !receive;
+        if receive {
+            let mut sources = Vec::new();
+            for d in p.down.iter_mut().flatten() {
+                if d.rewriter.is_video() {
+                    d.rewriter.switch_source();
+                    if let Some(src) = d.source {
+                        sources.push(src);
+                    }
+                }
+            }
+            for (owner, ui) in sources {
+                self.request_keyframe(now, owner, ui, str0m::media::KeyframeRequestKind::Pli);
+            }
+        }
+        self.finish(now);
+        Ok(())
+    }
+
     /// Every window: the loudest speaking publisher of each room.
     pub(crate) fn update_speakers(&mut self, now: Instant) {
         if self.next_speaker_check.is_some_and(|t| now < t) {

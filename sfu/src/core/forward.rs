@@ -135,6 +135,9 @@ impl Engine {
         let Some(sub) = self.peers.get_mut(s.peer).and_then(Option::as_mut) else {
             return false;
         };
+        if sh.video && sub.video_paused {
+            return false;
+        }
         let Some(down) = sub.down.get_mut(s.down).and_then(Option::as_mut) else {
             return false;
         };

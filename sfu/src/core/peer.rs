@@ -87,6 +87,8 @@ pub(crate) struct Peer {
     pub clock: PublisherClock,
     pub neg: Negotiation,
     pub connected: bool,
+    /// The subscriber asked for audio only (a weak link): no video is sent to it.
+    pub video_paused: bool,
     pub counters: PeerCounters,
 }
 
@@ -102,6 +104,7 @@ impl Peer {
             clock: PublisherClock::default(),
             neg: Negotiation::default(),
             connected: false,
+            video_paused: false,
             counters: PeerCounters::default(),
         }
     }

@@ -102,6 +102,11 @@ impl Rewriter {
         self.epoch = None;
     }
 
+    /// True for a video stream (which restarts at keyframes).
+    pub fn is_video(&self) -> bool {
+        self.video
+    }
+
     /// True while waiting for the first packet (a keyframe for video) of an epoch.
     pub fn is_waiting(&self) -> bool {
         self.epoch.is_none()

@@ -83,6 +83,8 @@ struct Participant {
     peer: Option<PeerId>,
     tracks: Vec<Published>,
     sources: HashMap<String, Source>,
+    /// False in audio-only mode: the server sends it no video.
+    receive_video: bool,
     /// The server offer waiting for this participant's answer (re-sent on resume).
     pending_offer: Option<ServerMsg>,
     gone_since: Option<Instant>,
@@ -219,6 +221,7 @@ impl Meeting {
                         peer: None,
                         tracks: Vec::new(),
                         sources: HashMap::new(),
+                        receive_video: true,
                         pending_offer: None,
                         gone_since: None,
                     },
@@ -275,6 +278,15 @@ impl Meeting {
             ClientMsg::Publish { sdp, tracks, restart } => self.publish(pid, sdp, tracks, restart).await,
             ClientMsg::Answer { offer_id, sdp } => self.answer(pid, offer_id, sdp).await,
             ClientMsg::Mute { audio, video } => self.mute(pid, audio, video).await,
+            ClientMsg::Receive { video } => {
+                let p = self.participants.get_mut(pid).expect("checked by caller");
+                p.receive_video = video;
+                if let Some(peer) = p.peer {
+                    if let Err(e) = self.sfu.set_receive_video(self.room, peer, video).await {
+                        self.error(pid, ErrorCode::Internal, &e.to_string());
+                    }
+                }
+            }
             ClientMsg::Chat { text } => {
                 let text = text.trim();
                 if text.is_empty() || text.chars().count() > 2000 {
@@ -331,8 +343,15 @@ impl Meeting {
                 let peer = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
                 let r = self.sfu.add_peer(self.room, peer, sdp).await;
                 if r.is_ok() {
-                    if let Some(p) = self.participants.get_mut(pid) {
-                        p.peer = Some(peer);
+                    let receive_video = match self.participants.get_mut(pid) {
+                        Some(p) => {
+                            p.peer = Some(peer);
+                            p.receive_video
+                        }
+                        None => true,
+                    };
+                    if !receive_video {
+                        let _ = self.sfu.set_receive_video(self.room, peer, false).await;
                     }
                 }
                 r

@@ -79,6 +79,12 @@ pub enum ClientMsg {
         #[serde(default)]
         video: Option<bool>,
     },
+    /// What I want to receive: `video: false` is audio-only mode for a weak
+    /// link (the server stops sending me video).
+    Receive {
+        /// Receive video.
+        video: bool,
+    },
     /// A chat message to everyone.
     Chat {
         /// The text (at most 2 000 characters).
