@@ -62,7 +62,7 @@ impl Engine {
     pub fn set_receive_video(&mut self, now: Instant, peer: PeerId, receive: bool) -> Result<(), SfuError> {
         let pk = self.key_of(peer)?;
         let p = self.peer_mut(pk).ok_or(SfuError::PeerNotFound(peer))?;
-        if p.video_paused == !receive {
+        if p.video_paused != receive {
             return Ok(());
         }
         p.video_paused = !receive;
