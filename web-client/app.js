@@ -3,7 +3,7 @@
 
 import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
-import { t, applyStrings, toggleLang } from './i18n.js';
+import { t, applyStrings, toggleLang, currentLang } from './i18n.js';
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
@@ -272,7 +272,7 @@ function renderControls() {
 
 function addChat(m) {
   const li = document.createElement('li');
-  const time = new Date(m.at).toLocaleTimeString();
+  const time = new Date(m.at).toLocaleTimeString(currentLang() === 'zh' ? 'zh-CN' : 'en', { hour: '2-digit', minute: '2-digit' });
   li.innerHTML = '<b></b> <time></time><div></div>';
   li.querySelector('b').textContent = m.name;
   li.querySelector('time').textContent = time;
@@ -322,6 +322,7 @@ $('btn-audio-only').onclick = () => {
   render();
 };
 $('btn-people').onclick = () => openSide('participants');
+$('side-close').onclick = () => { $('side').hidden = true; };
 $('btn-chat').onclick = () => openSide('chat');
 $('btn-leave').onclick = () => state.sig.leave();
 $('chat-form').onsubmit = (e) => {
