@@ -92,6 +92,7 @@ fn audio_capability() -> RTCRtpCodecCapability {
 impl Client {
     /// A client that publishes audio and video when `publish`, and receives.
     pub async fn new(id: PeerId, publish: bool) -> Result<Arc<Client>> {
+        crate::init_crypto();
         let mut m = MediaEngine::default();
         m.register_codec(
             RTCRtpCodecParameters { capability: video_capability(), payload_type: 96, ..Default::default() },

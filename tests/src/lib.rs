@@ -12,3 +12,11 @@ pub fn init_logging() {
         .with_test_writer()
         .try_init();
 }
+
+/// Picks rustls's crypto provider for the whole test process. The `webrtc`
+/// crate's DTLS uses rustls's process default, which cannot be chosen
+/// automatically once both the `ring` (from `webrtc`) and `aws-lc-rs` (from the
+/// server) backends are linked into one binary.
+pub fn init_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
