@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod relay;
+pub mod server;
 
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_logging() {

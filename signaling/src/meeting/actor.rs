@@ -90,6 +90,19 @@ struct Participant {
     gone_since: Option<Instant>,
 }
 
+impl Participant {
+    /// A new session takes this participant's place; the old one is closed.
+    fn take_over(&mut self, out: mpsc::Sender<Out>, reason: &'static str) {
+        if let Some(old) = self.out.take() {
+            let _ = old.try_send(Out::Close(close::REPLACED, reason));
+        }
+        self.epoch += 1;
+        self.out = Some(out);
+        self.gone_since = None;
+        self.info.connected = true;
+    }
+}
+
 /// The state of one live meeting.
 pub struct Meeting {
     id: String,
@@ -169,26 +182,14 @@ impl Meeting {
         let pid = claims.p.clone();
         let resumed = match self.participants.get_mut(&pid) {
             Some(p) if resume.as_deref() == Some(p.session_key.as_str()) => {
-                if let Some(old) = p.out.take() {
-                    let _ = old.try_send(Out::Close(close::REPLACED, "resumed elsewhere"));
-                }
-                p.epoch += 1;
-                p.out = Some(out);
-                p.gone_since = None;
-                p.info.connected = true;
+                p.take_over(out, "resumed elsewhere");
                 true
             }
             Some(p) => {
                 // The same participant again without resume (a new tab, a new
                 // device): the new session takes over with fresh media.
-                if let Some(old) = p.out.take() {
-                    let _ = old.try_send(Out::Close(close::REPLACED, "joined from another window"));
-                }
-                p.epoch += 1;
-                p.out = Some(out);
+                p.take_over(out, "joined from another window");
                 p.session_key = random_id(18);
-                p.gone_since = None;
-                p.info.connected = true;
                 p.pending_offer = None;
                 let ended: Vec<TrackId> = p.tracks.drain(..).map(|t| t.id).collect();
                 if let Some(peer) = p.peer.take() {

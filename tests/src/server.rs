@@ -1,0 +1,91 @@
+//! The whole Huiyi server, in-process, for end-to-end tests: temporary data
+//! directory, port 0 everywhere, join tokens signed with its key.
+
+use std::time::Duration;
+
+use huiyi_config::Config;
+use huiyi_signaling::token::{Claims, Role, Signer};
+
+/// A running server; stops (cleanly) when dropped or on [`TestServer::stop`].
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// `ws://127.0.0.1:PORT/ws`.
+    pub ws: String,
+    signer: Signer,
+    dir: std::path::PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with one media worker.
+    pub async fn start(tag: &str) -> TestServer {
+        let dir = std::env::temp_dir().join(format!("huiyi-{tag}-{}", std::process::id()));
+        let mut config = Config { data_dir: dir.clone(), ..Config::default() };
+        config.sfu.udp_port = 0;
+        config.sfu.workers = 1;
+        let signer = Signer::load_or_create(&dir).expect("signing key");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(huiyi_signaling::run(config, listener, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            ws: format!("ws://{addr}/ws"),
+            signer,
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Join tokens for one meeting, participants `p1`, `p2`, … in order.
+    pub fn tokens(&self, meeting: &str, title: &str, people: &[(&str, Role)]) -> Vec<String> {
+        let now = huiyi_signaling::unix_millis() / 1000;
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, (name, role))| {
+                self.signer.sign(&Claims {
+                    m: meeting.into(),
+                    t: title.into(),
+                    p: format!("p{}", i + 1),
+                    n: (*name).into(),
+                    r: *role,
+                    nbf: now - 60,
+                    exp: now + 3600,
+                })
+            })
+            .collect()
+    }
+
+    /// Stops the server and checks that it shut down cleanly.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result =
+                tokio::time::timeout(Duration::from_secs(15), task).await.expect("server stops in time");
+            result.expect("server task").expect("clean shutdown");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// Runs a helper script (`setup.sh`) of the test suite, failing clearly.
+pub fn run_setup(script: &std::path::Path) {
+    let status = std::process::Command::new("bash").arg(script).status().expect("run setup script");
+    assert!(status.success(), "{} failed", script.display());
+}
