@@ -49,7 +49,7 @@ export class MediaSession extends EventTarget {
   }
 
   /// Starts publishing `stream` (its audio and video tracks).
-  async start(stream) {
+  async start(stream, restart = false) {
     this.local = stream;
     const pc = this.newPeerConnection();
     this.sources = new Map();
@@ -58,17 +58,42 @@ export class MediaSession extends EventTarget {
       this.sources.set(tr, track.kind === 'audio' ? 'microphone' : 'camera');
     }
     if (stream.getTracks().length === 0) pc.addTransceiver('audio', { direction: 'recvonly' });
-    await this.publish(true);
+    await this.publish(restart);
     this.startStats();
   }
 
-  /// The network or the server lost our media session: start a new one.
+  /// The media path failed. First an ICE restart on the same connection (the
+  /// server keeps its session); if that does not reconnect within 8 s, a new
+  /// peer connection and a new media session at the server.
   async restart() {
     if (!this.local || this.restarting) return;
     this.restarting = true;
     try {
+      const pc = this.pc;
+      pc.restartIce();
+      await this.publish(false);
+      const ok = await new Promise((resolve) => {
+        const done = () => ['connected', 'completed'].includes(pc.iceConnectionState);
+        if (done()) return resolve(true);
+        const timer = setTimeout(() => resolve(done()), 8000);
+        pc.addEventListener('iceconnectionstatechange', () => { if (done()) { clearTimeout(timer); resolve(true); } });
+      });
+      if (ok && pc === this.pc) return;
+    } catch (e) {
+      console.warn('huiyi: ICE restart failed', e);
+    } finally {
+      this.restarting = false;
+    }
+    await this.rebuild();
+  }
+
+  /// A new peer connection and a new media session at the server.
+  async rebuild() {
+    if (this.restarting) return;
+    this.restarting = true;
+    try {
       const screen = this.screen;
-      await this.start(this.local);
+      await this.start(this.local, true);
       if (screen) await this.addScreen(screen);
     } catch (e) {
       this.dispatchEvent(new CustomEvent('failed', { detail: e }));
