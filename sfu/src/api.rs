@@ -34,6 +34,7 @@ pub(crate) enum Command {
     RemovePeer { peer: PeerId, reply: Reply<()> },
     SetMuted { peer: PeerId, track: TrackId, muted: bool, reply: Reply<()> },
     SetReceiveVideo { peer: PeerId, receive: bool, reply: Reply<()> },
+    SetVideoSources { peer: PeerId, sources: Option<Vec<PeerId>>, reply: Reply<()> },
     Shutdown,
 }
 
@@ -58,6 +59,9 @@ impl Command {
             }
             Command::SetReceiveVideo { peer, receive, reply } => {
                 drop(reply.send(engine.set_receive_video(now, peer, receive)))
+            }
+            Command::SetVideoSources { peer, sources, reply } => {
+                drop(reply.send(engine.set_video_sources(now, peer, sources)))
             }
             Command::Shutdown => {}
         }
@@ -241,6 +245,17 @@ impl SfuHandle {
     pub async fn set_receive_video(&self, room: RoomId, peer: PeerId, receive: bool) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::SetReceiveVideo { peer, receive, reply }).await
+    }
+
+    /// Broadcast mode: only video from `sources` is sent to `peer` (`None`: all).
+    pub async fn set_video_sources(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        sources: Option<Vec<PeerId>>,
+    ) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetVideoSources { peer, sources, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {

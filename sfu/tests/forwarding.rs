@@ -334,3 +334,53 @@ fn audio_only_subscribers_get_no_video_and_resume_cleanly() {
         assert_eq!(w[1], w[0] + 1, "the subscriber's video sequence has no gap");
     }
 }
+
+#[test]
+fn broadcast_mode_sends_a_subscriber_only_the_chosen_video() {
+    let mut sim = sim(19);
+    sim.join(ROOM, PeerId(1), true, true).expect("main venue");
+    sim.join(ROOM, PeerId(2), true, true).expect("another venue");
+    sim.join(ROOM, PeerId(3), false, false).expect("sub-venue");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    // Which of the sub-venue's m-lines carries whose video, from the offers' track map.
+    let owner_of_track: std::collections::HashMap<_, _> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SfuEvent::TrackPublished { peer, track, kind: huiyi_sfu::TrackKind::Video, .. } => {
+                Some((*track, *peer))
+            }
+            _ => None,
+        })
+        .collect();
+    let video_mid_of: std::collections::HashMap<_, _> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SfuEvent::OfferReady { peer: PeerId(3), tracks, .. } => Some(tracks.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|(mid, track)| owner_of_track.get(&track).map(|p| (*p, mid)))
+        .collect();
+    let video_from = |sim: &Sim, who: PeerId| {
+        let mid = &video_mid_of[&who];
+        sim.clients[2].received.iter().filter(|r| r.mid.to_string() == *mid).count()
+    };
+    run_media(&mut sim, &[0, 1], 500, 1);
+    assert!(video_from(&sim, PeerId(1)) > 20 && video_from(&sim, PeerId(2)) > 20);
+    sim.engine.set_video_sources(sim.now, PeerId(3), Some(vec![PeerId(1)])).expect("broadcast");
+    let (a, b) = (video_from(&sim, PeerId(1)), video_from(&sim, PeerId(2)));
+    let audio_before = sim.clients[2].received.iter().filter(|r| r.payload.len() != 1000).count();
+    run_media(&mut sim, &[0, 1], 500, 1000);
+    assert!(video_from(&sim, PeerId(1)) > a + 20, "the broadcast source keeps flowing");
+    assert_eq!(video_from(&sim, PeerId(2)), b, "no video of the other venue");
+    let audio_after = sim.clients[2].received.iter().filter(|r| r.payload.len() != 1000).count();
+    assert!(audio_after > audio_before + 20, "audio is not filtered");
+    sim.engine.set_video_sources(sim.now, PeerId(3), None).expect("off");
+    run_media(&mut sim, &[0, 1], 500, 2000);
+    assert!(video_from(&sim, PeerId(2)) > b + 20, "all video again after broadcast ends");
+}

@@ -84,6 +84,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Restricts the video a subscriber receives to these publishers (`None`:
+    /// everything). Used for broadcast mode: a sub-venue gets only the
+    /// broadcast source, and the SFU stops sending it the others' video.
+    /// Streams that become allowed restart at their next keyframe.
+    pub fn set_video_sources(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        sources: Option<Vec<PeerId>>,
+    ) -> Result<(), SfuError> {
+        let pk = self.key_of(peer)?;
+        let p = self.peer_mut(pk).ok_or(SfuError::PeerNotFound(peer))?;
+        if p.video_sources == sources {
+            return Ok(());
+        }
+        p.video_sources = sources;
+        for d in p.down.iter_mut().flatten() {
+            if d.rewriter.is_video() {
+                d.rewriter.switch_source();
+            }
+        }
+        self.finish(now);
+        Ok(())
+    }
+
     /// Every window: the loudest speaking publisher of each room.
     pub(crate) fn update_speakers(&mut self, now: Instant) {
         if self.next_speaker_check.is_some_and(|t| now < t) {

@@ -19,7 +19,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
 use crate::core::events::SfuEvent;
-use crate::core::ids::TrackKind;
+use crate::core::ids::{PeerId, TrackKind};
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::rewrite::{Decision, RewriteIn};
 use crate::core::vp8;
@@ -27,6 +27,7 @@ use crate::core::vp8;
 /// What every subscriber's copy of one packet shares.
 struct Shared<'a> {
     packet: &'a RtpPacket,
+    publisher: PeerId,
     spec: CodecSpec,
     wallclock: Instant,
     rewrite: RewriteIn,
@@ -106,6 +107,7 @@ impl Engine {
                 arrival: packet.timestamp,
             },
             packet: &packet,
+            publisher: p.id,
             spec,
             wallclock,
             descriptor,
@@ -135,7 +137,10 @@ impl Engine {
         let Some(sub) = self.peers.get_mut(s.peer).and_then(Option::as_mut) else {
             return false;
         };
-        if sh.video && sub.video_paused {
+        if sh.video
+            && (sub.video_paused
+                || sub.video_sources.as_ref().is_some_and(|allowed| !allowed.contains(&sh.publisher)))
+        {
             return false;
         }
         let Some(down) = sub.down.get_mut(s.down).and_then(Option::as_mut) else {

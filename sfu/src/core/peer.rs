@@ -89,6 +89,9 @@ pub(crate) struct Peer {
     pub connected: bool,
     /// The subscriber asked for audio only (a weak link): no video is sent to it.
     pub video_paused: bool,
+    /// When set, only video from these publishers is sent to this subscriber
+    /// (broadcast mode: a sub-venue receives only the broadcast source).
+    pub video_sources: Option<Vec<PeerId>>,
     pub counters: PeerCounters,
 }
 
@@ -105,6 +108,7 @@ impl Peer {
             neg: Negotiation::default(),
             connected: false,
             video_paused: false,
+            video_sources: None,
             counters: PeerCounters::default(),
         }
     }
