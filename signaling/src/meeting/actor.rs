@@ -8,11 +8,15 @@ use std::time::{Duration, Instant};
 use huiyi_sfu::{LeaveReason, PeerId, RoomId, SfuError, SfuEvent, SfuHandle, TrackId, TrackKind};
 use tokio::sync::{mpsc, oneshot};
 
+mod chair;
+
+use std::collections::HashSet;
+
 use super::Refusal;
 use crate::token::{random_id, Claims, Role};
 use crate::ws::protocol::{
-    close, ClientMsg, ErrorCode, MeetingInfo, OfferedTrack, ParticipantInfo, ServerMsg, Source, TrackInfo,
-    PROTOCOL_VERSION,
+    close, ClientMsg, ErrorCode, MeetingInfo, MeetingState, OfferedTrack, ParticipantInfo, ServerMsg, Source,
+    TrackInfo, PROTOCOL_VERSION,
 };
 
 /// What a session receives from its meeting.
@@ -114,6 +118,14 @@ pub struct Meeting {
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
+    /// The chair-controlled state (locks, hands, floor, broadcast, layout).
+    state: MeetingState,
+    /// Removed and barred from rejoining this meeting.
+    barred: HashSet<String>,
+    /// Persons the chair asked to unmute (allowed even with locked mics).
+    unmute_allowed: HashSet<String>,
+    /// When the current timed speech ends.
+    floor_deadline: Option<Instant>,
 }
 
 impl Meeting {
@@ -135,6 +147,10 @@ impl Meeting {
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,
+            state: MeetingState { layout: "auto".into(), ..MeetingState::default() },
+            barred: HashSet::new(),
+            unmute_allowed: HashSet::new(),
+            floor_deadline: None,
         }
     }
 
@@ -147,7 +163,10 @@ impl Meeting {
                     Some(cmd) => self.handle(cmd).await,
                     None => break,
                 },
-                _ = tick.tick() => self.expire_dropped().await,
+                _ = tick.tick() => {
+                    self.expire_dropped().await;
+                    self.tick_floor().await;
+                }
             }
             if self.ever_joined && self.participants.is_empty() {
                 break;
@@ -180,6 +199,15 @@ impl Meeting {
     ) -> Result<Attached, Refusal> {
         self.ever_joined = true;
         let pid = claims.p.clone();
+        if self.barred.contains(&pid) {
+            return Err((ErrorCode::Forbidden, "the chair removed you from this meeting".into()));
+        }
+        if self.state.locked && !self.participants.contains_key(&pid) {
+            return Err((ErrorCode::MeetingClosed, "the meeting is locked: no new participants".into()));
+        }
+        if claims.r == Role::Chair && self.state.chair.is_none() {
+            self.state.chair = Some(pid.clone());
+        }
         let resumed = match self.participants.get_mut(&pid) {
             Some(p) if resume.as_deref() == Some(p.session_key.as_str()) => {
                 p.take_over(out, "resumed elsewhere");
@@ -251,6 +279,8 @@ impl Meeting {
         let epoch = p.epoch;
         let pending = if resumed { p.pending_offer.clone() } else { None };
         self.send(&pid, welcome);
+        let state = self.state.clone();
+        self.send(&pid, ServerMsg::MeetingState { state });
         if let Some(offer) = pending {
             self.send(&pid, offer);
         }
@@ -306,6 +336,9 @@ impl Meeting {
                 }
             }
             ClientMsg::Ping { nonce } => self.send(pid, ServerMsg::Pong { nonce }),
+            ClientMsg::Control { action } => self.control(pid, action).await,
+            ClientMsg::RaiseHand => self.raise_hand(pid, true),
+            ClientMsg::LowerHand => self.raise_hand(pid, false),
             ClientMsg::Leave => {
                 self.send_out(pid, Out::Close(close::NORMAL, "left"));
                 self.remove(pid, "left").await;
@@ -354,6 +387,9 @@ impl Meeting {
                     if !receive_video {
                         let _ = self.sfu.set_receive_video(self.room, peer, false).await;
                     }
+                    if self.state.broadcast.is_some() {
+                        self.apply_broadcast().await;
+                    }
                 }
                 r
             }
@@ -385,26 +421,31 @@ impl Meeting {
     }
 
     async fn mute(&mut self, pid: &str, audio: Option<bool>, video: Option<bool>) {
+        if let Some(muted) = audio {
+            if !muted && !self.may_unmute_self(pid) {
+                self.error(pid, ErrorCode::Forbidden, "the chair has locked microphones; ask for the floor");
+            } else {
+                if !muted {
+                    self.unmute_allowed.remove(pid);
+                }
+                self.set_audio(pid, muted).await;
+            }
+        }
+        let Some(muted) = video else { return };
         let p = self.participants.get_mut(pid).expect("checked by caller");
-        let mut changes = Vec::new();
-        if let Some(m) = audio {
-            p.info.audio_muted = m;
-            changes.push((TrackKind::Audio, m));
-        }
-        if let Some(m) = video {
-            p.info.video_muted = m;
-            changes.push((TrackKind::Video, m));
-        }
+        p.info.video_muted = muted;
         let peer = p.peer;
-        let tracks: Vec<(TrackId, TrackKind, Source)> =
-            p.tracks.iter().map(|t| (t.id, t.kind, t.source)).collect();
+        // The camera switch leaves a screen share alone.
+        let cameras: Vec<TrackId> = p
+            .tracks
+            .iter()
+            .filter(|t| t.kind == TrackKind::Video && t.source != Source::Screen)
+            .map(|t| t.id)
+            .collect();
         if let Some(peer) = peer {
-            for (kind, muted) in changes {
-                // The camera switch leaves a screen share alone.
-                for (id, _, _) in tracks.iter().filter(|(_, k, s)| *k == kind && *s != Source::Screen) {
-                    if let Err(e) = self.sfu.set_muted(self.room, peer, *id, muted).await {
-                        tracing::debug!(error = %e, "mute of a track that just ended");
-                    }
+            for id in cameras {
+                if let Err(e) = self.sfu.set_muted(self.room, peer, id, muted).await {
+                    tracing::debug!(error = %e, "mute of a track that just ended");
                 }
             }
         }
@@ -446,6 +487,8 @@ impl Meeting {
             self.broadcast(ServerMsg::TrackEnded { track: t.id.to_string() });
         }
         self.broadcast(ServerMsg::ParticipantLeft { id: pid.to_string(), reason: reason.to_string() });
+        self.unmute_allowed.remove(pid);
+        self.forget_in_state(pid).await;
     }
 
     async fn media(&mut self, event: SfuEvent) {

@@ -103,6 +103,118 @@ pub enum ClientMsg {
     },
     /// I leave the meeting.
     Leave,
+    /// Chair control (chair and secretary only); see [`Control`].
+    Control {
+        /// The action.
+        #[serde(flatten)]
+        action: Control,
+    },
+    /// I ask for the floor (申请发言): join the speaking queue.
+    RaiseHand,
+    /// I withdraw my request.
+    LowerHand,
+}
+
+/// What the chair (主席) or the secretary (会务) does to the meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Control {
+    /// Mute or unmute one participant's microphone. Unmuting a venue opens
+    /// its microphone directly; a person is asked (`unmute_request`).
+    MuteParticipant {
+        /// Who.
+        participant: String,
+        /// Mute (true) or unmute (false).
+        muted: bool,
+    },
+    /// Mute everyone but the chair and secretary; with `lock`, muted
+    /// participants cannot unmute themselves.
+    MuteAll {
+        /// Lock the microphones.
+        #[serde(default)]
+        lock: bool,
+    },
+    /// Let participants unmute themselves again.
+    UnlockMics,
+    /// Give the floor: the speaker's microphone opens; with `seconds`, a
+    /// speaking timer runs and the microphone closes when it ends.
+    GrantFloor {
+        /// Who.
+        participant: String,
+        /// Speaking time limit.
+        #[serde(default)]
+        seconds: Option<u32>,
+    },
+    /// Decline a speaking request.
+    DeclineHand {
+        /// Whose.
+        participant: String,
+    },
+    /// End the current speech: the speaker's microphone closes.
+    EndSpeech,
+    /// Clear the speaking queue.
+    LowerAllHands,
+    /// Broadcast mode (会议广播): everyone but the chair and secretary
+    /// receives only these participants' video; `null` ends it.
+    Broadcast {
+        /// The sources shown to everyone.
+        participants: Option<Vec<String>>,
+    },
+    /// Lock the meeting: nobody new may join.
+    LockMeeting {
+        /// Locked or not.
+        locked: bool,
+    },
+    /// Remove a participant, optionally barring it from rejoining.
+    RemoveParticipant {
+        /// Who.
+        participant: String,
+        /// Refuse its token for the rest of the meeting.
+        #[serde(default)]
+        bar: bool,
+    },
+    /// End the meeting for everyone.
+    EndMeeting,
+    /// Hand the chair to another participant (the chair only).
+    TransferChair {
+        /// The new chair.
+        participant: String,
+    },
+    /// The secretary takes the chair over.
+    TakeChair,
+    /// Show one participant large on every screen (`null`: nobody).
+    Spotlight {
+        /// Who.
+        participant: Option<String>,
+    },
+    /// The layout every client renders.
+    Layout {
+        /// `1`, `1+5`, `2x2`, `3x3` or `4x4`.
+        layout: String,
+    },
+}
+
+/// The chair-controlled state of a meeting, sent whenever it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct MeetingState {
+    /// Nobody new may join.
+    pub locked: bool,
+    /// Muted participants cannot unmute themselves.
+    pub mics_locked: bool,
+    /// The speaking queue, in order.
+    pub hands: Vec<String>,
+    /// Who has the floor.
+    pub floor: Option<String>,
+    /// When the floor ends (Unix ms), with a speaking timer.
+    pub floor_ends_at: Option<u64>,
+    /// Broadcast sources, when broadcast mode is on.
+    pub broadcast: Option<Vec<String>>,
+    /// Spotlighted participant.
+    pub spotlight: Option<String>,
+    /// Layout (`1`, `1+5`, `2x2`, `3x3`, `4x4`).
+    pub layout: String,
+    /// The chair.
+    pub chair: Option<String>,
 }
 
 /// A participant as everyone sees it.
@@ -269,6 +381,18 @@ pub enum ServerMsg {
         /// For people.
         message: String,
     },
+    /// The chair-controlled state changed (also sent after `welcome`).
+    MeetingState {
+        /// The state.
+        #[serde(flatten)]
+        state: MeetingState,
+    },
+    /// The chair asks you to unmute (you are a person, not a venue terminal):
+    /// reply with `mute {audio: false}` to accept.
+    UnmuteRequest {
+        /// Who asks.
+        by: String,
+    },
     /// Reply to `ping`.
     Pong {
         /// The ping's nonce.
@@ -290,6 +414,10 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// This session was replaced by a newer one of the same participant.
     pub const REPLACED: u16 = 4001;
+    /// The chair ended the meeting.
+    pub const ENDED: u16 = 4002;
+    /// The chair removed this participant.
+    pub const REMOVED: u16 = 4003;
 }
 
 #[cfg(test)]

@@ -1,0 +1,172 @@
+//! Chair control over the signaling socket: who may do what, microphone
+//! locks and the unmute policy, the speaking queue with a timed floor,
+//! removal with a bar, meeting lock, end of meeting.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use huiyi_signaling::token::Role;
+use serde_json::{json, Value};
+
+async fn join(s: &Server, pid: &str, name: &str, role: Role) -> (Ws, Value) {
+    let mut ws = connect(s, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": token(s, pid, name, role)})).await;
+    let w = recv_type(&mut ws, "welcome").await;
+    (ws, w)
+}
+
+/// The next `meeting_state` for which `pred` holds.
+async fn state_where(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let m = recv_type(ws, "meeting_state").await;
+        if pred(&m) {
+            return m;
+        }
+    }
+}
+
+/// The next `participant_updated` about `pid` for which `pred` holds.
+async fn update_of(ws: &mut Ws, pid: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let m = recv_type(ws, "participant_updated").await;
+        if m["participant"]["id"] == pid && pred(&m["participant"]) {
+            return m;
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_hosts_control_and_locked_mics_stay_muted() {
+    let s = server("chair-mics", false).await;
+    let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
+    let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+    let (mut person, _) = join(&s, "p3", "张三", Role::Participant).await;
+
+    // A participant cannot control the meeting.
+    send(&mut person, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    assert_eq!(recv_type(&mut person, "error").await["code"], "forbidden");
+
+    // Mute all with lock: everyone but the chair is muted and cannot unmute.
+    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    let st = state_where(&mut person, |m| m["mics_locked"] == true).await;
+    assert_eq!(st["chair"], "p1");
+    send(&mut person, json!({"type": "mute", "audio": false})).await;
+    assert_eq!(recv_type(&mut person, "error").await["code"], "forbidden");
+    update_of(&mut chair, "p3", |p| p["audio_muted"] == true).await;
+
+    // The chair unmutes the venue terminal directly.
+    send(
+        &mut chair,
+        json!({"type": "control", "action": "mute_participant", "participant": "p2", "muted": false}),
+    )
+    .await;
+    update_of(&mut venue, "p2", |p| p["audio_muted"] == false).await;
+
+    // A person is asked, and may then unmute despite the lock.
+    send(
+        &mut chair,
+        json!({"type": "control", "action": "mute_participant", "participant": "p3", "muted": false}),
+    )
+    .await;
+    assert_eq!(recv_type(&mut person, "unmute_request").await["by"], "p1");
+    send(&mut person, json!({"type": "mute", "audio": false})).await;
+    update_of(&mut chair, "p3", |p| p["audio_muted"] == false).await;
+}
+
+#[tokio::test]
+async fn speaking_request_gets_a_timed_floor() {
+    let s = server("chair-floor", false).await;
+    let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
+    let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+    let (mut observer, _) = join(&s, "p4", "列席", Role::Observer).await;
+    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+
+    send(&mut observer, json!({"type": "raise_hand"})).await;
+    assert_eq!(recv_type(&mut observer, "error").await["code"], "forbidden");
+
+    send(&mut venue, json!({"type": "raise_hand"})).await;
+    state_where(&mut chair, |m| m["hands"] == json!(["p2"])).await;
+    send(&mut chair, json!({"type": "control", "action": "grant_floor", "participant": "p2", "seconds": 1}))
+        .await;
+    let st = state_where(&mut venue, |m| m["floor"] == "p2").await;
+    assert_eq!(st["hands"], json!([]));
+    assert!(st["floor_ends_at"].as_u64().is_some(), "a speaking timer runs");
+    update_of(&mut chair, "p2", |p| p["audio_muted"] == false).await;
+    // The timer ends the speech and closes the microphone.
+    update_of(&mut chair, "p2", |p| p["audio_muted"] == true).await;
+    let st = state_where(&mut chair, |m| m["floor"].is_null()).await;
+    assert!(st["floor_ends_at"].is_null());
+
+    // Decline and lower all hands.
+    send(&mut venue, json!({"type": "raise_hand"})).await;
+    state_where(&mut chair, |m| m["hands"] == json!(["p2"])).await;
+    send(&mut chair, json!({"type": "control", "action": "decline_hand", "participant": "p2"})).await;
+    state_where(&mut venue, |m| m["hands"] == json!([])).await;
+}
+
+#[tokio::test]
+async fn removal_with_bar_lock_and_end() {
+    let s = server("chair-remove", false).await;
+    let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
+    let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+
+    send(
+        &mut chair,
+        json!({"type": "control", "action": "remove_participant", "participant": "p2", "bar": true}),
+    )
+    .await;
+    assert_eq!(close_code(&mut venue).await, Some(4003));
+    let left = recv_type(&mut chair, "participant_left").await;
+    assert_eq!(left["reason"], "removed");
+    let mut again = connect(&s, None).await.expect("upgrade");
+    send(&mut again, json!({"type": "hello", "version": 1, "token": token(&s, "p2", "城关镇", Role::Venue)}))
+        .await;
+    let e = recv_type(&mut again, "error").await;
+    assert_eq!(e["code"], "forbidden", "a barred participant gets a clear refusal: {e}");
+
+    send(&mut chair, json!({"type": "control", "action": "lock_meeting", "locked": true})).await;
+    state_where(&mut chair, |m| m["locked"] == true).await;
+    let mut late = connect(&s, None).await.expect("upgrade");
+    send(
+        &mut late,
+        json!({"type": "hello", "version": 1, "token": token(&s, "p5", "迟到", Role::Participant)}),
+    )
+    .await;
+    assert_eq!(recv_type(&mut late, "error").await["code"], "meeting_closed");
+
+    let (mut secretary, _) = {
+        send(&mut chair, json!({"type": "control", "action": "lock_meeting", "locked": false})).await;
+        state_where(&mut chair, |m| m["locked"] == false).await;
+        join(&s, "p6", "会务", Role::Secretary).await
+    };
+    // The secretary takes the chair over, then ends the meeting for everyone.
+    send(&mut secretary, json!({"type": "control", "action": "take_chair"})).await;
+    state_where(&mut chair, |m| m["chair"] == "p6").await;
+    send(&mut secretary, json!({"type": "control", "action": "end_meeting"})).await;
+    assert_eq!(close_code(&mut chair).await, Some(4002));
+    assert_eq!(close_code(&mut secretary).await, Some(4002));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn layouts_spotlight_and_broadcast_reach_everyone() {
+    let s = server("chair-layout", false).await;
+    let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
+    let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+    send(&mut chair, json!({"type": "control", "action": "layout", "layout": "1+5"})).await;
+    state_where(&mut venue, |m| m["layout"] == "1+5").await;
+    send(&mut chair, json!({"type": "control", "action": "layout", "layout": "7x7"})).await;
+    assert_eq!(recv_type(&mut chair, "error").await["code"], "bad_message");
+    send(&mut chair, json!({"type": "control", "action": "spotlight", "participant": "p2"})).await;
+    state_where(&mut venue, |m| m["spotlight"] == "p2").await;
+    send(&mut chair, json!({"type": "control", "action": "broadcast", "participants": ["p1"]})).await;
+    state_where(&mut venue, |m| m["broadcast"] == json!(["p1"])).await;
+    send(&mut chair, json!({"type": "control", "action": "broadcast", "participants": ["nobody"]})).await;
+    assert_eq!(recv_type(&mut chair, "error").await["code"], "bad_message");
+    send(&mut chair, json!({"type": "control", "action": "transfer_chair", "participant": "p2"})).await;
+    let st = state_where(&mut venue, |m| m["chair"] == "p2").await;
+    assert_eq!(st["chair"], "p2");
+    update_of(&mut chair, "p2", |p| p["role"] == "chair").await;
+}

@@ -1,0 +1,105 @@
+//! Helpers for the WebSocket tests: an in-process server and a JSON client.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use huiyi_config::Config;
+use huiyi_signaling::token::{Claims, Role, Signer};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    signer: Signer,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+pub async fn server(tag: &str, demo: bool) -> Server {
+    let dir = std::env::temp_dir().join(format!("huiyi-sig-{tag}-{}", std::process::id()));
+    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
+    config.sfu.udp_port = 0;
+    config.sfu.workers = 1;
+    config.signaling.demo = demo;
+    config.signaling.reconnect_grace_secs = 2;
+    let signer = Signer::load_or_create(&dir).expect("key");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(huiyi_signaling::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    Server { addr, signer, stop: Some(tx), dir }
+}
+
+pub fn token(s: &Server, pid: &str, name: &str, role: Role) -> String {
+    let now = huiyi_signaling::unix_millis() / 1000;
+    s.signer.sign(&Claims {
+        m: "m1".into(),
+        t: "例会".into(),
+        p: pid.into(),
+        n: name.into(),
+        r: role,
+        nbf: now - 10,
+        exp: now + 600,
+    })
+}
+
+pub async fn connect(s: &Server, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!("ws://{}/ws", s.addr).into_client_request().expect("request");
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().expect("origin"));
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+pub async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.expect("send");
+}
+
+/// The next JSON message, skipping pings; `None` on close.
+pub async fn recv(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let frame =
+            tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message in time")?;
+        match frame.ok()? {
+            Message::Text(t) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+pub async fn recv_type(ws: &mut Ws, ty: &str) -> Value {
+    loop {
+        let m = recv(ws).await.unwrap_or_else(|| panic!("closed while waiting for {ty}"));
+        if m["type"] == ty {
+            return m;
+        }
+    }
+}
+
+pub async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.ok()?? {
+            Ok(Message::Close(Some(f))) => return Some(f.code.into()),
+            Ok(Message::Close(None)) => return None,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
