@@ -35,6 +35,8 @@ pub struct Got {
     pub stream: String,
     /// Audio or video.
     pub video: bool,
+    /// The m-line it arrived on.
+    pub mid: String,
     /// RTP sequence number.
     pub seq: u16,
     /// The payload.
@@ -119,8 +121,9 @@ impl Client {
 
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
-        pc.on_track(Box::new(move |track, _, _| {
+        pc.on_track(Box::new(move |track, _, transceiver| {
             let sink = sink.clone();
+            let mid = transceiver.mid().map(|m| m.to_string()).unwrap_or_default();
             // The handler's future delays the next track's start: read elsewhere.
             tokio::spawn(async move {
                 let stream = track.stream_id();
@@ -128,6 +131,7 @@ impl Client {
                 while let Ok((p, _)) = track.read_rtp().await {
                     sink.lock().expect("lock").push(Got {
                         stream: stream.clone(),
+                        mid: mid.clone(),
                         video,
                         seq: p.header.sequence_number,
                         payload: p.payload,
@@ -214,6 +218,34 @@ impl Client {
         let answer = sfu.add_peer(room, self.id, self.local_sdp().await?).await?;
         self.pc.set_remote_description(RTCSessionDescription::answer(rewrite(answer))?).await?;
         Ok(())
+    }
+
+    /// Makes the offer for what this client publishes (gathering complete).
+    pub async fn make_offer(&self) -> Result<String> {
+        let offer = self.pc.create_offer(None).await?;
+        let mut gathered = self.pc.gathering_complete_promise().await;
+        self.pc.set_local_description(offer).await?;
+        let _ = gathered.recv().await;
+        self.local_sdp().await
+    }
+
+    /// Applies the server's answer.
+    pub async fn apply_answer(&self, sdp: String) -> Result<()> {
+        self.pc.set_remote_description(RTCSessionDescription::answer(sdp)?).await?;
+        Ok(())
+    }
+
+    /// What each of my published m-lines carries, for `publish.tracks`.
+    pub async fn track_meta(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for t in self.pc.get_transceivers().await {
+            if let Some(mid) = t.mid() {
+                if t.direction() == RTCRtpTransceiverDirection::Sendonly {
+                    out.push((mid.to_string(), t.kind() == RTPCodecType::Video));
+                }
+            }
+        }
+        out
     }
 
     /// Answers a server offer.

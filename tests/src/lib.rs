@@ -5,6 +5,7 @@
 pub mod client;
 pub mod relay;
 pub mod server;
+pub mod ws_client;
 
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_logging() {
