@@ -5,18 +5,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use huiyi_sfu::{LeaveReason, PeerId, RoomId, SfuError, SfuEvent, SfuHandle, TrackId, TrackKind};
+use huiyi_sfu::{PeerId, RoomId, SfuError, SfuEvent, SfuHandle, TrackId, TrackKind};
 use tokio::sync::{mpsc, oneshot};
 
 mod chair;
+mod media;
 
 use std::collections::HashSet;
 
 use super::Refusal;
 use crate::token::{random_id, Claims, Role};
 use crate::ws::protocol::{
-    close, ClientMsg, ErrorCode, MeetingInfo, MeetingState, OfferedTrack, ParticipantInfo, ServerMsg, Source,
-    TrackInfo, PROTOCOL_VERSION,
+    close, ClientMsg, ErrorCode, MeetingInfo, MeetingState, ParticipantInfo, ServerMsg, Source, TrackInfo,
+    PROTOCOL_VERSION,
 };
 
 /// What a session receives from its meeting.
@@ -489,69 +490,6 @@ impl Meeting {
         self.broadcast(ServerMsg::ParticipantLeft { id: pid.to_string(), reason: reason.to_string() });
         self.unmute_allowed.remove(pid);
         self.forget_in_state(pid).await;
-    }
-
-    async fn media(&mut self, event: SfuEvent) {
-        match event {
-            SfuEvent::TrackPublished { peer, track, kind, mid, .. } => {
-                let Some(pid) = self.pid_of(peer) else { return };
-                let p = self.participants.get_mut(&pid).expect("pid_of found it");
-                let source = p.sources.get(&mid).copied().unwrap_or(match kind {
-                    TrackKind::Audio => Source::Microphone,
-                    TrackKind::Video => Source::Camera,
-                });
-                p.tracks.push(Published { id: track, kind, source });
-                let muted = match (kind, source) {
-                    (TrackKind::Audio, _) => p.info.audio_muted,
-                    (TrackKind::Video, Source::Screen) => false,
-                    (TrackKind::Video, _) => p.info.video_muted,
-                };
-                if muted {
-                    let _ = self.sfu.set_muted(self.room, peer, track, true).await;
-                }
-                let info = TrackInfo { track: track.to_string(), participant: pid, source };
-                self.broadcast(ServerMsg::Track { track: info });
-            }
-            SfuEvent::TrackUnpublished { peer, track, .. } => {
-                let Some(pid) = self.pid_of(peer) else { return };
-                if let Some(p) = self.participants.get_mut(&pid) {
-                    p.tracks.retain(|t| t.id != track);
-                }
-                self.broadcast(ServerMsg::TrackEnded { track: track.to_string() });
-            }
-            SfuEvent::OfferReady { peer, offer_id, sdp, tracks, .. } => {
-                let Some(pid) = self.pid_of(peer) else { return };
-                let tracks =
-                    tracks.into_iter().map(|(mid, t)| OfferedTrack { mid, track: t.to_string() }).collect();
-                let offer = ServerMsg::Offer { offer_id, sdp, tracks };
-                if let Some(p) = self.participants.get_mut(&pid) {
-                    p.pending_offer = Some(offer.clone());
-                }
-                self.send(&pid, offer);
-            }
-            SfuEvent::PeerLeft { peer, reason, .. } => {
-                let Some(pid) = self.pid_of(peer) else { return };
-                if let Some(p) = self.participants.get_mut(&pid) {
-                    p.peer = None;
-                    p.pending_offer = None;
-                    for t in std::mem::take(&mut p.tracks) {
-                        self.broadcast(ServerMsg::TrackEnded { track: t.id.to_string() });
-                    }
-                }
-                if reason != LeaveReason::Removed {
-                    tracing::warn!(meeting = %self.id, participant = %pid, ?reason, "media connection lost");
-                }
-            }
-            SfuEvent::ActiveSpeaker { peer, .. } => {
-                let speaker = peer.and_then(|p| self.pid_of(p));
-                if speaker != self.speaker {
-                    self.speaker = speaker.clone();
-                    self.broadcast(ServerMsg::ActiveSpeaker { participant: speaker });
-                }
-            }
-            SfuEvent::PeerConnected { .. } | SfuEvent::KeyframeNeeded { .. } | SfuEvent::PeerStats { .. } => {
-            }
-        }
     }
 
     fn pid_of(&self, peer: PeerId) -> Option<String> {
