@@ -4,6 +4,7 @@
 import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
 import { t, applyStrings, toggleLang, currentLang } from './i18n.js';
+import { isHost, renderNotices, renderConsole, wireConsole } from './chair.js';
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
@@ -19,6 +20,7 @@ const state = {
   speaker: null, view: 'grid', audioOnly: false,
   sig: null, session: null, local: null, chatUnread: 0,
   events: [], // message types received, in order (support and tests)
+  meetingState: null, // chair-controlled state (meeting_state)
 };
 window.huiyi = state; // for tests and support staff (read-only use)
 
@@ -130,6 +132,7 @@ function wire(sig, session) {
       }
     }
   });
+  wireConsole(state, render);
   sig.addEventListener('state', (e) => {
     const { state: s, code, reason } = e.detail;
     $('banner').hidden = s !== 'reconnecting';
@@ -137,7 +140,8 @@ function wire(sig, session) {
     if (s === 'closed') {
       session.close();
       state.local?.getTracks().forEach((tr) => tr.stop());
-      $('ended-text').textContent = code === 1000 ? t('left') : `${t('ended')} ${reason || ''}`;
+      const why = { 1000: t('left'), 4002: t('endedByChair'), 4003: t('removedText') }[code];
+      $('ended-text').textContent = why || `${t('ended')} ${reason || ''}`;
       show('ended');
     }
   });
@@ -232,17 +236,31 @@ function render() {
   layout();
   renderList();
   renderControls();
+  renderNotices(state);
+  renderConsole(state);
 }
 
 function layout() {
+  const ms = state.meetingState || {};
   const stage = $('stage');
-  stage.className = `stage ${state.view}`;
+  const pushed = ms.layout && ms.layout !== 'auto' ? ms.layout : null;
+  const view = pushed ? (pushed.startsWith('1') ? 'speaker' : 'grid') : state.view;
+  stage.className = `stage ${view}`;
   const tiles = [...stage.children];
-  const screen = tiles.find((x) => x.classList.contains('screen'));
-  const focus = screen || tiles.find((x) => x.dataset.participant === state.speaker) || tiles[0];
-  for (const tile of tiles) tile.classList.toggle('focus', state.view === 'speaker' && tile === focus);
-  const n = Math.max(1, tiles.length);
-  stage.style.setProperty('--cols', String(Math.ceil(Math.sqrt(n))));
+  // Broadcast mode: a sub-venue shows what is broadcast (and itself).
+  const onAir = ms.broadcast && !isHost(state) ? new Set(ms.broadcast) : null;
+  const visible = tiles.filter((x) => !onAir || onAir.has(x.dataset.participant) || x.dataset.participant === state.me?.id);
+  const pick = (id) => id && visible.find((x) => x.dataset.participant === id && !x.classList.contains('screen'));
+  const focus = visible.find((x) => x.classList.contains('screen')) || pick(ms.spotlight) || pick(ms.floor)
+    || (onAir && pick([...onAir][0])) || pick(state.speaker) || visible[0];
+  const max = { '1': 1, '1+5': 6, '2x2': 4, '3x3': 9, '4x4': 16 }[pushed] || Infinity;
+  const shown = [focus, ...visible.filter((x) => x !== focus)].filter(Boolean).slice(0, max);
+  for (const tile of tiles) {
+    tile.hidden = !shown.includes(tile);
+    tile.classList.toggle('focus', view === 'speaker' && tile === focus);
+  }
+  const cols = { '2x2': 2, '3x3': 3, '4x4': 4 }[pushed] || Math.ceil(Math.sqrt(Math.max(1, shown.length)));
+  stage.style.setProperty('--cols', String(cols));
 }
 
 function renderList() {
@@ -292,6 +310,8 @@ function openSide(tab) {
   side.dataset.tab = tab;
   $('participants-pane').hidden = tab !== 'participants';
   $('chat-pane').hidden = tab !== 'chat';
+  $('console-pane').hidden = tab !== 'console';
+  if (tab === 'console') renderConsole(state);
   if (tab === 'chat' && !side.hidden) { state.chatUnread = 0; $('chat-badge').hidden = true; }
 }
 
@@ -322,6 +342,7 @@ $('btn-audio-only').onclick = () => {
   render();
 };
 $('btn-people').onclick = () => openSide('participants');
+$('btn-console').onclick = () => openSide('console');
 $('side-close').onclick = () => { $('side').hidden = true; };
 $('btn-chat').onclick = () => openSide('chat');
 $('btn-leave').onclick = () => state.sig.leave();

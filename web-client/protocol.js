@@ -47,7 +47,7 @@ export class Signaling extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       // Final: we left, the server refused us (policy), or we were replaced.
-      const final = this.closedByUs || ev.code === 1000 || ev.code === 1008 || ev.code === 4001;
+      const final = this.closedByUs || [1000, 1008, 4001, 4002, 4003].includes(ev.code);
       if (final) {
         this.setState('closed', ev.code, ev.reason);
         return;
