@@ -170,3 +170,61 @@ async fn layouts_spotlight_and_broadcast_reach_everyone() {
     assert_eq!(st["chair"], "p2");
     update_of(&mut chair, "p2", |p| p["role"] == "chair").await;
 }
+
+fn status_of(state: &Value, pid: &str) -> String {
+    state["roll_call"]["entries"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["participant"] == pid))
+        .map(|e| e["status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn roll_call_by_hand_and_automatic() {
+    let s = server("rollcall", false).await;
+    let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
+    let (mut v2, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+    let (mut v3, _) = join(&s, "p3", "河西乡", Role::Venue).await;
+    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    state_where(&mut chair, |m| m["mics_locked"] == true).await;
+
+    // By hand, with a venue that has not joined.
+    send(
+        &mut chair,
+        json!({"type": "control", "action": "roll_call_start", "participants": ["p2", "p9", "p3"]}),
+    )
+    .await;
+    state_where(&mut chair, |m| m["roll_call"]["entries"].as_array().is_some_and(|e| e.len() == 3)).await;
+    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p2"})).await;
+    // The called venue is shown to everyone and its microphone opens.
+    update_of(&mut v3, "p2", |p| p["audio_muted"] == false).await;
+    let st = state_where(&mut v3, |m| m["roll_call"]["current"] == "p2").await;
+    assert_eq!(st["spotlight"], "p2");
+    send(&mut v2, json!({"type": "roll_call_answer"})).await;
+    state_where(&mut chair, |m| status_of(m, "p2") == "answered").await;
+    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p9"})).await;
+    update_of(&mut chair, "p2", |p| p["audio_muted"] == true).await; // its call ended: microphone closed again
+    let st = state_where(&mut chair, |m| status_of(m, "p9") == "not_joined").await;
+    assert!(st["roll_call"]["current"].is_null());
+    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p3"})).await;
+    state_where(&mut chair, |m| m["roll_call"]["current"] == "p3").await;
+    send(&mut chair, json!({"type": "control", "action": "roll_call_next"})).await;
+    let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
+    assert_eq!(
+        (status_of(&st, "p2"), status_of(&st, "p9"), status_of(&st, "p3")),
+        ("answered".into(), "not_joined".into(), "no_answer".into())
+    );
+
+    // Automatic: p2 answers by click, p3 stays silent and times out.
+    send(
+        &mut chair,
+        json!({"type": "control", "action": "roll_call_start", "auto": true, "timeout_secs": 3}),
+    )
+    .await;
+    state_where(&mut v2, |m| m["roll_call"]["current"] == "p2" && m["roll_call"]["finished"] == false).await;
+    send(&mut v2, json!({"type": "roll_call_answer"})).await;
+    state_where(&mut chair, |m| m["roll_call"]["current"] == "p3").await;
+    let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
+    assert_eq!((status_of(&st, "p2"), status_of(&st, "p3")), ("answered".into(), "no_answer".into()));
+    let _ = &mut v3;
+}

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod chair;
 mod media;
+mod rollcall;
 
 use std::collections::HashSet;
 
@@ -127,6 +128,12 @@ pub struct Meeting {
     unmute_allowed: HashSet<String>,
     /// When the current timed speech ends.
     floor_deadline: Option<Instant>,
+    /// When the current roll-call call times out (automatic mode).
+    roll_deadline: Option<Instant>,
+    /// The venue whose microphone the current roll-call call opened.
+    roll_opened_mic: Option<String>,
+    /// Every finished roll call of this meeting (for the attendance record).
+    roll_call_log: Vec<crate::ws::protocol::RollCall>,
 }
 
 impl Meeting {
@@ -152,6 +159,9 @@ impl Meeting {
             barred: HashSet::new(),
             unmute_allowed: HashSet::new(),
             floor_deadline: None,
+            roll_deadline: None,
+            roll_opened_mic: None,
+            roll_call_log: Vec::new(),
         }
     }
 
@@ -167,6 +177,7 @@ impl Meeting {
                 _ = tick.tick() => {
                     self.expire_dropped().await;
                     self.tick_floor().await;
+                    self.tick_roll_call().await;
                 }
             }
             if self.ever_joined && self.participants.is_empty() {
@@ -340,6 +351,7 @@ impl Meeting {
             ClientMsg::Control { action } => self.control(pid, action).await,
             ClientMsg::RaiseHand => self.raise_hand(pid, true),
             ClientMsg::LowerHand => self.raise_hand(pid, false),
+            ClientMsg::RollCallAnswer => self.roll_call_answer(pid).await,
             ClientMsg::Leave => {
                 self.send_out(pid, Out::Close(close::NORMAL, "left"));
                 self.remove(pid, "left").await;

@@ -113,6 +113,8 @@ pub enum ClientMsg {
     RaiseHand,
     /// I withdraw my request.
     LowerHand,
+    /// I answer the roll call (到).
+    RollCallAnswer,
 }
 
 /// What the chair (主席) or the secretary (会务) does to the meeting.
@@ -192,6 +194,77 @@ pub enum Control {
         /// `1`, `1+5`, `2x2`, `3x3` or `4x4`.
         layout: String,
     },
+    /// Start a roll call (点名) of these participants (default: the venues
+    /// present, in id order). With `auto`, the server calls them one after
+    /// the other, `timeout_secs` (default 20) each.
+    RollCallStart {
+        /// Whom to call, in order (may include venues not joined yet).
+        #[serde(default)]
+        participants: Option<Vec<String>>,
+        /// Walk the list automatically.
+        #[serde(default)]
+        auto: bool,
+        /// Seconds to wait for an answer in automatic mode.
+        #[serde(default)]
+        timeout_secs: Option<u32>,
+    },
+    /// Call one participant now.
+    RollCallCall {
+        /// Whom.
+        participant: String,
+    },
+    /// No answer from the one called: mark it and call the next.
+    RollCallNext,
+    /// End the roll call.
+    RollCallStop,
+}
+
+/// Where a participant stands in a roll call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollStatus {
+    /// Not called yet.
+    Waiting,
+    /// Being called now.
+    Calling,
+    /// Answered (到).
+    Answered,
+    /// Called, did not answer.
+    NoAnswer,
+    /// Not in the meeting when called.
+    NotJoined,
+}
+
+/// One line of a roll call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollEntry {
+    /// Participant id.
+    pub participant: String,
+    /// Name (the id if it never joined).
+    pub name: String,
+    /// Status.
+    pub status: RollStatus,
+    /// When called (Unix ms).
+    pub called_at: Option<u64>,
+    /// When answered (Unix ms).
+    pub answered_at: Option<u64>,
+}
+
+/// A roll call as everyone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollCall {
+    /// The list, in calling order.
+    pub entries: Vec<RollEntry>,
+    /// Who is being called.
+    pub current: Option<String>,
+    /// Automatic mode.
+    pub auto: bool,
+    /// Seconds per venue in automatic mode.
+    pub timeout_secs: u32,
+    /// When it started (Unix ms).
+    pub started_at: u64,
+    /// True when everyone has been called or the chair stopped it.
+    pub finished: bool,
 }
 
 /// The chair-controlled state of a meeting, sent whenever it changes.
@@ -215,6 +288,8 @@ pub struct MeetingState {
     pub layout: String,
     /// The chair.
     pub chair: Option<String>,
+    /// The roll call in progress (or the last one, finished).
+    pub roll_call: Option<RollCall>,
 }
 
 /// A participant as everyone sees it.

@@ -140,6 +140,12 @@ impl Meeting {
                 self.state.spotlight = participant.filter(|p| self.participants.contains_key(p));
                 self.send_state();
             }
+            Control::RollCallStart { participants, auto, timeout_secs } => {
+                self.roll_call_start(pid, participants, auto, timeout_secs).await
+            }
+            Control::RollCallCall { participant } => self.roll_call_call(pid, &participant).await,
+            Control::RollCallNext => self.roll_call_next().await,
+            Control::RollCallStop => self.roll_call_stop().await,
             Control::Layout { layout } => {
                 if !LAYOUTS.contains(&layout.as_str()) {
                     return self.error(

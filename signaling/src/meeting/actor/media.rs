@@ -60,6 +60,18 @@ impl Meeting {
             }
             SfuEvent::ActiveSpeaker { peer, .. } => {
                 let speaker = peer.and_then(|p| self.pid_of(p));
+                // Answering a roll call by speaking counts as answering.
+                if let Some(s) = &speaker {
+                    if self
+                        .state
+                        .roll_call
+                        .as_ref()
+                        .is_some_and(|rc| rc.current.as_deref() == Some(s.as_str()))
+                    {
+                        let s = s.clone();
+                        self.roll_call_answer(&s).await;
+                    }
+                }
                 if speaker != self.speaker {
                     self.speaker = speaker.clone();
                     self.broadcast(ServerMsg::ActiveSpeaker { participant: speaker });
