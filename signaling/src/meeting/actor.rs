@@ -25,7 +25,7 @@ use crate::ws::protocol::{
 #[derive(Debug)]
 pub enum Out {
     /// A message to send.
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     /// Close the socket with this code and reason.
     Close(u16, &'static str),
 }
@@ -513,7 +513,7 @@ impl Meeting {
     }
 
     fn send(&mut self, pid: &str, msg: ServerMsg) {
-        self.send_out(pid, Out::Msg(msg));
+        self.send_out(pid, Out::Msg(Box::new(msg)));
     }
 
     /// Queues for one session; a session too slow to keep up is closed (its
