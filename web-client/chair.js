@@ -42,6 +42,12 @@ export function renderNotices(state) {
   }
   if (me?.audio_muted && ms.mics_locked && !isHost(state)) notes.push({ text: t('mutedByChair'), cls: 'warn' });
   if (ms.broadcast) notes.push({ text: t('broadcasting'), cls: '' });
+  const rc = ms.roll_call;
+  if (rc && rc.current && !rc.finished) {
+    notes.push({ text: t('calling', { name: state.participants.get(rc.current)?.name || rc.current }), cls: rc.current === state.me?.id ? 'ok' : '' });
+  }
+  const mine = rc?.entries?.find((e) => e.participant === state.me?.id);
+  $('roll-dialog').hidden = !(rc && !rc.finished && rc.current === state.me?.id && mine?.status === 'calling');
   if (ms.locked) notes.push({ text: t('meetingLocked'), cls: '' });
   const box = $('notices');
   box.replaceChildren(...notes.map((n) => { const p = document.createElement('span'); p.textContent = n.text; p.className = n.cls; return p; }));
@@ -78,6 +84,21 @@ export function renderConsole(state) {
     li.append(button(t('remove'), () => { if (confirm(t('confirmRemove', { name: p.name }))) control(state, 'remove_participant', { participant: p.id, bar: true }); }, 'small danger'));
     return li;
   }));
+  const rc = ms.roll_call;
+  const active = rc && !rc.finished;
+  $('btn-roll-start').hidden = active;
+  $('btn-roll-auto').hidden = active;
+  $('btn-roll-next').hidden = !active;
+  $('btn-roll-stop').hidden = !active;
+  $('btn-roll-export').hidden = !rc;
+  $('roll-list').replaceChildren(...(rc?.entries || []).map((e) => {
+    const li = document.createElement('li');
+    li.dataset.participant = e.participant;
+    li.dataset.status = e.status;
+    li.append(`${e.name} · ${t('rollStatus')[e.status] || e.status} `);
+    if (active && e.status !== 'answered') li.append(button(t('call'), () => control(state, 'roll_call_call', { participant: e.participant }), 'small'));
+    return li;
+  }));
   $('btn-lock').textContent = ms.locked ? t('unlockMeeting') : t('lockMeeting');
   $('btn-broadcast-me').hidden = !!ms.broadcast;
   $('btn-broadcast-off').hidden = !ms.broadcast;
@@ -95,6 +116,16 @@ export function wireConsole(state, rerender) {
   $('btn-lock').onclick = () => control(state, 'lock_meeting', { locked: !state.meetingState?.locked });
   $('btn-end-meeting').onclick = () => { if (confirm(t('confirmEnd'))) control(state, 'end_meeting'); };
   $('layout-select').onchange = () => control(state, 'layout', { layout: $('layout-select').value });
+  const rollList = () => [...state.participants.values()]
+    .filter((p) => p.role !== 'observer' && p.role !== 'chair' && p.role !== 'secretary' && p.id !== state.me.id)
+    .sort((a, b) => (a.role === 'venue' ? 0 : 1) - (b.role === 'venue' ? 0 : 1) || a.id.localeCompare(b.id))
+    .map((p) => p.id);
+  $('btn-roll-start').onclick = () => control(state, 'roll_call_start', { participants: rollList() });
+  $('btn-roll-auto').onclick = () => control(state, 'roll_call_start', { participants: rollList(), auto: true });
+  $('btn-roll-next').onclick = () => control(state, 'roll_call_next');
+  $('btn-roll-stop').onclick = () => control(state, 'roll_call_stop');
+  $('btn-roll-export').onclick = () => exportRollCall(state);
+  $('roll-answer').onclick = () => state.sig.send({ type: 'roll_call_answer' });
   $('btn-hand').onclick = () => {
     const raised = (state.meetingState?.hands || []).includes(state.me.id);
     state.sig.send({ type: raised ? 'lower_hand' : 'raise_hand' });
@@ -117,4 +148,19 @@ export function wireConsole(state, rerender) {
   $('unmute-decline').onclick = () => { $('unmute-dialog').hidden = true; };
   // The speaking timer counts down on screen.
   setInterval(() => { if (state.meetingState?.floor_ends_at) renderNotices(state); }, 1000);
+}
+
+/// Downloads the roll call as CSV (Excel opens it; BOM for Chinese).
+function exportRollCall(state) {
+  const rc = state.meetingState?.roll_call;
+  if (!rc) return;
+  const time = (ms) => (ms ? new Date(ms).toLocaleString('zh-CN') : '');
+  const rows = [['会场/参会人', '状态', '点名时间', '应答时间']].concat(rc.entries.map((e) => [
+    e.name, t('rollStatus')[e.status] || e.status, time(e.called_at), time(e.answered_at)]));
+  const csv = '\ufeff' + rows.map((r) => r.map((c) => `"${String(c).replace(/"/g, '""')}"`).join(',')).join('\r\n');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+  a.download = `点名记录-${state.meeting?.title || ''}.csv`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }

@@ -145,6 +145,47 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       await until(a.page, () => [...document.querySelectorAll('#chat-list li')].some((li) => li.textContent.includes('城关镇收到')));
     });
 
+    await t.test('the chair walks a roll call and grants a speaking request', async () => {
+      const audioGrowth = async (page, from, ms = 1500) => {
+        const x0 = await bytesFrom(page);
+        await sleep(ms);
+        const x1 = await bytesFrom(page);
+        return (x1[`${from}/audio`] || 0) - (x0[`${from}/audio`] || 0);
+      };
+      await a.page.click('#btn-console');
+      await a.page.click('#btn-mute-all');
+      await until(b.page, (idc) => window.huiyi.participants.get(idc)?.audio_muted === true, idc);
+      await until(c.page, () => document.getElementById('notices').textContent.includes('主席已将全体静音'));
+      await sleep(500);
+      assert.equal(await audioGrowth(b.page, idc), 0, 'muted C is not heard, although its microphone is on');
+
+      // Roll call: the chair calls the venue; it is shown to all, its microphone opens, it answers.
+      await a.page.click('#btn-roll-start');
+      await until(a.page, (idb) => !!document.querySelector(`#roll-list li[data-participant="${idb}"] button`), idb);
+      await a.page.click(`#roll-list li[data-participant="${idb}"] button`);
+      await until(b.page, () => !document.getElementById('roll-dialog').hidden);
+      await until(c.page, (idb) => window.huiyi.meetingState?.spotlight === idb, idb);
+      await sleep(500);
+      assert.ok(await audioGrowth(a.page, idb) > 0, 'the called venue\'s microphone is open');
+      if (shots) await b.page.screenshot({ path: `${shots}/roll-call.png` });
+      await b.page.click('#roll-answer');
+      await until(a.page, (idb) => document.querySelector(`#roll-list li[data-participant="${idb}"]`)?.dataset.status === 'answered', idb);
+      await until(b.page, () => document.getElementById('roll-dialog').hidden);
+      await a.page.click('#btn-roll-stop');
+      await until(a.page, (idc) => ['no_answer', 'not_joined'].includes(document.querySelector(`#roll-list li[data-participant="${idc}"]`)?.dataset.status), idc);
+
+      // Speaking request: C raises its hand, the chair grants the floor, C is heard.
+      await c.page.click('#btn-hand');
+      await until(a.page, () => document.querySelectorAll('#console-hands li').length === 1);
+      await a.page.click('#console-hands li button');
+      await until(c.page, () => document.getElementById('notices').textContent.includes('轮到您发言'));
+      await sleep(500);
+      assert.ok(await audioGrowth(b.page, idc) > 0, 'the speaker is heard after the chair grants the floor');
+      if (shots) await a.page.screenshot({ path: `${shots}/chair-console.png` });
+      await a.page.click('#btn-end-speech');
+      await until(b.page, (idc) => window.huiyi.participants.get(idc)?.audio_muted === true, idc);
+    });
+
     await t.test('a participant who leaves disappears for the others', async () => {
       await c.page.click('#btn-leave');
       await until(c.page, () => !document.getElementById('ended').hidden);
