@@ -251,7 +251,7 @@ function layout() {
   const onAir = ms.broadcast && !isHost(state) ? new Set(ms.broadcast) : null;
   const visible = tiles.filter((x) => !onAir || onAir.has(x.dataset.participant) || x.dataset.participant === state.me?.id);
   const pick = (id) => id && visible.find((x) => x.dataset.participant === id && !x.classList.contains('screen'));
-  const focus = visible.find((x) => x.classList.contains('screen')) || pick(ms.spotlight) || pick(ms.floor)
+  const focus = (isHost(state) && pick(state.cycleFocus)) || visible.find((x) => x.classList.contains('screen')) || pick(ms.spotlight) || pick(ms.floor)
     || (onAir && pick([...onAir][0])) || pick(state.speaker) || visible[0];
   const max = { '1': 1, '1+5': 6, '2x2': 4, '3x3': 9, '4x4': 16 }[pushed] || Infinity;
   const shown = [focus, ...visible.filter((x) => x !== focus)].filter(Boolean).slice(0, max);

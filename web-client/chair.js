@@ -126,6 +126,24 @@ export function wireConsole(state, rerender) {
   $('btn-roll-stop').onclick = () => control(state, 'roll_call_stop');
   $('btn-roll-export').onclick = () => exportRollCall(state);
   $('roll-answer').onclick = () => state.sig.send({ type: 'roll_call_answer' });
+  // 循环观看: the chair's own screen shows the venues one after another.
+  let cycleTimer = null;
+  $('cycle-toggle').onchange = () => {
+    clearInterval(cycleTimer);
+    state.cycleFocus = null;
+    if ($('cycle-toggle').checked) {
+      let i = 0;
+      const step = () => {
+        const others = [...state.participants.values()].filter((p) => p.id !== state.me.id);
+        state.cycleFocus = others.length ? others[i++ % others.length].id : null;
+        state.view = 'speaker';
+        rerender();
+      };
+      step();
+      cycleTimer = setInterval(step, Math.max(3, Number($('cycle-seconds').value) || 10) * 1000);
+    }
+    rerender();
+  };
   $('btn-hand').onclick = () => {
     const raised = (state.meetingState?.hands || []).includes(state.me.id);
     state.sig.send({ type: raised ? 'lower_hand' : 'raise_hand' });
