@@ -227,4 +227,10 @@ async fn roll_call_by_hand_and_automatic() {
     let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
     assert_eq!((status_of(&st, "p2"), status_of(&st, "p3")), ("answered".into(), "no_answer".into()));
     let _ = &mut v3;
+    // Both roll calls are on record for the attendance, one JSON line each.
+    let log = std::fs::read_to_string(s.dir.join("records/rollcalls.jsonl")).expect("roll-call record");
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["roll_call"]["entries"][1]["status"], "not_joined");
+    assert_eq!(lines[1]["roll_call"]["auto"], true);
 }

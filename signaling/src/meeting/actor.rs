@@ -117,6 +117,8 @@ pub struct Meeting {
     sfu: SfuHandle,
     grace: Duration,
     next_peer: Arc<AtomicU64>,
+    /// Where this meeting's records (roll calls) are appended.
+    records: std::path::PathBuf,
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
@@ -144,6 +146,7 @@ impl Meeting {
         sfu: SfuHandle,
         grace: Duration,
         next_peer: Arc<AtomicU64>,
+        records: std::path::PathBuf,
     ) -> Self {
         Self {
             id,
@@ -152,6 +155,7 @@ impl Meeting {
             sfu,
             grace,
             next_peer,
+            records,
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,

@@ -50,12 +50,14 @@ pub struct Meetings {
     sfu: SfuHandle,
     next_peer: Arc<AtomicU64>,
     grace: Duration,
+    records: std::path::PathBuf,
 }
 
 impl Meetings {
     /// No meetings yet.
-    pub fn new(sfu: SfuHandle, grace: Duration) -> Self {
-        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace }
+    /// `records` is the directory where meeting records (roll calls) are kept.
+    pub fn new(sfu: SfuHandle, grace: Duration, records: std::path::PathBuf) -> Self {
+        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, records }
     }
 
     /// Joins a participant into meeting `id` (opening it if needed).
@@ -100,6 +102,7 @@ impl Meetings {
             self.sfu.clone(),
             self.grace,
             self.next_peer.clone(),
+            self.records.clone(),
         );
         tokio::spawn(async move {
             actor.run(rx).await;

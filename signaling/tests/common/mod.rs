@@ -17,7 +17,7 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     signer: Signer,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    dir: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
 }
 
 impl Drop for Server {

@@ -189,8 +189,31 @@ impl Meeting {
                 }
                 let answered = rc.entries.iter().filter(|e| e.status == RollStatus::Answered).count();
                 tracing::info!(meeting = %self.id, answered, called = rc.entries.len(), "roll call finished");
-                self.roll_call_log.push(rc.clone());
+                let record = rc.clone();
+                self.roll_call_log.push(record.clone());
+                self.save_roll_call(&record);
             }
+        }
+    }
+}
+
+impl Meeting {
+    /// Appends a finished roll call to `records/rollcalls.jsonl` (one JSON
+    /// object per line: meeting, title, and the roll call), for the
+    /// attendance record. A failure is logged; the meeting goes on.
+    fn save_roll_call(&self, rc: &RollCall) {
+        use std::io::Write;
+        let line = serde_json::json!({"meeting": self.id, "title": self.title, "roll_call": rc});
+        let result = std::fs::create_dir_all(&self.records).and_then(|()| {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.records.join("rollcalls.jsonl"))?;
+            writeln!(f, "{line}")?;
+            f.sync_data()
+        });
+        if let Err(e) = result {
+            tracing::error!(meeting = %self.id, error = %e, "cannot save the roll call record");
         }
     }
 }
