@@ -6,19 +6,9 @@ use std::time::Duration;
 
 use huiyi_signaling::token::Role;
 use huiyi_tests::server::TestServer;
+use huiyi_tests::wait_for;
 use huiyi_tests::ws_client::WsParticipant;
 use serde_json::json;
-
-async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond()
-}
 
 /// How many packets `who` receives from `from` during `d`.
 async fn growth(who: &WsParticipant, from: &str, video: bool, d: Duration) -> usize {

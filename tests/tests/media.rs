@@ -8,6 +8,7 @@ use huiyi_config::SfuConfig;
 use huiyi_sfu::{LeaveReason, PeerId, RoomId, Sfu, SfuEvent};
 use huiyi_tests::client::{Client, Got, Negotiator};
 use huiyi_tests::relay::Relay;
+use huiyi_tests::wait_for;
 
 fn media_config() -> SfuConfig {
     SfuConfig { workers: 2, udp_port: 0, ..SfuConfig::default() }
@@ -15,18 +16,6 @@ fn media_config() -> SfuConfig {
 
 fn identity() -> Arc<dyn Fn(String) -> String + Send + Sync> {
     Arc::new(|s| s)
-}
-
-/// Waits until `cond` holds, checking every 50 ms, for at most `limit`.
-async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond()
 }
 
 /// Packets of one track are in order with continuous sequence numbers and
