@@ -81,6 +81,8 @@ export function renderConsole(state) {
     li.append(button(p.audio_muted ? t('unmute') : t('mute'), () => control(state, 'mute_participant', { participant: p.id, muted: !p.audio_muted }), 'small'));
     li.append(button(t('grant'), () => control(state, 'grant_floor', { participant: p.id, seconds: Number($('speech-seconds').value) || null }), 'small'));
     li.append(button(t('broadcastThis'), () => control(state, 'broadcast', { participants: [p.id] }), 'small'));
+    const spotlit = ms.spotlight === p.id;
+    li.append(button(spotlit ? t('unspotlight') : t('spotlight'), () => control(state, 'spotlight', { participant: spotlit ? null : p.id }), spotlit ? 'small on' : 'small'));
     li.append(button(t('remove'), () => { if (confirm(t('confirmRemove', { name: p.name }))) control(state, 'remove_participant', { participant: p.id, bar: true }); }, 'small danger'));
     return li;
   }));
