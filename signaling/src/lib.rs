@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod meeting;
+pub mod scheduling;
 pub mod tls;
 pub mod token;
 pub mod ws;
