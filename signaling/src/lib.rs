@@ -12,6 +12,7 @@
 pub mod http;
 pub mod meeting;
 pub mod scheduling;
+pub mod store;
 pub mod tls;
 pub mod token;
 pub mod ws;

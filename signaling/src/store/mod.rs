@@ -1,0 +1,255 @@
+//! Persistent state behind one trait, so that SQLite (embedded, the default)
+//! can later be joined by PostgreSQL for a multi-node deployment. Every
+//! method is one transaction: it either stores everything or nothing.
+//! Methods block; async callers run them on `spawn_blocking`.
+
+mod sqlite;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No such record.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Someone else changed the record first (ETag / If-Match).
+    #[error("the record was changed by someone else (now version {current})")]
+    Conflict {
+        /// The record's current version.
+        current: i64,
+    },
+    /// A unique name is taken.
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// The input is inconsistent (unknown parent, bad kind, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// Kind of a node of the organisation tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    /// The county (the root).
+    County,
+    /// A township (乡镇).
+    Township,
+    /// A county department (县直单位).
+    Department,
+    /// A meeting room / venue terminal.
+    Venue,
+    /// A person.
+    Person,
+}
+
+impl OrgKind {
+    /// Its name in the database and in CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::County => "county",
+            OrgKind::Township => "township",
+            OrgKind::Department => "department",
+            OrgKind::Venue => "venue",
+            OrgKind::Person => "person",
+        }
+    }
+
+    /// Parses a name (English or Chinese).
+    pub fn parse(s: &str) -> Option<OrgKind> {
+        Some(match s.trim() {
+            "county" | "县" => OrgKind::County,
+            "township" | "乡镇" => OrgKind::Township,
+            "department" | "部门" | "单位" => OrgKind::Department,
+            "venue" | "会场" => OrgKind::Venue,
+            "person" | "人员" => OrgKind::Person,
+            _ => return None,
+        })
+    }
+}
+
+/// A node of the organisation tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgUnit {
+    /// Id (from the import file).
+    pub id: String,
+    /// Parent id; `None` for the county.
+    pub parent: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: OrgKind,
+}
+
+/// An account's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// Administers accounts and the organisation.
+    Admin,
+    /// Meeting secretary (会务): schedules and runs meetings.
+    Secretary,
+    /// May chair meetings.
+    Chair,
+    /// Takes part.
+    Participant,
+    /// Reads the audit log only.
+    Auditor,
+    /// An unattended venue terminal.
+    Venue,
+}
+
+impl AccountRole {
+    /// Its name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::Admin => "admin",
+            AccountRole::Secretary => "secretary",
+            AccountRole::Chair => "chair",
+            AccountRole::Participant => "participant",
+            AccountRole::Auditor => "auditor",
+            AccountRole::Venue => "venue",
+        }
+    }
+
+    fn parse(s: &str) -> Option<AccountRole> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: AccountRole,
+    /// Its node in the organisation tree.
+    pub org_unit: Option<String>,
+    /// Argon2id PHC string (never serialized).
+    #[serde(skip)]
+    pub password_hash: String,
+    /// Consecutive failed logins.
+    pub failed_logins: i64,
+    /// Locked until (Unix seconds).
+    pub locked_until: Option<i64>,
+}
+
+/// A meeting as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingRecord {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Agenda.
+    pub agenda: String,
+    /// County-local start.
+    pub start: NaiveDateTime,
+    /// County-local end.
+    pub end: NaiveDateTime,
+    /// Chair's account.
+    pub chair: Option<String>,
+    /// Minutes the join window opens early.
+    pub open_before_min: i64,
+    /// Invited venues and persons (org-tree ids).
+    pub participants: Vec<String>,
+    /// Version, for ETag / If-Match.
+    pub version: i64,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Sequence number.
+    pub seq: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who (account id), if known.
+    pub actor: Option<String>,
+    /// What (`login`, `meeting.create`, ...).
+    pub action: String,
+    /// On what.
+    pub target: Option<String>,
+    /// Details.
+    pub detail: String,
+    /// From where (IP address).
+    pub source: Option<String>,
+    /// `ok`, `denied`, `failed`.
+    pub outcome: String,
+}
+
+/// A new audit record.
+#[derive(Debug, Clone, Default)]
+pub struct NewAudit<'a> {
+    /// Who.
+    pub actor: Option<&'a str>,
+    /// What.
+    pub action: &'a str,
+    /// On what.
+    pub target: Option<&'a str>,
+    /// Details.
+    pub detail: &'a str,
+    /// From where.
+    pub source: Option<&'a str>,
+    /// Outcome.
+    pub outcome: &'a str,
+}
+
+/// The persistent state of Huiyi.
+pub trait Store: Send + Sync {
+    /// Replaces nothing, adds the given units (parents first or in any order);
+    /// all or nothing.
+    fn import_org(&self, units: &[OrgUnit]) -> Result<usize, StoreError>;
+    /// The whole organisation tree.
+    fn org_units(&self) -> Result<Vec<OrgUnit>, StoreError>;
+    /// Creates an account; `password_hash` is already hashed.
+    fn create_account(&self, account: &Account, now: i64) -> Result<(), StoreError>;
+    /// An account by login name.
+    fn account_by_username(&self, username: &str) -> Result<Account, StoreError>;
+    /// Stores the login counters of an account.
+    fn set_login_state(&self, id: &str, failed: i64, locked_until: Option<i64>) -> Result<(), StoreError>;
+    /// Number of accounts.
+    fn account_count(&self) -> Result<i64, StoreError>;
+    /// Creates a meeting (version 1).
+    fn create_meeting(
+        &self,
+        meeting: &MeetingRecord,
+        created_by: Option<&str>,
+        now: i64,
+    ) -> Result<MeetingRecord, StoreError>;
+    /// A meeting by id.
+    fn meeting(&self, id: &str) -> Result<MeetingRecord, StoreError>;
+    /// Updates a meeting if its version is still `expected`; returns the new record.
+    fn update_meeting(&self, meeting: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError>;
+    /// Meetings starting in `[from, to)`, by start.
+    fn meetings_between(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<MeetingRecord>, StoreError>;
+    /// Appends to the audit log.
+    fn audit(&self, entry: NewAudit<'_>, now: i64) -> Result<(), StoreError>;
+    /// The newest audit records, newest first.
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<AccountRole, StoreError> {
+    AccountRole::parse(s).ok_or_else(|| StoreError::Db(format!("unknown role {s:?} in the database")))
+}

@@ -1,0 +1,349 @@
+//! The embedded SQLite store: one file in the data directory, migrations
+//! applied on open (tracked by `PRAGMA user_version`), WAL journal, foreign
+//! keys on. One connection behind a mutex: SQLite has one writer anyway, and
+//! the control plane's write rate is that of people clicking.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::NaiveDateTime;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{parse_role, Account, AuditEntry, MeetingRecord, NewAudit, OrgKind, OrgUnit, Store, StoreError};
+
+/// Migrations in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// SQLite-backed [`Store`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Db("store lock poisoned".into()))?;
+        f(&mut conn)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
+
+fn fmt_time(t: NaiveDateTime) -> String {
+    t.format(TIME_FORMAT).to_string()
+}
+
+fn parse_time(s: &str) -> Result<NaiveDateTime, StoreError> {
+    NaiveDateTime::parse_from_str(s, TIME_FORMAT).map_err(|e| StoreError::Db(format!("bad time {s:?}: {e}")))
+}
+
+fn unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version FROM meetings WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("meeting {id}")))?;
+    let mut stmt =
+        conn.prepare("SELECT org_unit FROM meeting_participants WHERE meeting = ?1 ORDER BY org_unit")?;
+    let participants = stmt.query_map([id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(MeetingRecord {
+        id: row.0,
+        title: row.1,
+        agenda: row.2,
+        start: parse_time(&row.3)?,
+        end: parse_time(&row.4)?,
+        chair: row.5,
+        open_before_min: row.6,
+        participants,
+        version: row.7,
+    })
+}
+
+fn write_participants(tx: &rusqlite::Transaction<'_>, meeting: &MeetingRecord) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM meeting_participants WHERE meeting = ?1", [&meeting.id])?;
+    for p in &meeting.participants {
+        tx.execute(
+            "INSERT INTO meeting_participants (meeting, org_unit) VALUES (?1, ?2)",
+            params![meeting.id, p],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::Invalid(format!("unknown venue or person {p:?}"))
+            }
+            other => other.into(),
+        })?;
+    }
+    Ok(())
+}
+
+fn check_meeting(m: &MeetingRecord) -> Result<(), StoreError> {
+    if m.title.trim().is_empty() {
+        return Err(StoreError::Invalid("the title is empty".into()));
+    }
+    if m.end <= m.start {
+        return Err(StoreError::Invalid("the meeting must end after it starts".into()));
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn import_org(&self, units: &[OrgUnit]) -> Result<usize, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            // Defer the parent check to commit, so rows may come in any order.
+            tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+            for (i, u) in units.iter().enumerate() {
+                if u.id.trim().is_empty() || u.name.trim().is_empty() {
+                    return Err(StoreError::Invalid(format!("row {}: id and name are required", i + 1)));
+                }
+                tx.execute(
+                    "INSERT INTO org_units (id, parent, name, kind, sort) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        u.id.trim(),
+                        u.parent.as_deref().map(str::trim),
+                        u.name.trim(),
+                        u.kind.as_str(),
+                        i as i64
+                    ],
+                )
+                .map_err(|e| {
+                    if unique_violation(&e) {
+                        StoreError::Duplicate(format!("row {}: org unit {:?}", i + 1, u.id))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            }
+            tx.commit().map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    StoreError::Invalid("a parent id does not exist in the file or the tree".into())
+                }
+                other => other.into(),
+            })?;
+            Ok(units.len())
+        })
+    }
+
+    fn org_units(&self) -> Result<Vec<OrgUnit>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id, parent, name, kind FROM org_units ORDER BY sort, id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (id, parent, name, kind) = r?;
+                let kind =
+                    OrgKind::parse(&kind).ok_or_else(|| StoreError::Db(format!("bad kind {kind:?}")))?;
+                Ok(OrgUnit { id, parent, name, kind })
+            })
+            .collect()
+        })
+    }
+
+    fn create_account(&self, a: &Account, now: i64) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO accounts (id, username, display_name, role, org_unit, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![a.id, a.username, a.display_name, a.role.as_str(), a.org_unit, a.password_hash, now],
+            )
+            .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("account {:?}", a.username)) } else { e.into() })?;
+            Ok(())
+        })
+    }
+
+    fn account_by_username(&self, username: &str) -> Result<Account, StoreError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {username:?}")))
+            .and_then(|r| {
+                Ok(Account {
+                    id: r.0,
+                    username: r.1,
+                    display_name: r.2,
+                    role: parse_role(&r.3)?,
+                    org_unit: r.4,
+                    password_hash: r.5,
+                    failed_logins: r.6,
+                    locked_until: r.7,
+                })
+            })
+        })
+    }
+
+    fn set_login_state(&self, id: &str, failed: i64, locked_until: Option<i64>) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+                params![id, failed, locked_until],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("account {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn account_count(&self) -> Result<i64, StoreError> {
+        self.with(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?))
+    }
+
+    fn create_meeting(
+        &self,
+        m: &MeetingRecord,
+        created_by: Option<&str>,
+        now: i64,
+    ) -> Result<MeetingRecord, StoreError> {
+        check_meeting(m)?;
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
+                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now],
+            )
+            .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("meeting {}", m.id)) } else { e.into() })?;
+            write_participants(&tx, m)?;
+            let stored = load_meeting(&tx, &m.id)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn meeting(&self, id: &str) -> Result<MeetingRecord, StoreError> {
+        self.with(|conn| load_meeting(conn, id))
+    }
+
+    fn update_meeting(&self, m: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError> {
+        check_meeting(m)?;
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: i64 = tx
+                .query_row("SELECT version FROM meetings WHERE id = ?1", [&m.id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("meeting {}", m.id)))?;
+            if current != expected {
+                return Err(StoreError::Conflict { current });
+            }
+            tx.execute(
+                "UPDATE meetings SET title = ?2, agenda = ?3, start_local = ?4, end_local = ?5, chair = ?6, open_before_min = ?7, version = version + 1 WHERE id = ?1",
+                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min],
+            )?;
+            write_participants(&tx, m)?;
+            let stored = load_meeting(&tx, &m.id)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn meetings_between(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Vec<MeetingRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM meetings WHERE start_local >= ?1 AND start_local < ?2 ORDER BY start_local, id")?;
+            let ids = stmt.query_map([fmt_time(from), fmt_time(to)], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            ids.iter().map(|id| load_meeting(conn, id)).collect()
+        })
+    }
+
+    fn audit(&self, e: NewAudit<'_>, now: i64) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, action, target, detail, source, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![now, e.actor, e.action, e.target, e.detail, e.source, e.outcome],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT seq, at, actor, action, target, detail, source, outcome FROM audit_log ORDER BY seq DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit], |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    detail: r.get(5)?,
+                    source: r.get(6)?,
+                    outcome: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
