@@ -9,6 +9,7 @@
 //! placeholder page; signaling over WebSocket, TLS, accounts and scheduling
 //! come with their own issues.
 
+pub mod auth;
 pub mod http;
 pub mod meeting;
 pub mod scheduling;
@@ -42,8 +43,18 @@ pub async fn run(
     let grace = std::time::Duration::from_secs(config.signaling.reconnect_grace_secs);
     let meetings = meeting::Meetings::new(media.clone(), grace, config.data_dir.join("records"));
     let dispatcher = meetings.clone();
-    let app =
-        http::router(http::AppState { media: media.clone(), meetings, signer, config: Arc::new(config) });
+    let store: Arc<dyn store::Store> = Arc::new(
+        store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
+            .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?,
+    );
+    ensure_first_admin(store.as_ref())?;
+    let app = http::router(http::AppState {
+        media: media.clone(),
+        meetings,
+        signer,
+        config: Arc::new(config),
+        store,
+    });
     // Media events go to their meetings.
     let event_log = tokio::spawn(async move {
         while let Some(event) = events.recv().await {
@@ -56,7 +67,11 @@ pub async fn run(
             tracing::info!("serving HTTPS");
             tls::serve(listener, tls_config, app, shutdown).await?;
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+        None => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
     }
     tracing::info!("http stopped; closing media peers");
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
@@ -77,4 +92,50 @@ pub fn public_base_url(config: &Config) -> String {
     }
     let scheme = if tls::serves_tls(config) { "https" } else { "http" };
     format!("{scheme}://{}", config.http.listen)
+}
+
+/// On the very first start (no accounts), creates the `admin` account with a
+/// one-time password and prints it once.
+fn ensure_first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
+    if store.account_count()? > 0 {
+        return Ok(());
+    }
+    let password = auth::one_time_password();
+    create_account(store, "admin", "管理员", store::AccountRole::Admin, &password)?;
+    println!("huiyi: first start: created the account \"admin\" with the one-time password {password}");
+    println!("huiyi: log in and change it; it is not shown again");
+    Ok(())
+}
+
+/// Creates an account with a hashed password and audits it.
+pub fn create_account(
+    store: &dyn store::Store,
+    username: &str,
+    display_name: &str,
+    role: store::AccountRole,
+    password: &str,
+) -> anyhow::Result<()> {
+    let now = (unix_millis() / 1000) as i64;
+    let account = store::Account {
+        id: token::random_id(12),
+        username: username.to_string(),
+        display_name: display_name.to_string(),
+        role,
+        org_unit: None,
+        password_hash: auth::hash_password(password),
+        failed_logins: 0,
+        locked_until: None,
+    };
+    store.create_account(&account, now)?;
+    store.audit(
+        store::NewAudit {
+            action: "account.create",
+            target: Some(username),
+            detail: role.as_str(),
+            outcome: "ok",
+            ..Default::default()
+        },
+        now,
+    )?;
+    Ok(())
 }

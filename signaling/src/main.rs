@@ -38,6 +38,27 @@ enum Command {
         #[command(subcommand)]
         action: MeetingAction,
     },
+    /// Accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum AdminAction {
+    /// Creates an account and prints its one-time password.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// admin, secretary, chair, participant, auditor or venue.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -58,7 +79,14 @@ enum MeetingAction {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("huiyi: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut overrides = cli.overrides.clone();
     if let Some(listen) = &cli.listen {
@@ -78,6 +106,18 @@ fn main() -> anyhow::Result<()> {
         &cli.command
     {
         return create_meeting(&config, title, participants, *hours);
+    }
+    if let Some(Command::Admin { action: AdminAction::Create { username, name, role } }) = &cli.command {
+        let role: huiyi_signaling::store::AccountRole =
+            serde_json::from_value(serde_json::Value::String(role.clone())).map_err(|_| {
+                anyhow::anyhow!("--role {role:?}: use admin, secretary, chair, participant, auditor or venue")
+            })?;
+        let store = huiyi_signaling::store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
+            .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?;
+        let password = huiyi_signaling::auth::one_time_password();
+        huiyi_signaling::create_account(&store, username, name, role, &password)?;
+        println!("account {username:?} ({}) created; one-time password: {password}", role.as_str());
+        return Ok(());
     }
     if cli.print_config {
         print!("{}", toml::to_string(&config).context("serializing the configuration")?);

@@ -131,6 +131,7 @@ pub async fn serve(
                     }
                     Err(_) => return,
                 };
+            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
             let service = hyper_util::service::TowerToHyperService::new(app);
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(e) =

@@ -1,5 +1,6 @@
 //! The HTTP router: the web client, the signaling WebSocket, health and metrics.
 
+pub mod api;
 mod assets;
 
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub signer: Signer,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Accounts, meetings, audit log.
+    pub store: Arc<dyn crate::store::Store>,
 }
 
 /// The whole HTTP surface.
@@ -39,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(api::routes())
         .with_state(state)
 }
 

@@ -244,6 +244,18 @@ pub trait Store: Send + Sync {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<MeetingRecord>, StoreError>;
+    /// Stores a login session (the token's hash) until `expires`.
+    fn create_session(
+        &self,
+        token_hash: &str,
+        account: &str,
+        now: i64,
+        expires: i64,
+    ) -> Result<(), StoreError>;
+    /// The account of a live session.
+    fn session_account(&self, token_hash: &str, now: i64) -> Result<Account, StoreError>;
+    /// Ends a session.
+    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Appends to the audit log.
     fn audit(&self, entry: NewAudit<'_>, now: i64) -> Result<(), StoreError>;
     /// The newest audit records, newest first.

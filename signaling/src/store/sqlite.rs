@@ -313,6 +313,43 @@ impl Store for SqliteStore {
         })
     }
 
+    fn create_session(
+        &self,
+        token_hash: &str,
+        account: &str,
+        now: i64,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            conn.execute(
+                "INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, account, now, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session_account(&self, token_hash: &str, now: i64) -> Result<Account, StoreError> {
+        let username: String = self.with(|conn| {
+            conn.query_row(
+                "SELECT a.username FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                params![token_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound("session".into()))
+        })?;
+        self.account_by_username(&username)
+    }
+
+    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+    }
+
     fn audit(&self, e: NewAudit<'_>, now: i64) -> Result<(), StoreError> {
         self.with(|conn| {
             conn.execute(

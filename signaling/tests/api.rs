@@ -1,0 +1,147 @@
+//! The REST API's sessions and audit log over real HTTP: cookie login,
+//! lockout after repeated failures, the auditor-only log, one error shape.
+
+use std::time::Duration;
+
+use huiyi_config::Config;
+use huiyi_signaling::store::{AccountRole, SqliteStore, Store};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: Value,
+}
+
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> Reply {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Tolerate chunked encoding: take the JSON object in the body.
+    let json = rest.find('{').and_then(|i| rest.rfind('}').map(|j| &rest[i..=j])).unwrap_or("null");
+    Reply { status, headers: head.to_string(), body: serde_json::from_str(json).unwrap_or(Value::Null) }
+}
+
+fn session_cookie(headers: &str) -> String {
+    headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: huiyi_session="))
+        .and_then(|l| l.split_once(": ").map(|(_, v)| v.split(';').next().unwrap_or("").to_string()))
+        .expect("a session cookie")
+}
+
+#[tokio::test]
+async fn login_lockout_and_audit() {
+    let dir = std::env::temp_dir().join(format!("huiyi-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
+        huiyi_signaling::create_account(
+            &store,
+            "secretary1",
+            "会务一",
+            AccountRole::Secretary,
+            "s3cret-会务",
+        )
+        .expect("account");
+        huiyi_signaling::create_account(&store, "auditor1", "审计员", AccountRole::Auditor, "audit-pw")
+            .expect("account");
+    }
+    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
+    config.sfu.udp_port = 0;
+    config.sfu.workers = 1;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
+        let _ = stop_rx.await;
+    }));
+
+    // Bad input gets the one error shape, never a 500.
+    for (body, want) in [("{", 400), ("{\"username\": 5}", 400), ("[]", 400)] {
+        let r = request(addr, "POST", "/api/v1/login", body, None).await;
+        assert_eq!(r.status, want, "{body}");
+        assert_eq!(r.body["error"]["code"], "bad_request", "{body}");
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let huge = format!("{{\"username\": \"{}\", \"password\": \"x\"}}", "x".repeat(100_000));
+    assert_eq!(request(addr, "POST", "/api/v1/login", &huge, None).await.status, 413);
+    assert_eq!(request(addr, "GET", "/api/v1/nothing", "", None).await.body["error"]["code"], "not_found");
+    assert_eq!(request(addr, "GET", "/api/v1/me", "", None).await.status, 401);
+
+    // A good login sets an HttpOnly, SameSite session cookie.
+    let ok =
+        request(addr, "POST", "/api/v1/login", r#"{"username":"secretary1","password":"s3cret-会务"}"#, None)
+            .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert!(ok.headers.contains("HttpOnly") && ok.headers.contains("SameSite=Strict"));
+    let cookie = session_cookie(&ok.headers);
+    let me = request(addr, "GET", "/api/v1/me", "", Some(&cookie)).await;
+    assert_eq!(
+        (me.body["username"].as_str(), me.body["role"].as_str()),
+        (Some("secretary1"), Some("secretary"))
+    );
+    // Only the auditor reads the audit log.
+    assert_eq!(request(addr, "GET", "/api/v1/audit", "", Some(&cookie)).await.status, 403);
+
+    // Five wrong passwords lock the account; then even the right one is refused.
+    for _ in 0..5 {
+        let r =
+            request(addr, "POST", "/api/v1/login", r#"{"username":"secretary1","password":"nope"}"#, None)
+                .await;
+        assert_eq!(r.status, 401);
+    }
+    let locked =
+        request(addr, "POST", "/api/v1/login", r#"{"username":"secretary1","password":"s3cret-会务"}"#, None)
+            .await;
+    assert_eq!(locked.status, 401);
+    assert!(
+        locked.body["error"]["message"].as_str().is_some_and(|m| m.contains("locked")),
+        "{:?}",
+        locked.body
+    );
+
+    // Logging out ends the session.
+    assert_eq!(request(addr, "POST", "/api/v1/logout", "", Some(&cookie)).await.status, 204);
+    assert_eq!(request(addr, "GET", "/api/v1/me", "", Some(&cookie)).await.status, 401);
+
+    // The auditor sees who tried what, when and from where.
+    let a = request(addr, "POST", "/api/v1/login", r#"{"username":"auditor1","password":"audit-pw"}"#, None)
+        .await;
+    let log = request(addr, "GET", "/api/v1/audit", "", Some(&session_cookie(&a.headers))).await;
+    let entries = log.body["entries"].as_array().expect("entries").clone();
+    let logins: Vec<&Value> =
+        entries.iter().filter(|e| e["action"] == "login" && e["target"] == "secretary1").collect();
+    assert!(logins.iter().filter(|e| e["outcome"] == "failed").count() >= 5);
+    assert!(logins.iter().any(|e| e["outcome"] == "denied"), "the locked attempt is recorded");
+    assert!(logins.iter().all(|e| e["source"] == "127.0.0.1"));
+    assert!(entries.iter().any(|e| e["action"] == "audit.read" && e["outcome"] == "denied"));
+
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("clean");
+    // Still there after a restart.
+    let store = SqliteStore::open(&dir.join("huiyi.db")).expect("reopen");
+    assert!(store.audit_log(1000).expect("log").len() >= entries.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
