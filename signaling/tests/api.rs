@@ -22,8 +22,19 @@ async fn request(
     body: &str,
     cookie: Option<&str>,
 ) -> Reply {
+    request_with(addr, method, path, body, cookie, "").await
+}
+
+async fn request_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+    extra: &str,
+) -> Reply {
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let cookie = format!("{}{extra}", cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default());
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\n\r\n{body}",
         body.len()
@@ -35,7 +46,13 @@ async fn request(
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     // Tolerate chunked encoding: take the JSON object in the body.
-    let json = rest.find('{').and_then(|i| rest.rfind('}').map(|j| &rest[i..=j])).unwrap_or("null");
+    let start = rest.find(['{', '[']);
+    let json = start
+        .and_then(|i| {
+            let close = if rest[i..].starts_with('[') { ']' } else { '}' };
+            rest.rfind(close).map(|j| &rest[i..=j])
+        })
+        .unwrap_or("null");
     Reply { status, headers: head.to_string(), body: serde_json::from_str(json).unwrap_or(Value::Null) }
 }
 
@@ -143,5 +160,138 @@ async fn login_lockout_and_audit() {
     // Still there after a restart.
     let store = SqliteStore::open(&dir.join("huiyi.db")).expect("reopen");
     assert!(store.audit_log(1000).expect("log").len() >= entries.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn header_value(headers: &str, name: &str) -> Option<String> {
+    headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(": ")?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[tokio::test]
+async fn org_import_and_meetings_with_etags() {
+    let dir = std::env::temp_dir().join(format!("huiyi-api-meetings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
+        huiyi_signaling::create_account(&store, "admin1", "管理员", AccountRole::Admin, "admin-pw")
+            .expect("account");
+        huiyi_signaling::create_account(&store, "sec1", "会务一", AccountRole::Secretary, "sec-pw")
+            .expect("account");
+        huiyi_signaling::create_account(&store, "sec2", "会务二", AccountRole::Secretary, "sec-pw")
+            .expect("account");
+        huiyi_signaling::create_account(&store, "p1", "张三", AccountRole::Participant, "p-pw")
+            .expect("account");
+    }
+    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
+    config.sfu.udp_port = 0;
+    config.sfu.workers = 1;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
+        let _ = stop_rx.await;
+    }));
+    let login = |u: &'static str, p: &'static str| async move {
+        let r = request(
+            addr,
+            "POST",
+            "/api/v1/login",
+            &format!(r#"{{"username":"{u}","password":"{p}"}}"#),
+            None,
+        )
+        .await;
+        session_cookie(&r.headers)
+    };
+    let (admin, sec1, sec2, person) = (
+        login("admin1", "admin-pw").await,
+        login("sec1", "sec-pw").await,
+        login("sec2", "sec-pw").await,
+        login("p1", "p-pw").await,
+    );
+
+    let csv = "id,parent,name,kind\ncounty,,某某县,县\nt1,county,城关镇,乡镇\nv1,t1,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
+    assert_eq!(
+        request(addr, "POST", "/api/v1/org/import", csv, Some(&sec1)).await.status,
+        403,
+        "admins import"
+    );
+    let bad = request(
+        addr,
+        "POST",
+        "/api/v1/org/import",
+        "id,parent,name,kind\nx,missing,无主,会场\n",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(request(addr, "POST", "/api/v1/org/import", csv, Some(&admin)).await.body["imported"], 4);
+    assert_eq!(request(addr, "GET", "/api/v1/org", "", Some(&person)).await.status, 200);
+
+    let m = r#"{"title":"周例会","start":"2026-12-07T09:00:00","end":"2026-12-07T10:00:00","participants":["v1","v2"]}"#;
+    assert_eq!(
+        request(addr, "POST", "/api/v1/meetings", m, Some(&person)).await.status,
+        403,
+        "participants do not schedule"
+    );
+    let created = request(addr, "POST", "/api/v1/meetings", m, Some(&sec1)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(header_value(&created.headers, "etag").as_deref(), Some("\"v1\""));
+    assert_eq!(created.body["warnings"], serde_json::json!([]));
+    let id = created.body["id"].as_str().expect("id").to_string();
+    // A second meeting with an overlapping venue gets a conflict warning.
+    let clash = r#"{"title":"安全会","start":"2026-12-07T09:30:00","end":"2026-12-07T11:00:00","participants":["v1"]}"#;
+    let second = request(addr, "POST", "/api/v1/meetings", clash, Some(&sec2)).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(second.body["warnings"][0]["who"], "v1");
+
+    // Two secretaries edit the same version: the second gets 412, nothing is lost.
+    let path = format!("/api/v1/meetings/{id}");
+    let edit1 = m.replace("周例会", "周例会（调整）");
+    let edit2 = m.replace("09:00:00", "08:00:00");
+    let r1 = request_with(addr, "PUT", &path, &edit1, Some(&sec1), "If-Match: \"v1\"\r\n").await;
+    assert_eq!(r1.status, 200);
+    assert_eq!(header_value(&r1.headers, "etag").as_deref(), Some("\"v2\""));
+    let r2 = request_with(addr, "PUT", &path, &edit2, Some(&sec2), "If-Match: \"v1\"\r\n").await;
+    assert_eq!(r2.status, 412);
+    assert_eq!(r2.body["error"]["code"], "conflict");
+    assert_eq!(request(addr, "PUT", &path, &edit2, Some(&sec2)).await.status, 428, "If-Match is required");
+    assert_eq!(request(addr, "GET", &path, "", Some(&person)).await.body["title"], "周例会（调整）");
+
+    // Bad input: readable 4xx, never 500, nothing stored.
+    for (body, status) in [
+        (r#"{"title":"x","start":"2026-12-07T10:00:00","end":"2026-12-07T09:00:00"}"#, 422),
+        (
+            r#"{"title":"x","start":"2026-12-07T09:00:00","end":"2026-12-07T10:00:00","participants":["nowhere"]}"#,
+            422,
+        ),
+        (r#"{"title":"","start":"2026-12-07T09:00:00","end":"2026-12-07T10:00:00"}"#, 422),
+        (r#"{"title":"x","start":"tomorrow","end":"2026-12-07T10:00:00"}"#, 400),
+        (r#"{"title":5}"#, 400),
+        (r#"{"title":"x","start":"2026-12-07T09:00:00","end":"2026-12-07T10:00:00","colour":"red"}"#, 400),
+    ] {
+        let r = request(addr, "POST", "/api/v1/meetings", body, Some(&sec1)).await;
+        assert_eq!(r.status, status, "{body}: {:?}", r.body);
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let week = request(
+        addr,
+        "GET",
+        "/api/v1/meetings?from=2026-12-07T00:00:00&to=2026-12-14T00:00:00",
+        "",
+        Some(&person),
+    )
+    .await;
+    assert_eq!(week.body.as_array().map(Vec::len), Some(2), "only the two valid meetings exist");
+    assert_eq!(request(addr, "GET", "/api/v1/meetings?from=x&to=y", "", Some(&person)).await.status, 400);
+
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("clean");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -36,8 +36,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
+    }
+}
+
+impl ApiError {
+    /// 403 with a reason.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 422 with a reason.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 }
 
@@ -85,6 +98,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/audit", get(audit))
+        .merge(super::meetings::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
@@ -123,7 +137,8 @@ fn hash_token(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(d.as_ref())
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs a store operation off the async threads.
+pub async fn blocking<T: Send + 'static>(
     store: Arc<dyn Store>,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

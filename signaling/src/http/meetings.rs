@@ -1,0 +1,332 @@
+//! REST: the organisation tree and single meetings (create, read, edit with
+//! ETag / If-Match, list), with conflict warnings. Secretaries and admins
+//! write; every write is audited.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{blocking, current_account, ApiError};
+use crate::http::AppState;
+use crate::scheduling::conflict::{conflicts, Booking};
+use crate::store::{Account, AccountRole, MeetingRecord, NewAudit, OrgKind, OrgUnit};
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/org", get(org))
+        .route("/api/v1/org/import", post(import_org))
+        .route("/api/v1/meetings", get(list).post(create))
+        .route("/api/v1/meetings/{id}", get(read).put(update))
+}
+
+fn may_schedule(a: &Account) -> Result<(), ApiError> {
+    match a.role {
+        AccountRole::Admin | AccountRole::Secretary => Ok(()),
+        _ => Err(ApiError::forbidden("only a secretary or an admin may do this")),
+    }
+}
+
+async fn org(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<OrgUnit>>, ApiError> {
+    current_account(&state, &headers).await?;
+    Ok(Json(blocking(state.store.clone(), |s| s.org_units()).await?))
+}
+
+/// CSV with a header line: `id,parent,name,kind` (kind: county, township,
+/// department, venue, person, or 县/乡镇/部门/会场/人员).
+async fn import_org(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    if account.role != AccountRole::Admin {
+        return Err(ApiError::forbidden("only an admin may import the organisation"));
+    }
+    let units = parse_org_csv(&body).map_err(ApiError::invalid)?;
+    let actor = account.id.clone();
+    let n = blocking(state.store.clone(), move |s| {
+        let n = s.import_org(&units)?;
+        let detail = format!("{n} units");
+        s.audit(
+            NewAudit {
+                actor: Some(&actor),
+                action: "org.import",
+                detail: &detail,
+                outcome: "ok",
+                ..Default::default()
+            },
+            now(),
+        )?;
+        Ok(n)
+    })
+    .await?;
+    Ok(Json(json!({"imported": n})).into_response())
+}
+
+/// Parses the organisation CSV; errors name the line.
+pub fn parse_org_csv(text: &str) -> Result<Vec<OrgUnit>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or("the file is empty")?;
+    let header: Vec<String> =
+        split_csv(header.trim_start_matches('\u{feff}')).iter().map(|h| h.trim().to_lowercase()).collect();
+    if header != ["id", "parent", "name", "kind"] {
+        return Err(format!("the first line must be id,parent,name,kind (found {})", header.join(",")));
+    }
+    let mut units = Vec::new();
+    for (i, line) in lines {
+        let f = split_csv(line);
+        if f.len() != 4 {
+            return Err(format!("line {}: 4 columns expected, found {}", i + 1, f.len()));
+        }
+        let kind = OrgKind::parse(&f[3]).ok_or_else(|| format!("line {}: unknown kind {:?}", i + 1, f[3]))?;
+        let parent = Some(f[1].trim().to_string()).filter(|p| !p.is_empty());
+        units.push(OrgUnit { id: f[0].trim().into(), parent, name: f[2].trim().into(), kind });
+    }
+    if units.len() > 10_000 {
+        return Err("more than 10 000 units in one import".into());
+    }
+    Ok(units)
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().expect("non-empty").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(String::new()),
+            (c, _) => out.last_mut().expect("non-empty").push(c),
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeetingInput {
+    title: String,
+    #[serde(default)]
+    agenda: String,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    #[serde(default)]
+    chair: Option<String>,
+    #[serde(default)]
+    participants: Vec<String>,
+    #[serde(default = "thirty")]
+    open_before_min: i64,
+}
+
+fn thirty() -> i64 {
+    30
+}
+
+impl MeetingInput {
+    fn into_record(self, id: String, version: i64) -> Result<MeetingRecord, ApiError> {
+        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
+            return Err(ApiError::invalid("the title must be 1 to 200 characters"));
+        }
+        if self.end <= self.start {
+            return Err(ApiError::invalid("the meeting must end after it starts"));
+        }
+        if self.end - self.start > chrono::Duration::hours(24) {
+            return Err(ApiError::invalid("a meeting lasts at most 24 hours"));
+        }
+        if !(0..=24 * 60).contains(&self.open_before_min) {
+            return Err(ApiError::invalid("open_before_min must be between 0 and 1440"));
+        }
+        if self.participants.len() > 1000 {
+            return Err(ApiError::invalid("at most 1000 participants"));
+        }
+        Ok(MeetingRecord {
+            id,
+            title: self.title,
+            agenda: self.agenda,
+            start: self.start,
+            end: self.end,
+            chair: self.chair,
+            open_before_min: self.open_before_min,
+            participants: self.participants,
+            version,
+        })
+    }
+}
+
+fn etag(m: &MeetingRecord) -> String {
+    format!("\"v{}\"", m.version)
+}
+
+fn with_etag(m: MeetingRecord, status: StatusCode, warnings: Option<serde_json::Value>) -> Response {
+    let tag = etag(&m);
+    let mut body = serde_json::to_value(&m).unwrap_or_default();
+    if let Some(w) = warnings {
+        body["warnings"] = w;
+    }
+    (status, [(header::ETAG, tag)], Json(body)).into_response()
+}
+
+/// Conflict warnings of `m` against meetings of the same day.
+fn warnings_for(
+    store: &dyn crate::store::Store,
+    m: &MeetingRecord,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let day = m.start.date().and_hms_opt(0, 0, 0).expect("midnight");
+    let others = store.meetings_between(day - chrono::Duration::days(1), day + chrono::Duration::days(2))?;
+    let booking = |x: &MeetingRecord| Booking {
+        meeting: x.id.clone(),
+        title: x.title.clone(),
+        start: x.start,
+        end: x.end,
+        chair: x.chair.clone(),
+        participants: x.participants.clone(),
+    };
+    let existing: Vec<Booking> = others.iter().map(booking).collect();
+    Ok(serde_json::to_value(conflicts(&booking(m), &existing)).unwrap_or_default())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<MeetingInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    may_schedule(&account)?;
+    let Json(input) = body?;
+    let record = input.into_record(crate::token::random_id(9), 1)?;
+    let actor = account.id;
+    let (stored, warnings) = blocking(state.store.clone(), move |s| {
+        let stored = s.create_meeting(&record, Some(&actor), now())?;
+        let warnings = warnings_for(s, &stored)?;
+        s.audit(
+            NewAudit {
+                actor: Some(&actor),
+                action: "meeting.create",
+                target: Some(&stored.id),
+                detail: &stored.title,
+                outcome: "ok",
+                ..Default::default()
+            },
+            now(),
+        )?;
+        Ok((stored, warnings))
+    })
+    .await?;
+    Ok(with_etag(stored, StatusCode::CREATED, Some(warnings)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    current_account(&state, &headers).await?;
+    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
+    Ok(with_etag(m, StatusCode::OK, None))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<MeetingInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    may_schedule(&account)?;
+    let expected = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .strip_prefix('v')
+                .and_then(|n| n.parse::<i64>().ok())
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition_required",
+                "send If-Match with the ETag you read",
+            )
+        })?;
+    let Json(input) = body?;
+    let record = input.into_record(id, expected)?;
+    let actor = account.id;
+    let (stored, warnings) = blocking(state.store.clone(), move |s| {
+        let stored = s.update_meeting(&record, expected)?;
+        let warnings = warnings_for(s, &stored)?;
+        s.audit(
+            NewAudit {
+                actor: Some(&actor),
+                action: "meeting.update",
+                target: Some(&stored.id),
+                detail: &stored.title,
+                outcome: "ok",
+                ..Default::default()
+            },
+            now(),
+        )?;
+        Ok((stored, warnings))
+    })
+    .await?;
+    Ok(with_etag(stored, StatusCode::OK, Some(warnings)))
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<MeetingRecord>>, ApiError> {
+    current_account(&state, &headers).await?;
+    let Query(Range { from, to }) =
+        range.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    if to <= from || to - from > chrono::Duration::days(400) {
+        return Err(ApiError::invalid("from must be before to, at most 400 days apart"));
+    }
+    Ok(Json(blocking(state.store.clone(), move |s| s.meetings_between(from, to)).await?))
+}
+
+fn now() -> i64 {
+    (crate::unix_millis() / 1000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_csv_parses_quotes_bom_and_chinese_kinds() {
+        let csv = "\u{feff}id,parent,name,kind\ncounty,,某某县,县\nt1,county,\"城关镇, 镇政府\",乡镇\n\nv1,t1,城关镇会议室,会场\n";
+        let units = parse_org_csv(csv).expect("parses");
+        assert_eq!(units.len(), 3);
+        assert_eq!(units[1].name, "城关镇, 镇政府");
+        assert_eq!(units[2].kind, OrgKind::Venue);
+        assert_eq!(units[0].parent, None);
+    }
+
+    #[test]
+    fn org_csv_errors_name_the_line() {
+        assert!(parse_org_csv("").is_err());
+        assert!(parse_org_csv("a,b\n").expect_err("header").contains("id,parent,name,kind"));
+        assert!(parse_org_csv("id,parent,name,kind\nx,,y\n").expect_err("columns").contains("line 2"));
+        assert!(parse_org_csv("id,parent,name,kind\nx,,y,castle\n").expect_err("kind").contains("castle"));
+    }
+}
