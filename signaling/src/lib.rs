@@ -41,13 +41,15 @@ pub async fn run(
     let signer = token::Signer::load_or_create(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("data_dir: cannot read or create the signing key: {e}"))?;
     let grace = std::time::Duration::from_secs(config.signaling.reconnect_grace_secs);
-    let meetings = meeting::Meetings::new(media.clone(), grace, config.data_dir.join("records"));
-    let dispatcher = meetings.clone();
     let store: Arc<dyn store::Store> = Arc::new(
         store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
             .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?,
     );
     ensure_first_admin(store.as_ref())?;
+    let meetings =
+        meeting::Meetings::new(media.clone(), grace, config.data_dir.join("records"), store.clone());
+    let dispatcher = meetings.clone();
+
     let app = http::router(http::AppState {
         media: media.clone(),
         meetings,

@@ -99,6 +99,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/audit", get(audit))
         .merge(super::meetings::routes())
+        .merge(super::attendance::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 mod assets;
+mod attendance;
 mod meetings;
 
 use std::sync::Arc;

@@ -96,6 +96,26 @@ struct Participant {
     gone_since: Option<Instant>,
 }
 
+impl Meeting {
+    /// Records a join or leave for the attendance, off the actor's thread.
+    fn attend(&self, pid: &str, name: &str, event: &str, reason: &str) {
+        let e = crate::store::AttendanceEvent {
+            meeting: self.id.clone(),
+            participant: pid.to_string(),
+            name: name.to_string(),
+            event: event.to_string(),
+            at: (crate::unix_millis() / 1000) as i64,
+            reason: reason.to_string(),
+        };
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = store.record_attendance(&e) {
+                tracing::error!(meeting = %e.meeting, error = %err, "cannot record attendance");
+            }
+        });
+    }
+}
+
 impl Participant {
     /// A new session takes this participant's place; the old one is closed.
     fn take_over(&mut self, out: mpsc::Sender<Out>, reason: &'static str) {
@@ -119,6 +139,8 @@ pub struct Meeting {
     next_peer: Arc<AtomicU64>,
     /// Where this meeting's records (roll calls) are appended.
     records: std::path::PathBuf,
+    /// Attendance (every join and leave) goes here.
+    store: Arc<dyn crate::store::Store>,
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
@@ -139,23 +161,16 @@ pub struct Meeting {
 }
 
 impl Meeting {
-    pub(super) fn new(
-        id: String,
-        title: String,
-        room: RoomId,
-        sfu: SfuHandle,
-        grace: Duration,
-        next_peer: Arc<AtomicU64>,
-        records: std::path::PathBuf,
-    ) -> Self {
+    pub(super) fn new(id: String, title: String, room: RoomId, ctx: super::Context) -> Self {
         Self {
             id,
             title,
             room,
-            sfu,
-            grace,
-            next_peer,
-            records,
+            sfu: ctx.sfu,
+            grace: ctx.grace,
+            next_peer: ctx.next_peer,
+            records: ctx.records,
+            store: ctx.store,
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,
@@ -272,6 +287,7 @@ impl Meeting {
                     },
                 );
                 tracing::info!(meeting = %self.id, participant = %pid, role = ?claims.r, "participant joined");
+                self.attend(&pid, &claims.n, "join", "");
                 self.broadcast_except(&pid, ServerMsg::ParticipantJoined { participant: info });
                 false
             }
@@ -500,6 +516,7 @@ impl Meeting {
             let _ = self.sfu.remove_peer(self.room, peer).await;
         }
         tracing::info!(meeting = %self.id, participant = %pid, reason, "participant left");
+        self.attend(pid, &p.info.name, "leave", reason);
         for t in &p.tracks {
             self.broadcast(ServerMsg::TrackEnded { track: t.id.to_string() });
         }

@@ -43,6 +43,15 @@ struct Registry {
     next_room: u64,
 }
 
+/// What every meeting actor shares with the others.
+pub(crate) struct Context {
+    sfu: SfuHandle,
+    grace: Duration,
+    next_peer: Arc<AtomicU64>,
+    records: std::path::PathBuf,
+    store: Arc<dyn crate::store::Store>,
+}
+
 /// All live meetings of this server.
 #[derive(Clone)]
 pub struct Meetings {
@@ -51,13 +60,19 @@ pub struct Meetings {
     next_peer: Arc<AtomicU64>,
     grace: Duration,
     records: std::path::PathBuf,
+    store: Arc<dyn crate::store::Store>,
 }
 
 impl Meetings {
     /// No meetings yet.
     /// `records` is the directory where meeting records (roll calls) are kept.
-    pub fn new(sfu: SfuHandle, grace: Duration, records: std::path::PathBuf) -> Self {
-        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, records }
+    pub fn new(
+        sfu: SfuHandle,
+        grace: Duration,
+        records: std::path::PathBuf,
+        store: Arc<dyn crate::store::Store>,
+    ) -> Self {
+        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, records, store }
     }
 
     /// Joins a participant into meeting `id` (opening it if needed).
@@ -95,15 +110,14 @@ impl Meetings {
         reg.by_room.insert(room, handle.clone());
         tracing::info!(meeting = %id, %room, "meeting opened");
         let meetings = self.clone();
-        let actor = actor::Meeting::new(
-            id.to_string(),
-            title.to_string(),
-            room,
-            self.sfu.clone(),
-            self.grace,
-            self.next_peer.clone(),
-            self.records.clone(),
-        );
+        let ctx = Context {
+            sfu: self.sfu.clone(),
+            grace: self.grace,
+            next_peer: self.next_peer.clone(),
+            records: self.records.clone(),
+            store: self.store.clone(),
+        };
+        let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx);
         tokio::spawn(async move {
             actor.run(rx).await;
             meetings.forget(room).await;

@@ -212,6 +212,23 @@ pub struct NewAudit<'a> {
     pub outcome: &'a str,
 }
 
+/// One join or leave of a live meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttendanceEvent {
+    /// Meeting id.
+    pub meeting: String,
+    /// Participant id (an org-tree id for invited venues and persons).
+    pub participant: String,
+    /// Name at the time.
+    pub name: String,
+    /// `join` or `leave`.
+    pub event: String,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Why it left (`left`, `timeout`, `removed`, `ended`).
+    pub reason: String,
+}
+
 /// The persistent state of Huiyi.
 pub trait Store: Send + Sync {
     /// Replaces nothing, adds the given units (parents first or in any order);
@@ -256,6 +273,10 @@ pub trait Store: Send + Sync {
     fn session_account(&self, token_hash: &str, now: i64) -> Result<Account, StoreError>;
     /// Ends a session.
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Records a join or a leave.
+    fn record_attendance(&self, event: &AttendanceEvent) -> Result<(), StoreError>;
+    /// Every join and leave of a meeting, in order.
+    fn attendance(&self, meeting: &str) -> Result<Vec<AttendanceEvent>, StoreError>;
     /// Appends to the audit log.
     fn audit(&self, entry: NewAudit<'_>, now: i64) -> Result<(), StoreError>;
     /// The newest audit records, newest first.

@@ -9,10 +9,14 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{parse_role, Account, AuditEntry, MeetingRecord, NewAudit, OrgKind, OrgUnit, Store, StoreError};
+use super::{
+    parse_role, Account, AttendanceEvent, AuditEntry, MeetingRecord, NewAudit, OrgKind, OrgUnit, Store,
+    StoreError,
+};
 
 /// Migrations in order; `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../migrations/0001_init.sql"), include_str!("../../migrations/0002_attendance.sql")];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
@@ -347,6 +351,35 @@ impl Store for SqliteStore {
         self.with(|conn| {
             conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
             Ok(())
+        })
+    }
+
+    fn record_attendance(&self, e: &AttendanceEvent) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO attendance_events (meeting, participant, name, event, at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![e.meeting, e.participant, e.name, e.event, e.at, e.reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn attendance(&self, meeting: &str) -> Result<Vec<AttendanceEvent>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT meeting, participant, name, event, at, reason FROM attendance_events WHERE meeting = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([meeting], |r| {
+                Ok(AttendanceEvent {
+                    meeting: r.get(0)?,
+                    participant: r.get(1)?,
+                    name: r.get(2)?,
+                    event: r.get(3)?,
+                    at: r.get(4)?,
+                    reason: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

@@ -1,6 +1,8 @@
 //! Helpers for the WebSocket tests: an in-process server and a JSON client.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -18,6 +20,18 @@ pub struct Server {
     signer: Signer,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub dir: std::path::PathBuf,
+}
+
+impl Server {
+    /// A handle for a server started elsewhere (no key, nothing to stop).
+    pub fn at(addr: std::net::SocketAddr) -> Server {
+        Server {
+            addr,
+            signer: Signer::from_bytes(&[0; 32]),
+            stop: None,
+            dir: std::env::temp_dir().join("huiyi-nonexistent-dir-for-at"),
+        }
+    }
 }
 
 impl Drop for Server {

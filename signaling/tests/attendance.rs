@@ -1,0 +1,126 @@
+//! From the schedule to the live meeting and back: a secretary schedules a
+//! meeting for two venues, takes their personal links, one venue joins and
+//! leaves through the signaling socket, and the attendance shows it (and the
+//! other venue absent), in JSON and CSV; everything survives a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::http::*;
+use common::{close_code, recv_type, send};
+use huiyi_config::Config;
+use huiyi_signaling::store::{AccountRole, SqliteStore};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+#[tokio::test]
+async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
+    let dir = std::env::temp_dir().join(format!("huiyi-attendance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
+        huiyi_signaling::create_account(&store, "admin1", "管理员", AccountRole::Admin, "admin-pw")
+            .expect("account");
+        huiyi_signaling::create_account(&store, "sec1", "会务一", AccountRole::Secretary, "sec-pw")
+            .expect("account");
+    }
+    let start_server = |dir: std::path::PathBuf| async move {
+        let mut config = Config { data_dir: dir, ..Config::default() };
+        config.sfu.udp_port = 0;
+        config.sfu.workers = 1;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(huiyi_signaling::run(config, listener, async {
+            let _ = rx.await;
+        }));
+        (addr, tx, task)
+    };
+    let (addr, stop, task) = start_server(dir.clone()).await;
+    let login = |u: &'static str, p: &'static str| async move {
+        let r = request(
+            addr,
+            "POST",
+            "/api/v1/login",
+            &format!(r#"{{"username":"{u}","password":"{p}"}}"#),
+            None,
+        )
+        .await;
+        session_cookie(&r.headers)
+    };
+    let (admin, sec) = (login("admin1", "admin-pw").await, login("sec1", "sec-pw").await);
+    let csv =
+        "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
+    assert_eq!(request(addr, "POST", "/api/v1/org/import", csv, Some(&admin)).await.status, 200);
+
+    // A meeting starting in ten minutes: its join window (30 min early) is open.
+    let now = (huiyi_signaling::unix_millis() / 1000) as i64;
+    let local = |secs: i64| {
+        huiyi_signaling::scheduling::local_from_unix(secs)
+            .expect("time")
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let body = json!({"title": "全县安全生产会", "start": local(now + 600), "end": local(now + 4200), "participants": ["v1", "v2"]});
+    let created = request(addr, "POST", "/api/v1/meetings", &body.to_string(), Some(&sec)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let inv = request(addr, "GET", &format!("/api/v1/meetings/{id}/invitations"), "", Some(&sec)).await;
+    let links = inv.body.as_array().expect("links").clone();
+    assert_eq!(links.len(), 2);
+    let link = links.iter().find(|l| l["participant"] == "v1").expect("v1")["link"]
+        .as_str()
+        .expect("link")
+        .to_string();
+    let token = link.split("token=").nth(1).expect("token").to_string();
+
+    // The venue joins with its personal link: the meeting's title and its name come from it.
+    let server = common::Server::at(addr);
+    let mut ws = common::connect(&server, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    let w = recv_type(&mut ws, "welcome").await;
+    assert_eq!(
+        (w["meeting"]["title"].as_str(), w["you"]["name"].as_str(), w["you"]["role"].as_str()),
+        (Some("全县安全生产会"), Some("城关镇会议室"), Some("venue"))
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let during = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance"), "", Some(&sec)).await;
+    let status = |body: &serde_json::Value, who: &str| {
+        body["participants"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["participant"] == who))
+            .map(|p| p["status"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(status(&during.body, "v1").as_deref(), Some("present"));
+    assert_eq!(status(&during.body, "v2").as_deref(), Some("absent"));
+    send(&mut ws, json!({"type": "leave"})).await;
+    assert_eq!(close_code(&mut ws).await, Some(1000));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops").expect("task").expect("clean");
+    // After a restart, the record is still there.
+    let (addr, stop, task) = start_server(dir.clone()).await;
+    let sec = {
+        let r =
+            request(addr, "POST", "/api/v1/login", r#"{"username":"sec1","password":"sec-pw"}"#, None).await;
+        session_cookie(&r.headers)
+    };
+    let after = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance"), "", Some(&sec)).await;
+    let v1 = after.body["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["participant"] == "v1"))
+        .expect("v1")
+        .clone();
+    assert_eq!((v1["status"].as_str(), v1["joins"].as_u64()), (Some("left"), Some(1)));
+    assert!(v1["first_join"].as_i64().is_some() && v1["last_leave"].as_i64().is_some());
+    let csv = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance.csv"), "", Some(&sec)).await;
+    assert!(csv.headers.contains("text/csv"));
+    assert!(csv.headers.contains("attachment"));
+    assert!(csv.text.contains("城关镇会议室") && csv.text.contains("已离会"), "{}", csv.text);
+    assert!(csv.text.contains("河西乡会议室") && csv.text.contains("缺席"));
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops").expect("task").expect("clean");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,74 @@
+//! Plain HTTP/1.1 requests for the API tests.
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: String,
+    pub body: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+pub async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> Reply {
+    request_with(addr, method, path, body, cookie, "").await
+}
+
+pub async fn request_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+    extra: &str,
+) -> Reply {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let cookie = format!("{}{extra}", cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default());
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Tolerate chunked encoding: take the JSON object in the body.
+    let start = rest.find(['{', '[']);
+    let json = start
+        .and_then(|i| {
+            let close = if rest[i..].starts_with('[') { ']' } else { '}' };
+            rest.rfind(close).map(|j| &rest[i..=j])
+        })
+        .unwrap_or("null");
+    Reply {
+        status,
+        headers: head.to_string(),
+        body: serde_json::from_str(json).unwrap_or(Value::Null),
+        text: rest.to_string(),
+    }
+}
+
+pub fn session_cookie(headers: &str) -> String {
+    headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: huiyi_session="))
+        .and_then(|l| l.split_once(": ").map(|(_, v)| v.split(';').next().unwrap_or("").to_string()))
+        .expect("a session cookie")
+}
+
+pub fn header_value(headers: &str, name: &str) -> Option<String> {
+    headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(": ")?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
