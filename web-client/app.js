@@ -284,6 +284,9 @@ function renderControls() {
   $('btn-share').textContent = state.session?.screen ? t('stopShare') : t('share');
   $('btn-view').textContent = state.view === 'grid' ? t('speaker') : t('grid');
   $('btn-audio-only').classList.toggle('on', state.audioOnly);
+  $('btn-sign-in').textContent = me.signed_in ? t('signedIn') : t('signIn');
+  $('btn-sign-in').disabled = !!me.signed_in;
+  $('btn-sign-in').classList.toggle('on', !!me.signed_in);
   const observer = me.role === 'observer';
   for (const id of ['btn-mic', 'btn-cam', 'btn-share']) $(id).disabled = observer;
 }
@@ -342,6 +345,7 @@ $('btn-audio-only').onclick = () => {
   render();
 };
 $('btn-people').onclick = () => openSide('participants');
+$('btn-sign-in').onclick = () => state.sig.send({ type: 'sign_in' });
 $('btn-console').onclick = () => openSide('console');
 $('side-close').onclick = () => { $('side').hidden = true; };
 $('btn-chat').onclick = () => openSide('chat');

@@ -84,6 +84,9 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
         (w["meeting"]["title"].as_str(), w["you"]["name"].as_str(), w["you"]["role"].as_str()),
         (Some("全县安全生产会"), Some("城关镇会议室"), Some("venue"))
     );
+    send(&mut ws, json!({"type": "sign_in"})).await;
+    let upd = recv_type(&mut ws, "participant_updated").await;
+    assert_eq!(upd["participant"]["signed_in"], true);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let during = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance"), "", Some(&sec)).await;
     let status = |body: &serde_json::Value, who: &str| {
@@ -115,6 +118,7 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
         .clone();
     assert_eq!((v1["status"].as_str(), v1["joins"].as_u64()), (Some("left"), Some(1)));
     assert!(v1["first_join"].as_i64().is_some() && v1["last_leave"].as_i64().is_some());
+    assert!(v1["signed_in"].as_i64().is_some(), "the sign-in (签到) is on record");
     let csv = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance.csv"), "", Some(&sec)).await;
     assert!(csv.headers.contains("text/csv"));
     assert!(csv.headers.contains("attachment"));

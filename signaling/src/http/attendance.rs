@@ -83,13 +83,16 @@ struct Line {
     first_join: Option<i64>,
     last_leave: Option<i64>,
     joins: usize,
+    /// Signed in (签到) at.
+    signed_in: Option<i64>,
 }
 
 async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(String, Vec<Line>), ApiError> {
     current_account(state, headers).await?;
-    let (meeting, org, events) =
-        blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?)))
-            .await?;
+    let (meeting, org, events, sign_ins) = blocking(state.store.clone(), move |s| {
+        Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?))
+    })
+    .await?;
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     for pid in &meeting.participants {
         let name = org.iter().find(|u| &u.id == pid).map_or_else(|| pid.clone(), |u| u.name.clone());
@@ -102,6 +105,7 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
                 first_join: None,
                 last_leave: None,
                 joins: 0,
+                signed_in: None,
             },
         );
     }
@@ -113,6 +117,7 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
             first_join: None,
             last_leave: None,
             joins: 0,
+            signed_in: None,
         });
         if e.event == "join" {
             line.joins += 1;
@@ -121,6 +126,11 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
         } else {
             line.last_leave = Some(e.at);
             line.status = "left";
+        }
+    }
+    for (who, at) in sign_ins {
+        if let Some(line) = lines.get_mut(&who) {
+            line.signed_in = Some(at);
         }
     }
     Ok((meeting.title, lines.into_values().collect()))
@@ -151,12 +161,13 @@ async fn attendance_csv(
         "left" => "已离会",
         _ => "缺席",
     };
-    let mut csv = String::from("\u{feff}参会单位/人员,状态,首次入会,最后离会,入会次数\r\n");
+    let mut csv = String::from("\u{feff}参会单位/人员,状态,签到时间,首次入会,最后离会,入会次数\r\n");
     for l in &lines {
         csv.push_str(&format!(
-            "\"{}\",{},{},{},{}\r\n",
+            "\"{}\",{},{},{},{},{}\r\n",
             l.name.replace('"', "\"\""),
             status(l.status),
+            time(l.signed_in),
             time(l.first_join),
             time(l.last_leave),
             l.joins

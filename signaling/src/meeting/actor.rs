@@ -116,6 +116,25 @@ impl Meeting {
     }
 }
 
+impl Meeting {
+    /// 签到: recorded once, shown to everyone.
+    fn sign_in(&mut self, pid: &str) {
+        let Some(p) = self.participants.get_mut(pid) else { return };
+        if p.info.signed_in {
+            return;
+        }
+        p.info.signed_in = true;
+        let (meeting, name, store) = (self.id.clone(), p.info.name.clone(), self.store.clone());
+        let (who, at) = (pid.to_string(), (crate::unix_millis() / 1000) as i64);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.record_sign_in(&meeting, &who, &name, at) {
+                tracing::error!(%meeting, error = %e, "cannot record the sign-in");
+            }
+        });
+        self.broadcast_updated(pid);
+    }
+}
+
 impl Participant {
     /// A new session takes this participant's place; the old one is closed.
     fn take_over(&mut self, out: mpsc::Sender<Out>, reason: &'static str) {
@@ -270,6 +289,7 @@ impl Meeting {
                     video_muted: false,
                     quality: None,
                     connected: true,
+                    signed_in: false,
                 };
                 self.participants.insert(
                     pid.clone(),
@@ -372,6 +392,7 @@ impl Meeting {
             ClientMsg::RaiseHand => self.raise_hand(pid, true),
             ClientMsg::LowerHand => self.raise_hand(pid, false),
             ClientMsg::RollCallAnswer => self.roll_call_answer(pid).await,
+            ClientMsg::SignIn => self.sign_in(pid),
             ClientMsg::Leave => {
                 self.send_out(pid, Out::Close(close::NORMAL, "left"));
                 self.remove(pid, "left").await;

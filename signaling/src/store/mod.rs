@@ -275,6 +275,11 @@ pub trait Store: Send + Sync {
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Records a join or a leave.
     fn record_attendance(&self, event: &AttendanceEvent) -> Result<(), StoreError>;
+    /// Records a participant's sign-in (签到); the first one counts.
+    fn record_sign_in(&self, meeting: &str, participant: &str, name: &str, at: i64)
+        -> Result<(), StoreError>;
+    /// Sign-ins of a meeting: participant and time.
+    fn sign_ins(&self, meeting: &str) -> Result<Vec<(String, i64)>, StoreError>;
     /// Every join and leave of a meeting, in order.
     fn attendance(&self, meeting: &str) -> Result<Vec<AttendanceEvent>, StoreError>;
     /// Appends to the audit log.

@@ -15,8 +15,11 @@ use super::{
 };
 
 /// Migrations in order; `user_version` counts those applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/0001_init.sql"), include_str!("../../migrations/0002_attendance.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_attendance.sql"),
+    include_str!("../../migrations/0003_sign_in.sql"),
+];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
@@ -361,6 +364,32 @@ impl Store for SqliteStore {
                 params![e.meeting, e.participant, e.name, e.event, e.at, e.reason],
             )?;
             Ok(())
+        })
+    }
+
+    fn record_sign_in(
+        &self,
+        meeting: &str,
+        participant: &str,
+        name: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            // The first sign-in counts.
+            conn.execute(
+                "INSERT OR IGNORE INTO sign_ins (meeting, participant, name, at) VALUES (?1, ?2, ?3, ?4)",
+                params![meeting, participant, name, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sign_ins(&self, meeting: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT participant, at FROM sign_ins WHERE meeting = ?1 ORDER BY at")?;
+            let rows = stmt.query_map([meeting], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

@@ -115,6 +115,8 @@ pub enum ClientMsg {
     LowerHand,
     /// I answer the roll call (到).
     RollCallAnswer,
+    /// I sign in (签到): my presence is recorded for the attendance.
+    SignIn,
 }
 
 /// What the chair (主席) or the secretary (会务) does to the meeting.
@@ -309,6 +311,9 @@ pub struct ParticipantInfo {
     pub quality: Option<u8>,
     /// False while its connection is dropped and it may still come back.
     pub connected: bool,
+    /// Signed in (签到) for this meeting.
+    #[serde(default)]
+    pub signed_in: bool,
 }
 
 /// A published track as subscribers see it.
