@@ -124,6 +124,13 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     assert!(csv.headers.contains("attachment"));
     assert!(csv.text.contains("城关镇会议室") && csv.text.contains("已离会"), "{}", csv.text);
     assert!(csv.text.contains("河西乡会议室") && csv.text.contains("缺席"));
+    let ics = request(addr, "GET", &format!("/api/v1/meetings/{id}/calendar.ics"), "", Some(&sec)).await;
+    assert!(ics.headers.contains("text/calendar"));
+    assert!(
+        ics.text.contains("SUMMARY:全县安全生产会") && ics.text.contains(&format!("UID:{id}@huiyi")),
+        "{}",
+        ics.text
+    );
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops").expect("task").expect("clean");
     std::fs::remove_dir_all(&dir).ok();

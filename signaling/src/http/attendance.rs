@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/invitations", get(invitations))
         .route("/api/v1/meetings/{id}/attendance", get(attendance))
         .route("/api/v1/meetings/{id}/attendance.csv", get(attendance_csv))
+        .route("/api/v1/meetings/{id}/calendar.ics", get(ics))
 }
 
 #[derive(Serialize)]
@@ -185,6 +186,25 @@ async fn attendance_csv(
         csv,
     )
         .into_response())
+}
+
+async fn ics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    current_account(&state, &headers).await?;
+    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
+    let event = crate::scheduling::ics::CalendarEvent {
+        uid: &m.id,
+        title: &m.title,
+        description: &m.agenda,
+        start: m.start,
+        end: m.end,
+        sequence: m.version,
+    };
+    let body = crate::scheduling::ics::calendar(&[event], (crate::unix_millis() / 1000) as i64);
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
 
 fn urlencode(s: &str) -> String {

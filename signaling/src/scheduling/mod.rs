@@ -6,6 +6,7 @@
 //! The store (SQLite) and the REST API build on these types.
 
 pub mod conflict;
+pub mod ics;
 pub mod lifecycle;
 pub mod recurrence;
 
