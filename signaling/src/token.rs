@@ -102,11 +102,7 @@ impl Signer {
 
     /// Verifies a token at `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
-        let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
-        hmac::verify(&self.key, body.as_bytes(), &tag).map_err(|_| TokenError::BadSignature)?;
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+        let claims = self.decode(token)?;
         if now < claims.nbf {
             return Err(TokenError::NotYetValid);
         }
@@ -114,6 +110,25 @@ impl Signer {
             return Err(TokenError::Expired);
         }
         Ok(claims)
+    }
+
+    /// Verifies a token for its notice page: before the join window opens is
+    /// fine (that is when notices are read), after it expired is not.
+    pub fn verify_notice(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
+        let claims = self.decode(token)?;
+        if now >= claims.exp {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Checks the signature and reads the claims.
+    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
+        hmac::verify(&self.key, body.as_bytes(), &tag).map_err(|_| TokenError::BadSignature)?;
+        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?;
+        serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)
     }
 }
 

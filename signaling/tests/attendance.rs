@@ -75,6 +75,35 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
         .to_string();
     let token = link.split("token=").nth(1).expect("token").to_string();
 
+    // The notice page: what, when, the join link with a QR code, and the reply form.
+    let notice = request(addr, "GET", &format!("/notice?token={token}"), "", None).await;
+    assert_eq!(notice.status, 200);
+    assert!(
+        notice.text.contains("全县安全生产会")
+            && notice.text.contains("<svg")
+            && notice.text.contains("请假")
+    );
+    assert_eq!(post_form(addr, "/notice", &[("token", &token), ("response", "confirmed")]).await.status, 303);
+    let t2 = links.iter().find(|l| l["participant"] == "v2").expect("v2")["link"]
+        .as_str()
+        .expect("link")
+        .split("token=")
+        .nth(1)
+        .expect("token")
+        .to_string();
+    assert_eq!(
+        post_form(addr, "/notice", &[("token", &t2), ("response", "leave")]).await.status,
+        403,
+        "a leave request needs a reason"
+    );
+    assert_eq!(
+        post_form(addr, "/notice", &[("token", &t2), ("response", "leave"), ("reason", "防汛值班")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(request(addr, "GET", "/notice?token=forged.x", "", None).await.status, 403);
+
     // The venue joins with its personal link: the meeting's title and its name come from it.
     let server = common::Server::at(addr);
     let mut ws = common::connect(&server, None).await.expect("upgrade");
@@ -119,11 +148,21 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     assert_eq!((v1["status"].as_str(), v1["joins"].as_u64()), (Some("left"), Some(1)));
     assert!(v1["first_join"].as_i64().is_some() && v1["last_leave"].as_i64().is_some());
     assert!(v1["signed_in"].as_i64().is_some(), "the sign-in (签到) is on record");
+    assert_eq!(v1["rsvp"], "confirmed");
+    let v2 = after.body["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["participant"] == "v2"))
+        .expect("v2")
+        .clone();
+    assert_eq!(
+        (v2["status"].as_str(), v2["rsvp"].as_str(), v2["leave_reason"].as_str()),
+        (Some("absent"), Some("leave"), Some("防汛值班"))
+    );
     let csv = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance.csv"), "", Some(&sec)).await;
     assert!(csv.headers.contains("text/csv"));
     assert!(csv.headers.contains("attachment"));
     assert!(csv.text.contains("城关镇会议室") && csv.text.contains("已离会"), "{}", csv.text);
-    assert!(csv.text.contains("河西乡会议室") && csv.text.contains("缺席"));
+    assert!(csv.text.contains("河西乡会议室") && csv.text.contains("缺席") && csv.text.contains("防汛值班"));
     let ics = request(addr, "GET", &format!("/api/v1/meetings/{id}/calendar.ics"), "", Some(&sec)).await;
     assert!(ics.headers.contains("text/calendar"));
     assert!(

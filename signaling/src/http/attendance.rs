@@ -34,6 +34,7 @@ struct Invitation {
     name: String,
     kind: OrgKind,
     link: String,
+    notice: String,
 }
 
 async fn invitations(
@@ -69,6 +70,7 @@ async fn invitations(
                 name: unit.name.clone(),
                 kind: unit.kind,
                 link: format!("{base}/?token={}", state.signer.sign(&claims)),
+                notice: format!("{base}/notice?token={}", state.signer.sign(&claims)),
             }
         })
         .collect();
@@ -86,12 +88,16 @@ struct Line {
     joins: usize,
     /// Signed in (签到) at.
     signed_in: Option<i64>,
+    /// Reply to the notice: `confirmed` or `leave`.
+    rsvp: Option<String>,
+    /// Reason given with a leave request (请假).
+    leave_reason: Option<String>,
 }
 
 async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(String, Vec<Line>), ApiError> {
     current_account(state, headers).await?;
-    let (meeting, org, events, sign_ins) = blocking(state.store.clone(), move |s| {
-        Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?))
+    let (meeting, org, events, sign_ins, rsvps) = blocking(state.store.clone(), move |s| {
+        Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
     })
     .await?;
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
@@ -107,6 +113,8 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
                 last_leave: None,
                 joins: 0,
                 signed_in: None,
+                rsvp: None,
+                leave_reason: None,
             },
         );
     }
@@ -119,6 +127,8 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
             last_leave: None,
             joins: 0,
             signed_in: None,
+            rsvp: None,
+            leave_reason: None,
         });
         if e.event == "join" {
             line.joins += 1;
@@ -132,6 +142,12 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
     for (who, at) in sign_ins {
         if let Some(line) = lines.get_mut(&who) {
             line.signed_in = Some(at);
+        }
+    }
+    for (who, response, reason) in rsvps {
+        if let Some(line) = lines.get_mut(&who) {
+            line.leave_reason = (response == "leave").then_some(reason);
+            line.rsvp = Some(response);
         }
     }
     Ok((meeting.title, lines.into_values().collect()))
@@ -162,12 +178,19 @@ async fn attendance_csv(
         "left" => "已离会",
         _ => "缺席",
     };
-    let mut csv = String::from("\u{feff}参会单位/人员,状态,签到时间,首次入会,最后离会,入会次数\r\n");
+    let mut csv =
+        String::from("\u{feff}参会单位/人员,状态,回复,请假事由,签到时间,首次入会,最后离会,入会次数\r\n");
     for l in &lines {
         csv.push_str(&format!(
-            "\"{}\",{},{},{},{},{}\r\n",
+            "\"{}\",{},{},\"{}\",{},{},{},{}\r\n",
             l.name.replace('"', "\"\""),
             status(l.status),
+            match l.rsvp.as_deref() {
+                Some("confirmed") => "确认参会",
+                Some("leave") => "请假",
+                _ => "未回复",
+            },
+            l.leave_reason.as_deref().unwrap_or("").replace('"', "\"\""),
             time(l.signed_in),
             time(l.first_join),
             time(l.last_leave),

@@ -4,6 +4,7 @@ pub mod api;
 mod assets;
 mod attendance;
 mod meetings;
+mod notice;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(notice::routes())
         .merge(api::routes())
         .with_state(state)
 }

@@ -278,6 +278,17 @@ pub trait Store: Send + Sync {
     /// Records a participant's sign-in (签到); the first one counts.
     fn record_sign_in(&self, meeting: &str, participant: &str, name: &str, at: i64)
         -> Result<(), StoreError>;
+    /// Stores a reply to the notice (`confirmed` or `leave` with a reason); the latest counts.
+    fn record_rsvp(
+        &self,
+        meeting: &str,
+        participant: &str,
+        response: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError>;
+    /// Replies of a meeting: participant, response, reason.
+    fn rsvps(&self, meeting: &str) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Sign-ins of a meeting: participant and time.
     fn sign_ins(&self, meeting: &str) -> Result<Vec<(String, i64)>, StoreError>;
     /// Every join and leave of a meeting, in order.

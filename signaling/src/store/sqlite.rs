@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_attendance.sql"),
     include_str!("../../migrations/0003_sign_in.sql"),
+    include_str!("../../migrations/0004_rsvp.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -381,6 +382,40 @@ impl Store for SqliteStore {
                 params![meeting, participant, name, at],
             )?;
             Ok(())
+        })
+    }
+
+    fn record_rsvp(
+        &self,
+        meeting: &str,
+        participant: &str,
+        response: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO rsvps (meeting, participant, response, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (meeting, participant) DO UPDATE SET response = excluded.response, reason = excluded.reason, at = excluded.at",
+                params![meeting, participant, response, reason, at],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => {
+                    StoreError::Invalid(format!("unknown response {response:?}"))
+                }
+                other => other.into(),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn rsvps(&self, meeting: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT participant, response, reason FROM rsvps WHERE meeting = ?1 ORDER BY participant",
+            )?;
+            let rows = stmt.query_map([meeting], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

@@ -32,8 +32,9 @@ pub async fn request_with(
 ) -> Reply {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let cookie = format!("{}{extra}", cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default());
+    let content_type = if extra.contains("Content-Type") { "" } else { "Content-Type: application/json\r\n" };
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{content_type}{cookie}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("write");
@@ -71,4 +72,31 @@ pub fn header_value(headers: &str, name: &str) -> Option<String> {
         let (k, v) = l.split_once(": ")?;
         k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
+}
+
+/// Percent-encodes a form value.
+pub fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// POSTs an HTML form.
+pub async fn post_form(addr: std::net::SocketAddr, path: &str, fields: &[(&str, &str)]) -> Reply {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
+    request_with(
+        addr,
+        "POST",
+        path,
+        &body.join("&"),
+        None,
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+    )
+    .await
 }
