@@ -216,6 +216,36 @@ async fn org_import_and_meetings_with_etags() {
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
         assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    // A weekly series: every Monday, four times, the second cancelled from the start.
+    let series = r#"{"meeting":{"title":"周一例会","start":"2027-01-04T09:00:00","end":"2027-01-04T10:00:00","participants":["v1"]},
+        "rule":{"freq":"weekly","weekdays":["Mon"],"end":{"count":4}},"exceptions":{"2027-01-11":{"kind":"cancelled"}}}"#;
+    let created = request(addr, "POST", "/api/v1/series", series, Some(&sec1)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let starts: Vec<&str> = created.body["meetings"]
+        .as_array()
+        .expect("meetings")
+        .iter()
+        .filter_map(|m| m["start"].as_str())
+        .collect();
+    assert_eq!(starts, vec!["2027-01-04T09:00:00", "2027-01-18T09:00:00", "2027-01-25T09:00:00"]);
+    let sid = created.body["series"].as_str().expect("series").to_string();
+    assert_eq!(
+        request(addr, "GET", &format!("/api/v1/series/{sid}"), "", Some(&person)).await.body["meetings"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let endless = r#"{"meeting":{"title":"每日碰头","start":"2027-01-04T09:00:00","end":"2027-01-04T09:15:00"},"rule":{"freq":"daily","end":{"until":"2040-01-01"}}}"#;
+    let refused = request(addr, "POST", "/api/v1/series", endless, Some(&sec1)).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("520")),
+        "{:?}",
+        refused.body
+    );
+    let weird = r#"{"meeting":{"title":"x","start":"2027-01-04T09:00:00","end":"2027-01-04T09:15:00"},"rule":{"freq":"hourly","end":{"count":2}}}"#;
+    assert_eq!(request(addr, "POST", "/api/v1/series", weird, Some(&sec1)).await.status, 400);
+
     let week = request(
         addr,
         "GET",

@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/org/import", post(import_org))
         .route("/api/v1/meetings", get(list).post(create))
         .route("/api/v1/meetings/{id}", get(read).put(update))
+        .route("/api/v1/series", post(create_series))
+        .route("/api/v1/series/{id}", get(read_series))
 }
 
 fn may_schedule(a: &Account) -> Result<(), ApiError> {
@@ -282,6 +284,81 @@ async fn update(
     })
     .await?;
     Ok(with_etag(stored, StatusCode::OK, Some(warnings)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesInput {
+    /// The first meeting (title, times of the first occurrence, participants...).
+    meeting: MeetingInput,
+    /// How it repeats.
+    rule: crate::scheduling::recurrence::Rule,
+    /// Occurrences cancelled or moved from the start, by planned date.
+    #[serde(default)]
+    exceptions: std::collections::BTreeMap<chrono::NaiveDate, crate::scheduling::recurrence::Exception>,
+}
+
+/// Creates every occurrence of a recurring meeting in one transaction.
+async fn create_series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SeriesInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    may_schedule(&account)?;
+    let Json(input) = body?;
+    let first = input.meeting.into_record(String::new(), 1)?;
+    let occurrences = crate::scheduling::recurrence::expand(
+        first.start,
+        first.end - first.start,
+        &input.rule,
+        &input.exceptions,
+    )
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let series = crate::token::random_id(9);
+    let records: Vec<MeetingRecord> = occurrences
+        .iter()
+        .filter(|o| !o.cancelled)
+        .map(|o| MeetingRecord {
+            id: crate::token::random_id(9),
+            start: o.start,
+            end: o.end,
+            ..first.clone()
+        })
+        .collect();
+    let actor = account.id;
+    let id = series.clone();
+    let stored = blocking(state.store.clone(), move |s| {
+        let n = s.create_series(&id, &records, Some(&actor), now())?;
+        let detail = format!("{n} occurrences");
+        s.audit(
+            NewAudit {
+                actor: Some(&actor),
+                action: "series.create",
+                target: Some(&id),
+                detail: &detail,
+                outcome: "ok",
+                ..Default::default()
+            },
+            now(),
+        )?;
+        s.series_meetings(&id)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"series": series, "meetings": stored}))).into_response())
+}
+
+async fn read_series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    current_account(&state, &headers).await?;
+    let meetings = blocking(state.store.clone(), move |s| s.series_meetings(&id)).await?;
+    if meetings.is_empty() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such series"));
+    }
+    Ok(Json(json!({"meetings": meetings})).into_response())
 }
 
 #[derive(Deserialize)]

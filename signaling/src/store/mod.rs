@@ -251,6 +251,16 @@ pub trait Store: Send + Sync {
         created_by: Option<&str>,
         now: i64,
     ) -> Result<MeetingRecord, StoreError>;
+    /// Creates every occurrence of a recurring series at once (all or nothing).
+    fn create_series(
+        &self,
+        series: &str,
+        meetings: &[MeetingRecord],
+        created_by: Option<&str>,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+    /// The occurrences of a series, by start.
+    fn series_meetings(&self, series: &str) -> Result<Vec<MeetingRecord>, StoreError>;
     /// A meeting by id.
     fn meeting(&self, id: &str) -> Result<MeetingRecord, StoreError>;
     /// Updates a meeting if its version is still `expected`; returns the new record.

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_attendance.sql"),
     include_str!("../../migrations/0003_sign_in.sql"),
     include_str!("../../migrations/0004_rsvp.sql"),
+    include_str!("../../migrations/0005_series.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -280,6 +281,39 @@ impl Store for SqliteStore {
             let stored = load_meeting(&tx, &m.id)?;
             tx.commit()?;
             Ok(stored)
+        })
+    }
+
+    fn create_series(
+        &self,
+        series: &str,
+        meetings: &[MeetingRecord],
+        created_by: Option<&str>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        for m in meetings {
+            check_meeting(m)?;
+        }
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            for m in meetings {
+                tx.execute(
+                    "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at, series, occurrence_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11)",
+                    params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now, series, m.start.date().to_string()],
+                )
+                .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("meeting {}", m.id)) } else { e.into() })?;
+                write_participants(&tx, m)?;
+            }
+            tx.commit()?;
+            Ok(meetings.len())
+        })
+    }
+
+    fn series_meetings(&self, series: &str) -> Result<Vec<MeetingRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM meetings WHERE series = ?1 ORDER BY start_local")?;
+            let ids = stmt.query_map([series], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            ids.iter().map(|id| load_meeting(conn, id)).collect()
         })
     }
 
