@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod chair;
 mod media;
+mod presence;
 mod rollcall;
 
 use std::collections::HashSet;
@@ -94,45 +95,6 @@ struct Participant {
     /// The server offer waiting for this participant's answer (re-sent on resume).
     pending_offer: Option<ServerMsg>,
     gone_since: Option<Instant>,
-}
-
-impl Meeting {
-    /// Records a join or leave for the attendance, off the actor's thread.
-    fn attend(&self, pid: &str, name: &str, event: &str, reason: &str) {
-        let e = crate::store::AttendanceEvent {
-            meeting: self.id.clone(),
-            participant: pid.to_string(),
-            name: name.to_string(),
-            event: event.to_string(),
-            at: (crate::unix_millis() / 1000) as i64,
-            reason: reason.to_string(),
-        };
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(err) = store.record_attendance(&e) {
-                tracing::error!(meeting = %e.meeting, error = %err, "cannot record attendance");
-            }
-        });
-    }
-}
-
-impl Meeting {
-    /// 签到: recorded once, shown to everyone.
-    fn sign_in(&mut self, pid: &str) {
-        let Some(p) = self.participants.get_mut(pid) else { return };
-        if p.info.signed_in {
-            return;
-        }
-        p.info.signed_in = true;
-        let (meeting, name, store) = (self.id.clone(), p.info.name.clone(), self.store.clone());
-        let (who, at) = (pid.to_string(), (crate::unix_millis() / 1000) as i64);
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.record_sign_in(&meeting, &who, &name, at) {
-                tracing::error!(%meeting, error = %e, "cannot record the sign-in");
-            }
-        });
-        self.broadcast_updated(pid);
-    }
 }
 
 impl Participant {
