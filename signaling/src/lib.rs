@@ -82,6 +82,11 @@ pub async fn run(
     Ok(())
 }
 
+/// Seconds since the Unix epoch (wall clock): what the store and tokens use.
+pub fn unix_secs() -> i64 {
+    (unix_millis() / 1000) as i64
+}
+
 /// Milliseconds since the Unix epoch (wall clock, for user-visible times).
 pub fn unix_millis() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -117,7 +122,7 @@ pub fn create_account(
     role: store::AccountRole,
     password: &str,
 ) -> anyhow::Result<()> {
-    let now = (unix_millis() / 1000) as i64;
+    let now = unix_secs();
     let account = store::Account {
         id: token::random_id(12),
         username: username.to_string(),

@@ -94,6 +94,23 @@ struct Line {
     leave_reason: Option<String>,
 }
 
+impl Line {
+    /// Invited (or seen) but not joined yet.
+    fn absent(participant: &str, name: String) -> Line {
+        Line {
+            participant: participant.to_string(),
+            name,
+            status: "absent",
+            first_join: None,
+            last_leave: None,
+            joins: 0,
+            signed_in: None,
+            rsvp: None,
+            leave_reason: None,
+        }
+    }
+}
+
 async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(String, Vec<Line>), ApiError> {
     current_account(state, headers).await?;
     let (meeting, org, events, sign_ins, rsvps) = blocking(state.store.clone(), move |s| {
@@ -103,33 +120,12 @@ async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(S
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     for pid in &meeting.participants {
         let name = org.iter().find(|u| &u.id == pid).map_or_else(|| pid.clone(), |u| u.name.clone());
-        lines.insert(
-            pid.clone(),
-            Line {
-                participant: pid.clone(),
-                name,
-                status: "absent",
-                first_join: None,
-                last_leave: None,
-                joins: 0,
-                signed_in: None,
-                rsvp: None,
-                leave_reason: None,
-            },
-        );
+        lines.insert(pid.clone(), Line::absent(pid, name));
     }
     for e in &events {
-        let line = lines.entry(e.participant.clone()).or_insert_with(|| Line {
-            participant: e.participant.clone(),
-            name: e.name.clone(),
-            status: "absent",
-            first_join: None,
-            last_leave: None,
-            joins: 0,
-            signed_in: None,
-            rsvp: None,
-            leave_reason: None,
-        });
+        let line = lines
+            .entry(e.participant.clone())
+            .or_insert_with(|| Line::absent(&e.participant, e.name.clone()));
         if e.event == "join" {
             line.joins += 1;
             line.first_join.get_or_insert(e.at);
@@ -226,7 +222,7 @@ async fn ics(
         end: m.end,
         sequence: m.version,
     };
-    let body = crate::scheduling::ics::calendar(&[event], (crate::unix_millis() / 1000) as i64);
+    let body = crate::scheduling::ics::calendar(&[event], crate::unix_secs());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
 

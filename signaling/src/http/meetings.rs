@@ -64,7 +64,7 @@ async fn import_org(
                 outcome: "ok",
                 ..Default::default()
             },
-            now(),
+            crate::unix_secs(),
         )?;
         Ok(n)
     })
@@ -207,25 +207,38 @@ async fn create(
     may_schedule(&account)?;
     let Json(input) = body?;
     let record = input.into_record(crate::token::random_id(9), 1)?;
-    let actor = account.id;
-    let (stored, warnings) = blocking(state.store.clone(), move |s| {
-        let stored = s.create_meeting(&record, Some(&actor), now())?;
-        let warnings = warnings_for(s, &stored)?;
-        s.audit(
-            NewAudit {
-                actor: Some(&actor),
-                action: "meeting.create",
-                target: Some(&stored.id),
-                detail: &stored.title,
-                outcome: "ok",
-                ..Default::default()
-            },
-            now(),
-        )?;
-        Ok((stored, warnings))
+    let (stored, warnings) = save(&state, account.id, "meeting.create", move |s, actor| {
+        s.create_meeting(&record, Some(actor), crate::unix_secs())
     })
     .await?;
     Ok(with_etag(stored, StatusCode::CREATED, Some(warnings)))
+}
+
+/// Stores a meeting (`op`), computes its conflict warnings and audits it,
+/// in one blocking call.
+async fn save(
+    state: &AppState,
+    actor: String,
+    action: &'static str,
+    op: impl FnOnce(&dyn crate::store::Store, &str) -> Result<MeetingRecord, crate::store::StoreError>
+        + Send
+        + 'static,
+) -> Result<(MeetingRecord, serde_json::Value), ApiError> {
+    blocking(state.store.clone(), move |s| {
+        let stored = op(s, &actor)?;
+        let warnings = warnings_for(s, &stored)?;
+        let audit = NewAudit {
+            actor: Some(&actor),
+            action,
+            target: Some(&stored.id),
+            detail: &stored.title,
+            outcome: "ok",
+            ..Default::default()
+        };
+        s.audit(audit, crate::unix_secs())?;
+        Ok((stored, warnings))
+    })
+    .await
 }
 
 async fn read(
@@ -265,24 +278,8 @@ async fn update(
         })?;
     let Json(input) = body?;
     let record = input.into_record(id, expected)?;
-    let actor = account.id;
-    let (stored, warnings) = blocking(state.store.clone(), move |s| {
-        let stored = s.update_meeting(&record, expected)?;
-        let warnings = warnings_for(s, &stored)?;
-        s.audit(
-            NewAudit {
-                actor: Some(&actor),
-                action: "meeting.update",
-                target: Some(&stored.id),
-                detail: &stored.title,
-                outcome: "ok",
-                ..Default::default()
-            },
-            now(),
-        )?;
-        Ok((stored, warnings))
-    })
-    .await?;
+    let (stored, warnings) =
+        save(&state, account.id, "meeting.update", move |s, _| s.update_meeting(&record, expected)).await?;
     Ok(with_etag(stored, StatusCode::OK, Some(warnings)))
 }
 
@@ -329,7 +326,7 @@ async fn create_series(
     let actor = account.id;
     let id = series.clone();
     let stored = blocking(state.store.clone(), move |s| {
-        let n = s.create_series(&id, &records, Some(&actor), now())?;
+        let n = s.create_series(&id, &records, Some(&actor), crate::unix_secs())?;
         let detail = format!("{n} occurrences");
         s.audit(
             NewAudit {
@@ -340,7 +337,7 @@ async fn create_series(
                 outcome: "ok",
                 ..Default::default()
             },
-            now(),
+            crate::unix_secs(),
         )?;
         s.series_meetings(&id)
     })
@@ -379,10 +376,6 @@ async fn list(
         return Err(ApiError::invalid("from must be before to, at most 400 days apart"));
     }
     Ok(Json(blocking(state.store.clone(), move |s| s.meetings_between(from, to)).await?))
-}
-
-fn now() -> i64 {
-    (crate::unix_millis() / 1000) as i64
 }
 
 #[cfg(test)]

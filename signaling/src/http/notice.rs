@@ -41,7 +41,7 @@ fn esc(s: &str) -> String {
 }
 
 fn now() -> u64 {
-    crate::unix_millis() / 1000
+    crate::unix_secs() as u64
 }
 
 fn refused(message: &str) -> Response {

@@ -128,7 +128,7 @@ fn authenticate(state: &AppState, hello: ClientMsg) -> Result<(Claims, Option<St
             format!("this server speaks protocol {PROTOCOL_VERSION}, the client {version}; reload the page"),
         ));
     }
-    let now = crate::unix_millis() / 1000;
+    let now = crate::unix_secs() as u64;
     let claims = match (token, demo_meeting) {
         (Some(token), _) => {
             state.signer.verify(&token, now).map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?

@@ -12,7 +12,7 @@ impl Meeting {
         }
         p.info.signed_in = true;
         let (meeting, name, store) = (self.id.clone(), p.info.name.clone(), self.store.clone());
-        let (who, at) = (pid.to_string(), (crate::unix_millis() / 1000) as i64);
+        let (who, at) = (pid.to_string(), crate::unix_secs());
         tokio::task::spawn_blocking(move || {
             if let Err(e) = store.record_sign_in(&meeting, &who, &name, at) {
                 tracing::error!(%meeting, error = %e, "cannot record the sign-in");
@@ -30,7 +30,7 @@ impl Meeting {
             participant: pid.to_string(),
             name: name.to_string(),
             event: event.to_string(),
-            at: (crate::unix_millis() / 1000) as i64,
+            at: crate::unix_secs(),
             reason: reason.to_string(),
         };
         let store = self.store.clone();
