@@ -1,42 +1,25 @@
 //! The REST API's sessions and audit log over real HTTP: cookie login,
 //! lockout after repeated failures, the auditor-only log, one error shape.
 
-use std::time::Duration;
-
-use huiyi_config::Config;
 use huiyi_signaling::store::{AccountRole, SqliteStore, Store};
 use serde_json::Value;
 
 mod common;
 use common::http::*;
-use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn login_lockout_and_audit() {
     let dir = std::env::temp_dir().join(format!("huiyi-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    {
-        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
-        huiyi_signaling::create_account(
-            &store,
-            "secretary1",
-            "会务一",
-            AccountRole::Secretary,
-            "s3cret-会务",
-        )
-        .expect("account");
-        huiyi_signaling::create_account(&store, "auditor1", "审计员", AccountRole::Auditor, "audit-pw")
-            .expect("account");
-    }
-    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
-    config.sfu.udp_port = 0;
-    config.sfu.workers = 1;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
-        let _ = stop_rx.await;
-    }));
+    seed_accounts(
+        &dir,
+        &[
+            ("secretary1", "会务一", AccountRole::Secretary, "s3cret-会务"),
+            ("auditor1", "审计员", AccountRole::Auditor, "audit-pw"),
+        ],
+    );
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
 
     // Bad input gets the one error shape, never a 500.
     for (body, want) in [("{", 400), ("{\"username\": 5}", 400), ("[]", 400)] {
@@ -98,12 +81,7 @@ async fn login_lockout_and_audit() {
     assert!(logins.iter().all(|e| e["source"] == "127.0.0.1"));
     assert!(entries.iter().any(|e| e["action"] == "audit.read" && e["outcome"] == "denied"));
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stops")
-        .expect("task")
-        .expect("clean");
+    server.stop().await;
     // Still there after a restart.
     let store = SqliteStore::open(&dir.join("huiyi.db")).expect("reopen");
     assert!(store.audit_log(1000).expect("log").len() >= entries.len());
@@ -114,42 +92,22 @@ async fn login_lockout_and_audit() {
 async fn org_import_and_meetings_with_etags() {
     let dir = std::env::temp_dir().join(format!("huiyi-api-meetings-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    {
-        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
-        huiyi_signaling::create_account(&store, "admin1", "管理员", AccountRole::Admin, "admin-pw")
-            .expect("account");
-        huiyi_signaling::create_account(&store, "sec1", "会务一", AccountRole::Secretary, "sec-pw")
-            .expect("account");
-        huiyi_signaling::create_account(&store, "sec2", "会务二", AccountRole::Secretary, "sec-pw")
-            .expect("account");
-        huiyi_signaling::create_account(&store, "p1", "张三", AccountRole::Participant, "p-pw")
-            .expect("account");
-    }
-    let mut config = Config { data_dir: dir.clone(), ..Config::default() };
-    config.sfu.udp_port = 0;
-    config.sfu.workers = 1;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
-        let _ = stop_rx.await;
-    }));
-    let login = |u: &'static str, p: &'static str| async move {
-        let r = request(
-            addr,
-            "POST",
-            "/api/v1/login",
-            &format!(r#"{{"username":"{u}","password":"{p}"}}"#),
-            None,
-        )
-        .await;
-        session_cookie(&r.headers)
-    };
+    seed_accounts(
+        &dir,
+        &[
+            ("admin1", "管理员", AccountRole::Admin, "admin-pw"),
+            ("sec1", "会务一", AccountRole::Secretary, "sec-pw"),
+            ("sec2", "会务二", AccountRole::Secretary, "sec-pw"),
+            ("p1", "张三", AccountRole::Participant, "p-pw"),
+        ],
+    );
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
     let (admin, sec1, sec2, person) = (
-        login("admin1", "admin-pw").await,
-        login("sec1", "sec-pw").await,
-        login("sec2", "sec-pw").await,
-        login("p1", "p-pw").await,
+        login(addr, "admin1", "admin-pw").await,
+        login(addr, "sec1", "sec-pw").await,
+        login(addr, "sec2", "sec-pw").await,
+        login(addr, "p1", "p-pw").await,
     );
 
     let csv = "id,parent,name,kind\ncounty,,某某县,县\nt1,county,城关镇,乡镇\nv1,t1,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
@@ -257,11 +215,6 @@ async fn org_import_and_meetings_with_etags() {
     assert_eq!(week.body.as_array().map(Vec::len), Some(2), "only the two valid meetings exist");
     assert_eq!(request(addr, "GET", "/api/v1/meetings?from=x&to=y", "", Some(&person)).await.status, 400);
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("stops")
-        .expect("task")
-        .expect("clean");
+    server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,47 +9,23 @@ use std::time::Duration;
 
 use common::http::*;
 use common::{close_code, recv_type, send};
-use huiyi_config::Config;
-use huiyi_signaling::store::{AccountRole, SqliteStore};
+use huiyi_signaling::store::AccountRole;
 use serde_json::json;
-use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     let dir = std::env::temp_dir().join(format!("huiyi-attendance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    {
-        let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
-        huiyi_signaling::create_account(&store, "admin1", "管理员", AccountRole::Admin, "admin-pw")
-            .expect("account");
-        huiyi_signaling::create_account(&store, "sec1", "会务一", AccountRole::Secretary, "sec-pw")
-            .expect("account");
-    }
-    let start_server = |dir: std::path::PathBuf| async move {
-        let mut config = Config { data_dir: dir, ..Config::default() };
-        config.sfu.udp_port = 0;
-        config.sfu.workers = 1;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(huiyi_signaling::run(config, listener, async {
-            let _ = rx.await;
-        }));
-        (addr, tx, task)
-    };
-    let (addr, stop, task) = start_server(dir.clone()).await;
-    let login = |u: &'static str, p: &'static str| async move {
-        let r = request(
-            addr,
-            "POST",
-            "/api/v1/login",
-            &format!(r#"{{"username":"{u}","password":"{p}"}}"#),
-            None,
-        )
-        .await;
-        session_cookie(&r.headers)
-    };
-    let (admin, sec) = (login("admin1", "admin-pw").await, login("sec1", "sec-pw").await);
+    seed_accounts(
+        &dir,
+        &[
+            ("admin1", "管理员", AccountRole::Admin, "admin-pw"),
+            ("sec1", "会务一", AccountRole::Secretary, "sec-pw"),
+        ],
+    );
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let (admin, sec) = (login(addr, "admin1", "admin-pw").await, login(addr, "sec1", "sec-pw").await);
     let csv =
         "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
     assert_eq!(request(addr, "POST", "/api/v1/org/import", csv, Some(&admin)).await.status, 200);
@@ -105,8 +81,8 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     assert_eq!(request(addr, "GET", "/notice?token=forged.x", "", None).await.status, 403);
 
     // The venue joins with its personal link: the meeting's title and its name come from it.
-    let server = common::Server::at(addr);
-    let mut ws = common::connect(&server, None).await.expect("upgrade");
+    let ws_target = common::Server::at(addr);
+    let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
     send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
     let w = recv_type(&mut ws, "welcome").await;
     assert_eq!(
@@ -130,15 +106,11 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     assert_eq!(close_code(&mut ws).await, Some(1000));
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops").expect("task").expect("clean");
+    server.stop().await;
     // After a restart, the record is still there.
-    let (addr, stop, task) = start_server(dir.clone()).await;
-    let sec = {
-        let r =
-            request(addr, "POST", "/api/v1/login", r#"{"username":"sec1","password":"sec-pw"}"#, None).await;
-        session_cookie(&r.headers)
-    };
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let sec = login(addr, "sec1", "sec-pw").await;
     let after = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance"), "", Some(&sec)).await;
     let v1 = after.body["participants"]
         .as_array()
@@ -170,7 +142,6 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
         "{}",
         ics.text
     );
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops").expect("task").expect("clean");
+    server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }

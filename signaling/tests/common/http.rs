@@ -100,3 +100,53 @@ pub async fn post_form(addr: std::net::SocketAddr, path: &str, fields: &[(&str, 
     )
     .await
 }
+
+/// Creates accounts (user, display name, role, password) in `dir`'s database.
+pub fn seed_accounts(
+    dir: &std::path::Path,
+    accounts: &[(&str, &str, huiyi_signaling::store::AccountRole, &str)],
+) {
+    let store = huiyi_signaling::store::SqliteStore::open(&dir.join("huiyi.db")).expect("db");
+    for (user, name, role, password) in accounts {
+        huiyi_signaling::create_account(&store, user, name, *role, password).expect("account");
+    }
+}
+
+/// A whole server on a temporary data directory, port 0 everywhere.
+pub struct Running {
+    /// Its HTTP address.
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Starts the server on `dir`.
+    pub async fn start(dir: &std::path::Path) -> Running {
+        let mut config =
+            huiyi_config::Config { data_dir: dir.to_path_buf(), ..huiyi_config::Config::default() };
+        config.sfu.udp_port = 0;
+        config.sfu.workers = 1;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(huiyi_signaling::run(config, listener, async {
+            let _ = rx.await;
+        }));
+        Running { addr, stop, task }
+    }
+
+    /// Stops it and checks the shutdown was clean.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let result =
+            tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await.expect("stops");
+        result.expect("task").expect("clean shutdown");
+    }
+}
+
+/// Logs in and returns the session cookie (`huiyi_session=…`).
+pub async fn login(addr: std::net::SocketAddr, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"username": user, "password": password}).to_string();
+    session_cookie(&request(addr, "POST", "/api/v1/login", &body, None).await.headers)
+}
