@@ -13,6 +13,7 @@ pub struct Relay {
     pub client_side: SocketAddr,
     /// RTP packets dropped so far.
     pub dropped: Arc<AtomicU64>,
+    healed: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -23,6 +24,12 @@ impl Drop for Relay {
 }
 
 impl Relay {
+    /// From now on the link loses nothing (so the last losses are followed by
+    /// packets that reveal them, as on a real link that keeps carrying media).
+    pub fn heal(&self) {
+        self.healed.store(true, Ordering::Relaxed);
+    }
+
     /// Relays between a client and `server`, dropping `loss` (0..1) of the
     /// client's RTP packets (not RTCP, STUN or DTLS).
     pub async fn start(server: SocketAddr, loss: f64, seed: u64) -> std::io::Result<Relay> {
@@ -31,6 +38,8 @@ impl Relay {
         let client_side = a.local_addr()?;
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
+        let healed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_healed = healed.clone();
         let task = tokio::spawn(async move {
             let mut client: Option<SocketAddr> = None;
             let mut buf = vec![0u8; 2048];
@@ -43,7 +52,7 @@ impl Relay {
                         client = Some(from);
                         let data = &buf[..n];
                         let is_rtp = n > 12 && (data[0] >> 6) == 2 && !(192..=223).contains(&data[1]);
-                        if is_rtp {
+                        if is_rtp && !is_healed.load(Ordering::Relaxed) {
                             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
                             if (x % 10_000) as f64 / 10_000.0 < loss {
                                 counter.fetch_add(1, Ordering::Relaxed);
@@ -61,6 +70,6 @@ impl Relay {
                 }
             }
         });
-        Ok(Relay { client_side, dropped, task })
+        Ok(Relay { client_side, dropped, healed, task })
     }
 }

@@ -152,6 +152,10 @@ async fn five_percent_uplink_loss_is_repaired_by_nack() {
         "video flows"
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
+    // The last lost packets are only noticed when later ones arrive: keep
+    // sending a little over a healthy link before stopping.
+    relay.heal();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop_tx.send(true).expect("stop");
     let sent = sender.await.expect("sender");
     tokio::time::sleep(Duration::from_secs(1)).await; // last repairs
