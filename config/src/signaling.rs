@@ -19,11 +19,20 @@ pub struct SignalingConfig {
     pub reconnect_grace_secs: u64,
     /// Extra origins allowed to open the WebSocket, besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// Minutes after its planned end that a scheduled meeting still running
+    /// is ended by the server (and its join links stop working).
+    pub end_grace_mins: u32,
 }
 
 impl Default for SignalingConfig {
     fn default() -> Self {
-        Self { demo: false, public_url: String::new(), reconnect_grace_secs: 20, allowed_origins: Vec::new() }
+        Self {
+            demo: false,
+            public_url: String::new(),
+            reconnect_grace_secs: 20,
+            allowed_origins: Vec::new(),
+            end_grace_mins: 30,
+        }
     }
 }
 
@@ -39,6 +48,9 @@ impl SignalingConfig {
         }
         if !(1..=600).contains(&self.reconnect_grace_secs) {
             problems.push(Problem::new("signaling.reconnect_grace_secs", "must be between 1 and 600"));
+        }
+        if self.end_grace_mins > 24 * 60 {
+            problems.push(Problem::new("signaling.end_grace_mins", "must be at most 1440 (a day)"));
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://")) {

@@ -49,6 +49,13 @@ pub async fn run(
     let meetings =
         meeting::Meetings::new(media.clone(), grace, config.data_dir.join("records"), store.clone());
     let dispatcher = meetings.clone();
+    // Scheduled meetings end on their own at their time.
+    let driver = tokio::spawn(http::lifecycle::drive(
+        meetings.clone(),
+        store.clone(),
+        config.signaling.end_grace_mins,
+        std::time::Duration::from_secs(5),
+    ));
 
     let app = http::router(http::AppState {
         media: media.clone(),
@@ -75,6 +82,7 @@ pub async fn run(
                 .await?
         }
     }
+    driver.abort();
     tracing::info!("http stopped; closing media peers");
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;

@@ -122,6 +122,16 @@ impl Signer {
         Ok(claims)
     }
 
+    /// A keyed tag of `data` (for capability URLs such as calendar feeds).
+    pub fn tag(&self, data: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, data.as_bytes()).as_ref())
+    }
+
+    /// Whether `tag` is [`Signer::tag`] of `data` (constant time).
+    pub fn check_tag(&self, data: &str, tag: &str) -> bool {
+        URL_SAFE_NO_PAD.decode(tag).is_ok_and(|t| hmac::verify(&self.key, data.as_bytes(), &t).is_ok())
+    }
+
     /// Checks the signature and reads the claims.
     fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;

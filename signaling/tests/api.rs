@@ -156,7 +156,8 @@ async fn org_import_and_meetings_with_etags() {
     assert_eq!(r2.status, 412);
     assert_eq!(r2.body["error"]["code"], "conflict");
     assert_eq!(request(addr, "PUT", &path, &edit2, Some(&sec2)).await.status, 428, "If-Match is required");
-    assert_eq!(request(addr, "GET", &path, "", Some(&person)).await.body["title"], "周例会（调整）");
+    assert_eq!(request(addr, "GET", &path, "", Some(&sec2)).await.body["title"], "周例会（调整）");
+    assert_eq!(request(addr, "GET", &path, "", Some(&person)).await.status, 403, "not invited");
 
     // Bad input: readable 4xx, never 500, nothing stored.
     for (body, status) in [
@@ -188,7 +189,7 @@ async fn org_import_and_meetings_with_etags() {
     assert_eq!(starts, vec!["2027-01-04T09:00:00", "2027-01-18T09:00:00", "2027-01-25T09:00:00"]);
     let sid = created.body["series"].as_str().expect("series").to_string();
     assert_eq!(
-        request(addr, "GET", &format!("/api/v1/series/{sid}"), "", Some(&person)).await.body["meetings"]
+        request(addr, "GET", &format!("/api/v1/series/{sid}"), "", Some(&sec2)).await.body["meetings"]
             .as_array()
             .map(Vec::len),
         Some(3)
@@ -209,10 +210,13 @@ async fn org_import_and_meetings_with_etags() {
         "GET",
         "/api/v1/meetings?from=2026-12-07T00:00:00&to=2026-12-14T00:00:00",
         "",
-        Some(&person),
+        Some(&sec2),
     )
     .await;
     assert_eq!(week.body.as_array().map(Vec::len), Some(2), "only the two valid meetings exist");
+    let path = "/api/v1/meetings?from=2026-12-07T00:00:00&to=2026-12-14T00:00:00";
+    let theirs = request(addr, "GET", path, "", Some(&person)).await;
+    assert_eq!(theirs.body.as_array().map(Vec::len), Some(0), "a person sees only meetings it is invited to");
     assert_eq!(request(addr, "GET", "/api/v1/meetings?from=x&to=y", "", Some(&person)).await.status, 400);
 
     server.stop().await;

@@ -100,6 +100,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(audit))
         .merge(super::meetings::routes())
         .merge(super::attendance::routes())
+        .merge(super::lifecycle::routes())
+        .merge(super::export::routes())
+        .merge(super::templates::routes())
+        .merge(super::accounts::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }

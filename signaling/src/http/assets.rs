@@ -18,12 +18,22 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("chair.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
+    asset!("console.html", "text/html; charset=utf-8"),
+    asset!("console.js", "text/javascript; charset=utf-8"),
+    asset!("console.css", "text/css; charset=utf-8"),
 ];
+
+/// For working on the client: `HUIYI_DEV_ASSETS=web-client` serves the files
+/// from that directory instead of the embedded copies (only the names above).
+fn dev_override(name: &str) -> Option<Vec<u8>> {
+    let dir = std::env::var_os("HUIYI_DEV_ASSETS")?;
+    std::fs::read(std::path::Path::new(&dir).join(name)).ok()
+}
 
 /// Serves one embedded file by name.
 pub fn serve(name: &str) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, mime, body)) => (
+        Some((name, mime, body)) => (
             [
                 (header::CONTENT_TYPE, *mime),
                 (header::CACHE_CONTROL, "no-cache"),
@@ -33,7 +43,7 @@ pub fn serve(name: &str) -> Response {
                     "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'",
                 ),
             ],
-            *body,
+            dev_override(name).unwrap_or_else(|| body.to_vec()),
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),

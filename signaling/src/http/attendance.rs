@@ -13,11 +13,8 @@ use serde::Serialize;
 use super::api::{blocking, current_account, ApiError};
 use crate::http::AppState;
 use crate::scheduling::unix_from_local;
-use crate::store::{AccountRole, OrgKind};
+use crate::store::{AccountRole, MeetingRecord, OrgKind};
 use crate::token::{Claims, Role};
-
-/// Links stay valid this long after the planned end (a meeting running late).
-const LATE_SECS: i64 = 30 * 60;
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -28,12 +25,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/calendar.ics", get(ics))
 }
 
+/// A personal invitation to a scheduled meeting.
 #[derive(Serialize)]
-struct Invitation {
-    participant: String,
+pub(super) struct Invitation {
+    pub(super) participant: String,
     name: String,
     kind: OrgKind,
-    link: String,
+    pub(super) link: String,
     notice: String,
 }
 
@@ -42,29 +40,30 @@ async fn invitations(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
+    Ok(Json(invitation_links(&state, &headers, id).await?).into_response())
+}
+
+/// Every invited venue's or person's signed links (secretary or admin).
+pub(super) async fn invitation_links(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+) -> Result<Vec<Invitation>, ApiError> {
+    let account = current_account(state, headers).await?;
     if !matches!(account.role, AccountRole::Admin | AccountRole::Secretary) {
         return Err(ApiError::forbidden("only a secretary or an admin may see the invitation links"));
     }
     let (meeting, org) =
         blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
-    let nbf = unix_from_local(meeting.start) - meeting.open_before_min * 60;
-    let exp = unix_from_local(meeting.end) + LATE_SECS;
     let base = crate::public_base_url(&state.config);
+    let grace = state.config.signaling.end_grace_mins;
     let links: Vec<Invitation> = meeting
         .participants
         .iter()
         .filter_map(|pid| org.iter().find(|u| &u.id == pid))
         .map(|unit| {
-            let claims = Claims {
-                m: meeting.id.clone(),
-                t: meeting.title.clone(),
-                p: unit.id.clone(),
-                n: unit.name.clone(),
-                r: if unit.kind == OrgKind::Venue { Role::Venue } else { Role::Participant },
-                nbf: nbf.max(0) as u64,
-                exp: exp.max(0) as u64,
-            };
+            let role = if unit.kind == OrgKind::Venue { Role::Venue } else { Role::Participant };
+            let claims = link_claims(&meeting, &unit.id, &unit.name, role, grace);
             Invitation {
                 participant: unit.id.clone(),
                 name: unit.name.clone(),
@@ -74,11 +73,34 @@ async fn invitations(
             }
         })
         .collect();
-    Ok(Json(links).into_response())
+    Ok(links)
+}
+
+/// The claims of a personal join link to `meeting`: valid from its join
+/// window (`open_before_min` before the start) until the server ends it
+/// (the planned end plus the grace).
+pub(super) fn link_claims(
+    meeting: &MeetingRecord,
+    pid: &str,
+    name: &str,
+    role: Role,
+    grace_mins: u32,
+) -> Claims {
+    let nbf = unix_from_local(meeting.start) - meeting.open_before_min * 60;
+    let exp = unix_from_local(meeting.end) + i64::from(grace_mins) * 60;
+    Claims {
+        m: meeting.id.clone(),
+        t: meeting.title.clone(),
+        p: pid.to_string(),
+        n: name.to_string(),
+        r: role,
+        nbf: nbf.max(0) as u64,
+        exp: exp.max(0) as u64,
+    }
 }
 
 #[derive(Serialize)]
-struct Line {
+pub(super) struct Line {
     participant: String,
     name: String,
     /// `present` (in the meeting now), `left`, or `absent` (never joined).
@@ -94,7 +116,42 @@ struct Line {
     leave_reason: Option<String>,
 }
 
+/// Column headers of the attendance sheet (CSV and XLSX).
+pub(super) const HEADERS: [&str; 8] =
+    ["参会单位/人员", "状态", "回复", "请假事由", "签到时间", "首次入会", "最后离会", "入会次数"];
+
+/// A county-local time as text, or nothing.
+pub(super) fn local_text(t: Option<i64>) -> String {
+    t.and_then(crate::scheduling::local_from_unix)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
 impl Line {
+    /// The line as the sheet's cells, in [`HEADERS`] order.
+    pub(super) fn cells(&self) -> [String; 8] {
+        let status = match self.status {
+            "present" => "在会",
+            "left" => "已离会",
+            _ => "缺席",
+        };
+        let rsvp = match self.rsvp.as_deref() {
+            Some("confirmed") => "确认参会",
+            Some("leave") => "请假",
+            _ => "未回复",
+        };
+        [
+            self.name.clone(),
+            status.into(),
+            rsvp.into(),
+            self.leave_reason.clone().unwrap_or_default(),
+            local_text(self.signed_in),
+            local_text(self.first_join),
+            local_text(self.last_leave),
+            self.joins.to_string(),
+        ]
+    }
+
     /// Invited (or seen) but not joined yet.
     fn absent(participant: &str, name: String) -> Line {
         Line {
@@ -111,12 +168,23 @@ impl Line {
     }
 }
 
-async fn summary(state: &AppState, headers: &HeaderMap, id: String) -> Result<(String, Vec<Line>), ApiError> {
-    current_account(state, headers).await?;
+pub(super) async fn summary(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+) -> Result<(String, Vec<Line>), ApiError> {
+    let account = current_account(state, headers).await?;
     let (meeting, org, events, sign_ins, rsvps) = blocking(state.store.clone(), move |s| {
         Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
     })
     .await?;
+    let chairs = meeting.chair.as_deref() == Some(account.id.as_str());
+    if !chairs && !matches!(account.role, AccountRole::Admin | AccountRole::Secretary | AccountRole::Auditor)
+    {
+        return Err(ApiError::forbidden(
+            "only the secretary, an admin, an auditor or the chair see attendance",
+        ));
+    }
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     for pid in &meeting.participants {
         let name = org.iter().find(|u| &u.id == pid).map_or_else(|| pid.clone(), |u| u.name.clone());
@@ -164,34 +232,11 @@ async fn attendance_csv(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (title, lines) = summary(&state, &headers, id).await?;
-    let time = |t: Option<i64>| {
-        t.and_then(crate::scheduling::local_from_unix)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default()
-    };
-    let status = |s: &str| match s {
-        "present" => "在会",
-        "left" => "已离会",
-        _ => "缺席",
-    };
-    let mut csv =
-        String::from("\u{feff}参会单位/人员,状态,回复,请假事由,签到时间,首次入会,最后离会,入会次数\r\n");
+    let mut csv = format!("\u{feff}{}\r\n", HEADERS.join(","));
     for l in &lines {
-        csv.push_str(&format!(
-            "\"{}\",{},{},\"{}\",{},{},{},{}\r\n",
-            l.name.replace('"', "\"\""),
-            status(l.status),
-            match l.rsvp.as_deref() {
-                Some("confirmed") => "确认参会",
-                Some("leave") => "请假",
-                _ => "未回复",
-            },
-            l.leave_reason.as_deref().unwrap_or("").replace('"', "\"\""),
-            time(l.signed_in),
-            time(l.first_join),
-            time(l.last_leave),
-            l.joins
-        ));
+        let cells = l.cells().map(|c| format!("\"{}\"", c.replace('"', "\"\"")));
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
     }
     let disposition = format!(
         "attachment; filename=\"attendance.csv\"; filename*=UTF-8''{}",
@@ -212,21 +257,27 @@ async fn ics(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    current_account(&state, &headers).await?;
+    let account = current_account(&state, &headers).await?;
     let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
-    let event = crate::scheduling::ics::CalendarEvent {
+    super::meetings::may_see(&account, &m)?;
+    let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::unix_secs());
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+}
+
+/// A meeting as a calendar entry.
+pub(super) fn calendar_event(m: &crate::store::MeetingRecord) -> crate::scheduling::ics::CalendarEvent<'_> {
+    crate::scheduling::ics::CalendarEvent {
         uid: &m.id,
         title: &m.title,
         description: &m.agenda,
         start: m.start,
         end: m.end,
         sequence: m.version,
-    };
-    let body = crate::scheduling::ics::calendar(&[event], crate::unix_secs());
-    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
+        cancelled: m.cancelled_at.is_some(),
+    }
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {

@@ -35,6 +35,19 @@ fn may_schedule(a: &Account) -> Result<(), ApiError> {
     }
 }
 
+/// Who may read a meeting: the secretary, admins and auditors every one; a
+/// chair the meetings it chairs; venues, persons and chairs the meetings
+/// their node of the organisation is invited to.
+pub(super) fn may_see(a: &Account, m: &MeetingRecord) -> Result<(), ApiError> {
+    let invited = a.org_unit.as_ref().is_some_and(|u| m.participants.contains(u));
+    let chairs = m.chair.as_deref() == Some(a.id.as_str());
+    match a.role {
+        AccountRole::Admin | AccountRole::Secretary | AccountRole::Auditor => Ok(()),
+        _ if invited || chairs => Ok(()),
+        _ => Err(ApiError::forbidden("you are not invited to this meeting")),
+    }
+}
+
 async fn org(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<OrgUnit>>, ApiError> {
     current_account(&state, &headers).await?;
     Ok(Json(blocking(state.store.clone(), |s| s.org_units()).await?))
@@ -162,6 +175,10 @@ impl MeetingInput {
             open_before_min: self.open_before_min,
             participants: self.participants,
             version,
+            series: None,
+            started_at: None,
+            ended_at: None,
+            cancelled_at: None,
         })
     }
 }
@@ -170,9 +187,23 @@ fn etag(m: &MeetingRecord) -> String {
     format!("\"v{}\"", m.version)
 }
 
-fn with_etag(m: MeetingRecord, status: StatusCode, warnings: Option<serde_json::Value>) -> Response {
+/// A meeting as JSON, with its current `status`.
+pub(super) fn meeting_json(m: &MeetingRecord, grace_mins: u32) -> serde_json::Value {
+    let mut body = serde_json::to_value(m).unwrap_or_default();
+    body["status"] =
+        serde_json::to_value(super::lifecycle::status(m, grace_mins, crate::unix_secs())).unwrap_or_default();
+    body
+}
+
+/// A meeting response with its `ETag`, status and conflict warnings.
+pub(super) fn with_etag(
+    m: MeetingRecord,
+    status: StatusCode,
+    warnings: Option<serde_json::Value>,
+    grace_mins: u32,
+) -> Response {
     let tag = etag(&m);
-    let mut body = serde_json::to_value(&m).unwrap_or_default();
+    let mut body = meeting_json(&m, grace_mins);
     if let Some(w) = warnings {
         body["warnings"] = w;
     }
@@ -211,7 +242,7 @@ async fn create(
         s.create_meeting(&record, Some(actor), crate::unix_secs())
     })
     .await?;
-    Ok(with_etag(stored, StatusCode::CREATED, Some(warnings)))
+    Ok(with_etag(stored, StatusCode::CREATED, Some(warnings), state.config.signaling.end_grace_mins))
 }
 
 /// Stores a meeting (`op`), computes its conflict warnings and audits it,
@@ -246,9 +277,10 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    current_account(&state, &headers).await?;
+    let account = current_account(&state, &headers).await?;
     let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
-    Ok(with_etag(m, StatusCode::OK, None))
+    may_see(&account, &m)?;
+    Ok(with_etag(m, StatusCode::OK, None, state.config.signaling.end_grace_mins))
 }
 
 async fn update(
@@ -280,7 +312,7 @@ async fn update(
     let record = input.into_record(id, expected)?;
     let (stored, warnings) =
         save(&state, account.id, "meeting.update", move |s, _| s.update_meeting(&record, expected)).await?;
-    Ok(with_etag(stored, StatusCode::OK, Some(warnings)))
+    Ok(with_etag(stored, StatusCode::OK, Some(warnings), state.config.signaling.end_grace_mins))
 }
 
 #[derive(Deserialize)]
@@ -320,6 +352,7 @@ async fn create_series(
             id: crate::token::random_id(9),
             start: o.start,
             end: o.end,
+            series: Some(series.clone()),
             ..first.clone()
         })
         .collect();
@@ -350,12 +383,15 @@ async fn read_series(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    current_account(&state, &headers).await?;
+    let account = current_account(&state, &headers).await?;
     let meetings = blocking(state.store.clone(), move |s| s.series_meetings(&id)).await?;
     if meetings.is_empty() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such series"));
     }
-    Ok(Json(json!({"meetings": meetings})).into_response())
+    let grace = state.config.signaling.end_grace_mins;
+    let visible: Vec<_> =
+        meetings.iter().filter(|m| may_see(&account, m).is_ok()).map(|m| meeting_json(m, grace)).collect();
+    Ok(Json(json!({"meetings": visible})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -368,14 +404,18 @@ async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<MeetingRecord>>, ApiError> {
-    current_account(&state, &headers).await?;
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let account = current_account(&state, &headers).await?;
     let Query(Range { from, to }) =
         range.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     if to <= from || to - from > chrono::Duration::days(400) {
         return Err(ApiError::invalid("from must be before to, at most 400 days apart"));
     }
-    Ok(Json(blocking(state.store.clone(), move |s| s.meetings_between(from, to)).await?))
+    let meetings = blocking(state.store.clone(), move |s| s.meetings_between(from, to)).await?;
+    let grace = state.config.signaling.end_grace_mins;
+    Ok(Json(
+        meetings.iter().filter(|m| may_see(&account, m).is_ok()).map(|m| meeting_json(m, grace)).collect(),
+    ))
 }
 
 #[cfg(test)]

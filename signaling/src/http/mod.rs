@@ -1,10 +1,14 @@
 //! The HTTP router: the web client, the signaling WebSocket, health and metrics.
 
+mod accounts;
 pub mod api;
 mod assets;
 mod attendance;
+mod export;
+pub mod lifecycle;
 mod meetings;
 mod notice;
+mod templates;
 
 use std::sync::Arc;
 
@@ -41,6 +45,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { assets::serve("index.html") }))
+        .route("/console", get(|| async { assets::serve("console.html") }))
         .route("/assets/{name}", get(|Path(name): Path<String>| async move { assets::serve(&name) }))
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))

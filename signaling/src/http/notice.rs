@@ -52,7 +52,7 @@ fn refused(message: &str) -> Response {
     (StatusCode::FORBIDDEN, Html(body)).into_response()
 }
 
-fn qr_svg(text: &str) -> String {
+pub(super) fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).build(),
         Err(_) => String::new(),

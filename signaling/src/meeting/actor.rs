@@ -65,6 +65,9 @@ pub enum Cmd {
     },
     /// An event from the media plane.
     Media(SfuEvent),
+    /// The meeting is over (ended by the secretary or by its schedule):
+    /// everyone is closed out.
+    End,
 }
 
 /// A session's identity inside its meeting.
@@ -200,6 +203,7 @@ impl Meeting {
             }
             Cmd::Detach { pid, epoch } => self.detach(&pid, epoch),
             Cmd::Media(event) => self.media(event).await,
+            Cmd::End => self.end_all("the meeting has ended").await,
         }
     }
 

@@ -157,6 +157,24 @@ impl Meetings {
         }
     }
 
+    /// Ends live meeting `id`, if it is running: everyone is closed out.
+    pub async fn end(&self, id: &str) {
+        let handle = self.registry.lock().await.by_id.get(id).cloned();
+        if let Some(h) = handle {
+            h.send(Cmd::End).await;
+        }
+    }
+
+    /// Where meeting records (roll calls) are kept.
+    pub fn records_dir(&self) -> &std::path::Path {
+        &self.records
+    }
+
+    /// Ids of the live meetings.
+    pub async fn ids(&self) -> Vec<String> {
+        self.registry.lock().await.by_id.keys().cloned().collect()
+    }
+
     /// Number of open meetings.
     pub async fn count(&self) -> usize {
         self.registry.lock().await.by_id.len()

@@ -19,6 +19,8 @@ pub struct CalendarEvent<'a> {
     pub end: NaiveDateTime,
     /// Version, so updates replace the old entry.
     pub sequence: i64,
+    /// Called off (the calendar shows it cancelled).
+    pub cancelled: bool,
 }
 
 fn utc(t: NaiveDateTime) -> String {
@@ -68,6 +70,9 @@ pub fn calendar(events: &[CalendarEvent<'_>], stamp: i64) -> String {
             utc(e.end),
             e.sequence
         ));
+        if e.cancelled {
+            out.push_str("STATUS:CANCELLED\r\n");
+        }
         out.push_str(&fold(&format!("SUMMARY:{}", text(e.title))));
         if !e.description.is_empty() {
             out.push_str(&fold(&format!("DESCRIPTION:{}", text(e.description))));
@@ -96,6 +101,7 @@ mod tests {
                 start: t(9),
                 end: t(10),
                 sequence: 2,
+                cancelled: false,
             }],
             0,
         );

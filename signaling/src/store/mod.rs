@@ -172,6 +172,60 @@ pub struct MeetingRecord {
     pub participants: Vec<String>,
     /// Version, for ETag / If-Match.
     pub version: i64,
+    /// The recurring series it is an occurrence of.
+    #[serde(default)]
+    pub series: Option<String>,
+    /// Started by hand at (Unix seconds).
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    /// Ended by hand at (Unix seconds).
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    /// Cancelled at (Unix seconds).
+    #[serde(default)]
+    pub cancelled_at: Option<i64>,
+}
+
+/// What the secretary does by hand to a meeting's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Start now.
+    Start,
+    /// End now.
+    End,
+    /// Call it off.
+    Cancel,
+}
+
+/// A meeting template: the same title, venues and length every time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Id (given by the server).
+    #[serde(default)]
+    pub id: String,
+    /// Its name in the template list (unique).
+    pub name: String,
+    /// Title of the meetings made from it.
+    pub title: String,
+    /// Agenda.
+    #[serde(default)]
+    pub agenda: String,
+    /// Chair's account.
+    #[serde(default)]
+    pub chair: Option<String>,
+    /// Invited venues and persons (org-tree ids).
+    #[serde(default)]
+    pub participants: Vec<String>,
+    /// Length in minutes.
+    pub duration_min: i64,
+    /// Minutes the join window opens early.
+    #[serde(default = "default_open_before")]
+    pub open_before_min: i64,
+}
+
+fn default_open_before() -> i64 {
+    30
 }
 
 /// One audit record.
@@ -265,6 +319,23 @@ pub trait Store: Send + Sync {
     fn meeting(&self, id: &str) -> Result<MeetingRecord, StoreError>;
     /// Updates a meeting if its version is still `expected`; returns the new record.
     fn update_meeting(&self, meeting: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError>;
+    /// Records a start, end or cancellation by hand (a new version).
+    fn mark_meeting(&self, id: &str, mark: Mark, at: i64) -> Result<MeetingRecord, StoreError>;
+    /// Changes an account's role.
+    fn set_role(&self, id: &str, role: AccountRole) -> Result<(), StoreError>;
+    /// Every account, by username.
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Stores a new template (its name must be unique).
+    fn create_template(
+        &self,
+        template: &Template,
+        created_by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Every template, by name.
+    fn templates(&self) -> Result<Vec<Template>, StoreError>;
+    /// Deletes a template.
+    fn delete_template(&self, id: &str) -> Result<(), StoreError>;
     /// Meetings starting in `[from, to)`, by start.
     fn meetings_between(
         &self,

@@ -10,9 +10,11 @@ use chrono::NaiveDateTime;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    parse_role, Account, AttendanceEvent, AuditEntry, MeetingRecord, NewAudit, OrgKind, OrgUnit, Store,
-    StoreError,
+    parse_role, Account, AccountRole, AttendanceEvent, AuditEntry, Mark, MeetingRecord, NewAudit, OrgKind,
+    OrgUnit, Store, StoreError, Template,
 };
+
+mod templates;
 
 /// Migrations in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -21,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_sign_in.sql"),
     include_str!("../../migrations/0004_rsvp.sql"),
     include_str!("../../migrations/0005_series.sql"),
+    include_str!("../../migrations/0006_lifecycle_templates.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -77,7 +80,7 @@ fn unique_violation(e: &rusqlite::Error) -> bool {
 fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError> {
     let row = conn
         .query_row(
-            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version FROM meetings WHERE id = ?1",
+            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version, series, CAST(started_at AS INTEGER), CAST(ended_at AS INTEGER), cancelled_at FROM meetings WHERE id = ?1",
             [id],
             |r| {
                 Ok((
@@ -89,6 +92,8 @@ fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, i64>(6)?,
                     r.get::<_, i64>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    [r.get::<_, Option<i64>>(9)?, r.get::<_, Option<i64>>(10)?, r.get::<_, Option<i64>>(11)?],
                 ))
             },
         )
@@ -107,6 +112,10 @@ fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError
         open_before_min: row.6,
         participants,
         version: row.7,
+        series: row.8,
+        started_at: row.9[0],
+        ended_at: row.9[1],
+        cancelled_at: row.9[2],
     })
 }
 
@@ -127,6 +136,38 @@ fn write_participants(tx: &rusqlite::Transaction<'_>, meeting: &MeetingRecord) -
         })?;
     }
     Ok(())
+}
+
+fn load_account(conn: &Connection, username: &str) -> Result<Account, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE username = ?1",
+            [username],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {username:?}")))?;
+    Ok(Account {
+        id: row.0,
+        username: row.1,
+        display_name: row.2,
+        role: parse_role(&row.3)?,
+        org_unit: row.4,
+        password_hash: row.5,
+        failed_logins: row.6,
+        locked_until: row.7,
+    })
 }
 
 fn check_meeting(m: &MeetingRecord) -> Result<(), StoreError> {
@@ -212,37 +253,23 @@ impl Store for SqliteStore {
     }
 
     fn account_by_username(&self, username: &str) -> Result<Account, StoreError> {
+        self.with(|conn| load_account(conn, username))
+    }
+
+    fn set_role(&self, id: &str, role: AccountRole) -> Result<(), StoreError> {
         self.with(|conn| {
-            conn.query_row(
-                "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE username = ?1",
-                [username],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, Option<i64>>(7)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("account {username:?}")))
-            .and_then(|r| {
-                Ok(Account {
-                    id: r.0,
-                    username: r.1,
-                    display_name: r.2,
-                    role: parse_role(&r.3)?,
-                    org_unit: r.4,
-                    password_hash: r.5,
-                    failed_logins: r.6,
-                    locked_until: r.7,
-                })
-            })
+            match conn.execute("UPDATE accounts SET role = ?2 WHERE id = ?1", params![id, role.as_str()])? {
+                0 => Err(StoreError::NotFound(format!("account {id}"))),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT username FROM accounts ORDER BY username")?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            names.iter().map(|n| load_account(conn, n)).collect()
         })
     }
 
@@ -341,6 +368,36 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(stored)
         })
+    }
+
+    fn mark_meeting(&self, id: &str, mark: Mark, at: i64) -> Result<MeetingRecord, StoreError> {
+        let column = match mark {
+            Mark::Start => "started_at",
+            Mark::End => "ended_at",
+            Mark::Cancel => "cancelled_at",
+        };
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sql = format!("UPDATE meetings SET {column} = ?2, version = version + 1 WHERE id = ?1");
+            if tx.execute(&sql, params![id, at])? == 0 {
+                return Err(StoreError::NotFound(format!("meeting {id}")));
+            }
+            let stored = load_meeting(&tx, id)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn create_template(&self, t: &Template, by: Option<&str>, now: i64) -> Result<(), StoreError> {
+        self.with(|conn| templates::create(conn, t, by, now))
+    }
+
+    fn templates(&self) -> Result<Vec<Template>, StoreError> {
+        self.with(|conn| templates::list(conn))
+    }
+
+    fn delete_template(&self, id: &str) -> Result<(), StoreError> {
+        self.with(|conn| templates::delete(conn, id))
     }
 
     fn meetings_between(

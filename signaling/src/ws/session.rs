@@ -12,6 +12,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::http::lifecycle;
 use crate::http::AppState;
 use crate::meeting::{Attached, Cmd, MeetingHandle, Out, OUTBOUND_QUEUE};
 use crate::token::{Claims, Role};
@@ -86,6 +87,12 @@ pub async fn run(socket: WebSocket, state: AppState) {
             return;
         }
     };
+    let grace = state.config.signaling.end_grace_mins;
+    if let Err((code, msg)) = lifecycle::join_allowed(state.store.clone(), claims.m.clone(), grace).await {
+        let _ = sink.send(error_msg(code, msg)).await;
+        let _ = sink.send(close_msg(close::POLICY, "join refused")).await;
+        return;
+    }
     // 2. attach to the meeting
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
     let (meeting_id, title) = (claims.m.clone(), claims.t.clone());

@@ -10,6 +10,8 @@ pub struct Reply {
     pub body: Value,
     /// The body as text.
     pub text: String,
+    /// The body as bytes.
+    pub bytes: Vec<u8>,
 }
 
 pub async fn request(
@@ -40,6 +42,8 @@ pub async fn request_with(
     s.write_all(req.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.expect("read");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+    let bytes = raw[split..].to_vec();
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -56,6 +60,7 @@ pub async fn request_with(
         headers: head.to_string(),
         body: serde_json::from_str(json).unwrap_or(Value::Null),
         text: rest.to_string(),
+        bytes,
     }
 }
 
@@ -123,8 +128,17 @@ pub struct Running {
 impl Running {
     /// Starts the server on `dir`.
     pub async fn start(dir: &std::path::Path) -> Running {
+        Running::start_with(dir, |_| {}).await
+    }
+
+    /// Starts the server on `dir` with some settings changed.
+    pub async fn start_with(
+        dir: &std::path::Path,
+        change: impl FnOnce(&mut huiyi_config::Config),
+    ) -> Running {
         let mut config =
             huiyi_config::Config { data_dir: dir.to_path_buf(), ..huiyi_config::Config::default() };
+        change(&mut config);
         config.sfu.udp_port = 0;
         config.sfu.workers = 1;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

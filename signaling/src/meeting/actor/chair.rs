@@ -106,15 +106,7 @@ impl Meeting {
                 self.remove(&participant, "removed").await;
                 self.send_state();
             }
-            Control::EndMeeting => {
-                let all: Vec<String> = self.participants.keys().cloned().collect();
-                for p in &all {
-                    self.send_out(p, Out::Close(close::ENDED, "the chair ended the meeting"));
-                }
-                for p in all {
-                    self.remove(&p, "ended").await;
-                }
-            }
+            Control::EndMeeting => self.end_all("the chair ended the meeting").await,
             Control::TransferChair { participant } => {
                 if !self.participants.contains_key(&participant) {
                     return self.error(pid, ErrorCode::BadMessage, "no such participant");
@@ -232,6 +224,17 @@ impl Meeting {
         }
         self.floor_deadline = None;
         self.state.floor_ends_at = None;
+    }
+
+    /// Closes everyone out of the meeting (close code 4002).
+    pub(super) async fn end_all(&mut self, why: &'static str) {
+        let all: Vec<String> = self.participants.keys().cloned().collect();
+        for p in &all {
+            self.send_out(p, Out::Close(close::ENDED, why));
+        }
+        for p in all {
+            self.remove(&p, "ended").await;
+        }
     }
 
     /// Ends a timed speech whose time is up.

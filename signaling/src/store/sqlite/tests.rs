@@ -54,6 +54,10 @@ fn meeting(id: &str) -> MeetingRecord {
         open_before_min: 30,
         participants: vec!["v-cgz".into(), "v-hx".into()],
         version: 0,
+        series: None,
+        started_at: None,
+        ended_at: None,
+        cancelled_at: None,
     }
 }
 

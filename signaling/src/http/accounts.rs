@@ -1,0 +1,161 @@
+//! Accounts: the list the console picks chairs from (secretary, admin),
+//! creating venue-terminal and person accounts and changing roles (admin).
+//! Every change is audited.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{blocking, current_account, ApiError};
+use crate::http::AppState;
+use crate::store::{Account, AccountRole, NewAudit, StoreError};
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts", get(list).post(create))
+        .route("/api/v1/accounts/{id}/role", post(set_role))
+}
+
+fn public(a: &Account) -> serde_json::Value {
+    json!({"id": a.id, "username": a.username, "display_name": a.display_name, "role": a.role, "org_unit": a.org_unit})
+}
+
+fn admin_only(a: &Account) -> Result<(), ApiError> {
+    match a.role {
+        AccountRole::Admin => Ok(()),
+        _ => Err(ApiError::forbidden("only an admin may manage accounts")),
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleFilter {
+    role: Option<AccountRole>,
+}
+
+/// Accounts (no secrets), optionally of one role; secretary or admin.
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    filter: Result<Query<RoleFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    if !matches!(account.role, AccountRole::Admin | AccountRole::Secretary) {
+        return Err(ApiError::forbidden("only a secretary or an admin may list accounts"));
+    }
+    let Query(filter) =
+        filter.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let all = blocking(state.store.clone(), |s| s.accounts()).await?;
+    let list: Vec<_> = all.iter().filter(|a| filter.role.is_none_or(|r| a.role == r)).map(public).collect();
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    username: String,
+    display_name: String,
+    role: AccountRole,
+    #[serde(default)]
+    org_unit: Option<String>,
+    password: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewAccount>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let admin = current_account(&state, &headers).await?;
+    admin_only(&admin)?;
+    let Json(input) = body?;
+    let username = input.username.trim().to_string();
+    if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid("a username is 1 to 64 characters without spaces"));
+    }
+    if input.display_name.trim().is_empty() || input.display_name.chars().count() > 64 {
+        return Err(ApiError::invalid("a display name is 1 to 64 characters"));
+    }
+    if input.password.chars().count() < 10 {
+        return Err(ApiError::invalid("a password has at least 10 characters"));
+    }
+    let account = Account {
+        id: crate::token::random_id(12),
+        username,
+        display_name: input.display_name.trim().to_string(),
+        role: input.role,
+        org_unit: input.org_unit.filter(|u| !u.trim().is_empty()),
+        password_hash: crate::auth::hash_password(&input.password),
+        failed_logins: 0,
+        locked_until: None,
+    };
+    let actor = admin.id;
+    let stored = account.clone();
+    blocking(state.store.clone(), move |s| {
+        if let Some(unit) = &account.org_unit {
+            if !s.org_units()?.iter().any(|u| &u.id == unit) {
+                return Err(StoreError::Invalid(format!("unknown organisation unit {unit:?}")));
+            }
+        }
+        let now = crate::unix_secs();
+        s.create_account(&account, now)?;
+        let audit = NewAudit {
+            actor: Some(&actor),
+            action: "account.create",
+            target: Some(&account.username),
+            detail: account.role.as_str(),
+            outcome: "ok",
+            ..Default::default()
+        };
+        s.audit(audit, now)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(public(&stored))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleChange {
+    role: AccountRole,
+}
+
+/// A permission change: recorded in the audit log with the old and new role.
+async fn set_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<RoleChange>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let admin = current_account(&state, &headers).await?;
+    admin_only(&admin)?;
+    let Json(change) = body?;
+    if id == admin.id && change.role != AccountRole::Admin {
+        return Err(ApiError::invalid("an admin cannot take away its own admin role"));
+    }
+    let actor = admin.id;
+    blocking(state.store.clone(), move |s| {
+        let old = s
+            .accounts()?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+        s.set_role(&id, change.role)?;
+        let detail = format!("{} → {}", old.role.as_str(), change.role.as_str());
+        let audit = NewAudit {
+            actor: Some(&actor),
+            action: "account.role",
+            target: Some(&old.username),
+            detail: &detail,
+            outcome: "ok",
+            ..Default::default()
+        };
+        s.audit(audit, crate::unix_secs())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,132 @@
+//! Meeting templates (the same venues every week) and an account's own
+//! join link.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::api::{blocking, current_account, ApiError};
+use super::attendance::link_claims;
+use super::meetings::may_see;
+use crate::http::AppState;
+use crate::store::{Account, AccountRole, NewAudit, Template};
+use crate::token::Role;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/templates", get(list).post(create))
+        .route("/api/v1/templates/{id}", delete(remove))
+        .route("/api/v1/meetings/{id}/join", get(join))
+}
+
+fn may_schedule(a: &Account) -> Result<(), ApiError> {
+    match a.role {
+        AccountRole::Admin | AccountRole::Secretary => Ok(()),
+        _ => Err(ApiError::forbidden("only a secretary or an admin may do this")),
+    }
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Template>>, ApiError> {
+    may_schedule(&current_account(&state, &headers).await?)?;
+    Ok(Json(blocking(state.store.clone(), |s| s.templates()).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Template>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    may_schedule(&account)?;
+    let Json(mut t) = body?;
+    t.name = t.name.trim().to_string();
+    if t.name.is_empty() || t.name.chars().count() > 100 {
+        return Err(ApiError::invalid("a template's name must be 1 to 100 characters"));
+    }
+    if t.title.trim().is_empty() || t.title.chars().count() > 200 {
+        return Err(ApiError::invalid("the title must be 1 to 200 characters"));
+    }
+    if !(1..=24 * 60).contains(&t.duration_min) || !(0..=24 * 60).contains(&t.open_before_min) {
+        return Err(ApiError::invalid("duration_min must be 1 to 1440 and open_before_min 0 to 1440"));
+    }
+    if t.participants.len() > 1000 {
+        return Err(ApiError::invalid("at most 1000 participants"));
+    }
+    t.id = crate::token::random_id(9);
+    let actor = account.id;
+    let stored = t.clone();
+    blocking(state.store.clone(), move |s| {
+        let org = s.org_units()?;
+        if let Some(unknown) = t.participants.iter().find(|p| !org.iter().any(|u| &u.id == *p)) {
+            return Err(crate::store::StoreError::Invalid(format!("unknown venue or person {unknown:?}")));
+        }
+        s.create_template(&t, Some(&actor), crate::unix_secs())?;
+        let audit = NewAudit {
+            actor: Some(&actor),
+            action: "template.create",
+            target: Some(&t.id),
+            detail: &t.name,
+            outcome: "ok",
+            ..Default::default()
+        };
+        s.audit(audit, crate::unix_secs())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    may_schedule(&account)?;
+    let actor = account.id;
+    blocking(state.store.clone(), move |s| {
+        s.delete_template(&id)?;
+        let audit = NewAudit {
+            actor: Some(&actor),
+            action: "template.delete",
+            target: Some(&id),
+            outcome: "ok",
+            ..Default::default()
+        };
+        s.audit(audit, crate::unix_secs())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The logged-in account's own join link: the secretary and admins join as
+/// the secretary (会务), the meeting's chair as chair, an invited venue or
+/// person as itself.
+async fn join(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
+    may_see(&account, &m)?;
+    let invited = account.org_unit.as_ref().filter(|u| m.participants.contains(u));
+    let (pid, role) = match (account.role, invited) {
+        (AccountRole::Admin | AccountRole::Secretary, _) => {
+            (format!("staff-{}", account.id), Role::Secretary)
+        }
+        _ if m.chair.as_deref() == Some(account.id.as_str()) => {
+            (format!("staff-{}", account.id), Role::Chair)
+        }
+        (AccountRole::Venue, Some(unit)) => (unit.clone(), Role::Venue),
+        (_, Some(unit)) => (unit.clone(), Role::Participant),
+        _ => return Err(ApiError::forbidden("you are not invited to this meeting")),
+    };
+    let claims = link_claims(&m, &pid, &account.display_name, role, state.config.signaling.end_grace_mins);
+    let link = format!("{}/?token={}", crate::public_base_url(&state.config), state.signer.sign(&claims));
+    Ok(Json(json!({"link": link, "role": role})).into_response())
+}
