@@ -1,0 +1,151 @@
+// The secretary's console (会务管理): login, who is logged in, and the views
+// reached by the address's #fragment:
+//   #/week[/YYYY-MM-DD]  the week calendar (console-calendar.js)
+//   #/new[/start]        a new meeting      (console-form.js)
+//   #/edit/ID            edit a meeting     (console-form.js)
+//   #/meeting/ID         one meeting        (console-detail.js)
+//   #/templates          templates          (console-templates.js)
+//   #/feed               my calendar feed   (here)
+//   #/org                organisation       (console-org.js, admins)
+
+import { $, flash, copyButton } from './console-util.js';
+import { request, get } from './console-api.js';
+import { initCalendar, showWeek } from './console-calendar.js';
+import { initForm, showNew, showEdit } from './console-form.js';
+import { showDetail } from './console-detail.js';
+import { showTemplates } from './console-templates.js';
+import { initOrg, showOrg } from './console-org.js';
+import { t, applyStrings, toggleLang } from './console-i18n.js';
+
+const SCHEDULERS = new Set(['admin', 'secretary']);
+
+/// Route name → [section shown, view function, who may see it].
+const ROUTES = {
+  week: ['view-week', showWeek, 'all'],
+  new: ['view-form', showNew, 'schedule'],
+  edit: ['view-form', showEdit, 'schedule'],
+  meeting: ['view-meeting', showDetail, 'all'],
+  templates: ['view-templates', showTemplates, 'schedule'],
+  feed: ['view-feed', showFeed, 'all'],
+  org: ['view-org', showOrg, 'admin'],
+};
+
+/// What every view gets: the account, its rights, and navigation.
+const ctx = { me: null, canSchedule: false, isAdmin: false, go };
+let carry = null; // handed to the next view by go()
+let stopView = null; // cleanup of the current view (polling)
+let routed = 0; // navigations so far, to tell whether a view is still current
+
+/// Navigates to `hash`, handing `state` to the view (e.g. a save's warnings).
+function go(hash, state = null) {
+  carry = state;
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function allowed(need) {
+  return need === 'all' || (need === 'schedule' && ctx.canSchedule) || (need === 'admin' && ctx.isAdmin);
+}
+
+async function route() {
+  stopView?.();
+  stopView = null;
+  const state = carry ?? {};
+  carry = null;
+  flash('');
+  const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const [section, view] = ROUTES[name] && allowed(ROUTES[name][2]) ? ROUTES[name] : ROUTES.week;
+  for (const el of document.querySelectorAll('.view')) el.hidden = el.id !== section;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === (ROUTES[name] ? name : 'week'));
+  window.scrollTo(0, 0);
+  const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
+  const current = ++routed;
+  // A view that keeps working (polling) hands back how to stop it.
+  const stop = await view(arg, ctx, state);
+  if (typeof stop !== 'function') return;
+  if (current === routed) stopView = stop;
+  else stop();
+}
+
+// ---------- session ----------
+
+function showLogin(message = '') {
+  $('shell').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message;
+  $('login-error').hidden = !message;
+  $('login-password').value = '';
+  $('login-username').focus();
+}
+
+function enter(me) {
+  ctx.me = me;
+  ctx.canSchedule = SCHEDULERS.has(me.role);
+  ctx.isAdmin = me.role === 'admin';
+  $('who').textContent = `${me.display_name}（${t('roles')[me.role] ?? me.role}）`;
+  for (const el of document.querySelectorAll('[data-need]')) el.hidden = !allowed(el.dataset.need);
+  $('login').hidden = true;
+  $('shell').hidden = false;
+  route();
+}
+
+async function login(e) {
+  e.preventDefault();
+  $('login-submit').disabled = true;
+  try {
+    enter(await request('/api/v1/login', {
+      method: 'POST',
+      json: { username: $('login-username').value.trim(), password: $('login-password').value },
+    }).then((r) => r.data));
+  } catch (err) {
+    showLogin(err.message);
+  } finally {
+    $('login-submit').disabled = false;
+  }
+}
+
+async function logout() {
+  await request('/api/v1/logout', { method: 'POST' }).catch(() => {});
+  location.assign('/console');
+}
+
+// ---------- my calendar feed ----------
+
+/// The personal subscribable calendar (ICS) address.
+async function showFeed() {
+  $('feed-error').hidden = true;
+  $('feed-url').value = '';
+  try {
+    $('feed-url').value = (await get('/api/v1/me/feed')).url;
+  } catch (e) {
+    $('feed-error').textContent = e.message;
+    $('feed-error').hidden = false;
+  }
+}
+
+// ---------- start ----------
+
+async function main() {
+  applyStrings();
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  $('feed-row').append(copyButton(() => $('feed-url').value, t('copy'), ''));
+  for (const el of document.querySelectorAll('.lang')) {
+    el.addEventListener('click', () => {
+      toggleLang();
+      location.reload();
+    });
+  }
+  window.addEventListener('hashchange', route);
+  window.addEventListener('huiyi:logged-out', () => showLogin(t('sessionExpired')));
+  initCalendar(ctx);
+  initForm(ctx);
+  initOrg();
+  try {
+    enter(await get('/api/v1/me'));
+  } catch (e) {
+    showLogin(e.status === 401 ? '' : e.message);
+  }
+}
+
+main();
