@@ -1,6 +1,8 @@
 //! Huiyi's benchmarks. `benches/fanout.rs` measures the forwarding path
 //! (one publisher fanned out to N subscribers through the real engine, SRTP
-//! included); the `huiyi-load` load generator comes with the load-test issue.
+//! included); [`load`] is the `huiyi-load` load generator.
+
+pub mod load;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -93,6 +93,15 @@ impl Signer {
         Ok(Self::from_bytes(&bytes))
     }
 
+    /// Loads `secret.key` from a server's data directory; never creates it.
+    pub fn load_existing(data_dir: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(data_dir.join("secret.key"))?;
+        if bytes.len() < 32 {
+            return Err(std::io::Error::other("secret.key is shorter than 32 bytes"));
+        }
+        Ok(Self::from_bytes(&bytes))
+    }
+
     /// Signs claims into a token.
     pub fn sign(&self, claims: &Claims) -> String {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));

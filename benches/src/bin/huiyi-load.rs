@@ -1,0 +1,148 @@
+//! `huiyi-load`: load-test a Huiyi server (and Janus, side by side) with
+//! simulated participants that are real WebRTC endpoints.
+//!
+//!     huiyi-load county-plenary                      # against http://127.0.0.1:8470
+//!     huiyi-load discussion --target both --janus ws://127.0.0.1:8188
+//!
+//! Prints a line each second and, at the end, a table; writes the report
+//! as JSON (`--out`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use huiyi_bench::load::huiyi::Huiyi;
+use huiyi_bench::load::janus::Janus;
+use huiyi_bench::load::stats::{find_process, table, Report};
+use huiyi_bench::load::{run, RunConfig, Scenario};
+
+#[derive(Parser, Debug)]
+#[command(name = "huiyi-load", about = "Load-test Huiyi (and Janus) with simulated WebRTC participants")]
+struct Args {
+    /// county-plenary (1 → 150 venues), discussion (6 cameras, 30 people),
+    /// audio-webinar (10 speakers, 300 listeners), small-rooms (20 × 5).
+    scenario: String,
+    /// huiyi, janus, or both (one after the other, same participants).
+    #[arg(long, default_value = "huiyi")]
+    target: String,
+    /// The Huiyi server.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// The server's data directory, to sign join tokens with its key;
+    /// without it the server must allow demo joins (`signaling.demo`).
+    #[arg(long, default_value = "data")]
+    data_dir: std::path::PathBuf,
+    /// Janus's WebSocket API.
+    #[arg(long, default_value = "ws://127.0.0.1:8188")]
+    janus: String,
+    /// Meetings (default: the scenario's).
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Participants sending media per meeting.
+    #[arg(long)]
+    senders: Option<usize>,
+    /// Participants only receiving per meeting.
+    #[arg(long)]
+    listeners: Option<usize>,
+    /// Video bitrate per sender, kbit/s.
+    #[arg(long, default_value_t = 1000)]
+    video_kbps: u32,
+    /// Video frame rate.
+    #[arg(long, default_value_t = 25)]
+    fps: u32,
+    /// Joins per second.
+    #[arg(long, default_value_t = 20.0)]
+    join_rate: f64,
+    /// Seconds of measured load once everyone joined.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Local address of the participants' sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// The server's pid, for CPU and memory (default: the newest process
+    /// named `huiyi` or `janus`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Where the JSON report goes.
+    #[arg(long, default_value = "load-report.json")]
+    out: std::path::PathBuf,
+    /// No line each second.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let Some(mut scenario) = Scenario::named(&args.scenario) else {
+        bail!(
+            "unknown scenario {:?}: county-plenary, discussion, audio-webinar or small-rooms",
+            args.scenario
+        )
+    };
+    scenario.rooms = args.rooms.unwrap_or(scenario.rooms);
+    scenario.senders = args.senders.unwrap_or(scenario.senders);
+    scenario.listeners = args.listeners.unwrap_or(scenario.listeners);
+    scenario.video_bps = args.video_kbps * 1000;
+    scenario.fps = args.fps;
+    if scenario.participants() == 0 || scenario.participants() > 2000 {
+        bail!("between 1 and 2000 participants, please");
+    }
+    if !(0.1..=500.0).contains(&args.join_rate) || !(1..=3600).contains(&args.duration) {
+        bail!("--join-rate 0.1 to 500, --duration 1 to 3600 s");
+    }
+    let targets: Vec<&str> = match args.target.as_str() {
+        "both" => vec!["huiyi", "janus"],
+        t @ ("huiyi" | "janus") => vec![t],
+        other => bail!("unknown target {other:?}: huiyi, janus or both"),
+    };
+    // The load generator runs on one thread, leaving the other cores to the server.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let _ = rustls_provider();
+        let mut reports: Vec<Report> = Vec::new();
+        for t in targets {
+            let server_pid = args.server_pid.or_else(|| find_process(t));
+            if server_pid.is_none() {
+                eprintln!("no {t} process found: server CPU and memory will not be reported");
+            }
+            let cfg = RunConfig {
+                join_rate: args.join_rate,
+                duration: Duration::from_secs(args.duration),
+                join_timeout: Duration::from_secs(30),
+                bind: args.bind,
+                server_pid,
+                live: !args.quiet,
+            };
+            let report = match t {
+                "huiyi" => {
+                    let signer = huiyi_signaling::token::Signer::load_existing(&args.data_dir).ok();
+                    if signer.is_none() {
+                        eprintln!("no {}/secret.key: joining as demo participants", args.data_dir.display());
+                    }
+                    let ws_url =
+                        format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
+                    let run_id = format!("{}", huiyi_signaling::unix_secs());
+                    run(Arc::new(Huiyi { ws_url, signer, run_id }), &scenario, cfg).await?
+                }
+                _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,
+            };
+            reports.push(report);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        println!("\n{}", table(&reports));
+        let json = serde_json::to_string_pretty(&serde_json::json!({
+            "scenario": scenario.name, "rooms": scenario.rooms, "senders": scenario.senders,
+            "listeners": scenario.listeners, "video_kbps": args.video_kbps, "fps": args.fps,
+            "join_rate": args.join_rate, "duration_secs": args.duration, "reports": reports,
+        }))?;
+        std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;
+        eprintln!("report written to {}", args.out.display());
+        Ok(())
+    })
+}
+
+/// str0m and tokio-tungstenite share rustls; pick its crypto once.
+fn rustls_provider() -> Result<(), std::sync::Arc<rustls::crypto::CryptoProvider>> {
+    rustls::crypto::aws_lc_rs::default_provider().install_default()
+}

@@ -1,0 +1,294 @@
+//! `huiyi-load`: simulated participants that are real WebRTC endpoints,
+//! joining a server through its signaling (Huiyi's protocol, or Janus's
+//! VideoRoom API), sending synthetic media and measuring what arrives.
+//!
+//! Everything runs on one thread (a current-thread tokio runtime): one task
+//! per peer connection (its UDP socket and str0m state machine) and one per
+//! participant's signaling. Runs are bounded: participants join at a set
+//! rate, the load is measured for a set time, then everyone leaves.
+
+pub mod huiyi;
+pub mod janus;
+pub mod peer;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use peer::{Media, PeerResult};
+use stats::{ms, process_usage, quantile, Report, Snapshot, Totals};
+use tokio::sync::watch;
+
+/// The shape of a load.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// Meetings.
+    pub rooms: usize,
+    /// Participants sending media, per meeting.
+    pub senders: usize,
+    /// Participants only receiving, per meeting.
+    pub listeners: usize,
+    /// Senders send video (else audio only).
+    pub video: bool,
+    /// Video bitrate, bit/s.
+    pub video_bps: u32,
+    /// Video frame rate.
+    pub fps: u32,
+}
+
+impl Scenario {
+    /// A named scenario with its defaults.
+    pub fn named(name: &str) -> Option<Scenario> {
+        let (rooms, senders, listeners, video) = match name {
+            // The county-wide meeting: the main venue to 150 venues.
+            "county-plenary" => (1, 1, 150, true),
+            // A discussion: 6 cameras on, 30 participants.
+            "discussion" => (1, 6, 24, true),
+            // 10 speakers, 300 listeners, audio only.
+            "audio-webinar" => (1, 10, 300, false),
+            // 20 meetings of 5, everyone sending.
+            "small-rooms" => (20, 5, 0, true),
+            _ => return None,
+        };
+        Some(Scenario { name: name.into(), rooms, senders, listeners, video, video_bps: 1_000_000, fps: 25 })
+    }
+
+    /// Every participant, senders first (so that they are there when the
+    /// listeners arrive), meeting by meeting.
+    pub fn seats(&self) -> Vec<Seat> {
+        let mut seats = Vec::new();
+        for room in 0..self.rooms {
+            for i in 0..self.senders {
+                let media = Media {
+                    audio: true,
+                    video_bps: if self.video { self.video_bps } else { 0 },
+                    fps: self.fps,
+                };
+                seats.push(Seat { room, name: format!("会场{room}-{i}"), media, sender: true });
+            }
+        }
+        for room in 0..self.rooms {
+            for i in 0..self.listeners {
+                let media = Media { audio: false, video_bps: 0, fps: self.fps };
+                seats.push(Seat { room, name: format!("收看{room}-{i}"), media, sender: false });
+            }
+        }
+        seats
+    }
+
+    /// Participants in all.
+    pub fn participants(&self) -> usize {
+        self.rooms * (self.senders + self.listeners)
+    }
+}
+
+/// One simulated participant.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// Meeting index.
+    pub room: usize,
+    /// Display name.
+    pub name: String,
+    /// What it sends.
+    pub media: Media,
+    /// Sends media.
+    pub sender: bool,
+}
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Joins per second.
+    pub join_rate: f64,
+    /// Seconds measured once everyone joined.
+    pub duration: Duration,
+    /// How long joining may take at most beyond the planned rate.
+    pub join_timeout: Duration,
+    /// Local address for the participants' sockets.
+    pub bind: std::net::IpAddr,
+    /// The server process, for CPU and memory.
+    pub server_pid: Option<u32>,
+    /// Print a line each second.
+    pub live: bool,
+}
+
+/// What one participant measured.
+#[derive(Debug, Default)]
+pub struct SeatResult {
+    /// Peer connections' results.
+    pub peers: Vec<PeerResult>,
+}
+
+/// Shared by the participants of a run.
+pub struct RunShared {
+    /// Counters.
+    pub totals: Arc<Totals>,
+    /// Flips to true when participants should leave.
+    pub stop: watch::Receiver<bool>,
+    /// When the run started.
+    pub started: Instant,
+    /// The run's configuration.
+    pub cfg: RunConfig,
+}
+
+/// A server the participants join.
+pub trait Target: Send + Sync + 'static {
+    /// `huiyi` or `janus`.
+    fn name(&self) -> &'static str;
+    /// Prepares meetings (rooms) before anyone joins.
+    fn prepare(&self, scenario: &Scenario) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// Runs one participant until `shared.stop`, then leaves.
+    fn seat(
+        &self,
+        seat: Seat,
+        shared: Arc<RunShared>,
+    ) -> impl std::future::Future<Output = Result<SeatResult>> + Send;
+    /// Cleans up after the run.
+    fn finish(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// Runs `scenario` against `target` and reports.
+pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig) -> Result<Report> {
+    let seats = scenario.seats();
+    let totals = Arc::new(Totals::default());
+    let (stop_tx, stop) = watch::channel(false);
+    let shared =
+        Arc::new(RunShared { totals: totals.clone(), stop, started: Instant::now(), cfg: cfg.clone() });
+    target.prepare(scenario).await?;
+    let usage_before = cfg.server_pid.and_then(process_usage);
+    let me = std::process::id();
+    eprintln!("{}: {} with {} participants", target.name(), scenario.name, seats.len());
+
+    let mut tasks = Vec::new();
+    let gap = Duration::from_secs_f64(1.0 / cfg.join_rate.max(0.1));
+    let live = tokio::spawn(live_lines(totals.clone(), seats.len(), cfg.live));
+    for seat in seats.iter().cloned() {
+        let (t, s) = (target.clone(), shared.clone());
+        tasks.push(tokio::spawn(async move { t.seat(seat, s).await }));
+        tokio::time::sleep(gap).await;
+    }
+    // Wait for everyone (or the timeout), then measure.
+    let deadline = Instant::now() + cfg.join_timeout;
+    while (totals.snapshot().joined as usize) < seats.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // keyframes and subscriptions settle
+    let (a, cpu_a, gen_a, t_a) =
+        (totals.snapshot(), cfg.server_pid.and_then(process_usage), process_usage(me), Instant::now());
+    let (fb_a, _) = (totals.feedback(), ());
+    tokio::time::sleep(cfg.duration).await;
+    let (b, cpu_b, gen_b, secs) = (
+        totals.snapshot(),
+        cfg.server_pid.and_then(process_usage),
+        process_usage(me),
+        t_a.elapsed().as_secs_f64(),
+    );
+    let fb_b = totals.feedback();
+    let _ = stop_tx.send(true);
+    live.abort();
+
+    let mut results = Vec::new();
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(20), t).await {
+            Ok(Ok(Ok(r))) => results.push(r),
+            Ok(Ok(Err(e))) => eprintln!("a participant failed: {e:#}"),
+            _ => eprintln!("a participant did not finish"),
+        }
+    }
+    target.finish().await;
+    Ok(report(
+        target.name(),
+        scenario,
+        &results,
+        (a, b, secs),
+        (cpu_a, cpu_b, usage_before),
+        (gen_a, gen_b),
+        (fb_a, fb_b),
+    ))
+}
+
+type Usage = Option<(f64, u64)>;
+
+#[allow(clippy::type_complexity)]
+fn report(
+    target: &str,
+    scenario: &Scenario,
+    results: &[SeatResult],
+    (a, b, secs): (Snapshot, Snapshot, f64),
+    (cpu_a, cpu_b, before): (Usage, Usage, Usage),
+    (gen_a, gen_b): (Usage, Usage),
+    (fb_a, fb_b): ((u64, u64, u64), (u64, u64, u64)),
+) -> Report {
+    let mut r = Report {
+        target: target.into(),
+        scenario: scenario.name.clone(),
+        participants: scenario.participants(),
+        ..Report::default()
+    };
+    r.rates(a, b, secs);
+    let mut joins: Vec<f64> = Vec::new();
+    let mut latency: Vec<u32> = Vec::new();
+    let (mut expected, mut received, mut late) = (0u64, 0u64, 0u64);
+    for seat in results {
+        // A participant has joined when all its peer connections are up.
+        let times: Vec<_> = seat.peers.iter().map(|p| p.join_time).collect();
+        if !times.is_empty() && times.iter().all(Option::is_some) {
+            joins.push(times.iter().flatten().map(|d| ms(*d)).fold(0.0, f64::max));
+        }
+        for p in &seat.peers {
+            latency.extend_from_slice(&p.latency_us);
+            expected += p.reception.0;
+            received += p.reception.1;
+            late += p.reception.2;
+        }
+    }
+    r.joined = joins.len();
+    joins.sort_by(f64::total_cmp);
+    r.join_ms_p50 = quantile(&joins, 0.5);
+    r.join_ms_p99 = quantile(&joins, 0.99);
+    latency.sort_unstable();
+    r.latency_ms_p50 = f64::from(quantile(&latency, 0.5)) / 1000.0;
+    r.latency_ms_p95 = f64::from(quantile(&latency, 0.95)) / 1000.0;
+    r.latency_ms_p99 = f64::from(quantile(&latency, 0.99)) / 1000.0;
+    r.loss = if expected > 0 { expected.saturating_sub(received) as f64 / expected as f64 } else { 0.0 };
+    r.late_packets = late;
+    r.nacks_sent = fb_b.0 - fb_a.0.min(fb_b.0);
+    r.nacks_to_senders = fb_b.1 - fb_a.1.min(fb_b.1);
+    r.keyframe_requests = fb_b.2;
+    if let (Some((ca, _)), Some((cb, rss))) = (cpu_a, cpu_b) {
+        r.server_cpu = (cb - ca) / secs;
+        let packets = (b.packets_in - a.packets_in).max(1) as f64;
+        r.server_cpu_us_per_packet = (cb - ca) * 1e6 / packets;
+        r.server_rss_mb = rss as f64 / 1e6;
+        r.server_rss_growth_mb = before.map_or(0.0, |(_, r0)| (rss as f64 - r0 as f64) / 1e6);
+    }
+    if let (Some((ga, _)), Some((gb, _))) = (gen_a, gen_b) {
+        r.loadgen_cpu = (gb - ga) / secs;
+    }
+    r
+}
+
+/// One line a second: joined, packets per second each way, Mbit/s in.
+async fn live_lines(totals: Arc<Totals>, planned: usize, on: bool) {
+    let mut last = totals.snapshot();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = totals.snapshot();
+        if on {
+            let (nacks, _, kf) = totals.feedback();
+            eprintln!(
+                "joined {:>4}/{planned}  out {:>7} pkt/s  in {:>8} pkt/s  {:>7.2} Mbit/s in  NACKs {nacks}  keyframe requests {kf}",
+                now.joined,
+                now.packets_out - last.packets_out,
+                now.packets_in - last.packets_in,
+                (now.bytes_in - last.bytes_in) as f64 * 8.0 / 1e6,
+            );
+        }
+        last = now;
+    }
+}

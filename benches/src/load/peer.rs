@@ -1,0 +1,452 @@
+//! One simulated endpoint: a real WebRTC peer (str0m: ICE, DTLS, SRTP) on
+//! its own UDP socket, sending synthetic media and measuring what arrives.
+//!
+//! Video is VP8-shaped: a payload descriptor with a picture id on every
+//! packet and the keyframe bit on a frame's first packet, so SFUs that
+//! look at VP8 (keyframe detection, picture-id rewriting) treat it as real.
+//! Frames are split into packets of at most [`MTU_PAYLOAD`] bytes; a
+//! keyframe is sent first and whenever the server asks (PLI/FIR). Audio is
+//! one 20 ms packet of Opus size. The last 8 bytes of every payload are the
+//! send time (µs since the Unix epoch), so receivers on this machine measure
+//! the end-to-end latency through the server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+
+use super::stats::Totals;
+
+/// Largest RTP payload written.
+pub const MTU_PAYLOAD: usize = 1100;
+
+/// What a peer sends.
+#[derive(Debug, Clone, Copy)]
+pub struct Media {
+    /// Send 20 ms audio packets.
+    pub audio: bool,
+    /// Send video at this bitrate (bit/s) and frame rate; 0 = no video.
+    pub video_bps: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+/// Per received stream: sequence numbers seen, for loss.
+#[derive(Debug, Default)]
+struct RxStream {
+    first: Option<u64>,
+    highest: u64,
+    count: u64,
+    late: u64,
+}
+
+/// A peer connection with its socket.
+pub struct Peer {
+    pub(crate) rtc: Rtc,
+    pub(crate) socket: UdpSocket,
+    local: SocketAddr,
+    media: Media,
+    audio: Option<Mid>,
+    video: Option<Mid>,
+    pending: Option<SdpPendingOffer>,
+    keyframe_wanted: bool,
+    video_seq: u64,
+    audio_seq: u64,
+    picture_id: u16,
+    next_frame: Instant,
+    next_audio: Instant,
+    start: Instant,
+    rx: HashMap<Ssrc, RxStream>,
+    /// ICE and DTLS are up.
+    pub connected: bool,
+    /// Time from `started` to connected.
+    pub join_time: Option<Duration>,
+    started: Instant,
+    /// One-way latency samples (µs).
+    pub latency_us: Vec<u32>,
+    totals: Arc<Totals>,
+    buf: Vec<u8>,
+}
+
+/// The send time (µs since the Unix epoch).
+fn wallclock_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+impl Peer {
+    /// A peer on a new socket bound to `bind` (port 0).
+    pub async fn new(
+        bind: std::net::IpAddr,
+        media: Media,
+        totals: Arc<Totals>,
+        started: Instant,
+    ) -> Result<Peer> {
+        let socket = UdpSocket::bind(SocketAddr::new(bind, 0)).await.context("bind a UDP socket")?;
+        let local = socket.local_addr()?;
+        let now = Instant::now();
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| anyhow!("candidate: {e}"))?);
+        Ok(Peer {
+            rtc,
+            socket,
+            local,
+            media,
+            audio: None,
+            video: None,
+            pending: None,
+            keyframe_wanted: true,
+            video_seq: 0,
+            audio_seq: 0,
+            picture_id: 0,
+            next_frame: now,
+            next_audio: now,
+            start: now,
+            rx: HashMap::new(),
+            connected: false,
+            join_time: None,
+            started,
+            latency_us: Vec::new(),
+            totals,
+            buf: vec![0; 2048],
+        })
+    }
+
+    /// An offer for what this peer sends (sendonly m-lines), or a receive-only
+    /// audio m-line if it sends nothing. Returns the SDP and `(mid, video)`.
+    pub fn offer(&mut self) -> Result<(String, Vec<(String, bool)>)> {
+        let mut api = self.rtc.sdp_api();
+        let mut tracks = Vec::new();
+        if self.media.audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            self.audio = Some(mid);
+            tracks.push((mid.to_string(), false));
+        }
+        if self.media.video_bps > 0 {
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            self.video = Some(mid);
+            tracks.push((mid.to_string(), true));
+        }
+        if tracks.is_empty() {
+            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        }
+        let (offer, pending) = api.apply().ok_or_else(|| anyhow!("nothing to offer"))?;
+        self.pending = Some(pending);
+        Ok((offer.to_sdp_string(), tracks))
+    }
+
+    /// Applies the answer to [`Peer::offer`].
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<()> {
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| anyhow!("bad answer: {e}"))?;
+        let pending = self.pending.take().ok_or_else(|| anyhow!("no offer pending"))?;
+        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| anyhow!("answer refused: {e}"))
+    }
+
+    /// Answers a remote offer.
+    pub fn accept_offer(&mut self, sdp: &str) -> Result<String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| anyhow!("bad offer: {e}"))?;
+        let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| anyhow!("offer refused: {e}"))?;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Waits for a datagram or until `deadline`; handles it; sends what is due.
+    pub async fn step(&mut self, deadline: Instant) -> Result<()> {
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::select! {
+            r = self.socket.recv_from(&mut self.buf) => {
+                let (n, from) = r?;
+                self.input_datagram(n, from)?;
+            }
+            () = sleep => {}
+        }
+        self.tick()
+    }
+
+    fn input_datagram(&mut self, n: usize, from: SocketAddr) -> Result<()> {
+        let Ok(contents) = self.buf[..n].try_into() else { return Ok(()) };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive { proto: Protocol::Udp, source: from, destination: self.local, contents },
+        );
+        if self.rtc.accepts(&input) {
+            self.rtc.handle_input(input).map_err(|e| anyhow!("input: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Sends due media and drains output. Returns when nothing is left.
+    pub fn tick(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if self.connected {
+            self.send_due(now);
+        }
+        self.rtc.handle_input(Input::Timeout(now)).map_err(|e| anyhow!("timeout: {e}"))?;
+        self.drain()
+    }
+
+    /// The next instant this peer needs attention.
+    pub fn deadline(&mut self) -> Instant {
+        let mut next = Instant::now() + Duration::from_millis(100);
+        if self.connected {
+            if self.audio.is_some() {
+                next = next.min(self.next_audio);
+            }
+            if self.video.is_some() {
+                next = next.min(self.next_frame);
+            }
+        }
+        next
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        loop {
+            match self.rtc.poll_output().map_err(|e| anyhow!("output: {e}"))? {
+                Output::Timeout(_) => return Ok(()),
+                Output::Transmit(t) => {
+                    self.totals.add_sent(t.contents.len());
+                    // A full socket buffer drops the datagram, as a network would.
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(e) => self.event(e),
+            }
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                self.join_time = Some(self.started.elapsed());
+                self.totals.joined();
+            }
+            Event::RtpPacket(p) => {
+                let arrived = wallclock_us();
+                self.totals.add_received(p.payload.len());
+                if p.payload.len() >= 8 {
+                    let tail: [u8; 8] = p.payload[p.payload.len() - 8..].try_into().unwrap_or([0; 8]);
+                    let sent = u64::from_be_bytes(tail);
+                    if sent > 0 && arrived >= sent && arrived - sent < 60_000_000 {
+                        self.latency_us.push((arrived - sent) as u32);
+                    }
+                }
+                let seq = *p.seq_no;
+                let s = self.rx.entry(p.header.ssrc).or_default();
+                s.first = Some(s.first.map_or(seq, |f| f.min(seq)));
+                if seq < s.highest {
+                    s.late += 1;
+                }
+                s.highest = s.highest.max(seq);
+                s.count += 1;
+            }
+            Event::KeyframeRequest(r)
+                if matches!(r.kind, KeyframeRequestKind::Pli | KeyframeRequestKind::Fir) =>
+            {
+                self.keyframe_wanted = true;
+                self.totals.keyframe_request();
+            }
+            Event::MediaIngressStats(s) => self.totals.set_nacks_sent(self.local, s.mid, s.nacks),
+            Event::MediaEgressStats(s) => self.totals.set_nacks_received(self.local, s.mid, s.nacks),
+            _ => {}
+        }
+    }
+
+    fn send_due(&mut self, now: Instant) {
+        if let Some(mid) = self.audio {
+            while self.next_audio <= now {
+                self.audio_seq += 1;
+                let mut payload = vec![0x11; 80];
+                payload[72..].copy_from_slice(&wallclock_us().to_be_bytes());
+                let ts = media_ts(self.start, self.next_audio, 48);
+                let ext = ExtensionValues {
+                    audio_level: Some(-30),
+                    voice_activity: Some(true),
+                    ..Default::default()
+                };
+                write(&mut self.rtc, mid, Codec::Opus, self.audio_seq, ts, now, payload, false, ext);
+                self.next_audio += Duration::from_millis(20);
+            }
+        }
+        if let Some(mid) = self.video {
+            let fps = self.media.fps.max(1);
+            while self.next_frame <= now {
+                self.send_frame(mid, now, fps);
+                self.next_frame += Duration::from_secs(1) / fps;
+            }
+        }
+    }
+
+    fn send_frame(&mut self, mid: Mid, now: Instant, fps: u32) {
+        let keyframe = std::mem::take(&mut self.keyframe_wanted);
+        let mut bytes = (self.media.video_bps / 8 / fps) as usize;
+        if keyframe {
+            bytes *= 4;
+        }
+        let packets = bytes.div_ceil(MTU_PAYLOAD).max(1);
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+        let pic = self.picture_id;
+        let ts = media_ts(self.start, self.next_frame, 90);
+        for i in 0..packets {
+            let first = i == 0;
+            let size = (bytes / packets).clamp(24, MTU_PAYLOAD);
+            // X=1 (S on the first packet) | I=1 | M=1 picture id | VP8 header (P bit: 0 = key)
+            let mut payload = vec![if first { 0x90 } else { 0x80 }, 0x80, 0x80 | (pic >> 8) as u8, pic as u8];
+            if first {
+                payload.push(u8::from(!keyframe));
+            }
+            payload.resize(size, 0xab);
+            let n = payload.len();
+            payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
+            self.video_seq += 1;
+            let last = i + 1 == packets;
+            write(
+                &mut self.rtc,
+                mid,
+                Codec::Vp8,
+                self.video_seq,
+                ts,
+                now,
+                payload,
+                last,
+                ExtensionValues::default(),
+            );
+        }
+    }
+
+    /// Packets expected and received, and late (reordered or repaired) ones,
+    /// over every received stream.
+    pub fn reception(&self) -> (u64, u64, u64) {
+        self.rx.values().fold((0, 0, 0), |(e, r, l), s| {
+            let expected = s.first.map_or(0, |f| s.highest - f + 1);
+            (e + expected, r + s.count.min(expected), l + s.late)
+        })
+    }
+}
+
+/// RTP time of `at` for a clock of `khz` kHz counted from `start`.
+fn media_ts(start: Instant, at: Instant, khz: u64) -> u32 {
+    (at.saturating_duration_since(start).as_micros() as u64 * khz / 1000) as u32
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write(
+    rtc: &mut Rtc,
+    mid: Mid,
+    codec: Codec,
+    seq: u64,
+    ts: u32,
+    now: Instant,
+    payload: Vec<u8>,
+    marker: bool,
+    ext: ExtensionValues,
+) {
+    let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt()) else { return };
+    let mut api = rtc.direct_api();
+    let Some(tx) = api.stream_tx_by_mid(mid, None) else { return };
+    tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(marker).nackable(true).ext_vals(ext));
+}
+
+/// What a peer reports when it stops.
+#[derive(Debug, Default)]
+pub struct PeerResult {
+    /// Time to ICE + DTLS connected.
+    pub join_time: Option<Duration>,
+    /// One-way latency samples (µs).
+    pub latency_us: Vec<u32>,
+    /// Packets expected, received, late.
+    pub reception: (u64, u64, u64),
+}
+
+enum Cmd {
+    Offer(tokio::sync::oneshot::Sender<Result<(String, Vec<(String, bool)>)>>),
+    Answer(String, tokio::sync::oneshot::Sender<Result<()>>),
+    AcceptOffer(String, tokio::sync::oneshot::Sender<Result<String>>),
+    Finish(tokio::sync::oneshot::Sender<PeerResult>),
+}
+
+/// A peer running in its own task; signaling talks to it through this.
+pub struct PeerHandle {
+    tx: tokio::sync::mpsc::Sender<Cmd>,
+}
+
+impl PeerHandle {
+    /// Starts `peer` in a task.
+    pub fn spawn(mut peer: Peer) -> PeerHandle {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(8);
+        tokio::spawn(async move {
+            loop {
+                let deadline = peer.deadline();
+                tokio::select! {
+                    cmd = rx.recv() => match cmd {
+                        Some(Cmd::Offer(reply)) => { let _ = reply.send(peer.offer()); }
+                        Some(Cmd::Answer(sdp, reply)) => { let _ = reply.send(peer.accept_answer(&sdp)); }
+                        Some(Cmd::AcceptOffer(sdp, reply)) => { let _ = reply.send(peer.accept_offer(&sdp)); }
+                        Some(Cmd::Finish(reply)) => {
+                            let _ = reply.send(PeerResult {
+                                join_time: peer.join_time,
+                                reception: peer.reception(),
+                                latency_us: std::mem::take(&mut peer.latency_us),
+                            });
+                            return;
+                        }
+                        None => return,
+                    },
+                    r = peer.step(deadline) => if let Err(e) = r {
+                        eprintln!("peer failed: {e:#}");
+                        // Keep answering commands so the run can finish.
+                        while let Some(cmd) = rx.recv().await {
+                            if let Cmd::Finish(reply) = cmd {
+                                let _ = reply.send(PeerResult { join_time: peer.join_time, reception: peer.reception(), latency_us: std::mem::take(&mut peer.latency_us) });
+                                return;
+                            }
+                        }
+                        return;
+                    },
+                }
+                if let Err(e) = peer.tick() {
+                    eprintln!("peer failed: {e:#}");
+                }
+            }
+        });
+        PeerHandle { tx }
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Cmd) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| anyhow!("peer stopped"))?;
+        rx.await.map_err(|_| anyhow!("peer stopped"))
+    }
+
+    /// See [`Peer::offer`].
+    pub async fn offer(&self) -> Result<(String, Vec<(String, bool)>)> {
+        self.call(Cmd::Offer).await?
+    }
+
+    /// See [`Peer::accept_answer`].
+    pub async fn accept_answer(&self, sdp: String) -> Result<()> {
+        self.call(|r| Cmd::Answer(sdp, r)).await?
+    }
+
+    /// See [`Peer::accept_offer`].
+    pub async fn accept_offer(&self, sdp: String) -> Result<String> {
+        self.call(|r| Cmd::AcceptOffer(sdp, r)).await?
+    }
+
+    /// Stops the peer and returns what it measured.
+    pub async fn finish(&self) -> PeerResult {
+        self.call(Cmd::Finish).await.unwrap_or_default()
+    }
+}

@@ -1,0 +1,232 @@
+//! What the load generator measures: counters shared by all simulated
+//! participants (read each second for the live line), the server's CPU and
+//! memory from `/proc`, and the final report (table and JSON).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use str0m::media::Mid;
+
+/// Counters of every participant together.
+#[derive(Default)]
+pub struct Totals {
+    joined: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_out: AtomicU64,
+    packets_in: AtomicU64,
+    bytes_in: AtomicU64,
+    keyframe_requests: AtomicU64,
+    nacks_sent: Mutex<HashMap<(SocketAddr, Mid), u64>>,
+    nacks_received: Mutex<HashMap<(SocketAddr, Mid), u64>>,
+}
+
+/// A snapshot of [`Totals`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    /// Participants connected (ICE + DTLS).
+    pub joined: u64,
+    /// Datagrams sent by the participants.
+    pub packets_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// RTP packets received by the participants.
+    pub packets_in: u64,
+    /// RTP payload bytes received.
+    pub bytes_in: u64,
+}
+
+impl Totals {
+    pub(crate) fn joined(&self) {
+        self.joined.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn add_sent(&self, bytes: usize) {
+        self.packets_out.fetch_add(1, Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Relaxed);
+    }
+    pub(crate) fn add_received(&self, bytes: usize) {
+        self.packets_in.fetch_add(1, Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Relaxed);
+    }
+    pub(crate) fn keyframe_request(&self) {
+        self.keyframe_requests.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn set_nacks_sent(&self, peer: SocketAddr, mid: Mid, n: u64) {
+        if let Ok(mut m) = self.nacks_sent.lock() {
+            m.insert((peer, mid), n);
+        }
+    }
+    pub(crate) fn set_nacks_received(&self, peer: SocketAddr, mid: Mid, n: u64) {
+        if let Ok(mut m) = self.nacks_received.lock() {
+            m.insert((peer, mid), n);
+        }
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            joined: self.joined.load(Relaxed),
+            packets_out: self.packets_out.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            packets_in: self.packets_in.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+        }
+    }
+
+    /// NACKs sent by receivers and received by senders, keyframe requests.
+    pub fn feedback(&self) -> (u64, u64, u64) {
+        let sum = |m: &Mutex<HashMap<(SocketAddr, Mid), u64>>| m.lock().map_or(0, |m| m.values().sum());
+        (sum(&self.nacks_sent), sum(&self.nacks_received), self.keyframe_requests.load(Relaxed))
+    }
+}
+
+/// CPU time (s) and resident memory (bytes) of a process, from `/proc`.
+pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some((ticks as f64 / 100.0, rss_kb * 1024))
+}
+
+/// The pid of the newest process whose command name is `name`.
+pub fn find_process(name: &str) -> Option<u32> {
+    let mut found = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == name && found.is_none_or(|f| pid > f) {
+            found = Some(pid);
+        }
+    }
+    found
+}
+
+/// Value at quantile `q` of sorted samples.
+pub fn quantile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
+    if sorted.is_empty() {
+        return T::default();
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The result of one run against one server.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// `huiyi` or `janus`.
+    pub target: String,
+    /// The scenario and its numbers.
+    pub scenario: String,
+    /// Participants planned.
+    pub participants: usize,
+    /// Participants connected.
+    pub joined: usize,
+    /// Join time (connect to ICE+DTLS up), ms.
+    pub join_ms_p50: f64,
+    /// Join time p99, ms.
+    pub join_ms_p99: f64,
+    /// Seconds measured (after everyone joined).
+    pub measured_secs: f64,
+    /// Packets sent by participants per second.
+    pub packets_out_per_sec: f64,
+    /// Packets received by participants per second.
+    pub packets_in_per_sec: f64,
+    /// Mbit/s sent.
+    pub mbit_out: f64,
+    /// Mbit/s received.
+    pub mbit_in: f64,
+    /// Packets that never arrived ÷ expected (after repair), over received streams.
+    pub loss: f64,
+    /// NACKs sent by receivers.
+    pub nacks_sent: u64,
+    /// NACKs that reached senders (each asks for retransmissions).
+    pub nacks_to_senders: u64,
+    /// Packets that arrived after a later one (reordered or retransmitted).
+    pub late_packets: u64,
+    /// Keyframe requests that reached senders.
+    pub keyframe_requests: u64,
+    /// End-to-end latency through the server, ms.
+    pub latency_ms_p50: f64,
+    /// p95, ms.
+    pub latency_ms_p95: f64,
+    /// p99, ms.
+    pub latency_ms_p99: f64,
+    /// Server CPU, seconds per second (1.0 = one core busy).
+    pub server_cpu: f64,
+    /// Server CPU per packet received by participants, µs.
+    pub server_cpu_us_per_packet: f64,
+    /// Server resident memory at the end, MB.
+    pub server_rss_mb: f64,
+    /// Server resident memory growth from before the first join, MB.
+    pub server_rss_growth_mb: f64,
+    /// The load generator's own CPU, seconds per second.
+    pub loadgen_cpu: f64,
+}
+
+impl Report {
+    /// The live-line and table figures need a rate over `secs`.
+    pub fn rates(&mut self, a: Snapshot, b: Snapshot, secs: f64) {
+        let secs = secs.max(1e-9);
+        self.measured_secs = secs;
+        self.packets_out_per_sec = (b.packets_out - a.packets_out) as f64 / secs;
+        self.packets_in_per_sec = (b.packets_in - a.packets_in) as f64 / secs;
+        self.mbit_out = (b.bytes_out - a.bytes_out) as f64 * 8.0 / secs / 1e6;
+        self.mbit_in = (b.bytes_in - a.bytes_in) as f64 * 8.0 / secs / 1e6;
+    }
+}
+
+/// Prints reports side by side.
+pub fn table(reports: &[Report]) -> String {
+    let rows: [(&str, fn(&Report) -> String); 19] = [
+        ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
+        ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
+        ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
+        ("packets/s out", |r| format!("{:.0}", r.packets_out_per_sec)),
+        ("packets/s in", |r| format!("{:.0}", r.packets_in_per_sec)),
+        ("Mbit/s out", |r| format!("{:.2}", r.mbit_out)),
+        ("Mbit/s in", |r| format!("{:.2}", r.mbit_in)),
+        ("loss (after repair)", |r| format!("{:.3} %", r.loss * 100.0)),
+        ("NACKs sent", |r| r.nacks_sent.to_string()),
+        ("NACKs at senders", |r| r.nacks_to_senders.to_string()),
+        ("late/repaired packets", |r| r.late_packets.to_string()),
+        ("keyframe requests", |r| r.keyframe_requests.to_string()),
+        ("latency p50 (ms)", |r| format!("{:.2}", r.latency_ms_p50)),
+        ("latency p95 (ms)", |r| format!("{:.2}", r.latency_ms_p95)),
+        ("latency p99 (ms)", |r| format!("{:.2}", r.latency_ms_p99)),
+        ("server CPU (s/s)", |r| format!("{:.3}", r.server_cpu)),
+        ("server CPU per packet in (µs)", |r| format!("{:.2}", r.server_cpu_us_per_packet)),
+        ("server RSS end / growth (MB)", |r| {
+            format!("{:.1} / {:.1}", r.server_rss_mb, r.server_rss_growth_mb)
+        }),
+        ("load generator CPU (s/s)", |r| format!("{:.3}", r.loadgen_cpu)),
+    ];
+    let mut out = format!("{:<32}", reports.first().map_or("", |r| r.scenario.as_str()));
+    for r in reports {
+        out.push_str(&format!("{:>18}", r.target));
+    }
+    out.push('\n');
+    for (name, f) in rows {
+        out.push_str(&format!("{name:<32}"));
+        for r in reports {
+            out.push_str(&format!("{:>18}", f(r)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A duration in ms.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
