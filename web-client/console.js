@@ -75,14 +75,14 @@ function showLogin(message = '') {
   $('login-error').textContent = message;
   $('login-error').hidden = !message;
   $('login-password').value = '';
-  $('login-username').focus();
+  ($('login-username').value ? $('login-password') : $('login-username')).focus();
 }
 
 function enter(me) {
   ctx.me = me;
   ctx.canSchedule = SCHEDULERS.has(me.role);
   ctx.isAdmin = me.role === 'admin';
-  $('who').textContent = `${me.display_name}（${t('roles')[me.role] ?? me.role}）`;
+  $('who').textContent = t('who', { name: me.display_name, role: t('roles')[me.role] ?? me.role });
   for (const el of document.querySelectorAll('[data-need]')) el.hidden = !allowed(el.dataset.need);
   $('login').hidden = true;
   $('shell').hidden = false;
@@ -98,7 +98,7 @@ async function login(e) {
       json: { username: $('login-username').value.trim(), password: $('login-password').value },
     }).then((r) => r.data));
   } catch (err) {
-    showLogin(err.message);
+    showLogin(err.status === 401 ? `${t('loginFailed')}${err.detail}` : err.message);
   } finally {
     $('login-submit').disabled = false;
   }

@@ -153,8 +153,8 @@ impl Config {
             let Some(rest) = name.strip_prefix("HUIYI_") else {
                 continue;
             };
-            if rest == "CONFIG" || rest == "LOG" {
-                continue; // the config file path and RUST_LOG-style filters are read elsewhere
+            if rest == "CONFIG" || rest == "LOG" || rest == "DEV_ASSETS" {
+                continue; // the config file path, log filters and the client-development switch are read elsewhere
             }
             let key = env_key(rest);
             set_path(&mut tree, &key, parse_value(value), &format!("environment {name}"), &mut problems);

@@ -28,10 +28,17 @@ use tokio::net::TcpListener;
 
 /// Runs the server until `shutdown` completes.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Links point at the address actually bound (port 0 picks one).
+    config.http.listen = listener.local_addr()?;
+    if config.signaling.public_url.is_empty() && config.http.listen.ip().is_unspecified() {
+        tracing::warn!(
+            "http.listen is a wildcard address: set signaling.public_url so that join links name this server"
+        );
+    }
     let tls_config = tls::server_config(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;

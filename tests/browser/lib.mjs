@@ -35,7 +35,12 @@ export async function participant(url, { width = 1000, height = 700 } = {}) {
   page.on('request', (r) => requests.push(r.url()));
   page.on('response', (r) => { if (r.status() >= 400 && process.env.HUIYI_BROWSER_LOG) console.log(`HTTP ${r.status()} ${r.url()}`); });
   page.on('console', (m) => { if (process.env.HUIYI_BROWSER_LOG) console.log(`[${url.slice(-12)}] ${m.text()}`); });
-  await page.goto(url);
+  try {
+    await page.goto(url);
+  } catch (e) {
+    await browser.close(); // a leftover Chromium would keep node (and the test) running
+    throw e;
+  }
   return { browser, page, requests };
 }
 

@@ -21,7 +21,17 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with one media worker.
     pub async fn start(tag: &str) -> TestServer {
+        TestServer::start_seeded(tag, |_| {}).await
+    }
+
+    /// Starts a server whose database `seed` filled first (accounts, the
+    /// organisation), as an earlier run or an admin would have.
+    pub async fn start_seeded(
+        tag: &str,
+        seed: impl FnOnce(&huiyi_signaling::store::SqliteStore),
+    ) -> TestServer {
         let dir = std::env::temp_dir().join(format!("huiyi-{tag}-{}", std::process::id()));
+        seed(&huiyi_signaling::store::SqliteStore::open(&dir.join("huiyi.db")).expect("database"));
         let mut config = Config { data_dir: dir.clone(), ..Config::default() };
         config.sfu.udp_port = 0;
         config.sfu.workers = 1;

@@ -8,8 +8,70 @@ use std::process::Command;
 use huiyi_signaling::token::Role;
 use huiyi_tests::server::{run_setup, TestServer};
 
+/// The browser scenarios run one at a time: each starts several Chromium
+/// processes, and they share `tests/browser/node_modules` (set up once).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs one node scenario in `tests/browser` with the given environment;
+/// its report goes straight to this process's output as it runs.
+async fn node_scenario(file: &'static str, env: Vec<(&'static str, String)>) -> bool {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", file])
+            .current_dir(dir)
+            .envs(env)
+            .env("HUIYI_SCREENSHOTS", std::env::var("HUIYI_SCREENSHOTS").unwrap_or_default())
+            .status()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    status.success()
+}
+
+/// The secretary's console: log in, schedule a meeting for two venues on
+/// the organisation tree, open a venue's link in a second browser, and see
+/// it counted present in the live status (tests/browser/console.test.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretary_schedules_and_sees_a_venue_join() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    run_setup(&dir.join("setup.sh"));
+    let server = TestServer::start_seeded("console", |store| {
+        use huiyi_signaling::store::{AccountRole, OrgKind, OrgUnit, Store};
+        let unit = |id: &str, parent: Option<&str>, name: &str, kind| OrgUnit {
+            id: id.into(),
+            parent: parent.map(Into::into),
+            name: name.into(),
+            kind,
+        };
+        store
+            .import_org(&[
+                unit("county", None, "某某县", OrgKind::County),
+                unit("t1", Some("county"), "城关镇", OrgKind::Township),
+                unit("v1", Some("t1"), "城关镇会议室", OrgKind::Venue),
+                unit("t2", Some("county"), "河口乡", OrgKind::Township),
+                unit("v2", Some("t2"), "河口乡会议室", OrgKind::Venue),
+            ])
+            .expect("org");
+        huiyi_signaling::create_account(store, "mishu", "王秘书", AccountRole::Secretary, "console-test-pw")
+            .expect("account");
+    })
+    .await;
+    let env = vec![
+        ("HUIYI_BASE", server.base.clone()),
+        ("HUIYI_SECRETARY", "mishu".to_string()),
+        ("HUIYI_PASSWORD", "console-test-pw".to_string()),
+    ];
+    let ok = node_scenario("console.test.mjs", env).await;
+    server.stop().await;
+    assert!(ok, "the console scenario failed (its report is above)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_participants_meet_in_chromium() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
     run_setup(&dir.join("setup.sh"));
     let server = TestServer::start("browser").await;
@@ -19,21 +81,8 @@ async fn three_participants_meet_in_chromium() {
         .into_iter()
         .map(|t| format!("{}/?token={t}", server.base))
         .collect();
-    let shots = std::env::var("HUIYI_SCREENSHOTS").unwrap_or_default();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec", "meeting.test.mjs"])
-            .current_dir(dir)
-            .env("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))
-            .env("HUIYI_SCREENSHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let report =
-        format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    println!("{report}");
+    let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
+    let ok = node_scenario("meeting.test.mjs", env).await;
     server.stop().await;
-    assert!(out.status.success(), "browser scenario failed:\n{report}");
+    assert!(ok, "the meeting scenario failed (its report is above)");
 }

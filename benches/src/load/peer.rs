@@ -128,7 +128,7 @@ impl Peer {
 
     /// An offer for what this peer sends (sendonly m-lines), or a receive-only
     /// audio m-line if it sends nothing. Returns the SDP and `(mid, video)`.
-    pub fn offer(&mut self) -> Result<(String, Vec<(String, bool)>)> {
+    pub fn offer(&mut self) -> Result<Offer> {
         let mut api = self.rtc.sdp_api();
         let mut tracks = Vec::new();
         if self.media.audio {
@@ -370,8 +370,11 @@ pub struct PeerResult {
     pub reception: (u64, u64, u64),
 }
 
+/// An offer's SDP and its sending m-lines (`mid`, is video).
+pub type Offer = (String, Vec<(String, bool)>);
+
 enum Cmd {
-    Offer(tokio::sync::oneshot::Sender<Result<(String, Vec<(String, bool)>)>>),
+    Offer(tokio::sync::oneshot::Sender<Result<Offer>>),
     Answer(String, tokio::sync::oneshot::Sender<Result<()>>),
     AcceptOffer(String, tokio::sync::oneshot::Sender<Result<String>>),
     Finish(tokio::sync::oneshot::Sender<PeerResult>),
@@ -431,7 +434,7 @@ impl PeerHandle {
     }
 
     /// See [`Peer::offer`].
-    pub async fn offer(&self) -> Result<(String, Vec<(String, bool)>)> {
+    pub async fn offer(&self) -> Result<Offer> {
         self.call(Cmd::Offer).await?
     }
 

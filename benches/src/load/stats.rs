@@ -188,7 +188,8 @@ impl Report {
 
 /// Prints reports side by side.
 pub fn table(reports: &[Report]) -> String {
-    let rows: [(&str, fn(&Report) -> String); 19] = [
+    type Row = (&'static str, fn(&Report) -> String);
+    let rows: [Row; 19] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),

@@ -21,6 +21,15 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("console.html", "text/html; charset=utf-8"),
     asset!("console.js", "text/javascript; charset=utf-8"),
     asset!("console.css", "text/css; charset=utf-8"),
+    asset!("console-api.js", "text/javascript; charset=utf-8"),
+    asset!("console-calendar.js", "text/javascript; charset=utf-8"),
+    asset!("console-detail.js", "text/javascript; charset=utf-8"),
+    asset!("console-form.js", "text/javascript; charset=utf-8"),
+    asset!("console-i18n.js", "text/javascript; charset=utf-8"),
+    asset!("console-org.js", "text/javascript; charset=utf-8"),
+    asset!("console-templates.js", "text/javascript; charset=utf-8"),
+    asset!("console-tree.js", "text/javascript; charset=utf-8"),
+    asset!("console-util.js", "text/javascript; charset=utf-8"),
 ];
 
 /// For working on the client: `HUIYI_DEV_ASSETS=web-client` serves the files

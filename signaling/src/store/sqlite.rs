@@ -40,9 +40,11 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?;
         }
         let mut conn = Connection::open(path)?;
+        // First, so that a second process opening (or migrating) the same
+        // file waits for the other instead of failing at once.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
