@@ -60,10 +60,13 @@ struct Args {
     /// Local address of the participants' sockets.
     #[arg(long, default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
-    /// The server's pid, for CPU and memory (default: the newest process
-    /// named `huiyi` or `janus`).
+    /// The Huiyi server's pid, for its CPU and memory (default: the newest
+    /// process named `huiyi`).
     #[arg(long)]
-    server_pid: Option<u32>,
+    huiyi_pid: Option<u32>,
+    /// Janus's pid (default: the newest process named `janus`).
+    #[arg(long)]
+    janus_pid: Option<u32>,
     /// Where the JSON report goes.
     #[arg(long, default_value = "load-report.json")]
     out: std::path::PathBuf,
@@ -102,7 +105,8 @@ fn main() -> Result<()> {
         let _ = rustls_provider();
         let mut reports: Vec<Report> = Vec::new();
         for t in targets {
-            let server_pid = args.server_pid.or_else(|| find_process(t));
+            let given = if t == "huiyi" { args.huiyi_pid } else { args.janus_pid };
+            let server_pid = given.or_else(|| find_process(t));
             if server_pid.is_none() {
                 eprintln!("no {t} process found: server CPU and memory will not be reported");
             }

@@ -264,6 +264,7 @@ fn report(
         r.server_cpu_us_per_packet = (cb - ca) * 1e6 / packets;
         r.server_rss_mb = rss as f64 / 1e6;
         r.server_rss_growth_mb = before.map_or(0.0, |(_, r0)| (rss as f64 - r0 as f64) / 1e6);
+        r.server_rss_kb_per_participant = r.server_rss_growth_mb * 1000.0 / r.participants.max(1) as f64;
     }
     if let (Some((ga, _)), Some((gb, _))) = (gen_a, gen_b) {
         r.loadgen_cpu = (gb - ga) / secs;

@@ -170,6 +170,8 @@ pub struct Report {
     pub server_rss_mb: f64,
     /// Server resident memory growth from before the first join, MB.
     pub server_rss_growth_mb: f64,
+    /// That growth per participant, KB (a fresh server measures best).
+    pub server_rss_kb_per_participant: f64,
     /// The load generator's own CPU, seconds per second.
     pub loadgen_cpu: f64,
 }
@@ -189,7 +191,7 @@ impl Report {
 /// Prints reports side by side.
 pub fn table(reports: &[Report]) -> String {
     type Row = (&'static str, fn(&Report) -> String);
-    let rows: [Row; 19] = [
+    let rows: [Row; 20] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
@@ -210,6 +212,7 @@ pub fn table(reports: &[Report]) -> String {
         ("server RSS end / growth (MB)", |r| {
             format!("{:.1} / {:.1}", r.server_rss_mb, r.server_rss_growth_mb)
         }),
+        ("server RSS per participant (KB)", |r| format!("{:.0}", r.server_rss_kb_per_participant)),
         ("load generator CPU (s/s)", |r| format!("{:.3}", r.loadgen_cpu)),
     ];
     let mut out = format!("{:<32}", reports.first().map_or("", |r| r.scenario.as_str()));
