@@ -5,13 +5,18 @@
 # are started fresh for every scenario, so that memory growth is the
 # scenario's own.
 #
-#   benches/compare.sh [scenario ...]     default: all four scenarios
+#   benches/compare.sh [scenario ...] [-- huiyi-load flags]
+#                                         default: all four scenarios
+#   e.g. benches/compare.sh audio-webinar -- --listeners 150
 #
 # Reports go to benches/results/<scenario>.json; the tables to stdout.
 # Root is needed (network namespace). Bounded: each scenario stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCENARIOS=("$@")
+SCENARIOS=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do SCENARIOS+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+EXTRA=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(county-plenary discussion audio-webinar small-rooms)
 NS=huiyi-bench
 OUT=benches/results
@@ -41,5 +46,5 @@ for s in "${SCENARIOS[@]}"; do
     echo "== $s"
     ip netns exec "$NS" target/release/huiyi-load "$s" --target both --quiet \
         --data-dir "$DATA" --huiyi-pid "$HUIYI" --janus-pid "$(cat benches/janus/.run/janus.pid)" \
-        --out "$OUT/$s.json"
+        --out "$OUT/$s.json" "${EXTRA[@]}"
 done

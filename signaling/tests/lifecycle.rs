@@ -163,6 +163,22 @@ async fn each_role_sees_and_does_only_its_part() {
         (Some("lisi"), Some("participant → chair"))
     );
 
+    // Changing one's password: the old one is checked, other sessions end.
+    let elsewhere = login(addr, "lisi", "a-long-password").await;
+    let change = |body: Value| {
+        let person = person.clone();
+        async move { request(addr, "POST", "/api/v1/me/password", &body.to_string(), Some(&person)).await.status }
+    };
+    assert_eq!(change(json!({"old": "wrong-password", "new": "another-long-one"})).await, 403);
+    assert_eq!(change(json!({"old": "a-long-password", "new": "short"})).await, 422);
+    assert_eq!(change(json!({"old": "a-long-password", "new": "another-long-one"})).await, 204);
+    assert_eq!(get("/api/v1/me".into(), &person).await.status, 200, "this session goes on");
+    assert_eq!(get("/api/v1/me".into(), &elsewhere).await.status, 401, "the other session ended");
+    let old_pw = json!({"username": "lisi", "password": "a-long-password"}).to_string();
+    assert_eq!(request(addr, "POST", "/api/v1/login", &old_pw, None).await.status, 401);
+    let new_pw = json!({"username": "lisi", "password": "another-long-one"}).to_string();
+    assert_eq!(request(addr, "POST", "/api/v1/login", &new_pw, None).await.status, 200);
+
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -66,7 +66,12 @@ impl Target for Huiyi {
         let (mut sink, mut stream) = ws.split();
         sink.send(Message::text(self.hello(&seat, index).to_string())).await?;
         loop {
-            let Some(Ok(Message::Text(t))) = stream.next().await else { bail!("no welcome") };
+            let t = match stream.next().await {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(_)) => continue, // pings
+                Some(Err(e)) => bail!("no welcome: {e}"),
+                None => bail!("no welcome: the server closed the socket"),
+            };
             let v: Value = serde_json::from_str(&t)?;
             match v["type"].as_str() {
                 Some("welcome") => break,

@@ -10,7 +10,7 @@
 //!
 //! [`Rewriter`]: crate::core::rewrite::Rewriter
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{KeyframeRequest, KeyframeRequestKind, Pt};
@@ -22,6 +22,11 @@ use crate::core::events::SfuEvent;
 use crate::core::ids::{PeerId, TrackKind};
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::rewrite::{Decision, RewriteIn};
+
+/// Most packets a subscriber's video RTX cache holds (see `write_down`).
+const RTX_CACHE_PACKETS: usize = 1024;
+/// How long a sent video packet stays available for a resend.
+const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
 use crate::core::vp8;
 
 /// What every subscriber's copy of one packet shares.
@@ -132,7 +137,13 @@ impl Engine {
         }
     }
 
-    /// Writes one packet to one subscriber. True if it waits for a keyframe.
+    /// Writes one packet to one subscriber.
+    ///
+    /// A subscriber's video RTX cache keeps one second of packets (str0m's
+    /// default is three): on a county intranet a NACK comes within tens of
+    /// milliseconds, and a repair older than a second would arrive after the
+    /// receiver's jitter buffer gave up. Memory per subscribed video stream
+    /// drops threefold (docs/benchmarks.md). True if it waits for a keyframe.
     fn write_down(&mut self, s: Subscriber, sh: &Shared<'_>) -> bool {
         let Some(sub) = self.peers.get_mut(s.peer).and_then(Option::as_mut) else {
             return false;
@@ -163,6 +174,7 @@ impl Engine {
             }
         };
         let mid = down.mid;
+        let size_cache = sh.video && !std::mem::replace(&mut down.rtx_sized, true);
         let mut write =
             RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, sh.packet.payload.clone())
                 .marker(sh.packet.header.marker)
@@ -185,6 +197,9 @@ impl Engine {
         self.counters.forwarded += 1;
         self.with_rtc(s.peer, |rtc| {
             if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+                if size_cache {
+                    tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+                }
                 tx.write_rtp(write);
             }
         });

@@ -199,7 +199,13 @@ impl Engine {
             TrackKind::Video => Rewriter::new(90_000, true, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
         };
         let p = self.peer_mut(pk).expect("present");
-        let down = p.insert_down(DownTrack { mid, source: Some((owner, ui)), rewriter, pt_map: Vec::new() });
+        let down = p.insert_down(DownTrack {
+            mid,
+            source: Some((owner, ui)),
+            rewriter,
+            pt_map: Vec::new(),
+            rtx_sized: false,
+        });
         if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {
             up.subscribers.push(Subscriber { peer: pk, down });
         }

@@ -73,6 +73,8 @@ pub(crate) struct DownTrack {
     pub rewriter: Rewriter,
     /// Publisher payload type → this subscriber's payload type.
     pub pt_map: Vec<(Pt, Pt)>,
+    /// Its RTX cache was sized (on the first video packet written).
+    pub rtx_sized: bool,
 }
 
 /// A participant.

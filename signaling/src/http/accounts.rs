@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/accounts", get(list).post(create))
         .route("/api/v1/accounts/{id}/role", post(set_role))
+        .route("/api/v1/me/password", post(change_password))
 }
 
 fn public(a: &Account) -> serde_json::Value {
@@ -158,4 +159,61 @@ async fn set_role(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old: String,
+    new: String,
+}
+
+/// Changes the logged-in account's password (the first admin's one-time
+/// password first of all). A wrong old password counts as a failed login.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let account = current_account(&state, &headers).await?;
+    let Json(change) = body?;
+    if change.new.chars().count() < 10 {
+        return Err(ApiError::invalid("a password has at least 10 characters"));
+    }
+    let keep = super::api::session_token(&headers).map(|t| super::api::hash_token(&t)).unwrap_or_default();
+    let now = crate::unix_secs();
+    let outcome = blocking(state.store.clone(), move |s| {
+        let audit = |outcome: &str, detail: &str| {
+            s.audit(
+                NewAudit {
+                    actor: Some(&account.id),
+                    action: "account.password",
+                    target: Some(&account.username),
+                    detail,
+                    outcome,
+                    ..Default::default()
+                },
+                now,
+            )
+        };
+        match crate::auth::attempt(&account, &change.old, now) {
+            crate::auth::Login::Ok => {
+                s.set_login_state(&account.id, 0, None)?;
+                s.set_password(&account.id, &crate::auth::hash_password(&change.new), &keep)?;
+                audit("ok", "")?;
+                Ok(Ok(()))
+            }
+            crate::auth::Login::Failed { failures, locked_until } => {
+                s.set_login_state(&account.id, failures, locked_until)?;
+                audit("failed", "wrong current password")?;
+                Ok(Err("the current password is wrong"))
+            }
+            crate::auth::Login::Locked { .. } => {
+                audit("denied", "account locked")?;
+                Ok(Err("too many failed attempts: the account is locked for now"))
+            }
+        }
+    })
+    .await?;
+    outcome.map(|()| StatusCode::NO_CONTENT).map_err(ApiError::forbidden)
 }

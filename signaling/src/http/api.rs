@@ -133,7 +133,7 @@ impl From<&Account> for Me {
     }
 }
 
-fn hash_token(token: &str) -> String {
+pub(super) fn hash_token(token: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     URL_SAFE_NO_PAD.encode(d.as_ref())
 }
@@ -217,7 +217,7 @@ async fn login(
     }
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

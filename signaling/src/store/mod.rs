@@ -321,6 +321,8 @@ pub trait Store: Send + Sync {
     fn update_meeting(&self, meeting: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError>;
     /// Records a start, end or cancellation by hand (a new version).
     fn mark_meeting(&self, id: &str, mark: Mark, at: i64) -> Result<MeetingRecord, StoreError>;
+    /// Replaces an account's password hash and ends its sessions but `keep_session` (a token hash).
+    fn set_password(&self, id: &str, hash: &str, keep_session: &str) -> Result<(), StoreError>;
     /// Changes an account's role.
     fn set_role(&self, id: &str, role: AccountRole) -> Result<(), StoreError>;
     /// Every account, by username.

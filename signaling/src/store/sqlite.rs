@@ -10,11 +10,14 @@ use chrono::NaiveDateTime;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    parse_role, Account, AccountRole, AttendanceEvent, AuditEntry, Mark, MeetingRecord, NewAudit, OrgKind,
-    OrgUnit, Store, StoreError, Template,
+    Account, AccountRole, AttendanceEvent, AuditEntry, Mark, MeetingRecord, NewAudit, OrgKind, OrgUnit,
+    Store, StoreError, Template,
 };
 
+mod accounts;
 mod templates;
+
+use accounts::load_account;
 
 /// Migrations in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -140,38 +143,6 @@ fn write_participants(tx: &rusqlite::Transaction<'_>, meeting: &MeetingRecord) -
     Ok(())
 }
 
-fn load_account(conn: &Connection, username: &str) -> Result<Account, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE username = ?1",
-            [username],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                ))
-            },
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account {username:?}")))?;
-    Ok(Account {
-        id: row.0,
-        username: row.1,
-        display_name: row.2,
-        role: parse_role(&row.3)?,
-        org_unit: row.4,
-        password_hash: row.5,
-        failed_logins: row.6,
-        locked_until: row.7,
-    })
-}
-
 fn check_meeting(m: &MeetingRecord) -> Result<(), StoreError> {
     if m.title.trim().is_empty() {
         return Err(StoreError::Invalid("the title is empty".into()));
@@ -265,6 +236,10 @@ impl Store for SqliteStore {
                 _ => Ok(()),
             }
         })
+    }
+
+    fn set_password(&self, id: &str, hash: &str, keep_session: &str) -> Result<(), StoreError> {
+        self.with(|conn| accounts::set_password(conn, id, hash, keep_session))
     }
 
     fn accounts(&self) -> Result<Vec<Account>, StoreError> {
