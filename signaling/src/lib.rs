@@ -56,6 +56,7 @@ pub async fn run(
     let meetings =
         meeting::Meetings::new(media.clone(), grace, config.data_dir.join("records"), store.clone());
     let dispatcher = meetings.clone();
+    let live = meetings.clone();
     // Scheduled meetings end on their own at their time.
     let driver = tokio::spawn(http::lifecycle::drive(
         meetings.clone(),
@@ -90,7 +91,8 @@ pub async fn run(
         }
     }
     driver.abort();
-    tracing::info!("http stopped; closing media peers");
+    tracing::info!("http stopped; closing meetings and media peers");
+    live.shutdown().await;
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;
     tracing::info!("huiyi stopped");

@@ -105,8 +105,13 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     send(&mut ws, json!({"type": "leave"})).await;
     assert_eq!(close_code(&mut ws).await, Some(1000));
     tokio::time::sleep(Duration::from_millis(300)).await;
-
+    // It comes back, and is still in when the server stops: the stop records
+    // its leave (and tells the client to come back later).
+    let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    recv_type(&mut ws, "welcome").await;
     server.stop().await;
+    assert_eq!(close_code(&mut ws).await, Some(1001), "going away: the client reconnects later");
     // After a restart, the record is still there.
     let server = Running::start(&dir).await;
     let addr = server.addr;
@@ -117,7 +122,7 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
         .and_then(|ps| ps.iter().find(|p| p["participant"] == "v1"))
         .expect("v1")
         .clone();
-    assert_eq!((v1["status"].as_str(), v1["joins"].as_u64()), (Some("left"), Some(1)));
+    assert_eq!((v1["status"].as_str(), v1["joins"].as_u64()), (Some("left"), Some(2)), "every join counts");
     assert!(v1["first_join"].as_i64().is_some() && v1["last_leave"].as_i64().is_some());
     assert!(v1["signed_in"].as_i64().is_some(), "the sign-in (签到) is on record");
     assert_eq!(v1["rsvp"], "confirmed");

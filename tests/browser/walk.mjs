@@ -34,7 +34,11 @@ try {
   await p.check(`input[name="weekday"][value="${wd}"]`);
   await p.check('input[name="repeat-end"][value="count"]');
   await p.fill('#f-count', '8');
-  for (const id of ['v1', 'v2', 'v3']) await p.check(`#f-tree input[data-org="${id}"]`);
+  for (const [id, name] of [['v1', '城关镇会议室'], ['v2', '河口乡会议室'], ['v3', '石桥镇会议室']]) {
+    await p.fill('#f-tree-search', name);
+    await p.check(`#f-tree input[data-org="${id}"]`);
+  }
+  await p.fill('#f-tree-search', '');
   await p.screenshot({ path: `${out}/2-form.png`, fullPage: true });
   await p.click('#f-save');
   await p.waitForSelector('#d-main:not([hidden])');

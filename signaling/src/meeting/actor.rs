@@ -68,6 +68,8 @@ pub enum Cmd {
     /// The meeting is over (ended by the secretary or by its schedule):
     /// everyone is closed out.
     End,
+    /// The server stops: everyone's leave is recorded, clients reconnect later.
+    Shutdown,
 }
 
 /// A session's identity inside its meeting.
@@ -203,7 +205,10 @@ impl Meeting {
             }
             Cmd::Detach { pid, epoch } => self.detach(&pid, epoch),
             Cmd::Media(event) => self.media(event).await,
-            Cmd::End => self.end_all("the meeting has ended").await,
+            Cmd::End => self.close_all(close::ENDED, "the meeting has ended", "ended").await,
+            Cmd::Shutdown => {
+                self.close_all(close::GOING_AWAY, "the server is restarting", "server_stopped").await
+            }
         }
     }
 

@@ -165,6 +165,20 @@ impl Meetings {
         }
     }
 
+    /// Closes every live meeting for a server stop: each participant's leave
+    /// is recorded (attendance stays true across a restart) and clients are
+    /// told to come back (1001). Waits up to 5 s for the meetings to close.
+    pub async fn shutdown(&self) {
+        let handles: Vec<MeetingHandle> = self.registry.lock().await.by_id.values().cloned().collect();
+        for h in &handles {
+            h.send(Cmd::Shutdown).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.count().await > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Where meeting records (roll calls) are kept.
     pub fn records_dir(&self) -> &std::path::Path {
         &self.records

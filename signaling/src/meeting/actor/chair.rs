@@ -106,7 +106,7 @@ impl Meeting {
                 self.remove(&participant, "removed").await;
                 self.send_state();
             }
-            Control::EndMeeting => self.end_all("the chair ended the meeting").await,
+            Control::EndMeeting => self.close_all(close::ENDED, "the chair ended the meeting", "ended").await,
             Control::TransferChair { participant } => {
                 if !self.participants.contains_key(&participant) {
                     return self.error(pid, ErrorCode::BadMessage, "no such participant");
@@ -226,14 +226,15 @@ impl Meeting {
         self.state.floor_ends_at = None;
     }
 
-    /// Closes everyone out of the meeting (close code 4002).
-    pub(super) async fn end_all(&mut self, why: &'static str) {
+    /// Closes everyone out of the meeting with `code`; their leaves are
+    /// recorded with `reason`.
+    pub(super) async fn close_all(&mut self, code: u16, why: &'static str, reason: &str) {
         let all: Vec<String> = self.participants.keys().cloned().collect();
         for p in &all {
-            self.send_out(p, Out::Close(close::ENDED, why));
+            self.send_out(p, Out::Close(code, why));
         }
         for p in all {
-            self.remove(&p, "ended").await;
+            self.remove(&p, reason).await;
         }
     }
 
