@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Ad-hoc meetings (until the scheduling module exists).
+    /// Ad-hoc meetings outside the schedule (signed links from the command line).
     Meeting {
         #[command(subcommand)]
         action: MeetingAction,
