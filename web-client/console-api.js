@@ -18,6 +18,14 @@ export class ApiError extends Error {
   }
 }
 
+/// A message for `err` that leads with `lead` (what went wrong, in the
+/// user's language) and keeps the server's own words; without a lead, the
+/// error's usual message.
+export function explain(err, lead) {
+  if (!lead) return err.message;
+  return err.detail ? t('withDetail', { lead, detail: err.detail }) : lead;
+}
+
 /// Calls the API. `json` or `csv` is the body; `ifMatch` an ETag.
 /// Resolves `{ data, etag }`; rejects with an ApiError. A 401 outside the
 /// login itself also fires `huiyi:logged-out` on window (session expired).

@@ -7,14 +7,16 @@
 //   #/templates          templates          (console-templates.js)
 //   #/feed               my calendar feed   (here)
 //   #/org                organisation       (console-org.js, admins)
+//   #/accounts           accounts           (console-org.js, admins)
+//   #/password           my password        (here)
 
 import { $, flash, copyButton } from './console-util.js';
-import { request, get } from './console-api.js';
+import { request, get, explain } from './console-api.js';
 import { initCalendar, showWeek } from './console-calendar.js';
 import { initForm, showNew, showEdit } from './console-form.js';
 import { showDetail } from './console-detail.js';
 import { showTemplates } from './console-templates.js';
-import { initOrg, showOrg } from './console-org.js';
+import { initOrg, showOrg, initAccounts, showAccounts } from './console-org.js';
 import { t, applyStrings, toggleLang } from './console-i18n.js';
 
 const SCHEDULERS = new Set(['admin', 'secretary']);
@@ -28,6 +30,8 @@ const ROUTES = {
   templates: ['view-templates', showTemplates, 'schedule'],
   feed: ['view-feed', showFeed, 'all'],
   org: ['view-org', showOrg, 'admin'],
+  accounts: ['view-accounts', showAccounts, 'admin'],
+  password: ['view-password', showPassword, 'all'],
 };
 
 /// What every view gets: the account, its rights, and navigation.
@@ -56,7 +60,7 @@ async function route() {
   const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
   const [section, view] = ROUTES[name] && allowed(ROUTES[name][2]) ? ROUTES[name] : ROUTES.week;
   for (const el of document.querySelectorAll('.view')) el.hidden = el.id !== section;
-  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === (ROUTES[name] ? name : 'week'));
+  for (const a of document.querySelectorAll('.topbar a[data-view]')) a.classList.toggle('active', a.dataset.view === (ROUTES[name] ? name : 'week'));
   window.scrollTo(0, 0);
   const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
   const current = ++routed;
@@ -123,12 +127,56 @@ async function showFeed() {
   }
 }
 
+// ---------- my password ----------
+
+/// The form changing the logged-in account's own password.
+function showPassword() {
+  $('pw-form').reset();
+  $('pw-username').value = ctx.me.username; // for password managers
+  $('pw-result').hidden = true;
+  $('pw-old').focus();
+}
+
+function passwordResult(text, kind) {
+  const el = $('pw-result');
+  el.textContent = text;
+  el.className = `alert ${kind}`;
+  el.hidden = false;
+}
+
+/// POST /me/password: 204 ends every other session of the account, this one stays.
+async function changePassword(e) {
+  e.preventDefault();
+  if ($('pw-new').value !== $('pw-repeat').value) {
+    passwordResult(t('pwMismatch'), 'error');
+    $('pw-repeat').focus();
+    return;
+  }
+  $('pw-submit').disabled = true;
+  try {
+    await request('/api/v1/me/password', { method: 'POST', json: { old: $('pw-old').value, new: $('pw-new').value } });
+    $('pw-form').reset();
+    $('pw-username').value = ctx.me.username;
+    passwordResult(t('pwChanged'), 'ok');
+  } catch (err) {
+    // 403: the current password is wrong (or, after too many tries, the account is locked).
+    const lead = err.status === 403 ? t(/lock/i.test(err.detail) ? 'pwLocked' : 'pwWrongOld')
+      : err.status === 422 ? t('pwTooShort') : '';
+    passwordResult(explain(err, lead), 'error');
+    (err.status === 422 ? $('pw-new') : $('pw-old')).focus();
+  } finally {
+    $('pw-submit').disabled = false;
+  }
+}
+
 // ---------- start ----------
 
 async function main() {
   applyStrings();
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
+  $('pw-form').addEventListener('submit', changePassword);
+  $('pw-form').addEventListener('input', () => { $('pw-result').hidden = true; });
   $('feed-row').append(copyButton(() => $('feed-url').value, t('copy'), ''));
   for (const el of document.querySelectorAll('.lang')) {
     el.addEventListener('click', () => {
@@ -141,6 +189,7 @@ async function main() {
   initCalendar(ctx);
   initForm(ctx);
   initOrg();
+  initAccounts(ctx);
   try {
     enter(await get('/api/v1/me'));
   } catch (e) {

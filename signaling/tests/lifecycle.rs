@@ -229,12 +229,47 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     assert_eq!(close_code(&mut ws).await, Some(4002), "the live meeting is closed for everyone");
     let again = post(format!("/api/v1/meetings/{id}/start"), &sec).await;
     assert_eq!(again.status, 422, "an ended meeting cannot start again");
+    let edit = json!({"title": "常务会", "start": local(n + 600), "end": local(n + 4200)}).to_string();
+    let v = header_value(&ended.headers, "etag").expect("etag");
+    let refused_edit = request_with(
+        addr,
+        "PUT",
+        &format!("/api/v1/meetings/{id}"),
+        &edit,
+        Some(&sec),
+        &format!("If-Match: {v}\r\n"),
+    )
+    .await;
+    assert_eq!(refused_edit.status, 422, "an ended meeting is not edited back to life");
     assert!(again.body["error"]["message"].as_str().is_some_and(|m| m.contains("ended")));
     // The link is still within its validity, but the meeting is over.
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
     send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
     let refused = recv(&mut ws).await.expect("error");
     assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("meeting_closed")));
+
+    // 1b. The chair ends a meeting from inside: the record says ended, rejoining is refused.
+    let m = create(addr, &sec, json!({"title": "专题会", "start": local(n + 600), "end": local(n + 4200), "chair": chair_account, "participants": ["v1"]})).await;
+    let id = m["id"].as_str().expect("id").to_string();
+    let chair_token =
+        link_of(&request(addr, "GET", &format!("/api/v1/meetings/{id}/join"), "", Some(&chair)).await.body);
+    let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": chair_token})).await;
+    recv_type(&mut ws, "welcome").await;
+    send(&mut ws, json!({"type": "control", "action": "end_meeting"})).await;
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    let mut ended = Value::Null;
+    for _ in 0..50 {
+        ended = request(addr, "GET", &format!("/api/v1/meetings/{id}"), "", Some(&sec)).await.body;
+        if ended["status"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ended["status"], "ended", "{ended:?}");
+    let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
+    send(&mut ws, json!({"type": "hello", "version": 1, "token": chair_token})).await;
+    assert_eq!(recv(&mut ws).await.expect("error")["code"], "meeting_closed");
 
     // 2. Cancelled: joins refused, the calendar entry says so.
     let m = create(

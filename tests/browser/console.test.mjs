@@ -2,7 +2,8 @@
 // server: log in through the form, schedule a meeting starting now with two
 // venues picked on the organisation tree, read venue v1's join link from the
 // invitations, let v1 join from its own browser, and watch the live
-// attendance show v1 present and v2 missing.
+// attendance show v1 present and v2 missing. At the end the secretary
+// changes its own password (to HUIYI_PASSWORD + '-new') from the header.
 //
 // Env (set by the Rust harness): HUIYI_BASE (http://127.0.0.1:PORT),
 // HUIYI_SECRETARY and HUIYI_PASSWORD (a secretary account); the org tree has
@@ -102,6 +103,16 @@ test('the secretary schedules a meeting and watches a venue join', { timeout: 60
     await page.click('#nav a[data-view="week"]');
     await page.waitForSelector(`[data-testid="cal-${id}"]`);
     if (shots) await page.screenshot({ path: `${shots}/console-week.png` });
+
+    // The secretary changes its own password from the header and stays logged in.
+    await page.click('[data-testid="change-password"]');
+    await page.fill('#pw-old', password);
+    await page.fill('#pw-new', `${password}-new`);
+    await page.fill('#pw-repeat', `${password}-new`);
+    await page.click('#pw-submit');
+    await page.waitForSelector('#pw-result.ok');
+    assert.match(await page.textContent('[data-testid="password-result"]'), /密码已修改/);
+    assert.ok(await page.isVisible('#shell'), 'this session stays');
 
     const origin = new URL(base).origin;
     const foreign = desk.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));

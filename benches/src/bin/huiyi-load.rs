@@ -91,6 +91,9 @@ fn main() -> Result<()> {
     if scenario.participants() == 0 || scenario.participants() > 2000 {
         bail!("between 1 and 2000 participants, please");
     }
+    if !(0..=20_000).contains(&args.video_kbps) || !(1..=60).contains(&args.fps) {
+        bail!("--video-kbps 0 to 20000, --fps 1 to 60");
+    }
     if !(0.1..=500.0).contains(&args.join_rate) || !(1..=3600).contains(&args.duration) {
         bail!("--join-rate 0.1 to 500, --duration 1 to 3600 s");
     }

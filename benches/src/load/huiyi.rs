@@ -14,6 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 use super::peer::{Peer, PeerHandle};
 use super::{RunShared, Scenario, Seat, SeatResult, Target};
 
+/// How long connecting and the hello → welcome exchange may take.
+const HANDSHAKE: Duration = Duration::from_secs(20);
+
 /// A Huiyi server.
 pub struct Huiyi {
     /// `ws://host:port/ws`.
@@ -58,27 +61,36 @@ impl Target for Huiyi {
     async fn seat(&self, seat: Seat, shared: Arc<RunShared>) -> Result<SeatResult> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // The join time counts from here: socket, signaling, ICE, DTLS.
         let peer =
             Peer::new(shared.cfg.bind, seat.media, shared.totals.clone(), std::time::Instant::now()).await?;
         let handle = PeerHandle::spawn(peer);
-        let (ws, _) =
-            tokio_tungstenite::connect_async(self.ws_url.as_str()).await.context("signaling socket")?;
+        let connect = tokio_tungstenite::connect_async(self.ws_url.as_str());
+        let (ws, _) = tokio::time::timeout(HANDSHAKE, connect)
+            .await
+            .map_err(|_| anyhow!("no signaling socket within {HANDSHAKE:?}"))?
+            .context("signaling socket")?;
         let (mut sink, mut stream) = ws.split();
         sink.send(Message::text(self.hello(&seat, index).to_string())).await?;
-        loop {
-            let t = match stream.next().await {
-                Some(Ok(Message::Text(t))) => t,
-                Some(Ok(_)) => continue, // pings
-                Some(Err(e)) => bail!("no welcome: {e}"),
-                None => bail!("no welcome: the server closed the socket"),
-            };
-            let v: Value = serde_json::from_str(&t)?;
-            match v["type"].as_str() {
-                Some("welcome") => break,
-                Some("error") => bail!("refused: {}", v["message"]),
-                _ => {}
+        let welcome = async {
+            loop {
+                let t = match stream.next().await {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(_)) => continue, // pings
+                    Some(Err(e)) => bail!("no welcome: {e}"),
+                    None => bail!("no welcome: the server closed the socket"),
+                };
+                let v: Value = serde_json::from_str(&t)?;
+                match v["type"].as_str() {
+                    Some("welcome") => return Ok(()),
+                    Some("error") => bail!("refused: {}", v["message"]),
+                    _ => {}
+                }
             }
-        }
+        };
+        tokio::time::timeout(HANDSHAKE, welcome)
+            .await
+            .map_err(|_| anyhow!("no welcome within {HANDSHAKE:?}"))??;
         let (sdp, tracks) = handle.offer().await?;
         let tracks: Vec<Value> = tracks
             .iter()

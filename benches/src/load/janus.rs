@@ -128,9 +128,9 @@ impl Janus {
         seat: &Seat,
         room: u64,
         shared: &RunShared,
+        began: std::time::Instant,
     ) -> Result<(PeerHandle, u64)> {
-        let peer =
-            Peer::new(shared.cfg.bind, seat.media, shared.totals.clone(), std::time::Instant::now()).await?;
+        let peer = Peer::new(shared.cfg.bind, seat.media, shared.totals.clone(), began).await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let joined = s
@@ -160,10 +160,10 @@ impl Janus {
         room: u64,
         feeds: &[u64],
         shared: &RunShared,
+        began: std::time::Instant,
     ) -> Result<PeerHandle> {
         let media = super::peer::Media { audio: false, video_bps: 0, fps: seat.media.fps };
-        let peer =
-            Peer::new(shared.cfg.bind, media, shared.totals.clone(), std::time::Instant::now()).await?;
+        let peer = Peer::new(shared.cfg.bind, media, shared.totals.clone(), began).await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let streams: Vec<Value> = feeds.iter().map(|f| json!({"feed": f})).collect();
@@ -212,12 +212,14 @@ impl Target for Janus {
     }
 
     async fn seat(&self, seat: Seat, shared: Arc<RunShared>) -> Result<SeatResult> {
+        // Join times count from here, for every peer connection of the seat.
+        let began = std::time::Instant::now();
         let room = self.room(seat.room)?;
         let mut s = Session::open(&self.url).await?;
         let mut peers = Vec::new();
         let mut own = None;
         if seat.sender {
-            let (peer, feed) = self.publish(&mut s, &seat, room, &shared).await?;
+            let (peer, feed) = self.publish(&mut s, &seat, room, &shared, began).await?;
             peers.push(peer);
             own = Some(feed);
             self.feeds.send_modify(|f| f.entry(seat.room).or_default().push(feed));
@@ -235,7 +237,7 @@ impl Target for Janus {
             .map_err(|_| anyhow!("senders missing"))??;
         let others: Vec<u64> = feeds.into_iter().filter(|f| Some(*f) != own).collect();
         if !others.is_empty() {
-            peers.push(self.subscribe(&mut s, &seat, room, &others, &shared).await?);
+            peers.push(self.subscribe(&mut s, &seat, room, &others, &shared, began).await?);
         }
         let mut stop = shared.stop.clone();
         let mut keepalive = tokio::time::interval(Duration::from_secs(20));
@@ -260,6 +262,14 @@ impl Target for Janus {
             results.push(p.finish().await);
         }
         Ok(SeatResult { peers: results })
+    }
+
+    /// A sender publishes on one connection and, when the meeting has other
+    /// senders, subscribes on a second; a listener subscribes on one.
+    fn connections(&self, scenario: &Scenario) -> usize {
+        let per_sender = if scenario.senders > 1 { 2 } else { 1 };
+        let per_listener = usize::from(scenario.senders > 0);
+        scenario.rooms * (scenario.senders * per_sender + scenario.listeners * per_listener)
     }
 
     async fn finish(&self) {

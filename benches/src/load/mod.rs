@@ -146,6 +146,10 @@ pub trait Target: Send + Sync + 'static {
         seat: Seat,
         shared: Arc<RunShared>,
     ) -> impl std::future::Future<Output = Result<SeatResult>> + Send;
+    /// Peer connections the scenario makes in all (joined means connected).
+    fn connections(&self, scenario: &Scenario) -> usize {
+        scenario.participants()
+    }
     /// Cleans up after the run.
     fn finish(&self) -> impl std::future::Future<Output = ()> + Send;
 }
@@ -172,10 +176,12 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     }
     // Wait for everyone (or the timeout), then measure.
     let deadline = Instant::now() + cfg.join_timeout;
-    while (totals.snapshot().joined as usize) < seats.len() && Instant::now() < deadline {
+    let connections = target.connections(scenario);
+    while (totals.snapshot().joined as usize) < connections && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await; // keyframes and subscriptions settle
+    totals.set_measuring(true);
     let (a, cpu_a, gen_a, t_a) =
         (totals.snapshot(), cfg.server_pid.and_then(process_usage), process_usage(me), Instant::now());
     let (fb_a, _) = (totals.feedback(), ());
@@ -187,15 +193,21 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         t_a.elapsed().as_secs_f64(),
     );
     let fb_b = totals.feedback();
+    totals.set_measuring(false);
     let _ = stop_tx.send(true);
     live.abort();
 
     let mut results = Vec::new();
-    for t in tasks {
-        match tokio::time::timeout(Duration::from_secs(20), t).await {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for mut t in tasks {
+        match tokio::time::timeout_at(deadline, &mut t).await {
             Ok(Ok(Ok(r))) => results.push(r),
             Ok(Ok(Err(e))) => eprintln!("a participant failed: {e:#}"),
-            _ => eprintln!("a participant did not finish"),
+            Ok(Err(e)) => eprintln!("a participant's task failed: {e}"),
+            Err(_) => {
+                eprintln!("a participant did not finish; stopped");
+                t.abort();
+            }
         }
     }
     target.finish().await;
@@ -257,7 +269,7 @@ fn report(
     r.late_packets = late;
     r.nacks_sent = fb_b.0 - fb_a.0.min(fb_b.0);
     r.nacks_to_senders = fb_b.1 - fb_a.1.min(fb_b.1);
-    r.keyframe_requests = fb_b.2;
+    r.keyframe_requests = fb_b.2 - fb_a.2.min(fb_b.2);
     if let (Some((ca, _)), Some((cb, rss))) = (cpu_a, cpu_b) {
         r.server_cpu = (cb - ca) / secs;
         let packets = (b.packets_in - a.packets_in).max(1) as f64;

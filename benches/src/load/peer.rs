@@ -29,6 +29,10 @@ use super::stats::Totals;
 /// Largest RTP payload written.
 pub const MTU_PAYLOAD: usize = 1100;
 
+/// Latency samples kept per peer (4 bytes each): a long run keeps its first
+/// ones rather than growing without bound.
+const MAX_SAMPLES: usize = 1 << 20;
+
 /// What a peer sends.
 #[derive(Debug, Clone, Copy)]
 pub struct Media {
@@ -217,9 +221,10 @@ impl Peer {
             match self.rtc.poll_output().map_err(|e| anyhow!("output: {e}"))? {
                 Output::Timeout(_) => return Ok(()),
                 Output::Transmit(t) => {
-                    self.totals.add_sent(t.contents.len());
                     // A full socket buffer drops the datagram, as a network would.
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    if self.socket.try_send_to(&t.contents, t.destination).is_ok() {
+                        self.totals.add_sent(t.contents.len());
+                    }
                 }
                 Output::Event(e) => self.event(e),
             }
@@ -232,11 +237,17 @@ impl Peer {
                 self.connected = true;
                 self.join_time = Some(self.started.elapsed());
                 self.totals.joined();
+                // Media starts now, not with a backlog since the peer was made.
+                let now = Instant::now();
+                (self.next_audio, self.next_frame) = (now, now);
             }
             Event::RtpPacket(p) => {
                 let arrived = wallclock_us();
                 self.totals.add_received(p.payload.len());
-                if p.payload.len() >= 8 {
+                if !self.totals.measuring() {
+                    return;
+                }
+                if p.payload.len() >= 8 && self.latency_us.len() < MAX_SAMPLES {
                     let tail: [u8; 8] = p.payload[p.payload.len() - 8..].try_into().unwrap_or([0; 8]);
                     let sent = u64::from_be_bytes(tail);
                     if sent > 0 && arrived >= sent && arrived - sent < 60_000_000 {
@@ -265,6 +276,11 @@ impl Peer {
     }
 
     fn send_due(&mut self, now: Instant) {
+        // After a stall of the load generator's thread, skip what is overdue
+        // by more than one interval rather than sending it in a burst.
+        let behind = |next: Instant, step: Duration| if now > next + step { now } else { next };
+        self.next_audio = behind(self.next_audio, Duration::from_millis(20));
+        self.next_frame = behind(self.next_frame, Duration::from_secs(1) / self.media.fps.max(1));
         if let Some(mid) = self.audio {
             while self.next_audio <= now {
                 self.audio_seq += 1;

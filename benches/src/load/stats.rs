@@ -14,6 +14,8 @@ use str0m::media::Mid;
 /// Counters of every participant together.
 #[derive(Default)]
 pub struct Totals {
+    /// Inside the measured window: latency and reception are recorded.
+    measuring: std::sync::atomic::AtomicBool,
     joined: AtomicU64,
     packets_out: AtomicU64,
     bytes_out: AtomicU64,
@@ -40,6 +42,13 @@ pub struct Snapshot {
 }
 
 impl Totals {
+    /// Starts or stops the measured window.
+    pub fn set_measuring(&self, on: bool) {
+        self.measuring.store(on, Relaxed);
+    }
+    pub(crate) fn measuring(&self) -> bool {
+        self.measuring.load(Relaxed)
+    }
     pub(crate) fn joined(&self) {
         self.joined.fetch_add(1, Relaxed);
     }

@@ -174,7 +174,7 @@ impl Engine {
             }
         };
         let mid = down.mid;
-        let size_cache = sh.video && !std::mem::replace(&mut down.rtx_sized, true);
+        let size_cache = sh.video && !down.rtx_sized;
         let mut write =
             RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, sh.packet.payload.clone())
                 .marker(sh.packet.header.marker)
@@ -195,14 +195,23 @@ impl Engine {
         sub.counters.packets_out += 1;
         sub.counters.bytes_out += sh.packet.payload.len() as u64;
         self.counters.forwarded += 1;
-        self.with_rtc(s.peer, |rtc| {
+        let sized = self.with_rtc(s.peer, |rtc| {
             if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
                 if size_cache {
                     tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
                 }
                 tx.write_rtp(write);
+                return size_cache;
             }
+            false
         });
+        if sized == Some(true) {
+            if let Some(down) =
+                self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut)
+            {
+                down.rtx_sized = true;
+            }
+        }
         false
     }
 

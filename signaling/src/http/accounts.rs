@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::api::{blocking, current_account, ApiError};
 use crate::http::AppState;
-use crate::store::{Account, AccountRole, NewAudit, StoreError};
+use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -98,10 +98,25 @@ async fn create(
     let actor = admin.id;
     let stored = account.clone();
     blocking(state.store.clone(), move |s| {
-        if let Some(unit) = &account.org_unit {
-            if !s.org_units()?.iter().any(|u| &u.id == unit) {
-                return Err(StoreError::Invalid(format!("unknown organisation unit {unit:?}")));
+        let org = s.org_units()?;
+        let unit = match &account.org_unit {
+            Some(id) => Some(
+                org.iter()
+                    .find(|u| &u.id == id)
+                    .ok_or_else(|| StoreError::Invalid(format!("unknown organisation unit {id:?}")))?,
+            ),
+            None => None,
+        };
+        match (account.role, unit.map(|u| u.kind)) {
+            (AccountRole::Venue, Some(OrgKind::Venue))
+            | (AccountRole::Participant, None | Some(OrgKind::Person)) => {}
+            (AccountRole::Venue, _) => {
+                return Err(StoreError::Invalid("a venue terminal account needs its venue (org_unit)".into()))
             }
+            (AccountRole::Participant, Some(_)) => {
+                return Err(StoreError::Invalid("a participant's org_unit must be a person".into()))
+            }
+            _ => {}
         }
         let now = crate::unix_secs();
         s.create_account(&account, now)?;

@@ -234,7 +234,7 @@ async fn attendance_csv(
     let (title, lines) = summary(&state, &headers, id).await?;
     let mut csv = format!("\u{feff}{}\r\n", HEADERS.join(","));
     for l in &lines {
-        let cells = l.cells().map(|c| format!("\"{}\"", c.replace('"', "\"\"")));
+        let cells = l.cells().map(|c| format!("\"{}\"", csv_safe(&c).replace('"', "\"\"")));
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -264,6 +264,16 @@ async fn ics(
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
 
+/// A cell as Excel may read it: text that starts like a formula (`=`, `+`,
+/// `-`, `@`, tab, CR) — a leave reason typed on the notice page, say — is
+/// prefixed with `'` so it stays text.
+fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 /// A meeting as a calendar entry.
 pub(super) fn calendar_event(m: &crate::store::MeetingRecord) -> crate::scheduling::ics::CalendarEvent<'_> {
     crate::scheduling::ics::CalendarEvent {
@@ -287,4 +297,19 @@ pub(super) fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_safe;
+
+    #[test]
+    fn cells_that_look_like_formulas_stay_text() {
+        assert_eq!(csv_safe("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        for lead in ["+1", "-1", "@SUM(A1)", "\tx"] {
+            assert!(csv_safe(lead).starts_with('\''), "{lead}");
+        }
+        assert_eq!(csv_safe("防汛值班"), "防汛值班");
+        assert_eq!(csv_safe(""), "");
+    }
 }

@@ -81,7 +81,8 @@ async fn mark(
     let now = crate::unix_secs();
     let current = status(&m, grace, now);
     let allowed = match mark {
-        Mark::Start => matches!(current, Status::Scheduled | Status::Open),
+        // Before its join window nobody's link works yet: move the meeting instead.
+        Mark::Start => current == Status::Open,
         Mark::End => matches!(current, Status::Open | Status::InProgress),
         Mark::Cancel => matches!(current, Status::Scheduled | Status::Open),
     };
@@ -137,7 +138,9 @@ pub async fn join_allowed(store: Arc<dyn Store>, id: String, grace_mins: u32) ->
     match status(&m, grace_mins, crate::unix_secs()) {
         Status::Ended => Err((ErrorCode::MeetingClosed, "the meeting has ended".into())),
         Status::Cancelled => Err((ErrorCode::MeetingClosed, "the meeting was cancelled".into())),
-        _ => Ok(()),
+        // A link of a meeting moved later than its link's window.
+        Status::Scheduled => Err((ErrorCode::MeetingClosed, "the meeting has not opened yet".into())),
+        Status::Open | Status::InProgress => Ok(()),
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::api::{blocking, current_account, ApiError};
 use crate::http::AppState;
 use crate::scheduling::conflict::{conflicts, Booking};
+use crate::scheduling::lifecycle::Status;
 use crate::store::{Account, AccountRole, MeetingRecord, NewAudit, OrgKind, OrgUnit};
 
 /// The routes.
@@ -309,6 +310,13 @@ async fn update(
             )
         })?;
     let Json(input) = body?;
+    let key = id.clone();
+    let current = blocking(state.store.clone(), move |s| s.meeting(&key)).await?;
+    let status =
+        super::lifecycle::status(&current, state.config.signaling.end_grace_mins, crate::unix_secs());
+    if matches!(status, Status::Ended | Status::Cancelled) {
+        return Err(ApiError::invalid("an ended or cancelled meeting cannot be edited; schedule a new one"));
+    }
     let record = input.into_record(id, expected)?;
     let (stored, warnings) =
         save(&state, account.id, "meeting.update", move |s, _| s.update_meeting(&record, expected)).await?;

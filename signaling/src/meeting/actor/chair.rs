@@ -106,7 +106,10 @@ impl Meeting {
                 self.remove(&participant, "removed").await;
                 self.send_state();
             }
-            Control::EndMeeting => self.close_all(close::ENDED, "the chair ended the meeting", "ended").await,
+            Control::EndMeeting => {
+                self.record_end(pid);
+                self.close_all(close::ENDED, "the chair ended the meeting", "ended").await;
+            }
             Control::TransferChair { participant } => {
                 if !self.participants.contains_key(&participant) {
                     return self.error(pid, ErrorCode::BadMessage, "no such participant");
@@ -224,6 +227,32 @@ impl Meeting {
         }
         self.floor_deadline = None;
         self.state.floor_ends_at = None;
+    }
+
+    /// A scheduled meeting ended from inside is ended in its record too, so
+    /// that nobody rejoins it and the console shows it over (ADR 0006).
+    fn record_end(&self, by: &str) {
+        let (store, id, by) = (self.store.clone(), self.id.clone(), by.to_string());
+        tokio::task::spawn_blocking(move || {
+            if store.meeting(&id).is_err() {
+                return; // an ad-hoc meeting: no record
+            }
+            let now = crate::unix_secs();
+            let result = store.mark_meeting(&id, crate::store::Mark::End, now).and_then(|m| {
+                let detail = format!("{} (ended in the meeting by {by})", m.title);
+                let audit = crate::store::NewAudit {
+                    action: "meeting.end",
+                    target: Some(&id),
+                    detail: &detail,
+                    outcome: "ok",
+                    ..Default::default()
+                };
+                store.audit(audit, now)
+            });
+            if let Err(e) = result {
+                tracing::error!(meeting = %id, error = %e, "cannot record the end of the meeting");
+            }
+        });
     }
 
     /// Closes everyone out of the meeting with `code`; their leaves are
