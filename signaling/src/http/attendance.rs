@@ -257,9 +257,7 @@ async fn ics(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
-    super::meetings::may_see(&account, &m)?;
+    let (_, m) = super::meetings::visible_meeting(&state, &headers, id).await?;
     let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::unix_secs());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }

@@ -29,7 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/series/{id}", get(read_series))
 }
 
-fn may_schedule(a: &Account) -> Result<(), ApiError> {
+/// Secretaries and admins schedule (meetings, series, templates).
+pub(super) fn may_schedule(a: &Account) -> Result<(), ApiError> {
     match a.role {
         AccountRole::Admin | AccountRole::Secretary => Ok(()),
         _ => Err(ApiError::forbidden("only a secretary or an admin may do this")),
@@ -273,14 +274,24 @@ async fn save(
     .await
 }
 
+/// The logged-in account and meeting `id`, if the account may read it.
+pub(super) async fn visible_meeting(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+) -> Result<(Account, MeetingRecord), ApiError> {
+    let account = current_account(state, headers).await?;
+    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
+    may_see(&account, &m)?;
+    Ok((account, m))
+}
+
 async fn read(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
-    may_see(&account, &m)?;
+    let (_, m) = visible_meeting(&state, &headers, id).await?;
     Ok(with_etag(m, StatusCode::OK, None, state.config.signaling.end_grace_mins))
 }
 

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::api::{blocking, current_account, ApiError};
 use super::attendance::link_claims;
-use super::meetings::may_see;
+use super::meetings::{may_schedule, visible_meeting};
 use crate::http::AppState;
-use crate::store::{Account, AccountRole, NewAudit, Template};
+use crate::store::{AccountRole, NewAudit, Template};
 use crate::token::Role;
 
 /// The routes.
@@ -22,13 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/templates", get(list).post(create))
         .route("/api/v1/templates/{id}", delete(remove))
         .route("/api/v1/meetings/{id}/join", get(join))
-}
-
-fn may_schedule(a: &Account) -> Result<(), ApiError> {
-    match a.role {
-        AccountRole::Admin | AccountRole::Secretary => Ok(()),
-        _ => Err(ApiError::forbidden("only a secretary or an admin may do this")),
-    }
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Template>>, ApiError> {
@@ -111,9 +104,7 @@ async fn join(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
-    may_see(&account, &m)?;
+    let (account, m) = visible_meeting(&state, &headers, id).await?;
     let invited = account.org_unit.as_ref().filter(|u| m.participants.contains(u));
     let (pid, role) = match (account.role, invited) {
         (AccountRole::Admin | AccountRole::Secretary, _) => {
