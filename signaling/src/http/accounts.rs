@@ -120,15 +120,7 @@ async fn create(
         }
         let now = crate::unix_secs();
         s.create_account(&account, now)?;
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action: "account.create",
-            target: Some(&account.username),
-            detail: account.role.as_str(),
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, now)
+        s.audit(NewAudit::done(&actor, "account.create", Some(&account.username), account.role.as_str()), now)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(public(&stored))).into_response())
@@ -162,15 +154,7 @@ async fn set_role(
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
         s.set_role(&id, change.role)?;
         let detail = format!("{} → {}", old.role.as_str(), change.role.as_str());
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action: "account.role",
-            target: Some(&old.username),
-            detail: &detail,
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, crate::unix_secs())
+        s.audit(NewAudit::done(&actor, "account.role", Some(&old.username), &detail), crate::unix_secs())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

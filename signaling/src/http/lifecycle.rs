@@ -106,15 +106,7 @@ async fn mark(
     let actor = account.id;
     let stored = blocking(state.store.clone(), move |s| {
         let stored = s.mark_meeting(&id, mark, now)?;
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action,
-            target: Some(&stored.id),
-            detail: &stored.title,
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, now)?;
+        s.audit(NewAudit::done(&actor, action, Some(&stored.id), &stored.title), now)?;
         Ok(stored)
     })
     .await?;

@@ -71,16 +71,7 @@ async fn import_org(
     let n = blocking(state.store.clone(), move |s| {
         let n = s.import_org(&units)?;
         let detail = format!("{n} units");
-        s.audit(
-            NewAudit {
-                actor: Some(&actor),
-                action: "org.import",
-                detail: &detail,
-                outcome: "ok",
-                ..Default::default()
-            },
-            crate::unix_secs(),
-        )?;
+        s.audit(NewAudit::done(&actor, "org.import", None, &detail), crate::unix_secs())?;
         Ok(n)
     })
     .await?;
@@ -260,15 +251,7 @@ async fn save(
     blocking(state.store.clone(), move |s| {
         let stored = op(s, &actor)?;
         let warnings = warnings_for(s, &stored)?;
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action,
-            target: Some(&stored.id),
-            detail: &stored.title,
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, crate::unix_secs())?;
+        s.audit(NewAudit::done(&actor, action, Some(&stored.id), &stored.title), crate::unix_secs())?;
         Ok((stored, warnings))
     })
     .await
@@ -380,17 +363,7 @@ async fn create_series(
     let stored = blocking(state.store.clone(), move |s| {
         let n = s.create_series(&id, &records, Some(&actor), crate::unix_secs())?;
         let detail = format!("{n} occurrences");
-        s.audit(
-            NewAudit {
-                actor: Some(&actor),
-                action: "series.create",
-                target: Some(&id),
-                detail: &detail,
-                outcome: "ok",
-                ..Default::default()
-            },
-            crate::unix_secs(),
-        )?;
+        s.audit(NewAudit::done(&actor, "series.create", Some(&id), &detail), crate::unix_secs())?;
         s.series_meetings(&id)
     })
     .await?;

@@ -59,15 +59,7 @@ async fn create(
             return Err(crate::store::StoreError::Invalid(format!("unknown venue or person {unknown:?}")));
         }
         s.create_template(&t, Some(&actor), crate::unix_secs())?;
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action: "template.create",
-            target: Some(&t.id),
-            detail: &t.name,
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, crate::unix_secs())
+        s.audit(NewAudit::done(&actor, "template.create", Some(&t.id), &t.name), crate::unix_secs())
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -83,14 +75,7 @@ async fn remove(
     let actor = account.id;
     blocking(state.store.clone(), move |s| {
         s.delete_template(&id)?;
-        let audit = NewAudit {
-            actor: Some(&actor),
-            action: "template.delete",
-            target: Some(&id),
-            outcome: "ok",
-            ..Default::default()
-        };
-        s.audit(audit, crate::unix_secs())
+        s.audit(NewAudit::done(&actor, "template.delete", Some(&id), ""), crate::unix_secs())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -266,6 +266,13 @@ pub struct NewAudit<'a> {
     pub outcome: &'a str,
 }
 
+impl<'a> NewAudit<'a> {
+    /// A change an account made successfully (the common case).
+    pub fn done(actor: &'a str, action: &'a str, target: Option<&'a str>, detail: &'a str) -> Self {
+        NewAudit { actor: Some(actor), action, target, detail, outcome: "ok", source: None }
+    }
+}
+
 /// One join or leave of a live meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttendanceEvent {
