@@ -3,34 +3,41 @@
 
 import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
-import { t, applyStrings, toggleLang, currentLang } from './i18n.js';
-import { isHost, renderNotices, renderConsole, wireConsole } from './chair.js';
+import {
+  emptyMeeting, applyMessage, STATE_MESSAGES, msg, myself, nameOf, isHost, cameraOf, screenShares, onAirFor, tokenClaims,
+} from './model.js';
+import { t, label, langTag, applyStrings, toggleLang, useStrings } from './i18n.js';
+import { STRINGS } from './meeting-i18n.js';
+import { $, h, byData } from './dom.js';
+import { renderNotices, renderConsole, wireConsole } from './chair.js';
+
+useStrings(STRINGS);
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
 const demo = params.get('demo');
 const kiosk = params.get('kiosk') === '1';
-const $ = (id) => document.getElementById(id);
 
+/// The page's state: the meeting as the server describes it (`model`,
+/// model.js), and what only this page knows (media, view, unread chat).
 const state = {
-  me: null, meeting: null,
-  participants: new Map(), // id → info
-  tracks: new Map(), // trackId → {participant, source}
+  model: emptyMeeting(),
   media: new Map(), // trackId → {track, stream}
-  speaker: null, view: 'grid', audioOnly: false,
+  view: 'grid', audioOnly: false, cycleFocus: null,
   sig: null, session: null, local: null, chatUnread: 0,
   events: [], // message types received, in order (support and tests)
-  meetingState: null, // chair-controlled state (meeting_state)
+  // The model's parts by their old names (tests and support staff read these).
+  get me() { return myself(this.model); },
+  get meeting() { return this.model.meeting; },
+  get participants() { return this.model.participants; }, // id → participant
+  get tracks() { return this.model.tracks; }, // trackId → {track, participant, source}
+  get speaker() { return this.model.speaker; },
+  get meetingState() { return this.model.meetingState; }, // chair-controlled state (meeting_state)
 };
 window.huiyi = state; // for tests and support staff (read-only use)
 
-function claimsOf(tok) {
-  try {
-    const body = tok.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
-    const json = new TextDecoder().decode(Uint8Array.from(atob(body), (c) => c.charCodeAt(0)));
-    return JSON.parse(json);
-  } catch { return null; }
-}
+/// Server messages kept in `state.events`.
+const LOGGED = ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat'];
 
 function show(screen) {
   for (const id of ['prejoin', 'meeting', 'ended']) $(id).hidden = id !== screen;
@@ -64,12 +71,8 @@ async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
   for (const [select, kind] of [[$('camera-select'), 'videoinput'], [$('mic-select'), 'audioinput']]) {
     const current = select.value;
-    select.replaceChildren(...devices.filter((d) => d.kind === kind).map((d, i) => {
-      const o = document.createElement('option');
-      o.value = d.deviceId;
-      o.textContent = d.label || `${kind} ${i + 1}`;
-      return o;
-    }));
+    select.replaceChildren(...devices.filter((d) => d.kind === kind)
+      .map((d, i) => h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`)));
     if (current) select.value = current;
   }
 }
@@ -110,28 +113,33 @@ async function join() {
 
 function wire(sig, session) {
   let started = false;
-  sig.addEventListener('welcome', async (e) => {
-    const w = e.detail;
-    state.me = w.you;
-    state.meeting = w.meeting;
-    if (!w.resumed) state.participants.clear();
-    for (const p of w.participants) state.participants.set(p.id, p);
-    state.participants.set(w.you.id, w.you);
-    for (const tr of w.tracks) state.tracks.set(tr.track, tr);
-    state.speaker = w.active_speaker;
-    $('meeting-title').textContent = w.meeting.title;
-    show('meeting');
-    render();
-    if (!started || !w.resumed) {
-      started = true;
-      const publish = w.you.role === 'observer' ? new MediaStream() : state.local;
-      await session.start(publish);
-      if (state.audioOnly) {
-        sig.send({ type: 'mute', video: true });
-        sig.send({ type: 'receive', video: false });
+  for (const type of LOGGED) sig.addEventListener(type, (e) => state.events.push({ type, detail: e.detail }));
+  // Every message that changes the meeting goes through the model first;
+  // then the page redraws, or does what else the message asks.
+  const after = {
+    welcome: async (w) => {
+      $('meeting-title').textContent = w.meeting.title;
+      show('meeting');
+      render();
+      if (!started || !w.resumed) {
+        started = true;
+        const publish = w.you.role === 'observer' ? new MediaStream() : state.local;
+        await session.start(publish);
+        if (state.audioOnly) {
+          sig.send(msg.mute({ video: true }));
+          sig.send(msg.receive(false));
+        }
       }
-    }
-  });
+    },
+    track_ended: (m) => { state.media.delete(m.track); render(); },
+    chat: (m) => addChat(m),
+  };
+  for (const type of STATE_MESSAGES) {
+    sig.addEventListener(type, (e) => {
+      state.model = applyMessage(state.model, e.detail);
+      (after[type] || render)(e.detail);
+    });
+  }
   wireConsole(state, render);
   sig.addEventListener('state', (e) => {
     const { state: s, code, reason } = e.detail;
@@ -145,16 +153,6 @@ function wire(sig, session) {
       show('ended');
     }
   });
-  for (const type of ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat']) {
-    sig.addEventListener(type, (e) => state.events.push({ type, detail: e.detail }));
-  }
-  sig.addEventListener('participant_joined', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
-  sig.addEventListener('participant_updated', (e) => { state.participants.set(e.detail.participant.id, e.detail.participant); render(); });
-  sig.addEventListener('participant_left', (e) => { state.participants.delete(e.detail.id); render(); });
-  sig.addEventListener('track', (e) => { state.tracks.set(e.detail.track, e.detail); render(); });
-  sig.addEventListener('track_ended', (e) => { state.tracks.delete(e.detail.track); state.media.delete(e.detail.track); render(); });
-  sig.addEventListener('active_speaker', (e) => { state.speaker = e.detail.participant; render(); });
-  sig.addEventListener('chat', (e) => addChat(e.detail));
   sig.addEventListener('error', (e) => console.warn('huiyi:', e.detail.code, e.detail.message));
   session.addEventListener('track', (e) => {
     const { trackId, track, stream } = e.detail;
@@ -168,67 +166,62 @@ function wire(sig, session) {
 // ---------- rendering ----------
 
 function tileFor(key) {
-  let tile = document.querySelector(`[data-tile="${CSS.escape(key)}"]`);
+  let tile = byData('tile', key);
   if (!tile) {
-    tile = document.createElement('div');
-    tile.className = 'tile';
-    tile.dataset.tile = key;
-    tile.innerHTML = '<video autoplay playsinline muted></video><div class="label"><span class="mic"></span><span class="name"></span><span class="quality"></span></div>';
+    tile = h('div', { class: 'tile', dataset: { tile: key } },
+      h('video', { autoplay: true, playsinline: true, muted: true }),
+      h('div', { class: 'label' }, h('span', { class: 'mic' }), h('span', { class: 'name' }), h('span', { class: 'quality' })));
     $('stage').append(tile);
   }
   return tile;
 }
 
 function render() {
+  const m = state.model;
   const seen = new Set();
-  const myId = state.me?.id;
-  for (const p of state.participants.values()) {
+  const myId = m.me;
+  for (const p of m.participants.values()) {
     const key = `p:${p.id}`;
     seen.add(key);
     const tile = tileFor(key);
     const mine = p.id === myId;
-    const cam = mine ? null : [...state.tracks.values()].find((x) => x.participant === p.id && x.source === 'camera');
+    const cam = mine ? null : cameraOf(m, p.id);
     const video = tile.querySelector('video');
     const stream = mine ? state.local : state.media.get(cam?.track)?.stream;
     const wantVideo = !state.audioOnly || mine;
     if (wantVideo && stream && video.srcObject !== stream) video.srcObject = stream;
     if (!wantVideo && video.srcObject) video.srcObject = null;
     tile.classList.toggle('no-video', p.video_muted || !stream || !wantVideo);
-    tile.classList.toggle('speaking', state.speaker === p.id);
+    tile.classList.toggle('speaking', m.speaker === p.id);
     tile.classList.toggle('offline', !p.connected);
     tile.dataset.participant = p.id;
-    tile.querySelector('.name').textContent = `${p.name}${mine ? `（${t('you')}）` : ''} · ${t('roles')[p.role] || p.role}`;
+    tile.querySelector('.name').textContent = `${p.name}${mine ? `（${t('you')}）` : ''} · ${label('roles', p.role)}`;
     tile.querySelector('.mic').textContent = p.audio_muted ? '🔇' : '🎤';
     tile.querySelector('.mic').title = p.audio_muted ? t('muted') : '';
     const q = p.quality ?? 3;
     tile.querySelector('.quality').textContent = '▂▄▆█'.slice(0, q + 1);
-    tile.querySelector('.quality').title = p.connected ? t('quality')[q] : t('offline');
+    tile.querySelector('.quality').title = p.connected ? label('quality', q) : t('offline');
   }
-  for (const [trackId, info] of state.tracks) {
-    if (info.source !== 'screen') continue;
+  for (const [trackId, info] of screenShares(m)) {
     const key = `s:${trackId}`;
     seen.add(key);
     const tile = tileFor(key);
     tile.classList.add('screen');
     tile.dataset.participant = info.participant;
-    const m = state.media.get(trackId);
+    const media = state.media.get(trackId);
     const video = tile.querySelector('video');
-    if (m && video.srcObject !== m.stream) video.srcObject = new MediaStream([m.track]);
-    const name = state.participants.get(info.participant)?.name || '';
-    tile.querySelector('.name').textContent = t('screenOf', { name });
+    if (media && video.srcObject !== media.stream) video.srcObject = new MediaStream([media.track]);
+    tile.querySelector('.name').textContent = t('screenOf', { name: nameOf(m, info.participant) });
   }
   for (const tile of [...$('stage').children]) if (!seen.has(tile.dataset.tile)) tile.remove();
   // Remote audio: one element per audio track.
   const audioSeen = new Set();
-  for (const [trackId, m] of state.media) {
-    if (m.track.kind !== 'audio') continue;
+  for (const [trackId, media] of state.media) {
+    if (media.track.kind !== 'audio') continue;
     audioSeen.add(trackId);
-    let el = document.querySelector(`audio[data-track="${CSS.escape(trackId)}"]`);
-    if (!el) {
-      el = document.createElement('audio');
-      el.autoplay = true;
-      el.dataset.track = trackId;
-      el.srcObject = new MediaStream([m.track]);
+    if (!byData('track', trackId, { tag: 'audio' })) {
+      const el = h('audio', { autoplay: true, dataset: { track: trackId } });
+      el.srcObject = new MediaStream([media.track]);
       $('audio-sink').append(el);
     }
   }
@@ -241,18 +234,19 @@ function render() {
 }
 
 function layout() {
-  const ms = state.meetingState || {};
+  const m = state.model;
+  const ms = m.meetingState || {};
   const stage = $('stage');
   const pushed = ms.layout && ms.layout !== 'auto' ? ms.layout : null;
   const view = pushed ? (pushed.startsWith('1') ? 'speaker' : 'grid') : state.view;
   stage.className = `stage ${view}`;
   const tiles = [...stage.children];
   // Broadcast mode: a sub-venue shows what is broadcast (and itself).
-  const onAir = ms.broadcast && !isHost(state) ? new Set(ms.broadcast) : null;
-  const visible = tiles.filter((x) => !onAir || onAir.has(x.dataset.participant) || x.dataset.participant === state.me?.id);
+  const onAir = onAirFor(m);
+  const visible = tiles.filter((x) => !onAir || onAir.has(x.dataset.participant) || x.dataset.participant === m.me);
   const pick = (id) => id && visible.find((x) => x.dataset.participant === id && !x.classList.contains('screen'));
-  const focus = (isHost(state) && pick(state.cycleFocus)) || visible.find((x) => x.classList.contains('screen')) || pick(ms.spotlight) || pick(ms.floor)
-    || (onAir && pick([...onAir][0])) || pick(state.speaker) || visible[0];
+  const focus = (isHost(m) && pick(state.cycleFocus)) || visible.find((x) => x.classList.contains('screen')) || pick(ms.spotlight) || pick(ms.floor)
+    || (onAir && pick([...onAir][0])) || pick(m.speaker) || visible[0];
   const max = { '1': 1, '1+5': 6, '2x2': 4, '3x3': 9, '4x4': 16 }[pushed] || Infinity;
   const shown = [focus, ...visible.filter((x) => x !== focus)].filter(Boolean).slice(0, max);
   for (const tile of tiles) {
@@ -264,18 +258,14 @@ function layout() {
 }
 
 function renderList() {
-  const list = $('participant-list');
-  $('participant-count').textContent = String(state.participants.size);
-  list.replaceChildren(...[...state.participants.values()].map((p) => {
-    const li = document.createElement('li');
-    li.textContent = `${p.audio_muted ? '🔇' : '🎤'} ${p.name} · ${t('roles')[p.role] || p.role}${p.connected ? '' : ` (${t('offline')})`}`;
-    li.classList.toggle('speaking', state.speaker === p.id);
-    return li;
-  }));
+  const m = state.model;
+  $('participant-count').textContent = String(m.participants.size);
+  $('participant-list').replaceChildren(...[...m.participants.values()].map((p) => h('li', { class: m.speaker === p.id ? 'speaking' : null },
+    `${p.audio_muted ? '🔇' : '🎤'} ${p.name} · ${label('roles', p.role)}${p.connected ? '' : ` (${t('offline')})`}`)));
 }
 
 function renderControls() {
-  const me = state.participants.get(state.me?.id);
+  const me = myself(state.model);
   if (!me) return;
   $('btn-mic').textContent = me.audio_muted ? t('unmute') : t('mute');
   $('btn-mic').classList.toggle('off', me.audio_muted);
@@ -292,13 +282,8 @@ function renderControls() {
 }
 
 function addChat(m) {
-  const li = document.createElement('li');
-  const time = new Date(m.at).toLocaleTimeString(currentLang() === 'zh' ? 'zh-CN' : 'en', { hour: '2-digit', minute: '2-digit' });
-  li.innerHTML = '<b></b> <time></time><div></div>';
-  li.querySelector('b').textContent = m.name;
-  li.querySelector('time').textContent = time;
-  li.querySelector('div').textContent = m.text;
-  $('chat-list').append(li);
+  const time = new Date(m.at).toLocaleTimeString(langTag(), { hour: '2-digit', minute: '2-digit' });
+  $('chat-list').append(h('li', {}, h('b', {}, m.name), ' ', h('time', {}, time), h('div', {}, m.text)));
   $('chat-list').scrollTop = $('chat-list').scrollHeight;
   if ($('side').hidden || $('side').dataset.tab !== 'chat') {
     state.chatUnread++;
@@ -323,11 +308,11 @@ function openSide(tab) {
 function setMuted(kind, muted) {
   const tracks = kind === 'audio' ? state.local.getAudioTracks() : state.local.getVideoTracks();
   for (const tr of tracks) tr.enabled = !muted;
-  state.sig.send({ type: 'mute', [kind]: muted });
+  state.sig.send(msg.mute({ [kind]: muted }));
 }
 
-$('btn-mic').onclick = () => setMuted('audio', !state.participants.get(state.me.id).audio_muted);
-$('btn-cam').onclick = () => setMuted('video', !state.participants.get(state.me.id).video_muted);
+$('btn-mic').onclick = () => setMuted('audio', !myself(state.model).audio_muted);
+$('btn-cam').onclick = () => setMuted('video', !myself(state.model).video_muted);
 $('btn-share').onclick = async () => {
   if (state.session.screen) await state.session.removeScreen();
   else {
@@ -341,11 +326,11 @@ $('btn-audio-only').onclick = () => {
   // Audio only: my camera stops and the server stops sending me video.
   state.audioOnly = !state.audioOnly;
   setMuted('video', state.audioOnly);
-  state.sig.send({ type: 'receive', video: !state.audioOnly });
+  state.sig.send(msg.receive(!state.audioOnly));
   render();
 };
 $('btn-people').onclick = () => openSide('participants');
-$('btn-sign-in').onclick = () => state.sig.send({ type: 'sign_in' });
+$('btn-sign-in').onclick = () => state.sig.send(msg.signIn());
 $('btn-console').onclick = () => openSide('console');
 $('side-close').onclick = () => { $('side').hidden = true; };
 $('btn-chat').onclick = () => openSide('chat');
@@ -353,7 +338,7 @@ $('btn-leave').onclick = () => state.sig.leave();
 $('chat-form').onsubmit = (e) => {
   e.preventDefault();
   const text = $('chat-input').value.trim();
-  if (text) state.sig.send({ type: 'chat', text });
+  if (text) state.sig.send(msg.chat(text));
   $('chat-input').value = '';
 };
 $('rejoin').onclick = () => location.reload();
@@ -364,7 +349,7 @@ for (const el of document.querySelectorAll('.lang')) el.onclick = () => { toggle
 async function main() {
   applyStrings();
   show('prejoin');
-  const claims = token ? claimsOf(token) : null;
+  const claims = token ? tokenClaims(token) : null;
   if (claims) {
     $('name').value = claims.n;
     $('name').readOnly = true;

@@ -3,7 +3,7 @@
 // ready for the user: what went wrong in their language, then the server's
 // own words.
 
-import { t } from './console-i18n.js';
+import { t } from './i18n.js';
 
 /// A failed request: `status` (0 when the server could not be reached),
 /// the server's `code` and own words (`detail`), and a message for the user.

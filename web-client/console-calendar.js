@@ -1,9 +1,10 @@
 // The week: a calendar (Monday to Sunday columns, hour rows) or a list of
 // the week's meetings by day, with previous / next week and today.
 
-import { $, h, countyNow, parseLocal, formatLocal, ymd, hm, minuteOfDay, addDays, mondayOf, dayLabel } from './console-util.js';
+import { $, h } from './dom.js';
+import { countyNow, parseLocal, formatLocal, ymd, hm, minuteOfDay, addDays, mondayOf, dayLabel } from './console-util.js';
 import { get } from './console-api.js';
-import { t } from './console-i18n.js';
+import { t, label } from './i18n.js';
 
 /// Hours shown at least (more when a meeting falls outside).
 const FIRST_HOUR = 8;
@@ -61,7 +62,7 @@ export async function showWeek(date) {
 
 /// A status badge (`status` is absent on servers without the lifecycle).
 export function badge(status) {
-  return status ? h('span', { class: `badge status-${status}`, dataset: { status } }, t('statuses')[status] ?? status) : null;
+  return status ? h('span', { class: `badge status-${status}`, dataset: { status } }, label('statuses', status)) : null;
 }
 
 function renderGrid(meetings) {

@@ -2,10 +2,11 @@
 // the invitations (personal join links, notices, QR codes) and, while the
 // meeting is open or running, the live attendance polled every 3 s.
 
-import { $, h, ask, flash, copyButton, countyNow, fromUnix, hm, spanLabel } from './console-util.js';
+import { $, h } from './dom.js';
+import { ask, flash, copyButton, countyNow, fromUnix, hm, spanLabel } from './console-util.js';
 import { get, post, orgUnits, chairs } from './console-api.js';
 import { badge } from './console-calendar.js';
-import { t } from './console-i18n.js';
+import { t, label } from './i18n.js';
 
 const POLL_MS = 3000;
 /// Statuses in which nothing changes any more, or not yet: no polling.
@@ -150,7 +151,7 @@ async function loadInvitations(view) {
   $('inv-empty').hidden = list.length > 0;
   body.append(...list.map((inv) => h('tr', { dataset: { participant: inv.participant } },
     h('td', {}, inv.name),
-    h('td', {}, t('kinds')[inv.kind] ?? inv.kind),
+    h('td', {}, label('kinds', inv.kind)),
     h('td', { class: 'cell-actions' },
       copyButton(() => inv.link, t('copyLink')),
       h('a', { class: 'inv-link small-link', href: inv.link, target: '_blank', rel: 'noopener' }, t('openJoin'))),

@@ -2,10 +2,11 @@
 // one with ETag / If-Match, pick participants on the organisation tree,
 // start from a template or save the form as one.
 
-import { $, h, ask, flash, countyNow, parseLocal, ymd, hm, addDays, addMinutes, weekdayIndex } from './console-util.js';
+import { $, h } from './dom.js';
+import { ask, flash, countyNow, parseLocal, ymd, hm, addDays, addMinutes, weekdayIndex } from './console-util.js';
 import { request, get, post, orgUnits, chairs } from './console-api.js';
 import { OrgTree } from './console-tree.js';
-import { t } from './console-i18n.js';
+import { t } from './i18n.js';
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 /// Names of the selected participants listed under the tree.

@@ -1,7 +1,8 @@
-// Strings of the secretary console. Chinese first; English with ?lang=en or
-// the toggle (the same stored choice as the meeting page, see i18n.js).
+// Strings of the secretary console (console.html): the dictionaries only;
+// the mechanism (t, the language switch and its stored choice, shared with
+// the meeting page, data-i18n) is i18n.js. Chinese first.
 
-const STRINGS = {
+export const STRINGS = {
   zh: {
     brand: '会议',
     appTitle: '会务管理',
@@ -441,26 +442,3 @@ const STRINGS = {
     },
   },
 };
-
-let lang = new URLSearchParams(location.search).get('lang') || localStorage.getItem('huiyi.lang') || 'zh';
-if (!STRINGS[lang]) lang = 'zh';
-
-/// The string `key` with `{name}` placeholders filled from `vars`.
-export function t(key, vars = {}) {
-  let s = STRINGS[lang][key] ?? STRINGS.zh[key] ?? key;
-  if (typeof s === 'string') for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
-  return s;
-}
-
-export function toggleLang() {
-  lang = lang === 'zh' ? 'en' : 'zh';
-  localStorage.setItem('huiyi.lang', lang);
-}
-
-/// Fills every element with a data-i18n (text) or data-i18n-placeholder attribute.
-export function applyStrings(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-  document.title = `${t('appTitle')} · ${t('brand')}`;
-}

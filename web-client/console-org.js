@@ -2,10 +2,11 @@
 // a CSV file and see the tree; list the accounts, create one (a venue
 // terminal or a person tied to its node of the tree), change a role.
 
-import { $, h, ask } from './console-util.js';
+import { $, h } from './dom.js';
+import { ask } from './console-util.js';
 import { request, get, orgUnits, forget, explain } from './console-api.js';
 import { OrgTree } from './console-tree.js';
-import { t } from './console-i18n.js';
+import { t, label } from './i18n.js';
 
 let tree = null;
 
@@ -59,7 +60,7 @@ const UNIT_KIND = { venue: 'venue', participant: 'person' };
 const PASSWORD_CHARS = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const CHAIRS = '/api/v1/accounts?role=chair';
 
-const roleName = (role) => t('roles')[role] ?? role;
+const roleName = (role) => label('roles', role);
 
 let accCtx = null;
 let accounts = [];

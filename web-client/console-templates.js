@@ -2,9 +2,10 @@
 // list, "new meeting from this template" and deleting one. Templates are
 // saved from the meeting form ("另存为模板").
 
-import { $, h, ask, flash } from './console-util.js';
+import { $, h } from './dom.js';
+import { ask, flash } from './console-util.js';
 import { request, get, orgUnits } from './console-api.js';
-import { t } from './console-i18n.js';
+import { t } from './i18n.js';
 
 /// Shows the templates.
 export async function showTemplates(_arg, ctx) {

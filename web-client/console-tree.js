@@ -3,8 +3,8 @@
 // picking a meeting's participants. Checking a township or a department
 // selects every venue and person below it.
 
-import { h } from './console-util.js';
-import { t } from './console-i18n.js';
+import { h } from './dom.js';
+import { t, label } from './i18n.js';
 
 /// Kinds that can be invited (the others only group them).
 const INVITABLE = new Set(['venue', 'person']);
@@ -51,7 +51,7 @@ export class OrgTree {
     node.sub = node.children.length ? h('ul', {}, node.children.map((c) => this.render(c, depth + 1))) : null;
     node.li = h('li', { dataset: { id, kind } },
       h('div', { class: 'node' }, node.toggle,
-        h('label', {}, node.box, h('span', { class: 'name' }, name), h('span', { class: `kind kind-${kind}` }, t('kinds')[kind] ?? kind)),
+        h('label', {}, node.box, h('span', { class: 'name' }, name), h('span', { class: `kind kind-${kind}` }, label('kinds', kind))),
         node.tally),
       node.sub);
     this.expand(node, node.expanded);

@@ -1,28 +1,9 @@
-// Small helpers shared by the console's modules: building DOM, county time,
-// copying to the clipboard, the confirm / prompt dialog.
+// Helpers shared by the console's modules: county time, copying to the
+// clipboard, the confirm / prompt dialog. Building DOM is dom.js (shared
+// with the meeting page); the strings are i18n.js.
 
-import { t } from './console-i18n.js';
-
-export const $ = (id) => document.getElementById(id);
-
-/// Properties set as such (not as attributes) by `h`.
-const PROPS = new Set(['value', 'disabled']);
-
-/// Creates an element: `h('a', { class: 'x', href, dataset: {...}, onclick }, child, ...)`.
-/// Children are nodes or text; null, undefined and false are skipped.
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else if (k === 'dataset') Object.assign(el.dataset, v);
-    else if (PROPS.has(k)) el[k] = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return el;
-}
+import { t } from './i18n.js';
+import { $, h } from './dom.js';
 
 // ---------- county time ----------
 // The server keeps county-local times (China Standard Time, UTC+8 all year)

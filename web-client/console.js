@@ -10,14 +10,18 @@
 //   #/accounts           accounts           (console-org.js, admins)
 //   #/password           my password        (here)
 
-import { $, flash, copyButton } from './console-util.js';
+import { flash, copyButton } from './console-util.js';
 import { request, get, explain } from './console-api.js';
 import { initCalendar, showWeek } from './console-calendar.js';
 import { initForm, showNew, showEdit } from './console-form.js';
 import { showDetail } from './console-detail.js';
 import { showTemplates } from './console-templates.js';
 import { initOrg, showOrg, initAccounts, showAccounts } from './console-org.js';
-import { t, applyStrings, toggleLang } from './console-i18n.js';
+import { $ } from './dom.js';
+import { t, label, applyStrings, toggleLang, useStrings } from './i18n.js';
+import { STRINGS } from './console-i18n.js';
+
+useStrings(STRINGS);
 
 const SCHEDULERS = new Set(['admin', 'secretary']);
 
@@ -86,7 +90,7 @@ function enter(me) {
   ctx.me = me;
   ctx.canSchedule = SCHEDULERS.has(me.role);
   ctx.isAdmin = me.role === 'admin';
-  $('who').textContent = t('who', { name: me.display_name, role: t('roles')[me.role] ?? me.role });
+  $('who').textContent = t('who', { name: me.display_name, role: label('roles', me.role) });
   for (const el of document.querySelectorAll('[data-need]')) el.hidden = !allowed(el.dataset.need);
   $('login').hidden = true;
   $('shell').hidden = false;
@@ -173,6 +177,7 @@ async function changePassword(e) {
 
 async function main() {
   applyStrings();
+  document.title = `${t('appTitle')} · ${t('brand')}`;
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('pw-form').addEventListener('submit', changePassword);

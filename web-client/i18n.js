@@ -1,206 +1,74 @@
-// Strings of the web client. Chinese first; English with ?lang=en or the toggle.
+// The one translation mechanism of the web client, for the meeting page and
+// the secretary console alike: `t()`, labels from string tables, the
+// language switch with its one stored choice, and filling the page's
+// data-i18n elements. The words themselves are data files: meeting-i18n.js
+// (the meeting page) and console-i18n.js (the console); each page picks its
+// own with `useStrings` before it shows anything.
+//
+// Chinese first; English with ?lang=en or the language button, remembered
+// in localStorage (the same choice for both pages). DOM-free apart from
+// `applyStrings` and the <html lang> attribute, so it loads under Node too.
 
-const STRINGS = {
-  zh: {
-    appName: '会议',
-    joinTitle: '加入会议',
-    yourName: '您的名称',
-    camera: '摄像头',
-    microphone: '麦克风',
-    audioOnly: '仅音频（弱网络）',
-    join: '加入会议',
-    joining: '正在加入…',
-    micLevel: '麦克风音量',
-    noCamera: '未检测到摄像头',
-    mute: '静音',
-    unmute: '取消静音',
-    cameraOff: '关闭摄像头',
-    cameraOn: '开启摄像头',
-    share: '共享屏幕',
-    stopShare: '停止共享',
-    participants: '参会人',
-    chat: '聊天',
-    leave: '离开会议',
-    send: '发送',
-    chatPlaceholder: '输入消息…',
-    grid: '宫格视图',
-    speaker: '演讲者视图',
-    you: '我',
-    screenOf: '{name} 的屏幕',
-    reconnecting: '网络中断，正在重新连接…',
-    connected: '已连接',
-    left: '您已离开会议。',
-    ended: '会议已结束。',
-    rejoin: '重新加入',
-    errorPrefix: '出错：',
-    noToken: '请使用会议通知中的入会链接打开本页面。',
-    demoRoom: '会议室名称（演示模式）',
-    quality: ['网络很差', '网络较差', '网络一般', '网络良好'],
-    muted: '已静音',
-    offline: '连接中断',
-    roles: { chair: '主席', secretary: '会务', venue: '会场', participant: '参会人', observer: '列席' },
-    language: 'English',
-    raiseHand: '申请发言',
-    lowerHand: '取消申请',
-    console: '主席控制',
-    yourTurn: '轮到您发言，麦克风已打开',
-    secondsLeft: '剩余 {n} 秒',
-    timeAlmostUp: '发言时间即将结束',
-    speaking: '{name} 正在发言',
-    mutedByChair: '主席已将全体静音，如需发言请申请',
-    broadcasting: '会议广播中',
-    meetingLocked: '会议已锁定',
-    grant: '准许发言',
-    decline: '拒绝',
-    endSpeech: '结束发言',
-    lowerAll: '清空举手',
-    muteAll: '全体静音',
-    unlockMics: '解除静音锁定',
-    broadcastMe: '广播主会场',
-    broadcastThis: '广播',
-    broadcastOff: '结束广播',
-    lockMeeting: '锁定会议',
-    unlockMeeting: '解锁会议',
-    endMeeting: '结束会议',
-    remove: '移出',
-    confirmRemove: '确定将 {name} 移出会议？',
-    confirmEnd: '确定结束会议？所有人都将离开。',
-    hands: '发言申请',
-    speechSeconds: '发言时长（秒）',
-    layout: '布局',
-    unmuteAsked: '{name} 请您打开麦克风',
-    accept: '打开麦克风',
-    removedText: '您已被主席移出会议。',
-    signIn: '签到',
-    signedIn: '已签到',
-    cycle: '循环观看',
-    spotlight: '聚焦',
-    unspotlight: '取消聚焦',
-    seconds: '秒',
-    rollCall: '点名',
-    rollStart: '开始点名',
-    rollAuto: '自动点名',
-    rollNext: '下一个',
-    rollStop: '结束点名',
-    rollExport: '导出点名记录',
-    call: '点名',
-    beingCalled: '主会场正在点名，请点击“到”或直接发言应答',
-    present: '到',
-    calling: '正在点名：{name}',
-    rollStatus: { waiting: '待点名', calling: '点名中', answered: '已应答', no_answer: '未应答', not_joined: '未入会' },
-    endedByChair: '主席已结束会议。',
-  },
-  en: {
-    appName: 'Huiyi',
-    joinTitle: 'Join the meeting',
-    yourName: 'Your name',
-    camera: 'Camera',
-    microphone: 'Microphone',
-    audioOnly: 'Audio only (weak network)',
-    join: 'Join',
-    joining: 'Joining…',
-    micLevel: 'Microphone level',
-    noCamera: 'No camera found',
-    mute: 'Mute',
-    unmute: 'Unmute',
-    cameraOff: 'Camera off',
-    cameraOn: 'Camera on',
-    share: 'Share screen',
-    stopShare: 'Stop sharing',
-    participants: 'Participants',
-    chat: 'Chat',
-    leave: 'Leave',
-    send: 'Send',
-    chatPlaceholder: 'Type a message…',
-    grid: 'Grid',
-    speaker: 'Speaker',
-    you: 'me',
-    screenOf: "{name}'s screen",
-    reconnecting: 'Connection lost, reconnecting…',
-    connected: 'Connected',
-    left: 'You left the meeting.',
-    ended: 'The meeting has ended.',
-    rejoin: 'Rejoin',
-    errorPrefix: 'Error: ',
-    noToken: 'Open this page with the join link from your meeting notice.',
-    demoRoom: 'Room name (demo mode)',
-    quality: ['Very poor network', 'Poor network', 'Fair network', 'Good network'],
-    muted: 'Muted',
-    offline: 'Disconnected',
-    roles: { chair: 'Chair', secretary: 'Secretary', venue: 'Venue', participant: 'Participant', observer: 'Observer' },
-    language: '中文',
-    raiseHand: 'Raise hand',
-    lowerHand: 'Lower hand',
-    console: 'Chair console',
-    yourTurn: 'Your turn to speak: your microphone is on',
-    secondsLeft: '{n} s left',
-    timeAlmostUp: 'Speaking time almost up',
-    speaking: '{name} is speaking',
-    mutedByChair: 'The chair muted everyone; raise your hand to speak',
-    broadcasting: 'Broadcast in progress',
-    meetingLocked: 'Meeting locked',
-    grant: 'Give the floor',
-    decline: 'Decline',
-    endSpeech: 'End speech',
-    lowerAll: 'Lower all hands',
-    muteAll: 'Mute all',
-    unlockMics: 'Unlock microphones',
-    broadcastMe: 'Broadcast main venue',
-    broadcastThis: 'Broadcast',
-    broadcastOff: 'End broadcast',
-    lockMeeting: 'Lock meeting',
-    unlockMeeting: 'Unlock meeting',
-    endMeeting: 'End meeting',
-    remove: 'Remove',
-    confirmRemove: 'Remove {name} from the meeting?',
-    confirmEnd: 'End the meeting for everyone?',
-    hands: 'Speaking requests',
-    speechSeconds: 'Speaking time (s)',
-    layout: 'Layout',
-    unmuteAsked: '{name} asks you to unmute',
-    accept: 'Unmute',
-    removedText: 'The chair removed you from the meeting.',
-    signIn: 'Sign in',
-    signedIn: 'Signed in',
-    cycle: 'Cycle through venues',
-    spotlight: 'Spotlight',
-    unspotlight: 'End spotlight',
-    seconds: 's',
-    rollCall: 'Roll call',
-    rollStart: 'Start roll call',
-    rollAuto: 'Automatic roll call',
-    rollNext: 'Next',
-    rollStop: 'End roll call',
-    rollExport: 'Export roll call',
-    call: 'Call',
-    beingCalled: 'The main venue is calling you: click "Present" or answer by speaking',
-    present: 'Present',
-    calling: 'Calling: {name}',
-    rollStatus: { waiting: 'Waiting', calling: 'Calling', answered: 'Answered', no_answer: 'No answer', not_joined: 'Not joined' },
-    endedByChair: 'The chair ended the meeting.',
-  },
-};
+/// The languages, the first one the default.
+export const LANGS = ['zh', 'en'];
+/// Where the chosen language is kept (both pages).
+export const LANG_KEY = 'huiyi.lang';
 
-let lang = new URLSearchParams(location.search).get('lang') || localStorage.getItem('huiyi.lang') || 'zh';
-if (!STRINGS[lang]) lang = 'zh';
+let strings = { zh: {}, en: {} };
+let lang = initialLang();
 
+/// ?lang=… first, then the stored choice, else Chinese.
+function initialLang() {
+  let want = null;
+  try {
+    want = new URLSearchParams(globalThis.location?.search ?? '').get('lang') || globalThis.localStorage?.getItem(LANG_KEY);
+  } catch { /* storage unavailable: the default */ }
+  return LANGS.includes(want) ? want : LANGS[0];
+}
+
+/// Makes `dictionaries` ({zh: {...}, en: {...}}) the page's strings.
+export function useStrings(dictionaries) {
+  strings = dictionaries;
+}
+
+/// The string (or table) `key` in the current language, Chinese where the
+/// language lacks it, the key itself where both do; `{name}` placeholders
+/// in a string are filled from `vars` (as text, whatever the value holds).
 export function t(key, vars = {}) {
-  let s = STRINGS[lang][key] ?? STRINGS.zh[key] ?? key;
-  if (typeof s === 'string') for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  let s = strings[lang]?.[key] ?? strings[LANGS[0]]?.[key] ?? key;
+  if (typeof s === 'string') s = s.replace(/\{(\w+)\}/g, (all, name) => (name in vars ? String(vars[name]) : all));
   return s;
+}
+
+/// The entry `key` of the string table `table` (roles, statuses, kinds …),
+/// or `key` itself where the table has none: `label('roles', 'chair')` → 主席.
+export function label(table, key) {
+  const entries = t(table);
+  return (entries && typeof entries === 'object' ? entries[key] : undefined) ?? key;
 }
 
 export function currentLang() { return lang; }
 
-export function toggleLang() {
-  lang = lang === 'zh' ? 'en' : 'zh';
-  localStorage.setItem('huiyi.lang', lang);
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+/// The BCP 47 tag of the current language (for <html lang> and dates).
+export const langTag = () => (lang === 'zh' ? 'zh-CN' : 'en');
+
+/// Switches to `next` and remembers it for both pages.
+export function setLang(next) {
+  if (!LANGS.includes(next)) return;
+  lang = next;
+  try { globalThis.localStorage?.setItem(LANG_KEY, lang); } catch { /* not kept */ }
+  if (globalThis.document) document.documentElement.lang = langTag();
 }
 
-/// Fills every element with a data-i18n attribute.
+/// Chinese ↔ English.
+export function toggleLang() {
+  setLang(lang === 'zh' ? 'en' : 'zh');
+}
+
+/// Fills every element with a data-i18n (text) or data-i18n-placeholder
+/// attribute under `root`, and sets <html lang>.
 export function applyStrings(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  document.documentElement.lang = langTag();
 }

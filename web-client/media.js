@@ -3,6 +3,8 @@
 // ('offer' → 'answer'). Only the server's host candidates are used: no STUN,
 // no TURN, nothing outside the intranet.
 
+import { msg } from './model.js';
+
 /// Events: 'track' {trackId, track, stream}, 'trackended' {trackId},
 /// 'quality' {level}, 'failed'.
 export class MediaSession extends EventTarget {
@@ -113,17 +115,17 @@ export class MediaSession extends EventTarget {
         if (tr.mid !== null && !tr.stopped && tr.currentDirection !== 'stopped') tracks.push({ mid: tr.mid, source });
       }
       const answered = new Promise((resolve, reject) => { this.pendingAnswer = { resolve, reject }; });
-      this.sig.send({ type: 'publish', sdp: pc.localDescription.sdp, tracks, restart });
+      this.sig.send(msg.publish(pc.localDescription.sdp, tracks, restart));
       const answer = await answered;
       if (pc === this.pc) await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     });
   }
 
-  onAnswer(msg) {
+  onAnswer(answer) {
     if (this.pendingAnswer) {
       const { resolve } = this.pendingAnswer;
       this.pendingAnswer = null;
-      resolve(msg);
+      resolve(answer);
     }
   }
 
@@ -143,7 +145,7 @@ export class MediaSession extends EventTarget {
       await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      this.sig.send({ type: 'answer', offer_id: offer.offer_id, sdp: pc.localDescription.sdp });
+      this.sig.send(msg.answer(offer.offer_id, pc.localDescription.sdp));
     });
   }
 
@@ -190,7 +192,7 @@ export class MediaSession extends EventTarget {
       if (this.pc.iceConnectionState !== 'connected' && this.pc.iceConnectionState !== 'completed') level = 0;
       if (level !== this.lastQuality) {
         this.lastQuality = level;
-        this.sig.send({ type: 'quality', level });
+        this.sig.send(msg.quality(level));
         this.dispatchEvent(new CustomEvent('quality', { detail: { level } }));
       }
     }, 2000);

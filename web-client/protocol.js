@@ -1,7 +1,11 @@
 // The signaling connection: protocol v1 over WebSocket (docs/protocol.md).
-// DOM-free: it knows messages, reconnection and resumption, nothing of the UI.
+// DOM-free: it carries messages, reconnects and resumes, nothing of the UI.
+// The messages themselves (builders) and the meeting state they describe
+// are model.js.
 
-export const PROTOCOL_VERSION = 1;
+import { msg as build, FINAL_CLOSE_CODES } from './model.js';
+
+export { PROTOCOL_VERSION } from './model.js';
 
 /// Events: 'state' {state: connecting|open|reconnecting|closed, code, reason},
 /// 'welcome' (the welcome message), and one event per server message type
@@ -25,9 +29,7 @@ export class Signaling extends EventTarget {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
-      const hello = { type: 'hello', version: PROTOCOL_VERSION, ...this.hello };
-      if (this.session) hello.resume = this.session;
-      ws.send(JSON.stringify(hello));
+      ws.send(JSON.stringify(build.hello(this.hello, this.session)));
     };
     ws.onmessage = (ev) => {
       let msg;
@@ -47,7 +49,7 @@ export class Signaling extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       // Final: we left, the server refused us (policy), or we were replaced.
-      const final = this.closedByUs || [1000, 1008, 4001, 4002, 4003].includes(ev.code);
+      const final = this.closedByUs || FINAL_CLOSE_CODES.includes(ev.code);
       if (final) {
         this.setState('closed', ev.code, ev.reason);
         return;
@@ -69,7 +71,7 @@ export class Signaling extends EventTarget {
 
   leave() {
     this.closedByUs = true;
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'leave' }));
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(build.leave()));
     setTimeout(() => this.ws?.close(1000), 200);
   }
 

@@ -115,7 +115,7 @@ fn run() -> anyhow::Result<()> {
         let store = huiyi_signaling::store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
             .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?;
         let password = huiyi_signaling::auth::one_time_password();
-        huiyi_signaling::create_account(&store, username, name, role, &password)?;
+        huiyi_signaling::services::accounts::create_account(&store, username, name, role, &password)?;
         println!("account {username:?} ({}) created; one-time password: {password}", role.as_str());
         return Ok(());
     }
@@ -146,8 +146,8 @@ fn create_meeting(config: &Config, title: &str, participants: &[String], hours: 
         format!("data_dir: cannot read or create the signing key in {}", config.data_dir.display())
     })?;
     let meeting = random_id(9);
-    let now = huiyi_signaling::unix_millis() / 1000;
-    let base = huiyi_signaling::public_base_url(config);
+    let now = huiyi_signaling::clock::unix_millis() / 1000;
+    let base = huiyi_signaling::server::public_base_url(config);
     println!("会议 / Meeting: {title}  (id {meeting}, links valid {hours} h)");
     for (i, entry) in participants.iter().enumerate() {
         let (name, role) = match entry.rsplit_once(':') {

@@ -10,21 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-/// A participant's role in a live meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Chairs the meeting (主席).
-    Chair,
-    /// Meeting secretary (会务).
-    Secretary,
-    /// An unattended venue terminal (会场).
-    Venue,
-    /// A person.
-    Participant,
-    /// Attends, never publishes (列席).
-    Observer,
-}
+/// A participant's role in a live meeting (a protocol word).
+pub use huiyi_protocol::Role;
 
 /// What a join token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

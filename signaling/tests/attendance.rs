@@ -31,7 +31,7 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     assert_eq!(request(addr, "POST", "/api/v1/org/import", csv, Some(&admin)).await.status, 200);
 
     // A meeting starting in ten minutes: its join window (30 min early) is open.
-    let now = (huiyi_signaling::unix_millis() / 1000) as i64;
+    let now = (huiyi_signaling::clock::unix_millis() / 1000) as i64;
     let local = |secs: i64| {
         huiyi_signaling::scheduling::local_from_unix(secs)
             .expect("time")

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use huiyi_signaling::store::{SqliteStore, Store};
 use huiyi_signaling::token::Role;
 use serde_json::{json, Value};
 
@@ -227,10 +228,17 @@ async fn roll_call_by_hand_and_automatic() {
     let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
     assert_eq!((status_of(&st, "p2"), status_of(&st, "p3")), ("answered".into(), "no_answer".into()));
     let _ = &mut v3;
-    // Both roll calls are on record for the attendance, one JSON line each.
-    let log = std::fs::read_to_string(s.dir.join("records/rollcalls.jsonl")).expect("roll-call record");
-    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    // Both roll calls are on record for the attendance, in the database.
+    let store = SqliteStore::open(&s.dir.join("huiyi.db")).expect("the server's database");
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = store.roll_calls("m1").expect("roll calls");
+        if lines.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["roll_call"]["entries"][1]["status"], "not_joined");
-    assert_eq!(lines[1]["roll_call"]["auto"], true);
+    assert_eq!(lines[0].entries[1].status, "not_joined");
+    assert!(lines[1].auto);
 }

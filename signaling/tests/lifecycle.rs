@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::http::*;
 use common::{close_code, recv, recv_type, send};
-use huiyi_signaling::store::AccountRole;
+use huiyi_signaling::store::{AccountRole, RollCallLine, RollCallRecord, SqliteStore, Store};
 use serde_json::{json, Value};
 
 fn local(secs: i64) -> String {
@@ -18,7 +18,7 @@ fn local(secs: i64) -> String {
 }
 
 fn now() -> i64 {
-    (huiyi_signaling::unix_millis() / 1000) as i64
+    (huiyi_signaling::clock::unix_millis() / 1000) as i64
 }
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -372,13 +372,37 @@ async fn templates_workbook_and_calendar_feeds() {
     let n = now();
     let m = create(addr, &sec, json!({"title": "安全生产会", "start": local(n + 600), "end": local(n + 4200), "participants": ["v1", "v2"]})).await;
     let id = m["id"].as_str().expect("id").to_string();
-    std::fs::create_dir_all(dir.join("records")).expect("records");
-    let roll = json!({"meeting": id, "title": "安全生产会", "roll_call": {"started_at": n * 1000, "entries": [
-        {"participant": "v1", "name": "城关镇会议室", "status": "answered", "called_at": n * 1000, "answered_at": n * 1000 + 4000},
-        {"participant": "v2", "name": "河西乡会议室", "status": "not_joined", "called_at": n * 1000 + 5000, "answered_at": null}]}});
-    let other =
-        json!({"meeting": "another", "roll_call": {"entries": [{"name": "别的会场", "status": "answered"}]}});
-    std::fs::write(dir.join("records/rollcalls.jsonl"), format!("{other}\n{roll}\n{{torn")).expect("write");
+    // Roll calls are kept in the server's database (ours and another meeting's).
+    let store = SqliteStore::open(&dir.join("huiyi.db")).expect("the server's database");
+    let line =
+        |participant: &str, name: &str, status: &str, called: i64, answered: Option<i64>| RollCallLine {
+            participant: participant.into(),
+            name: name.into(),
+            status: status.into(),
+            called_at_ms: Some(called),
+            answered_at_ms: answered,
+        };
+    store
+        .record_roll_call(&RollCallRecord {
+            meeting: "another".into(),
+            title: String::new(),
+            started_at_ms: n * 1000,
+            auto: false,
+            entries: vec![line("x", "别的会场", "answered", n * 1000, None)],
+        })
+        .expect("another meeting's roll call");
+    store
+        .record_roll_call(&RollCallRecord {
+            meeting: id.clone(),
+            title: "安全生产会".into(),
+            started_at_ms: n * 1000,
+            auto: false,
+            entries: vec![
+                line("v1", "城关镇会议室", "answered", n * 1000, Some(n * 1000 + 4000)),
+                line("v2", "河西乡会议室", "not_joined", n * 1000 + 5000, None),
+            ],
+        })
+        .expect("this meeting's roll call");
     let x = request(addr, "GET", &format!("/api/v1/meetings/{id}/attendance.xlsx"), "", Some(&sec)).await;
     assert_eq!(x.status, 200);
     assert!(x.headers.contains("spreadsheetml") && x.headers.contains("attachment"));

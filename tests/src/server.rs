@@ -54,7 +54,7 @@ impl TestServer {
 
     /// Join tokens for one meeting, participants `p1`, `p2`, … in order.
     pub fn tokens(&self, meeting: &str, title: &str, people: &[(&str, Role)]) -> Vec<String> {
-        let now = huiyi_signaling::unix_millis() / 1000;
+        let now = huiyi_signaling::clock::unix_millis() / 1000;
         people
             .iter()
             .enumerate()

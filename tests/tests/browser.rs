@@ -55,8 +55,14 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
                 unit("v2", Some("t2"), "河口乡会议室", OrgKind::Venue),
             ])
             .expect("org");
-        huiyi_signaling::create_account(store, "mishu", "王秘书", AccountRole::Secretary, "console-test-pw")
-            .expect("account");
+        huiyi_signaling::services::accounts::create_account(
+            store,
+            "mishu",
+            "王秘书",
+            AccountRole::Secretary,
+            "console-test-pw",
+        )
+        .expect("account");
     })
     .await;
     let env = vec![

@@ -129,7 +129,7 @@ fn main() -> Result<()> {
                     }
                     let ws_url =
                         format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
-                    let run_id = format!("{}", huiyi_signaling::unix_secs());
+                    let run_id = format!("{}", huiyi_signaling::clock::unix_secs());
                     run(Arc::new(Huiyi { ws_url, signer, run_id }), &scenario, cfg).await?
                 }
                 _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,

@@ -40,7 +40,7 @@ impl Huiyi {
                     n: seat.name.clone(),
                     r: if seat.sender { Role::Venue } else { Role::Participant },
                     nbf: 0,
-                    exp: (huiyi_signaling::unix_secs() + 24 * 3600) as u64,
+                    exp: (huiyi_signaling::clock::unix_secs() + 24 * 3600) as u64,
                 };
                 json!({"type": "hello", "version": 1, "token": signer.sign(&claims)})
             }

@@ -118,7 +118,7 @@ async fn create(
             }
             _ => {}
         }
-        let now = crate::unix_secs();
+        let now = crate::clock::unix_secs();
         s.create_account(&account, now)?;
         s.audit(NewAudit::done(&actor, "account.create", Some(&account.username), account.role.as_str()), now)
     })
@@ -154,7 +154,10 @@ async fn set_role(
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
         s.set_role(&id, change.role)?;
         let detail = format!("{} → {}", old.role.as_str(), change.role.as_str());
-        s.audit(NewAudit::done(&actor, "account.role", Some(&old.username), &detail), crate::unix_secs())
+        s.audit(
+            NewAudit::done(&actor, "account.role", Some(&old.username), &detail),
+            crate::clock::unix_secs(),
+        )
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -180,7 +183,7 @@ async fn change_password(
         return Err(ApiError::invalid("a password has at least 10 characters"));
     }
     let keep = super::api::session_token(&headers).map(|t| super::api::hash_token(&t)).unwrap_or_default();
-    let now = crate::unix_secs();
+    let now = crate::clock::unix_secs();
     let outcome = blocking(state.store.clone(), move |s| {
         let audit = |outcome: &str, detail: &str| {
             s.audit(

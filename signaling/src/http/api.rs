@@ -158,7 +158,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let Json(req) = body?;
     let source = addr.map(|axum::Extension(ConnectInfo(a))| a.ip().to_string());
-    let now = crate::unix_secs();
+    let now = crate::clock::unix_secs();
     let secure = crate::tls::serves_tls(&state.config);
     let result = blocking(state.store.clone(), move |store| {
         let audit = |actor: Option<&str>, outcome: &str, detail: &str| {
@@ -232,7 +232,7 @@ pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
 pub async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
     let token = session_token(headers)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "please log in"))?;
-    let now = crate::unix_secs();
+    let now = crate::clock::unix_secs();
     blocking(state.store.clone(), move |s| s.session_account(&hash_token(&token), now)).await.map_err(|e| {
         match e.status {
             StatusCode::NOT_FOUND => ApiError::new(
@@ -260,7 +260,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let account = current_account(&state, &headers).await?;
     if account.role != AccountRole::Auditor {
-        let (id, now) = (account.id.clone(), crate::unix_secs());
+        let (id, now) = (account.id.clone(), crate::clock::unix_secs());
         blocking(state.store.clone(), move |s| {
             s.audit(
                 NewAudit { actor: Some(&id), action: "audit.read", outcome: "denied", ..Default::default() },

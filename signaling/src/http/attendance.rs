@@ -55,7 +55,7 @@ pub(super) async fn invitation_links(
     }
     let (meeting, org) =
         blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
-    let base = crate::public_base_url(&state.config);
+    let base = crate::server::public_base_url(&state.config);
     let grace = state.config.signaling.end_grace_mins;
     let links: Vec<Invitation> = meeting
         .participants
@@ -258,7 +258,7 @@ async fn ics(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (_, m) = super::meetings::visible_meeting(&state, &headers, id).await?;
-    let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::unix_secs());
+    let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::clock::unix_secs());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
 

@@ -12,6 +12,7 @@ use super::api::{blocking, current_account, ApiError};
 use super::attendance::{calendar_event, local_text, summary, urlencode, Line, HEADERS};
 use super::meetings::may_see;
 use crate::http::AppState;
+use crate::store::RollCallRecord;
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -28,10 +29,8 @@ async fn xlsx(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (title, lines) = summary(&state, &headers, id.clone()).await?;
-    let records = state.meetings.records_dir().join("rollcalls.jsonl");
-    let roll_calls = tokio::task::spawn_blocking(move || roll_calls(&records, &id))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let roll_calls = blocking(state.store.clone(), move |s| s.roll_calls(&id)).await?;
+    let roll_calls = roll_lines(&roll_calls);
     let bytes = workbook(&title, &lines, &roll_calls)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let disposition = format!(
@@ -55,32 +54,25 @@ async fn xlsx(
 /// called at, answered at.
 type RollLine = [String; 5];
 
-/// The roll calls of meeting `id` from the JSON-lines record (lines that do
-/// not parse are skipped: the record is append-only and a torn last line
-/// must not hide the others).
-fn roll_calls(path: &std::path::Path, id: &str) -> Vec<RollLine> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
-    let ms = |v: &serde_json::Value| v.as_i64().map(|ms| ms / 1000);
+/// The lines of the roll-call sheet.
+fn roll_lines(roll_calls: &[RollCallRecord]) -> Vec<RollLine> {
+    let secs = |ms: Option<i64>| ms.map(|ms| ms / 1000);
     let mut out = Vec::new();
-    for record in text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
-        if record["meeting"] != id {
-            continue;
-        }
-        let rc = &record["roll_call"];
-        let began = local_text(ms(&rc["started_at"]));
-        for e in rc["entries"].as_array().into_iter().flatten() {
-            let status = match e["status"].as_str() {
-                Some("answered") => "已应答",
-                Some("no_answer") => "未应答",
-                Some("not_joined") => "未入会",
+    for rc in roll_calls {
+        let began = local_text(Some(rc.started_at_ms / 1000));
+        for e in &rc.entries {
+            let status = match e.status.as_str() {
+                "answered" => "已应答",
+                "no_answer" => "未应答",
+                "not_joined" => "未入会",
                 _ => "未点到",
             };
             out.push([
                 began.clone(),
-                e["name"].as_str().unwrap_or_default().to_string(),
+                e.name.clone(),
                 status.to_string(),
-                local_text(ms(&e["called_at"])),
-                local_text(ms(&e["answered_at"])),
+                local_text(secs(e.called_at_ms)),
+                local_text(secs(e.answered_at_ms)),
             ]);
         }
     }
@@ -139,7 +131,7 @@ async fn qr(
 async fn my_feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let account = current_account(&state, &headers).await?;
     let key = format!("{}.{}", account.id, state.signer.tag(&format!("feed:{}", account.id)));
-    let url = format!("{}/api/v1/feeds/{key}.ics", crate::public_base_url(&state.config));
+    let url = format!("{}/api/v1/feeds/{key}.ics", crate::server::public_base_url(&state.config));
     Ok(Json(serde_json::json!({"url": url})).into_response())
 }
 
@@ -152,7 +144,7 @@ async fn feed(State(state): State<AppState>, Path(key): Path<String>) -> Result<
         return Err(refused());
     }
     let id = id.to_string();
-    let now = crate::unix_secs();
+    let now = crate::clock::unix_secs();
     let today = crate::scheduling::local_from_unix(now).ok_or_else(refused)?;
     let (from, to) = (today - chrono::Duration::days(90), today + chrono::Duration::days(365));
     let (account, meetings) = blocking(state.store.clone(), move |s| {

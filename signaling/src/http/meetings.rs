@@ -71,7 +71,7 @@ async fn import_org(
     let n = blocking(state.store.clone(), move |s| {
         let n = s.import_org(&units)?;
         let detail = format!("{n} units");
-        s.audit(NewAudit::done(&actor, "org.import", None, &detail), crate::unix_secs())?;
+        s.audit(NewAudit::done(&actor, "org.import", None, &detail), crate::clock::unix_secs())?;
         Ok(n)
     })
     .await?;
@@ -183,8 +183,8 @@ fn etag(m: &MeetingRecord) -> String {
 /// A meeting as JSON, with its current `status`.
 pub(super) fn meeting_json(m: &MeetingRecord, grace_mins: u32) -> serde_json::Value {
     let mut body = serde_json::to_value(m).unwrap_or_default();
-    body["status"] =
-        serde_json::to_value(super::lifecycle::status(m, grace_mins, crate::unix_secs())).unwrap_or_default();
+    body["status"] = serde_json::to_value(super::lifecycle::status(m, grace_mins, crate::clock::unix_secs()))
+        .unwrap_or_default();
     body
 }
 
@@ -232,7 +232,7 @@ async fn create(
     let Json(input) = body?;
     let record = input.into_record(crate::token::random_id(9), 1)?;
     let (stored, warnings) = save(&state, account.id, "meeting.create", move |s, actor| {
-        s.create_meeting(&record, Some(actor), crate::unix_secs())
+        s.create_meeting(&record, Some(actor), crate::clock::unix_secs())
     })
     .await?;
     Ok(with_etag(stored, StatusCode::CREATED, Some(warnings), state.config.signaling.end_grace_mins))
@@ -251,7 +251,7 @@ async fn save(
     blocking(state.store.clone(), move |s| {
         let stored = op(s, &actor)?;
         let warnings = warnings_for(s, &stored)?;
-        s.audit(NewAudit::done(&actor, action, Some(&stored.id), &stored.title), crate::unix_secs())?;
+        s.audit(NewAudit::done(&actor, action, Some(&stored.id), &stored.title), crate::clock::unix_secs())?;
         Ok((stored, warnings))
     })
     .await
@@ -307,7 +307,7 @@ async fn update(
     let key = id.clone();
     let current = blocking(state.store.clone(), move |s| s.meeting(&key)).await?;
     let status =
-        super::lifecycle::status(&current, state.config.signaling.end_grace_mins, crate::unix_secs());
+        super::lifecycle::status(&current, state.config.signaling.end_grace_mins, crate::clock::unix_secs());
     if matches!(status, Status::Ended | Status::Cancelled) {
         return Err(ApiError::invalid("an ended or cancelled meeting cannot be edited; schedule a new one"));
     }
@@ -361,9 +361,9 @@ async fn create_series(
     let actor = account.id;
     let id = series.clone();
     let stored = blocking(state.store.clone(), move |s| {
-        let n = s.create_series(&id, &records, Some(&actor), crate::unix_secs())?;
+        let n = s.create_series(&id, &records, Some(&actor), crate::clock::unix_secs())?;
         let detail = format!("{n} occurrences");
-        s.audit(NewAudit::done(&actor, "series.create", Some(&id), &detail), crate::unix_secs())?;
+        s.audit(NewAudit::done(&actor, "series.create", Some(&id), &detail), crate::clock::unix_secs())?;
         s.series_meetings(&id)
     })
     .await?;

@@ -61,7 +61,17 @@ async fn websocket(State(state): State<AppState>, headers: HeaderMap, ws: WebSoc
     }
     ws.max_message_size(MAX_MESSAGE * 2)
         .max_frame_size(MAX_MESSAGE * 2)
-        .on_upgrade(move |socket| session::run(socket, state))
+        .on_upgrade(move |socket| session::run(socket, gate(&state)))
+}
+
+fn gate(state: &AppState) -> session::Gate {
+    session::Gate {
+        signer: state.signer.clone(),
+        meetings: state.meetings.clone(),
+        store: state.store.clone(),
+        demo: state.config.signaling.demo,
+        end_grace_mins: state.config.signaling.end_grace_mins,
+    }
 }
 
 /// Browsers send `Origin`; it must be this server (same host and port as

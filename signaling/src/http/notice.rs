@@ -41,7 +41,7 @@ fn esc(s: &str) -> String {
 }
 
 fn now() -> u64 {
-    crate::unix_secs() as u64
+    crate::clock::unix_secs() as u64
 }
 
 fn refused(message: &str) -> Response {
@@ -77,7 +77,7 @@ async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Resp
     .await
     .unwrap_or((None, None));
     let (meeting, rsvp) = record;
-    let join = format!("{}/?token={}", crate::public_base_url(&state.config), q.token);
+    let join = format!("{}/?token={}", crate::server::public_base_url(&state.config), q.token);
     let when = meeting
         .as_ref()
         .map(|m| format!("{} 至 {}", m.start.format("%Y年%m月%d日 %H:%M"), m.end.format("%H:%M")))

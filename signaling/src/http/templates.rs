@@ -58,8 +58,8 @@ async fn create(
         if let Some(unknown) = t.participants.iter().find(|p| !org.iter().any(|u| &u.id == *p)) {
             return Err(crate::store::StoreError::Invalid(format!("unknown venue or person {unknown:?}")));
         }
-        s.create_template(&t, Some(&actor), crate::unix_secs())?;
-        s.audit(NewAudit::done(&actor, "template.create", Some(&t.id), &t.name), crate::unix_secs())
+        s.create_template(&t, Some(&actor), crate::clock::unix_secs())?;
+        s.audit(NewAudit::done(&actor, "template.create", Some(&t.id), &t.name), crate::clock::unix_secs())
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -75,7 +75,7 @@ async fn remove(
     let actor = account.id;
     blocking(state.store.clone(), move |s| {
         s.delete_template(&id)?;
-        s.audit(NewAudit::done(&actor, "template.delete", Some(&id), ""), crate::unix_secs())
+        s.audit(NewAudit::done(&actor, "template.delete", Some(&id), ""), crate::clock::unix_secs())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -103,6 +103,7 @@ async fn join(
         _ => return Err(ApiError::forbidden("you are not invited to this meeting")),
     };
     let claims = link_claims(&m, &pid, &account.display_name, role, state.config.signaling.end_grace_mins);
-    let link = format!("{}/?token={}", crate::public_base_url(&state.config), state.signer.sign(&claims));
+    let link =
+        format!("{}/?token={}", crate::server::public_base_url(&state.config), state.signer.sign(&claims));
     Ok(Json(json!({"link": link, "role": role})).into_response())
 }

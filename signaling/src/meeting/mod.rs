@@ -1,11 +1,15 @@
-//! Live meetings: one actor (task) per meeting owns its participants, their
-//! sessions and their media peers. Sessions and the media plane talk to it
-//! through its command channel, so its state needs no locks.
+//! Live meetings. Each is a sans-IO [`core::Core`] (the rules, on time
+//! passed in) run by one actor (task) that owns its sessions' queues and
+//! talks to the media plane and the store (`actor.rs`, `records.rs`).
+//! Sessions and the media plane reach a meeting through its command
+//! channel, so its state needs no locks.
 //!
 //! A meeting opens on its first join (its media room is created then) and
 //! closes when its last participant is gone.
 
 mod actor;
+pub mod core;
+mod records;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -15,9 +19,9 @@ use std::time::Duration;
 use huiyi_sfu::{RoomId, SfuEvent, SfuHandle};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-pub use actor::{Attached, Cmd, Out, OUTBOUND_QUEUE};
-
-use crate::ws::protocol::ErrorCode;
+pub use self::core::{Admitted, Guest, Refusal};
+pub use actor::{Cmd, Out, OUTBOUND_QUEUE};
+pub use records::roll_call_record;
 
 /// A handle to one running meeting.
 #[derive(Clone)]
@@ -48,7 +52,6 @@ pub(crate) struct Context {
     sfu: SfuHandle,
     grace: Duration,
     next_peer: Arc<AtomicU64>,
-    records: std::path::PathBuf,
     store: Arc<dyn crate::store::Store>,
 }
 
@@ -59,33 +62,32 @@ pub struct Meetings {
     sfu: SfuHandle,
     next_peer: Arc<AtomicU64>,
     grace: Duration,
-    records: std::path::PathBuf,
     store: Arc<dyn crate::store::Store>,
 }
 
 impl Meetings {
-    /// No meetings yet.
-    /// `records` is the directory where meeting records (roll calls) are kept.
-    pub fn new(
-        sfu: SfuHandle,
-        grace: Duration,
-        records: std::path::PathBuf,
-        store: Arc<dyn crate::store::Store>,
-    ) -> Self {
-        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, records, store }
+    /// No meetings yet. Dropped participants may resume within `grace`;
+    /// meeting records go to `store`.
+    pub fn new(sfu: SfuHandle, grace: Duration, store: Arc<dyn crate::store::Store>) -> Self {
+        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, store }
     }
 
-    /// Joins a participant into meeting `id` (opening it if needed).
+    /// Joins `guest` into meeting `id` (opening it if needed); the meeting
+    /// then sends to the session through `out`.
     pub async fn attach(
         &self,
         id: &str,
         title: &str,
-        make: impl Fn(oneshot::Sender<Result<Attached, Refusal>>) -> Cmd,
-    ) -> Result<(Attached, MeetingHandle), Refusal> {
+        guest: Guest,
+        resume: Option<String>,
+        out: mpsc::Sender<Out>,
+    ) -> Result<(Admitted, MeetingHandle), Refusal> {
         for _ in 0..2 {
             let handle = self.open(id, title).await?;
             let (tx, rx) = oneshot::channel();
-            if handle.send(make(tx)).await {
+            let cmd =
+                Cmd::Attach { guest: guest.clone(), resume: resume.clone(), out: out.clone(), reply: tx };
+            if handle.send(cmd).await {
                 if let Ok(result) = rx.await {
                     return result.map(|a| (a, handle));
                 }
@@ -93,7 +95,7 @@ impl Meetings {
             // The meeting closed between lookup and attach: forget it and open anew.
             self.forget(handle.room).await;
         }
-        Err((ErrorCode::Internal, "the meeting could not be opened".into()))
+        Err(Refusal::internal("the meeting could not be opened"))
     }
 
     async fn open(&self, id: &str, title: &str) -> Result<MeetingHandle, Refusal> {
@@ -103,7 +105,7 @@ impl Meetings {
         }
         reg.next_room += 1;
         let room = RoomId(reg.next_room);
-        self.sfu.create_room(room).await.map_err(|e| (ErrorCode::Internal, format!("media plane: {e}")))?;
+        self.sfu.create_room(room).await.map_err(|e| Refusal::internal(format!("media plane: {e}")))?;
         let (tx, rx) = mpsc::channel(1024);
         let handle = MeetingHandle { id: id.to_string(), room, tx };
         reg.by_id.insert(id.to_string(), handle.clone());
@@ -114,7 +116,6 @@ impl Meetings {
             sfu: self.sfu.clone(),
             grace: self.grace,
             next_peer: self.next_peer.clone(),
-            records: self.records.clone(),
             store: self.store.clone(),
         };
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx);
@@ -179,11 +180,6 @@ impl Meetings {
         }
     }
 
-    /// Where meeting records (roll calls) are kept.
-    pub fn records_dir(&self) -> &std::path::Path {
-        &self.records
-    }
-
     /// Ids of the live meetings.
     pub async fn ids(&self) -> Vec<String> {
         self.registry.lock().await.by_id.keys().cloned().collect()
@@ -194,6 +190,3 @@ impl Meetings {
         self.registry.lock().await.by_id.len()
     }
 }
-
-/// Why a join was refused: a code and a readable reason.
-pub type Refusal = (ErrorCode, String);

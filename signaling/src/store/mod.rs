@@ -290,6 +290,37 @@ pub struct AttendanceEvent {
     pub reason: String,
 }
 
+/// A finished roll call (点名) of a live meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollCallRecord {
+    /// Meeting id.
+    pub meeting: String,
+    /// The meeting's title then.
+    pub title: String,
+    /// When it started (Unix ms).
+    pub started_at_ms: i64,
+    /// Walked automatically.
+    pub auto: bool,
+    /// Who was called, in order.
+    pub entries: Vec<RollCallLine>,
+}
+
+/// One called participant of a roll call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollCallLine {
+    /// Participant id.
+    pub participant: String,
+    /// Name.
+    pub name: String,
+    /// `answered`, `no_answer`, `not_joined` (or `waiting`/`calling` in a
+    /// record torn by a crash).
+    pub status: String,
+    /// When called (Unix ms).
+    pub called_at_ms: Option<i64>,
+    /// When answered (Unix ms).
+    pub answered_at_ms: Option<i64>,
+}
+
 /// The persistent state of Huiyi.
 pub trait Store: Send + Sync {
     /// Replaces nothing, adds the given units (parents first or in any order);
@@ -365,6 +396,10 @@ pub trait Store: Send + Sync {
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Records a join or a leave.
     fn record_attendance(&self, event: &AttendanceEvent) -> Result<(), StoreError>;
+    /// Keeps a finished roll call.
+    fn record_roll_call(&self, roll_call: &RollCallRecord) -> Result<(), StoreError>;
+    /// The roll calls of a meeting, oldest first.
+    fn roll_calls(&self, meeting: &str) -> Result<Vec<RollCallRecord>, StoreError>;
     /// Records a participant's sign-in (签到); the first one counts.
     fn record_sign_in(&self, meeting: &str, participant: &str, name: &str, at: i64)
         -> Result<(), StoreError>;

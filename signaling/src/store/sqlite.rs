@@ -11,10 +11,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     Account, AccountRole, AttendanceEvent, AuditEntry, Mark, MeetingRecord, NewAudit, OrgKind, OrgUnit,
-    Store, StoreError, Template,
+    RollCallRecord, Store, StoreError, Template,
 };
 
 mod accounts;
+mod rollcalls;
 mod templates;
 
 use accounts::load_account;
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_rsvp.sql"),
     include_str!("../../migrations/0005_series.sql"),
     include_str!("../../migrations/0006_lifecycle_templates.sql"),
+    include_str!("../../migrations/0007_roll_calls.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -434,6 +436,14 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn record_roll_call(&self, roll_call: &RollCallRecord) -> Result<(), StoreError> {
+        self.with(|conn| rollcalls::insert(conn, roll_call))
+    }
+
+    fn roll_calls(&self, meeting: &str) -> Result<Vec<RollCallRecord>, StoreError> {
+        self.with(|conn| rollcalls::of_meeting(conn, meeting))
     }
 
     fn record_sign_in(

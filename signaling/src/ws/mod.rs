@@ -1,4 +1,6 @@
-//! The WebSocket side: the protocol messages and one actor per socket.
+//! The WebSocket side: one actor per socket, and the mapping between the
+//! meeting's words and the wire (the protocol itself is the `huiyi-protocol`
+//! crate).
 
-pub mod protocol;
 pub mod session;
+pub mod wire;

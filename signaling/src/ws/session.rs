@@ -12,11 +12,29 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::http::lifecycle;
-use crate::http::AppState;
-use crate::meeting::{Attached, Cmd, MeetingHandle, Out, OUTBOUND_QUEUE};
-use crate::token::{Claims, Role};
-use crate::ws::protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use huiyi_protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+
+use super::wire;
+use crate::meeting::core::Notice;
+use crate::meeting::{Admitted, Cmd, Guest, MeetingHandle, Meetings, Out, OUTBOUND_QUEUE};
+use crate::services::lifecycle::{self, NotAdmitted};
+use crate::store::Store;
+use crate::token::{Claims, Role, Signer};
+
+/// What a session needs from the server.
+#[derive(Clone)]
+pub struct Gate {
+    /// Verifies join tokens.
+    pub signer: Signer,
+    /// The live meetings.
+    pub meetings: Meetings,
+    /// Meeting records (the lifecycle of scheduled meetings).
+    pub store: std::sync::Arc<dyn Store>,
+    /// Demo joins without a token are allowed.
+    pub demo: bool,
+    /// Minutes a scheduled meeting runs past its end.
+    pub end_grace_mins: u32,
+}
 
 /// Largest text message accepted (SDP offers of a few m-lines are ~10 KB).
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -26,7 +44,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// Token bucket: sustained messages per second and burst.
 const RATE: f64 = 20.0;
 const BURST: f64 = 60.0;
-/// Errors tolerated before the session is closed.
+/// `error` messages (of any origin) tolerated before the session is closed.
 const MAX_STRIKES: u32 = 50;
 
 struct Limiter {
@@ -60,7 +78,7 @@ fn close_msg(code: u16, reason: &'static str) -> Message {
 }
 
 /// Runs one WebSocket session to its end.
-pub async fn run(socket: WebSocket, state: AppState) {
+pub async fn run(socket: WebSocket, gate: Gate) {
     let (mut sink, mut stream) = socket.split();
     // 1. hello
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
@@ -77,7 +95,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
     };
     let (claims, resume) = match hello
         .map_err(|e| (ErrorCode::BadMessage, format!("not a hello: {e}")))
-        .and_then(|m| authenticate(&state, m))
+        .and_then(|m| authenticate(&gate, m))
     {
         Ok(x) => x,
         Err(reason) => {
@@ -87,29 +105,29 @@ pub async fn run(socket: WebSocket, state: AppState) {
             return;
         }
     };
-    let grace = state.config.signaling.end_grace_mins;
-    if let Err((code, msg)) = lifecycle::join_allowed(state.store.clone(), claims.m.clone(), grace).await {
-        let _ = sink.send(error_msg(code, msg)).await;
+    let (store, id, grace) = (gate.store.clone(), claims.m.clone(), gate.end_grace_mins);
+    let admitted = tokio::task::spawn_blocking(move || {
+        lifecycle::admit(store.as_ref(), &id, grace, crate::clock::unix_secs())
+    })
+    .await
+    .unwrap_or_else(|e| Err(NotAdmitted::Store(e.to_string())));
+    if let Err(why) = admitted {
+        let code = match why {
+            NotAdmitted::Closed(_) => ErrorCode::MeetingClosed,
+            NotAdmitted::Store(_) => ErrorCode::Internal,
+        };
+        let _ = sink.send(error_msg(code, why.to_string())).await;
         let _ = sink.send(close_msg(close::POLICY, "join refused")).await;
         return;
     }
     // 2. attach to the meeting
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
-    let (meeting_id, title) = (claims.m.clone(), claims.t.clone());
-    let attach = state
-        .meetings
-        .attach(&meeting_id, &title, |reply| Cmd::Attach {
-            claims: claims.clone(),
-            resume: resume.clone(),
-            out: out_tx.clone(),
-            reply,
-        })
-        .await;
-    drop(out_tx);
+    let guest = Guest { pid: claims.p.clone(), name: claims.n.clone(), role: claims.r };
+    let attach = gate.meetings.attach(&claims.m, &claims.t, guest, resume, out_tx).await;
     let (me, meeting) = match attach {
         Ok(x) => x,
-        Err((code, msg)) => {
-            let _ = sink.send(error_msg(code, msg)).await;
+        Err(refusal) => {
+            let _ = sink.send(text(&wire::error(&refusal))).await;
             let _ = sink.send(close_msg(close::POLICY, "join refused")).await;
             return;
         }
@@ -125,7 +143,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
 
 type Refused = (ErrorCode, String);
 
-fn authenticate(state: &AppState, hello: ClientMsg) -> Result<(Claims, Option<String>), Refused> {
+fn authenticate(gate: &Gate, hello: ClientMsg) -> Result<(Claims, Option<String>), Refused> {
     let ClientMsg::Hello { version, token, demo_meeting, name, resume } = hello else {
         return Err((ErrorCode::BadState, "the first message must be hello".into()));
     };
@@ -135,12 +153,12 @@ fn authenticate(state: &AppState, hello: ClientMsg) -> Result<(Claims, Option<St
             format!("this server speaks protocol {PROTOCOL_VERSION}, the client {version}; reload the page"),
         ));
     }
-    let now = crate::unix_secs() as u64;
+    let now = crate::clock::unix_secs() as u64;
     let claims = match (token, demo_meeting) {
         (Some(token), _) => {
-            state.signer.verify(&token, now).map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?
+            gate.signer.verify(&token, now).map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?
         }
-        (None, Some(room)) if state.config.signaling.demo => {
+        (None, Some(room)) if gate.demo => {
             let room = room.trim();
             if room.is_empty() || room.chars().count() > 64 {
                 return Err((ErrorCode::BadMessage, "a demo meeting name must be 1 to 64 characters".into()));
@@ -167,7 +185,7 @@ async fn pump(
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     out_rx: &mut mpsc::Receiver<Out>,
     meeting: &MeetingHandle,
-    me: &Attached,
+    me: &Admitted,
 ) -> bool {
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -176,13 +194,21 @@ async fn pump(
     loop {
         tokio::select! {
             out = out_rx.recv() => match out {
-                Some(Out::Msg(m)) => {
-                    if sink.send(text(&m)).await.is_err() {
+                Some(Out::Notice(n)) => {
+                    if matches!(*n, Notice::Refused(_)) {
+                        strikes += 1;
+                        if strikes > MAX_STRIKES {
+                            let _ = sink.send(close_msg(close::POLICY, "too many bad messages")).await;
+                            return false;
+                        }
+                    }
+                    if sink.send(text(&wire::message(*n))).await.is_err() {
                         return false;
                     }
                 }
-                Some(Out::Close(code, reason)) => {
-                    let _ = sink.send(close_msg(code, reason)).await;
+                Some(Out::Close(reason)) => {
+                    let (code, why) = wire::close_frame(reason);
+                    let _ = sink.send(close_msg(code, why)).await;
                     return code == close::NORMAL;
                 }
                 None => {
@@ -201,16 +227,25 @@ async fn pump(
                             Some(error_msg(ErrorCode::TooLarge, format!("messages are limited to {MAX_MESSAGE} bytes")))
                         } else {
                             match serde_json::from_str::<ClientMsg>(&t) {
-                                Ok(msg) => {
-                                    let leaving = msg == ClientMsg::Leave;
-                                    if !meeting.send(Cmd::Client { pid: me.pid.clone(), epoch: me.epoch, msg }).await {
-                                        return true;
-                                    }
-                                    if leaving {
-                                        // The meeting answers with Close(NORMAL); keep pumping to deliver it.
+                                Ok(ClientMsg::Ping { nonce }) => {
+                                    if sink.send(text(&ServerMsg::Pong { nonce })).await.is_err() {
+                                        return false;
                                     }
                                     None
                                 }
+                                Ok(ClientMsg::Hello { .. }) => Some(error_msg(ErrorCode::BadState, "already joined")),
+                                // A leave is answered by the meeting with a close (1000);
+                                // the loop goes on to deliver it.
+                                Ok(msg) => match wire::request(msg) {
+                                    Some(request) => {
+                                        let cmd = Cmd::Request { pid: me.pid.clone(), epoch: me.epoch, request };
+                                        if !meeting.send(cmd).await {
+                                            return true;
+                                        }
+                                        None
+                                    }
+                                    None => None,
+                                },
                                 Err(e) => Some(error_msg(ErrorCode::BadMessage, format!("not a protocol message: {e}"))),
                             }
                         }

@@ -113,7 +113,8 @@ pub fn seed_accounts(
 ) {
     let store = huiyi_signaling::store::SqliteStore::open(&dir.join("huiyi.db")).expect("db");
     for (user, name, role, password) in accounts {
-        huiyi_signaling::create_account(&store, user, name, *role, password).expect("account");
+        huiyi_signaling::services::accounts::create_account(&store, user, name, *role, password)
+            .expect("account");
     }
 }
 

@@ -61,7 +61,7 @@ pub async fn server(tag: &str, demo: bool) -> Server {
 }
 
 pub fn token(s: &Server, pid: &str, name: &str, role: Role) -> String {
-    let now = huiyi_signaling::unix_millis() / 1000;
+    let now = huiyi_signaling::clock::unix_millis() / 1000;
     s.signer.sign(&Claims {
         m: "m1".into(),
         t: "例会".into(),

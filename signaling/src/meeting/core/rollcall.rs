@@ -2,42 +2,40 @@
 //! shown to everyone (spotlight) and, for a venue terminal, its microphone
 //! opens; it answers with one click (`roll_call_answer`) or by speaking
 //! (it becomes the active speaker). Automatic mode walks the list with a
-//! timeout per venue. Every roll call is kept in the meeting's log.
+//! timeout per venue. A finished roll call is recorded in the store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::Meeting;
-use crate::token::Role;
-use crate::ws::protocol::{ErrorCode, RollCall, RollEntry, RollStatus};
+use super::{Core, Record, Refusal, Role, RollCall, RollEntry, RollStatus};
 
 const DEFAULT_TIMEOUT: u32 = 20;
 
-impl Meeting {
-    pub(super) async fn roll_call_start(
+impl Core {
+    pub(super) fn roll_call_start(
         &mut self,
         by: &str,
         list: Option<Vec<String>>,
         auto: bool,
         timeout: Option<u32>,
     ) {
-        self.roll_call_close_current().await;
+        self.roll_call_close_current();
         let ids = list.unwrap_or_else(|| {
             let mut venues: Vec<String> = self
                 .participants
                 .values()
-                .filter(|p| p.info.role == Role::Venue)
-                .map(|p| p.info.id.clone())
+                .filter(|p| p.view.role == Role::Venue)
+                .map(|p| p.view.id.clone())
                 .collect();
             venues.sort();
             venues
         });
         if ids.is_empty() {
-            return self.error(by, ErrorCode::BadMessage, "nobody to call: no venue is present");
+            return self.refuse(by, Refusal::bad_request("nobody to call: no venue is present"));
         }
         let entries = ids
             .into_iter()
             .map(|id| RollEntry {
-                name: self.participants.get(&id).map_or_else(|| id.clone(), |p| p.info.name.clone()),
+                name: self.participants.get(&id).map_or_else(|| id.clone(), |p| p.view.name.clone()),
                 participant: id,
                 status: RollStatus::Waiting,
                 called_at: None,
@@ -49,36 +47,38 @@ impl Meeting {
             current: None,
             auto,
             timeout_secs: timeout.filter(|t| (3..=600).contains(t)).unwrap_or(DEFAULT_TIMEOUT),
-            started_at: crate::unix_millis(),
+            started_at: self.now.unix_ms,
             finished: false,
         });
         tracing::info!(meeting = %self.id, by, auto, "roll call started");
         if auto {
-            self.roll_call_advance().await;
+            self.roll_call_advance();
         }
         self.send_state();
     }
 
     /// Calls one participant.
-    pub(super) async fn roll_call_call(&mut self, by: &str, pid: &str) {
+    pub(super) fn roll_call_call(&mut self, by: &str, pid: &str) {
         let Some(rc) = &self.state.roll_call else {
-            return self.error(by, ErrorCode::BadState, "no roll call in progress");
+            return self.refuse(by, Refusal::bad_state("no roll call in progress"));
         };
         if !rc.entries.iter().any(|e| e.participant == pid) {
-            return self.error(by, ErrorCode::BadMessage, "this participant is not on the roll call list");
+            return self.refuse(by, Refusal::bad_request("this participant is not on the roll call list"));
         }
-        self.roll_call_close_current().await;
-        self.call(pid).await;
+        self.roll_call_close_current();
+        self.call(pid);
         self.send_state();
     }
 
-    async fn call(&mut self, pid: &str) {
+    fn call(&mut self, pid: &str) {
         let present = self.participants.contains_key(pid);
-        let venue = self.participants.get(pid).is_some_and(|p| p.info.role == Role::Venue);
-        let timeout = self.state.roll_call.as_ref().map_or(DEFAULT_TIMEOUT, |rc| rc.timeout_secs);
+        let venue_muted =
+            self.participants.get(pid).is_some_and(|p| p.view.role == Role::Venue && p.view.audio_muted);
+        let now = self.now;
         let Some(rc) = &mut self.state.roll_call else { return };
+        let timeout = rc.timeout_secs;
         let Some(entry) = rc.entries.iter_mut().find(|e| e.participant == pid) else { return };
-        entry.called_at = Some(crate::unix_millis());
+        entry.called_at = Some(now.unix_ms);
         if !present {
             entry.status = RollStatus::NotJoined;
             rc.current = None;
@@ -86,57 +86,57 @@ impl Meeting {
         }
         entry.status = RollStatus::Calling;
         rc.current = Some(pid.to_string());
-        self.roll_deadline = Some(Instant::now() + Duration::from_secs(u64::from(timeout)));
+        self.roll_deadline = Some(now.mono + Duration::from_secs(u64::from(timeout)));
         self.state.spotlight = Some(pid.to_string());
-        if venue && self.participants[pid].info.audio_muted {
+        if venue_muted {
             self.roll_opened_mic = Some(pid.to_string());
-            self.set_audio(pid, false).await;
+            self.set_audio(pid, false);
         }
     }
 
     /// The called participant answered (a click, or speaking).
-    pub(super) async fn roll_call_answer(&mut self, pid: &str) {
+    pub(super) fn roll_call_answer(&mut self, pid: &str) {
+        let now = self.now.unix_ms;
         let Some(rc) = &mut self.state.roll_call else { return };
         if rc.current.as_deref() != Some(pid) {
             return;
         }
         if let Some(e) = rc.entries.iter_mut().find(|e| e.participant == pid) {
             e.status = RollStatus::Answered;
-            e.answered_at = Some(crate::unix_millis());
+            e.answered_at = Some(now);
         }
         tracing::info!(meeting = %self.id, participant = pid, "roll call answered");
-        let auto = rc.auto;
-        if auto {
-            self.roll_call_close_current().await;
-            self.roll_call_advance().await;
+        if rc.auto {
+            self.roll_call_close_current();
+            self.roll_call_advance();
         }
         self.send_state();
     }
 
     /// No answer: mark the current one and call the next.
-    pub(super) async fn roll_call_next(&mut self) {
-        self.roll_call_close_current().await;
-        self.roll_call_advance().await;
+    pub(super) fn roll_call_next(&mut self) {
+        self.roll_call_close_current();
+        self.roll_call_advance();
         self.send_state();
     }
 
-    pub(super) async fn roll_call_stop(&mut self) {
-        self.roll_call_close_current().await;
+    pub(super) fn roll_call_stop(&mut self) {
+        self.roll_call_close_current();
         self.roll_call_finish();
         self.send_state();
     }
 
-    /// Every second: an unanswered call in automatic mode times out.
-    pub(super) async fn tick_roll_call(&mut self) {
+    /// An unanswered call in automatic mode times out.
+    pub(super) fn tick_roll_call(&mut self) {
         let auto = self.state.roll_call.as_ref().is_some_and(|rc| rc.auto && !rc.finished);
-        if auto && self.roll_deadline.is_some_and(|d| Instant::now() >= d) {
-            self.roll_call_next().await;
+        if auto && self.roll_deadline.is_some_and(|d| self.now.mono >= d) {
+            self.roll_call_next();
         }
     }
 
     /// Ends the current call: unanswered becomes no answer; a microphone the
     /// call opened closes again.
-    async fn roll_call_close_current(&mut self) {
+    fn roll_call_close_current(&mut self) {
         self.roll_deadline = None;
         if let Some(rc) = &mut self.state.roll_call {
             if let Some(cur) = rc.current.take() {
@@ -151,12 +151,12 @@ impl Meeting {
             }
         }
         if let Some(pid) = self.roll_opened_mic.take() {
-            self.set_audio(&pid, true).await;
+            self.set_audio(&pid, true);
         }
     }
 
     /// Calls the next waiting participant (skipping absent ones), or finishes.
-    async fn roll_call_advance(&mut self) {
+    fn roll_call_advance(&mut self) {
         loop {
             let next = self
                 .state
@@ -168,7 +168,7 @@ impl Meeting {
                 self.roll_call_finish();
                 return;
             };
-            self.call(&next).await;
+            self.call(&next);
             if self.state.roll_call.as_ref().is_some_and(|rc| rc.current.is_some()) {
                 return;
             }
@@ -176,44 +176,22 @@ impl Meeting {
     }
 
     fn roll_call_finish(&mut self) {
-        if let Some(rc) = &mut self.state.roll_call {
-            if !rc.finished {
-                rc.finished = true;
-                rc.current = None;
-                for e in rc.entries.iter_mut().filter(|e| e.status == RollStatus::Waiting) {
-                    e.status = if self.participants.contains_key(&e.participant) {
-                        RollStatus::NoAnswer
-                    } else {
-                        RollStatus::NotJoined
-                    };
-                }
-                let answered = rc.entries.iter().filter(|e| e.status == RollStatus::Answered).count();
-                tracing::info!(meeting = %self.id, answered, called = rc.entries.len(), "roll call finished");
-                let record = rc.clone();
-                self.roll_call_log.push(record.clone());
-                self.save_roll_call(&record);
-            }
+        let Some(rc) = &mut self.state.roll_call else { return };
+        if rc.finished {
+            return;
         }
-    }
-}
-
-impl Meeting {
-    /// Appends a finished roll call to `records/rollcalls.jsonl` (one JSON
-    /// object per line: meeting, title, and the roll call), for the
-    /// attendance record. A failure is logged; the meeting goes on.
-    fn save_roll_call(&self, rc: &RollCall) {
-        use std::io::Write;
-        let line = serde_json::json!({"meeting": self.id, "title": self.title, "roll_call": rc});
-        let result = std::fs::create_dir_all(&self.records).and_then(|()| {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.records.join("rollcalls.jsonl"))?;
-            writeln!(f, "{line}")?;
-            f.sync_data()
-        });
-        if let Err(e) = result {
-            tracing::error!(meeting = %self.id, error = %e, "cannot save the roll call record");
+        rc.finished = true;
+        rc.current = None;
+        for e in rc.entries.iter_mut().filter(|e| e.status == RollStatus::Waiting) {
+            e.status = if self.participants.contains_key(&e.participant) {
+                RollStatus::NoAnswer
+            } else {
+                RollStatus::NotJoined
+            };
         }
+        let answered = rc.entries.iter().filter(|e| e.status == RollStatus::Answered).count();
+        tracing::info!(meeting = %self.id, answered, called = rc.entries.len(), "roll call finished");
+        let record = rc.clone();
+        self.record(Record::RollCall(record));
     }
 }

@@ -1,12 +1,31 @@
-//! The signaling protocol, version 1: JSON text frames, one object each,
+//! Huiyi's signaling protocol, version 1: JSON text frames, one object each,
 //! tagged by `type`. `docs/protocol.md` documents every message.
+//!
+//! This crate is the leaf below everything else: the server, the load
+//! generator and the test clients all speak through these types, and every
+//! type goes both ways (serialise and deserialise), so no Rust code writes
+//! message JSON by hand.
 
 use serde::{Deserialize, Serialize};
 
-use crate::token::Role;
-
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A participant's role in a live meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chairs the meeting (主席).
+    Chair,
+    /// Meeting secretary (会务).
+    Secretary,
+    /// An unattended venue terminal (会场).
+    Venue,
+    /// A person.
+    Participant,
+    /// Attends, never publishes (列席).
+    Observer,
+}
 
 /// Where a published track comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +49,7 @@ pub struct TrackMeta {
 }
 
 /// Client → server.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
     /// First message: who I am.
@@ -38,16 +57,16 @@ pub enum ClientMsg {
         /// Protocol version the client speaks.
         version: u32,
         /// The join token from the invitation link.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
         /// Demo mode only: the meeting to join without a token.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         demo_meeting: Option<String>,
         /// Display name (demo mode; a token carries its own).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         /// The `session` of an earlier `welcome`, to resume after a drop.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
     },
     /// An SDP offer for what the client publishes (first join, screen share,
@@ -120,7 +139,7 @@ pub enum ClientMsg {
 }
 
 /// What the chair (主席) or the secretary (会务) does to the meeting.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Control {
     /// Mute or unmute one participant's microphone. Unmuting a venue opens
@@ -222,7 +241,7 @@ pub enum Control {
 }
 
 /// Where a participant stands in a roll call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RollStatus {
     /// Not called yet.
@@ -238,7 +257,7 @@ pub enum RollStatus {
 }
 
 /// One line of a roll call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollEntry {
     /// Participant id.
     pub participant: String,
@@ -253,7 +272,7 @@ pub struct RollEntry {
 }
 
 /// A roll call as everyone sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollCall {
     /// The list, in calling order.
     pub entries: Vec<RollEntry>,
@@ -270,7 +289,7 @@ pub struct RollCall {
 }
 
 /// The chair-controlled state of a meeting, sent whenever it changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MeetingState {
     /// Nobody new may join.
     pub locked: bool,
@@ -374,7 +393,7 @@ pub enum ErrorCode {
 }
 
 /// Server → client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// You are in.
@@ -528,6 +547,76 @@ mod tests {
             r#"{"type":"answer","offer_id":-1,"sdp":""}"#,
         ] {
             assert!(serde_json::from_str::<ClientMsg>(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Every message goes both ways: what the server sends, a client reads
+    /// back unchanged, and the other way round.
+    #[test]
+    fn messages_round_trip() {
+        let client = [
+            ClientMsg::Hello {
+                version: 1,
+                token: Some("t".into()),
+                demo_meeting: None,
+                name: None,
+                resume: None,
+            },
+            ClientMsg::Publish {
+                sdp: "v=0".into(),
+                tracks: vec![TrackMeta { mid: "0".into(), source: Source::Camera }],
+                restart: false,
+            },
+            ClientMsg::Control { action: Control::UnlockMics },
+            ClientMsg::Control { action: Control::GrantFloor { participant: "p".into(), seconds: Some(60) } },
+            ClientMsg::Control { action: Control::Broadcast { participants: None } },
+            ClientMsg::Leave,
+        ];
+        for m in client {
+            let json = serde_json::to_string(&m).expect("serialise");
+            assert_eq!(serde_json::from_str::<ClientMsg>(&json).expect(&json), m);
+        }
+        let json = serde_json::to_value(ClientMsg::Control { action: Control::UnlockMics }).expect("json");
+        assert_eq!(json, serde_json::json!({"type": "control", "action": "unlock_mics"}));
+        let hello = serde_json::to_value(ClientMsg::Hello {
+            version: 1,
+            token: Some("t".into()),
+            demo_meeting: None,
+            name: None,
+            resume: None,
+        })
+        .expect("json");
+        assert_eq!(hello, serde_json::json!({"type": "hello", "version": 1, "token": "t"}));
+        let state = MeetingState {
+            layout: "2x2".into(),
+            chair: Some("c".into()),
+            roll_call: Some(RollCall {
+                entries: vec![RollEntry {
+                    participant: "v".into(),
+                    name: "城关镇".into(),
+                    status: RollStatus::NoAnswer,
+                    called_at: Some(1),
+                    answered_at: None,
+                }],
+                current: None,
+                auto: true,
+                timeout_secs: 20,
+                started_at: 1,
+                finished: true,
+            }),
+            ..MeetingState::default()
+        };
+        let server = [
+            ServerMsg::MeetingState { state },
+            ServerMsg::Track {
+                track: TrackInfo { track: "t".into(), participant: "p".into(), source: Source::Microphone },
+            },
+            ServerMsg::Error { code: ErrorCode::Forbidden, message: "no".into() },
+            ServerMsg::Pong { nonce: 7 },
+        ];
+        for m in server {
+            let json = serde_json::to_string(&m).expect("serialise");
+            assert_eq!(serde_json::from_str::<ServerMsg>(&json).expect(&json), m);
         }
     }
 

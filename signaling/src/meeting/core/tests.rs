@@ -1,0 +1,288 @@
+//! The meeting's rules on simulated time: no sockets, no tasks, no real
+//! seconds. Each test drives a `Core` with inputs and checks its effects.
+
+use std::time::{Duration, Instant};
+
+use huiyi_sfu::{PeerId, RoomId, SfuEvent, TrackId, TrackKind};
+
+use super::*;
+
+const GRACE: Duration = Duration::from_secs(20);
+
+struct Sim {
+    core: Core,
+    now: Now,
+    epochs: HashMap<String, u64>,
+    next_peer: u64,
+}
+
+impl Sim {
+    fn new() -> Self {
+        let now = Now { mono: Instant::now(), unix_ms: 1_800_000_000_000 };
+        Self {
+            core: Core::new("m1".into(), "周例会".into(), GRACE, now),
+            now,
+            epochs: HashMap::new(),
+            next_peer: 1,
+        }
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Effect> {
+        self.core.handle(self.now, input)
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<Effect> {
+        self.now = self.now.after(d);
+        self.input(Input::Tick)
+    }
+
+    fn join(&mut self, pid: &str, role: Role) -> Vec<Effect> {
+        let guest = Guest { pid: pid.into(), name: format!("{pid}-name"), role };
+        let effects = self.input(Input::Attach { guest, resume: None });
+        let epoch = admitted(&effects).unwrap_or_else(|| panic!("{pid} not admitted: {effects:?}"));
+        self.epochs.insert(pid.into(), epoch);
+        effects
+    }
+
+    fn ask(&mut self, pid: &str, request: Request) -> Vec<Effect> {
+        let epoch = self.epochs[pid];
+        self.input(Input::Request { pid: pid.into(), epoch, request })
+    }
+
+    fn control(&mut self, pid: &str, action: Action) -> Vec<Effect> {
+        self.ask(pid, Request::Control(action))
+    }
+
+    /// `pid` publishes a microphone: its media session and audio track exist.
+    fn publish_audio(&mut self, pid: &str) -> (PeerId, TrackId) {
+        let effects = self.ask(pid, Request::Publish { sdp: "v=0".into(), tracks: vec![], restart: false });
+        assert!(effects.iter().any(|e| matches!(e, Effect::Sfu(SfuCmd::AddPeer { pid: p, .. }) if p == pid)));
+        let peer = PeerId(self.next_peer);
+        let track = TrackId(100 + self.next_peer);
+        self.next_peer += 1;
+        let effects = self
+            .input(Input::Sfu(SfuResult::PeerAdded { pid: pid.into(), result: Ok((peer, "answer".into())) }));
+        assert!(notices_to(&effects, pid).contains(&Notice::Answer { sdp: "answer".into() }));
+        self.input(Input::Media(SfuEvent::TrackPublished {
+            room: RoomId(1),
+            peer,
+            track,
+            kind: TrackKind::Audio,
+            mid: "0".into(),
+        }));
+        (peer, track)
+    }
+
+    fn state(&self) -> &ChairState {
+        self.core.state()
+    }
+}
+
+fn admitted(effects: &[Effect]) -> Option<u64> {
+    effects.iter().find_map(|e| match e {
+        Effect::Admit(Ok(a)) => Some(a.epoch),
+        _ => None,
+    })
+}
+
+fn notices_to(effects: &[Effect], pid: &str) -> Vec<Notice> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notify(p, n) if p == pid => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn refusal_to(effects: &[Effect], pid: &str) -> Option<RefusalKind> {
+    notices_to(effects, pid).into_iter().find_map(|n| match n {
+        Notice::Refused(r) => Some(r.kind),
+        _ => None,
+    })
+}
+
+fn last_state_to(effects: &[Effect], pid: &str) -> Option<ChairState> {
+    notices_to(effects, pid).into_iter().rev().find_map(|n| match n {
+        Notice::State(s) => Some(s),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_timed_floor_closes_the_microphone_when_its_time_is_up() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("v1", Role::Venue);
+    let (peer, track) = sim.publish_audio("v1");
+    sim.control("chair", Action::MuteAll { lock: true });
+    let effects = sim.control("chair", Action::GrantFloor { participant: "v1".into(), seconds: Some(60) });
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetMuted(peer, track, false))), "the floor opens the mic");
+    assert_eq!(sim.state().floor.as_deref(), Some("v1"));
+    assert_eq!(sim.state().floor_ends_at, Some(sim.now.unix_ms + 60_000));
+    assert_eq!(sim.core.next_deadline(), Some(sim.now.mono + Duration::from_secs(60)));
+
+    let effects = sim.advance(Duration::from_secs(59));
+    assert!(effects.is_empty(), "nothing before the time: {effects:?}");
+    let effects = sim.advance(Duration::from_secs(1));
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetMuted(peer, track, true))), "the mic closes at 60 s");
+    assert_eq!(last_state_to(&effects, "chair").map(|s| s.floor), Some(None));
+    assert!(sim.core.participant("v1").is_some_and(|p| p.audio_muted));
+    // Microphones stay locked: the speaker cannot reopen its own.
+    let effects = sim.ask("v1", Request::Mute { audio: Some(false), video: None });
+    assert_eq!(refusal_to(&effects, "v1"), Some(RefusalKind::Forbidden));
+}
+
+#[test]
+fn an_automatic_roll_call_walks_the_venues_on_its_timeout() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("v1", Role::Venue);
+    sim.join("v2", Role::Venue);
+    let (p1, t1) = sim.publish_audio("v1");
+    sim.ask("v1", Request::Mute { audio: Some(true), video: None });
+    let effects = sim.control(
+        "chair",
+        Action::RollCallStart {
+            participants: Some(vec!["v1".into(), "absent".into(), "v2".into()]),
+            auto: true,
+            timeout_secs: Some(5),
+        },
+    );
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetMuted(p1, t1, false))), "a called venue's mic opens");
+    let rc = sim.state().roll_call.clone().expect("running");
+    assert_eq!(rc.current.as_deref(), Some("v1"));
+    assert_eq!(sim.state().spotlight.as_deref(), Some("v1"));
+
+    let effects = sim.advance(Duration::from_secs(5));
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetMuted(p1, t1, true))), "and closes after its call");
+    let rc = sim.state().roll_call.clone().expect("running");
+    let status = |id: &str| rc.entries.iter().find(|e| e.participant == id).map(|e| e.status);
+    assert_eq!(status("v1"), Some(RollStatus::NoAnswer));
+    assert_eq!(status("absent"), Some(RollStatus::NotJoined), "the absent one is skipped");
+    assert_eq!(rc.current.as_deref(), Some("v2"));
+
+    sim.advance(Duration::from_secs(1));
+    let effects = sim.ask("v2", Request::RollCallAnswer);
+    let rc = sim.state().roll_call.clone().expect("kept");
+    assert!(rc.finished);
+    assert_eq!(rc.entries[2].answered_at, Some(sim.now.unix_ms));
+    let recorded = effects.iter().find_map(|e| match e {
+        Effect::Record(Record::RollCall(rc)) => Some(rc.clone()),
+        _ => None,
+    });
+    assert_eq!(recorded.map(|r| r.entries.len()), Some(3), "the finished roll call is recorded");
+    assert_eq!(sim.core.next_deadline(), None);
+}
+
+#[test]
+fn a_locked_microphone_opens_only_when_the_chair_asks() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("p", Role::Participant);
+    sim.control("chair", Action::MuteAll { lock: true });
+    let effects = sim.ask("p", Request::Mute { audio: Some(false), video: None });
+    assert_eq!(refusal_to(&effects, "p"), Some(RefusalKind::Forbidden));
+    let effects = sim.control("p", Action::UnlockMics);
+    assert_eq!(refusal_to(&effects, "p"), Some(RefusalKind::Forbidden), "chair control is the chair's");
+
+    let effects = sim.control("chair", Action::MuteParticipant { participant: "p".into(), muted: false });
+    assert!(notices_to(&effects, "p").contains(&Notice::UnmuteRequest { by: "chair".into() }));
+    let effects = sim.ask("p", Request::Mute { audio: Some(false), video: None });
+    assert_eq!(refusal_to(&effects, "p"), None);
+    assert!(sim.core.participant("p").is_some_and(|p| !p.audio_muted));
+}
+
+#[test]
+fn the_chair_is_whoever_holds_it_and_passes_on_when_it_leaves() {
+    let mut sim = Sim::new();
+    sim.join("sec", Role::Secretary);
+    let effects = sim.join("c1", Role::Chair);
+    assert_eq!(last_state_to(&effects, "sec").and_then(|s| s.chair), Some("c1".into()), "everyone is told");
+    sim.join("c2", Role::Chair);
+    sim.join("p", Role::Participant);
+    assert_eq!(sim.state().chair.as_deref(), Some("c1"), "the first chair holds it");
+
+    sim.control("c1", Action::TransferChair { participant: "p".into() });
+    assert_eq!(sim.state().chair.as_deref(), Some("p"));
+    assert_eq!(sim.core.participant("c1").map(|v| v.role), Some(Role::Participant));
+    assert_eq!(sim.core.participant("p").map(|v| v.role), Some(Role::Chair));
+
+    sim.control("sec", Action::TakeChair);
+    assert_eq!(sim.state().chair.as_deref(), Some("sec"));
+    assert_eq!(sim.core.participant("p").map(|v| v.role), Some(Role::Participant), "the holder steps down");
+    assert_eq!(sim.core.participant("sec").map(|v| v.role), Some(Role::Secretary), "a secretary stays one");
+
+    let effects = sim.ask("sec", Request::Leave);
+    assert!(effects.contains(&Effect::Close("sec".into(), CloseReason::Left)));
+    assert_eq!(sim.state().chair.as_deref(), Some("c2"), "another chair present takes it");
+    sim.ask("c2", Request::Leave);
+    assert_eq!(sim.state().chair, None, "nobody holds it");
+}
+
+#[test]
+fn a_dropped_participant_may_resume_within_the_grace_period_only() {
+    let mut sim = Sim::new();
+    sim.join("c", Role::Chair);
+    let effects = sim.join("v1", Role::Venue);
+    let Some(Notice::Welcome(w)) = notices_to(&effects, "v1").into_iter().next() else {
+        panic!("welcome first")
+    };
+    let key = w.session.clone();
+    sim.input(Input::Detach { pid: "v1".into(), epoch: sim.epochs["v1"] });
+    assert!(sim.core.participant("v1").is_some_and(|p| !p.connected));
+    assert_eq!(sim.core.next_deadline(), Some(sim.now.mono + GRACE));
+
+    sim.advance(GRACE - Duration::from_secs(1));
+    let guest = Guest { pid: "v1".into(), name: "v1".into(), role: Role::Venue };
+    let effects = sim.input(Input::Attach { guest, resume: Some(key) });
+    let Some(Notice::Welcome(w)) = notices_to(&effects, "v1").into_iter().next() else { panic!("welcome") };
+    assert!(w.resumed);
+    assert!(sim.core.participant("v1").is_some_and(|p| p.connected));
+
+    let epoch = admitted(&effects).expect("admitted");
+    sim.input(Input::Detach { pid: "v1".into(), epoch });
+    let effects = sim.advance(GRACE);
+    assert!(sim.core.participant("v1").is_none(), "gone after the grace period");
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Record(Record::Attendance { pid, event: "leave", reason, .. }) if pid == "v1" && reason == "timeout")
+    ));
+    assert!(notices_to(&effects, "c").contains(&Notice::Left { id: "v1".into(), reason: "timeout".into() }));
+}
+
+#[test]
+fn observers_cannot_publish_or_queue_and_removed_participants_stay_out() {
+    let mut sim = Sim::new();
+    sim.join("c", Role::Chair);
+    sim.join("o", Role::Observer);
+    let sending = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n".to_string();
+    let effects = sim.ask("o", Request::Publish { sdp: sending, tracks: vec![], restart: false });
+    assert_eq!(refusal_to(&effects, "o"), Some(RefusalKind::Forbidden));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Sfu(_))), "nothing reaches the media plane");
+    let effects = sim.ask("o", Request::RaiseHand);
+    assert_eq!(refusal_to(&effects, "o"), Some(RefusalKind::Forbidden));
+
+    let effects = sim.control("c", Action::RemoveParticipant { participant: "o".into(), bar: true });
+    assert!(effects.contains(&Effect::Close("o".into(), CloseReason::Removed)));
+    let guest = Guest { pid: "o".into(), name: "o".into(), role: Role::Observer };
+    let effects = sim.input(Input::Attach { guest, resume: None });
+    assert!(matches!(effects.as_slice(), [Effect::Admit(Err(Refusal { kind: RefusalKind::Forbidden, .. }))]));
+}
+
+#[test]
+fn ending_closes_everyone_and_records_their_leaves() {
+    let mut sim = Sim::new();
+    sim.join("c", Role::Chair);
+    sim.join("v1", Role::Venue);
+    let (peer, _) = sim.publish_audio("v1");
+    let effects = sim.control("c", Action::EndMeeting);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Record(Record::Ended { by, .. }) if by == "c")));
+    assert!(effects.contains(&Effect::Close("v1".into(), CloseReason::EndedByChair)));
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::RemovePeer(peer))));
+    let leaves = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Record(Record::Attendance { event: "leave", reason, .. }) if reason == "ended"))
+        .count();
+    assert_eq!(leaves, 2);
+    assert!(sim.core.finished());
+}

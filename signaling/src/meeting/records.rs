@@ -1,0 +1,106 @@
+//! The meeting's recorder: what the core asks to keep (joins and leaves,
+//! sign-ins, finished roll calls, the end of the meeting) is written to the
+//! store in order, on a blocking thread of its own, never on the actor's.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::core::{Record, RollCall, RollStatus};
+use crate::services::lifecycle;
+use crate::store::{AttendanceEvent, RollCallLine, RollCallRecord, Store};
+
+/// Writes one meeting's records.
+pub(super) struct Recorder {
+    meeting: String,
+    tx: Option<mpsc::UnboundedSender<Record>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Recorder {
+    /// Starts the writer of meeting `meeting` (titled `title`).
+    pub(super) fn start(meeting: String, title: String, store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
+        let id = meeting.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            while let Some(record) = rx.blocking_recv() {
+                if let Err(e) = write(store.as_ref(), &id, &title, record) {
+                    tracing::error!(meeting = %id, error = %e, "cannot write a meeting record");
+                }
+            }
+        });
+        Self { meeting, tx: Some(tx), task: Some(task) }
+    }
+
+    /// The meeting's id.
+    pub(super) fn meeting(&self) -> &str {
+        &self.meeting
+    }
+
+    /// Queues a record.
+    pub(super) fn write(&self, record: Record) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(record);
+        }
+    }
+
+    /// Waits until everything queued is written.
+    pub(super) async fn finish(&mut self) {
+        self.tx = None;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn write(
+    store: &dyn Store,
+    meeting: &str,
+    title: &str,
+    record: Record,
+) -> Result<(), crate::store::StoreError> {
+    match record {
+        Record::Attendance { pid, name, event, reason, at } => store.record_attendance(&AttendanceEvent {
+            meeting: meeting.to_string(),
+            participant: pid,
+            name,
+            event: event.to_string(),
+            at,
+            reason,
+        }),
+        Record::SignIn { pid, name, at } => store.record_sign_in(meeting, &pid, &name, at),
+        Record::RollCall(rc) => store.record_roll_call(&roll_call_record(meeting, title, &rc)),
+        Record::Ended { by, at } => lifecycle::end_from_inside(store, meeting, &by, at),
+    }
+}
+
+/// The store's form of a roll call.
+pub fn roll_call_record(meeting: &str, title: &str, rc: &RollCall) -> RollCallRecord {
+    RollCallRecord {
+        meeting: meeting.to_string(),
+        title: title.to_string(),
+        started_at_ms: rc.started_at as i64,
+        auto: rc.auto,
+        entries: rc
+            .entries
+            .iter()
+            .map(|e| RollCallLine {
+                participant: e.participant.clone(),
+                name: e.name.clone(),
+                status: status_word(e.status).to_string(),
+                called_at_ms: e.called_at.map(|t| t as i64),
+                answered_at_ms: e.answered_at.map(|t| t as i64),
+            })
+            .collect(),
+    }
+}
+
+fn status_word(s: RollStatus) -> &'static str {
+    match s {
+        RollStatus::Waiting => "waiting",
+        RollStatus::Calling => "calling",
+        RollStatus::Answered => "answered",
+        RollStatus::NoAnswer => "no_answer",
+        RollStatus::NotJoined => "not_joined",
+    }
+}

@@ -1,0 +1,112 @@
+//! The whole server: [`run`] starts the media plane from the
+//! configuration, serves HTTP on an already-bound listener (so tests bind
+//! port 0), and on the shutdown signal stops accepting requests, closes
+//! every live meeting (their records written) and every media peer, and
+//! joins the media workers before it returns.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use huiyi_config::Config;
+use huiyi_sfu::Sfu;
+use tokio::net::TcpListener;
+
+use crate::services::accounts::create_account;
+use crate::{auth, http, meeting, services, store, tls, token};
+
+/// Runs the server until `shutdown` completes.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Links point at the address actually bound (port 0 picks one).
+    config.http.listen = listener.local_addr()?;
+    if config.signaling.public_url.is_empty() && config.http.listen.ip().is_unspecified() {
+        tracing::warn!(
+            "http.listen is a wildcard address: set signaling.public_url so that join links name this server"
+        );
+    }
+    let tls_config = tls::server_config(&config)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot create {}: {e}", config.data_dir.display()))?;
+    let (sfu, mut events) = Sfu::start(&config.sfu)?;
+    let media = sfu.handle();
+    tracing::info!(media = ?media.local_addrs(), http = %listener.local_addr()?, "huiyi started");
+    let signer = token::Signer::load_or_create(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot read or create the signing key: {e}"))?;
+    let grace = std::time::Duration::from_secs(config.signaling.reconnect_grace_secs);
+    let store: Arc<dyn store::Store> = Arc::new(
+        store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
+            .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?,
+    );
+    ensure_first_admin(store.as_ref())?;
+    // Roll calls kept in a file by earlier versions move into the store.
+    services::rollcalls::import_legacy(store.as_ref(), &config.data_dir.join("records"))
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot import records/rollcalls.jsonl: {e}"))?;
+    let meetings = meeting::Meetings::new(media.clone(), grace, store.clone());
+    let dispatcher = meetings.clone();
+    let live = meetings.clone();
+    // Scheduled meetings end on their own at their time.
+    let driver = tokio::spawn(services::lifecycle::drive(
+        meetings.clone(),
+        store.clone(),
+        config.signaling.end_grace_mins,
+        std::time::Duration::from_secs(5),
+    ));
+
+    let app = http::router(http::AppState {
+        media: media.clone(),
+        meetings,
+        signer,
+        config: Arc::new(config),
+        store,
+    });
+    // Media events go to their meetings.
+    let event_log = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::trace!(?event, "media event");
+            dispatcher.dispatch(event).await;
+        }
+    });
+    match tls_config {
+        Some(tls_config) => {
+            tracing::info!("serving HTTPS");
+            tls::serve(listener, tls_config, app, shutdown).await?;
+        }
+        None => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    driver.abort();
+    tracing::info!("http stopped; closing meetings and media peers");
+    live.shutdown().await;
+    tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
+    event_log.await?;
+    tracing::info!("huiyi stopped");
+    Ok(())
+}
+
+/// The base URL of join links: `signaling.public_url`, or the listen address.
+pub fn public_base_url(config: &Config) -> String {
+    if !config.signaling.public_url.is_empty() {
+        return config.signaling.public_url.trim_end_matches('/').to_string();
+    }
+    let scheme = if tls::serves_tls(config) { "https" } else { "http" };
+    format!("{scheme}://{}", config.http.listen)
+}
+
+/// On the very first start (no accounts), creates the `admin` account with a
+/// one-time password and prints it once.
+fn ensure_first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
+    if store.account_count()? > 0 {
+        return Ok(());
+    }
+    let password = auth::one_time_password();
+    create_account(store, "admin", "管理员", store::AccountRole::Admin, &password)?;
+    println!("huiyi: first start: created the account \"admin\" with the one-time password {password}");
+    println!("huiyi: log in and change it; it is not shown again");
+    Ok(())
+}

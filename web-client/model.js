@@ -1,0 +1,254 @@
+// The meeting as plain data, and the protocol's messages (docs/protocol.md).
+// DOM-free and transport-free: no document, no WebSocket, no timers, so it
+// runs under Node as it does in the page (web-client/tests/model.test.mjs).
+//
+//   let m = emptyMeeting();
+//   m = applyMessage(m, serverMessage); // a new state, the old one untouched
+//   sig.send(msg.grantFloor(id, 180));  // a client message as JSON data
+//
+// protocol.js carries the messages; app.js and chair.js draw the state.
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------- roles and fixed vocabularies ----------
+
+/// Roles in a meeting (a participant's `role`); each has a label on the meeting page.
+export const ROLES = ['chair', 'secretary', 'venue', 'participant', 'observer'];
+/// Roles that run the meeting (chair control, the monitor wall).
+export const HOST_ROLES = new Set(['chair', 'secretary']);
+/// Layouts the chair can push (`control layout`): the chair console's choice.
+export const LAYOUTS = ['auto', '1', '1+5', '2x2', '3x3', '4x4'];
+/// Where a participant stands in a roll call; each has a label.
+export const ROLL_STATUSES = ['waiting', 'calling', 'answered', 'no_answer', 'not_joined'];
+/// Close codes after which the client does not reconnect by itself (we
+/// left, the hello was refused, replaced elsewhere, meeting ended, removed).
+export const FINAL_CLOSE_CODES = [1000, 1008, 4001, 4002, 4003];
+
+// ---------- the state ----------
+
+/// The state before the welcome: nobody, no tracks.
+/// `participants`: id → participant object (insertion order = join order);
+/// `tracks`: track id → {track, participant, source};
+/// `meetingState`: the last `meeting_state` (without `type`), or null;
+/// `chat`: every chat message received, oldest first.
+export function emptyMeeting() {
+  return {
+    me: null, // my participant id
+    meeting: null, // {id, title}
+    session: null, // the resume key of the last welcome
+    resumed: false,
+    participants: new Map(),
+    tracks: new Map(),
+    speaker: null, // active speaker id
+    meetingState: null,
+    chat: [],
+  };
+}
+
+/// Server message types that change the state.
+export const STATE_MESSAGES = [
+  'welcome', 'participant_joined', 'participant_updated', 'participant_left',
+  'track', 'track_ended', 'active_speaker', 'meeting_state', 'chat',
+];
+
+const trackInfo = ({ track, participant, source }) => ({ track, participant, source });
+
+/// The state after the server message `m`. Pure: `state` is not changed;
+/// the result shares what did not change. Messages that change nothing
+/// (offer, answer, error, pong, unmute_request, unknown types) give back
+/// `state` itself.
+export function applyMessage(state, m) {
+  switch (m?.type) {
+    case 'welcome': {
+      // A welcome is the whole meeting as the server has it now (on a
+      // resume too): others, me, every track. The chat log stays.
+      const participants = new Map();
+      for (const p of m.participants || []) participants.set(p.id, p);
+      participants.set(m.you.id, m.you);
+      return {
+        ...state,
+        me: m.you.id,
+        meeting: m.meeting,
+        session: m.session ?? null,
+        resumed: !!m.resumed,
+        participants,
+        tracks: new Map((m.tracks || []).map((tr) => [tr.track, trackInfo(tr)])),
+        speaker: m.active_speaker ?? null,
+      };
+    }
+    case 'participant_joined':
+    case 'participant_updated': {
+      const participants = new Map(state.participants);
+      participants.set(m.participant.id, m.participant);
+      return { ...state, participants };
+    }
+    case 'participant_left': {
+      if (!state.participants.has(m.id)) return state;
+      const participants = new Map(state.participants);
+      participants.delete(m.id);
+      return { ...state, participants };
+    }
+    case 'track': {
+      const tracks = new Map(state.tracks);
+      tracks.set(m.track, trackInfo(m));
+      return { ...state, tracks };
+    }
+    case 'track_ended': {
+      if (!state.tracks.has(m.track)) return state;
+      const tracks = new Map(state.tracks);
+      tracks.delete(m.track);
+      return { ...state, tracks };
+    }
+    case 'active_speaker':
+      return { ...state, speaker: m.participant ?? null };
+    case 'meeting_state': {
+      const { type, ...meetingState } = m;
+      return { ...state, meetingState };
+    }
+    case 'chat':
+      return { ...state, chat: [...state.chat, { from: m.from, name: m.name, text: m.text, at: m.at }] };
+    default:
+      return state;
+  }
+}
+
+/// Applies messages in order (tests, replaying a log).
+export const applyAll = (state, messages) => messages.reduce(applyMessage, state);
+
+// ---------- reading the state ----------
+
+/// My participant object, once welcomed.
+export const myself = (s) => (s.me ? s.participants.get(s.me) ?? null : null);
+
+/// A participant's name, or `fallback` for an id not (or no longer) present.
+export const nameOf = (s, id, fallback = '') => s.participants.get(id)?.name ?? fallback;
+
+/// Whether I run the meeting: chair or secretary by role, or the chair
+/// handed to me (`meeting_state.chair`).
+export function isHost(s) {
+  const me = myself(s);
+  return !!me && (HOST_ROLES.has(me.role) || s.meetingState?.chair === me.id);
+}
+
+/// The camera track a participant publishes, or undefined.
+export const cameraOf = (s, participantId) =>
+  [...s.tracks.values()].find((x) => x.participant === participantId && x.source === 'camera');
+
+/// Screen shares, `[trackId, info]` in the order they started.
+export const screenShares = (s) => [...s.tracks].filter(([, info]) => info.source === 'screen');
+
+/// Whether my hand is up (in the speaking queue).
+export const handRaised = (s) => !!s.me && (s.meetingState?.hands || []).includes(s.me);
+
+/// Whether I have the floor.
+export const haveFloor = (s) => !!s.me && s.meetingState?.floor === s.me;
+
+/// Whole seconds left of the current speech at `now` (Unix ms), or null
+/// when the floor has no time limit.
+export function floorSecondsLeft(s, now) {
+  const ends = s.meetingState?.floor_ends_at;
+  return ends ? Math.max(0, Math.round((ends - now) / 1000)) : null;
+}
+
+/// The running roll call (not finished), or null.
+export function activeRollCall(s) {
+  const rc = s.meetingState?.roll_call;
+  return rc && !rc.finished ? rc : null;
+}
+
+/// Whether the roll call is calling me now and I have not answered.
+export function beingCalled(s) {
+  const rc = activeRollCall(s);
+  if (!rc || !s.me || rc.current !== s.me) return false;
+  return rc.entries?.find((e) => e.participant === s.me)?.status === 'calling';
+}
+
+/// Whom a roll call started by me calls: everyone present but observers,
+/// hosts and me; venues first, then by id.
+export function rollCallOrder(s) {
+  return [...s.participants.values()]
+    .filter((p) => p.role !== 'observer' && !HOST_ROLES.has(p.role) && p.id !== s.me)
+    .sort((a, b) => (a.role === 'venue' ? 0 : 1) - (b.role === 'venue' ? 0 : 1) || a.id.localeCompare(b.id))
+    .map((p) => p.id);
+}
+
+/// The participants shown by a sub-venue in broadcast mode (hosts see
+/// everyone): a set of ids, or null when there is no broadcast for me.
+export function onAirFor(s) {
+  const broadcast = s.meetingState?.broadcast;
+  return broadcast && !isHost(s) ? new Set(broadcast) : null;
+}
+
+// ---------- client messages ----------
+
+/// Adds the fields of `extra` that are not undefined.
+function defined(base, extra) {
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) base[k] = v;
+  return base;
+}
+
+const control = (action, fields = {}) => defined({ type: 'control', action }, fields);
+
+/// Builders of every client message, as the JSON objects to send.
+export const msg = Object.freeze({
+  /// `auth`: {token} or {demo_meeting, name}; `resume`: the last welcome's session.
+  hello: (auth = {}, resume = undefined) => defined({ type: 'hello', version: PROTOCOL_VERSION }, { ...auth, resume: resume || undefined }),
+  /// `tracks`: [{mid, source}]; `restart` after a new peer connection.
+  publish: (sdp, tracks = [], restart = false) => ({ type: 'publish', sdp, tracks, restart }),
+  answer: (offerId, sdp) => ({ type: 'answer', offer_id: offerId, sdp }),
+  /// `{audio}` and/or `{video}`: true mutes.
+  mute: ({ audio, video } = {}) => defined({ type: 'mute' }, { audio, video }),
+  /// `video: false` is audio-only mode.
+  receive: (video) => ({ type: 'receive', video }),
+  chat: (text) => ({ type: 'chat', text }),
+  /// 0 bad … 3 good.
+  quality: (level) => ({ type: 'quality', level }),
+  ping: (nonce = undefined) => defined({ type: 'ping' }, { nonce }),
+  leave: () => ({ type: 'leave' }),
+  raiseHand: () => ({ type: 'raise_hand' }),
+  lowerHand: () => ({ type: 'lower_hand' }),
+  signIn: () => ({ type: 'sign_in' }),
+  rollCallAnswer: () => ({ type: 'roll_call_answer' }),
+
+  // Chair control ({type: 'control', action, …}).
+  control,
+  muteParticipant: (participant, muted) => control('mute_participant', { participant, muted }),
+  muteAll: (lock = false) => control('mute_all', { lock }),
+  unlockMics: () => control('unlock_mics'),
+  /// `seconds`: the speaking time limit, null for none.
+  grantFloor: (participant, seconds = null) => control('grant_floor', { participant, seconds }),
+  declineHand: (participant) => control('decline_hand', { participant }),
+  endSpeech: () => control('end_speech'),
+  lowerAllHands: () => control('lower_all_hands'),
+  /// `participants`: ids on air, or null to end the broadcast.
+  broadcast: (participants) => control('broadcast', { participants }),
+  lockMeeting: (locked) => control('lock_meeting', { locked }),
+  /// `bar`: refuse its link for the rest of the meeting.
+  removeParticipant: (participant, bar = false) => control('remove_participant', { participant, bar }),
+  endMeeting: () => control('end_meeting'),
+  transferChair: (participant) => control('transfer_chair', { participant }),
+  takeChair: () => control('take_chair'),
+  /// `participant`: shown large for everyone, or null.
+  spotlight: (participant) => control('spotlight', { participant }),
+  layout: (layout) => control('layout', { layout }),
+  /// `participants`: ids in calling order (omitted: the server's default).
+  rollCallStart: (participants = undefined, { auto = false, timeoutSecs = undefined } = {}) =>
+    control('roll_call_start', { participants, auto: auto || undefined, timeout_secs: timeoutSecs }),
+  rollCallCall: (participant) => control('roll_call_call', { participant }),
+  rollCallNext: () => control('roll_call_next'),
+  rollCallStop: () => control('roll_call_stop'),
+});
+
+// ---------- join tokens ----------
+
+/// The claims of a join token (`base64url(JSON) "." signature`), read
+/// without checking the signature (the server does): `m` meeting, `t`
+/// title, `p` participant, `n` name, `r` role, `nbf`/`exp`. Null when the
+/// token cannot be read.
+export function tokenClaims(token) {
+  try {
+    const body = token.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+    const json = new TextDecoder().decode(Uint8Array.from(atob(body), (c) => c.charCodeAt(0)));
+    return JSON.parse(json);
+  } catch { return null; }
+}
