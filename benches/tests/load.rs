@@ -22,14 +22,22 @@ async fn a_small_plenary_is_received_in_full() {
     let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
         let _ = stopped.await;
     }));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server creates its signing key as it starts.
+    let mut signer = None;
+    for _ in 0..200 {
+        if let Ok(key) = huiyi_signaling::token::Signer::load_existing(&dir) {
+            signer = Some(key);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let mut scenario = Scenario::named("county-plenary").expect("scenario");
     scenario.listeners = 4;
     scenario.video_bps = 300_000;
     let target = Huiyi {
         ws_url: format!("ws://{addr}/ws"),
-        signer: Some(huiyi_signaling::token::Signer::load_existing(&dir).expect("the server's key")),
+        signer: Some(signer.expect("the server's key")),
         run_id: "test".into(),
     };
     let cfg = RunConfig {

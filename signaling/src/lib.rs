@@ -12,6 +12,7 @@ pub mod auth;
 pub mod clock;
 pub mod http;
 pub mod meeting;
+pub mod permissions;
 pub mod scheduling;
 pub mod server;
 pub mod services;

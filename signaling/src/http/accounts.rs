@@ -11,8 +11,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{blocking, current_account, ApiError};
+use super::api::{allow, blocking, current_account, ApiError};
 use crate::http::AppState;
+use crate::permissions::Permission;
 use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
 
 /// The routes.
@@ -28,10 +29,7 @@ fn public(a: &Account) -> serde_json::Value {
 }
 
 fn admin_only(a: &Account) -> Result<(), ApiError> {
-    match a.role {
-        AccountRole::Admin => Ok(()),
-        _ => Err(ApiError::forbidden("only an admin may manage accounts")),
-    }
+    allow(a, Permission::Administer, None)
 }
 
 #[derive(Deserialize)]
@@ -42,13 +40,10 @@ struct RoleFilter {
 /// Accounts (no secrets), optionally of one role; secretary or admin.
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     filter: Result<Query<RoleFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    if !matches!(account.role, AccountRole::Admin | AccountRole::Secretary) {
-        return Err(ApiError::forbidden("only a secretary or an admin may list accounts"));
-    }
+    allow(&account, Permission::ListAccounts, None)?;
     let Query(filter) =
         filter.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let all = blocking(state.store.clone(), |s| s.accounts()).await?;

@@ -18,7 +18,8 @@ use serde_json::json;
 
 use crate::auth::{attempt, Login};
 use crate::http::AppState;
-use crate::store::{Account, AccountRole, NewAudit, Store, StoreError};
+use crate::permissions::Permission;
+use crate::store::{Account, AccountRole, MeetingRecord, NewAudit, Store, StoreError};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "huiyi_session";
@@ -228,6 +229,27 @@ pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Refuses (403) unless `account` may do `what` (to `meeting`).
+pub fn allow(account: &Account, what: Permission, meeting: Option<&MeetingRecord>) -> Result<(), ApiError> {
+    if account.may(what, meeting) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(what.denial()))
+    }
+}
+
+/// The logged-in account as a handler argument (401 without a session).
+impl axum::extract::FromRequestParts<AppState> for Account {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        current_account(state, &parts.headers).await
+    }
+}
+
 /// The account behind the request's session cookie.
 pub async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
     let token = session_token(headers)
@@ -257,9 +279,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(([(header::SET_COOKIE, expired)], StatusCode::NO_CONTENT).into_response())
 }
 
-async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    if account.role != AccountRole::Auditor {
+async fn audit(State(state): State<AppState>, account: Account) -> Result<Response, ApiError> {
+    if !account.may(Permission::ReadAudit, None) {
         let (id, now) = (account.id.clone(), crate::clock::unix_secs());
         blocking(state.store.clone(), move |s| {
             s.audit(
@@ -268,11 +289,7 @@ async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
             )
         })
         .await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the auditor may read the audit log",
-        ));
+        return Err(ApiError::forbidden(Permission::ReadAudit.denial()));
     }
     let entries = blocking(state.store.clone(), |s| s.audit_log(500)).await?;
     Ok(Json(json!({"entries": entries})).into_response())

@@ -10,10 +10,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use super::api::{blocking, current_account, ApiError};
+use super::api::{allow, blocking, current_account, ApiError};
 use crate::http::AppState;
+use crate::permissions::Permission;
 use crate::scheduling::unix_from_local;
-use crate::store::{AccountRole, MeetingRecord, OrgKind};
+use crate::store::{MeetingRecord, OrgKind};
 use crate::token::{Claims, Role};
 
 /// The routes.
@@ -50,9 +51,7 @@ pub(super) async fn invitation_links(
     id: String,
 ) -> Result<Vec<Invitation>, ApiError> {
     let account = current_account(state, headers).await?;
-    if !matches!(account.role, AccountRole::Admin | AccountRole::Secretary) {
-        return Err(ApiError::forbidden("only a secretary or an admin may see the invitation links"));
-    }
+    allow(&account, Permission::Schedule, None)?;
     let (meeting, org) =
         blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
     let base = crate::server::public_base_url(&state.config);
@@ -178,13 +177,7 @@ pub(super) async fn summary(
         Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
     })
     .await?;
-    let chairs = meeting.chair.as_deref() == Some(account.id.as_str());
-    if !chairs && !matches!(account.role, AccountRole::Admin | AccountRole::Secretary | AccountRole::Auditor)
-    {
-        return Err(ApiError::forbidden(
-            "only the secretary, an admin, an auditor or the chair see attendance",
-        ));
-    }
+    allow(&account, Permission::ReadAttendance, Some(&meeting))?;
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     for pid in &meeting.participants {
         let name = org.iter().find(|u| &u.id == pid).map_or_else(|| pid.clone(), |u| u.name.clone());

@@ -8,11 +8,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::api::{blocking, current_account, ApiError};
+use super::api::{blocking, ApiError};
 use super::attendance::{calendar_event, local_text, summary, urlencode, Line, HEADERS};
 use super::meetings::may_see;
 use crate::http::AppState;
-use crate::store::RollCallRecord;
+use crate::store::{Account, RollCallRecord};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -128,8 +128,7 @@ async fn qr(
 
 /// The logged-in account's calendar feed address (a secret URL calendar
 /// programs can subscribe to without logging in).
-async fn my_feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
+async fn my_feed(State(state): State<AppState>, account: Account) -> Result<Response, ApiError> {
     let key = format!("{}.{}", account.id, state.signer.tag(&format!("feed:{}", account.id)));
     let url = format!("{}/api/v1/feeds/{key}.ics", crate::server::public_base_url(&state.config));
     Ok(Json(serde_json::json!({"url": url})).into_response())

@@ -2,16 +2,17 @@
 //! the rules are in `services::lifecycle`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 
-use super::api::{blocking, current_account, ApiError};
+use super::api::{allow, blocking, ApiError};
 use super::meetings::with_etag;
 use crate::http::AppState;
+use crate::permissions::Permission;
 use crate::services::lifecycle::{self, MarkRefused};
-use crate::store::{Account, AccountRole, Mark, MeetingRecord};
+use crate::store::{Account, Mark, MeetingRecord};
 
 pub use crate::services::lifecycle::status;
 
@@ -20,36 +21,33 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/meetings/{id}/start",
-            post(|s: State<AppState>, h: HeaderMap, p: Path<String>| mark(s, h, p, Mark::Start)),
+            post(|s: State<AppState>, a: Account, p: Path<String>| mark(s, a, p, Mark::Start)),
         )
         .route(
             "/api/v1/meetings/{id}/end",
-            post(|s: State<AppState>, h: HeaderMap, p: Path<String>| mark(s, h, p, Mark::End)),
+            post(|s: State<AppState>, a: Account, p: Path<String>| mark(s, a, p, Mark::End)),
         )
         .route(
             "/api/v1/meetings/{id}/cancel",
-            post(|s: State<AppState>, h: HeaderMap, p: Path<String>| mark(s, h, p, Mark::Cancel)),
+            post(|s: State<AppState>, a: Account, p: Path<String>| mark(s, a, p, Mark::Cancel)),
         )
 }
 
 /// Secretaries and admins run every meeting; a chair starts and ends the
 /// meetings it chairs (cancelling is the secretary's).
 fn may_mark(a: &Account, m: &MeetingRecord, mark: Mark) -> Result<(), ApiError> {
-    let chair = a.role == AccountRole::Chair && m.chair.as_deref() == Some(a.id.as_str());
-    match a.role {
-        AccountRole::Admin | AccountRole::Secretary => Ok(()),
-        _ if chair && mark != Mark::Cancel => Ok(()),
-        _ => Err(ApiError::forbidden("only the secretary, an admin or this meeting's chair may do this")),
+    match mark {
+        Mark::Cancel => allow(a, Permission::Schedule, Some(m)),
+        Mark::Start | Mark::End => allow(a, Permission::RunMeeting, Some(m)),
     }
 }
 
 async fn mark(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
     mark: Mark,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     let grace = state.config.signaling.end_grace_mins;
     let key = id.clone();
     let m = blocking(state.store.clone(), move |s| s.meeting(&key)).await?;

@@ -12,11 +12,12 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{blocking, current_account, ApiError};
+use super::api::{allow, blocking, current_account, ApiError};
 use crate::http::AppState;
+use crate::permissions::Permission;
 use crate::scheduling::conflict::{conflicts, Booking};
 use crate::scheduling::lifecycle::Status;
-use crate::store::{Account, AccountRole, MeetingRecord, NewAudit, OrgKind, OrgUnit};
+use crate::store::{Account, MeetingRecord, NewAudit, OrgKind, OrgUnit};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -31,27 +32,17 @@ pub fn routes() -> Router<AppState> {
 
 /// Secretaries and admins schedule (meetings, series, templates).
 pub(super) fn may_schedule(a: &Account) -> Result<(), ApiError> {
-    match a.role {
-        AccountRole::Admin | AccountRole::Secretary => Ok(()),
-        _ => Err(ApiError::forbidden("only a secretary or an admin may do this")),
-    }
+    allow(a, Permission::Schedule, None)
 }
 
 /// Who may read a meeting: the secretary, admins and auditors every one; a
 /// chair the meetings it chairs; venues, persons and chairs the meetings
 /// their node of the organisation is invited to.
 pub(super) fn may_see(a: &Account, m: &MeetingRecord) -> Result<(), ApiError> {
-    let invited = a.org_unit.as_ref().is_some_and(|u| m.participants.contains(u));
-    let chairs = m.chair.as_deref() == Some(a.id.as_str());
-    match a.role {
-        AccountRole::Admin | AccountRole::Secretary | AccountRole::Auditor => Ok(()),
-        _ if invited || chairs => Ok(()),
-        _ => Err(ApiError::forbidden("you are not invited to this meeting")),
-    }
+    allow(a, Permission::ReadMeeting, Some(m))
 }
 
-async fn org(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<OrgUnit>>, ApiError> {
-    current_account(&state, &headers).await?;
+async fn org(State(state): State<AppState>, _account: Account) -> Result<Json<Vec<OrgUnit>>, ApiError> {
     Ok(Json(blocking(state.store.clone(), |s| s.org_units()).await?))
 }
 
@@ -59,13 +50,10 @@ async fn org(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<V
 /// department, venue, person, or 县/乡镇/部门/会场/人员).
 async fn import_org(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     body: String,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
-    if account.role != AccountRole::Admin {
-        return Err(ApiError::forbidden("only an admin may import the organisation"));
-    }
+    allow(&account, Permission::Administer, None)?;
     let units = parse_org_csv(&body).map_err(ApiError::invalid)?;
     let actor = account.id.clone();
     let n = blocking(state.store.clone(), move |s| {
@@ -224,10 +212,9 @@ fn warnings_for(
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     body: Result<Json<MeetingInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     may_schedule(&account)?;
     let Json(input) = body?;
     let record = input.into_record(crate::token::random_id(9), 1)?;
@@ -332,10 +319,9 @@ struct SeriesInput {
 /// Creates every occurrence of a recurring meeting in one transaction.
 async fn create_series(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     body: Result<Json<SeriesInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     may_schedule(&account)?;
     let Json(input) = body?;
     let first = input.meeting.into_record(String::new(), 1)?;
@@ -372,10 +358,9 @@ async fn create_series(
 
 async fn read_series(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     let meetings = blocking(state.store.clone(), move |s| s.series_meetings(&id)).await?;
     if meetings.is_empty() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such series"));
@@ -394,10 +379,9 @@ struct Range {
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let account = current_account(&state, &headers).await?;
     let Query(Range { from, to }) =
         range.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     if to <= from || to - from > chrono::Duration::days(400) {

@@ -13,7 +13,7 @@ use super::api::{blocking, current_account, ApiError};
 use super::attendance::link_claims;
 use super::meetings::{may_schedule, visible_meeting};
 use crate::http::AppState;
-use crate::store::{AccountRole, NewAudit, Template};
+use crate::store::{Account, AccountRole, NewAudit, Template};
 use crate::token::Role;
 
 /// The routes.
@@ -31,10 +31,9 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     body: Result<Json<Template>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     may_schedule(&account)?;
     let Json(mut t) = body?;
     t.name = t.name.trim().to_string();
@@ -67,10 +66,9 @@ async fn create(
 
 async fn remove(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let account = current_account(&state, &headers).await?;
     may_schedule(&account)?;
     let actor = account.id;
     blocking(state.store.clone(), move |s| {

@@ -1,0 +1,195 @@
+//! Who may do what: the one place that answers it. The table "Who may do
+//! what" in docs/api.md is this module written out; a test reads that table
+//! and holds it against [`Account::may`], and `tests/permissions.rs` walks
+//! every route for every role.
+
+use crate::store::{Account, AccountRole, MeetingRecord};
+
+/// Something an account may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Create accounts, change roles, import the organisation.
+    Administer,
+    /// List accounts (the console's chair picker).
+    ListAccounts,
+    /// Create, edit and cancel meetings, series and templates; see the
+    /// invitation links.
+    Schedule,
+    /// Read a meeting (list, detail, ICS, series).
+    ReadMeeting,
+    /// Start or end a meeting by hand.
+    RunMeeting,
+    /// Read a meeting's attendance (JSON, CSV, XLSX).
+    ReadAttendance,
+    /// Get one's own join link of a meeting.
+    JoinLink,
+    /// Read the audit log.
+    ReadAudit,
+}
+
+impl Permission {
+    /// What a refusal says.
+    pub fn denial(self) -> &'static str {
+        match self {
+            Permission::Administer => "only an admin may do this",
+            Permission::ListAccounts => "only a secretary or an admin may list accounts",
+            Permission::Schedule => "only a secretary or an admin may do this",
+            Permission::ReadMeeting | Permission::JoinLink => "you are not invited to this meeting",
+            Permission::RunMeeting => "only the secretary, an admin or this meeting's chair may do this",
+            Permission::ReadAttendance => {
+                "only the secretary, an admin, an auditor or the chair see attendance"
+            }
+            Permission::ReadAudit => "only the auditor may read the audit log",
+        }
+    }
+}
+
+impl Account {
+    /// Whether this account may do `what` (to `meeting`, for the
+    /// permissions that depend on one; without a meeting they are refused
+    /// to those who hold them only for some meetings).
+    pub fn may(&self, what: Permission, meeting: Option<&MeetingRecord>) -> bool {
+        use AccountRole::{Admin, Auditor, Chair, Participant, Secretary, Venue};
+        let chairs =
+            meeting.is_some_and(|m| self.role == Chair && m.chair.as_deref() == Some(self.id.as_str()));
+        let invited =
+            meeting.is_some_and(|m| self.org_unit.as_ref().is_some_and(|u| m.participants.contains(u)));
+        match what {
+            Permission::Administer => self.role == Admin,
+            Permission::ListAccounts | Permission::Schedule => matches!(self.role, Admin | Secretary),
+            Permission::ReadMeeting => match self.role {
+                Admin | Secretary | Auditor => true,
+                Chair | Participant | Venue => chairs || invited,
+            },
+            Permission::RunMeeting => matches!(self.role, Admin | Secretary) || chairs,
+            Permission::ReadAttendance => matches!(self.role, Admin | Secretary | Auditor) || chairs,
+            Permission::JoinLink => match self.role {
+                Admin | Secretary => true,
+                Auditor => false,
+                Chair | Participant | Venue => chairs || invited,
+            },
+            Permission::ReadAudit => self.role == Auditor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(role: AccountRole, id: &str, org: Option<&str>) -> Account {
+        Account {
+            id: id.into(),
+            username: id.into(),
+            display_name: id.into(),
+            role,
+            org_unit: org.map(Into::into),
+            password_hash: String::new(),
+            failed_logins: 0,
+            locked_until: None,
+        }
+    }
+
+    /// The rows of the table "Who may do what" in docs/api.md, each a
+    /// permission and its cells for admin, secretary, chair, participant /
+    /// venue and auditor.
+    fn table() -> Vec<(String, Vec<String>)> {
+        let doc = include_str!("../../docs/api.md");
+        let start =
+            doc.find("| | admin | secretary | chair | participant / venue | auditor |").expect("the table");
+        doc[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<String> =
+                    l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
+                (cells[0].clone(), cells[1..].to_vec())
+            })
+            .collect()
+    }
+
+    fn permission_of(row: &str) -> Permission {
+        match row {
+            "accounts, roles, organisation import" => Permission::Administer,
+            "create / edit / cancel meetings, series, templates, invitation links" => Permission::Schedule,
+            "read meetings (list, detail, ICS)" => Permission::ReadMeeting,
+            "start / end a meeting" => Permission::RunMeeting,
+            "attendance (JSON, CSV, XLSX)" => Permission::ReadAttendance,
+            "own join link (`/join`)" => Permission::JoinLink,
+            "audit log" => Permission::ReadAudit,
+            other => panic!("docs/api.md has a row the code does not know: {other:?}"),
+        }
+    }
+
+    /// What a cell of the table allows: for a meeting the account chairs, is
+    /// invited to, or has nothing to do with.
+    fn cell_allows(cell: &str, relation: &str) -> bool {
+        match cell {
+            "" => false,
+            "✓" | "all" | "as 会务" => true,
+            c if c.contains("chairs") || c.contains("chaired") || c == "as chair" => {
+                relation == "chairs" || (c.contains("invited") && relation == "invited")
+            }
+            c if c.contains("invited") => relation == "invited",
+            other => panic!("a cell the test cannot read: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_table_is_what_the_code_decides() {
+        let rows = table();
+        assert_eq!(rows.len(), 7, "every row of the table is checked");
+        let at =
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 1).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("date");
+        let meeting = MeetingRecord {
+            id: "m".into(),
+            title: "m".into(),
+            agenda: String::new(),
+            start: at,
+            end: at,
+            chair: Some("the-chair".into()),
+            open_before_min: 30,
+            participants: vec!["v1".into(), "person1".into()],
+            version: 1,
+            series: None,
+            started_at: None,
+            ended_at: None,
+            cancelled_at: None,
+        };
+        for (row, cells) in rows {
+            let what = permission_of(&row);
+            for (column, cell) in cells.iter().enumerate() {
+                let roles: &[AccountRole] = match column {
+                    0 => &[AccountRole::Admin],
+                    1 => &[AccountRole::Secretary],
+                    2 => &[AccountRole::Chair],
+                    3 => &[AccountRole::Participant, AccountRole::Venue],
+                    _ => &[AccountRole::Auditor],
+                };
+                for &role in roles {
+                    for relation in ["chairs", "invited", "stranger"] {
+                        // Only a chair account can chair; anyone tied to an invited node is invited.
+                        let (id, org) = match relation {
+                            "chairs" if role == AccountRole::Chair => ("the-chair", None),
+                            "invited" => ("someone", Some("v1")),
+                            _ => ("someone", Some("elsewhere")),
+                        };
+                        let relation = if relation == "chairs" && role != AccountRole::Chair {
+                            "stranger"
+                        } else {
+                            relation
+                        };
+                        let a = account(role, id, org);
+                        let documented = cell_allows(cell, relation);
+                        assert_eq!(
+                            a.may(what, Some(&meeting)),
+                            documented,
+                            "{row} / {role:?} / {relation}: the code and docs/api.md disagree"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
