@@ -21,7 +21,13 @@ export class MediaSession extends EventTarget {
     this.screen = null;
     this.lastQuality = null;
     this.sig.addEventListener('answer', (e) => this.onAnswer(e.detail));
-    this.sig.addEventListener('offer', (e) => { this.offers.push(e.detail); this.drain(); });
+    // A server offer that arrives while our publish is unanswered was
+    // withdrawn (glare, ADR 0002): the server answers us, then offers anew.
+    this.sig.addEventListener('offer', (e) => {
+      if (this.pendingAnswer) return;
+      this.offers.push(e.detail);
+      this.drain();
+    });
     this.sig.addEventListener('error', (e) => {
       if (e.detail.code === 'bad_sdp' && this.pendingAnswer) {
         const { reject } = this.pendingAnswer;
@@ -115,6 +121,7 @@ export class MediaSession extends EventTarget {
         if (tr.mid !== null && !tr.stopped && tr.currentDirection !== 'stopped') tracks.push({ mid: tr.mid, source });
       }
       const answered = new Promise((resolve, reject) => { this.pendingAnswer = { resolve, reject }; });
+      this.offers = []; // any offer not applied yet is withdrawn by this publish
       this.sig.send(msg.publish(pc.localDescription.sdp, tracks, restart));
       const answer = await answered;
       if (pc === this.pc) await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });

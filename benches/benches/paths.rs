@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
+use huiyi_protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
 use str0m::rtp::rtcp::Rtcp;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -90,6 +91,7 @@ fn join_path(c: &mut Criterion) {
     });
     let signer = huiyi_signaling::token::Signer::load_existing(&dir).expect("the server's key");
     let url = format!("ws://{addr}/ws");
+    let leave = serde_json::to_string(&ClientMsg::Leave).expect("serialises");
     let mut n = 0_u64;
     let mut group = c.benchmark_group("signaling");
     group.measurement_time(Duration::from_secs(5)).sample_size(30);
@@ -105,16 +107,24 @@ fn join_path(c: &mut Criterion) {
                 nbf: 0,
                 exp: u64::MAX / 2,
             };
-            let hello = serde_json::json!({"type": "hello", "version": 1, "token": signer.sign(&claims)});
+            let hello = ClientMsg::Hello {
+                version: PROTOCOL_VERSION,
+                token: Some(signer.sign(&claims)),
+                demo_meeting: None,
+                name: None,
+                resume: None,
+            };
+            let hello = serde_json::to_string(&hello).expect("serialises");
             rt.block_on(async {
                 let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
-                ws.send(Message::text(hello.to_string())).await.expect("send");
+                ws.send(Message::text(hello)).await.expect("send");
                 while let Some(Ok(m)) = ws.next().await {
-                    if m.to_text().is_ok_and(|t| t.contains("\"welcome\"")) {
+                    let Ok(t) = m.to_text() else { continue };
+                    if matches!(serde_json::from_str::<ServerMsg>(t), Ok(ServerMsg::Welcome { .. })) {
                         break;
                     }
                 }
-                let _ = ws.send(Message::text(r#"{"type":"leave"}"#)).await;
+                let _ = ws.send(Message::text(leave.as_str())).await;
                 let _ = ws.close(None).await;
             });
         })

@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::http::*;
-use common::{close_code, recv_type, send};
+use common::{close_code, hello, recv_type, send_msg};
+use huiyi_protocol::ClientMsg;
 use huiyi_signaling::store::AccountRole;
 use serde_json::json;
 
@@ -83,13 +84,13 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     // The venue joins with its personal link: the meeting's title and its name come from it.
     let ws_target = common::Server::at(addr);
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     let w = recv_type(&mut ws, "welcome").await;
     assert_eq!(
         (w["meeting"]["title"].as_str(), w["you"]["name"].as_str(), w["you"]["role"].as_str()),
         (Some("全县安全生产会"), Some("城关镇会议室"), Some("venue"))
     );
-    send(&mut ws, json!({"type": "sign_in"})).await;
+    send_msg(&mut ws, &ClientMsg::SignIn).await;
     let upd = recv_type(&mut ws, "participant_updated").await;
     assert_eq!(upd["participant"]["signed_in"], true);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -102,13 +103,13 @@ async fn invitations_lead_into_the_meeting_and_attendance_is_recorded() {
     };
     assert_eq!(status(&during.body, "v1").as_deref(), Some("present"));
     assert_eq!(status(&during.body, "v2").as_deref(), Some("absent"));
-    send(&mut ws, json!({"type": "leave"})).await;
+    send_msg(&mut ws, &ClientMsg::Leave).await;
     assert_eq!(close_code(&mut ws).await, Some(1000));
     tokio::time::sleep(Duration::from_millis(300)).await;
     // It comes back, and is still in when the server stops: the stop records
     // its leave (and tells the client to come back later).
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     recv_type(&mut ws, "welcome").await;
     server.stop().await;
     assert_eq!(close_code(&mut ws).await, Some(1001), "going away: the client reconnects later");

@@ -7,13 +7,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use huiyi_protocol::{ClientMsg, Control};
 use huiyi_signaling::store::{SqliteStore, Store};
 use huiyi_signaling::token::Role;
 use serde_json::{json, Value};
 
 async fn join(s: &Server, pid: &str, name: &str, role: Role) -> (Ws, Value) {
     let mut ws = connect(s, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token(s, pid, name, role)})).await;
+    send_msg(&mut ws, &hello(token(s, pid, name, role))).await;
     let w = recv_type(&mut ws, "welcome").await;
     (ws, w)
 }
@@ -46,33 +47,25 @@ async fn only_hosts_control_and_locked_mics_stay_muted() {
     let (mut person, _) = join(&s, "p3", "张三", Role::Participant).await;
 
     // A participant cannot control the meeting.
-    send(&mut person, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    send_msg(&mut person, &control(Control::MuteAll { lock: true })).await;
     assert_eq!(recv_type(&mut person, "error").await["code"], "forbidden");
 
     // Mute all with lock: everyone but the chair is muted and cannot unmute.
-    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    send_msg(&mut chair, &control(Control::MuteAll { lock: true })).await;
     let st = state_where(&mut person, |m| m["mics_locked"] == true).await;
     assert_eq!(st["chair"], "p1");
-    send(&mut person, json!({"type": "mute", "audio": false})).await;
+    send_msg(&mut person, &ClientMsg::Mute { audio: Some(false), video: None }).await;
     assert_eq!(recv_type(&mut person, "error").await["code"], "forbidden");
     update_of(&mut chair, "p3", |p| p["audio_muted"] == true).await;
 
     // The chair unmutes the venue terminal directly.
-    send(
-        &mut chair,
-        json!({"type": "control", "action": "mute_participant", "participant": "p2", "muted": false}),
-    )
-    .await;
+    send_msg(&mut chair, &control(Control::MuteParticipant { participant: "p2".into(), muted: false })).await;
     update_of(&mut venue, "p2", |p| p["audio_muted"] == false).await;
 
     // A person is asked, and may then unmute despite the lock.
-    send(
-        &mut chair,
-        json!({"type": "control", "action": "mute_participant", "participant": "p3", "muted": false}),
-    )
-    .await;
+    send_msg(&mut chair, &control(Control::MuteParticipant { participant: "p3".into(), muted: false })).await;
     assert_eq!(recv_type(&mut person, "unmute_request").await["by"], "p1");
-    send(&mut person, json!({"type": "mute", "audio": false})).await;
+    send_msg(&mut person, &ClientMsg::Mute { audio: Some(false), video: None }).await;
     update_of(&mut chair, "p3", |p| p["audio_muted"] == false).await;
 }
 
@@ -82,15 +75,14 @@ async fn speaking_request_gets_a_timed_floor() {
     let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
     let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
     let (mut observer, _) = join(&s, "p4", "列席", Role::Observer).await;
-    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    send_msg(&mut chair, &control(Control::MuteAll { lock: true })).await;
 
-    send(&mut observer, json!({"type": "raise_hand"})).await;
+    send_msg(&mut observer, &ClientMsg::RaiseHand).await;
     assert_eq!(recv_type(&mut observer, "error").await["code"], "forbidden");
 
-    send(&mut venue, json!({"type": "raise_hand"})).await;
+    send_msg(&mut venue, &ClientMsg::RaiseHand).await;
     state_where(&mut chair, |m| m["hands"] == json!(["p2"])).await;
-    send(&mut chair, json!({"type": "control", "action": "grant_floor", "participant": "p2", "seconds": 1}))
-        .await;
+    send_msg(&mut chair, &control(Control::GrantFloor { participant: "p2".into(), seconds: Some(1) })).await;
     let st = state_where(&mut venue, |m| m["floor"] == "p2").await;
     assert_eq!(st["hands"], json!([]));
     assert!(st["floor_ends_at"].as_u64().is_some(), "a speaking timer runs");
@@ -101,9 +93,9 @@ async fn speaking_request_gets_a_timed_floor() {
     assert!(st["floor_ends_at"].is_null());
 
     // Decline and lower all hands.
-    send(&mut venue, json!({"type": "raise_hand"})).await;
+    send_msg(&mut venue, &ClientMsg::RaiseHand).await;
     state_where(&mut chair, |m| m["hands"] == json!(["p2"])).await;
-    send(&mut chair, json!({"type": "control", "action": "decline_hand", "participant": "p2"})).await;
+    send_msg(&mut chair, &control(Control::DeclineHand { participant: "p2".into() })).await;
     state_where(&mut venue, |m| m["hands"] == json!([])).await;
 }
 
@@ -113,39 +105,30 @@ async fn removal_with_bar_lock_and_end() {
     let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
     let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
 
-    send(
-        &mut chair,
-        json!({"type": "control", "action": "remove_participant", "participant": "p2", "bar": true}),
-    )
-    .await;
+    send_msg(&mut chair, &control(Control::RemoveParticipant { participant: "p2".into(), bar: true })).await;
     assert_eq!(close_code(&mut venue).await, Some(4003));
     let left = recv_type(&mut chair, "participant_left").await;
     assert_eq!(left["reason"], "removed");
     let mut again = connect(&s, None).await.expect("upgrade");
-    send(&mut again, json!({"type": "hello", "version": 1, "token": token(&s, "p2", "城关镇", Role::Venue)}))
-        .await;
+    send_msg(&mut again, &hello(token(&s, "p2", "城关镇", Role::Venue))).await;
     let e = recv_type(&mut again, "error").await;
     assert_eq!(e["code"], "forbidden", "a barred participant gets a clear refusal: {e}");
 
-    send(&mut chair, json!({"type": "control", "action": "lock_meeting", "locked": true})).await;
+    send_msg(&mut chair, &control(Control::LockMeeting { locked: true })).await;
     state_where(&mut chair, |m| m["locked"] == true).await;
     let mut late = connect(&s, None).await.expect("upgrade");
-    send(
-        &mut late,
-        json!({"type": "hello", "version": 1, "token": token(&s, "p5", "迟到", Role::Participant)}),
-    )
-    .await;
+    send_msg(&mut late, &hello(token(&s, "p5", "迟到", Role::Participant))).await;
     assert_eq!(recv_type(&mut late, "error").await["code"], "meeting_closed");
 
     let (mut secretary, _) = {
-        send(&mut chair, json!({"type": "control", "action": "lock_meeting", "locked": false})).await;
+        send_msg(&mut chair, &control(Control::LockMeeting { locked: false })).await;
         state_where(&mut chair, |m| m["locked"] == false).await;
         join(&s, "p6", "会务", Role::Secretary).await
     };
     // The secretary takes the chair over, then ends the meeting for everyone.
-    send(&mut secretary, json!({"type": "control", "action": "take_chair"})).await;
+    send_msg(&mut secretary, &control(Control::TakeChair)).await;
     state_where(&mut chair, |m| m["chair"] == "p6").await;
-    send(&mut secretary, json!({"type": "control", "action": "end_meeting"})).await;
+    send_msg(&mut secretary, &control(Control::EndMeeting)).await;
     assert_eq!(close_code(&mut chair).await, Some(4002));
     assert_eq!(close_code(&mut secretary).await, Some(4002));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -156,17 +139,17 @@ async fn layouts_spotlight_and_broadcast_reach_everyone() {
     let s = server("chair-layout", false).await;
     let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
     let (mut venue, _) = join(&s, "p2", "城关镇", Role::Venue).await;
-    send(&mut chair, json!({"type": "control", "action": "layout", "layout": "1+5"})).await;
+    send_msg(&mut chair, &control(Control::Layout { layout: "1+5".into() })).await;
     state_where(&mut venue, |m| m["layout"] == "1+5").await;
-    send(&mut chair, json!({"type": "control", "action": "layout", "layout": "7x7"})).await;
+    send_msg(&mut chair, &control(Control::Layout { layout: "7x7".into() })).await;
     assert_eq!(recv_type(&mut chair, "error").await["code"], "bad_message");
-    send(&mut chair, json!({"type": "control", "action": "spotlight", "participant": "p2"})).await;
+    send_msg(&mut chair, &control(Control::Spotlight { participant: Some("p2".into()) })).await;
     state_where(&mut venue, |m| m["spotlight"] == "p2").await;
-    send(&mut chair, json!({"type": "control", "action": "broadcast", "participants": ["p1"]})).await;
+    send_msg(&mut chair, &control(Control::Broadcast { participants: Some(vec!["p1".into()]) })).await;
     state_where(&mut venue, |m| m["broadcast"] == json!(["p1"])).await;
-    send(&mut chair, json!({"type": "control", "action": "broadcast", "participants": ["nobody"]})).await;
+    send_msg(&mut chair, &control(Control::Broadcast { participants: Some(vec!["nobody".into()]) })).await;
     assert_eq!(recv_type(&mut chair, "error").await["code"], "bad_message");
-    send(&mut chair, json!({"type": "control", "action": "transfer_chair", "participant": "p2"})).await;
+    send_msg(&mut chair, &control(Control::TransferChair { participant: "p2".into() })).await;
     let st = state_where(&mut venue, |m| m["chair"] == "p2").await;
     assert_eq!(st["chair"], "p2");
     update_of(&mut chair, "p2", |p| p["role"] == "chair").await;
@@ -186,30 +169,31 @@ async fn roll_call_by_hand_and_automatic() {
     let (mut chair, _) = join(&s, "p1", "主会场", Role::Chair).await;
     let (mut v2, _) = join(&s, "p2", "城关镇", Role::Venue).await;
     let (mut v3, _) = join(&s, "p3", "河西乡", Role::Venue).await;
-    send(&mut chair, json!({"type": "control", "action": "mute_all", "lock": true})).await;
+    send_msg(&mut chair, &control(Control::MuteAll { lock: true })).await;
     state_where(&mut chair, |m| m["mics_locked"] == true).await;
 
     // By hand, with a venue that has not joined.
-    send(
-        &mut chair,
-        json!({"type": "control", "action": "roll_call_start", "participants": ["p2", "p9", "p3"]}),
-    )
-    .await;
+    let start = Control::RollCallStart {
+        participants: Some(vec!["p2".into(), "p9".into(), "p3".into()]),
+        auto: false,
+        timeout_secs: None,
+    };
+    send_msg(&mut chair, &control(start)).await;
     state_where(&mut chair, |m| m["roll_call"]["entries"].as_array().is_some_and(|e| e.len() == 3)).await;
-    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p2"})).await;
+    send_msg(&mut chair, &control(Control::RollCallCall { participant: "p2".into() })).await;
     // The called venue is shown to everyone and its microphone opens.
     update_of(&mut v3, "p2", |p| p["audio_muted"] == false).await;
     let st = state_where(&mut v3, |m| m["roll_call"]["current"] == "p2").await;
     assert_eq!(st["spotlight"], "p2");
-    send(&mut v2, json!({"type": "roll_call_answer"})).await;
+    send_msg(&mut v2, &ClientMsg::RollCallAnswer).await;
     state_where(&mut chair, |m| status_of(m, "p2") == "answered").await;
-    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p9"})).await;
+    send_msg(&mut chair, &control(Control::RollCallCall { participant: "p9".into() })).await;
     update_of(&mut chair, "p2", |p| p["audio_muted"] == true).await; // its call ended: microphone closed again
     let st = state_where(&mut chair, |m| status_of(m, "p9") == "not_joined").await;
     assert!(st["roll_call"]["current"].is_null());
-    send(&mut chair, json!({"type": "control", "action": "roll_call_call", "participant": "p3"})).await;
+    send_msg(&mut chair, &control(Control::RollCallCall { participant: "p3".into() })).await;
     state_where(&mut chair, |m| m["roll_call"]["current"] == "p3").await;
-    send(&mut chair, json!({"type": "control", "action": "roll_call_next"})).await;
+    send_msg(&mut chair, &control(Control::RollCallNext)).await;
     let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
     assert_eq!(
         (status_of(&st, "p2"), status_of(&st, "p9"), status_of(&st, "p3")),
@@ -217,13 +201,10 @@ async fn roll_call_by_hand_and_automatic() {
     );
 
     // Automatic: p2 answers by click, p3 stays silent and times out.
-    send(
-        &mut chair,
-        json!({"type": "control", "action": "roll_call_start", "auto": true, "timeout_secs": 3}),
-    )
-    .await;
+    let auto = Control::RollCallStart { participants: None, auto: true, timeout_secs: Some(3) };
+    send_msg(&mut chair, &control(auto)).await;
     state_where(&mut v2, |m| m["roll_call"]["current"] == "p2" && m["roll_call"]["finished"] == false).await;
-    send(&mut v2, json!({"type": "roll_call_answer"})).await;
+    send_msg(&mut v2, &ClientMsg::RollCallAnswer).await;
     state_where(&mut chair, |m| m["roll_call"]["current"] == "p3").await;
     let st = state_where(&mut chair, |m| m["roll_call"]["finished"] == true).await;
     assert_eq!((status_of(&st, "p2"), status_of(&st, "p3")), ("answered".into(), "no_answer".into()));

@@ -9,7 +9,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::http::*;
-use common::{close_code, recv, recv_type, send};
+use common::{close_code, control, hello, recv, recv_type, send_msg};
+use huiyi_protocol::Control;
 use huiyi_signaling::store::{AccountRole, RollCallLine, RollCallRecord, SqliteStore, Store};
 use serde_json::{json, Value};
 
@@ -222,7 +223,7 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     let token =
         link_of(&request(addr, "GET", &format!("/api/v1/meetings/{id}/join"), "", Some(&venue)).await.body);
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     recv_type(&mut ws, "welcome").await;
     let ended = post(format!("/api/v1/meetings/{id}/end"), &sec).await;
     assert_eq!((ended.status, ended.body["status"].as_str()), (200, Some("ended")));
@@ -244,7 +245,7 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     assert!(again.body["error"]["message"].as_str().is_some_and(|m| m.contains("ended")));
     // The link is still within its validity, but the meeting is over.
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     let refused = recv(&mut ws).await.expect("error");
     assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("meeting_closed")));
 
@@ -254,9 +255,9 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     let chair_token =
         link_of(&request(addr, "GET", &format!("/api/v1/meetings/{id}/join"), "", Some(&chair)).await.body);
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": chair_token})).await;
+    send_msg(&mut ws, &hello(&chair_token)).await;
     recv_type(&mut ws, "welcome").await;
-    send(&mut ws, json!({"type": "control", "action": "end_meeting"})).await;
+    send_msg(&mut ws, &control(Control::EndMeeting)).await;
     assert_eq!(close_code(&mut ws).await, Some(4002));
     let mut ended = Value::Null;
     for _ in 0..50 {
@@ -268,7 +269,7 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     }
     assert_eq!(ended["status"], "ended", "{ended:?}");
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": chair_token})).await;
+    send_msg(&mut ws, &hello(&chair_token)).await;
     assert_eq!(recv(&mut ws).await.expect("error")["code"], "meeting_closed");
 
     // 2. Cancelled: joins refused, the calendar entry says so.
@@ -287,7 +288,7 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     let token =
         link_of(&request(addr, "GET", &format!("/api/v1/meetings/{id}/join"), "", Some(&venue)).await.body);
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     assert_eq!(recv(&mut ws).await.expect("error")["code"], "meeting_closed");
 
     // 3. One occurrence of a weekly series cancelled after creation; the others stay.
@@ -318,7 +319,7 @@ async fn the_lifecycle_by_hand_and_by_the_clock() {
     let token =
         link_of(&request(addr, "GET", &format!("/api/v1/meetings/{id}/join"), "", Some(&venue)).await.body);
     let mut ws = common::connect(&ws_target, None).await.expect("upgrade");
-    send(&mut ws, json!({"type": "hello", "version": 1, "token": token})).await;
+    send_msg(&mut ws, &hello(&token)).await;
     recv_type(&mut ws, "welcome").await;
     let code =
         tokio::time::timeout(Duration::from_secs(15), close_code(&mut ws)).await.expect("ended in time");

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
+use huiyi_protocol::{ClientMsg, ServerMsg, Source, TrackMeta, PROTOCOL_VERSION};
 use huiyi_sfu::PeerId;
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -21,9 +21,9 @@ pub struct WsParticipant {
     /// My participant id.
     pub id: String,
     /// Messages to send.
-    tx: mpsc::UnboundedSender<Value>,
+    tx: mpsc::UnboundedSender<ClientMsg>,
     /// Every message received, in order.
-    pub messages: Arc<Mutex<Vec<Value>>>,
+    pub messages: Arc<Mutex<Vec<ServerMsg>>>,
     mid_track: Arc<Mutex<HashMap<String, String>>>,
     track_owner: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -34,85 +34,82 @@ impl WsParticipant {
         let client = Client::new(PeerId(n), publish).await?;
         let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.context("websocket")?;
         let (mut sink, mut stream) = ws.split();
-        sink.send(Message::text(json!({"type": "hello", "version": 1, "token": token}).to_string())).await?;
-        let welcome: Value = loop {
-            if let Some(Ok(Message::Text(t))) = stream.next().await {
-                let v: Value = serde_json::from_str(&t)?;
-                if v["type"] == "welcome" {
-                    break v;
-                }
-            } else {
+        let hello = ClientMsg::Hello {
+            version: PROTOCOL_VERSION,
+            token: Some(token.into()),
+            demo_meeting: None,
+            name: None,
+            resume: None,
+        };
+        sink.send(Message::text(serde_json::to_string(&hello)?)).await?;
+        let welcome = loop {
+            let Some(Ok(Message::Text(t))) = stream.next().await else {
                 anyhow::bail!("no welcome");
+            };
+            let msg: ServerMsg = serde_json::from_str(&t)?;
+            if matches!(msg, ServerMsg::Welcome { .. }) {
+                break msg;
             }
         };
-        let id = welcome["you"]["id"].as_str().context("id")?.to_string();
-        let messages = Arc::new(Mutex::new(vec![welcome.clone()]));
+        let ServerMsg::Welcome { you, tracks, .. } = &welcome else { anyhow::bail!("no welcome") };
+        let id = you.id.clone();
         let mid_track = Arc::new(Mutex::new(HashMap::new()));
-        let track_owner: Arc<Mutex<HashMap<String, String>>> = Arc::new(Mutex::new(HashMap::new()));
-        for t in welcome["tracks"].as_array().into_iter().flatten() {
-            track_owner.lock().expect("lock").insert(
-                t["track"].as_str().unwrap_or("").into(),
-                t["participant"].as_str().unwrap_or("").into(),
-            );
-        }
-        let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+        let track_owner: Arc<Mutex<HashMap<String, String>>> =
+            Arc::new(Mutex::new(tracks.iter().map(|t| (t.track.clone(), t.participant.clone())).collect()));
+        let messages = Arc::new(Mutex::new(vec![welcome]));
+        let (tx, mut rx) = mpsc::unbounded_channel::<ClientMsg>();
         tokio::spawn(async move {
-            while let Some(v) = rx.recv().await {
-                if sink.send(Message::text(v.to_string())).await.is_err() {
+            while let Some(msg) = rx.recv().await {
+                let text = serde_json::to_string(&msg).expect("a protocol message serialises");
+                if sink.send(Message::text(text)).await.is_err() {
                     return;
                 }
             }
         });
         // Publish first, then read everything in order.
         let offer = client.make_offer().await?;
-        let tracks: Vec<Value> = client
+        let tracks: Vec<TrackMeta> = client
             .track_meta()
             .await
             .into_iter()
-            .map(|(mid, video)| json!({"mid": mid, "source": if video { "camera" } else { "microphone" }}))
+            .map(|(mid, video)| TrackMeta {
+                mid,
+                source: if video { Source::Camera } else { Source::Microphone },
+            })
             .collect();
-        tx.send(json!({"type": "publish", "sdp": offer, "tracks": tracks}))?;
+        tx.send(ClientMsg::Publish { sdp: offer, tracks, restart: false })?;
         let (c, out, msgs, mt, owners) =
             (client.clone(), tx.clone(), messages.clone(), mid_track.clone(), track_owner.clone());
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 let Message::Text(t) = frame else { continue };
-                let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
-                match v["type"].as_str() {
-                    Some("answer") => {
-                        let _ = c.apply_answer(v["sdp"].as_str().unwrap_or("").into()).await;
+                let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
+                match &msg {
+                    ServerMsg::Answer { sdp } => {
+                        let _ = c.apply_answer(sdp.clone()).await;
                     }
-                    Some("offer") => {
-                        for t in v["tracks"].as_array().into_iter().flatten() {
-                            mt.lock().expect("lock").insert(
-                                t["mid"].as_str().unwrap_or("").into(),
-                                t["track"].as_str().unwrap_or("").into(),
-                            );
+                    ServerMsg::Offer { offer_id, sdp, tracks } => {
+                        for t in tracks {
+                            mt.lock().expect("lock").insert(t.mid.clone(), t.track.clone());
                         }
-                        if let Ok(answer) =
-                            c.answer_offer(v["sdp"].as_str().unwrap_or("").into(), |s| s).await
-                        {
-                            let _ =
-                                out.send(json!({"type": "answer", "offer_id": v["offer_id"], "sdp": answer}));
+                        if let Ok(answer) = c.answer_offer(sdp.clone(), |s| s).await {
+                            let _ = out.send(ClientMsg::Answer { offer_id: *offer_id, sdp: answer });
                         }
                     }
-                    Some("track") => {
-                        owners.lock().expect("lock").insert(
-                            v["track"].as_str().unwrap_or("").into(),
-                            v["participant"].as_str().unwrap_or("").into(),
-                        );
+                    ServerMsg::Track { track } => {
+                        owners.lock().expect("lock").insert(track.track.clone(), track.participant.clone());
                     }
                     _ => {}
                 }
-                msgs.lock().expect("lock").push(v);
+                msgs.lock().expect("lock").push(msg);
             }
         });
         Ok(WsParticipant { client, id, tx, messages, mid_track, track_owner })
     }
 
     /// Sends a protocol message.
-    pub fn send(&self, v: Value) {
-        let _ = self.tx.send(v);
+    pub fn send(&self, msg: ClientMsg) {
+        let _ = self.tx.send(msg);
     }
 
     /// Packets received from participant `from`, video or audio.
@@ -130,7 +127,7 @@ impl WsParticipant {
     }
 
     /// True once a message matching `pred` arrived.
-    pub fn saw(&self, pred: impl Fn(&Value) -> bool) -> bool {
+    pub fn saw(&self, pred: impl Fn(&ServerMsg) -> bool) -> bool {
         self.messages.lock().expect("lock").iter().any(pred)
     }
 }

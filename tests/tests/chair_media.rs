@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use huiyi_protocol::{ClientMsg, Control, ErrorCode, ServerMsg};
 use huiyi_signaling::token::Role;
 use huiyi_tests::server::TestServer;
 use huiyi_tests::wait_for;
 use huiyi_tests::ws_client::WsParticipant;
-use serde_json::json;
 
 /// How many packets `who` receives from `from` during `d`.
 async fn growth(who: &WsParticipant, from: &str, video: bool, d: Duration) -> usize {
@@ -46,10 +46,10 @@ async fn mute_all_floor_and_broadcast_are_enforced_at_the_receivers() {
     assert!(flowing, "everyone receives everyone");
 
     // Mute all with lock: the venues' clients keep sending audio; none of it arrives.
-    chair.send(json!({"type": "control", "action": "mute_all", "lock": true}));
+    chair.send(ClientMsg::Control { action: Control::MuteAll { lock: true } });
     assert!(
         wait_for(Duration::from_secs(5), || chair
-            .saw(|m| m["type"] == "meeting_state" && m["mics_locked"] == true))
+            .saw(|m| matches!(m, ServerMsg::MeetingState { state } if state.mics_locked)))
         .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -58,18 +58,23 @@ async fn mute_all_floor_and_broadcast_are_enforced_at_the_receivers() {
     assert_eq!(growth(b, &a.id, false, Duration::ZERO).await, 0);
     assert!(growth(chair, &a.id, true, second).await > 20, "its video still flows");
     // A venue cannot unmute itself while the microphones are locked.
-    a.send(json!({"type": "mute", "audio": false}));
+    a.send(ClientMsg::Mute { audio: Some(false), video: None });
     assert!(
-        wait_for(Duration::from_secs(5), || a.saw(|m| m["type"] == "error" && m["code"] == "forbidden"))
-            .await
+        wait_for(Duration::from_secs(5), || a
+            .saw(|m| matches!(m, ServerMsg::Error { code: ErrorCode::Forbidden, .. })))
+        .await
     );
     assert_eq!(growth(chair, &a.id, false, second).await, 0, "still no audio from A");
 
     // The chair grants A the floor: A is heard again, B stays muted.
-    chair.send(json!({"type": "control", "action": "grant_floor", "participant": a.id}));
+    chair.send(ClientMsg::Control {
+        action: Control::GrantFloor { participant: a.id.clone(), seconds: None },
+    });
     assert!(
-        wait_for(Duration::from_secs(5), || chair
-            .saw(|m| m["type"] == "meeting_state" && m["floor"] == a.id.as_str()))
+        wait_for(Duration::from_secs(5), || chair.saw(|m| matches!(
+            m,
+            ServerMsg::MeetingState { state } if state.floor.as_deref() == Some(a.id.as_str())
+        )))
         .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -78,10 +83,15 @@ async fn mute_all_floor_and_broadcast_are_enforced_at_the_receivers() {
     assert_eq!(growth(chair, &b.id, false, second).await, 0, "B is still muted");
 
     // Broadcast the main venue: sub-venues receive only its video; the chair's monitor wall sees all.
-    chair.send(json!({"type": "control", "action": "broadcast", "participants": [chair.id]}));
+    chair.send(ClientMsg::Control {
+        action: Control::Broadcast { participants: Some(vec![chair.id.clone()]) },
+    });
     assert!(
-        wait_for(Duration::from_secs(5), || b
-            .saw(|m| m["type"] == "meeting_state" && m["broadcast"] == json!([chair.id])))
+        wait_for(Duration::from_secs(5), || b.saw(|m| matches!(
+            m,
+            ServerMsg::MeetingState { state }
+                if state.broadcast.as_deref() == Some(std::slice::from_ref(&chair.id))
+        )))
         .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -91,7 +101,7 @@ async fn mute_all_floor_and_broadcast_are_enforced_at_the_receivers() {
     assert!(growth(chair, &b.id, true, second).await > 20, "the chair still sees B");
     assert!(growth(b, &a.id, false, second).await > 20, "audio is not part of the video broadcast");
 
-    chair.send(json!({"type": "control", "action": "broadcast", "participants": null}));
+    chair.send(ClientMsg::Control { action: Control::Broadcast { participants: None } });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(growth(b, &a.id, true, second).await > 20, "after the broadcast, B sees A again");
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
+use huiyi_protocol::{ClientMsg, ServerMsg, Source, TrackMeta, PROTOCOL_VERSION};
 use huiyi_signaling::token::{Claims, Role, Signer};
-use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::peer::{Peer, PeerHandle};
@@ -29,7 +29,7 @@ pub struct Huiyi {
 }
 
 impl Huiyi {
-    fn hello(&self, seat: &Seat, index: usize) -> Value {
+    fn hello(&self, seat: &Seat, index: usize) -> ClientMsg {
         let meeting = format!("load-{}-{}", self.run_id, seat.room);
         match &self.signer {
             Some(signer) => {
@@ -42,9 +42,21 @@ impl Huiyi {
                     nbf: 0,
                     exp: (huiyi_signaling::clock::unix_secs() + 24 * 3600) as u64,
                 };
-                json!({"type": "hello", "version": 1, "token": signer.sign(&claims)})
+                ClientMsg::Hello {
+                    version: PROTOCOL_VERSION,
+                    token: Some(signer.sign(&claims)),
+                    demo_meeting: None,
+                    name: None,
+                    resume: None,
+                }
             }
-            None => json!({"type": "hello", "version": 1, "demo_meeting": meeting, "name": seat.name}),
+            None => ClientMsg::Hello {
+                version: PROTOCOL_VERSION,
+                token: None,
+                demo_meeting: Some(meeting),
+                name: Some(seat.name.clone()),
+                resume: None,
+            },
         }
     }
 }
@@ -71,7 +83,7 @@ impl Target for Huiyi {
             .map_err(|_| anyhow!("no signaling socket within {HANDSHAKE:?}"))?
             .context("signaling socket")?;
         let (mut sink, mut stream) = ws.split();
-        sink.send(Message::text(self.hello(&seat, index).to_string())).await?;
+        sink.send(text(&self.hello(&seat, index))?).await?;
         let welcome = async {
             loop {
                 let t = match stream.next().await {
@@ -80,10 +92,9 @@ impl Target for Huiyi {
                     Some(Err(e)) => bail!("no welcome: {e}"),
                     None => bail!("no welcome: the server closed the socket"),
                 };
-                let v: Value = serde_json::from_str(&t)?;
-                match v["type"].as_str() {
-                    Some("welcome") => return Ok(()),
-                    Some("error") => bail!("refused: {}", v["message"]),
+                match serde_json::from_str::<ServerMsg>(&t)? {
+                    ServerMsg::Welcome { .. } => return Ok(()),
+                    ServerMsg::Error { message, .. } => bail!("refused: {message:?}"),
                     _ => {}
                 }
             }
@@ -92,12 +103,14 @@ impl Target for Huiyi {
             .await
             .map_err(|_| anyhow!("no welcome within {HANDSHAKE:?}"))??;
         let (sdp, tracks) = handle.offer().await?;
-        let tracks: Vec<Value> = tracks
-            .iter()
-            .map(|(mid, video)| json!({"mid": mid, "source": if *video { "camera" } else { "microphone" }}))
+        let tracks: Vec<TrackMeta> = tracks
+            .into_iter()
+            .map(|(mid, video)| TrackMeta {
+                mid,
+                source: if video { Source::Camera } else { Source::Microphone },
+            })
             .collect();
-        sink.send(Message::text(json!({"type": "publish", "sdp": sdp, "tracks": tracks}).to_string()))
-            .await?;
+        sink.send(text(&ClientMsg::Publish { sdp, tracks, restart: false })?).await?;
         let mut stop = shared.stop.clone();
         let mut ping = tokio::time::interval(Duration::from_secs(10));
         loop {
@@ -105,26 +118,32 @@ impl Target for Huiyi {
                 frame = stream.next() => {
                     let Some(Ok(frame)) = frame else { return Err(anyhow!("the server closed the socket")) };
                     let Message::Text(t) = frame else { continue };
-                    let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
-                    match v["type"].as_str() {
-                        Some("answer") => handle.accept_answer(v["sdp"].as_str().unwrap_or("").into()).await?,
-                        Some("offer") => {
-                            let answer = handle.accept_offer(v["sdp"].as_str().unwrap_or("").into()).await?;
-                            let reply = json!({"type": "answer", "offer_id": v["offer_id"], "sdp": answer});
-                            sink.send(Message::text(reply.to_string())).await?;
+                    let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
+                    match msg {
+                        ServerMsg::Answer { sdp } => handle.accept_answer(sdp).await?,
+                        ServerMsg::Offer { offer_id, sdp, .. } => {
+                            let answer = handle.accept_offer(sdp).await?;
+                            sink.send(text(&ClientMsg::Answer { offer_id, sdp: answer })?).await?;
                         }
-                        Some("error") => eprintln!("server error: {}", v["message"]),
+                        ServerMsg::Error { message, .. } => eprintln!("server error: {message:?}"),
                         _ => {}
                     }
                 }
-                _ = ping.tick() => sink.send(Message::text(r#"{"type":"ping"}"#)).await?,
+                _ = ping.tick() => sink.send(text(&ClientMsg::Ping { nonce: 0 })?).await?,
                 _ = stop.changed() => break,
             }
         }
-        let _ = sink.send(Message::text(r#"{"type":"leave"}"#)).await;
+        if let Ok(leave) = text(&ClientMsg::Leave) {
+            let _ = sink.send(leave).await;
+        }
         let result = handle.finish().await;
         Ok(SeatResult { peers: vec![result] })
     }
 
     async fn finish(&self) {}
+}
+
+/// A protocol message as a text frame.
+fn text(msg: &ClientMsg) -> Result<Message> {
+    Ok(Message::text(serde_json::to_string(msg)?))
 }

@@ -6,23 +6,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{allow, blocking, current_account, ApiError};
+use super::common::{allow, blocking, current_account, ApiError};
 use crate::http::AppState;
 use crate::permissions::Permission;
 use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
-
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/accounts", get(list).post(create))
-        .route("/api/v1/accounts/{id}/role", post(set_role))
-        .route("/api/v1/me/password", post(change_password))
-}
 
 fn public(a: &Account) -> serde_json::Value {
     json!({"id": a.id, "username": a.username, "display_name": a.display_name, "role": a.role, "org_unit": a.org_unit})
@@ -33,12 +24,12 @@ fn admin_only(a: &Account) -> Result<(), ApiError> {
 }
 
 #[derive(Deserialize)]
-struct RoleFilter {
+pub(super) struct RoleFilter {
     role: Option<AccountRole>,
 }
 
 /// Accounts (no secrets), optionally of one role; secretary or admin.
-async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     account: Account,
     filter: Result<Query<RoleFilter>, axum::extract::rejection::QueryRejection>,
@@ -53,7 +44,7 @@ async fn list(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub(super) struct NewAccount {
     username: String,
     display_name: String,
     role: AccountRole,
@@ -62,7 +53,7 @@ struct NewAccount {
     password: String,
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<NewAccount>, JsonRejection>,
@@ -123,12 +114,12 @@ async fn create(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RoleChange {
+pub(super) struct RoleChange {
     role: AccountRole,
 }
 
 /// A permission change: recorded in the audit log with the old and new role.
-async fn set_role(
+pub(super) async fn set_role(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -160,14 +151,14 @@ async fn set_role(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     old: String,
     new: String,
 }
 
 /// Changes the logged-in account's password (the first admin's one-time
 /// password first of all). A wrong old password counts as a failed login.
-async fn change_password(
+pub(super) async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<PasswordChange>, JsonRejection>,
@@ -177,7 +168,8 @@ async fn change_password(
     if change.new.chars().count() < 10 {
         return Err(ApiError::invalid("a password has at least 10 characters"));
     }
-    let keep = super::api::session_token(&headers).map(|t| super::api::hash_token(&t)).unwrap_or_default();
+    let keep =
+        super::common::session_token(&headers).map(|t| super::common::hash_token(&t)).unwrap_or_default();
     let now = crate::clock::unix_secs();
     let outcome = blocking(state.store.clone(), move |s| {
         let audit = |outcome: &str, detail: &str| {

@@ -1,170 +1,45 @@
-//! Invitations (personal join links for a scheduled meeting) and attendance
-//! (who joined when, who left, who never came), as JSON and CSV.
-
-use std::collections::BTreeMap;
+//! Attendance (who joined when, who left, who never came, who signed in or
+//! asked for leave), as JSON, CSV and an Excel workbook with the meeting's
+//! roll calls.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Json;
+use rust_xlsxwriter::{Format, Workbook};
 
-use super::api::{allow, blocking, current_account, ApiError};
+use super::common::{allow, blocking, current_account, local_text, urlencode, ApiError};
 use crate::http::AppState;
 use crate::permissions::Permission;
-use crate::scheduling::unix_from_local;
-use crate::store::{MeetingRecord, OrgKind};
-use crate::token::{Claims, Role};
-
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/meetings/{id}/invitations", get(invitations))
-        .route("/api/v1/meetings/{id}/attendance", get(attendance))
-        .route("/api/v1/meetings/{id}/attendance.csv", get(attendance_csv))
-        .route("/api/v1/meetings/{id}/calendar.ics", get(ics))
-}
-
-/// A personal invitation to a scheduled meeting.
-#[derive(Serialize)]
-pub(super) struct Invitation {
-    pub(super) participant: String,
-    name: String,
-    kind: OrgKind,
-    pub(super) link: String,
-    notice: String,
-}
-
-async fn invitations(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    Ok(Json(invitation_links(&state, &headers, id).await?).into_response())
-}
-
-/// Every invited venue's or person's signed links (secretary or admin).
-pub(super) async fn invitation_links(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: String,
-) -> Result<Vec<Invitation>, ApiError> {
-    let account = current_account(state, headers).await?;
-    allow(&account, Permission::Schedule, None)?;
-    let (meeting, org) =
-        blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
-    let base = crate::server::public_base_url(&state.config);
-    let grace = state.config.signaling.end_grace_mins;
-    let links: Vec<Invitation> = meeting
-        .participants
-        .iter()
-        .filter_map(|pid| org.iter().find(|u| &u.id == pid))
-        .map(|unit| {
-            let role = if unit.kind == OrgKind::Venue { Role::Venue } else { Role::Participant };
-            let claims = link_claims(&meeting, &unit.id, &unit.name, role, grace);
-            Invitation {
-                participant: unit.id.clone(),
-                name: unit.name.clone(),
-                kind: unit.kind,
-                link: format!("{base}/?token={}", state.signer.sign(&claims)),
-                notice: format!("{base}/notice?token={}", state.signer.sign(&claims)),
-            }
-        })
-        .collect();
-    Ok(links)
-}
-
-/// The claims of a personal join link to `meeting`: valid from its join
-/// window (`open_before_min` before the start) until the server ends it
-/// (the planned end plus the grace).
-pub(super) fn link_claims(
-    meeting: &MeetingRecord,
-    pid: &str,
-    name: &str,
-    role: Role,
-    grace_mins: u32,
-) -> Claims {
-    let nbf = unix_from_local(meeting.start) - meeting.open_before_min * 60;
-    let exp = unix_from_local(meeting.end) + i64::from(grace_mins) * 60;
-    Claims {
-        m: meeting.id.clone(),
-        t: meeting.title.clone(),
-        p: pid.to_string(),
-        n: name.to_string(),
-        r: role,
-        nbf: nbf.max(0) as u64,
-        exp: exp.max(0) as u64,
-    }
-}
-
-#[derive(Serialize)]
-pub(super) struct Line {
-    participant: String,
-    name: String,
-    /// `present` (in the meeting now), `left`, or `absent` (never joined).
-    status: &'static str,
-    first_join: Option<i64>,
-    last_leave: Option<i64>,
-    joins: usize,
-    /// Signed in (签到) at.
-    signed_in: Option<i64>,
-    /// Reply to the notice: `confirmed` or `leave`.
-    rsvp: Option<String>,
-    /// Reason given with a leave request (请假).
-    leave_reason: Option<String>,
-}
+use crate::services::attendance::{self, Line, Presence, Reply};
+use crate::store::RollCallRecord;
 
 /// Column headers of the attendance sheet (CSV and XLSX).
 pub(super) const HEADERS: [&str; 8] =
     ["参会单位/人员", "状态", "回复", "请假事由", "签到时间", "首次入会", "最后离会", "入会次数"];
 
-/// A county-local time as text, or nothing.
-pub(super) fn local_text(t: Option<i64>) -> String {
-    t.and_then(crate::scheduling::local_from_unix)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
-impl Line {
-    /// The line as the sheet's cells, in [`HEADERS`] order.
-    pub(super) fn cells(&self) -> [String; 8] {
-        let status = match self.status {
-            "present" => "在会",
-            "left" => "已离会",
-            _ => "缺席",
-        };
-        let rsvp = match self.rsvp.as_deref() {
-            Some("confirmed") => "确认参会",
-            Some("leave") => "请假",
-            _ => "未回复",
-        };
-        [
-            self.name.clone(),
-            status.into(),
-            rsvp.into(),
-            self.leave_reason.clone().unwrap_or_default(),
-            local_text(self.signed_in),
-            local_text(self.first_join),
-            local_text(self.last_leave),
-            self.joins.to_string(),
-        ]
-    }
-
-    /// Invited (or seen) but not joined yet.
-    fn absent(participant: &str, name: String) -> Line {
-        Line {
-            participant: participant.to_string(),
-            name,
-            status: "absent",
-            first_join: None,
-            last_leave: None,
-            joins: 0,
-            signed_in: None,
-            rsvp: None,
-            leave_reason: None,
-        }
-    }
+/// A line as the sheet's cells, in [`HEADERS`] order.
+pub(super) fn cells(line: &Line) -> [String; 8] {
+    let status = match line.status {
+        Presence::Present => "在会",
+        Presence::Left => "已离会",
+        Presence::Absent => "缺席",
+    };
+    let rsvp = match line.rsvp {
+        Some(Reply::Confirmed) => "确认参会",
+        Some(Reply::Leave) => "请假",
+        None => "未回复",
+    };
+    [
+        line.name.clone(),
+        status.into(),
+        rsvp.into(),
+        line.leave_reason.clone().unwrap_or_default(),
+        local_text(line.signed_in),
+        local_text(line.first_join),
+        local_text(line.last_leave),
+        line.joins.to_string(),
+    ]
 }
 
 pub(super) async fn summary(
@@ -178,39 +53,11 @@ pub(super) async fn summary(
     })
     .await?;
     allow(&account, Permission::ReadAttendance, Some(&meeting))?;
-    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
-    for pid in &meeting.participants {
-        let name = org.iter().find(|u| &u.id == pid).map_or_else(|| pid.clone(), |u| u.name.clone());
-        lines.insert(pid.clone(), Line::absent(pid, name));
-    }
-    for e in &events {
-        let line = lines
-            .entry(e.participant.clone())
-            .or_insert_with(|| Line::absent(&e.participant, e.name.clone()));
-        if e.event == "join" {
-            line.joins += 1;
-            line.first_join.get_or_insert(e.at);
-            line.status = "present";
-        } else {
-            line.last_leave = Some(e.at);
-            line.status = "left";
-        }
-    }
-    for (who, at) in sign_ins {
-        if let Some(line) = lines.get_mut(&who) {
-            line.signed_in = Some(at);
-        }
-    }
-    for (who, response, reason) in rsvps {
-        if let Some(line) = lines.get_mut(&who) {
-            line.leave_reason = (response == "leave").then_some(reason);
-            line.rsvp = Some(response);
-        }
-    }
-    Ok((meeting.title, lines.into_values().collect()))
+    let lines = attendance::summarize(&meeting, &org, &events, &sign_ins, &rsvps);
+    Ok((meeting.title, lines))
 }
 
-async fn attendance(
+pub(super) async fn attendance(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -219,7 +66,7 @@ async fn attendance(
     Ok(Json(serde_json::json!({"title": title, "participants": lines})).into_response())
 }
 
-async fn attendance_csv(
+pub(super) async fn attendance_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -227,7 +74,7 @@ async fn attendance_csv(
     let (title, lines) = summary(&state, &headers, id).await?;
     let mut csv = format!("\u{feff}{}\r\n", HEADERS.join(","));
     for l in &lines {
-        let cells = l.cells().map(|c| format!("\"{}\"", csv_safe(&c).replace('"', "\"\"")));
+        let cells = cells(l).map(|c| format!("\"{}\"", csv_safe(&c).replace('"', "\"\"")));
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -245,16 +92,6 @@ async fn attendance_csv(
         .into_response())
 }
 
-async fn ics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let (_, m) = super::meetings::visible_meeting(&state, &headers, id).await?;
-    let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::clock::unix_secs());
-    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
-}
-
 /// A cell as Excel may read it: text that starts like a formula (`=`, `+`,
 /// `-`, `@`, tab, CR) — a leave reason typed on the notice page, say — is
 /// prefixed with `'` so it stays text.
@@ -265,29 +102,93 @@ fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A meeting as a calendar entry.
-pub(super) fn calendar_event(m: &crate::store::MeetingRecord) -> crate::scheduling::ics::CalendarEvent<'_> {
-    crate::scheduling::ics::CalendarEvent {
-        uid: &m.id,
-        title: &m.title,
-        description: &m.agenda,
-        start: m.start,
-        end: m.end,
-        sequence: m.version,
-        cancelled: m.cancelled_at.is_some(),
-    }
+pub(super) async fn xlsx(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (title, lines) = summary(&state, &headers, id.clone()).await?;
+    let roll_calls = blocking(state.store.clone(), move |s| s.roll_calls(&id)).await?;
+    let roll_calls = roll_lines(&roll_calls);
+    let bytes = workbook(&title, &lines, &roll_calls)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let disposition = format!(
+        "attachment; filename=\"attendance.xlsx\"; filename*=UTF-8''{}",
+        urlencode(&format!("签到-{title}.xlsx"))
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
-pub(super) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// One called venue of a roll call: when the roll call began, who, status,
+/// called at, answered at.
+type RollLine = [String; 5];
+
+/// The lines of the roll-call sheet.
+fn roll_lines(roll_calls: &[RollCallRecord]) -> Vec<RollLine> {
+    let secs = |ms: Option<i64>| ms.map(|ms| ms / 1000);
+    let mut out = Vec::new();
+    for rc in roll_calls {
+        let began = local_text(Some(rc.started_at_ms / 1000));
+        for e in &rc.entries {
+            let status = match e.status.as_str() {
+                "answered" => "已应答",
+                "no_answer" => "未应答",
+                "not_joined" => "未入会",
+                _ => "未点到",
+            };
+            out.push([
+                began.clone(),
+                e.name.clone(),
+                status.to_string(),
+                local_text(secs(e.called_at_ms)),
+                local_text(secs(e.answered_at_ms)),
+            ]);
+        }
+    }
+    out
+}
+
+fn workbook(title: &str, lines: &[Line], roll: &[RollLine]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = book.add_worksheet().set_name("签到表")?;
+    sheet.write_string_with_format(0, 0, title, &bold)?;
+    for (c, h) in HEADERS.iter().enumerate() {
+        sheet.write_string_with_format(1, c as u16, *h, &bold)?;
+    }
+    for (r, line) in lines.iter().enumerate() {
+        for (c, cell) in cells(line).iter().enumerate() {
+            sheet.write_string((r + 2) as u32, c as u16, cell)?;
+        }
+    }
+    sheet.set_column_width(0, 24)?;
+    for c in 4..7 {
+        sheet.set_column_width(c, 20)?;
+    }
+    let sheet = book.add_worksheet().set_name("点名记录")?;
+    for (c, h) in ["点名开始", "会场", "结果", "点名时间", "应答时间"].iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, line) in roll.iter().enumerate() {
+        for (c, cell) in line.iter().enumerate() {
+            sheet.write_string((r + 1) as u32, c as u16, cell)?;
+        }
+    }
+    for c in [0, 3, 4] {
+        sheet.set_column_width(c, 20)?;
+    }
+    sheet.set_column_width(1, 24)?;
+    book.save_to_buffer()
 }
 
 #[cfg(test)]

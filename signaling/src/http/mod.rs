@@ -1,30 +1,35 @@
-//! The HTTP router: the web client, the signaling WebSocket, health and metrics.
+//! The HTTP surface, composed in one place: every route of the server is
+//! listed in [`router`], each handled in the module of its resource.
+//! Resources share `common` and call the domain (`services`, `store`,
+//! `permissions`); they never import each other.
 
 mod accounts;
-pub mod api;
 mod assets;
 mod attendance;
-mod export;
-pub mod lifecycle;
+mod audit;
+mod calendar;
+pub mod common;
+mod invitations;
 mod meetings;
 mod notice;
+mod ops;
+mod org;
+mod session;
 mod templates;
 
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::Router;
 use huiyi_config::Config;
 use huiyi_sfu::SfuHandle;
-use serde::Serialize;
 
 use crate::meeting::Meetings;
+use crate::store::{Account, Mark};
 use crate::token::Signer;
-use crate::ws::session::{self, MAX_MESSAGE};
+use common::{ApiError, MAX_BODY};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -47,113 +52,50 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { assets::serve("index.html") }))
         .route("/console", get(|| async { assets::serve("console.html") }))
         .route("/assets/{name}", get(|Path(name): Path<String>| async move { assets::serve(&name) }))
-        .route("/ws", get(websocket))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .merge(notice::routes())
-        .merge(api::routes())
+        .route("/ws", get(ops::websocket))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/notice", get(notice::page).post(notice::reply))
+        .merge(api())
         .with_state(state)
 }
 
-async fn websocket(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    if !origin_allowed(&headers, &state.config.signaling.allowed_origins) {
-        return (StatusCode::FORBIDDEN, "this origin may not open the signaling socket").into_response();
-    }
-    ws.max_message_size(MAX_MESSAGE * 2)
-        .max_frame_size(MAX_MESSAGE * 2)
-        .on_upgrade(move |socket| session::run(socket, gate(&state)))
-}
-
-fn gate(state: &AppState) -> session::Gate {
-    session::Gate {
-        signer: state.signer.clone(),
-        meetings: state.meetings.clone(),
-        store: state.store.clone(),
-        demo: state.config.signaling.demo,
-        end_grace_mins: state.config.signaling.end_grace_mins,
-    }
-}
-
-/// Browsers send `Origin`; it must be this server (same host and port as
-/// `Host`) or a configured origin. Clients that are not browsers send none.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
-    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-    !host.is_empty() && origin_host == host
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    version: &'static str,
-    media_sockets: Vec<String>,
-    meetings: usize,
-}
-
-async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
-        media_sockets: state.media.local_addrs().iter().map(ToString::to_string).collect(),
-        meetings: state.meetings.count().await,
-    })
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let c = state.media.counters();
-    let mut out = String::new();
-    for (name, help, value) in [
-        ("huiyi_media_datagrams_in_total", "UDP datagrams received by the media workers", c.datagrams_in),
-        ("huiyi_media_datagrams_out_total", "UDP datagrams sent by the media workers", c.datagrams_out),
-        ("huiyi_media_rtp_forwarded_total", "RTP packets written to subscribers", c.forwarded),
-        ("huiyi_media_dropped_unroutable_total", "Datagrams no peer accepted", c.dropped_unroutable),
-        (
-            "huiyi_media_dropped_malformed_total",
-            "Datagrams that were not WebRTC or were oversized",
-            c.dropped_malformed,
-        ),
-        (
-            "huiyi_media_dropped_rejected_total",
-            "Datagrams a peer's state machine rejected",
-            c.dropped_rejected,
-        ),
-        ("huiyi_media_peer_failures_total", "Peers removed after an internal failure", c.peer_failures),
-    ] {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
-    }
-    let meetings = state.meetings.count().await;
-    out.push_str(&format!(
-        "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
-    ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, host.parse().expect("host"));
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().expect("origin"));
-        }
-        h
-    }
-
-    #[test]
-    fn origin_must_be_this_server() {
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8470"), "127.0.0.1:8470"), &[]));
-        assert!(origin_allowed(&headers(Some("https://meet.gov:443"), "meet.gov:443"), &[]));
-        assert!(!origin_allowed(&headers(Some("https://evil.example"), "127.0.0.1:8470"), &[]));
-        assert!(origin_allowed(&headers(None, "127.0.0.1:8470"), &[]), "non-browser clients");
-        assert!(origin_allowed(
-            &headers(Some("https://portal.gov"), "127.0.0.1:8470"),
-            &["https://portal.gov".to_string()]
-        ));
-    }
+/// The REST API under `/api/v1` (docs/api.md).
+fn api() -> Router<AppState> {
+    let mark = |m: Mark| move |s: State<AppState>, a: Account, p: Path<String>| meetings::mark(s, a, p, m);
+    Router::new()
+        // Sessions and the audit log.
+        .route("/api/v1/login", post(session::login))
+        .route("/api/v1/logout", post(session::logout))
+        .route("/api/v1/me", get(session::me))
+        .route("/api/v1/me/password", post(accounts::change_password))
+        .route("/api/v1/audit", get(audit::audit))
+        // Accounts and the organisation.
+        .route("/api/v1/accounts", get(accounts::list).post(accounts::create))
+        .route("/api/v1/accounts/{id}/role", post(accounts::set_role))
+        .route("/api/v1/org", get(org::tree))
+        .route("/api/v1/org/import", post(org::import))
+        // Meetings, series, templates.
+        .route("/api/v1/meetings", get(meetings::list).post(meetings::create))
+        .route("/api/v1/meetings/{id}", get(meetings::read).put(meetings::update))
+        .route("/api/v1/meetings/{id}/start", post(mark(Mark::Start)))
+        .route("/api/v1/meetings/{id}/end", post(mark(Mark::End)))
+        .route("/api/v1/meetings/{id}/cancel", post(mark(Mark::Cancel)))
+        .route("/api/v1/series", post(meetings::create_series))
+        .route("/api/v1/series/{id}", get(meetings::read_series))
+        .route("/api/v1/templates", get(templates::list).post(templates::create))
+        .route("/api/v1/templates/{id}", delete(templates::remove))
+        // Invitations and join links.
+        .route("/api/v1/meetings/{id}/invitations", get(invitations::invitations))
+        .route("/api/v1/meetings/{id}/invitations/{participant}/qr.svg", get(invitations::qr))
+        .route("/api/v1/meetings/{id}/join", get(invitations::join))
+        // Attendance and calendars.
+        .route("/api/v1/meetings/{id}/attendance", get(attendance::attendance))
+        .route("/api/v1/meetings/{id}/attendance.csv", get(attendance::attendance_csv))
+        .route("/api/v1/meetings/{id}/attendance.xlsx", get(attendance::xlsx))
+        .route("/api/v1/meetings/{id}/calendar.ics", get(calendar::ics))
+        .route("/api/v1/me/feed", get(calendar::my_feed))
+        .route("/api/v1/feeds/{key}", get(calendar::feed))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }

@@ -6,26 +6,20 @@
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
+use super::common::qr_svg;
 use crate::http::AppState;
 
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/notice", get(page).post(reply))
-}
-
 #[derive(Deserialize)]
-struct PageQuery {
+pub(super) struct PageQuery {
     token: String,
     #[serde(default)]
     saved: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Reply {
+pub(super) struct Reply {
     token: String,
     response: String,
     #[serde(default)]
@@ -52,14 +46,7 @@ fn refused(message: &str) -> Response {
     (StatusCode::FORBIDDEN, Html(body)).into_response()
 }
 
-pub(super) fn qr_svg(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).build(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
+pub(super) async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
     let claims = match state.signer.verify_notice(&q.token, now()) {
         Ok(c) => c,
         Err(e) => return refused(&format!("此链接无效：{e}")),
@@ -130,7 +117,7 @@ a.join{{display:block;text-align:center;background:#c62828;color:#fff;padding:1r
         .into_response()
 }
 
-async fn reply(State(state): State<AppState>, Form(r): Form<Reply>) -> Response {
+pub(super) async fn reply(State(state): State<AppState>, Form(r): Form<Reply>) -> Response {
     let claims = match state.signer.verify_notice(&r.token, now()) {
         Ok(c) => c,
         Err(e) => return refused(&format!("此链接无效：{e}")),

@@ -1,35 +1,24 @@
-//! Meeting templates (the same venues every week) and an account's own
-//! join link.
+//! Meeting templates (the same venues every week).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Json;
 
-use super::api::{blocking, current_account, ApiError};
-use super::attendance::link_claims;
-use super::meetings::{may_schedule, visible_meeting};
+use super::common::{blocking, current_account, may_schedule, ApiError};
 use crate::http::AppState;
-use crate::store::{Account, AccountRole, NewAudit, Template};
-use crate::token::Role;
+use crate::store::{Account, NewAudit, Template};
 
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/templates", get(list).post(create))
-        .route("/api/v1/templates/{id}", delete(remove))
-        .route("/api/v1/meetings/{id}/join", get(join))
-}
-
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Template>>, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Template>>, ApiError> {
     may_schedule(&current_account(&state, &headers).await?)?;
     Ok(Json(blocking(state.store.clone(), |s| s.templates()).await?))
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     account: Account,
     body: Result<Json<Template>, JsonRejection>,
@@ -64,7 +53,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
-async fn remove(
+pub(super) async fn remove(
     State(state): State<AppState>,
     account: Account,
     Path(id): Path<String>,
@@ -77,31 +66,4 @@ async fn remove(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The logged-in account's own join link: the secretary and admins join as
-/// the secretary (会务), the meeting's chair as chair, an invited venue or
-/// person as itself.
-async fn join(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let (account, m) = visible_meeting(&state, &headers, id).await?;
-    let invited = account.org_unit.as_ref().filter(|u| m.participants.contains(u));
-    let (pid, role) = match (account.role, invited) {
-        (AccountRole::Admin | AccountRole::Secretary, _) => {
-            (format!("staff-{}", account.id), Role::Secretary)
-        }
-        _ if m.chair.as_deref() == Some(account.id.as_str()) => {
-            (format!("staff-{}", account.id), Role::Chair)
-        }
-        (AccountRole::Venue, Some(unit)) => (unit.clone(), Role::Venue),
-        (_, Some(unit)) => (unit.clone(), Role::Participant),
-        _ => return Err(ApiError::forbidden("you are not invited to this meeting")),
-    };
-    let claims = link_claims(&m, &pid, &account.display_name, role, state.config.signaling.end_grace_mins);
-    let link =
-        format!("{}/?token={}", crate::server::public_base_url(&state.config), state.signer.sign(&claims));
-    Ok(Json(json!({"link": link, "role": role})).into_response())
 }

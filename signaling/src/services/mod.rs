@@ -3,5 +3,8 @@
 //! and render.
 
 pub mod accounts;
+pub mod attendance;
 pub mod lifecycle;
+pub mod meetings;
+pub mod org;
 pub mod rollcalls;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use huiyi_config::Config;
+use huiyi_protocol::{ClientMsg, Control, PROTOCOL_VERSION};
 use huiyi_signaling::token::{Claims, Role, Signer};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -81,8 +82,26 @@ pub async fn connect(s: &Server, origin: Option<&str>) -> Result<Ws, tokio_tungs
     tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
 }
 
-pub async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::text(v.to_string())).await.expect("send");
+/// Sends a protocol message, serialised as the server reads it.
+pub async fn send_msg(ws: &mut Ws, msg: &ClientMsg) {
+    let text = serde_json::to_string(msg).expect("a protocol message serialises");
+    ws.send(Message::text(text)).await.expect("send");
+}
+
+/// `hello` with a join token, in this server's protocol version.
+pub fn hello(token: impl Into<String>) -> ClientMsg {
+    ClientMsg::Hello {
+        version: PROTOCOL_VERSION,
+        token: Some(token.into()),
+        demo_meeting: None,
+        name: None,
+        resume: None,
+    }
+}
+
+/// A chair control message.
+pub fn control(action: Control) -> ClientMsg {
+    ClientMsg::Control { action }
 }
 
 /// The next JSON message, skipping pings; `None` on close.

@@ -9,6 +9,9 @@ use super::{Core, Notice, Published, Refusal, Role, SfuCmd, SfuFailure, SfuResul
 impl Core {
     pub(super) fn publish(&mut self, pid: &str, sdp: String, tracks: Vec<(String, Source)>, restart: bool) {
         let p = self.participants.get_mut(pid).expect("checked by caller");
+        if p.view.role == Role::Observer && sdp_sends_media(&sdp) {
+            return self.refuse(pid, Refusal::forbidden("observers (列席) cannot publish audio or video"));
+        }
         if restart {
             if let Some(old) = p.peer.take() {
                 p.pending_offer = None;
@@ -20,9 +23,6 @@ impl Core {
             }
         }
         let p = self.participants.get_mut(pid).expect("checked by caller");
-        if p.view.role == Role::Observer && sdp_sends_media(&sdp) {
-            return self.refuse(pid, Refusal::forbidden("observers (列席) cannot publish audio or video"));
-        }
         p.sources.extend(tracks);
         let cmd = match p.peer {
             Some(peer) => SfuCmd::Renegotiate { pid: pid.to_string(), peer, sdp },

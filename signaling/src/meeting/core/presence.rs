@@ -21,6 +21,7 @@ impl Core {
         if self.state.locked && !self.participants.contains_key(&pid) {
             return Err(Refusal::closed("the meeting is locked: no new participants"));
         }
+        let replaced = self.participants.contains_key(&pid);
         let resumed = match self.participants.get(&pid) {
             Some(p) if resume.as_deref() == Some(p.session_key.as_str()) => {
                 self.take_over(&pid, "resumed elsewhere");
@@ -109,7 +110,8 @@ impl Core {
         if let Some(offer) = pending {
             self.notify(&pid, offer);
         }
-        if resumed {
+        if replaced {
+            // Connected again, whether resumed or from a new window.
             self.broadcast_updated(&pid);
         }
         Ok(())

@@ -1,0 +1,119 @@
+//! Operations and the signaling socket: `/healthz`, Prometheus `/metrics`,
+//! and the WebSocket upgrade (origin check, size limits) into a session.
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::http::AppState;
+use crate::ws::session::{self, MAX_MESSAGE};
+
+pub(super) async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&headers, &state.config.signaling.allowed_origins) {
+        return (StatusCode::FORBIDDEN, "this origin may not open the signaling socket").into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE * 2)
+        .max_frame_size(MAX_MESSAGE * 2)
+        .on_upgrade(move |socket| session::run(socket, gate(&state)))
+}
+
+fn gate(state: &AppState) -> session::Gate {
+    session::Gate {
+        signer: state.signer.clone(),
+        meetings: state.meetings.clone(),
+        store: state.store.clone(),
+        demo: state.config.signaling.demo,
+        end_grace_mins: state.config.signaling.end_grace_mins,
+    }
+}
+
+/// Browsers send `Origin`; it must be this server (same host and port as
+/// `Host`) or a configured origin. Clients that are not browsers send none.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !host.is_empty() && origin_host == host
+}
+
+#[derive(Serialize)]
+pub(super) struct Health {
+    status: &'static str,
+    version: &'static str,
+    media_sockets: Vec<String>,
+    meetings: usize,
+}
+
+pub(super) async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        media_sockets: state.media.local_addrs().iter().map(ToString::to_string).collect(),
+        meetings: state.meetings.count().await,
+    })
+}
+
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let c = state.media.counters();
+    let mut out = String::new();
+    for (name, help, value) in [
+        ("huiyi_media_datagrams_in_total", "UDP datagrams received by the media workers", c.datagrams_in),
+        ("huiyi_media_datagrams_out_total", "UDP datagrams sent by the media workers", c.datagrams_out),
+        ("huiyi_media_rtp_forwarded_total", "RTP packets written to subscribers", c.forwarded),
+        ("huiyi_media_dropped_unroutable_total", "Datagrams no peer accepted", c.dropped_unroutable),
+        (
+            "huiyi_media_dropped_malformed_total",
+            "Datagrams that were not WebRTC or were oversized",
+            c.dropped_malformed,
+        ),
+        (
+            "huiyi_media_dropped_rejected_total",
+            "Datagrams a peer's state machine rejected",
+            c.dropped_rejected,
+        ),
+        ("huiyi_media_peer_failures_total", "Peers removed after an internal failure", c.peer_failures),
+    ] {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
+    let meetings = state.meetings.count().await;
+    out.push_str(&format!(
+        "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().expect("host"));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, o.parse().expect("origin"));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_be_this_server() {
+        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8470"), "127.0.0.1:8470"), &[]));
+        assert!(origin_allowed(&headers(Some("https://meet.gov:443"), "meet.gov:443"), &[]));
+        assert!(!origin_allowed(&headers(Some("https://evil.example"), "127.0.0.1:8470"), &[]));
+        assert!(origin_allowed(&headers(None, "127.0.0.1:8470"), &[]), "non-browser clients");
+        assert!(origin_allowed(
+            &headers(Some("https://portal.gov"), "127.0.0.1:8470"),
+            &["https://portal.gov".to_string()]
+        ));
+    }
+}
