@@ -147,7 +147,7 @@ fn create_meeting(config: &Config, title: &str, participants: &[String], hours: 
     })?;
     let meeting = random_id(9);
     let now = huiyi_signaling::clock::unix_millis() / 1000;
-    let base = huiyi_signaling::server::public_base_url(config);
+    let base = huiyi_signaling::http::common::public_base_url(config);
     println!("会议 / Meeting: {title}  (id {meeting}, links valid {hours} h)");
     for (i, entry) in participants.iter().enumerate() {
         let (name, role) = match entry.rsplit_once(':') {

@@ -48,7 +48,7 @@ pub async fn run(
     let dispatcher = meetings.clone();
     let live = meetings.clone();
     // Scheduled meetings end on their own at their time.
-    let driver = tokio::spawn(services::lifecycle::drive(
+    let driver = tokio::spawn(meeting::drive(
         meetings.clone(),
         store.clone(),
         config.signaling.end_grace_mins,
@@ -87,15 +87,6 @@ pub async fn run(
     event_log.await?;
     tracing::info!("huiyi stopped");
     Ok(())
-}
-
-/// The base URL of join links: `signaling.public_url`, or the listen address.
-pub fn public_base_url(config: &Config) -> String {
-    if !config.signaling.public_url.is_empty() {
-        return config.signaling.public_url.trim_end_matches('/').to_string();
-    }
-    let scheme = if tls::serves_tls(config) { "https" } else { "http" };
-    format!("{scheme}://{}", config.http.listen)
 }
 
 /// On the very first start (no accounts), creates the `admin` account with a

@@ -10,8 +10,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::common::{allow, blocking, current_account, ApiError};
-use crate::http::AppState;
+use super::common::AppState;
+use super::common::{allow, blocking, ApiError};
 use crate::permissions::Permission;
 use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
 
@@ -55,10 +55,9 @@ pub(super) struct NewAccount {
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: Account,
     body: Result<Json<NewAccount>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let admin = current_account(&state, &headers).await?;
     admin_only(&admin)?;
     let Json(input) = body?;
     let username = input.username.trim().to_string();
@@ -121,11 +120,10 @@ pub(super) struct RoleChange {
 /// A permission change: recorded in the audit log with the old and new role.
 pub(super) async fn set_role(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: Account,
     Path(id): Path<String>,
     body: Result<Json<RoleChange>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let admin = current_account(&state, &headers).await?;
     admin_only(&admin)?;
     let Json(change) = body?;
     if id == admin.id && change.role != AccountRole::Admin {
@@ -160,10 +158,10 @@ pub(super) struct PasswordChange {
 /// password first of all). A wrong old password counts as a failed login.
 pub(super) async fn change_password(
     State(state): State<AppState>,
+    account: Account,
     headers: HeaderMap,
     body: Result<Json<PasswordChange>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let account = current_account(&state, &headers).await?;
     let Json(change) = body?;
     if change.new.chars().count() < 10 {
         return Err(ApiError::invalid("a password has at least 10 characters"));

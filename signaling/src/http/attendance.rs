@@ -3,16 +3,16 @@
 //! roll calls.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::common::{allow, blocking, current_account, local_text, urlencode, ApiError};
-use crate::http::AppState;
+use super::common::AppState;
+use super::common::{allow, blocking, local_text, urlencode, ApiError};
 use crate::permissions::Permission;
 use crate::services::attendance::{self, Line, Presence, Reply};
-use crate::store::RollCallRecord;
+use crate::store::{Account, RollCallRecord};
 
 /// Column headers of the attendance sheet (CSV and XLSX).
 pub(super) const HEADERS: [&str; 8] =
@@ -44,10 +44,9 @@ pub(super) fn cells(line: &Line) -> [String; 8] {
 
 pub(super) async fn summary(
     state: &AppState,
-    headers: &HeaderMap,
+    account: Account,
     id: String,
 ) -> Result<(String, Vec<Line>), ApiError> {
-    let account = current_account(state, headers).await?;
     let (meeting, org, events, sign_ins, rsvps) = blocking(state.store.clone(), move |s| {
         Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
     })
@@ -59,19 +58,19 @@ pub(super) async fn summary(
 
 pub(super) async fn attendance(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (title, lines) = summary(&state, &headers, id).await?;
+    let (title, lines) = summary(&state, account, id).await?;
     Ok(Json(serde_json::json!({"title": title, "participants": lines})).into_response())
 }
 
 pub(super) async fn attendance_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (title, lines) = summary(&state, &headers, id).await?;
+    let (title, lines) = summary(&state, account, id).await?;
     let mut csv = format!("\u{feff}{}\r\n", HEADERS.join(","));
     for l in &lines {
         let cells = cells(l).map(|c| format!("\"{}\"", csv_safe(&c).replace('"', "\"\"")));
@@ -104,10 +103,10 @@ fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 pub(super) async fn xlsx(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (title, lines) = summary(&state, &headers, id.clone()).await?;
+    let (title, lines) = summary(&state, account, id.clone()).await?;
     let roll_calls = blocking(state.store.clone(), move |s| s.roll_calls(&id)).await?;
     let roll_calls = roll_lines(&roll_calls);
     let bytes = workbook(&title, &lines, &roll_calls)

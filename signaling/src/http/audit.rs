@@ -5,8 +5,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::common::AppState;
 use super::common::{blocking, ApiError};
-use crate::http::AppState;
 use crate::permissions::Permission;
 use crate::store::{Account, NewAudit};
 

@@ -2,20 +2,20 @@
 //! feed (a capability URL: the account id and an HMAC under the server key).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::common::AppState;
 use super::common::{blocking, calendar_event, may_see, ApiError};
-use crate::http::AppState;
 use crate::store::Account;
 
 pub(super) async fn ics(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, m) = super::common::visible_meeting(&state, &headers, id).await?;
+    let (_, m) = super::common::visible_meeting(&state, account, id).await?;
     let body = crate::scheduling::ics::calendar(&[calendar_event(&m)], crate::clock::unix_secs());
     Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response())
 }
@@ -24,7 +24,7 @@ pub(super) async fn ics(
 /// programs can subscribe to without logging in).
 pub(super) async fn my_feed(State(state): State<AppState>, account: Account) -> Result<Response, ApiError> {
     let key = format!("{}.{}", account.id, state.signer.tag(&format!("feed:{}", account.id)));
-    let url = format!("{}/api/v1/feeds/{key}.ics", crate::server::public_base_url(&state.config));
+    let url = format!("{}/api/v1/feeds/{key}.ics", super::common::public_base_url(&state.config));
     Ok(Json(serde_json::json!({"url": url})).into_response())
 }
 

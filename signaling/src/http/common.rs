@@ -13,9 +13,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::http::AppState;
+use huiyi_config::Config;
+
+use huiyi_sfu::SfuHandle;
+
+use crate::meeting::Meetings;
 use crate::permissions::Permission;
 use crate::store::{Account, MeetingRecord, Store, StoreError};
+use crate::token::Signer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The media plane.
+    pub media: SfuHandle,
+    /// Live meetings.
+    pub meetings: Meetings,
+    /// Verifies join tokens.
+    pub signer: Signer,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Accounts, meetings, audit log.
+    pub store: Arc<dyn crate::store::Store>,
+}
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "huiyi_session";
@@ -141,7 +161,7 @@ impl axum::extract::FromRequestParts<AppState> for Account {
 }
 
 /// The account behind the request's session cookie.
-pub async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
+async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
     let token = session_token(headers)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "please log in"))?;
     let now = crate::clock::unix_secs();
@@ -200,10 +220,9 @@ pub fn with_etag(
 /// The logged-in account and meeting `id`, if the account may read it.
 pub async fn visible_meeting(
     state: &AppState,
-    headers: &HeaderMap,
+    account: Account,
     id: String,
 ) -> Result<(Account, MeetingRecord), ApiError> {
-    let account = current_account(state, headers).await?;
     let m = blocking(state.store.clone(), move |s| s.meeting(&id)).await?;
     may_see(&account, &m)?;
     Ok((account, m))
@@ -246,4 +265,13 @@ pub fn qr_svg(text: &str) -> String {
         Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).build(),
         Err(_) => String::new(),
     }
+}
+
+/// The base URL of join links: `signaling.public_url`, or the listen address.
+pub fn public_base_url(config: &Config) -> String {
+    if !config.signaling.public_url.is_empty() {
+        return config.signaling.public_url.trim_end_matches('/').to_string();
+    }
+    let scheme = if crate::tls::serves_tls(config) { "https" } else { "http" };
+    format!("{scheme}://{}", config.http.listen)
 }

@@ -2,17 +2,17 @@
 //! its notice page and QR code), and each account's own join link.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use super::common::{allow, blocking, current_account, qr_svg, visible_meeting, ApiError};
-use crate::http::AppState;
+use super::common::AppState;
+use super::common::{allow, blocking, qr_svg, visible_meeting, ApiError};
 use crate::permissions::Permission;
 use crate::scheduling::unix_from_local;
-use crate::store::{AccountRole, MeetingRecord, OrgKind};
+use crate::store::{Account, AccountRole, MeetingRecord, OrgKind};
 use crate::token::{Claims, Role};
 
 /// A personal invitation to a scheduled meeting.
@@ -27,23 +27,22 @@ pub struct Invitation {
 
 pub(super) async fn invitations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(invitation_links(&state, &headers, id).await?).into_response())
+    Ok(Json(invitation_links(&state, account, id).await?).into_response())
 }
 
 /// Every invited venue's or person's signed links (secretary or admin).
 pub(super) async fn invitation_links(
     state: &AppState,
-    headers: &HeaderMap,
+    account: Account,
     id: String,
 ) -> Result<Vec<Invitation>, ApiError> {
-    let account = current_account(state, headers).await?;
     allow(&account, Permission::Schedule, None)?;
     let (meeting, org) =
         blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
-    let base = crate::server::public_base_url(&state.config);
+    let base = super::common::public_base_url(&state.config);
     let grace = state.config.signaling.end_grace_mins;
     let links: Vec<Invitation> = meeting
         .participants
@@ -90,10 +89,10 @@ pub(super) fn link_claims(
 /// The QR code of one invitation's join link (an SVG), for the console.
 pub(super) async fn qr(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path((id, participant)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let links = invitation_links(&state, &headers, id).await?;
+    let links = invitation_links(&state, account, id).await?;
     let link = links
         .into_iter()
         .find(|i| i.participant == participant)
@@ -106,10 +105,10 @@ pub(super) async fn qr(
 /// person as itself.
 pub(super) async fn join(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (account, m) = visible_meeting(&state, &headers, id).await?;
+    let (account, m) = visible_meeting(&state, account, id).await?;
     let invited = account.org_unit.as_ref().filter(|u| m.participants.contains(u));
     let (pid, role) = match (account.role, invited) {
         (AccountRole::Admin | AccountRole::Secretary, _) => {
@@ -124,6 +123,6 @@ pub(super) async fn join(
     };
     let claims = link_claims(&m, &pid, &account.display_name, role, state.config.signaling.end_grace_mins);
     let link =
-        format!("{}/?token={}", crate::server::public_base_url(&state.config), state.signer.sign(&claims));
+        format!("{}/?token={}", super::common::public_base_url(&state.config), state.signer.sign(&claims));
     Ok(Json(json!({"link": link, "role": role})).into_response())
 }

@@ -11,11 +11,10 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::common::AppState;
 use super::common::{
-    allow, blocking, current_account, may_schedule, may_see, meeting_json, visible_meeting, with_etag,
-    ApiError,
+    allow, blocking, may_schedule, may_see, meeting_json, visible_meeting, with_etag, ApiError,
 };
-use crate::http::AppState;
 use crate::permissions::Permission;
 use crate::scheduling::conflict::{conflicts, Booking};
 use crate::scheduling::lifecycle::Status;
@@ -78,20 +77,20 @@ pub(super) async fn save(
 
 pub(super) async fn read(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, m) = visible_meeting(&state, &headers, id).await?;
+    let (_, m) = visible_meeting(&state, account, id).await?;
     Ok(with_etag(m, StatusCode::OK, None, state.config.signaling.end_grace_mins))
 }
 
 pub(super) async fn update(
     State(state): State<AppState>,
+    account: Account,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<MeetingInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = current_account(&state, &headers).await?;
     may_schedule(&account)?;
     let expected = headers
         .get(header::IF_MATCH)

@@ -17,34 +17,14 @@ mod org;
 mod session;
 mod templates;
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use huiyi_config::Config;
-use huiyi_sfu::SfuHandle;
 
-use crate::meeting::Meetings;
 use crate::store::{Account, Mark};
-use crate::token::Signer;
+pub use common::AppState;
 use common::{ApiError, MAX_BODY};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The media plane.
-    pub media: SfuHandle,
-    /// Live meetings.
-    pub meetings: Meetings,
-    /// Verifies join tokens.
-    pub signer: Signer,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Accounts, meetings, audit log.
-    pub store: Arc<dyn crate::store::Store>,
-}
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {

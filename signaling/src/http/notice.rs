@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::common::qr_svg;
-use crate::http::AppState;
+use super::common::AppState;
 
 #[derive(Deserialize)]
 pub(super) struct PageQuery {
@@ -64,7 +64,7 @@ pub(super) async fn page(State(state): State<AppState>, Query(q): Query<PageQuer
     .await
     .unwrap_or((None, None));
     let (meeting, rsvp) = record;
-    let join = format!("{}/?token={}", crate::server::public_base_url(&state.config), q.token);
+    let join = format!("{}/?token={}", super::common::public_base_url(&state.config), q.token);
     let when = meeting
         .as_ref()
         .map(|m| format!("{} 至 {}", m.start.format("%Y年%m月%d日 %H:%M"), m.end.format("%H:%M")))

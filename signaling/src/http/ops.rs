@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::http::AppState;
+use super::common::AppState;
 use crate::ws::session::{self, MAX_MESSAGE};
 
 pub(super) async fn websocket(

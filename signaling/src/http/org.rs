@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::common::AppState;
 use super::common::{allow, blocking, ApiError};
-use crate::http::AppState;
 use crate::permissions::Permission;
 use crate::services::org;
 use crate::store::{Account, NewAudit, OrgUnit};

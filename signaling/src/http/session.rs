@@ -12,11 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    blocking, current_account, hash_token, session_token, ApiError, SESSION_COOKIE, SESSION_SECS,
-};
+use super::common::AppState;
+use super::common::{blocking, hash_token, session_token, ApiError, SESSION_COOKIE, SESSION_SECS};
 use crate::auth::{attempt, Login};
-use crate::http::AppState;
 use crate::store::{Account, AccountRole, NewAudit, StoreError};
 
 #[derive(Deserialize)]
@@ -110,8 +108,8 @@ pub(super) async fn login(
     }
 }
 
-pub(super) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
-    Ok(Json(Me::from(&current_account(&state, &headers).await?)))
+pub(super) async fn me(account: Account) -> Json<Me> {
+    Json(Me::from(&account))
 }
 
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -2,19 +2,18 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::common::{blocking, current_account, may_schedule, ApiError};
-use crate::http::AppState;
+use super::common::{blocking, may_schedule, ApiError, AppState};
 use crate::store::{Account, NewAudit, Template};
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    account: Account,
 ) -> Result<Json<Vec<Template>>, ApiError> {
-    may_schedule(&current_account(&state, &headers).await?)?;
+    may_schedule(&account)?;
     Ok(Json(blocking(state.store.clone(), |s| s.templates()).await?))
 }
 

@@ -69,6 +69,14 @@ pub enum Cmd {
     Shutdown,
 }
 
+/// What every meeting actor shares with the others.
+pub(super) struct Context {
+    pub(super) sfu: SfuHandle,
+    pub(super) grace: std::time::Duration,
+    pub(super) next_peer: Arc<AtomicU64>,
+    pub(super) store: Arc<dyn crate::store::Store>,
+}
+
 /// A session attached to the meeting.
 struct Session {
     epoch: u64,
@@ -86,7 +94,7 @@ pub(super) struct Meeting {
 }
 
 impl Meeting {
-    pub(super) fn new(id: String, title: String, room: RoomId, ctx: super::Context) -> Self {
+    pub(super) fn new(id: String, title: String, room: RoomId, ctx: Context) -> Self {
         let recorder = Recorder::start(id.clone(), title.clone(), ctx.store);
         Self {
             core: Core::new(id, title, ctx.grace, clock::now()),

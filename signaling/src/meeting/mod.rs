@@ -19,6 +19,9 @@ use std::time::Duration;
 use huiyi_sfu::{RoomId, SfuEvent, SfuHandle};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::scheduling::lifecycle::Status;
+use crate::services::lifecycle;
+
 pub use self::core::{Admitted, Guest, Refusal};
 pub use actor::{Cmd, Out, OUTBOUND_QUEUE};
 pub use records::roll_call_record;
@@ -45,14 +48,6 @@ struct Registry {
     by_id: HashMap<String, MeetingHandle>,
     by_room: HashMap<RoomId, MeetingHandle>,
     next_room: u64,
-}
-
-/// What every meeting actor shares with the others.
-pub(crate) struct Context {
-    sfu: SfuHandle,
-    grace: Duration,
-    next_peer: Arc<AtomicU64>,
-    store: Arc<dyn crate::store::Store>,
 }
 
 /// All live meetings of this server.
@@ -112,7 +107,7 @@ impl Meetings {
         reg.by_room.insert(room, handle.clone());
         tracing::info!(meeting = %id, %room, "meeting opened");
         let meetings = self.clone();
-        let ctx = Context {
+        let ctx = actor::Context {
             sfu: self.sfu.clone(),
             grace: self.grace,
             next_peer: self.next_peer.clone(),
@@ -188,5 +183,31 @@ impl Meetings {
     /// Number of open meetings.
     pub async fn count(&self) -> usize {
         self.registry.lock().await.by_id.len()
+    }
+}
+
+/// Ends live meetings whose schedule says they are over (the planned end
+/// plus the grace), every `period`, until the task is aborted.
+pub async fn drive(
+    meetings: Meetings,
+    store: Arc<dyn crate::store::Store>,
+    grace_mins: u32,
+    period: Duration,
+) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        for id in meetings.ids().await {
+            let store = store.clone();
+            let key = id.clone();
+            let Ok(Ok(m)) = tokio::task::spawn_blocking(move || store.meeting(&key)).await else { continue };
+            if matches!(
+                lifecycle::status(&m, grace_mins, crate::clock::unix_secs()),
+                Status::Ended | Status::Cancelled
+            ) {
+                tracing::info!(meeting = %id, "the meeting's time is over: ending it");
+                meetings.end(&id).await;
+            }
+        }
     }
 }

@@ -1,14 +1,11 @@
 //! A scheduled meeting's lifecycle as a service: its status (from the clock
 //! and the secretary's hand), admission of a join, starting, ending and
-//! cancelling — by hand, from inside the meeting, or by the clock — each
-//! with its audit record, through one path (ADR 0006).
-
-use std::sync::Arc;
-use std::time::Duration as StdDuration;
+//! cancelling — by hand or from inside the meeting — each with its audit
+//! record, through one path (ADR 0006). The task that ends live meetings
+//! at their time is `meeting::drive`.
 
 use chrono::Duration;
 
-use crate::meeting::Meetings;
 use crate::scheduling::lifecycle::{Manual, Schedule, Status};
 use crate::scheduling::local_from_unix;
 use crate::store::{Mark, MeetingRecord, NewAudit, Store, StoreError};
@@ -151,23 +148,4 @@ pub fn end_from_inside(store: &dyn Store, id: &str, by: &str, now: i64) -> Resul
         ..Default::default()
     };
     store.audit(audit, now)
-}
-
-/// Ends live meetings whose schedule says they are over (the planned end
-/// plus the grace), every `period`, until the task is aborted.
-pub async fn drive(meetings: Meetings, store: Arc<dyn Store>, grace_mins: u32, period: StdDuration) {
-    let mut tick = tokio::time::interval(period);
-    loop {
-        tick.tick().await;
-        for id in meetings.ids().await {
-            let store = store.clone();
-            let key = id.clone();
-            let Ok(Ok(m)) = tokio::task::spawn_blocking(move || store.meeting(&key)).await else { continue };
-            if matches!(status(&m, grace_mins, crate::clock::unix_secs()), Status::Ended | Status::Cancelled)
-            {
-                tracing::info!(meeting = %id, "the meeting's time is over: ending it");
-                meetings.end(&id).await;
-            }
-        }
-    }
 }
