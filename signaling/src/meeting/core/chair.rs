@@ -108,7 +108,9 @@ impl Core {
                 if !self.participants.contains_key(&participant) {
                     return self.refuse(pid, Refusal::bad_request("no such participant"));
                 }
-                self.hand_chair(Some(pid), &participant);
+                // The holder steps down, whoever of the chairs asked.
+                let holder = self.state.chair.clone();
+                self.hand_chair(holder.as_deref(), &participant);
             }
             Action::TakeChair => {
                 let holder = self.state.chair.clone();

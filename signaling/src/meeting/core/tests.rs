@@ -208,6 +208,13 @@ fn the_chair_is_whoever_holds_it_and_passes_on_when_it_leaves() {
     assert_eq!(sim.core.participant("c1").map(|v| v.role), Some(Role::Participant));
     assert_eq!(sim.core.participant("p").map(|v| v.role), Some(Role::Chair));
 
+    // A chair who does not hold it may pass it on too: the holder steps down.
+    sim.control("c2", Action::TransferChair { participant: "c1".into() });
+    assert_eq!(sim.state().chair.as_deref(), Some("c1"));
+    assert_eq!(sim.core.participant("p").map(|v| v.role), Some(Role::Participant), "the holder steps down");
+    assert_eq!(sim.core.participant("c2").map(|v| v.role), Some(Role::Chair), "the asker keeps its role");
+    sim.control("c1", Action::TransferChair { participant: "p".into() });
+
     sim.control("sec", Action::TakeChair);
     assert_eq!(sim.state().chair.as_deref(), Some("sec"));
     assert_eq!(sim.core.participant("p").map(|v| v.role), Some(Role::Participant), "the holder steps down");
