@@ -10,12 +10,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use huiyi_sfu::{PeerId, RoomId, SfuError, SfuEvent, SfuHandle};
+use huiyi_sfu::{PeerId, RoomId, SfuError, SfuHandle};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{
-    Admitted, CloseReason, Core, Effect, Guest, Input, Notice, Record, Refusal, Request, SfuCmd, SfuFailure,
-    SfuResult,
+    Admitted, CloseReason, Core, Effect, Guest, Input, Notice, Record, Refusal, SfuCmd, SfuFailure, SfuResult,
 };
 use super::records::Recorder;
 use crate::clock;
@@ -32,7 +31,8 @@ pub enum Out {
 /// How many messages may wait for one session before it counts as too slow.
 pub const OUTBOUND_QUEUE: usize = 256;
 
-/// Commands to a meeting.
+/// Commands to a meeting: a session attaching (it brings its queue and
+/// waits for its admission), or any other input of the core.
 pub enum Cmd {
     /// A session joins (or resumes).
     Attach {
@@ -45,28 +45,8 @@ pub enum Cmd {
         /// The result.
         reply: oneshot::Sender<Result<Admitted, Refusal>>,
     },
-    /// A request from an attached session.
-    Request {
-        /// Participant.
-        pid: String,
-        /// Session epoch (ignored if a newer session replaced it).
-        epoch: u64,
-        /// The request.
-        request: Request,
-    },
-    /// The session's socket closed without `leave`.
-    Detach {
-        /// Participant.
-        pid: String,
-        /// Session epoch.
-        epoch: u64,
-    },
-    /// An event from the media plane.
-    Media(SfuEvent),
-    /// The meeting is over (ended by the secretary or by its schedule).
-    End,
-    /// The server stops: everyone's leave is recorded, clients reconnect later.
-    Shutdown,
+    /// A request, a detach, a media event, the end or a server stop.
+    Input(Input),
 }
 
 /// What every meeting actor shares with the others.
@@ -138,18 +118,14 @@ impl Meeting {
             Cmd::Attach { guest, resume, out, reply } => {
                 self.input(Input::Attach { guest, resume }, Some((out, reply))).await
             }
-            Cmd::Request { pid, epoch, request } => {
-                self.input(Input::Request { pid, epoch, request }, None).await
-            }
-            Cmd::Detach { pid, epoch } => {
-                if self.sessions.get(&pid).is_some_and(|s| s.epoch == epoch) {
-                    self.sessions.remove(&pid);
+            Cmd::Input(input) => {
+                if let Input::Detach { pid, epoch } = &input {
+                    if self.sessions.get(pid).is_some_and(|s| s.epoch == *epoch) {
+                        self.sessions.remove(pid);
+                    }
                 }
-                self.input(Input::Detach { pid, epoch }, None).await
+                self.input(input, None).await
             }
-            Cmd::Media(event) => self.input(Input::Media(event), None).await,
-            Cmd::End => self.input(Input::End, None).await,
-            Cmd::Shutdown => self.input(Input::Shutdown, None).await,
         }
     }
 

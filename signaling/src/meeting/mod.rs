@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::scheduling::lifecycle::Status;
 use crate::services::lifecycle;
 
-pub use self::core::{Admitted, Guest, Refusal};
+pub use self::core::{Admitted, Guest, Input, Refusal};
 pub use actor::{Cmd, Out, OUTBOUND_QUEUE};
 pub use records::roll_call_record;
 
@@ -149,7 +149,7 @@ impl Meetings {
         }
         let handle = self.registry.lock().await.by_room.get(&room).cloned();
         if let Some(h) = handle {
-            h.send(Cmd::Media(event)).await;
+            h.send(Cmd::Input(Input::Media(event))).await;
         }
     }
 
@@ -157,7 +157,7 @@ impl Meetings {
     pub async fn end(&self, id: &str) {
         let handle = self.registry.lock().await.by_id.get(id).cloned();
         if let Some(h) = handle {
-            h.send(Cmd::End).await;
+            h.send(Cmd::Input(Input::End)).await;
         }
     }
 
@@ -167,7 +167,7 @@ impl Meetings {
     pub async fn shutdown(&self) {
         let handles: Vec<MeetingHandle> = self.registry.lock().await.by_id.values().cloned().collect();
         for h in &handles {
-            h.send(Cmd::Shutdown).await;
+            h.send(Cmd::Input(Input::Shutdown)).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.count().await > 0 && tokio::time::Instant::now() < deadline {

@@ -16,7 +16,7 @@ use huiyi_protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
 use super::wire;
 use crate::meeting::core::Notice;
-use crate::meeting::{Admitted, Cmd, Guest, MeetingHandle, Meetings, Out, OUTBOUND_QUEUE};
+use crate::meeting::{Admitted, Cmd, Guest, Input, MeetingHandle, Meetings, Out, OUTBOUND_QUEUE};
 use crate::services::lifecycle::{self, NotAdmitted};
 use crate::store::Store;
 use crate::token::{Claims, Role, Signer};
@@ -137,7 +137,7 @@ pub async fn run(socket: WebSocket, gate: Gate) {
     // 3. the loop
     let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me).await;
     if !left {
-        meeting.send(Cmd::Detach { pid: me.pid.clone(), epoch: me.epoch }).await;
+        meeting.send(Cmd::Input(Input::Detach { pid: me.pid.clone(), epoch: me.epoch })).await;
     }
 }
 
@@ -238,7 +238,7 @@ async fn pump(
                                 // the loop goes on to deliver it.
                                 Ok(msg) => match wire::request(msg) {
                                     Some(request) => {
-                                        let cmd = Cmd::Request { pid: me.pid.clone(), epoch: me.epoch, request };
+                                        let cmd = Cmd::Input(Input::Request { pid: me.pid.clone(), epoch: me.epoch, request });
                                         if !meeting.send(cmd).await {
                                             return true;
                                         }
