@@ -161,6 +161,9 @@ export class MediaSession extends EventTarget {
   async addScreen(stream) {
     this.screen = stream;
     const [track] = stream.getVideoTracks();
+    // Text on a shared screen must stay legible: under load the browser
+    // lowers the frame rate, not the resolution.
+    track.contentHint = 'detail';
     const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
     this.sources.set(tr, 'screen');
     track.addEventListener('ended', () => this.removeScreen());

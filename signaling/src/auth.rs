@@ -45,19 +45,43 @@ pub enum Login {
     },
 }
 
-/// Decides a login attempt at `now`.
-pub fn attempt(account: &Account, password: &str, now: i64) -> Login {
+/// What may happen before a password is even checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Locked: refused without hashing.
+    Locked {
+        /// Until (Unix seconds).
+        until: i64,
+    },
+    /// Check it. The attempt is counted as a failure in advance (the right
+    /// password resets the count), so parallel guesses cannot outrun the
+    /// lock: the `MAX_FAILURES`-th reserved failure locks the account.
+    Check {
+        /// Consecutive failures counting this one.
+        failures: i64,
+        /// Set when this failure locks the account.
+        locked_until: Option<i64>,
+    },
+}
+
+/// The gate for an attempt on `account` at `now`.
+pub fn gate(account: &Account, now: i64) -> Gate {
     if let Some(until) = account.locked_until.filter(|u| *u > now) {
-        return Login::Locked { until };
-    }
-    if verify_password(password, &account.password_hash) {
-        return Login::Ok;
+        return Gate::Locked { until };
     }
     // A lock that has expired starts a new count.
     let previous = if account.locked_until.is_some() { 0 } else { account.failed_logins };
     let failures = previous + 1;
-    let locked_until = (failures >= MAX_FAILURES).then_some(now + LOCK_SECS);
-    Login::Failed { failures, locked_until }
+    Gate::Check { failures, locked_until: (failures >= MAX_FAILURES).then_some(now + LOCK_SECS) }
+}
+
+/// Decides a login attempt at `now` (the gate, then the password).
+pub fn attempt(account: &Account, password: &str, now: i64) -> Login {
+    match gate(account, now) {
+        Gate::Locked { until } => Login::Locked { until },
+        Gate::Check { .. } if verify_password(password, &account.password_hash) => Login::Ok,
+        Gate::Check { failures, locked_until } => Login::Failed { failures, locked_until },
+    }
 }
 
 /// A random one-time password for a new account (shown once).

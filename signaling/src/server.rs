@@ -61,6 +61,11 @@ pub async fn run(
         signer,
         config: Arc::new(config),
         store,
+        // argon2id one per core at a time; a short queue behind them.
+        hashing: Arc::new(services::login::Hashing::new(
+            std::thread::available_parallelism().map_or(2, usize::from),
+            32,
+        )),
     });
     // Media events go to their meetings.
     let event_log = tokio::spawn(async move {

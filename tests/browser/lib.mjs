@@ -45,8 +45,28 @@ export async function participant(url, { width = 1000, height = 700 } = {}) {
 }
 
 /// Waits until `fn` (run in the page) returns truthy.
+/// On a timeout it prints what the page knew (tracks, media, the messages it
+/// received, the peer connection's state), so a failure says why.
 export async function until(page, fn, arg, timeout = 20000) {
-  return page.waitForFunction(fn, arg, { timeout, polling: 200 });
+  try {
+    return await page.waitForFunction(fn, arg, { timeout, polling: 200 });
+  } catch (e) {
+    const seen = await page.evaluate(() => {
+      const h = window.huiyi;
+      const pc = h?.session?.pc;
+      return JSON.stringify({
+        me: h?.me?.id,
+        tracks: [...(h?.tracks || new Map())],
+        media: [...(h?.session?.midToTrack || new Map())],
+        signaling: pc?.signalingState,
+        ice: pc?.iceConnectionState,
+        transceivers: pc?.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection]),
+        events: (h?.events || []).slice(-30).map((e) => [e.type, e.detail?.offer_id ?? e.detail?.track ?? e.detail?.code ?? '']),
+      });
+    }).catch((err) => `(page state unavailable: ${err})`);
+    console.error(`until() timed out; the page knew: ${seen}`);
+    throw e;
+  }
 }
 
 /// Inbound RTP bytes per kind, from the page's peer connection.

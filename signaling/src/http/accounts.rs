@@ -13,6 +13,7 @@ use serde_json::json;
 use super::common::AppState;
 use super::common::{allow, blocking, ApiError};
 use crate::permissions::Permission;
+use crate::services::login::{self, Checked};
 use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
 
 fn public(a: &Account) -> serde_json::Value {
@@ -169,37 +170,33 @@ pub(super) async fn change_password(
     let keep =
         super::common::session_token(&headers).map(|t| super::common::hash_token(&t)).unwrap_or_default();
     let now = crate::clock::unix_secs();
-    let outcome = blocking(state.store.clone(), move |s| {
-        let audit = |outcome: &str, detail: &str| {
-            s.audit(
-                NewAudit {
-                    actor: Some(&account.id),
-                    action: "account.password",
-                    target: Some(&account.username),
-                    detail,
-                    outcome,
-                    ..Default::default()
-                },
-                now,
-            )
-        };
-        match crate::auth::attempt(&account, &change.old, now) {
-            crate::auth::Login::Ok => {
-                s.set_login_state(&account.id, 0, None)?;
-                s.set_password(&account.id, &crate::auth::hash_password(&change.new), &keep)?;
-                audit("ok", "")?;
-                Ok(Ok(()))
-            }
-            crate::auth::Login::Failed { failures, locked_until } => {
-                s.set_login_state(&account.id, failures, locked_until)?;
-                audit("failed", "wrong current password")?;
-                Ok(Err("the current password is wrong"))
-            }
-            crate::auth::Login::Locked { .. } => {
-                audit("denied", "account locked")?;
-                Ok(Err("too many failed attempts: the account is locked for now"))
-            }
+    let checked =
+        login::check(state.store.clone(), &state.hashing, account.username.clone(), change.old, now).await?;
+    let (outcome, detail, result) = match checked {
+        Checked::Ok(_) => ("ok", "", Ok(())),
+        Checked::Wrong { .. } => ("failed", "wrong current password", Err("the current password is wrong")),
+        Checked::Locked { .. } => {
+            ("denied", "account locked", Err("too many failed attempts: the account is locked for now"))
         }
+        Checked::Busy => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins at once"))
+        }
+    };
+    let new_hash = result.is_ok().then(|| crate::auth::hash_password(&change.new));
+    let outcome = blocking(state.store.clone(), move |s| {
+        if let Some(hash) = &new_hash {
+            s.set_password(&account.id, hash, &keep)?;
+        }
+        let audit = NewAudit {
+            actor: Some(&account.id),
+            action: "account.password",
+            target: Some(&account.username),
+            detail,
+            outcome,
+            ..Default::default()
+        };
+        s.audit(audit, now)?;
+        Ok(result)
     })
     .await?;
     outcome.map(|()| StatusCode::NO_CONTENT).map_err(ApiError::forbidden)

@@ -35,6 +35,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Accounts, meetings, audit log.
     pub store: Arc<dyn crate::store::Store>,
+    /// Bounds password hashing (logins, password changes).
+    pub hashing: Arc<crate::services::login::Hashing>,
 }
 
 /// Name of the session cookie.

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::AppState;
 use super::common::{blocking, hash_token, session_token, ApiError, SESSION_COOKIE, SESSION_SECS};
-use crate::auth::{attempt, Login};
-use crate::store::{Account, AccountRole, NewAudit, StoreError};
+use crate::services::login::{self, Checked};
+use crate::store::{Account, AccountRole, NewAudit};
 
 #[derive(Deserialize)]
 pub(super) struct LoginRequest {
@@ -51,49 +51,53 @@ pub(super) async fn login(
     let source = addr.map(|axum::Extension(ConnectInfo(a))| a.ip().to_string());
     let now = crate::clock::unix_secs();
     let secure = crate::tls::serves_tls(&state.config);
-    let result = blocking(state.store.clone(), move |store| {
-        let audit = |actor: Option<&str>, outcome: &str, detail: &str| {
-            store.audit(
-                NewAudit {
-                    actor,
-                    action: "login",
-                    target: Some(req.username.as_str()),
-                    detail,
-                    source: source.as_deref(),
-                    outcome,
-                },
-                now,
-            )
-        };
-        let account = match store.account_by_username(&req.username) {
-            Ok(a) => a,
-            Err(StoreError::NotFound(_)) => {
-                audit(None, "failed", "unknown user")?;
-                return Ok(Err("wrong username or password".to_string()));
-            }
-            Err(e) => return Err(e),
-        };
-        match attempt(&account, &req.password, now) {
-            Login::Ok => {
-                store.set_login_state(&account.id, 0, None)?;
-                let token = URL_SAFE_NO_PAD.encode(crate::token::random_bytes::<32>());
-                store.create_session(&hash_token(&token), &account.id, now, now + SESSION_SECS)?;
-                audit(Some(&account.id), "ok", "")?;
-                Ok(Ok((token, account)))
-            }
-            Login::Failed { failures, locked_until } => {
-                store.set_login_state(&account.id, failures, locked_until)?;
-                let detail =
-                    if locked_until.is_some() { "wrong password; account locked" } else { "wrong password" };
-                audit(Some(&account.id), "failed", detail)?;
-                Ok(Err("wrong username or password".to_string()))
-            }
-            Login::Locked { until } => {
-                audit(Some(&account.id), "denied", "account locked")?;
-                let minutes = ((until - now) + 59) / 60;
-                Ok(Err(format!("too many failed logins: the account is locked for {minutes} more minutes")))
-            }
+    // What the audit log keeps of the name typed: bounded (a flood of huge
+    // names must not flood the log).
+    let target: String = req.username.chars().take(MAX_USERNAME).collect();
+    let checked = if req.username.chars().count() > MAX_USERNAME || req.password.len() > MAX_PASSWORD {
+        Checked::Wrong { account: None, locked: false }
+    } else {
+        login::check(state.store.clone(), &state.hashing, req.username, req.password, now).await?
+    };
+    let (actor, outcome, detail, result) = match checked {
+        Checked::Ok(account) => {
+            let token = URL_SAFE_NO_PAD.encode(crate::token::random_bytes::<32>());
+            (Some(account.id.clone()), "ok", "", Ok((token, account)))
         }
+        Checked::Wrong { account: None, .. } => {
+            (None, "failed", "unknown user", Err("wrong username or password".to_string()))
+        }
+        Checked::Wrong { account: Some(a), locked } => {
+            let detail = if locked { "wrong password; account locked" } else { "wrong password" };
+            (Some(a.id), "failed", detail, Err("wrong username or password".to_string()))
+        }
+        Checked::Locked { account, until } => {
+            let minutes = ((until - now) + 59) / 60;
+            let message = format!("too many failed logins: the account is locked for {minutes} more minutes");
+            (Some(account.id), "denied", "account locked", Err(message))
+        }
+        Checked::Busy => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many logins at once; try again in a moment",
+            ))
+        }
+    };
+    let session = result.as_ref().ok().map(|(token, account)| (hash_token(token), account.id.clone()));
+    blocking(state.store.clone(), move |store| {
+        if let Some((hash, id)) = &session {
+            store.create_session(hash, id, now, now + SESSION_SECS)?;
+        }
+        let audit = NewAudit {
+            actor: actor.as_deref(),
+            action: "login",
+            target: Some(target.as_str()),
+            detail,
+            source: source.as_deref(),
+            outcome,
+        };
+        store.audit(audit, now)
     })
     .await?;
     match result {
@@ -107,6 +111,11 @@ pub(super) async fn login(
         Err(message) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)),
     }
 }
+
+/// Longest username looked up (and kept in the audit log).
+const MAX_USERNAME: usize = 64;
+/// Longest password hashed.
+const MAX_PASSWORD: usize = 1024;
 
 pub(super) async fn me(account: Account) -> Json<Me> {
     Json(Me::from(&account))

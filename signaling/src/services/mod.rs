@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod attendance;
 pub mod lifecycle;
+pub mod login;
 pub mod meetings;
 pub mod org;
 pub mod rollcalls;

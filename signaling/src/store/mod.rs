@@ -321,6 +321,10 @@ pub struct RollCallLine {
     pub answered_at_ms: Option<i64>,
 }
 
+/// Given an account as stored, the login counters to write (failed logins
+/// in a row, locked until), or `None` to leave them.
+pub type LoginDecision<'a> = dyn FnMut(&Account) -> Option<(i64, Option<i64>)> + 'a;
+
 /// The persistent state of Huiyi.
 pub trait Store: Send + Sync {
     /// Replaces nothing, adds the given units (parents first or in any order);
@@ -334,6 +338,10 @@ pub trait Store: Send + Sync {
     fn account_by_username(&self, username: &str) -> Result<Account, StoreError>;
     /// Stores the login counters of an account.
     fn set_login_state(&self, id: &str, failed: i64, locked_until: Option<i64>) -> Result<(), StoreError>;
+    /// Reads the account `username` and, in the same transaction, writes the
+    /// login counters `decide` returns for it (nothing for `None`): two
+    /// attempts never read the same count. Returns the account as read.
+    fn gate_login(&self, username: &str, decide: &mut LoginDecision<'_>) -> Result<Account, StoreError>;
     /// Number of accounts.
     fn account_count(&self) -> Result<i64, StoreError>;
     /// Creates a meeting (version 1).

@@ -10,8 +10,8 @@ use chrono::NaiveDateTime;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Account, AccountRole, AttendanceEvent, AuditEntry, Mark, MeetingRecord, NewAudit, OrgKind, OrgUnit,
-    RollCallRecord, Store, StoreError, Template,
+    Account, AccountRole, AttendanceEvent, AuditEntry, LoginDecision, Mark, MeetingRecord, NewAudit, OrgKind,
+    OrgUnit, RollCallRecord, Store, StoreError, Template,
 };
 
 mod accounts;
@@ -19,6 +19,27 @@ mod rollcalls;
 mod templates;
 
 use accounts::load_account;
+
+/// A unit that is its own ancestor (a self-parent or a longer cycle), if
+/// the tree has one: the walk up from every unit stops at the root or, on a
+/// cycle, when it meets its start again (bounded by the number of units).
+fn first_cycle(conn: &Connection) -> Result<Option<String>, StoreError> {
+    let found = conn
+        .query_row(
+            "WITH RECURSIVE up(start, at, depth) AS (
+                 SELECT id, parent, 1 FROM org_units WHERE parent IS NOT NULL
+                 UNION ALL
+                 SELECT up.start, o.parent, up.depth + 1 FROM up JOIN org_units o ON o.id = up.at
+                 WHERE up.at <> up.start AND o.parent IS NOT NULL
+                   AND up.depth <= (SELECT COUNT(*) FROM org_units)
+             )
+             SELECT start FROM up WHERE at = start ORDER BY start LIMIT 1",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?;
+    Ok(found)
+}
 
 /// Migrations in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -183,6 +204,11 @@ impl Store for SqliteStore {
                     }
                 })?;
             }
+            if let Some(id) = first_cycle(&tx)? {
+                return Err(StoreError::Invalid(format!(
+                    "org unit {id:?} would be its own ancestor (a cycle in the parents)"
+                )));
+            }
             tx.commit().map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
@@ -262,6 +288,21 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(format!("account {id}")));
             }
             Ok(())
+        })
+    }
+
+    fn gate_login(&self, username: &str, decide: &mut LoginDecision<'_>) -> Result<Account, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let account = load_account(&tx, username)?;
+            if let Some((failed, locked_until)) = decide(&account) {
+                tx.execute(
+                    "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+                    params![account.id, failed, locked_until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(account)
         })
     }
 

@@ -159,3 +159,32 @@ fn accounts_are_unique_and_the_audit_log_is_append_only() {
     assert!(delete.is_err());
     assert_eq!(s.audit_log(10).expect("log")[0].outcome, "ok");
 }
+
+/// Issue 11, finding 8: a self-parent or a longer cycle is refused, in the
+/// same transaction, and the tree stays as it was.
+#[test]
+fn org_imports_with_a_cycle_are_refused_whole() {
+    let db = TempDb::new("org-cycle");
+    let store = db.open();
+    store.import_org(&county()).expect("a tree");
+    let selfish = [unit("x", Some("x"), "自己", OrgKind::Department)];
+    let err = store.import_org(&selfish).expect_err("a self-parent");
+    assert!(matches!(&err, StoreError::Invalid(m) if m.contains("\"x\"")), "{err:?}");
+    let ring = [
+        unit("a", Some("c"), "甲", OrgKind::Department),
+        unit("b", Some("a"), "乙", OrgKind::Department),
+        unit("c", Some("b"), "丙", OrgKind::Department),
+        unit("d", Some("county"), "丁", OrgKind::Department),
+    ];
+    assert!(matches!(store.import_org(&ring), Err(StoreError::Invalid(_))), "a three-unit cycle");
+    let ids: Vec<String> = store.org_units().expect("units").into_iter().map(|u| u.id).collect();
+    assert_eq!(ids.len(), 5, "nothing of either file was stored: {ids:?}");
+    // A deep, acyclic chain is fine.
+    let chain: Vec<OrgUnit> = (0..200)
+        .map(|i| {
+            let parent = if i == 0 { "county".to_string() } else { format!("n{}", i - 1) };
+            unit(&format!("n{i}"), Some(&parent), "层", OrgKind::Department)
+        })
+        .collect();
+    assert_eq!(store.import_org(&chain).expect("a chain"), 200);
+}
