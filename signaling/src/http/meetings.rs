@@ -154,6 +154,10 @@ pub(super) async fn create_series(
         &input.exceptions,
     )
     .map_err(|e| ApiError::invalid(e.to_string()))?;
+    // Moved occurrences bring their own times.
+    for o in &occurrences {
+        crate::services::meetings::check_times(o.start, o.end).map_err(ApiError::invalid)?;
+    }
     let series = crate::token::random_id(9);
     let records: Vec<MeetingRecord> = occurrences
         .iter()

@@ -52,13 +52,16 @@ impl Schedule {
         if manual.cancelled {
             return Status::Cancelled;
         }
-        if manual.ended.is_some_and(|t| t <= now) || now >= self.end + self.grace {
+        // Checked: a date at the end of the calendar must not overflow (it
+        // then counts as never reached).
+        let over = self.end.checked_add_signed(self.grace).is_some_and(|t| now >= t);
+        if manual.ended.is_some_and(|t| t <= now) || over {
             return Status::Ended;
         }
         if manual.started.is_some_and(|t| t <= now) || now >= self.start {
             return Status::InProgress;
         }
-        if now >= self.start - self.open_before {
+        if self.start.checked_sub_signed(self.open_before).is_none_or(|t| now >= t) {
             return Status::Open;
         }
         Status::Scheduled
@@ -100,6 +103,26 @@ mod tests {
         assert_eq!(s.status(&m, t(10, 14)), Status::InProgress, "grace after the planned end");
         assert_eq!(s.status(&m, t(10, 15)), Status::Ended);
         assert!(!s.joinable(&m, t(10, 15)));
+    }
+
+    #[test]
+    fn dates_at_the_ends_of_the_calendar_do_not_overflow() {
+        let last = NaiveDateTime::MAX;
+        let s = Schedule {
+            start: last,
+            end: last,
+            open_before: Duration::minutes(30),
+            grace: Duration::minutes(30),
+        };
+        assert_eq!(s.status(&Manual::default(), t(9, 0)), Status::Scheduled);
+        let first = NaiveDateTime::MIN;
+        let s = Schedule {
+            start: first,
+            end: first,
+            open_before: Duration::minutes(30),
+            grace: Duration::minutes(30),
+        };
+        assert_eq!(s.status(&Manual::default(), t(9, 0)), Status::Ended);
     }
 
     #[test]

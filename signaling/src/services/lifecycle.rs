@@ -8,7 +8,8 @@ use chrono::Duration;
 
 use crate::scheduling::lifecycle::{Manual, Schedule, Status};
 use crate::scheduling::local_from_unix;
-use crate::store::{Mark, MeetingRecord, NewAudit, Store, StoreError};
+use crate::store::{AccountRole, Mark, MeetingRecord, NewAudit, Store, StoreError};
+use crate::token::Role;
 
 /// The schedule and the manual marks of `m`.
 fn schedule_of(m: &MeetingRecord, grace_mins: u32) -> (Schedule, Manual) {
@@ -39,16 +40,30 @@ pub enum NotAdmitted {
     /// Over, cancelled or not open yet (the text says which).
     #[error("{0}")]
     Closed(&'static str),
+    /// The link's holder is no longer invited.
+    #[error("this invitation was withdrawn: you are no longer on the meeting's list")]
+    Revoked,
     /// The store failed.
     #[error("{0}")]
     Store(String),
 }
 
-/// Whether a join into meeting `id` may go ahead at `now`: a scheduled
-/// meeting admits joins while `Schedule::joinable` says so; meetings made
-/// outside the scheduler (links from `huiyi meeting create`) are governed by
-/// their token alone. Blocking (reads the store).
-pub fn admit(store: &dyn Store, id: &str, grace_mins: u32, now: i64) -> Result<(), NotAdmitted> {
+/// Whether `who` (a participant id from a verified join link) may join
+/// meeting `id` at `now`. A scheduled meeting admits joins while
+/// `Schedule::joinable` says so, and only from the people it invites now:
+/// a venue or person removed from the meeting, a chair replaced, a staff
+/// account demoted or gone is refused even with a link still in date
+/// (links are revoked by editing the meeting). Meetings made outside the
+/// scheduler (links from `huiyi meeting create`) are governed by their
+/// token alone. Blocking (reads the store).
+pub fn admit(
+    store: &dyn Store,
+    id: &str,
+    who: &str,
+    role: Role,
+    grace_mins: u32,
+    now: i64,
+) -> Result<(), NotAdmitted> {
     let m = match store.meeting(id) {
         Ok(m) => m,
         Err(StoreError::NotFound(_)) => return Ok(()),
@@ -56,15 +71,27 @@ pub fn admit(store: &dyn Store, id: &str, grace_mins: u32, now: i64) -> Result<(
     };
     let (schedule, manual) = schedule_of(&m, grace_mins);
     let at = local_from_unix(now).unwrap_or(m.start);
-    if schedule.joinable(&manual, at) {
-        return Ok(());
+    if !schedule.joinable(&manual, at) {
+        return Err(NotAdmitted::Closed(match schedule.status(&manual, at) {
+            Status::Cancelled => "the meeting was cancelled",
+            // A link of a meeting moved later than its link's window.
+            Status::Scheduled => "the meeting has not opened yet",
+            _ => "the meeting has ended",
+        }));
     }
-    Err(NotAdmitted::Closed(match schedule.status(&manual, at) {
-        Status::Cancelled => "the meeting was cancelled",
-        // A link of a meeting moved later than its link's window.
-        Status::Scheduled => "the meeting has not opened yet",
-        _ => "the meeting has ended",
-    }))
+    let invited = match (who.strip_prefix("staff-"), role) {
+        (Some(account), Role::Chair) => m.chair.as_deref() == Some(account),
+        (Some(account), Role::Secretary) => store
+            .accounts()
+            .map_err(|e| NotAdmitted::Store(e.to_string()))?
+            .iter()
+            .any(|a| a.id == account && matches!(a.role, AccountRole::Admin | AccountRole::Secretary)),
+        _ => m.participants.iter().any(|p| p == who),
+    };
+    if !invited {
+        return Err(NotAdmitted::Revoked);
+    }
+    Ok(())
 }
 
 /// Why a mark was refused.

@@ -106,14 +106,16 @@ pub async fn run(socket: WebSocket, gate: Gate) {
         }
     };
     let (store, id, grace) = (gate.store.clone(), claims.m.clone(), gate.end_grace_mins);
+    let (who, role) = (claims.p.clone(), claims.r);
     let admitted = tokio::task::spawn_blocking(move || {
-        lifecycle::admit(store.as_ref(), &id, grace, crate::clock::unix_secs())
+        lifecycle::admit(store.as_ref(), &id, &who, role, grace, crate::clock::unix_secs())
     })
     .await
     .unwrap_or_else(|e| Err(NotAdmitted::Store(e.to_string())));
     if let Err(why) = admitted {
         let code = match why {
             NotAdmitted::Closed(_) => ErrorCode::MeetingClosed,
+            NotAdmitted::Revoked => ErrorCode::Forbidden,
             NotAdmitted::Store(_) => ErrorCode::Internal,
         };
         let _ = sink.send(error_msg(code, why.to_string())).await;

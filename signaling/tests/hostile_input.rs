@@ -1,0 +1,134 @@
+//! Issue 11, findings 8 and 9, over HTTP: an organisation import with a
+//! cycle or a self-parent is refused whole and the tree stays readable;
+//! dates at the ends of the calendar are refused with 422 before any date
+//! arithmetic, nothing is stored, and the server goes on answering.
+
+mod common;
+
+use common::http::*;
+use huiyi_signaling::store::{AccountRole, SqliteStore, Store};
+use serde_json::json;
+
+#[tokio::test]
+async fn cycles_and_extreme_dates_are_refused_and_nothing_breaks() {
+    let dir = std::env::temp_dir().join(format!("huiyi-hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    seed_accounts(
+        &dir,
+        &[
+            ("admin1", "管理员", AccountRole::Admin, "admin-password"),
+            ("sec1", "会务一", AccountRole::Secretary, "sec-password"),
+        ],
+    );
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let admin = login(addr, "admin1", "admin-password").await;
+    let sec = login(addr, "sec1", "sec-password").await;
+
+    // 8. Cycles.
+    let tree = "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\n";
+    assert_eq!(request(addr, "POST", "/api/v1/org/import", tree, Some(&admin)).await.status, 200);
+    for bad in [
+        "id,parent,name,kind\nself,self,自己,部门\n",
+        "id,parent,name,kind\na,c,甲,部门\nb,a,乙,部门\nc,b,丙,部门\n",
+    ] {
+        let r = request(addr, "POST", "/api/v1/org/import", bad, Some(&admin)).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(r.body["error"]["message"].as_str().is_some_and(|m| m.contains("cycle")), "{:?}", r.body);
+    }
+    let org = request(addr, "GET", "/api/v1/org", "", Some(&sec)).await;
+    assert_eq!(org.status, 200);
+    assert_eq!(org.body.as_array().map(Vec::len), Some(2), "only the good tree: {:?}", org.body);
+
+    // 9. Extreme dates: meetings and series.
+    for (start, end) in [
+        ("+262142-12-31T23:00:00", "+262142-12-31T23:59:59"),
+        ("-262143-01-01T00:00:00", "-262143-01-01T01:00:00"),
+        ("9999-12-31T23:00:00", "9999-12-31T23:59:59"),
+    ] {
+        let body = json!({"title": "末日会议", "start": start, "end": end}).to_string();
+        let r = request(addr, "POST", "/api/v1/meetings", &body, Some(&sec)).await;
+        assert!(r.status == 422 || r.status == 400, "{start}: {} {:?}", r.status, r.body);
+    }
+    let series = json!({
+        "meeting": {"title": "例会", "start": "2026-12-01T09:00:00", "end": "2026-12-01T10:00:00"},
+        "rule": {"freq": "weekly", "end": {"count": 3}},
+        "exceptions": {"2026-12-08": {"kind": "moved", "start": "+262142-12-31T23:00:00", "end": "+262142-12-31T23:59:59"}}
+    });
+    let r = request(addr, "POST", "/api/v1/series", &series.to_string(), Some(&sec)).await;
+    assert!(
+        r.status == 422 || r.status == 400,
+        "a moved occurrence at the end of time: {} {:?}",
+        r.status,
+        r.body
+    );
+    // Nothing was stored, and the server still answers.
+    let store = SqliteStore::open(&dir.join("huiyi.db")).expect("the server's database");
+    let from = chrono::NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
+    let to = chrono::NaiveDateTime::MAX;
+    assert_eq!(store.meetings_between(from, to).expect("meetings").len(), 0);
+    assert_eq!(request(addr, "GET", "/api/v1/me", "", Some(&sec)).await.status, 200);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Finding 7: a venue removed from a meeting cannot join with its old link;
+/// the venue still invited can.
+#[tokio::test]
+async fn links_of_people_removed_from_the_meeting_stop_working() {
+    let dir = std::env::temp_dir().join(format!("huiyi-revoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    seed_accounts(
+        &dir,
+        &[
+            ("admin1", "管理员", AccountRole::Admin, "admin-password"),
+            ("sec1", "会务一", AccountRole::Secretary, "sec-password"),
+        ],
+    );
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let admin = login(addr, "admin1", "admin-password").await;
+    let sec = login(addr, "sec1", "sec-password").await;
+    let tree =
+        "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
+    assert_eq!(request(addr, "POST", "/api/v1/org/import", tree, Some(&admin)).await.status, 200);
+    let now = huiyi_signaling::clock::unix_secs();
+    let local = |s: i64| {
+        huiyi_signaling::scheduling::local_from_unix(s).expect("t").format("%Y-%m-%dT%H:%M:%S").to_string()
+    };
+    let body = json!({"title": "防汛会", "start": local(now + 600), "end": local(now + 4200), "participants": ["v1", "v2"]});
+    let created = request(addr, "POST", "/api/v1/meetings", &body.to_string(), Some(&sec)).await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let links = request(addr, "GET", &format!("/api/v1/meetings/{id}/invitations"), "", Some(&sec)).await;
+    let token_of = |who: &str| {
+        let list = links.body.as_array().expect("links");
+        let link = list.iter().find(|l| l["participant"] == who).expect(who)["link"].as_str().expect("link");
+        link.split("token=").nth(1).expect("a token").to_string()
+    };
+    let (v1, v2) = (token_of("v1"), token_of("v2"));
+    // The secretary takes v2 off the list.
+    let edit = json!({"title": "防汛会", "start": local(now + 600), "end": local(now + 4200), "participants": ["v1"]});
+    let etag = header_value(&created.headers, "etag").expect("etag");
+    let edited = request_with(
+        addr,
+        "PUT",
+        &format!("/api/v1/meetings/{id}"),
+        &edit.to_string(),
+        Some(&sec),
+        &format!("If-Match: {etag}\r\n"),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    let target = common::Server::at(addr);
+    let mut ws = common::connect(&target, None).await.expect("upgrade");
+    common::send_msg(&mut ws, &common::hello(&v2)).await;
+    let refused = common::recv_type(&mut ws, "error").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    assert_eq!(common::close_code(&mut ws).await, Some(1008));
+    let mut ws = common::connect(&target, None).await.expect("upgrade");
+    common::send_msg(&mut ws, &common::hello(&v1)).await;
+    common::recv_type(&mut ws, "welcome").await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
