@@ -11,9 +11,8 @@ use serde_json::json;
 use super::common::AppState;
 use super::common::{allow, blocking, qr_svg, visible_meeting, ApiError};
 use crate::permissions::Permission;
-use crate::scheduling::unix_from_local;
-use crate::store::{Account, AccountRole, MeetingRecord, OrgKind};
-use crate::token::{Claims, Role};
+use crate::services::invitations;
+use crate::store::{Account, OrgKind};
 
 /// A personal invitation to a scheduled meeting.
 #[derive(Serialize)]
@@ -44,46 +43,17 @@ pub(super) async fn invitation_links(
         blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
     let base = super::common::public_base_url(&state.config);
     let grace = state.config.signaling.end_grace_mins;
-    let links: Vec<Invitation> = meeting
-        .participants
-        .iter()
-        .filter_map(|pid| org.iter().find(|u| &u.id == pid))
-        .map(|unit| {
-            let role = if unit.kind == OrgKind::Venue { Role::Venue } else { Role::Participant };
-            let claims = link_claims(&meeting, &unit.id, &unit.name, role, grace);
-            Invitation {
-                participant: unit.id.clone(),
-                name: unit.name.clone(),
-                kind: unit.kind,
-                link: format!("{base}/?token={}", state.signer.sign(&claims)),
-                notice: format!("{base}/notice?token={}", state.signer.sign(&claims)),
-            }
+    let links: Vec<Invitation> = invitations::invitees(&meeting, &org, grace)
+        .into_iter()
+        .map(|i| Invitation {
+            participant: i.unit.id,
+            name: i.unit.name,
+            kind: i.unit.kind,
+            link: format!("{base}/?token={}", state.signer.sign(&i.claims)),
+            notice: format!("{base}/notice?token={}", state.signer.sign(&i.claims)),
         })
         .collect();
     Ok(links)
-}
-
-/// The claims of a personal join link to `meeting`: valid from its join
-/// window (`open_before_min` before the start) until the server ends it
-/// (the planned end plus the grace).
-pub(super) fn link_claims(
-    meeting: &MeetingRecord,
-    pid: &str,
-    name: &str,
-    role: Role,
-    grace_mins: u32,
-) -> Claims {
-    let nbf = unix_from_local(meeting.start) - meeting.open_before_min * 60;
-    let exp = unix_from_local(meeting.end) + i64::from(grace_mins) * 60;
-    Claims {
-        m: meeting.id.clone(),
-        t: meeting.title.clone(),
-        p: pid.to_string(),
-        n: name.to_string(),
-        r: role,
-        nbf: nbf.max(0) as u64,
-        exp: exp.max(0) as u64,
-    }
 }
 
 /// The QR code of one invitation's join link (an SVG), for the console.
@@ -109,19 +79,9 @@ pub(super) async fn join(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (account, m) = visible_meeting(&state, account, id).await?;
-    let invited = account.org_unit.as_ref().filter(|u| m.participants.contains(u));
-    let (pid, role) = match (account.role, invited) {
-        (AccountRole::Admin | AccountRole::Secretary, _) => {
-            (format!("staff-{}", account.id), Role::Secretary)
-        }
-        _ if m.chair.as_deref() == Some(account.id.as_str()) => {
-            (format!("staff-{}", account.id), Role::Chair)
-        }
-        (AccountRole::Venue, Some(unit)) => (unit.clone(), Role::Venue),
-        (_, Some(unit)) => (unit.clone(), Role::Participant),
-        _ => return Err(ApiError::forbidden("you are not invited to this meeting")),
-    };
-    let claims = link_claims(&m, &pid, &account.display_name, role, state.config.signaling.end_grace_mins);
+    let claims = invitations::own_link(&account, &m, state.config.signaling.end_grace_mins)
+        .ok_or_else(|| ApiError::forbidden("you are not invited to this meeting"))?;
+    let role = claims.r;
     let link =
         format!("{}/?token={}", super::common::public_base_url(&state.config), state.signer.sign(&claims));
     Ok(Json(json!({"link": link, "role": role})).into_response())

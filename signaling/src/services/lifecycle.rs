@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use crate::scheduling::lifecycle::{Manual, Schedule, Status};
 use crate::scheduling::local_from_unix;
-use crate::store::{AccountRole, Mark, MeetingRecord, NewAudit, Store, StoreError};
+use crate::store::{Mark, MeetingRecord, NewAudit, Store, StoreError};
 use crate::token::Role;
 
 /// The schedule and the manual marks of `m`.
@@ -79,15 +79,8 @@ pub fn admit(
             _ => "the meeting has ended",
         }));
     }
-    let invited = match (who.strip_prefix("staff-"), role) {
-        (Some(account), Role::Chair) => m.chair.as_deref() == Some(account),
-        (Some(account), Role::Secretary) => store
-            .accounts()
-            .map_err(|e| NotAdmitted::Store(e.to_string()))?
-            .iter()
-            .any(|a| a.id == account && matches!(a.role, AccountRole::Admin | AccountRole::Secretary)),
-        _ => m.participants.iter().any(|p| p == who),
-    };
+    let invited = super::invitations::still_invited(store, &m, who, role)
+        .map_err(|e| NotAdmitted::Store(e.to_string()))?;
     if !invited {
         return Err(NotAdmitted::Revoked);
     }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod attendance;
+pub mod invitations;
 pub mod lifecycle;
 pub mod login;
 pub mod meetings;
