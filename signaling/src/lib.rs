@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod clock;
 pub mod http;
+pub mod listen;
 pub mod meeting;
 pub mod permissions;
 pub mod scheduling;

@@ -12,7 +12,7 @@ use huiyi_sfu::Sfu;
 use tokio::net::TcpListener;
 
 use crate::services::accounts::create_account;
-use crate::{auth, http, meeting, services, store, tls, token};
+use crate::{auth, http, listen, meeting, services, store, tls, token};
 
 /// Runs the server until `shutdown` completes.
 pub async fn run(
@@ -74,20 +74,20 @@ pub async fn run(
             dispatcher.dispatch(event).await;
         }
     });
-    match tls_config {
-        Some(tls_config) => {
-            tracing::info!("serving HTTPS");
-            tls::serve(listener, tls_config, app, shutdown).await?;
-        }
-        None => {
-            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
+    if tls_config.is_some() {
+        tracing::info!("serving HTTPS");
     }
+    let open = listen::serve(listener, tls_config, app, listen::Limits::default(), shutdown).await?;
     driver.abort();
     tracing::info!("http stopped; closing meetings and media peers");
     live.shutdown().await;
+    // The sessions have been told (1001); what is left of the connections goes.
+    let mut open = open;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while open.join_next().await.is_some() {}
+    })
+    .await;
+    open.abort_all();
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;
     tracing::info!("huiyi stopped");

@@ -3,9 +3,8 @@
 //! camera and microphone anywhere but `localhost`). Plain HTTP stays for
 //! loopback development.
 //!
-//! The TLS listener is a small accept loop: rustls handshake, then hyper's
-//! HTTP/1.1 (with upgrades, for the signaling WebSocket) around the same
-//! axum router as plain HTTP.
+//! The handshakes themselves happen in the accept loop (`listen.rs`), with
+//! the same limits as plain HTTP.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,55 +95,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         std::fs::write(path, bytes)?;
         Ok(())
     }
-}
-
-/// Serves `app` over TLS on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    app: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        connections.spawn(async move {
-            let stream =
-                match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) =
-                hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades().await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    // Stop: open connections (WebSockets) end with the server.
-    connections.abort_all();
-    Ok(())
 }
 
 #[cfg(test)]
