@@ -40,6 +40,7 @@ pub async fn run(
         store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
             .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?,
     );
+    keep_private(&config.data_dir);
     ensure_first_admin(store.as_ref())?;
     // Roll calls kept in a file by earlier versions move into the store.
     services::rollcalls::import_legacy(store.as_ref(), &config.data_dir.join("records"))
@@ -105,4 +106,22 @@ fn ensure_first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
     println!("huiyi: first start: created the account \"admin\" with the one-time password {password}");
     println!("huiyi: log in and change it; it is not shown again");
     Ok(())
+}
+
+/// The data directory and the database are the server's alone (等保: no
+/// other account of the machine reads accounts, attendance or the audit
+/// log): the directory 0700, the database files 0600. A failure is logged.
+fn keep_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: std::path::PathBuf, mode: u32| {
+        if path.exists() {
+            if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot restrict permissions");
+            }
+        }
+    };
+    set(dir.to_path_buf(), 0o700);
+    for file in ["huiyi.db", "huiyi.db-wal", "huiyi.db-shm"] {
+        set(dir.join(file), 0o600);
+    }
 }

@@ -132,3 +132,46 @@ async fn links_of_people_removed_from_the_meeting_stop_working() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Finding 10 (part): a request from another site cannot change anything,
+/// whatever its content type; control characters stay out of titles; every
+/// answer carries the security headers.
+#[tokio::test]
+async fn cross_site_requests_and_control_characters_are_refused() {
+    let dir = std::env::temp_dir().join(format!("huiyi-csrf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    seed_accounts(&dir, &[("sec1", "会务一", AccountRole::Secretary, "sec-password")]);
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let sec = login(addr, "sec1", "sec-password").await;
+    let body = json!({"title": "跨站会议", "start": "2026-12-01T09:00:00", "end": "2026-12-01T10:00:00"})
+        .to_string();
+    for extra in [
+        "Origin: https://evil.example\r\nContent-Type: text/plain\r\n".to_string(),
+        "Origin: http://localhost\r\nSec-Fetch-Site: cross-site\r\n".to_string(),
+    ] {
+        let r = request_with(addr, "POST", "/api/v1/meetings", &body, Some(&sec), &extra).await;
+        assert_eq!(r.status, 403, "{extra:?}: {:?}", r.body);
+    }
+    let store = SqliteStore::open(&dir.join("huiyi.db")).expect("the server's database");
+    let all = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
+    assert_eq!(store.meetings_between(all, chrono::NaiveDateTime::MAX).expect("meetings").len(), 0);
+    // The test client sends `Host: localhost`.
+    let same = "Origin: http://localhost\r\nSec-Fetch-Site: same-origin\r\n";
+    let ok = request_with(addr, "POST", "/api/v1/meetings", &body, Some(&sec), same).await;
+    assert_eq!(ok.status, 201, "{:?}", ok.body);
+    for header in ["x-frame-options: deny", "x-content-type-options: nosniff", "referrer-policy: same-origin"]
+    {
+        assert!(ok.headers.to_lowercase().contains(header), "{header} missing: {}", ok.headers);
+    }
+    let injected = json!({"title": "会议\r\nDTSTART:19700101T000000Z", "start": "2026-12-01T09:00:00", "end": "2026-12-01T10:00:00"});
+    let r = request(addr, "POST", "/api/v1/meetings", &injected.to_string(), Some(&sec)).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    // The data directory and the database are the server's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: std::path::PathBuf| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(dir.clone()), 0o700);
+    assert_eq!(mode(dir.join("huiyi.db")), 0o600);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -65,6 +65,11 @@ pub(super) async fn create(
     if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid("a username is 1 to 64 characters without spaces"));
     }
+    if !crate::services::text::is_plain(&input.display_name)
+        || !crate::services::text::is_plain(&input.username)
+    {
+        return Err(ApiError::invalid("names may not contain control characters"));
+    }
     if input.display_name.trim().is_empty() || input.display_name.chars().count() > 64 {
         return Err(ApiError::invalid("a display name is 1 to 64 characters"));
     }

@@ -9,6 +9,7 @@ mod attendance;
 mod audit;
 mod calendar;
 pub mod common;
+mod guard;
 mod invitations;
 mod meetings;
 mod notice;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/notice", get(notice::page).post(notice::reply))
         .merge(api())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 

@@ -16,7 +16,7 @@ pub(super) async fn websocket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &state.config.signaling.allowed_origins) {
+    if !super::guard::origin_allowed(&headers, &state.config.signaling.allowed_origins) {
         return (StatusCode::FORBIDDEN, "this origin may not open the signaling socket").into_response();
     }
     ws.max_message_size(MAX_MESSAGE * 2)
@@ -32,18 +32,6 @@ fn gate(state: &AppState) -> session::Gate {
         demo: state.config.signaling.demo,
         end_grace_mins: state.config.signaling.end_grace_mins,
     }
-}
-
-/// Browsers send `Origin`; it must be this server (same host and port as
-/// `Host`) or a configured origin. Clients that are not browsers send none.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
-    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-    !host.is_empty() && origin_host == host
 }
 
 #[derive(Serialize)]
@@ -90,30 +78,4 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, host.parse().expect("host"));
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().expect("origin"));
-        }
-        h
-    }
-
-    #[test]
-    fn origin_must_be_this_server() {
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8470"), "127.0.0.1:8470"), &[]));
-        assert!(origin_allowed(&headers(Some("https://meet.gov:443"), "meet.gov:443"), &[]));
-        assert!(!origin_allowed(&headers(Some("https://evil.example"), "127.0.0.1:8470"), &[]));
-        assert!(origin_allowed(&headers(None, "127.0.0.1:8470"), &[]), "non-browser clients");
-        assert!(origin_allowed(
-            &headers(Some("https://portal.gov"), "127.0.0.1:8470"),
-            &["https://portal.gov".to_string()]
-        ));
-    }
 }

@@ -28,6 +28,9 @@ pub(super) async fn create(
     if t.name.is_empty() || t.name.chars().count() > 100 {
         return Err(ApiError::invalid("a template's name must be 1 to 100 characters"));
     }
+    if !crate::services::text::is_plain(&t.name) || !crate::services::text::is_plain(&t.title) {
+        return Err(ApiError::invalid("names and titles may not contain control characters"));
+    }
     if t.title.trim().is_empty() || t.title.chars().count() > 200 {
         return Err(ApiError::invalid("the title must be 1 to 200 characters"));
     }

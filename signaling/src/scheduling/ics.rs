@@ -29,13 +29,27 @@ fn utc(t: NaiveDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Escapes text values (RFC 5545 §3.3.11).
+/// Escapes text values (RFC 5545 §3.3.11): a line break of any kind (CR,
+/// LF, CRLF) becomes `\n`; other control characters are dropped, so no
+/// text can start a content line of its own.
 fn text(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace("\r\n", "\\n")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\\n");
+            }
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Folds a content line at 75 octets, on character boundaries (§3.1).
@@ -110,6 +124,7 @@ mod tests {
         assert!(ics.contains("SUMMARY:周例会\r\n"));
         assert!(ics.contains("SEQUENCE:2"));
         assert!(ics.contains("\\,"), "commas escaped");
+        assert_eq!(text("a\rDTSTART:x\r\nb\u{7}c"), "a\\nDTSTART:x\\nbc", "no line of its own");
         assert!(ics.lines().all(|l| l.len() <= 76), "lines folded at 75 octets");
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.ends_with("END:VCALENDAR\r\n"));
     }

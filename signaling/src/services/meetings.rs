@@ -36,6 +36,11 @@ impl MeetingInput {
         if self.title.trim().is_empty() || self.title.chars().count() > 200 {
             return Err(String::from("the title must be 1 to 200 characters"));
         }
+        if !super::text::is_plain(&self.title) || !super::text::is_multiline(&self.agenda) {
+            return Err(String::from(
+                "titles may not contain control characters (an agenda only line breaks)",
+            ));
+        }
         if !(0..=24 * 60).contains(&self.open_before_min) {
             return Err(String::from("open_before_min must be between 0 and 1440"));
         }

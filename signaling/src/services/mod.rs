@@ -10,3 +10,4 @@ pub mod login;
 pub mod meetings;
 pub mod org;
 pub mod rollcalls;
+pub mod text;

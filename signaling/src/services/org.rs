@@ -21,6 +21,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<OrgUnit>, String> {
             return Err(format!("line {}: 4 columns expected, found {}", i + 1, f.len()));
         }
         let kind = OrgKind::parse(&f[3]).ok_or_else(|| format!("line {}: unknown kind {:?}", i + 1, f[3]))?;
+        if f.iter().any(|cell| !super::text::is_plain(cell)) {
+            return Err(format!("line {}: control characters are not allowed", i + 1));
+        }
         let parent = Some(f[1].trim().to_string()).filter(|p| !p.is_empty());
         units.push(OrgUnit { id: f[0].trim().into(), parent, name: f[2].trim().into(), kind });
     }
