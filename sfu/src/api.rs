@@ -28,7 +28,7 @@ type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 pub(crate) enum Command {
     CreateRoom { room: RoomId, reply: Reply<()> },
     CloseRoom { room: RoomId, reply: Reply<()> },
-    AddPeer { room: RoomId, peer: PeerId, offer: String, reply: Reply<String> },
+    AddPeer { room: RoomId, peer: PeerId, offer: String, may_publish: bool, reply: Reply<String> },
     Renegotiate { peer: PeerId, offer: String, reply: Reply<String> },
     AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
     RemovePeer { peer: PeerId, reply: Reply<()> },
@@ -44,8 +44,8 @@ impl Command {
         match self {
             Command::CreateRoom { room, reply } => drop(reply.send(engine.create_room(room))),
             Command::CloseRoom { room, reply } => drop(reply.send(engine.close_room(now, room))),
-            Command::AddPeer { room, peer, offer, reply } => {
-                drop(reply.send(engine.add_peer(now, room, peer, &offer)))
+            Command::AddPeer { room, peer, offer, may_publish, reply } => {
+                drop(reply.send(engine.add_peer_with(now, room, peer, &offer, may_publish)))
             }
             Command::Renegotiate { peer, offer, reply } => {
                 drop(reply.send(engine.renegotiate(now, peer, &offer)))
@@ -201,7 +201,14 @@ impl SfuHandle {
     /// Adds a peer to a room from its SDP offer; returns the SDP answer.
     pub async fn add_peer(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AddPeer { room, peer, offer, reply }).await
+        self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: true, reply }).await
+    }
+
+    /// Adds a peer that only receives (an observer, 列席): whatever its SDP
+    /// negotiates, nothing it sends is published or forwarded.
+    pub async fn add_receiver(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: false, reply }).await
     }
 
     /// Applies a new offer from the client; returns the answer.

@@ -125,6 +125,19 @@ impl Sim {
 
     /// Adds a client that publishes the given kinds, and joins it to `room`.
     pub fn join(&mut self, room: RoomId, id: PeerId, audio: bool, video: bool) -> Result<usize, SfuError> {
+        self.join_as(room, id, audio, video, true)
+    }
+
+    /// As [`Sim::join`], for a peer that may or may not publish (an observer
+    /// that offers to send anyway).
+    pub fn join_as(
+        &mut self,
+        room: RoomId,
+        id: PeerId,
+        audio: bool,
+        video: bool,
+        may_publish: bool,
+    ) -> Result<usize, SfuError> {
         let index = self.clients.len();
         let addr = SocketAddr::from(([10, 0, (index / 250) as u8, (index % 250 + 2) as u8], 5000));
         let mut rtc = Rtc::builder()
@@ -141,7 +154,7 @@ impl Sim {
             api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().expect("an offer with media");
-        let answer = self.engine.add_peer(self.now, room, id, &offer.to_sdp_string())?;
+        let answer = self.engine.add_peer_with(self.now, room, id, &offer.to_sdp_string(), may_publish)?;
         let answer = SdpAnswer::from_sdp_string(&answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         rtc.sdp_api().accept_answer(pending, answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         self.clients.push(Client {

@@ -384,3 +384,27 @@ fn broadcast_mode_sends_a_subscriber_only_the_chosen_video() {
     run_media(&mut sim, &[0, 1], 500, 2000);
     assert!(video_from(&sim, PeerId(2)) > b + 20, "all video again after broadcast ends");
 }
+
+/// Issue 11, finding 6: a peer that may not publish (an observer, 列席)
+/// publishes nothing, whatever its offer says: no track, nothing forwarded;
+/// it still receives the others.
+#[test]
+fn a_peer_that_may_not_publish_is_never_forwarded() {
+    let mut sim = sim(11);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join_as(ROOM, PeerId(2), true, true, false).expect("an observer offering to send");
+    sim.join(ROOM, PeerId(3), true, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    run_media(&mut sim, &[0, 1], 500, 1);
+    assert!(
+        !sim.events.iter().any(|e| matches!(e, SfuEvent::TrackPublished { peer: PeerId(2), .. })),
+        "the observer published nothing"
+    );
+    assert!(!sim.clients[1].received.is_empty(), "the observer receives the others");
+    // Peer 3 gets only peer 1's media (audio and video), nothing from peer 2.
+    let mids: BTreeSet<_> = sim.clients[2].received.iter().map(|r| r.mid).collect();
+    assert_eq!(mids.len(), 2, "two tracks (peer 1's), not four: {mids:?}");
+}

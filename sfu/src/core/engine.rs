@@ -173,6 +173,19 @@ impl Engine {
         peer: PeerId,
         offer: &str,
     ) -> Result<String, SfuError> {
+        self.add_peer_with(now, room, peer, offer, true)
+    }
+
+    /// Adds a peer that may (or may not: an observer) publish; what it may
+    /// not publish is never forwarded, whatever its SDP says.
+    pub fn add_peer_with(
+        &mut self,
+        now: Instant,
+        room: RoomId,
+        peer: PeerId,
+        offer: &str,
+        may_publish: bool,
+    ) -> Result<String, SfuError> {
         if !self.rooms.contains_key(&room) {
             return Err(SfuError::RoomNotFound(room));
         }
@@ -189,7 +202,9 @@ impl Engine {
                 rtc.add_local_candidate(c);
             }
         }
-        let pk = self.insert_peer(Peer::new(peer, room, rtc, now));
+        let mut fresh = Peer::new(peer, room, rtc, now);
+        fresh.may_publish = may_publish;
+        let pk = self.insert_peer(fresh);
         let answer = self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer));
         let answer = match answer {
             Some(Ok(a)) => a.to_sdp_string(),

@@ -83,6 +83,7 @@ impl Engine {
         answer: &str,
     ) -> Result<(), SfuError> {
         let pk = self.key_of(peer)?;
+        let raw = answer;
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         let p = self.peer_mut(pk).expect("key_of found it");
         let current = p.neg.in_flight.as_ref().map(|f| f.id);
@@ -91,8 +92,16 @@ impl Engine {
         }
         let flight = p.neg.in_flight.take().expect("checked current");
         let requeue: Vec<Change> = flight.changes().collect();
-        let result =
-            bad_sdp_from(self.with_rtc(pk, |rtc| rtc.sdp_api().accept_answer(flight.pending, answer)));
+        // The server offers what it sends: an answer may only receive on those m-lines.
+        let offered: Vec<String> = flight.adds.iter().map(|(mid, _)| mid.to_string()).collect();
+        let result = match sending_mid(raw, &offered) {
+            Some(mid) => Err(SfuError::BadSdp(format!(
+                "the answer sends on m-line {mid}, which the server offered for receiving only"
+            ))),
+            None => {
+                bad_sdp_from(self.with_rtc(pk, |rtc| rtc.sdp_api().accept_answer(flight.pending, answer)))
+            }
+        };
         if let Err(e) = result {
             if let Some(p) = self.peer_mut(pk) {
                 let mut again = requeue;
@@ -267,6 +276,10 @@ impl Engine {
         if p.up_index_by_mid(mid).is_some() {
             return;
         }
+        if !p.may_publish {
+            tracing::warn!(room = %p.room, peer = %p.id, %mid, "a peer that may not publish sends: ignored");
+            return;
+        }
         let ui = p.insert_up(UpTrack::new(track, mid, kind, interval));
         let (room, peer) = (p.room, p.id);
         let Some(r) = self.rooms.get_mut(&room) else {
@@ -295,5 +308,44 @@ impl Engine {
         for s in up.subscribers {
             self.end_down_track(s.peer, s.down);
         }
+    }
+}
+
+/// The first of the `offered` m-lines (by mid) on which `answer` would send
+/// (`sendrecv`, `sendonly`, or no direction: sendrecv by default).
+fn sending_mid<'a>(answer: &str, offered: &'a [String]) -> Option<&'a str> {
+    let mut sections: Vec<(Option<String>, bool)> = Vec::new();
+    for line in answer.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            // A rejected m-line (port 0) sends nothing.
+            sections.push((None, m.split_whitespace().nth(1) != Some("0")));
+        } else if let Some((mid, sends)) = sections.last_mut() {
+            if let Some(m) = line.strip_prefix("a=mid:") {
+                *mid = Some(m.to_string());
+            } else if line == "a=recvonly" || line == "a=inactive" {
+                *sends = false;
+            }
+        }
+    }
+    offered.iter().find_map(|o| {
+        sections.iter().any(|(mid, sends)| mid.as_deref() == Some(o.as_str()) && *sends).then_some(o.as_str())
+    })
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::sending_mid;
+
+    #[test]
+    fn answers_may_only_receive_what_the_server_offered() {
+        let offered = vec!["3".to_string(), "4".to_string()];
+        let ok = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendonly\r\nm=audio 9 X 111\r\na=mid:3\r\na=recvonly\r\nm=video 0 X 96\r\na=mid:4\r\na=inactive\r\n";
+        assert_eq!(sending_mid(ok, &offered), None, "its own m-line 0 may send");
+        let bad = ok.replace("a=mid:3\r\na=recvonly", "a=mid:3\r\na=sendrecv");
+        assert_eq!(sending_mid(&bad, &offered), Some("3"));
+        let implicit = ok.replace("m=video 0 X 96\r\na=mid:4\r\na=inactive\r\n", "m=video 9 X 96\r\na=mid:4\r\n");
+        assert_eq!(sending_mid(&implicit, &offered), Some("4"), "no direction means sendrecv");
+        let rejected = ok.replace("a=mid:4\r\na=inactive\r\n", "a=mid:4\r\n");
+        assert_eq!(sending_mid(&rejected, &offered), None, "a rejected m-line (port 0) sends nothing");
     }
 }

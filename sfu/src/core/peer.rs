@@ -94,6 +94,9 @@ pub(crate) struct Peer {
     /// When set, only video from these publishers is sent to this subscriber
     /// (broadcast mode: a sub-venue receives only the broadcast source).
     pub video_sources: Option<Vec<PeerId>>,
+    /// May publish (an observer, 列席, may not): m-lines it sends on are
+    /// never published, whatever its offers and answers negotiate.
+    pub may_publish: bool,
     pub counters: PeerCounters,
 }
 
@@ -111,6 +114,7 @@ impl Peer {
             connected: false,
             video_paused: false,
             video_sources: None,
+            may_publish: true,
             counters: PeerCounters::default(),
         }
     }

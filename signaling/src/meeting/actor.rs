@@ -202,10 +202,13 @@ impl Meeting {
         let room = self.room;
         let sfu = &self.sfu;
         match cmd {
-            SfuCmd::AddPeer { pid, sdp } => {
+            SfuCmd::AddPeer { pid, sdp, may_publish } => {
                 let peer = PeerId(self.next_peer.fetch_add(1, Ordering::Relaxed));
-                let result =
-                    sfu.add_peer(room, peer, sdp).await.map(|answer| (peer, answer)).map_err(failure);
+                let added = match may_publish {
+                    true => sfu.add_peer(room, peer, sdp).await,
+                    false => sfu.add_receiver(room, peer, sdp).await,
+                };
+                let result = added.map(|answer| (peer, answer)).map_err(failure);
                 Some(SfuResult::PeerAdded { pid, result })
             }
             SfuCmd::Renegotiate { pid, peer, sdp } => {

@@ -26,7 +26,7 @@ impl Core {
         p.sources.extend(tracks);
         let cmd = match p.peer {
             Some(peer) => SfuCmd::Renegotiate { pid: pid.to_string(), peer, sdp },
-            None => SfuCmd::AddPeer { pid: pid.to_string(), sdp },
+            None => SfuCmd::AddPeer { pid: pid.to_string(), sdp, may_publish: p.view.role != Role::Observer },
         };
         self.sfu(cmd);
     }

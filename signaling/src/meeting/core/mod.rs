@@ -110,6 +110,8 @@ pub enum SfuCmd {
         pid: String,
         /// Its SDP offer.
         sdp: String,
+        /// False for an observer: the media plane publishes nothing of it.
+        may_publish: bool,
     },
     /// A new offer on an existing media session; result: [`SfuResult::Renegotiated`].
     Renegotiate {
