@@ -343,7 +343,8 @@ mod answer_tests {
         assert_eq!(sending_mid(ok, &offered), None, "its own m-line 0 may send");
         let bad = ok.replace("a=mid:3\r\na=recvonly", "a=mid:3\r\na=sendrecv");
         assert_eq!(sending_mid(&bad, &offered), Some("3"));
-        let implicit = ok.replace("m=video 0 X 96\r\na=mid:4\r\na=inactive\r\n", "m=video 9 X 96\r\na=mid:4\r\n");
+        let implicit =
+            ok.replace("m=video 0 X 96\r\na=mid:4\r\na=inactive\r\n", "m=video 9 X 96\r\na=mid:4\r\n");
         assert_eq!(sending_mid(&implicit, &offered), Some("4"), "no direction means sendrecv");
         let rejected = ok.replace("a=mid:4\r\na=inactive\r\n", "a=mid:4\r\n");
         assert_eq!(sending_mid(&rejected, &offered), None, "a rejected m-line (port 0) sends nothing");
