@@ -9,9 +9,17 @@ use common::http::*;
 use huiyi_signaling::store::{AccountRole, SqliteStore, Store};
 use serde_json::json;
 
-#[tokio::test]
-async fn cycles_and_extreme_dates_are_refused_and_nothing_breaks() {
-    let dir = std::env::temp_dir().join(format!("huiyi-hostile-{}", std::process::id()));
+/// A server with an admin and a secretary, both logged in.
+struct Site {
+    dir: std::path::PathBuf,
+    server: Running,
+    addr: std::net::SocketAddr,
+    admin: String,
+    sec: String,
+}
+
+async fn site(tag: &str) -> Site {
+    let dir = std::env::temp_dir().join(format!("huiyi-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     seed_accounts(
         &dir,
@@ -24,6 +32,20 @@ async fn cycles_and_extreme_dates_are_refused_and_nothing_breaks() {
     let addr = server.addr;
     let admin = login(addr, "admin1", "admin-password").await;
     let sec = login(addr, "sec1", "sec-password").await;
+    Site { dir, server, addr, admin, sec }
+}
+
+impl Site {
+    async fn stop(self) {
+        self.server.stop().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn cycles_and_extreme_dates_are_refused_and_nothing_breaks() {
+    let site = site("hostile").await;
+    let (addr, admin, sec, dir) = (site.addr, site.admin.clone(), site.sec.clone(), site.dir.clone());
 
     // 8. Cycles.
     let tree = "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\n";
@@ -68,27 +90,15 @@ async fn cycles_and_extreme_dates_are_refused_and_nothing_breaks() {
     let to = chrono::NaiveDateTime::MAX;
     assert_eq!(store.meetings_between(from, to).expect("meetings").len(), 0);
     assert_eq!(request(addr, "GET", "/api/v1/me", "", Some(&sec)).await.status, 200);
-    server.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    site.stop().await;
 }
 
 /// Finding 7: a venue removed from a meeting cannot join with its old link;
 /// the venue still invited can.
 #[tokio::test]
 async fn links_of_people_removed_from_the_meeting_stop_working() {
-    let dir = std::env::temp_dir().join(format!("huiyi-revoke-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    seed_accounts(
-        &dir,
-        &[
-            ("admin1", "管理员", AccountRole::Admin, "admin-password"),
-            ("sec1", "会务一", AccountRole::Secretary, "sec-password"),
-        ],
-    );
-    let server = Running::start(&dir).await;
-    let addr = server.addr;
-    let admin = login(addr, "admin1", "admin-password").await;
-    let sec = login(addr, "sec1", "sec-password").await;
+    let site = site("revoke").await;
+    let (addr, admin, sec) = (site.addr, site.admin.clone(), site.sec.clone());
     let tree =
         "id,parent,name,kind\ncounty,,某某县,县\nv1,county,城关镇会议室,会场\nv2,county,河西乡会议室,会场\n";
     assert_eq!(request(addr, "POST", "/api/v1/org/import", tree, Some(&admin)).await.status, 200);
@@ -129,8 +139,7 @@ async fn links_of_people_removed_from_the_meeting_stop_working() {
     let mut ws = common::connect(&target, None).await.expect("upgrade");
     common::send_msg(&mut ws, &common::hello(&v1)).await;
     common::recv_type(&mut ws, "welcome").await;
-    server.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    site.stop().await;
 }
 
 /// Finding 10 (part): a request from another site cannot change anything,
@@ -138,12 +147,8 @@ async fn links_of_people_removed_from_the_meeting_stop_working() {
 /// answer carries the security headers.
 #[tokio::test]
 async fn cross_site_requests_and_control_characters_are_refused() {
-    let dir = std::env::temp_dir().join(format!("huiyi-csrf-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    seed_accounts(&dir, &[("sec1", "会务一", AccountRole::Secretary, "sec-password")]);
-    let server = Running::start(&dir).await;
-    let addr = server.addr;
-    let sec = login(addr, "sec1", "sec-password").await;
+    let site = site("csrf").await;
+    let (addr, sec, dir) = (site.addr, site.sec.clone(), site.dir.clone());
     let body = json!({"title": "跨站会议", "start": "2026-12-01T09:00:00", "end": "2026-12-01T10:00:00"})
         .to_string();
     for extra in [
@@ -172,6 +177,5 @@ async fn cross_site_requests_and_control_characters_are_refused() {
     let mode = |p: std::path::PathBuf| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(dir.clone()), 0o700);
     assert_eq!(mode(dir.join("huiyi.db")), 0o600);
-    server.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    site.stop().await;
 }
