@@ -18,7 +18,13 @@ fn rss_kib() -> u64 {
 async fn parallel_guesses_meet_the_lock_and_bursts_stay_bounded() {
     let dir = std::env::temp_dir().join(format!("huiyi-flood-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    seed_accounts(&dir, &[("sec1", "会务一", AccountRole::Secretary, "the-right-password")]);
+    seed_accounts(
+        &dir,
+        &[
+            ("sec1", "会务一", AccountRole::Secretary, "the-right-password"),
+            ("aud1", "审计员", AccountRole::Auditor, "aud-password"),
+        ],
+    );
     let server = Running::start(&dir).await;
     let addr = server.addr;
 
@@ -70,6 +76,28 @@ async fn parallel_guesses_meet_the_lock_and_bursts_stay_bounded() {
     let newest = store.audit_log(1).expect("audit").remove(0);
     assert_eq!(newest.outcome, "failed");
     assert!(newest.target.as_deref().is_some_and(|t| t.chars().count() <= 64), "{:?}", newest.target);
+
+    // 4. Finding 5: the auditor pages through all of it, not only the newest
+    //    page (500 at most; pages of 50 here).
+    let aud = login(addr, "aud1", "aud-password").await;
+    let total = store.audit_log(100_000).expect("audit").len();
+    assert!(total > 100, "the bursts left several pages: {total}");
+    let (mut seen, mut pages, mut before) = (0, 0, None::<i64>);
+    loop {
+        let path = match before {
+            Some(b) => format!("/api/v1/audit?before={b}&limit=50"),
+            None => "/api/v1/audit?limit=50".to_string(),
+        };
+        let page = request(addr, "GET", &path, "", Some(&aud)).await;
+        assert_eq!(page.status, 200);
+        seen += page.body["entries"].as_array().map_or(0, Vec::len);
+        pages += 1;
+        match page.body["next"].as_i64() {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert!(seen >= total && pages > 2, "every record reachable: {seen} of {total} in {pages} pages");
 
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

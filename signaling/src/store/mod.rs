@@ -429,7 +429,12 @@ pub trait Store: Send + Sync {
     /// Appends to the audit log.
     fn audit(&self, entry: NewAudit<'_>, now: i64) -> Result<(), StoreError>;
     /// The newest audit records, newest first.
-    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_page(None, limit)
+    }
+    /// A page of the audit log, newest first: at most `limit` records older
+    /// than `before` (a `seq`), or the newest without it.
+    fn audit_page(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<AccountRole, StoreError> {

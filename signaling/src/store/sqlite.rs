@@ -576,12 +576,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    fn audit_page(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT seq, at, actor, action, target, detail, source, outcome FROM audit_log ORDER BY seq DESC LIMIT ?1",
+                "SELECT seq, at, actor, action, target, detail, source, outcome FROM audit_log
+                 WHERE seq < ?2 ORDER BY seq DESC LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit], |r| {
+            let rows = stmt.query_map(params![limit, before.unwrap_or(i64::MAX)], |r| {
                 Ok(AuditEntry {
                     seq: r.get(0)?,
                     at: r.get(1)?,
