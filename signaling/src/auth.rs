@@ -26,25 +26,6 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// The outcome of a login attempt, and the account's new counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Login {
-    /// Right password, not locked.
-    Ok,
-    /// Wrong password; `locked_until` is set when this failure locks it.
-    Failed {
-        /// Consecutive failures now.
-        failures: i64,
-        /// Locked until (Unix seconds).
-        locked_until: Option<i64>,
-    },
-    /// Locked: the password is not even checked.
-    Locked {
-        /// Until (Unix seconds).
-        until: i64,
-    },
-}
-
 /// What may happen before a password is even checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -75,15 +56,6 @@ pub fn gate(account: &Account, now: i64) -> Gate {
     Gate::Check { failures, locked_until: (failures >= MAX_FAILURES).then_some(now + LOCK_SECS) }
 }
 
-/// Decides a login attempt at `now` (the gate, then the password).
-pub fn attempt(account: &Account, password: &str, now: i64) -> Login {
-    match gate(account, now) {
-        Gate::Locked { until } => Login::Locked { until },
-        Gate::Check { .. } if verify_password(password, &account.password_hash) => Login::Ok,
-        Gate::Check { failures, locked_until } => Login::Failed { failures, locked_until },
-    }
-}
-
 /// A random one-time password for a new account (shown once).
 pub fn one_time_password() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
@@ -95,6 +67,34 @@ pub fn one_time_password() -> String {
 mod tests {
     use super::*;
     use crate::store::AccountRole;
+
+    /// The outcome of a login attempt, and the account's new counters.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Login {
+        /// Right password, not locked.
+        Ok,
+        /// Wrong password; `locked_until` is set when this failure locks it.
+        Failed {
+            /// Consecutive failures now.
+            failures: i64,
+            /// Locked until (Unix seconds).
+            locked_until: Option<i64>,
+        },
+        /// Locked: the password is not even checked.
+        Locked {
+            /// Until (Unix seconds).
+            until: i64,
+        },
+    }
+
+    /// A login attempt at `now` as the server decides it: the gate, then the password.
+    fn attempt(account: &Account, password: &str, now: i64) -> Login {
+        match gate(account, now) {
+            Gate::Locked { until } => Login::Locked { until },
+            Gate::Check { .. } if verify_password(password, &account.password_hash) => Login::Ok,
+            Gate::Check { failures, locked_until } => Login::Failed { failures, locked_until },
+        }
+    }
 
     fn account(hash: &str) -> Account {
         Account {

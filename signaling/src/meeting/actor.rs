@@ -172,7 +172,7 @@ impl Meeting {
         let session = self.sessions.get(pid)?;
         match session.out.try_send(Out::Notice(Box::new(notice))) {
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(meeting = %self.core_id(), participant = %pid, "session too slow; closing it");
+                tracing::warn!(meeting = %self.core.id(), participant = %pid, "session too slow; closing it");
                 let session = self.sessions.remove(pid)?;
                 tokio::spawn(async move { session.out.send(Out::Close(CloseReason::TooSlow)).await });
                 Some(Input::Detach { pid: pid.to_string(), epoch: session.epoch })
@@ -190,10 +190,6 @@ impl Meeting {
 
     fn record(&mut self, record: Record) {
         self.recorder.write(record);
-    }
-
-    fn core_id(&self) -> &str {
-        self.recorder.meeting()
     }
 
     /// Runs a media-plane command; the result, if the command has one, is

@@ -12,7 +12,6 @@ use crate::store::{AttendanceEvent, RollCallLine, RollCallRecord, Store};
 
 /// Writes one meeting's records.
 pub(super) struct Recorder {
-    meeting: String,
     tx: Option<mpsc::UnboundedSender<Record>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -21,7 +20,7 @@ impl Recorder {
     /// Starts the writer of meeting `meeting` (titled `title`).
     pub(super) fn start(meeting: String, title: String, store: Arc<dyn Store>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
-        let id = meeting.clone();
+        let id = meeting;
         let task = tokio::task::spawn_blocking(move || {
             while let Some(record) = rx.blocking_recv() {
                 if let Err(e) = write(store.as_ref(), &id, &title, record) {
@@ -29,12 +28,7 @@ impl Recorder {
                 }
             }
         });
-        Self { meeting, tx: Some(tx), task: Some(task) }
-    }
-
-    /// The meeting's id.
-    pub(super) fn meeting(&self) -> &str {
-        &self.meeting
+        Self { tx: Some(tx), task: Some(task) }
     }
 
     /// Queues a record.

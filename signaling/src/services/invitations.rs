@@ -66,10 +66,11 @@ pub fn still_invited(
 ) -> Result<bool, StoreError> {
     Ok(match (pid.strip_prefix(STAFF), role) {
         (Some(account), Role::Chair) => meeting.chair.as_deref() == Some(account),
-        (Some(account), Role::Secretary) => store
-            .accounts()?
-            .iter()
-            .any(|a| a.id == account && matches!(a.role, AccountRole::Admin | AccountRole::Secretary)),
+        (Some(account), Role::Secretary) => match store.account_by_id(account) {
+            Ok(a) => matches!(a.role, AccountRole::Admin | AccountRole::Secretary),
+            Err(StoreError::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        },
         _ => meeting.participants.iter().any(|p| p == pid),
     })
 }

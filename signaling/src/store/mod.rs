@@ -336,6 +336,8 @@ pub trait Store: Send + Sync {
     fn create_account(&self, account: &Account, now: i64) -> Result<(), StoreError>;
     /// An account by login name.
     fn account_by_username(&self, username: &str) -> Result<Account, StoreError>;
+    /// Looks an account up by id.
+    fn account_by_id(&self, id: &str) -> Result<Account, StoreError>;
     /// Stores the login counters of an account.
     fn set_login_state(&self, id: &str, failed: i64, locked_until: Option<i64>) -> Result<(), StoreError>;
     /// Reads the account `username` and, in the same transaction, writes the

@@ -15,31 +15,11 @@ use super::{
 };
 
 mod accounts;
+mod org;
 mod rollcalls;
 mod templates;
 
 use accounts::load_account;
-
-/// A unit that is its own ancestor (a self-parent or a longer cycle), if
-/// the tree has one: the walk up from every unit stops at the root or, on a
-/// cycle, when it meets its start again (bounded by the number of units).
-fn first_cycle(conn: &Connection) -> Result<Option<String>, StoreError> {
-    let found = conn
-        .query_row(
-            "WITH RECURSIVE up(start, at, depth) AS (
-                 SELECT id, parent, 1 FROM org_units WHERE parent IS NOT NULL
-                 UNION ALL
-                 SELECT up.start, o.parent, up.depth + 1 FROM up JOIN org_units o ON o.id = up.at
-                 WHERE up.at <> up.start AND o.parent IS NOT NULL
-                   AND up.depth <= (SELECT COUNT(*) FROM org_units)
-             )
-             SELECT start FROM up WHERE at = start ORDER BY start LIMIT 1",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?;
-    Ok(found)
-}
 
 /// Migrations in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -204,7 +184,7 @@ impl Store for SqliteStore {
                     }
                 })?;
             }
-            if let Some(id) = first_cycle(&tx)? {
+            if let Some(id) = org::first_cycle(&tx)? {
                 return Err(StoreError::Invalid(format!(
                     "org unit {id:?} would be its own ancestor (a cycle in the parents)"
                 )));
@@ -255,6 +235,10 @@ impl Store for SqliteStore {
 
     fn account_by_username(&self, username: &str) -> Result<Account, StoreError> {
         self.with(|conn| load_account(conn, username))
+    }
+
+    fn account_by_id(&self, id: &str) -> Result<Account, StoreError> {
+        self.with(|conn| accounts::load_account_by(conn, "id", id))
     }
 
     fn set_role(&self, id: &str, role: AccountRole) -> Result<(), StoreError> {

@@ -328,6 +328,11 @@ impl Core {
         self.ever_joined && self.participants.is_empty()
     }
 
+    /// The meeting's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The chair-controlled state now.
     pub fn state(&self) -> &ChairState {
         &self.state

@@ -6,10 +6,21 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::store::{parse_role, Account, StoreError};
 
 pub(super) fn load_account(conn: &Connection, username: &str) -> Result<Account, StoreError> {
+    load_account_by(conn, "username", username)
+}
+
+/// The account whose `column` (`id` or `username`, both unique) is `value`.
+pub(super) fn load_account_by(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+) -> Result<Account, StoreError> {
     let row = conn
         .query_row(
-            "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE username = ?1",
-            [username],
+            &format!(
+                "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE {column} = ?1"
+            ),
+            [value],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -24,7 +35,7 @@ pub(super) fn load_account(conn: &Connection, username: &str) -> Result<Account,
             },
         )
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("account {username:?}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("account {value:?}")))?;
     Ok(Account {
         id: row.0,
         username: row.1,
