@@ -106,6 +106,7 @@ fn join_path(c: &mut Criterion) {
                 r: huiyi_signaling::token::Role::Venue,
                 nbf: 0,
                 exp: u64::MAX / 2,
+                e: 0,
             };
             let hello = ClientMsg::Hello {
                 version: PROTOCOL_VERSION,

@@ -21,6 +21,13 @@ pub struct HttpConfig {
     /// when no certificate is configured and `listen` is not loopback. Empty
     /// means the listen address.
     pub hostnames: Vec<String>,
+    /// Open connections in all (HTTP, WebSocket, TLS); more are closed at once.
+    pub max_connections: u32,
+    /// Open connections from one address.
+    pub max_connections_per_source: u32,
+    /// Seconds for a TLS handshake, a request's headers, or an idle
+    /// keep-alive connection's next request.
+    pub header_timeout_secs: u32,
 }
 
 /// The documented default HTTP port on loopback.
@@ -33,6 +40,9 @@ impl Default for HttpConfig {
             tls_cert: None,
             tls_key: None,
             hostnames: Vec::new(),
+            max_connections: 4000,
+            max_connections_per_source: 200,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -40,6 +50,18 @@ impl Default for HttpConfig {
 impl HttpConfig {
     /// Checks values that the types alone do not constrain.
     pub fn validate(&self, problems: &mut Vec<Problem>) {
+        if !(16..=1_000_000).contains(&self.max_connections) {
+            problems.push(Problem::new("http.max_connections", "must be between 16 and 1000000"));
+        }
+        if self.max_connections_per_source == 0 || self.max_connections_per_source > self.max_connections {
+            problems.push(Problem::new(
+                "http.max_connections_per_source",
+                "must be between 1 and http.max_connections",
+            ));
+        }
+        if !(1..=300).contains(&self.header_timeout_secs) {
+            problems.push(Problem::new("http.header_timeout_secs", "must be between 1 and 300"));
+        }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
                 problems.push(Problem::new("http.tls_key", "is required when http.tls_cert is set"))

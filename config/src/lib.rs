@@ -15,6 +15,7 @@
 
 mod http;
 mod log;
+mod security;
 mod sfu;
 mod signaling;
 
@@ -25,8 +26,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::http::{HttpConfig, DEFAULT_HTTP_PORT};
 pub use crate::log::{LogConfig, LogFormat};
+pub use crate::security::SecurityConfig;
 pub use crate::sfu::SfuConfig;
-pub use crate::signaling::SignalingConfig;
+pub use crate::signaling::{LinkReuse, SignalingConfig};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub sfu: SfuConfig,
     /// Live meetings and signaling.
     pub signaling: SignalingConfig,
+    /// Passwords and console sessions.
+    pub security: SecurityConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -51,13 +55,14 @@ impl Default for Config {
             http: HttpConfig::default(),
             sfu: SfuConfig::default(),
             signaling: SignalingConfig::default(),
+            security: SecurityConfig::default(),
             log: LogConfig::default(),
         }
     }
 }
 
 /// The sections that environment variables may address (`HUIYI_<SECTION>_<KEY>`).
-const SECTIONS: [&str; 4] = ["http", "sfu", "signaling", "log"];
+const SECTIONS: [&str; 5] = ["http", "sfu", "signaling", "security", "log"];
 
 /// One thing wrong with the configuration, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +201,7 @@ impl Config {
         self.http.validate(&mut problems);
         self.sfu.validate(&mut problems);
         self.signaling.validate(&mut problems);
+        self.security.validate(&mut problems);
         self.log.validate(&mut problems);
         ConfigError::from_problems(problems)
     }

@@ -22,6 +22,19 @@ pub struct SignalingConfig {
     /// Minutes after its planned end that a scheduled meeting still running
     /// is ended by the server (and its join links stop working).
     pub end_grace_mins: u32,
+    /// What a second use of a join link does while its holder is connected.
+    pub link_reuse: LinkReuse,
+}
+
+/// What a second use of a join link does while its holder is in the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkReuse {
+    /// Refused (the holder is told); the secretary re-issues a link if it leaked.
+    #[default]
+    Refuse,
+    /// Takes the seat; the holder is closed out.
+    Takeover,
 }
 
 impl Default for SignalingConfig {
@@ -32,6 +45,7 @@ impl Default for SignalingConfig {
             reconnect_grace_secs: 20,
             allowed_origins: Vec::new(),
             end_grace_mins: 30,
+            link_reuse: LinkReuse::Refuse,
         }
     }
 }

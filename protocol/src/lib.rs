@@ -390,6 +390,9 @@ pub enum ErrorCode {
     ResumeFailed,
     /// The server could not do it (media plane unavailable).
     Internal,
+    /// The join link is in use by a participant who is connected (a second
+    /// device or tab, or someone else holding the link).
+    LinkInUse,
 }
 
 /// Server → client.
@@ -492,6 +495,9 @@ pub enum ServerMsg {
         /// Who asks.
         by: String,
     },
+    /// Someone else tried to join with your link while you are here, and was
+    /// refused: if it was not you, tell the secretary (the link has leaked).
+    LinkReused,
     /// Reply to `ping`.
     Pong {
         /// The ping's nonce.

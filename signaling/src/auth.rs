@@ -106,6 +106,8 @@ mod tests {
             password_hash: hash.into(),
             failed_logins: 0,
             locked_until: None,
+            must_change_password: false,
+            password_changed_at: None,
         }
     }
 

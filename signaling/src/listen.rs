@@ -32,13 +32,15 @@ pub struct Limits {
     pub headers: Duration,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    /// The limits the configuration sets (`[http]`).
+    pub fn from_config(http: &huiyi_config::HttpConfig) -> Self {
+        let timeout = Duration::from_secs(u64::from(http.header_timeout_secs));
         Self {
-            per_source: 200,
-            total: 4000,
-            handshake: Duration::from_secs(10),
-            headers: Duration::from_secs(10),
+            per_source: http.max_connections_per_source as usize,
+            total: http.max_connections as usize,
+            handshake: timeout,
+            headers: timeout,
         }
     }
 }

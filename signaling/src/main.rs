@@ -43,11 +43,24 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum AuditAction {
+    /// Walks the audit log's hash chain; exits 1 if a record was changed or removed.
+    Verify,
 }
 
 #[derive(clap::Subcommand, Debug)]
 enum AdminAction {
-    /// Creates an account and prints its one-time password.
+    /// Creates an account and prints its one-time password (to this
+    /// terminal only; it must be changed at the first login). The only way
+    /// to make an administrator (admin, security, auditor).
     Create {
         /// Login name.
         #[arg(long)]
@@ -55,8 +68,8 @@ enum AdminAction {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// admin, secretary, chair, participant, auditor or venue.
-        #[arg(long, default_value = "admin")]
+        /// admin, security, auditor, secretary, chair, participant or venue.
+        #[arg(long)]
         role: String,
     },
 }
@@ -110,14 +123,38 @@ fn run() -> anyhow::Result<()> {
     if let Some(Command::Admin { action: AdminAction::Create { username, name, role } }) = &cli.command {
         let role: huiyi_signaling::store::AccountRole =
             serde_json::from_value(serde_json::Value::String(role.clone())).map_err(|_| {
-                anyhow::anyhow!("--role {role:?}: use admin, secretary, chair, participant, auditor or venue")
+                anyhow::anyhow!(
+                    "--role {role:?}: use admin, security, auditor, secretary, chair, participant or venue"
+                )
             })?;
-        let store = huiyi_signaling::store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
-            .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?;
+        let store = open_store(&config)?;
         let password = huiyi_signaling::auth::one_time_password();
-        huiyi_signaling::services::accounts::create_account(&store, username, name, role, &password)?;
+        huiyi_signaling::services::accounts::create_account(&store, username, name, role, &password, true)?;
         println!("account {username:?} ({}) created; one-time password: {password}", role.as_str());
+        println!("it must be changed at the first login");
         return Ok(());
+    }
+    if let Some(Command::Audit { action: AuditAction::Verify }) = &cli.command {
+        use huiyi_signaling::store::Store as _;
+        let report = open_store(&config)?.audit_verify().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let head = report.head_hash.as_deref().unwrap_or("-");
+        match report.broken_at {
+            None => {
+                println!(
+                    "audit log intact: {} records, newest #{} hash {head}",
+                    report.records,
+                    report.head_seq.unwrap_or(0)
+                );
+                println!(
+                    "(keep this hash elsewhere: a later check shows whether records were cut off the end)"
+                );
+                return Ok(());
+            }
+            Some(seq) => {
+                eprintln!("huiyi: the audit log was tampered with: record #{seq} does not fit the chain ({} records)", report.records);
+                std::process::exit(1);
+            }
+        }
     }
     if cli.print_config {
         print!("{}", toml::to_string(&config).context("serializing the configuration")?);
@@ -136,6 +173,11 @@ fn run() -> anyhow::Result<()> {
             .with_context(|| format!("http.listen: cannot listen on {}", config.http.listen))?;
         huiyi_signaling::run(config, listener, shutdown_signal()).await
     })
+}
+
+fn open_store(config: &Config) -> anyhow::Result<huiyi_signaling::store::SqliteStore> {
+    huiyi_signaling::store::SqliteStore::open(&config.data_dir.join("huiyi.db"))
+        .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))
 }
 
 fn create_meeting(config: &Config, title: &str, participants: &[String], hours: u64) -> anyhow::Result<()> {
@@ -169,6 +211,7 @@ fn create_meeting(config: &Config, title: &str, participants: &[String], hours: 
             r: role,
             nbf: now.saturating_sub(300),
             exp: now + hours * 3600,
+            e: 0,
         };
         println!("{name} ({role:?}): {base}/?token={}", signer.sign(&claims));
     }

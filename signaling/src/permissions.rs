@@ -8,12 +8,17 @@ use crate::store::{Account, AccountRole, MeetingRecord};
 /// Something an account may be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
-    /// Create accounts, change roles, import the organisation.
-    Administer,
-    /// List accounts (the console's chair picker).
+    /// Import, move and retire units of the organisation (system administrator).
+    ManageOrg,
+    /// Create the accounts of the people who use meetings (system administrator).
+    CreateAccounts,
+    /// Change those accounts' roles, unlock them, reset their passwords and
+    /// end their sessions (security administrator).
+    ManageAccounts,
+    /// List accounts (the console's chair picker, the administrators' lists).
     ListAccounts,
-    /// Create, edit and cancel meetings, series and templates; see the
-    /// invitation links.
+    /// Create, edit and cancel meetings, series and templates; see and
+    /// re-issue the invitation links.
     Schedule,
     /// Read a meeting (list, detail, ICS, series).
     ReadMeeting,
@@ -23,7 +28,7 @@ pub enum Permission {
     ReadAttendance,
     /// Get one's own join link of a meeting.
     JoinLink,
-    /// Read the audit log.
+    /// Read, filter, export and verify the audit log (audit administrator).
     ReadAudit,
 }
 
@@ -31,15 +36,16 @@ impl Permission {
     /// What a refusal says.
     pub fn denial(self) -> &'static str {
         match self {
-            Permission::Administer => "only an admin may do this",
-            Permission::ListAccounts => "only a secretary or an admin may list accounts",
-            Permission::Schedule => "only a secretary or an admin may do this",
+            Permission::ManageOrg | Permission::CreateAccounts => "only the system administrator may do this",
+            Permission::ManageAccounts => "only the security administrator may do this",
+            Permission::ListAccounts => "only a secretary or an administrator may list accounts",
+            Permission::Schedule => "only a secretary or the system administrator may do this",
             Permission::ReadMeeting | Permission::JoinLink => "you are not invited to this meeting",
             Permission::RunMeeting => "only the secretary, an admin or this meeting's chair may do this",
             Permission::ReadAttendance => {
-                "only the secretary, an admin, an auditor or the chair see attendance"
+                "only the secretary, an admin, the auditor or the chair see attendance"
             }
-            Permission::ReadAudit => "only the auditor may read the audit log",
+            Permission::ReadAudit => "only the audit administrator may read the audit log",
         }
     }
 }
@@ -49,23 +55,26 @@ impl Account {
     /// permissions that depend on one; without a meeting they are refused
     /// to those who hold them only for some meetings).
     pub fn may(&self, what: Permission, meeting: Option<&MeetingRecord>) -> bool {
-        use AccountRole::{Admin, Auditor, Chair, Participant, Secretary, Venue};
+        use AccountRole::{Admin, Auditor, Chair, Participant, Secretary, Security, Venue};
         let chairs =
             meeting.is_some_and(|m| self.role == Chair && m.chair.as_deref() == Some(self.id.as_str()));
         let invited =
             meeting.is_some_and(|m| self.org_unit.as_ref().is_some_and(|u| m.participants.contains(u)));
         match what {
-            Permission::Administer => self.role == Admin,
-            Permission::ListAccounts | Permission::Schedule => matches!(self.role, Admin | Secretary),
+            Permission::ManageOrg | Permission::CreateAccounts => self.role == Admin,
+            Permission::ManageAccounts => self.role == Security,
+            Permission::ListAccounts => matches!(self.role, Admin | Security | Secretary),
+            Permission::Schedule => matches!(self.role, Admin | Secretary),
             Permission::ReadMeeting => match self.role {
                 Admin | Secretary | Auditor => true,
+                Security => false,
                 Chair | Participant | Venue => chairs || invited,
             },
             Permission::RunMeeting => matches!(self.role, Admin | Secretary) || chairs,
             Permission::ReadAttendance => matches!(self.role, Admin | Secretary | Auditor) || chairs,
             Permission::JoinLink => match self.role {
                 Admin | Secretary => true,
-                Auditor => false,
+                Auditor | Security => false,
                 Chair | Participant | Venue => chairs || invited,
             },
             Permission::ReadAudit => self.role == Auditor,
@@ -87,16 +96,19 @@ mod tests {
             password_hash: String::new(),
             failed_logins: 0,
             locked_until: None,
+            must_change_password: false,
+            password_changed_at: None,
         }
     }
 
     /// The rows of the table "Who may do what" in docs/api.md, each a
-    /// permission and its cells for admin, secretary, chair, participant /
-    /// venue and auditor.
+    /// permission and its cells for admin, security, secretary, chair,
+    /// participant / venue and auditor.
     fn table() -> Vec<(String, Vec<String>)> {
         let doc = include_str!("../../docs/api.md");
-        let start =
-            doc.find("| | admin | secretary | chair | participant / venue | auditor |").expect("the table");
+        let start = doc
+            .find("| | admin | security | secretary | chair | participant / venue | auditor |")
+            .expect("the table");
         doc[start..]
             .lines()
             .skip(2)
@@ -111,13 +123,18 @@ mod tests {
 
     fn permission_of(row: &str) -> Permission {
         match row {
-            "accounts, roles, organisation import" => Permission::Administer,
-            "create / edit / cancel meetings, series, templates, invitation links" => Permission::Schedule,
+            "organisation (import, move, retire)" => Permission::ManageOrg,
+            "create accounts (not administrators)" => Permission::CreateAccounts,
+            "roles, unlock, password reset, end sessions (not administrators)" => Permission::ManageAccounts,
+            "list accounts" => Permission::ListAccounts,
+            "create / edit / cancel meetings, series, templates, invitation links (and re-issue them)" => {
+                Permission::Schedule
+            }
             "read meetings (list, detail, ICS)" => Permission::ReadMeeting,
             "start / end a meeting" => Permission::RunMeeting,
             "attendance (JSON, CSV, XLSX)" => Permission::ReadAttendance,
             "own join link (`/join`)" => Permission::JoinLink,
-            "audit log" => Permission::ReadAudit,
+            "audit log (read, filter, export, verify)" => Permission::ReadAudit,
             other => panic!("docs/api.md has a row the code does not know: {other:?}"),
         }
     }
@@ -139,7 +156,7 @@ mod tests {
     #[test]
     fn the_documented_table_is_what_the_code_decides() {
         let rows = table();
-        assert_eq!(rows.len(), 7, "every row of the table is checked");
+        assert_eq!(rows.len(), 10, "every row of the table is checked");
         let at =
             chrono::NaiveDate::from_ymd_opt(2026, 12, 1).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("date");
         let meeting = MeetingRecord {
@@ -162,9 +179,10 @@ mod tests {
             for (column, cell) in cells.iter().enumerate() {
                 let roles: &[AccountRole] = match column {
                     0 => &[AccountRole::Admin],
-                    1 => &[AccountRole::Secretary],
-                    2 => &[AccountRole::Chair],
-                    3 => &[AccountRole::Participant, AccountRole::Venue],
+                    1 => &[AccountRole::Security],
+                    2 => &[AccountRole::Secretary],
+                    3 => &[AccountRole::Chair],
+                    4 => &[AccountRole::Participant, AccountRole::Venue],
                     _ => &[AccountRole::Auditor],
                 };
                 for &role in roles {

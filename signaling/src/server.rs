@@ -11,8 +11,7 @@ use huiyi_config::Config;
 use huiyi_sfu::Sfu;
 use tokio::net::TcpListener;
 
-use crate::services::accounts::create_account;
-use crate::{auth, http, listen, meeting, services, store, tls, token};
+use crate::{http, listen, meeting, services, store, tls, token};
 
 /// Runs the server until `shutdown` completes.
 pub async fn run(
@@ -41,11 +40,21 @@ pub async fn run(
             .map_err(|e| anyhow::anyhow!("data_dir: cannot open the database: {e}"))?,
     );
     keep_private(&config.data_dir);
-    ensure_first_admin(store.as_ref())?;
+    if let Some(path) = services::accounts::ensure_administrators(store.as_ref(), &config.data_dir)? {
+        // To the terminal, not the log: where the one-time passwords are, not what they are.
+        println!(
+            "huiyi: first start: created the accounts admin (系统管理员), security (安全管理员) and \
+             auditor (审计管理员); their one-time passwords are in {} (readable by this user only). \
+             Each sets its own password at the first login; delete the file after.",
+            path.display()
+        );
+    }
+    services::config_audit::record_changes(store.as_ref(), &config)?;
     // Roll calls kept in a file by earlier versions move into the store.
     services::rollcalls::import_legacy(store.as_ref(), &config.data_dir.join("records"))
         .map_err(|e| anyhow::anyhow!("data_dir: cannot import records/rollcalls.jsonl: {e}"))?;
-    let meetings = meeting::Meetings::new(media.clone(), grace, store.clone());
+    let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
+        .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover);
     let dispatcher = meetings.clone();
     let live = meetings.clone();
     // Scheduled meetings end on their own at their time.
@@ -56,6 +65,7 @@ pub async fn run(
         std::time::Duration::from_secs(5),
     ));
 
+    let limits = listen::Limits::from_config(&config.http);
     let app = http::router(http::AppState {
         media: media.clone(),
         meetings,
@@ -78,7 +88,7 @@ pub async fn run(
     if tls_config.is_some() {
         tracing::info!("serving HTTPS");
     }
-    let open = listen::serve(listener, tls_config, app, listen::Limits::default(), shutdown).await?;
+    let open = listen::serve(listener, tls_config, app, limits, shutdown).await?;
     driver.abort();
     tracing::info!("http stopped; closing meetings and media peers");
     live.shutdown().await;
@@ -92,19 +102,6 @@ pub async fn run(
     tokio::task::spawn_blocking(move || sfu.shutdown()).await?;
     event_log.await?;
     tracing::info!("huiyi stopped");
-    Ok(())
-}
-
-/// On the very first start (no accounts), creates the `admin` account with a
-/// one-time password and prints it once.
-fn ensure_first_admin(store: &dyn store::Store) -> anyhow::Result<()> {
-    if store.account_count()? > 0 {
-        return Ok(());
-    }
-    let password = auth::one_time_password();
-    create_account(store, "admin", "管理员", store::AccountRole::Admin, &password)?;
-    println!("huiyi: first start: created the account \"admin\" with the one-time password {password}");
-    println!("huiyi: log in and change it; it is not shown again");
     Ok(())
 }
 

@@ -30,6 +30,14 @@ pub struct Claims {
     pub nbf: u64,
     /// Expires (Unix seconds).
     pub exp: u64,
+    /// The link's epoch: re-issuing a participant's link bumps it, and a
+    /// join with an older one is refused (absent in links never re-issued).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub e: u64,
+}
+
+fn is_zero(e: &u64) -> bool {
+    *e == 0
 }
 
 /// Why a token was refused.
@@ -178,6 +186,7 @@ mod tests {
             r: Role::Venue,
             nbf: 100,
             exp: 200,
+            e: 0,
         }
     }
 

@@ -38,9 +38,10 @@ async fn setup(addr: std::net::SocketAddr) -> [String; 6] {
     for (user, name, role, unit) in
         [("v1term", "城关镇终端", "venue", "v1"), ("lisi", "李四", "participant", "p1")]
     {
-        let body = json!({"username": user, "display_name": name, "role": role, "org_unit": unit, "password": "a-long-password"});
+        let body = json!({"username": user, "display_name": name, "role": role, "org_unit": unit, "password": "Given-Pass-2026"});
         let r = request(addr, "POST", "/api/v1/accounts", &body.to_string(), Some(&admin)).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
+        first_login(addr, user, "Given-Pass-2026", "A-long-password-1").await;
     }
     let bad = json!({"username": "x", "display_name": "x", "role": "venue", "org_unit": "nowhere", "password": "a-long-password"});
     assert_eq!(request(addr, "POST", "/api/v1/accounts", &bad.to_string(), Some(&admin)).await.status, 422);
@@ -51,8 +52,8 @@ async fn setup(addr: std::net::SocketAddr) -> [String; 6] {
         login(addr, "sec1", "sec-password").await,
         login(addr, "chair1", "chair-password").await,
         login(addr, "aud1", "aud-password").await,
-        login(addr, "v1term", "a-long-password").await,
-        login(addr, "lisi", "a-long-password").await,
+        login(addr, "v1term", "A-long-password-1").await,
+        login(addr, "lisi", "A-long-password-1").await,
     ]
 }
 
@@ -64,6 +65,7 @@ fn seed(dir: &std::path::Path) {
             ("sec1", "会务一", AccountRole::Secretary, "sec-password"),
             ("chair1", "张县长", AccountRole::Chair, "chair-password"),
             ("aud1", "审计员", AccountRole::Auditor, "aud-password"),
+            ("security1", "安全员", AccountRole::Security, "security-password"),
         ],
     );
 }
@@ -137,19 +139,31 @@ async fn each_role_sees_and_does_only_its_part() {
     }
     assert_eq!(get(format!("/api/v1/meetings/{id}/join"), &person).await.status, 403);
 
-    // A permission change is recorded with the old and the new role.
+    // A permission change (the security administrator's) is recorded with
+    // the old and the new role.
+    let security = login(addr, "security1", "security-password").await;
     let lisi = request(addr, "GET", "/api/v1/accounts?role=participant", "", Some(&admin)).await.body[0]
         ["id"]
         .as_str()
         .expect("id")
         .to_string();
-    let change =
-        request(addr, "POST", &format!("/api/v1/accounts/{lisi}/role"), r#"{"role":"chair"}"#, Some(&admin))
-            .await;
+    let change = request(
+        addr,
+        "POST",
+        &format!("/api/v1/accounts/{lisi}/role"),
+        r#"{"role":"chair"}"#,
+        Some(&security),
+    )
+    .await;
     assert_eq!(change.status, 204);
-    let bad_role =
-        request(addr, "POST", &format!("/api/v1/accounts/{lisi}/role"), r#"{"role":"king"}"#, Some(&admin))
-            .await;
+    let bad_role = request(
+        addr,
+        "POST",
+        &format!("/api/v1/accounts/{lisi}/role"),
+        r#"{"role":"king"}"#,
+        Some(&security),
+    )
+    .await;
     assert_eq!(bad_role.status, 400);
     let log = get("/api/v1/audit".into(), &aud).await;
     let entry = log.body["entries"]
@@ -164,20 +178,32 @@ async fn each_role_sees_and_does_only_its_part() {
         (Some("lisi"), Some("participant → chair"))
     );
 
-    // Changing one's password: the old one is checked, other sessions end.
-    let elsewhere = login(addr, "lisi", "a-long-password").await;
+    // Changing one's password: the old one is checked, the policy holds
+    // (length, three kinds of character, not a recent one), other sessions end.
+    let elsewhere = login(addr, "lisi", "A-long-password-1").await;
     let change = |body: Value| {
         let person = person.clone();
         async move { request(addr, "POST", "/api/v1/me/password", &body.to_string(), Some(&person)).await.status }
     };
-    assert_eq!(change(json!({"old": "wrong-password", "new": "another-long-one"})).await, 403);
-    assert_eq!(change(json!({"old": "a-long-password", "new": "short"})).await, 422);
-    assert_eq!(change(json!({"old": "a-long-password", "new": "another-long-one"})).await, 204);
+    assert_eq!(change(json!({"old": "Wrong-password-1", "new": "Another-long-one-2"})).await, 403);
+    assert_eq!(change(json!({"old": "A-long-password-1", "new": "Sh0rt!"})).await, 422);
+    assert_eq!(
+        change(json!({"old": "A-long-password-1", "new": "another-long-one"})).await,
+        422,
+        "two kinds"
+    );
+    assert_eq!(change(json!({"old": "A-long-password-1", "new": "A-long-password-1"})).await, 422, "reused");
+    assert_eq!(
+        change(json!({"old": "A-long-password-1", "new": "Given-Pass-2026"})).await,
+        422,
+        "a recent one"
+    );
+    assert_eq!(change(json!({"old": "A-long-password-1", "new": "Another-long-one-2"})).await, 204);
     assert_eq!(get("/api/v1/me".into(), &person).await.status, 200, "this session goes on");
     assert_eq!(get("/api/v1/me".into(), &elsewhere).await.status, 401, "the other session ended");
-    let old_pw = json!({"username": "lisi", "password": "a-long-password"}).to_string();
+    let old_pw = json!({"username": "lisi", "password": "A-long-password-1"}).to_string();
     assert_eq!(request(addr, "POST", "/api/v1/login", &old_pw, None).await.status, 401);
-    let new_pw = json!({"username": "lisi", "password": "another-long-one"}).to_string();
+    let new_pw = json!({"username": "lisi", "password": "Another-long-one-2"}).to_string();
     assert_eq!(request(addr, "POST", "/api/v1/login", &new_pw, None).await.status, 200);
 
     server.stop().await;

@@ -33,15 +33,27 @@ fn routes(m: &str) -> Vec<Route> {
         ("GET", "/api/v1/me".into(), s(), None),
         ("GET", "/api/v1/audit".into(), s(), Some(Permission::ReadAudit)),
         ("GET", "/api/v1/accounts".into(), s(), Some(Permission::ListAccounts)),
-        ("POST", "/api/v1/accounts".into(), account, Some(Permission::Administer)),
+        ("GET", "/api/v1/audit/export.csv".into(), s(), Some(Permission::ReadAudit)),
+        ("GET", "/api/v1/audit/verify".into(), s(), Some(Permission::ReadAudit)),
+        ("POST", "/api/v1/accounts".into(), account, Some(Permission::CreateAccounts)),
         (
             "POST",
             "/api/v1/accounts/nobody/role".into(),
             json!({"role": "participant"}).to_string(),
-            Some(Permission::Administer),
+            Some(Permission::ManageAccounts),
         ),
+        ("POST", "/api/v1/accounts/nobody/unlock".into(), s(), Some(Permission::ManageAccounts)),
+        ("POST", "/api/v1/accounts/nobody/reset-password".into(), s(), Some(Permission::ManageAccounts)),
+        ("POST", "/api/v1/accounts/nobody/end-sessions".into(), s(), Some(Permission::ManageAccounts)),
         ("GET", "/api/v1/org".into(), s(), None),
-        ("POST", "/api/v1/org/import".into(), "id,parent,name,kind\n".into(), Some(Permission::Administer)),
+        ("POST", "/api/v1/org/import".into(), "id,parent,name,kind\n".into(), Some(Permission::ManageOrg)),
+        (
+            "PUT",
+            "/api/v1/org/nope".into(),
+            json!({"parent": null, "name": "x"}).to_string(),
+            Some(Permission::ManageOrg),
+        ),
+        ("DELETE", "/api/v1/org/nope".into(), s(), Some(Permission::ManageOrg)),
         ("GET", "/api/v1/meetings?from=2026-12-01T00:00:00&to=2026-12-02T00:00:00".into(), s(), None),
         ("POST", "/api/v1/meetings".into(), meeting.clone(), Some(Permission::Schedule)),
         ("GET", format!("/api/v1/meetings/{m}"), s(), Some(Permission::ReadMeeting)),
@@ -52,6 +64,7 @@ fn routes(m: &str) -> Vec<Route> {
         ("DELETE", "/api/v1/templates/nope".into(), s(), Some(Permission::Schedule)),
         ("GET", format!("/api/v1/meetings/{m}/invitations"), s(), Some(Permission::Schedule)),
         ("GET", format!("/api/v1/meetings/{m}/invitations/v1/qr.svg"), s(), Some(Permission::Schedule)),
+        ("POST", format!("/api/v1/meetings/{m}/invitations/nope/reissue"), s(), Some(Permission::Schedule)),
         ("GET", format!("/api/v1/meetings/{m}/join"), s(), Some(Permission::JoinLink)),
         ("GET", format!("/api/v1/meetings/{m}/attendance"), s(), Some(Permission::ReadAttendance)),
         ("GET", format!("/api/v1/meetings/{m}/attendance.csv"), s(), Some(Permission::ReadAttendance)),
@@ -73,6 +86,7 @@ async fn every_route_answers_every_role_as_the_permission_model_says() {
         &dir,
         &[
             ("admin1", "管理员", AccountRole::Admin, "admin-password"),
+            ("security1", "安全员", AccountRole::Security, "security-password"),
             ("sec1", "会务一", AccountRole::Secretary, "sec-password"),
             ("chair1", "张县长", AccountRole::Chair, "chair-password"),
             ("chair2", "李副县长", AccountRole::Chair, "chair-password"),
@@ -84,11 +98,12 @@ async fn every_route_answers_every_role_as_the_permission_model_says() {
     let admin = login(addr, "admin1", "admin-password").await;
     assert_eq!(request(addr, "POST", "/api/v1/org/import", ORG, Some(&admin)).await.status, 200);
     for (user, role, unit) in [("v1term", "venue", "v1"), ("lisi", "participant", "p1")] {
-        let body = json!({"username": user, "display_name": user, "role": role, "org_unit": unit, "password": "a-long-password"});
+        let body = json!({"username": user, "display_name": user, "role": role, "org_unit": unit, "password": "Given-Pass-2026"});
         assert_eq!(
             request(addr, "POST", "/api/v1/accounts", &body.to_string(), Some(&admin)).await.status,
             201
         );
+        first_login(addr, user, "Given-Pass-2026", "A-long-password-1").await;
     }
     let store = SqliteStore::open(&dir.join("huiyi.db")).expect("the server's database");
     let chair = store.account_by_username("chair1").expect("chair1");
@@ -101,11 +116,12 @@ async fn every_route_answers_every_role_as_the_permission_model_says() {
 
     let mut people = vec![("admin1", admin), ("sec1", sec)];
     for (user, password) in [
+        ("security1", "security-password"),
         ("chair1", "chair-password"),
         ("chair2", "chair-password"),
         ("aud1", "aud-password"),
-        ("v1term", "a-long-password"),
-        ("lisi", "a-long-password"),
+        ("v1term", "A-long-password-1"),
+        ("lisi", "A-long-password-1"),
     ] {
         people.push((user, login(addr, user, password).await));
     }
@@ -132,7 +148,7 @@ async fn every_route_answers_every_role_as_the_permission_model_says() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 26 * 7, "every route for every role");
+    assert_eq!(checked, 34 * 8, "every route for every role");
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

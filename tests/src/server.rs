@@ -67,6 +67,7 @@ impl TestServer {
                     r: *role,
                     nbf: now - 60,
                     exp: now + 3600,
+                    e: 0,
                 })
             })
             .collect()

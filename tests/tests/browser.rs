@@ -61,6 +61,7 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
             "王秘书",
             AccountRole::Secretary,
             "console-test-pw",
+            false,
         )
         .expect("account");
     })

@@ -41,6 +41,7 @@ impl Huiyi {
                     r: if seat.sender { Role::Venue } else { Role::Participant },
                     nbf: 0,
                     exp: (huiyi_signaling::clock::unix_secs() + 24 * 3600) as u64,
+                    e: 0,
                 };
                 ClientMsg::Hello {
                     version: PROTOCOL_VERSION,

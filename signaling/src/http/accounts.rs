@@ -1,6 +1,9 @@
-//! Accounts: the list the console picks chairs from (secretary, admin),
-//! creating venue-terminal and person accounts and changing roles (admin).
-//! Every change is audited.
+//! Accounts. The system administrator creates the accounts of the people
+//! who use meetings; the security administrator changes their roles,
+//! unlocks them, resets their passwords and ends their sessions; everyone
+//! changes their own password. No one can make, change or touch an
+//! administrator's account here (ADR 0009). Every change is audited in the
+//! same transaction as the change.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -14,14 +17,18 @@ use super::common::AppState;
 use super::common::{allow, blocking, ApiError};
 use crate::permissions::Permission;
 use crate::services::login::{self, Checked};
-use crate::store::{Account, AccountRole, NewAudit, OrgKind, StoreError};
+use crate::services::passwords;
+use crate::store::{Account, AccountRole, NewAudit, OrgKind, PasswordSet, StoreError};
 
 fn public(a: &Account) -> serde_json::Value {
-    json!({"id": a.id, "username": a.username, "display_name": a.display_name, "role": a.role, "org_unit": a.org_unit})
+    json!({
+        "id": a.id, "username": a.username, "display_name": a.display_name, "role": a.role,
+        "org_unit": a.org_unit, "locked_until": a.locked_until, "must_change_password": a.must_change_password,
+    })
 }
 
-fn admin_only(a: &Account) -> Result<(), ApiError> {
-    allow(a, Permission::Administer, None)
+fn busy() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many password checks at once; try again")
 }
 
 #[derive(Deserialize)]
@@ -29,7 +36,7 @@ pub(super) struct RoleFilter {
     role: Option<AccountRole>,
 }
 
-/// Accounts (no secrets), optionally of one role; secretary or admin.
+/// Accounts (no secrets), optionally of one role.
 pub(super) async fn list(
     State(state): State<AppState>,
     account: Account,
@@ -51,7 +58,39 @@ pub(super) struct NewAccount {
     role: AccountRole,
     #[serde(default)]
     org_unit: Option<String>,
-    password: String,
+    /// The first password; without it the server makes a one-time password
+    /// and returns it once. Either way it must be changed at the first login.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn check_names(input: &NewAccount) -> Result<String, ApiError> {
+    let username = input.username.trim().to_string();
+    if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid("a username is 1 to 64 characters without spaces"));
+    }
+    if !crate::services::text::is_plain(&input.display_name) || !crate::services::text::is_plain(&username) {
+        return Err(ApiError::invalid("names may not contain control characters"));
+    }
+    if input.display_name.trim().is_empty() || input.display_name.chars().count() > 64 {
+        return Err(ApiError::invalid("a display name is 1 to 64 characters"));
+    }
+    Ok(username)
+}
+
+/// Whether a role fits the account's node of the organisation.
+fn check_unit(role: AccountRole, unit: Option<OrgKind>) -> Result<(), StoreError> {
+    match (role, unit) {
+        (AccountRole::Venue, Some(OrgKind::Venue))
+        | (AccountRole::Participant, None | Some(OrgKind::Person)) => Ok(()),
+        (AccountRole::Venue, _) => {
+            Err(StoreError::Invalid("a venue terminal account needs its venue (org_unit)".into()))
+        }
+        (AccountRole::Participant, Some(_)) => {
+            Err(StoreError::Invalid("a participant's org_unit must be a person".into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(super) async fn create(
@@ -59,62 +98,72 @@ pub(super) async fn create(
     admin: Account,
     body: Result<Json<NewAccount>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    admin_only(&admin)?;
+    allow(&admin, Permission::CreateAccounts, None)?;
     let Json(input) = body?;
-    let username = input.username.trim().to_string();
-    if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid("a username is 1 to 64 characters without spaces"));
+    if input.role.is_administrator() {
+        return Err(ApiError::denied(
+            &admin,
+            "administrator accounts are made on the server (huiyi admin create)",
+        ));
     }
-    if !crate::services::text::is_plain(&input.display_name)
-        || !crate::services::text::is_plain(&input.username)
-    {
-        return Err(ApiError::invalid("names may not contain control characters"));
-    }
-    if input.display_name.trim().is_empty() || input.display_name.chars().count() > 64 {
-        return Err(ApiError::invalid("a display name is 1 to 64 characters"));
-    }
-    if input.password.chars().count() < 10 {
-        return Err(ApiError::invalid("a password has at least 10 characters"));
-    }
+    let username = check_names(&input)?;
+    let (password, generated) = match input.password {
+        Some(p) => {
+            passwords::check_strength(&p, &username, state.config.security.password_min_length)
+                .map_err(ApiError::invalid)?;
+            (p, false)
+        }
+        None => (crate::auth::one_time_password(), true),
+    };
+    let hash = state.hashing.hash(password.clone()).await.ok_or_else(busy)?;
     let account = Account {
         id: crate::token::random_id(12),
         username,
         display_name: input.display_name.trim().to_string(),
         role: input.role,
         org_unit: input.org_unit.filter(|u| !u.trim().is_empty()),
-        password_hash: crate::auth::hash_password(&input.password),
+        password_hash: hash,
         failed_logins: 0,
         locked_until: None,
+        must_change_password: true,
+        password_changed_at: None,
     };
     let actor = admin.id;
     let stored = account.clone();
+    let now = crate::clock::unix_secs();
     blocking(state.store.clone(), move |s| {
-        let org = s.org_units()?;
-        let unit = match &account.org_unit {
-            Some(id) => Some(
-                org.iter()
-                    .find(|u| &u.id == id)
-                    .ok_or_else(|| StoreError::Invalid(format!("unknown organisation unit {id:?}")))?,
-            ),
-            None => None,
-        };
-        match (account.role, unit.map(|u| u.kind)) {
-            (AccountRole::Venue, Some(OrgKind::Venue))
-            | (AccountRole::Participant, None | Some(OrgKind::Person)) => {}
-            (AccountRole::Venue, _) => {
-                return Err(StoreError::Invalid("a venue terminal account needs its venue (org_unit)".into()))
-            }
-            (AccountRole::Participant, Some(_)) => {
-                return Err(StoreError::Invalid("a participant's org_unit must be a person".into()))
-            }
-            _ => {}
-        }
-        let now = crate::clock::unix_secs();
-        s.create_account(&account, now)?;
-        s.audit(NewAudit::done(&actor, "account.create", Some(&account.username), account.role.as_str()), now)
+        s.audited(now, &mut |s| {
+            let org = s.org_units()?;
+            let unit = match &account.org_unit {
+                Some(id) => Some(
+                    org.iter()
+                        .find(|u| &u.id == id)
+                        .ok_or_else(|| StoreError::Invalid(format!("unknown organisation unit {id:?}")))?,
+                ),
+                None => None,
+            };
+            check_unit(account.role, unit.map(|u| u.kind))?;
+            s.create_account(&account, now)?;
+            Ok(NewAudit::done(&actor, "account.create", Some(&account.username), account.role.as_str())
+                .owned())
+        })
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(public(&stored))).into_response())
+    let mut body = public(&stored);
+    if generated {
+        body["one_time_password"] = json!(password);
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The account `id` for the security administrator: never an administrator's.
+async fn managed(state: &AppState, security: &Account, id: String) -> Result<Account, ApiError> {
+    allow(security, Permission::ManageAccounts, None)?;
+    let target = blocking(state.store.clone(), move |s| s.account_by_id(&id)).await?;
+    if target.role.is_administrator() {
+        return Err(ApiError::denied(security, "administrator accounts are managed on the server only"));
+    }
+    Ok(target)
 }
 
 #[derive(Deserialize)]
@@ -123,34 +172,88 @@ pub(super) struct RoleChange {
     role: AccountRole,
 }
 
-/// A permission change: recorded in the audit log with the old and new role.
+/// A permission change: recorded with the old and new role.
 pub(super) async fn set_role(
     State(state): State<AppState>,
-    admin: Account,
+    security: Account,
     Path(id): Path<String>,
     body: Result<Json<RoleChange>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&admin)?;
+    let target = managed(&state, &security, id).await?;
     let Json(change) = body?;
-    if id == admin.id && change.role != AccountRole::Admin {
-        return Err(ApiError::invalid("an admin cannot take away its own admin role"));
+    if change.role.is_administrator() {
+        return Err(ApiError::denied(&security, "no account becomes an administrator through the API"));
     }
-    let actor = admin.id;
+    let actor = security.id;
     blocking(state.store.clone(), move |s| {
-        let old = s
-            .accounts()?
-            .into_iter()
-            .find(|a| a.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
-        s.set_role(&id, change.role)?;
-        let detail = format!("{} → {}", old.role.as_str(), change.role.as_str());
-        s.audit(
-            NewAudit::done(&actor, "account.role", Some(&old.username), &detail),
-            crate::clock::unix_secs(),
-        )
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            s.set_role(&target.id, change.role)?;
+            let detail = format!("{} → {}", target.role.as_str(), change.role.as_str());
+            Ok(NewAudit::done(&actor, "account.role", Some(&target.username), &detail).owned())
+        })
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts a lockout.
+pub(super) async fn unlock(
+    State(state): State<AppState>,
+    security: Account,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let target = managed(&state, &security, id).await?;
+    blocking(state.store.clone(), move |s| {
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            s.set_login_state(&target.id, 0, None)?;
+            Ok(NewAudit::done(&security.id, "account.unlock", Some(&target.username), "").owned())
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new one-time password (returned once, never logged); the account's
+/// sessions end and it must set its own password at the next login.
+pub(super) async fn reset_password(
+    State(state): State<AppState>,
+    security: Account,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let target = managed(&state, &security, id).await?;
+    let password = crate::auth::one_time_password();
+    let hash = state.hashing.hash(password.clone()).await.ok_or_else(busy)?;
+    let history = state.config.security.password_history;
+    blocking(state.store.clone(), move |s| {
+        let now = crate::clock::unix_secs();
+        s.audited(now, &mut |s| {
+            let set = PasswordSet { hash: &hash, keep_session: "", now, must_change: true, history };
+            s.set_password(&target.id, &set)?;
+            Ok(NewAudit::done(&security.id, "account.password_reset", Some(&target.username), "").owned())
+        })
+    })
+    .await?;
+    Ok(Json(json!({"one_time_password": password})).into_response())
+}
+
+/// Ends every session of the account (a lost laptop).
+pub(super) async fn end_sessions(
+    State(state): State<AppState>,
+    security: Account,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let target = managed(&state, &security, id).await?;
+    let mut ended = 0;
+    let ended = blocking(state.store.clone(), move |s| {
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            ended = s.end_sessions(&target.id)?;
+            let detail = format!("{ended} sessions");
+            Ok(NewAudit::done(&security.id, "account.sessions_end", Some(&target.username), &detail).owned())
+        })?;
+        Ok(ended)
+    })
+    .await?;
+    Ok(Json(json!({"ended": ended})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -160,8 +263,9 @@ pub(super) struct PasswordChange {
     new: String,
 }
 
-/// Changes the logged-in account's password (the first admin's one-time
-/// password first of all). A wrong old password counts as a failed login.
+/// Changes the logged-in account's password (a one-time password first of
+/// all): the policy's strength, none of the recent passwords, the current
+/// one right (a wrong one counts as a failed login). Other sessions end.
 pub(super) async fn change_password(
     State(state): State<AppState>,
     account: Account,
@@ -169,9 +273,9 @@ pub(super) async fn change_password(
     body: Result<Json<PasswordChange>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(change) = body?;
-    if change.new.chars().count() < 10 {
-        return Err(ApiError::invalid("a password has at least 10 characters"));
-    }
+    let policy = &state.config.security;
+    passwords::check_strength(&change.new, &account.username, policy.password_min_length)
+        .map_err(ApiError::invalid)?;
     let keep =
         super::common::session_token(&headers).map(|t| super::common::hash_token(&t)).unwrap_or_default();
     let now = crate::clock::unix_secs();
@@ -183,26 +287,40 @@ pub(super) async fn change_password(
         Checked::Locked { .. } => {
             ("denied", "account locked", Err("too many failed attempts: the account is locked for now"))
         }
-        Checked::Busy => {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins at once"))
-        }
+        Checked::Busy => return Err(busy()),
     };
-    let new_hash = result.is_ok().then(|| crate::auth::hash_password(&change.new));
-    let outcome = blocking(state.store.clone(), move |s| {
-        if let Some(hash) = &new_hash {
-            s.set_password(&account.id, hash, &keep)?;
+    let mut new_hash = None;
+    if result.is_ok() {
+        let id = account.id.clone();
+        let mut recent = blocking(state.store.clone(), move |s| s.password_history(&id)).await?;
+        recent.truncate((policy.password_history as usize).saturating_sub(1));
+        recent.push(account.password_hash.clone());
+        if state.hashing.matches_any(change.new.clone(), recent).await.ok_or_else(busy)? {
+            return Err(ApiError::invalid(format!(
+                "choose a password different from your last {} ones",
+                policy.password_history.max(1)
+            )));
         }
-        let audit = NewAudit {
-            actor: Some(&account.id),
-            action: "account.password",
-            target: Some(&account.username),
-            detail,
-            outcome,
-            ..Default::default()
-        };
-        s.audit(audit, now)?;
-        Ok(result)
+        new_hash = Some(state.hashing.hash(change.new).await.ok_or_else(busy)?);
+    }
+    let history = policy.password_history;
+    blocking(state.store.clone(), move |s| {
+        s.audited(now, &mut |s| {
+            if let Some(hash) = &new_hash {
+                let set = PasswordSet { hash, keep_session: &keep, now, must_change: false, history };
+                s.set_password(&account.id, &set)?;
+            }
+            let audit = NewAudit {
+                actor: Some(&account.id),
+                action: "account.password",
+                target: Some(&account.username),
+                detail,
+                outcome,
+                ..Default::default()
+            };
+            Ok(audit.owned())
+        })
     })
     .await?;
-    outcome.map(|()| StatusCode::NO_CONTENT).map_err(ApiError::forbidden)
+    result.map(|()| StatusCode::NO_CONTENT).map_err(ApiError::forbidden)
 }

@@ -48,7 +48,7 @@ pub(super) async fn summary(
     id: String,
 ) -> Result<(String, Vec<Line>), ApiError> {
     let (meeting, org, events, sign_ins, rsvps) = blocking(state.store.clone(), move |s| {
-        Ok((s.meeting(&id)?, s.org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
+        Ok((s.meeting(&id)?, s.all_org_units()?, s.attendance(&id)?, s.sign_ins(&id)?, s.rsvps(&id)?))
     })
     .await?;
     allow(&account, Permission::ReadAttendance, Some(&meeting))?;
@@ -70,10 +70,12 @@ pub(super) async fn attendance_csv(
     account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (title, lines) = summary(&state, account, id).await?;
+    let actor = account.id.clone();
+    let (title, lines) = summary(&state, account, id.clone()).await?;
+    super::common::record_export(&state, actor, "attendance.export_csv", id).await?;
     let mut csv = format!("\u{feff}{}\r\n", HEADERS.join(","));
     for l in &lines {
-        let cells = cells(l).map(|c| format!("\"{}\"", csv_safe(&c).replace('"', "\"\"")));
+        let cells = cells(l).map(|c| crate::services::text::csv_cell(&c));
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -91,22 +93,14 @@ pub(super) async fn attendance_csv(
         .into_response())
 }
 
-/// A cell as Excel may read it: text that starts like a formula (`=`, `+`,
-/// `-`, `@`, tab, CR) — a leave reason typed on the notice page, say — is
-/// prefixed with `'` so it stays text.
-fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
 pub(super) async fn xlsx(
     State(state): State<AppState>,
     account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let actor = account.id.clone();
     let (title, lines) = summary(&state, account, id.clone()).await?;
+    super::common::record_export(&state, actor, "attendance.export_xlsx", id.clone()).await?;
     let roll_calls = blocking(state.store.clone(), move |s| s.roll_calls(&id)).await?;
     let roll_calls = roll_lines(&roll_calls);
     let bytes = workbook(&title, &lines, &roll_calls)
@@ -188,19 +182,4 @@ fn workbook(title: &str, lines: &[Line], roll: &[RollLine]) -> Result<Vec<u8>, r
     }
     sheet.set_column_width(1, 24)?;
     book.save_to_buffer()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_safe;
-
-    #[test]
-    fn cells_that_look_like_formulas_stay_text() {
-        assert_eq!(csv_safe("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
-        for lead in ["+1", "-1", "@SUM(A1)", "\tx"] {
-            assert!(csv_safe(lead).starts_with('\''), "{lead}");
-        }
-        assert_eq!(csv_safe("防汛值班"), "防汛值班");
-        assert_eq!(csv_safe(""), "");
-    }
 }

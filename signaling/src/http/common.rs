@@ -42,9 +42,6 @@ pub struct AppState {
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "huiyi_session";
 
-/// Session lifetime (seconds).
-pub const SESSION_SECS: i64 = 12 * 3600;
-
 /// Largest request body accepted by the API.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -54,12 +51,29 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// A refusal by the permission model, of this account: the guard
+    /// records it in the audit log.
+    denied: Option<String>,
+}
+
+/// On a response: the permission model refused this account (id) this.
+#[derive(Debug, Clone)]
+pub struct Denied {
+    /// The account.
+    pub actor: String,
+    /// Why.
+    pub message: String,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), denied: None }
+    }
+
+    /// 403: the permission model refuses `account` this (audited).
+    pub fn denied(account: &Account, message: impl Into<String>) -> Self {
+        Self { denied: Some(account.id.clone()), ..ApiError::forbidden(message) }
     }
 }
 
@@ -77,7 +91,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        let mut response =
+            (self.status, Json(json!({"error": {"code": self.code, "message": &self.message}})))
+                .into_response();
+        if let Some(actor) = self.denied {
+            response.extensions_mut().insert(Denied { actor, message: self.message });
+        }
+        response
     }
 }
 
@@ -141,12 +161,27 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Records that `actor` took `what` (an export, the invitation links) of
+/// `target` out of the server, before it is sent.
+pub async fn record_export(
+    state: &AppState,
+    actor: String,
+    what: &'static str,
+    target: String,
+) -> Result<(), ApiError> {
+    let now = crate::clock::unix_secs();
+    blocking(state.store.clone(), move |s| {
+        s.audit(crate::store::NewAudit::done(&actor, what, Some(&target), ""), now)
+    })
+    .await
+}
+
 /// Refuses (403) unless `account` may do `what` (to `meeting`).
 pub fn allow(account: &Account, what: Permission, meeting: Option<&MeetingRecord>) -> Result<(), ApiError> {
     if account.may(what, meeting) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(what.denial()))
+        Err(ApiError::denied(account, what.denial()))
     }
 }
 
@@ -158,7 +193,20 @@ impl axum::extract::FromRequestParts<AppState> for Account {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        current_account(state, &parts.headers).await
+        let account = current_account(state, &parts.headers).await?;
+        // An account whose password must change first may do only that
+        // (and see who it is, and log out).
+        let exempt = matches!(parts.uri.path(), "/api/v1/me" | "/api/v1/me/password" | "/api/v1/logout");
+        if !exempt {
+            if let Some(why) = crate::services::passwords::change_due(
+                &account,
+                &state.config.security,
+                crate::clock::unix_secs(),
+            ) {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "password_change_required", why.message()));
+            }
+        }
+        Ok(account)
     }
 }
 
@@ -167,16 +215,17 @@ async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Accoun
     let token = session_token(headers)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "please log in"))?;
     let now = crate::clock::unix_secs();
-    blocking(state.store.clone(), move |s| s.session_account(&hash_token(&token), now)).await.map_err(|e| {
-        match e.status {
+    let idle = i64::from(state.config.security.session_idle_mins) * 60;
+    blocking(state.store.clone(), move |s| s.session_account(&hash_token(&token), now, idle)).await.map_err(
+        |e| match e.status {
             StatusCode::NOT_FOUND => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "the session has expired; please log in",
             ),
             _ => e,
-        }
-    })
+        },
+    )
 }
 
 /// Secretaries and admins schedule (meetings, series, templates).

@@ -1,14 +1,16 @@
 //! What every response and every state-changing request goes through:
-//! security headers on every page and answer, and a cross-site request
-//! check (CSRF) beyond `SameSite=Strict` cookies — a browser's request that
-//! changes state must come from this server's own pages.
+//! security headers on every page and answer, a cross-site request check
+//! (CSRF) beyond `SameSite=Strict` cookies — a browser's request that
+//! changes state must come from this server's own pages — and an audit
+//! record of every refusal by the permission model (等保 2.0).
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::common::{ApiError, AppState};
+use super::common::{ApiError, AppState, Denied};
+use crate::store::NewAudit;
 
 /// Browsers send `Origin`; it must be this server (same host and port as
 /// `Host`) or a configured origin. Clients that are not browsers send none.
@@ -37,6 +39,11 @@ fn cross_site(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// The middleware.
 pub(super) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let mut response = if changes && cross_site(request.headers(), &state.config.signaling.allowed_origins) {
         ApiError::new(
             StatusCode::FORBIDDEN,
@@ -47,6 +54,25 @@ pub(super) async fn guard(State(state): State<AppState>, request: Request, next:
     } else {
         next.run(request).await
     };
+    if let Some(denied) = response.extensions_mut().remove::<Denied>() {
+        let store = state.store.clone();
+        let now = crate::clock::unix_secs();
+        let recorded = tokio::task::spawn_blocking(move || {
+            let audit = NewAudit {
+                actor: Some(&denied.actor),
+                action: "denied",
+                target: Some(&what),
+                detail: &denied.message,
+                source: source.as_deref(),
+                outcome: "denied",
+            };
+            store.audit(audit, now)
+        })
+        .await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            tracing::error!(?recorded, "cannot record a refusal in the audit log");
+        }
+    }
     let h = response.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -29,7 +29,45 @@ pub(super) async fn invitations(
     account: Account,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(invitation_links(&state, account, id).await?).into_response())
+    let actor = account.id.clone();
+    let links = invitation_links(&state, account, id.clone()).await?;
+    // The links are the keys to the meeting: who took them out is recorded.
+    super::common::record_export(&state, actor, "invitations.read", id).await?;
+    Ok(Json(links).into_response())
+}
+
+/// Re-issues one participant's link (it leaked, or a device was lost): the
+/// old link stops working at once for new joins; the new one is returned.
+pub(super) async fn reissue(
+    State(state): State<AppState>,
+    account: Account,
+    Path((id, participant)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    allow(&account, Permission::Schedule, None)?;
+    let (m, p, actor) = (id.clone(), participant.clone(), account.id.clone());
+    blocking(state.store.clone(), move |s| {
+        let meeting = s.meeting(&m)?;
+        if !meeting.participants.contains(&p) {
+            return Err(crate::store::StoreError::NotFound(format!("invitation of {p:?}")));
+        }
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            let epoch = s.bump_link_epoch(&m, &p)?;
+            Ok(crate::store::NewAudit::done(
+                &actor,
+                "invitation.reissue",
+                Some(&m),
+                &format!("{p} epoch {epoch}"),
+            )
+            .owned())
+        })
+    })
+    .await?;
+    let links = invitation_links(&state, account, id).await?;
+    let link = links
+        .into_iter()
+        .find(|i| i.participant == participant)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such invitation"))?;
+    Ok(Json(link).into_response())
 }
 
 /// Every invited venue's or person's signed links (secretary or admin).
@@ -39,11 +77,20 @@ pub(super) async fn invitation_links(
     id: String,
 ) -> Result<Vec<Invitation>, ApiError> {
     allow(&account, Permission::Schedule, None)?;
-    let (meeting, org) =
-        blocking(state.store.clone(), move |s| Ok((s.meeting(&id)?, s.org_units()?))).await?;
+    let (meeting, org, epochs) = blocking(state.store.clone(), move |s| {
+        let meeting = s.meeting(&id)?;
+        let epochs = meeting
+            .participants
+            .iter()
+            .map(|p| Ok((p.clone(), s.link_epoch(&id, p)?)))
+            .collect::<Result<std::collections::HashMap<String, i64>, crate::store::StoreError>>()?;
+        Ok((meeting, s.org_units()?, epochs))
+    })
+    .await?;
     let base = super::common::public_base_url(&state.config);
     let grace = state.config.signaling.end_grace_mins;
-    let links: Vec<Invitation> = invitations::invitees(&meeting, &org, grace)
+    let epoch_of = |p: &str| epochs.get(p).copied().unwrap_or(0).max(0) as u64;
+    let links: Vec<Invitation> = invitations::invitees(&meeting, &org, grace, epoch_of)
         .into_iter()
         .map(|i| Invitation {
             participant: i.unit.id,

@@ -52,11 +52,17 @@ fn api() -> Router<AppState> {
         .route("/api/v1/me", get(session::me))
         .route("/api/v1/me/password", post(accounts::change_password))
         .route("/api/v1/audit", get(audit::audit))
+        .route("/api/v1/audit/export.csv", get(audit::export))
+        .route("/api/v1/audit/verify", get(audit::verify))
         // Accounts and the organisation.
         .route("/api/v1/accounts", get(accounts::list).post(accounts::create))
         .route("/api/v1/accounts/{id}/role", post(accounts::set_role))
+        .route("/api/v1/accounts/{id}/unlock", post(accounts::unlock))
+        .route("/api/v1/accounts/{id}/reset-password", post(accounts::reset_password))
+        .route("/api/v1/accounts/{id}/end-sessions", post(accounts::end_sessions))
         .route("/api/v1/org", get(org::tree))
         .route("/api/v1/org/import", post(org::import))
+        .route("/api/v1/org/{id}", axum::routing::put(org::update).delete(org::retire))
         // Meetings, series, templates.
         .route("/api/v1/meetings", get(meetings::list).post(meetings::create))
         .route("/api/v1/meetings/{id}", get(meetings::read).put(meetings::update))
@@ -70,6 +76,7 @@ fn api() -> Router<AppState> {
         // Invitations and join links.
         .route("/api/v1/meetings/{id}/invitations", get(invitations::invitations))
         .route("/api/v1/meetings/{id}/invitations/{participant}/qr.svg", get(invitations::qr))
+        .route("/api/v1/meetings/{id}/invitations/{participant}/reissue", post(invitations::reissue))
         .route("/api/v1/meetings/{id}/join", get(invitations::join))
         // Attendance and calendars.
         .route("/api/v1/meetings/{id}/attendance", get(attendance::attendance))

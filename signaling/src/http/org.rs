@@ -1,9 +1,12 @@
-//! The organisation tree: read by every logged-in account, imported (CSV,
-//! all or nothing) by an admin.
+//! The organisation tree: read by every logged-in account; imported (CSV,
+//! all or nothing), moved, renamed and retired by the system administrator.
 
-use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::common::AppState;
@@ -26,15 +29,71 @@ pub(super) async fn import(
     account: Account,
     body: String,
 ) -> Result<Response, ApiError> {
-    allow(&account, Permission::Administer, None)?;
+    allow(&account, Permission::ManageOrg, None)?;
     let units = org::parse_csv(&body).map_err(ApiError::invalid)?;
     let actor = account.id.clone();
+    let mut n = 0;
     let n = blocking(state.store.clone(), move |s| {
-        let n = s.import_org(&units)?;
-        let detail = format!("{n} units");
-        s.audit(NewAudit::done(&actor, "org.import", None, &detail), crate::clock::unix_secs())?;
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            n = s.import_org(&units)?;
+            Ok(NewAudit::done(&actor, "org.import", None, &format!("{n} units")).owned())
+        })?;
         Ok(n)
     })
     .await?;
     Ok(Json(json!({"imported": n})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Move {
+    parent: Option<String>,
+    name: String,
+}
+
+/// Moves a unit under another parent and/or renames it (`{"parent", "name"}`);
+/// a move that would make it its own ancestor is refused (422).
+pub(super) async fn update(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+    body: Result<Json<Move>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    allow(&account, Permission::ManageOrg, None)?;
+    let Json(change) = body?;
+    let name = change.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || !crate::services::text::is_plain(&name) {
+        return Err(ApiError::invalid("a unit's name is 1 to 100 characters without control characters"));
+    }
+    let parent = change.parent.filter(|p| !p.trim().is_empty());
+    blocking(state.store.clone(), move |s| {
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            s.move_org_unit(&id, parent.as_deref(), &name)?;
+            let detail = format!("parent {} name {name}", parent.as_deref().unwrap_or("-"));
+            Ok(NewAudit::done(&account.id, "org.move", Some(&id), &detail).owned())
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Retires a unit nothing current refers to (refused with 422 naming what
+/// does); past meetings keep its name.
+pub(super) async fn retire(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    allow(&account, Permission::ManageOrg, None)?;
+    let now = crate::clock::unix_secs();
+    let today =
+        crate::scheduling::local_from_unix(now).ok_or_else(|| ApiError::invalid("the clock is off"))?;
+    blocking(state.store.clone(), move |s| {
+        s.audited(now, &mut |s| {
+            s.retire_org_unit(&id, today, now)?;
+            Ok(NewAudit::done(&account.id, "org.retire", Some(&id), "").owned())
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

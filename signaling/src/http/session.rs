@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::common::AppState;
-use super::common::{blocking, hash_token, session_token, ApiError, SESSION_COOKIE, SESSION_SECS};
+use super::common::{blocking, hash_token, session_token, ApiError, SESSION_COOKIE};
 use crate::services::login::{self, Checked};
 use crate::store::{Account, AccountRole, NewAudit};
 
@@ -29,18 +29,29 @@ pub(super) struct Me {
     username: String,
     display_name: String,
     role: AccountRole,
+    /// `first_login` or `expired` when the password must change before
+    /// anything else; null otherwise.
+    password_change: Option<&'static str>,
 }
 
-impl From<&Account> for Me {
-    fn from(a: &Account) -> Self {
+impl Me {
+    fn of(a: &Account, state: &AppState) -> Self {
+        let due =
+            crate::services::passwords::change_due(a, &state.config.security, crate::clock::unix_secs());
         Me {
             id: a.id.clone(),
             username: a.username.clone(),
             display_name: a.display_name.clone(),
             role: a.role,
+            password_change: due.map(|d| d.as_str()),
         }
     }
 }
+
+/// What every refused login says, whether the name is unknown, the password
+/// wrong or the account locked: nobody learns which names exist.
+const REFUSED: &str =
+    "wrong username or password (after 5 failures in a row an account is locked for 15 minutes)";
 
 pub(super) async fn login(
     State(state): State<AppState>,
@@ -64,18 +75,12 @@ pub(super) async fn login(
             let token = URL_SAFE_NO_PAD.encode(crate::token::random_bytes::<32>());
             (Some(account.id.clone()), "ok", "", Ok((token, account)))
         }
-        Checked::Wrong { account: None, .. } => {
-            (None, "failed", "unknown user", Err("wrong username or password".to_string()))
-        }
+        Checked::Wrong { account: None, .. } => (None, "failed", "unknown user", Err(REFUSED)),
         Checked::Wrong { account: Some(a), locked } => {
             let detail = if locked { "wrong password; account locked" } else { "wrong password" };
-            (Some(a.id), "failed", detail, Err("wrong username or password".to_string()))
+            (Some(a.id), "failed", detail, Err(REFUSED))
         }
-        Checked::Locked { account, until } => {
-            let minutes = ((until - now) + 59) / 60;
-            let message = format!("too many failed logins: the account is locked for {minutes} more minutes");
-            (Some(account.id), "denied", "account locked", Err(message))
-        }
+        Checked::Locked { account, .. } => (Some(account.id), "denied", "account locked", Err(REFUSED)),
         Checked::Busy => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -85,9 +90,11 @@ pub(super) async fn login(
         }
     };
     let session = result.as_ref().ok().map(|(token, account)| (hash_token(token), account.id.clone()));
+    let lifetime = i64::from(state.config.security.session_hours) * 3600;
+    let max_sessions = state.config.security.max_sessions;
     blocking(state.store.clone(), move |store| {
         if let Some((hash, id)) = &session {
-            store.create_session(hash, id, now, now + SESSION_SECS)?;
+            store.create_session(hash, id, now, now + lifetime, max_sessions)?;
         }
         let audit = NewAudit {
             actor: actor.as_deref(),
@@ -103,10 +110,10 @@ pub(super) async fn login(
     match result {
         Ok((token, account)) => {
             let cookie = format!(
-                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{}",
+                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={lifetime}{}",
                 if secure { "; Secure" } else { "" }
             );
-            Ok(([(header::SET_COOKIE, cookie)], Json(Me::from(&account))).into_response())
+            Ok(([(header::SET_COOKIE, cookie)], Json(Me::of(&account, &state))).into_response())
         }
         Err(message) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)),
     }
@@ -117,8 +124,8 @@ const MAX_USERNAME: usize = 64;
 /// Longest password hashed.
 const MAX_PASSWORD: usize = 1024;
 
-pub(super) async fn me(account: Account) -> Json<Me> {
-    Json(Me::from(&account))
+pub(super) async fn me(State(state): State<AppState>, account: Account) -> Json<Me> {
+    Json(Me::of(&account, &state))
 }
 
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

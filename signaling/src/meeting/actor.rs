@@ -55,6 +55,7 @@ pub(super) struct Context {
     pub(super) grace: std::time::Duration,
     pub(super) next_peer: Arc<AtomicU64>,
     pub(super) store: Arc<dyn crate::store::Store>,
+    pub(super) takeover: bool,
 }
 
 /// A session attached to the meeting.
@@ -76,14 +77,9 @@ pub(super) struct Meeting {
 impl Meeting {
     pub(super) fn new(id: String, title: String, room: RoomId, ctx: Context) -> Self {
         let recorder = Recorder::start(id.clone(), title.clone(), ctx.store);
-        Self {
-            core: Core::new(id, title, ctx.grace, clock::now()),
-            room,
-            sfu: ctx.sfu,
-            next_peer: ctx.next_peer,
-            sessions: HashMap::new(),
-            recorder,
-        }
+        let mut core = Core::new(id, title, ctx.grace, clock::now());
+        core.takeover = ctx.takeover;
+        Self { core, room, sfu: ctx.sfu, next_peer: ctx.next_peer, sessions: HashMap::new(), recorder }
     }
 
     /// Runs until the last participant is gone; returns once the meeting's

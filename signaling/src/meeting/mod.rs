@@ -58,13 +58,28 @@ pub struct Meetings {
     next_peer: Arc<AtomicU64>,
     grace: Duration,
     store: Arc<dyn crate::store::Store>,
+    takeover: bool,
 }
 
 impl Meetings {
     /// No meetings yet. Dropped participants may resume within `grace`;
     /// meeting records go to `store`.
     pub fn new(sfu: SfuHandle, grace: Duration, store: Arc<dyn crate::store::Store>) -> Self {
-        Self { registry: Arc::default(), sfu, next_peer: Arc::new(AtomicU64::new(1)), grace, store }
+        Self {
+            registry: Arc::default(),
+            sfu,
+            next_peer: Arc::new(AtomicU64::new(1)),
+            grace,
+            store,
+            takeover: false,
+        }
+    }
+
+    /// Lets a second use of a link take its holder's seat instead of being
+    /// refused (`signaling.link_reuse = "takeover"`).
+    pub fn with_link_takeover(mut self, takeover: bool) -> Self {
+        self.takeover = takeover;
+        self
     }
 
     /// Joins `guest` into meeting `id` (opening it if needed); the meeting
@@ -112,6 +127,7 @@ impl Meetings {
             grace: self.grace,
             next_peer: self.next_peer.clone(),
             store: self.store.clone(),
+            takeover: self.takeover,
         };
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx);
         tokio::spawn(async move {

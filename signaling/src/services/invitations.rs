@@ -21,18 +21,23 @@ pub struct Invitee {
     pub claims: Claims,
 }
 
-/// Everyone `meeting` invites from `org`, in the meeting's order.
-pub fn invitees(meeting: &MeetingRecord, org: &[OrgUnit], grace_mins: u32) -> Vec<Invitee> {
+/// Everyone `meeting` invites from `org`, in the meeting's order, each
+/// link at its epoch (`epoch_of` a participant id: 0 until re-issued).
+pub fn invitees(
+    meeting: &MeetingRecord,
+    org: &[OrgUnit],
+    grace_mins: u32,
+    epoch_of: impl Fn(&str) -> u64,
+) -> Vec<Invitee> {
     meeting
         .participants
         .iter()
         .filter_map(|pid| org.iter().find(|u| &u.id == pid))
         .map(|unit| {
             let role = if unit.kind == OrgKind::Venue { Role::Venue } else { Role::Participant };
-            Invitee {
-                unit: unit.clone(),
-                claims: link_claims(meeting, &unit.id, &unit.name, role, grace_mins),
-            }
+            let mut claims = link_claims(meeting, &unit.id, &unit.name, role, grace_mins);
+            claims.e = epoch_of(&unit.id);
+            Invitee { unit: unit.clone(), claims }
         })
         .collect()
 }
@@ -89,5 +94,6 @@ pub fn link_claims(meeting: &MeetingRecord, pid: &str, name: &str, role: Role, g
         r: role,
         nbf: nbf.max(0) as u64,
         exp: exp.max(0) as u64,
+        e: 0,
     }
 }

@@ -43,6 +43,9 @@ pub enum NotAdmitted {
     /// The link's holder is no longer invited.
     #[error("this invitation was withdrawn: you are no longer on the meeting's list")]
     Revoked,
+    /// The secretary re-issued this participant's link; this one is old.
+    #[error("this link was replaced by a new one: ask the secretary for the new link")]
+    Replaced,
     /// The store failed.
     #[error("{0}")]
     Store(String),
@@ -61,6 +64,7 @@ pub fn admit(
     id: &str,
     who: &str,
     role: Role,
+    epoch: u64,
     grace_mins: u32,
     now: i64,
 ) -> Result<(), NotAdmitted> {
@@ -83,6 +87,10 @@ pub fn admit(
         .map_err(|e| NotAdmitted::Store(e.to_string()))?;
     if !invited {
         return Err(NotAdmitted::Revoked);
+    }
+    let current = store.link_epoch(id, who).map_err(|e| NotAdmitted::Store(e.to_string()))?;
+    if current != epoch as i64 {
+        return Err(NotAdmitted::Replaced);
     }
     Ok(())
 }

@@ -19,13 +19,17 @@ use crate::store::{Account, Store, StoreError};
 /// Bounds password hashing: a few dedicated threads do all of it (so at
 /// most that many allocator arenas ever hold argon2's memory, and it is
 /// reused rather than spread over the blocking pool's threads), and only so
-/// many checks are admitted at once.
+/// many checks are admitted at once. (The systemd unit also sets glibc's
+/// `mmap_threshold`, so that argon2's blocks go back to the system when
+/// freed: docs/operations.md.)
 pub struct Hashing {
     admitted: Semaphore,
     jobs: crossbeam_channel::Sender<Job>,
+    /// Mean time of one hash (µs), for answers that must take as long as one.
+    mean_micros: Arc<std::sync::atomic::AtomicU64>,
 }
 
-type Job = (String, String, tokio::sync::oneshot::Sender<bool>);
+type Job = Box<dyn FnOnce() + Send>;
 
 impl Hashing {
     /// `threads` hash at a time (one per core is right); with them at most
@@ -36,29 +40,62 @@ impl Hashing {
         for i in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("huiyi-hash-{i}")).spawn(move || {
-                for (password, hash, reply) in rx.iter() {
-                    let _ = reply.send(auth::verify_password(&password, &hash));
+                for job in rx.iter() {
+                    job();
                 }
             });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password-hashing thread");
             }
         }
-        Self { admitted: Semaphore::new(threads + queue), jobs }
+        let mean_micros = Arc::new(std::sync::atomic::AtomicU64::new(50_000));
+        Self { admitted: Semaphore::new(threads + queue), jobs, mean_micros }
     }
 
-    /// A turn to check a password; `None` if the queue is full.
-    fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    /// A turn to hash; `None` if the queue is full.
+    pub fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.admitted.try_acquire().ok()
+    }
+
+    /// Runs `f` on a hashing thread (the caller holds a turn).
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mean = self.mean_micros.clone();
+        let job: Job = Box::new(move || {
+            let started = std::time::Instant::now();
+            let out = f();
+            let took = started.elapsed().as_micros() as u64;
+            let old = mean.load(std::sync::atomic::Ordering::Relaxed);
+            mean.store((old * 7 + took) / 8, std::sync::atomic::Ordering::Relaxed);
+            let _ = tx.send(out);
+        });
+        self.jobs.send(job).ok()?;
+        rx.await.ok()
     }
 
     /// Verifies on a hashing thread.
     async fn verify(&self, password: String, hash: String) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.jobs.send((password, hash, tx)).is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+        self.run(move || auth::verify_password(&password, &hash)).await.unwrap_or(false)
+    }
+
+    /// Hashes a new password on a hashing thread; `None` when busy.
+    pub async fn hash(&self, password: String) -> Option<String> {
+        let _turn = self.turn()?;
+        self.run(move || auth::hash_password(&password)).await
+    }
+
+    /// Whether `password` matches any of `hashes` (the password history),
+    /// checked on a hashing thread; `None` when busy.
+    pub async fn matches_any(&self, password: String, hashes: Vec<String>) -> Option<bool> {
+        let _turn = self.turn()?;
+        self.run(move || hashes.iter().any(|h| auth::verify_password(&password, h))).await
+    }
+
+    /// As long as one hash takes, without hashing: the answer for a locked
+    /// account takes the time of a checked one.
+    async fn pause_like_a_hash(&self) {
+        let micros = self.mean_micros.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(std::time::Duration::from_micros(micros.min(2_000_000))).await;
     }
 }
 
@@ -127,7 +164,10 @@ pub async fn check(
         Err(e) => return Err(e),
     };
     let locked_until = match gate {
-        Some(Gate::Locked { until }) => return Ok(Checked::Locked { account, until }),
+        Some(Gate::Locked { until }) => {
+            hashing.pause_like_a_hash().await;
+            return Ok(Checked::Locked { account, until });
+        }
         Some(Gate::Check { locked_until, .. }) => locked_until,
         None => None,
     };

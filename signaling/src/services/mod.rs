@@ -4,10 +4,12 @@
 
 pub mod accounts;
 pub mod attendance;
+pub mod config_audit;
 pub mod invitations;
 pub mod lifecycle;
 pub mod login;
 pub mod meetings;
 pub mod org;
+pub mod passwords;
 pub mod rollcalls;
 pub mod text;

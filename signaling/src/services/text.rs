@@ -12,9 +12,30 @@ pub fn is_multiline(s: &str) -> bool {
     !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
+/// A CSV cell, quoted, that Excel reads as text: one that starts like a
+/// formula (`=`, `+`, `-`, `@`, tab, CR) — a leave reason typed on the
+/// notice page, say — is prefixed with `'`.
+pub fn csv_cell(cell: &str) -> String {
+    let safe = match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    };
+    format!("\"{}\"", safe.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_look_like_formulas_stay_text() {
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        for lead in ["+1", "-1", "@SUM(A1)", "\tx"] {
+            assert!(csv_cell(lead).starts_with("\"'"), "{lead}");
+        }
+        assert_eq!(csv_cell("防汛值班"), "\"防汛值班\"");
+        assert_eq!(csv_cell(""), "\"\"");
+    }
 
     #[test]
     fn names_have_no_control_characters() {

@@ -93,19 +93,27 @@ pub struct OrgUnit {
     pub kind: OrgKind,
 }
 
-/// An account's role.
+/// An account's role. Three of them are the separated administrators of
+/// 等保 2.0 level 3 (ADR 0009): `Admin`, `Security` and `Auditor`; none of
+/// them can do another's work, and their accounts are made on the server
+/// (`huiyi admin create`), never through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
-    /// Administers accounts and the organisation.
+    /// The system administrator (系统管理员): the organisation and the
+    /// accounts of the people who use meetings.
     Admin,
+    /// The security administrator (安全管理员): roles, unlocking, password
+    /// resets and sessions of those accounts.
+    Security,
     /// Meeting secretary (会务): schedules and runs meetings.
     Secretary,
     /// May chair meetings.
     Chair,
     /// Takes part.
     Participant,
-    /// Reads the audit log only.
+    /// The audit administrator (审计管理员): reads, filters, exports and
+    /// verifies the audit log.
     Auditor,
     /// An unattended venue terminal.
     Venue,
@@ -116,6 +124,7 @@ impl AccountRole {
     pub fn as_str(self) -> &'static str {
         match self {
             AccountRole::Admin => "admin",
+            AccountRole::Security => "security",
             AccountRole::Secretary => "secretary",
             AccountRole::Chair => "chair",
             AccountRole::Participant => "participant",
@@ -126,6 +135,11 @@ impl AccountRole {
 
     fn parse(s: &str) -> Option<AccountRole> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    /// One of the three administrators, made only on the server.
+    pub fn is_administrator(self) -> bool {
+        matches!(self, AccountRole::Admin | AccountRole::Security | AccountRole::Auditor)
     }
 }
 
@@ -149,6 +163,11 @@ pub struct Account {
     pub failed_logins: i64,
     /// Locked until (Unix seconds).
     pub locked_until: Option<i64>,
+    /// The password was set by someone else (a one-time password, a reset)
+    /// and must be changed before anything else.
+    pub must_change_password: bool,
+    /// When the password was last set (Unix seconds).
+    pub password_changed_at: Option<i64>,
 }
 
 /// A meeting as stored.
@@ -273,6 +292,98 @@ impl<'a> NewAudit<'a> {
     }
 }
 
+impl NewAudit<'_> {
+    /// The same record, owned (what [`Store::audited`] operations return).
+    pub fn owned(&self) -> Audit {
+        Audit {
+            actor: self.actor.map(str::to_string),
+            action: self.action.to_string(),
+            target: self.target.map(str::to_string),
+            detail: self.detail.to_string(),
+            source: self.source.map(str::to_string),
+            outcome: self.outcome.to_string(),
+        }
+    }
+}
+
+/// An audit record to write, owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Who.
+    pub actor: Option<String>,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: Option<String>,
+    /// Details.
+    pub detail: String,
+    /// From where.
+    pub source: Option<String>,
+    /// Outcome.
+    pub outcome: String,
+}
+
+impl Audit {
+    /// Borrowed, to write.
+    pub fn as_new(&self) -> NewAudit<'_> {
+        NewAudit {
+            actor: self.actor.as_deref(),
+            action: &self.action,
+            target: self.target.as_deref(),
+            detail: &self.detail,
+            source: self.source.as_deref(),
+            outcome: &self.outcome,
+        }
+    }
+}
+
+/// Which audit records to read: newest first, at most `limit`, older than
+/// `before` (a `seq`), and matching every filter given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Older than this `seq`.
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+    /// By this account id.
+    pub actor: Option<String>,
+    /// Actions starting with this (`login`, `account.`).
+    pub action: Option<String>,
+    /// `ok`, `failed` or `denied`.
+    pub outcome: Option<String>,
+    /// At or after (Unix seconds).
+    pub from: Option<i64>,
+    /// Before (Unix seconds).
+    pub to: Option<i64>,
+}
+
+/// What a walk of the audit chain found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// Records walked.
+    pub records: u64,
+    /// The first record whose hash does not fit (changed, or a record
+    /// before it removed), if any.
+    pub broken_at: Option<i64>,
+    /// The newest record's `seq`.
+    pub head_seq: Option<i64>,
+    /// The newest record's hash: noted outside the server (on paper, in
+    /// another system), it shows later whether records were cut off the end.
+    pub head_hash: Option<String>,
+}
+
+/// The hash of an audit record chained to `prev` (hex; empty for the
+/// first): SHA-256 over `prev`, a separator and the record's fields as a
+/// JSON array.
+pub fn audit_hash(prev: &str, e: &AuditEntry) -> String {
+    let fields = serde_json::json!([e.seq, e.at, e.actor, e.action, e.target, e.detail, e.source, e.outcome]);
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(prev.as_bytes());
+    ctx.update(b"\x1f");
+    ctx.update(fields.to_string().as_bytes());
+    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One join or leave of a live meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttendanceEvent {
@@ -369,8 +480,15 @@ pub trait Store: Send + Sync {
     fn update_meeting(&self, meeting: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError>;
     /// Records a start, end or cancellation by hand (a new version).
     fn mark_meeting(&self, id: &str, mark: Mark, at: i64) -> Result<MeetingRecord, StoreError>;
-    /// Replaces an account's password hash and ends its sessions but `keep_session` (a token hash).
-    fn set_password(&self, id: &str, hash: &str, keep_session: &str) -> Result<(), StoreError>;
+    /// Replaces an account's password hash (the old one joins the history,
+    /// of which the newest `history` are kept), records when, sets whether
+    /// it must be changed, and ends the account's sessions but
+    /// `keep_session` (a token hash).
+    fn set_password(&self, id: &str, change: &PasswordSet<'_>) -> Result<(), StoreError>;
+    /// The hashes of the account's earlier passwords, newest first.
+    fn password_history(&self, id: &str) -> Result<Vec<String>, StoreError>;
+    /// Ends every session of an account; returns how many.
+    fn end_sessions(&self, id: &str) -> Result<usize, StoreError>;
     /// Changes an account's role.
     fn set_role(&self, id: &str, role: AccountRole) -> Result<(), StoreError>;
     /// Every account, by username.
@@ -392,16 +510,19 @@ pub trait Store: Send + Sync {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<MeetingRecord>, StoreError>;
-    /// Stores a login session (the token's hash) until `expires`.
+    /// Stores a login session (the token's hash) until `expires`; the
+    /// account's oldest sessions end so that it holds at most `max`.
     fn create_session(
         &self,
         token_hash: &str,
         account: &str,
         now: i64,
         expires: i64,
+        max: u32,
     ) -> Result<(), StoreError>;
-    /// The account of a live session.
-    fn session_account(&self, token_hash: &str, now: i64) -> Result<Account, StoreError>;
+    /// The account of a session alive at `now`: not expired and used within
+    /// `idle` seconds (this use counts).
+    fn session_account(&self, token_hash: &str, now: i64, idle: i64) -> Result<Account, StoreError>;
     /// Ends a session.
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Records a join or a leave.
@@ -428,15 +549,57 @@ pub trait Store: Send + Sync {
     fn sign_ins(&self, meeting: &str) -> Result<Vec<(String, i64)>, StoreError>;
     /// Every join and leave of a meeting, in order.
     fn attendance(&self, meeting: &str) -> Result<Vec<AttendanceEvent>, StoreError>;
-    /// Appends to the audit log.
+    /// Appends to the audit log (chained to the record before).
     fn audit(&self, entry: NewAudit<'_>, now: i64) -> Result<(), StoreError>;
+    /// Runs `op` and writes the audit record it returns, in one
+    /// transaction: both are stored or neither.
+    fn audited(
+        &self,
+        now: i64,
+        op: &mut dyn FnMut(&dyn Store) -> Result<Audit, StoreError>,
+    ) -> Result<(), StoreError>;
     /// The newest audit records, newest first.
     fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        self.audit_page(None, limit)
+        self.audit_page(&AuditFilter { limit, ..Default::default() })
     }
-    /// A page of the audit log, newest first: at most `limit` records older
-    /// than `before` (a `seq`), or the newest without it.
-    fn audit_page(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+    /// A page of the audit log, newest first.
+    fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Walks the audit chain from the first record.
+    fn audit_verify(&self) -> Result<ChainReport, StoreError>;
+    /// A remembered server setting.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Remembers a server setting.
+    fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Changes a unit's parent and name (refused if it would be its own
+    /// ancestor).
+    fn move_org_unit(&self, id: &str, parent: Option<&str>, name: &str) -> Result<(), StoreError>;
+    /// Retires a unit: gone from the tree and from new invitations, its name
+    /// kept for the meetings it had. Refused while it has units under it, an
+    /// account or an upcoming meeting or template (`upcoming_after`, a
+    /// county-local time) refers to it.
+    fn retire_org_unit(&self, id: &str, upcoming_after: NaiveDateTime, now: i64) -> Result<(), StoreError>;
+    /// Every unit ever, retired ones too (names for past meetings).
+    fn all_org_units(&self) -> Result<Vec<OrgUnit>, StoreError>;
+    /// The current epoch of a participant's join link (0 until re-issued).
+    fn link_epoch(&self, meeting: &str, participant: &str) -> Result<i64, StoreError>;
+    /// Re-issues a participant's join link: bumps its epoch (the old link
+    /// stops working) and returns the new one.
+    fn bump_link_epoch(&self, meeting: &str, participant: &str) -> Result<i64, StoreError>;
+}
+
+/// A new password as stored by [`Store::set_password`].
+#[derive(Debug, Clone)]
+pub struct PasswordSet<'a> {
+    /// Its argon2id hash.
+    pub hash: &'a str,
+    /// The session that stays (a token hash; empty: none).
+    pub keep_session: &'a str,
+    /// When.
+    pub now: i64,
+    /// Set by someone else: the account must change it first.
+    pub must_change: bool,
+    /// Earlier hashes to keep.
+    pub history: u32,
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<AccountRole, StoreError> {

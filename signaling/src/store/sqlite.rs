@@ -3,23 +3,29 @@
 //! keys on. One connection behind a mutex: SQLite has one writer anyway, and
 //! the control plane's write rate is that of people clicking.
 
+use std::cell::RefCell;
 use std::path::Path;
-use std::sync::Mutex;
+
+use parking_lot::ReentrantMutex;
 
 use chrono::NaiveDateTime;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Account, AccountRole, AttendanceEvent, AuditEntry, LoginDecision, Mark, MeetingRecord, NewAudit, OrgKind,
-    OrgUnit, RollCallRecord, Store, StoreError, Template,
+    Account, AccountRole, AttendanceEvent, Audit, AuditEntry, AuditFilter, ChainReport, LoginDecision, Mark,
+    MeetingRecord, NewAudit, OrgKind, OrgUnit, PasswordSet, RollCallRecord, Store, StoreError, Template,
 };
 
 mod accounts;
+mod audit;
+mod meetings;
 mod org;
 mod rollcalls;
+mod sessions;
 mod templates;
 
 use accounts::load_account;
+use meetings::{check_meeting, load_meeting, write_participants};
 
 /// Migrations in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -30,13 +36,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_series.sql"),
     include_str!("../../migrations/0006_lifecycle_templates.sql"),
     include_str!("../../migrations/0007_roll_calls.sql"),
+    include_str!("../../migrations/0008_security.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 
-/// SQLite-backed [`Store`].
+/// SQLite-backed [`Store`]. The lock is re-entrant so that
+/// [`Store::audited`] can hold one transaction open around the store calls
+/// of its operation; every method's own transaction is then a savepoint
+/// inside it.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: ReentrantMutex<RefCell<Connection>>,
 }
 
 impl SqliteStore {
@@ -52,25 +62,44 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        audit::chain_unhashed(&mut conn)?;
+        Ok(SqliteStore { conn: ReentrantMutex::new(RefCell::new(conn)) })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().map_err(|_| StoreError::Db("store lock poisoned".into()))?;
+        let guard = self.conn.lock();
+        let mut conn =
+            guard.try_borrow_mut().map_err(|_| StoreError::Db("the store was re-entered".into()))?;
         f(&mut conn)
     }
 }
 
+/// Applies the migrations not yet applied, each in its own transaction with
+/// foreign keys off (SQLite's procedure for rebuilding a table), checking
+/// them before it commits.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "database migrated");
+    if applied as usize >= MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> =
+                tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional()?;
+            if let Some(table) = broken {
+                return Err(StoreError::Db(format!("migration {} breaks a reference in {table}", i + 1)));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "database migrated");
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
 }
 
 fn fmt_time(t: NaiveDateTime) -> String {
@@ -85,81 +114,34 @@ fn unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version, series, CAST(started_at AS INTEGER), CAST(ended_at AS INTEGER), cancelled_at FROM meetings WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    [r.get::<_, Option<i64>>(9)?, r.get::<_, Option<i64>>(10)?, r.get::<_, Option<i64>>(11)?],
-                ))
-            },
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("meeting {id}")))?;
-    let mut stmt =
-        conn.prepare("SELECT org_unit FROM meeting_participants WHERE meeting = ?1 ORDER BY org_unit")?;
-    let participants = stmt.query_map([id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-    Ok(MeetingRecord {
-        id: row.0,
-        title: row.1,
-        agenda: row.2,
-        start: parse_time(&row.3)?,
-        end: parse_time(&row.4)?,
-        chair: row.5,
-        open_before_min: row.6,
-        participants,
-        version: row.7,
-        series: row.8,
-        started_at: row.9[0],
-        ended_at: row.9[1],
-        cancelled_at: row.9[2],
+/// The organisation's units, in import order; retired ones only if asked.
+fn org_units(conn: &Connection, retired: bool) -> Result<Vec<OrgUnit>, StoreError> {
+    let sql = if retired {
+        "SELECT id, parent, name, kind FROM org_units ORDER BY sort, id"
+    } else {
+        "SELECT id, parent, name, kind FROM org_units WHERE retired_at IS NULL ORDER BY sort, id"
+    };
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (id, parent, name, kind) = r?;
+        let kind = OrgKind::parse(&kind).ok_or_else(|| StoreError::Db(format!("bad kind {kind:?}")))?;
+        Ok(OrgUnit { id, parent, name, kind })
     })
-}
-
-fn write_participants(tx: &rusqlite::Transaction<'_>, meeting: &MeetingRecord) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM meeting_participants WHERE meeting = ?1", [&meeting.id])?;
-    for p in &meeting.participants {
-        tx.execute(
-            "INSERT INTO meeting_participants (meeting, org_unit) VALUES (?1, ?2)",
-            params![meeting.id, p],
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-            {
-                StoreError::Invalid(format!("unknown venue or person {p:?}"))
-            }
-            other => other.into(),
-        })?;
-    }
-    Ok(())
-}
-
-fn check_meeting(m: &MeetingRecord) -> Result<(), StoreError> {
-    if m.title.trim().is_empty() {
-        return Err(StoreError::Invalid("the title is empty".into()));
-    }
-    if m.end <= m.start {
-        return Err(StoreError::Invalid("the meeting must end after it starts".into()));
-    }
-    Ok(())
+    .collect()
 }
 
 impl Store for SqliteStore {
     fn import_org(&self, units: &[OrgUnit]) -> Result<usize, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             // Defer the parent check to commit, so rows may come in any order.
             tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
             for (i, u) in units.iter().enumerate() {
@@ -189,48 +171,24 @@ impl Store for SqliteStore {
                     "org unit {id:?} would be its own ancestor (a cycle in the parents)"
                 )));
             }
-            tx.commit().map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-                {
-                    StoreError::Invalid("a parent id does not exist in the file or the tree".into())
-                }
-                other => other.into(),
-            })?;
+            // Checked here, not left to the commit: inside an audited
+            // transaction this is a savepoint, whose release checks nothing.
+            let orphan: Option<i64> =
+                tx.query_row("PRAGMA foreign_key_check(org_units)", [], |r| r.get(1)).optional()?;
+            if orphan.is_some() {
+                return Err(StoreError::Invalid("a parent id does not exist in the file or the tree".into()));
+            }
+            tx.commit()?;
             Ok(units.len())
         })
     }
 
     fn org_units(&self) -> Result<Vec<OrgUnit>, StoreError> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare("SELECT id, parent, name, kind FROM org_units ORDER BY sort, id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (id, parent, name, kind) = r?;
-                let kind =
-                    OrgKind::parse(&kind).ok_or_else(|| StoreError::Db(format!("bad kind {kind:?}")))?;
-                Ok(OrgUnit { id, parent, name, kind })
-            })
-            .collect()
-        })
+        self.with(|conn| org_units(conn, false))
     }
 
     fn create_account(&self, a: &Account, now: i64) -> Result<(), StoreError> {
-        self.with(|conn| {
-            conn.execute(
-                "INSERT INTO accounts (id, username, display_name, role, org_unit, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![a.id, a.username, a.display_name, a.role.as_str(), a.org_unit, a.password_hash, now],
-            )
-            .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("account {:?}", a.username)) } else { e.into() })?;
-            Ok(())
-        })
+        self.with(|conn| accounts::create(conn, a, now))
     }
 
     fn account_by_username(&self, username: &str) -> Result<Account, StoreError> {
@@ -250,8 +208,16 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_password(&self, id: &str, hash: &str, keep_session: &str) -> Result<(), StoreError> {
-        self.with(|conn| accounts::set_password(conn, id, hash, keep_session))
+    fn set_password(&self, id: &str, change: &PasswordSet<'_>) -> Result<(), StoreError> {
+        self.with(|conn| accounts::set_password(conn, id, change))
+    }
+
+    fn password_history(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        self.with(|conn| accounts::history(conn, id))
+    }
+
+    fn end_sessions(&self, id: &str) -> Result<usize, StoreError> {
+        self.with(|conn| Ok(conn.execute("DELETE FROM sessions WHERE account = ?1", [id])?))
     }
 
     fn accounts(&self) -> Result<Vec<Account>, StoreError> {
@@ -277,7 +243,7 @@ impl Store for SqliteStore {
 
     fn gate_login(&self, username: &str, decide: &mut LoginDecision<'_>) -> Result<Account, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let account = load_account(&tx, username)?;
             if let Some((failed, locked_until)) = decide(&account) {
                 tx.execute(
@@ -302,7 +268,7 @@ impl Store for SqliteStore {
     ) -> Result<MeetingRecord, StoreError> {
         check_meeting(m)?;
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             tx.execute(
                 "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
                 params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now],
@@ -326,7 +292,7 @@ impl Store for SqliteStore {
             check_meeting(m)?;
         }
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             for m in meetings {
                 tx.execute(
                     "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at, series, occurrence_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11)",
@@ -355,7 +321,7 @@ impl Store for SqliteStore {
     fn update_meeting(&self, m: &MeetingRecord, expected: i64) -> Result<MeetingRecord, StoreError> {
         check_meeting(m)?;
         self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let current: i64 = tx
                 .query_row("SELECT version FROM meetings WHERE id = ?1", [&m.id], |r| r.get(0))
                 .optional()?
@@ -381,7 +347,7 @@ impl Store for SqliteStore {
             Mark::Cancel => "cancelled_at",
         };
         self.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let sql = format!("UPDATE meetings SET {column} = ?2, version = version + 1 WHERE id = ?1");
             if tx.execute(&sql, params![id, at])? == 0 {
                 return Err(StoreError::NotFound(format!("meeting {id}")));
@@ -422,28 +388,16 @@ impl Store for SqliteStore {
         account: &str,
         now: i64,
         expires: i64,
+        max: u32,
     ) -> Result<(), StoreError> {
-        self.with(|conn| {
-            conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-            conn.execute(
-                "INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![token_hash, account, now, expires],
-            )?;
-            Ok(())
-        })
+        self.with(|conn| sessions::create(conn, token_hash, account, now, expires, max))
     }
 
-    fn session_account(&self, token_hash: &str, now: i64) -> Result<Account, StoreError> {
-        let username: String = self.with(|conn| {
-            conn.query_row(
-                "SELECT a.username FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-                params![token_hash, now],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound("session".into()))
-        })?;
-        self.account_by_username(&username)
+    fn session_account(&self, token_hash: &str, now: i64, idle: i64) -> Result<Account, StoreError> {
+        self.with(|conn| {
+            let id = sessions::account_of(conn, token_hash, now, idle)?;
+            accounts::load_account_by(conn, "id", &id)
+        })
     }
 
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -552,34 +506,70 @@ impl Store for SqliteStore {
 
     fn audit(&self, e: NewAudit<'_>, now: i64) -> Result<(), StoreError> {
         self.with(|conn| {
+            let tx = conn.savepoint()?;
+            audit::append(&tx, &e, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn audited(
+        &self,
+        now: i64,
+        op: &mut dyn FnMut(&dyn Store) -> Result<Audit, StoreError>,
+    ) -> Result<(), StoreError> {
+        // Held across `op`: its store calls re-enter the lock, and their own
+        // transactions become savepoints inside this one.
+        let guard = self.conn.lock();
+        guard.borrow().execute_batch("SAVEPOINT audited")?;
+        let result = op(self).and_then(|record| audit::append(&guard.borrow(), &record.as_new(), now));
+        let end = if result.is_ok() { "RELEASE audited" } else { "ROLLBACK TO audited; RELEASE audited" };
+        guard.borrow().execute_batch(end)?;
+        result
+    }
+
+    fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|conn| audit::page(conn, filter))
+    }
+
+    fn audit_verify(&self) -> Result<ChainReport, StoreError> {
+        self.with(|conn| audit::verify(conn))
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with(|conn| {
+            Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        })
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
             conn.execute(
-                "INSERT INTO audit_log (at, actor, action, target, detail, source, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![now, e.actor, e.action, e.target, e.detail, e.source, e.outcome],
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
             )?;
             Ok(())
         })
     }
 
-    fn audit_page(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT seq, at, actor, action, target, detail, source, outcome FROM audit_log
-                 WHERE seq < ?2 ORDER BY seq DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map(params![limit, before.unwrap_or(i64::MAX)], |r| {
-                Ok(AuditEntry {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    detail: r.get(5)?,
-                    source: r.get(6)?,
-                    outcome: r.get(7)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+    fn move_org_unit(&self, id: &str, parent: Option<&str>, name: &str) -> Result<(), StoreError> {
+        self.with(|conn| org::move_unit(conn, id, parent, name))
+    }
+
+    fn retire_org_unit(&self, id: &str, upcoming_after: NaiveDateTime, now: i64) -> Result<(), StoreError> {
+        self.with(|conn| org::retire(conn, id, &fmt_time(upcoming_after), now))
+    }
+
+    fn all_org_units(&self) -> Result<Vec<OrgUnit>, StoreError> {
+        self.with(|conn| org_units(conn, true))
+    }
+
+    fn link_epoch(&self, meeting: &str, participant: &str) -> Result<i64, StoreError> {
+        self.with(|conn| org::link_epoch(conn, meeting, participant))
+    }
+
+    fn bump_link_epoch(&self, meeting: &str, participant: &str) -> Result<i64, StoreError> {
+        self.with(|conn| org::bump_link_epoch(conn, meeting, participant))
     }
 }
 

@@ -106,16 +106,16 @@ pub async fn run(socket: WebSocket, gate: Gate) {
         }
     };
     let (store, id, grace) = (gate.store.clone(), claims.m.clone(), gate.end_grace_mins);
-    let (who, role) = (claims.p.clone(), claims.r);
+    let (who, role, epoch) = (claims.p.clone(), claims.r, claims.e);
     let admitted = tokio::task::spawn_blocking(move || {
-        lifecycle::admit(store.as_ref(), &id, &who, role, grace, crate::clock::unix_secs())
+        lifecycle::admit(store.as_ref(), &id, &who, role, epoch, grace, crate::clock::unix_secs())
     })
     .await
     .unwrap_or_else(|e| Err(NotAdmitted::Store(e.to_string())));
     if let Err(why) = admitted {
         let code = match why {
             NotAdmitted::Closed(_) => ErrorCode::MeetingClosed,
-            NotAdmitted::Revoked => ErrorCode::Forbidden,
+            NotAdmitted::Revoked | NotAdmitted::Replaced => ErrorCode::Forbidden,
             NotAdmitted::Store(_) => ErrorCode::Internal,
         };
         let _ = sink.send(error_msg(code, why.to_string())).await;
@@ -165,7 +165,9 @@ fn authenticate(gate: &Gate, hello: ClientMsg) -> Result<(Claims, Option<String>
             if room.is_empty() || room.chars().count() > 64 {
                 return Err((ErrorCode::BadMessage, "a demo meeting name must be 1 to 64 characters".into()));
             }
-            let name = name.map(|n| n.trim().chars().take(32).collect::<String>()).filter(|n| !n.is_empty());
+            let name = name
+                .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(32).collect::<String>())
+                .filter(|n| !n.is_empty());
             Claims {
                 m: format!("demo:{room}"),
                 t: room.to_string(),
@@ -174,6 +176,7 @@ fn authenticate(gate: &Gate, hello: ClientMsg) -> Result<(Claims, Option<String>
                 r: Role::Participant,
                 nbf: 0,
                 exp: u64::MAX,
+                e: 0,
             }
         }
         _ => return Err((ErrorCode::Unauthorized, "a join link (token) is required".into())),

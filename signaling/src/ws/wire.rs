@@ -88,6 +88,7 @@ pub fn message(notice: Notice) -> ServerMsg {
         Notice::Chat { from, name, text, at } => ServerMsg::Chat { from, name, text, at },
         Notice::State(s) => ServerMsg::MeetingState { state: state(s) },
         Notice::UnmuteRequest { by } => ServerMsg::UnmuteRequest { by },
+        Notice::LinkReused => ServerMsg::LinkReused,
         Notice::Refused(r) => error(&r),
     }
 }
@@ -106,6 +107,7 @@ pub fn code(kind: RefusalKind) -> ErrorCode {
         RefusalKind::BadState => ErrorCode::BadState,
         RefusalKind::BadSdp => ErrorCode::BadSdp,
         RefusalKind::Internal => ErrorCode::Internal,
+        RefusalKind::InUse => ErrorCode::LinkInUse,
     }
 }
 

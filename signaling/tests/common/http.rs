@@ -113,7 +113,7 @@ pub fn seed_accounts(
 ) {
     let store = huiyi_signaling::store::SqliteStore::open(&dir.join("huiyi.db")).expect("db");
     for (user, name, role, password) in accounts {
-        huiyi_signaling::services::accounts::create_account(&store, user, name, *role, password)
+        huiyi_signaling::services::accounts::create_account(&store, user, name, *role, password, false)
             .expect("account");
     }
 }
@@ -164,4 +164,21 @@ impl Running {
 pub async fn login(addr: std::net::SocketAddr, user: &str, password: &str) -> String {
     let body = serde_json::json!({"username": user, "password": password}).to_string();
     session_cookie(&request(addr, "POST", "/api/v1/login", &body, None).await.headers)
+}
+
+/// The first login of an account made with a given password: it may do
+/// nothing but change it (403 `password_change_required`), then it may.
+pub async fn first_login(addr: std::net::SocketAddr, user: &str, given: &str, new: &str) {
+    let cookie = login(addr, user, given).await;
+    let me = request(addr, "GET", "/api/v1/me", "", Some(&cookie)).await;
+    assert_eq!(me.body["password_change"], "first_login", "{user}: {:?}", me.body);
+    let blocked = request(addr, "GET", "/api/v1/org", "", Some(&cookie)).await;
+    assert_eq!(
+        (blocked.status, blocked.body["error"]["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    let body = serde_json::json!({"old": given, "new": new}).to_string();
+    let changed = request(addr, "POST", "/api/v1/me/password", &body, Some(&cookie)).await;
+    assert_eq!(changed.status, 204, "{user}: {:?}", changed.body);
+    assert_eq!(request(addr, "GET", "/api/v1/org", "", Some(&cookie)).await.status, 200);
 }

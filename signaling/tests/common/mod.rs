@@ -71,6 +71,7 @@ pub fn token(s: &Server, pid: &str, name: &str, role: Role) -> String {
         r: role,
         nbf: now - 10,
         exp: now + 600,
+        e: 0,
     })
 }
 

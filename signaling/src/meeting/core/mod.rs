@@ -246,6 +246,9 @@ pub struct Core {
     id: String,
     title: String,
     grace: Duration,
+    /// A second use of a link whose holder is connected takes the seat
+    /// (`signaling.link_reuse = "takeover"`) instead of being refused.
+    pub takeover: bool,
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
@@ -275,6 +278,7 @@ impl Core {
             id,
             title,
             grace,
+            takeover: false,
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,

@@ -27,9 +27,20 @@ impl Core {
                 self.take_over(&pid, "resumed elsewhere");
                 true
             }
+            Some(p) if p.attached && !self.takeover => {
+                // The same link again while its holder is here, without the
+                // holder's session: someone else has the link (or a second
+                // tab). Refused; the holder is told (ADR 0009).
+                tracing::warn!(meeting = %self.id, participant = %pid, "a second use of a link refused");
+                self.notify(&pid, Notice::LinkReused);
+                return Err(Refusal::in_use(
+                    "this link is already in use in the meeting; if that is not you, ask the secretary for a new link",
+                ));
+            }
             Some(_) => {
-                // The same participant again without resume (a new tab, a new
-                // device): the new session takes over with fresh media.
+                // The same participant again without resume (its holder gone,
+                // or `takeover` allowed): the new session takes over with
+                // fresh media.
                 self.take_over(&pid, "joined from another window");
                 let p = self.participants.get_mut(&pid).expect("present");
                 p.session_key = random_id(18);

@@ -160,6 +160,8 @@ pub enum Notice {
         /// Who asks.
         by: String,
     },
+    /// A second use of your link was refused.
+    LinkReused,
     /// Your request was refused; the session goes on.
     Refused(Refusal),
 }
@@ -228,11 +230,17 @@ pub enum RefusalKind {
     BadSdp,
     /// The server could not do it.
     Internal,
+    /// The link is in use by a participant who is connected.
+    InUse,
 }
 
 impl Refusal {
     fn new(kind: RefusalKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
+    }
+    /// The seat of this link is taken by someone connected.
+    pub fn in_use(message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::InUse, message)
     }
     /// Malformed or names nobody.
     pub fn bad_request(message: impl Into<String>) -> Self {

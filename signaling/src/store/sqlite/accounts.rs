@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{parse_role, Account, StoreError};
+use crate::store::{parse_role, Account, PasswordSet, StoreError};
 
 pub(super) fn load_account(conn: &Connection, username: &str) -> Result<Account, StoreError> {
     load_account_by(conn, "username", username)
@@ -18,7 +18,7 @@ pub(super) fn load_account_by(
     let row = conn
         .query_row(
             &format!(
-                "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until FROM accounts WHERE {column} = ?1"
+                "SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until, must_change_password, password_changed_at FROM accounts WHERE {column} = ?1"
             ),
             [value],
             |r| {
@@ -31,6 +31,8 @@ pub(super) fn load_account_by(
                     r.get::<_, String>(5)?,
                     r.get::<_, i64>(6)?,
                     r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, bool>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             },
         )
@@ -45,20 +47,59 @@ pub(super) fn load_account_by(
         password_hash: row.5,
         failed_logins: row.6,
         locked_until: row.7,
+        must_change_password: row.8,
+        password_changed_at: row.9,
     })
 }
 
-pub(super) fn set_password(
-    conn: &mut Connection,
-    id: &str,
-    hash: &str,
-    keep: &str,
-) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    if tx.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", params![id, hash])? == 0 {
-        return Err(StoreError::NotFound(format!("account {id}")));
-    }
-    tx.execute("DELETE FROM sessions WHERE account = ?1 AND token_hash != ?2", params![id, keep])?;
+pub(super) fn set_password(conn: &mut Connection, id: &str, new: &PasswordSet<'_>) -> Result<(), StoreError> {
+    let tx = conn.savepoint()?;
+    let old: String = tx
+        .query_row("SELECT password_hash FROM accounts WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+    tx.execute(
+        "INSERT INTO password_history (account, hash, at) VALUES (?1, ?2, ?3)",
+        params![id, old, new.now],
+    )?;
+    tx.execute(
+        "DELETE FROM password_history WHERE account = ?1 AND rowid NOT IN (
+             SELECT rowid FROM password_history WHERE account = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2)",
+        params![id, i64::from(new.history)],
+    )?;
+    tx.execute(
+        "UPDATE accounts SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4,
+             failed_logins = 0, locked_until = NULL WHERE id = ?1",
+        params![id, new.hash, new.now, new.must_change],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE account = ?1 AND token_hash != ?2",
+        params![id, new.keep_session],
+    )?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Earlier password hashes, newest first.
+pub(super) fn history(conn: &Connection, id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT hash FROM password_history WHERE account = ?1 ORDER BY at DESC, rowid DESC")?;
+    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn create(conn: &Connection, a: &Account, now: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO accounts (id, username, display_name, role, org_unit, password_hash, created_at, must_change_password, password_changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+        params![a.id, a.username, a.display_name, a.role.as_str(), a.org_unit, a.password_hash, now, a.must_change_password],
+    )
+    .map_err(|e| {
+        if super::unique_violation(&e) {
+            StoreError::Duplicate(format!("account {:?}", a.username))
+        } else {
+            e.into()
+        }
+    })?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 use crate::store::{RollCallLine, RollCallRecord, StoreError};
 
 pub(super) fn insert(conn: &mut Connection, rc: &RollCallRecord) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     tx.execute(
         "INSERT INTO roll_calls (meeting, title, started_at_ms, auto) VALUES (?1, ?2, ?3, ?4)",
         params![rc.meeting, rc.title, rc.started_at_ms, rc.auto],
