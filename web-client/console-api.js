@@ -28,7 +28,9 @@ export function explain(err, lead) {
 
 /// Calls the API. `json` or `csv` is the body; `ifMatch` an ETag.
 /// Resolves `{ data, etag }`; rejects with an ApiError. A 401 outside the
-/// login itself also fires `huiyi:logged-out` on window (session expired).
+/// login itself also fires `huiyi:logged-out` on window (session expired);
+/// a 403 `password_change_required` fires `huiyi:password-change` (the
+/// account must set a new password before anything else).
 export async function request(path, { method = 'GET', json, csv, ifMatch } = {}) {
   const headers = {};
   let body;
@@ -49,8 +51,10 @@ export async function request(path, { method = 'GET', json, csv, ifMatch } = {})
   const isJson = (res.headers.get('Content-Type') || '').includes('json');
   const data = isJson ? await res.json().catch(() => null) : null;
   if (!res.ok) {
+    const code = data?.error?.code ?? null;
     if (res.status === 401 && path !== '/api/v1/login') window.dispatchEvent(new Event('huiyi:logged-out'));
-    throw new ApiError(res.status, data?.error?.code ?? null, data?.error?.message ?? '');
+    if (res.status === 403 && code === 'password_change_required') window.dispatchEvent(new Event('huiyi:password-change'));
+    throw new ApiError(res.status, code, data?.error?.message ?? '');
   }
   return { data, etag: res.headers.get('ETag') };
 }

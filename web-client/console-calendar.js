@@ -12,14 +12,14 @@ const LAST_HOUR = 18;
 
 let monday = mondayOf(countyNow());
 let mode = matchMedia('(max-width: 700px)').matches ? 'list' : 'grid';
-let canSchedule = false;
+let ctx = { canSchedule: false }; // the console's (console.js): who is logged in
 let go = () => {};
 let loads = 0; // week loads so far; only the newest is drawn
 
 /// Wires the week's buttons once; `ctx.go` navigates.
-export function initCalendar(ctx) {
-  canSchedule = ctx.canSchedule;
-  go = ctx.go;
+export function initCalendar(context) {
+  ctx = context;
+  go = context.go;
   $('week-prev').addEventListener('click', () => go(`#/week/${ymd(addDays(monday, -7))}`));
   $('week-next').addEventListener('click', () => go(`#/week/${ymd(addDays(monday, 7))}`));
   $('week-today').addEventListener('click', () => go(`#/week/${ymd(mondayOf(countyNow()))}`));
@@ -82,7 +82,7 @@ function renderGrid(meetings) {
     [...Array(last - first)].map((_, i) => h('span', {}, `${String(first + i).padStart(2, '0')}:00`)));
   const columns = days.map((d) => {
     const col = h('div', { class: `wk-day${ymd(d) === today ? ' today' : ''}`, dataset: { date: ymd(d) } });
-    if (canSchedule) {
+    if (ctx.canSchedule) {
       col.classList.add('clickable');
       col.title = t('clickToCreate');
       col.addEventListener('click', (e) => {

@@ -11,10 +11,13 @@ const INVITABLE = new Set(['venue', 'person']);
 
 export class OrgTree {
   /// `units`: `[{id, parent, name, kind}]`; `onChange` runs after every
-  /// change of the selection (only with `selectable`).
-  constructor(container, units, { selectable = false, onChange = () => {} } = {}) {
+  /// change of the selection (only with `selectable`); `actions(unit)`, if
+  /// given, makes the buttons shown on each unit's line (editing the
+  /// organisation).
+  constructor(container, units, { selectable = false, onChange = () => {}, actions = null } = {}) {
     this.selectable = selectable;
     this.onChange = onChange;
+    this.actions = actions;
     this.chosen = new Set();
     this.nodes = new Map(units.map((u) => [u.id, { unit: u, children: [], parent: null }]));
     const roots = [];
@@ -52,7 +55,8 @@ export class OrgTree {
     node.li = h('li', { dataset: { id, kind } },
       h('div', { class: 'node' }, node.toggle,
         h('label', {}, node.box, h('span', { class: 'name' }, name), h('span', { class: `kind kind-${kind}` }, label('kinds', kind))),
-        node.tally),
+        node.tally,
+        this.actions ? h('span', { class: 'node-actions' }, this.actions(node.unit)) : null),
       node.sub);
     this.expand(node, node.expanded);
     return node.li;

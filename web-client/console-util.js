@@ -22,6 +22,8 @@ export const formatLocal = (d) => d.toISOString().slice(0, 19);
 export const fromUnix = (secs) => new Date(secs * 1000 + OFFSET_MS);
 /// `YYYY-MM-DD`.
 export const ymd = (d) => d.toISOString().slice(0, 10);
+/// Unix seconds as the county's `YYYY-MM-DD HH:MM` (with `:SS` if `seconds`).
+export const unixLabel = (secs, seconds = false) => fromUnix(secs).toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ');
 /// `HH:MM`.
 export const hm = (d) => d.toISOString().slice(11, 16);
 /// Minutes since midnight.

@@ -1,45 +1,53 @@
-// The secretary's console (会务管理): login, who is logged in, and the views
-// reached by the address's #fragment:
+// The console (会务管理): login, who is logged in, and the views reached by
+// the address's #fragment, each shown only to the roles that use it
+// (console-rules.js):
 //   #/week[/YYYY-MM-DD]  the week calendar (console-calendar.js)
 //   #/new[/start]        a new meeting      (console-form.js)
 //   #/edit/ID            edit a meeting     (console-form.js)
 //   #/meeting/ID         one meeting        (console-detail.js)
 //   #/templates          templates          (console-templates.js)
 //   #/feed               my calendar feed   (here)
-//   #/org                organisation       (console-org.js, admins)
-//   #/accounts           accounts           (console-org.js, admins)
-//   #/password           my password        (here)
+//   #/org                organisation       (console-org.js, system administrator)
+//   #/accounts           accounts           (console-accounts.js, system and security administrators)
+//   #/audit              audit log          (console-audit.js, audit administrator)
+//   #/password           my password        (console-password.js)
+// An account whose password must change first (a given password, an
+// expired one) sees only #/password until it has.
 
 import { flash, copyButton } from './console-util.js';
-import { request, get, explain } from './console-api.js';
+import { request, get } from './console-api.js';
 import { initCalendar, showWeek } from './console-calendar.js';
 import { initForm, showNew, showEdit } from './console-form.js';
 import { showDetail } from './console-detail.js';
 import { showTemplates } from './console-templates.js';
-import { initOrg, showOrg, initAccounts, showAccounts } from './console-org.js';
+import { initOrg, showOrg } from './console-org.js';
+import { initAccounts, showAccounts } from './console-accounts.js';
+import { initAudit, showAudit } from './console-audit.js';
+import { initPassword, showPassword } from './console-password.js';
+import { may, homeView } from './console-rules.js';
 import { $ } from './dom.js';
 import { t, label, applyStrings, toggleLang, useStrings } from './i18n.js';
 import { STRINGS } from './console-i18n.js';
 
 useStrings(STRINGS);
 
-const SCHEDULERS = new Set(['admin', 'secretary']);
-
-/// Route name → [section shown, view function, who may see it].
+/// Route name → [section shown, view function, who may see it (console-rules.js)].
 const ROUTES = {
-  week: ['view-week', showWeek, 'all'],
+  week: ['view-week', showWeek, 'meetings'],
   new: ['view-form', showNew, 'schedule'],
   edit: ['view-form', showEdit, 'schedule'],
-  meeting: ['view-meeting', showDetail, 'all'],
+  meeting: ['view-meeting', showDetail, 'meetings'],
   templates: ['view-templates', showTemplates, 'schedule'],
-  feed: ['view-feed', showFeed, 'all'],
-  org: ['view-org', showOrg, 'admin'],
-  accounts: ['view-accounts', showAccounts, 'admin'],
+  feed: ['view-feed', showFeed, 'meetings'],
+  org: ['view-org', showOrg, 'org'],
+  accounts: ['view-accounts', showAccounts, 'accounts'],
+  audit: ['view-audit', showAudit, 'audit'],
   password: ['view-password', showPassword, 'all'],
 };
 
 /// What every view gets: the account, its rights, and navigation.
-const ctx = { me: null, canSchedule: false, isAdmin: false, go };
+/// `forced`: why the password must change first (first_login, expired), or null.
+const ctx = { me: null, canSchedule: false, forced: null, may: () => false, go };
 let carry = null; // handed to the next view by go()
 let stopView = null; // cleanup of the current view (polling)
 let routed = 0; // navigations so far, to tell whether a view is still current
@@ -51,22 +59,23 @@ function go(hash, state = null) {
   else location.hash = hash;
 }
 
-function allowed(need) {
-  return need === 'all' || (need === 'schedule' && ctx.canSchedule) || (need === 'admin' && ctx.isAdmin);
-}
+const allowed = (need) => !!ctx.me && may(ctx.me.role, need);
 
 async function route() {
+  if (!ctx.me) return; // not logged in yet
   stopView?.();
   stopView = null;
   const state = carry ?? {};
   carry = null;
   flash('');
-  const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
-  const [section, view] = ROUTES[name] && allowed(ROUTES[name][2]) ? ROUTES[name] : ROUTES.week;
+  const [asked, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const home = homeView(ctx.me.role);
+  const name = ctx.forced ? 'password' : ROUTES[asked] && allowed(ROUTES[asked][2]) ? asked : home;
+  const [section, view] = ROUTES[name];
   for (const el of document.querySelectorAll('.view')) el.hidden = el.id !== section;
-  for (const a of document.querySelectorAll('.topbar a[data-view]')) a.classList.toggle('active', a.dataset.view === (ROUTES[name] ? name : 'week'));
+  for (const a of document.querySelectorAll('.topbar a[data-view]')) a.classList.toggle('active', a.dataset.view === name);
   window.scrollTo(0, 0);
-  const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
+  const arg = name === asked && rest.length ? decodeURIComponent(rest.join('/')) : undefined;
   const current = ++routed;
   // A view that keeps working (polling) hands back how to stop it.
   const stop = await view(arg, ctx, state);
@@ -78,6 +87,8 @@ async function route() {
 // ---------- session ----------
 
 function showLogin(message = '') {
+  stopView?.();
+  stopView = null;
   $('shell').hidden = true;
   $('login').hidden = false;
   $('login-error').textContent = message;
@@ -86,15 +97,43 @@ function showLogin(message = '') {
   ($('login-username').value ? $('login-password') : $('login-username')).focus();
 }
 
+/// Shows the console for `me` (`{id, username, display_name, role, password_change}`).
 function enter(me) {
   ctx.me = me;
-  ctx.canSchedule = SCHEDULERS.has(me.role);
-  ctx.isAdmin = me.role === 'admin';
+  ctx.canSchedule = may(me.role, 'schedule');
+  ctx.forced = me.password_change ?? null;
+  ctx.may = allowed;
   $('who').textContent = t('who', { name: me.display_name, role: label('roles', me.role) });
   for (const el of document.querySelectorAll('[data-need]')) el.hidden = !allowed(el.dataset.need);
+  // Until the password is changed, nothing else is offered.
+  $('nav').hidden = !!ctx.forced;
+  $('nav-password').hidden = !!ctx.forced;
   $('login').hidden = true;
   $('shell').hidden = false;
   route();
+}
+
+/// The server refused a call until the password changes (403
+/// password_change_required): ask who we are again, which says why.
+let rechecking = false;
+async function passwordChangeRequired() {
+  if (rechecking || ctx.forced) return;
+  rechecking = true;
+  try {
+    enter(await get('/api/v1/me'));
+  } catch { /* a 401 shows the login already */ } finally {
+    rechecking = false;
+  }
+}
+
+/// After the forced change: who we are now, then the console as usual.
+async function forcedChangeDone() {
+  try {
+    enter(await get('/api/v1/me'));
+    flash(t('pwSet'));
+  } catch (e) {
+    showLogin(e.status === 401 ? '' : e.message);
+  }
 }
 
 async function login(e) {
@@ -131,48 +170,6 @@ async function showFeed() {
   }
 }
 
-// ---------- my password ----------
-
-/// The form changing the logged-in account's own password.
-function showPassword() {
-  $('pw-form').reset();
-  $('pw-username').value = ctx.me.username; // for password managers
-  $('pw-result').hidden = true;
-  $('pw-old').focus();
-}
-
-function passwordResult(text, kind) {
-  const el = $('pw-result');
-  el.textContent = text;
-  el.className = `alert ${kind}`;
-  el.hidden = false;
-}
-
-/// POST /me/password: 204 ends every other session of the account, this one stays.
-async function changePassword(e) {
-  e.preventDefault();
-  if ($('pw-new').value !== $('pw-repeat').value) {
-    passwordResult(t('pwMismatch'), 'error');
-    $('pw-repeat').focus();
-    return;
-  }
-  $('pw-submit').disabled = true;
-  try {
-    await request('/api/v1/me/password', { method: 'POST', json: { old: $('pw-old').value, new: $('pw-new').value } });
-    $('pw-form').reset();
-    $('pw-username').value = ctx.me.username;
-    passwordResult(t('pwChanged'), 'ok');
-  } catch (err) {
-    // 403: the current password is wrong (or, after too many tries, the account is locked).
-    const lead = err.status === 403 ? t(/lock/i.test(err.detail) ? 'pwLocked' : 'pwWrongOld')
-      : err.status === 422 ? t('pwTooShort') : '';
-    passwordResult(explain(err, lead), 'error');
-    (err.status === 422 ? $('pw-new') : $('pw-old')).focus();
-  } finally {
-    $('pw-submit').disabled = false;
-  }
-}
-
 // ---------- start ----------
 
 async function main() {
@@ -180,8 +177,6 @@ async function main() {
   document.title = `${t('appTitle')} · ${t('brand')}`;
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
-  $('pw-form').addEventListener('submit', changePassword);
-  $('pw-form').addEventListener('input', () => { $('pw-result').hidden = true; });
   $('feed-row').append(copyButton(() => $('feed-url').value, t('copy'), ''));
   for (const el of document.querySelectorAll('.lang')) {
     el.addEventListener('click', () => {
@@ -191,10 +186,13 @@ async function main() {
   }
   window.addEventListener('hashchange', route);
   window.addEventListener('huiyi:logged-out', () => showLogin(t('sessionExpired')));
+  window.addEventListener('huiyi:password-change', passwordChangeRequired);
   initCalendar(ctx);
   initForm(ctx);
-  initOrg();
+  initOrg(ctx);
   initAccounts(ctx);
+  initAudit(ctx);
+  initPassword(ctx, forcedChangeDone);
   try {
     enter(await get('/api/v1/me'));
   } catch (e) {

@@ -24,6 +24,12 @@ pub struct SfuConfig {
     pub max_peers_per_worker: usize,
     /// Shortest interval between two keyframe requests sent to one publisher, ms.
     pub keyframe_min_interval_ms: u64,
+    /// Most tracks one participant publishes (microphone, camera, screen,
+    /// screen audio); an offer sending more is refused.
+    pub max_tracks_per_peer: usize,
+    /// Most kbit/s one published track forwards; beyond it the rest of that
+    /// second's packets are dropped.
+    pub max_track_kbps: u64,
 }
 
 impl Default for SfuConfig {
@@ -35,6 +41,8 @@ impl Default for SfuConfig {
             advertised_ips: Vec::new(),
             max_peers_per_worker: 1000,
             keyframe_min_interval_ms: 500,
+            max_tracks_per_peer: 4,
+            max_track_kbps: 10_000,
         }
     }
 }
@@ -64,6 +72,12 @@ impl SfuConfig {
         }
         if self.advertised_ips.iter().any(IpAddr::is_unspecified) {
             problems.push(Problem::new("sfu.advertised_ips", "an unspecified address cannot be advertised"));
+        }
+        if !(1..=16).contains(&self.max_tracks_per_peer) {
+            problems.push(Problem::new("sfu.max_tracks_per_peer", "must be between 1 and 16"));
+        }
+        if !(64..=1_000_000).contains(&self.max_track_kbps) {
+            problems.push(Problem::new("sfu.max_track_kbps", "must be between 64 and 1000000"));
         }
         if self.max_peers_per_worker == 0 {
             problems.push(Problem::new("sfu.max_peers_per_worker", "must be at least 1"));

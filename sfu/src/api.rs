@@ -108,6 +108,8 @@ impl Sfu {
                 keyframe_interval: Duration::from_millis(config.keyframe_min_interval_ms),
                 max_peers: config.max_peers_per_worker,
                 stats_interval: Duration::from_secs(5),
+                max_tracks_per_peer: config.max_tracks_per_peer,
+                max_track_bytes_per_sec: config.max_track_kbps * 1000 / 8,
             };
             workers.push(spawn(index, socket, cfg, &advertised, tx.clone())?);
         }

@@ -408,3 +408,38 @@ fn a_peer_that_may_not_publish_is_never_forwarded() {
     let mids: BTreeSet<_> = sim.clients[2].received.iter().map(|r| r.mid).collect();
     assert_eq!(mids.len(), 2, "two tracks (peer 1's), not four: {mids:?}");
 }
+
+/// Issue 11 (finding 10): a track over the per-track bitrate cap forwards
+/// only its budget each second (the rest is dropped at the SFU), and a
+/// peer publishes at most `max_tracks_per_peer` tracks (an offer sending
+/// more is refused).
+#[test]
+fn tracks_are_capped_in_number_and_bitrate() {
+    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
+    // Video here is 1000-byte packets every 10 ms: 100 kB/s. Cap it at 30 kB/s.
+    let cfg = EngineConfig { max_track_bytes_per_sec: 30_000, ..EngineConfig::default() };
+    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 12);
+    sim.engine.create_room(ROOM).expect("room");
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    run_media(&mut sim, &[0], 2000, 1);
+    let big: Vec<_> = sim.clients[1].received.iter().filter(|r| r.payload.len() >= 900).collect();
+    let small = sim.clients[1].received.len() - big.len();
+    assert!((40..=75).contains(&big.len()), "about 30 of 100 video packets a second: {}", big.len());
+    assert!(small >= 90, "audio, under the cap, all arrives: {small}");
+
+    // One track allowed: an offer with audio and video is refused.
+    let cfg = EngineConfig { max_tracks_per_peer: 1, ..EngineConfig::default() };
+    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 13);
+    sim.engine.create_room(ROOM).expect("room");
+    let refused = sim.join(ROOM, PeerId(1), true, true);
+    assert!(
+        matches!(&refused, Err(huiyi_sfu::SfuError::BadSdp(m)) if m.contains("at most 1")),
+        "{refused:?}"
+    );
+    sim.join(ROOM, PeerId(2), true, false).expect("one track is fine");
+}

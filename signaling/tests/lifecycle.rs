@@ -479,3 +479,55 @@ async fn templates_workbook_and_calendar_feeds() {
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Issue 11 (finding 7): a second use of a link while its holder is in the
+/// meeting is refused and the holder told; the secretary re-issues the
+/// link, after which the old one no longer joins and the new one does.
+#[tokio::test]
+async fn a_link_in_use_is_refused_and_a_reissued_link_replaces_the_old() {
+    let dir = temp_dir("reissue");
+    seed(&dir);
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    let [_admin, sec, ..] = setup(addr).await;
+    let n = now();
+    let m = create(addr, &sec, json!({"title": "周例会", "start": local(n + 600), "end": local(n + 4200), "participants": ["v1", "v2"]})).await;
+    let id = m["id"].as_str().expect("id").to_string();
+    let token_of = |link: &Value| {
+        link["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string()
+    };
+    let links = request(addr, "GET", &format!("/api/v1/meetings/{id}/invitations"), "", Some(&sec)).await;
+    let old = token_of(
+        links.body.as_array().expect("links").iter().find(|l| l["participant"] == "v2").expect("v2"),
+    );
+    let target = common::Server::at(addr);
+
+    let mut holder = common::connect(&target, None).await.expect("upgrade");
+    send_msg(&mut holder, &hello(&old)).await;
+    recv_type(&mut holder, "welcome").await;
+    let mut second = common::connect(&target, None).await.expect("upgrade");
+    send_msg(&mut second, &hello(&old)).await;
+    let refused = recv_type(&mut second, "error").await;
+    assert_eq!(refused["code"], "link_in_use", "{refused:?}");
+    recv_type(&mut holder, "link_reused").await;
+
+    let reissued =
+        request(addr, "POST", &format!("/api/v1/meetings/{id}/invitations/v2/reissue"), "", Some(&sec)).await;
+    assert_eq!(reissued.status, 200, "{:?}", reissued.body);
+    let new = token_of(&reissued.body);
+    assert_ne!(new, old);
+    send_msg(&mut holder, &huiyi_protocol::ClientMsg::Leave).await;
+    assert_eq!(close_code(&mut holder).await, Some(1000));
+    let mut stale = common::connect(&target, None).await.expect("upgrade");
+    send_msg(&mut stale, &hello(&old)).await;
+    let refused = recv_type(&mut stale, "error").await;
+    assert_eq!(refused["code"], "forbidden");
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("replaced")), "{refused:?}");
+    let mut fresh = common::connect(&target, None).await.expect("upgrade");
+    send_msg(&mut fresh, &hello(&new)).await;
+    recv_type(&mut fresh, "welcome").await;
+    let store = SqliteStore::open(&dir.join("huiyi.db")).expect("db");
+    assert!(store.audit_log(50).expect("log").iter().any(|e| e.action == "invitation.reissue"));
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

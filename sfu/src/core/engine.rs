@@ -37,6 +37,12 @@ pub struct EngineConfig {
     pub max_peers: usize,
     /// How often `PeerStats` events are emitted.
     pub stats_interval: Duration,
+    /// Most tracks one peer publishes (an offer sending more is refused).
+    pub max_tracks_per_peer: usize,
+    /// Most bytes per second one published track forwards; beyond it, the
+    /// rest of that second's packets are dropped (a hostile publisher
+    /// cannot flood every subscriber).
+    pub max_track_bytes_per_sec: u64,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +52,8 @@ impl Default for EngineConfig {
             keyframe_interval: Duration::from_millis(500),
             max_peers: 1000,
             stats_interval: Duration::from_secs(5),
+            max_tracks_per_peer: 4,
+            max_track_bytes_per_sec: 10_000_000 / 8,
         }
     }
 }
@@ -195,6 +203,7 @@ impl Engine {
         if self.by_id.len() >= self.cfg.max_peers {
             return Err(SfuError::Full(self.cfg.max_peers));
         }
+        crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer = parse_offer(offer)?;
         let mut rtc = new_server_rtc(now);
         for addr in &self.cfg.candidates {

@@ -43,6 +43,7 @@ struct Shared<'a> {
 
 impl Engine {
     pub(crate) fn forward(&mut self, now: Instant, pk: PeerKey, packet: RtpPacket) {
+        let cap = self.cfg.max_track_bytes_per_sec;
         let Some(p) = self.peer_mut(pk) else { return };
         p.counters.packets_in += 1;
         p.counters.bytes_in += packet.payload.len() as u64;
@@ -83,6 +84,9 @@ impl Engine {
         let video = up.kind == TrackKind::Video;
         if up.muted {
             return; // server-enforced mute: the client's packets stop here
+        }
+        if !up.within_cap(now, packet.payload.len() as u64, cap) {
+            return; // over the per-track bitrate cap
         }
         if let Some(level) = packet.header.ext_vals.audio_level {
             up.level = Some(up.level.map_or(level, |l| l.max(level)));

@@ -55,6 +55,7 @@ impl Engine {
     /// The client sent a new offer (e.g. it starts or stops publishing).
     pub fn renegotiate(&mut self, now: Instant, peer: PeerId, offer: &str) -> Result<String, SfuError> {
         let pk = self.key_of(peer)?;
+        check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer = parse_offer(offer)?;
         let p = self.peer_mut(pk).expect("key_of found it");
         if let Some(rolled_back) = p.neg.in_flight.take() {
@@ -272,8 +273,13 @@ impl Engine {
         let interval = self.cfg.keyframe_interval;
         let track = TrackId(self.next_track);
         self.next_track += 1;
+        let max_tracks = self.cfg.max_tracks_per_peer;
         let Some(p) = self.peer_mut(pk) else { return };
         if p.up_index_by_mid(mid).is_some() {
+            return;
+        }
+        if p.up.iter().flatten().count() >= max_tracks {
+            tracing::warn!(room = %p.room, peer = %p.id, %mid, max_tracks, "a track over the cap: ignored");
             return;
         }
         if !p.may_publish {
@@ -314,8 +320,32 @@ impl Engine {
 /// The first of the `offered` m-lines (by mid) on which `answer` would send
 /// (`sendrecv`, `sendonly`, or no direction: sendrecv by default).
 fn sending_mid<'a>(answer: &str, offered: &'a [String]) -> Option<&'a str> {
+    let sections = sending_sections(answer);
+    offered.iter().find_map(|o| {
+        sections.iter().any(|(mid, sends)| mid.as_deref() == Some(o.as_str()) && *sends).then_some(o.as_str())
+    })
+}
+
+/// How many m-lines of a client's SDP send media (each would be a published track).
+pub(crate) fn sending_count(sdp: &str) -> usize {
+    sending_sections(sdp).iter().filter(|(_, sends)| *sends).count()
+}
+
+/// Refuses an offer that would publish more than `max` tracks.
+pub(crate) fn check_track_count(sdp: &str, max: usize) -> Result<(), SfuError> {
+    let sending = sending_count(sdp);
+    if sending > max {
+        return Err(SfuError::BadSdp(format!(
+            "the offer sends {sending} tracks; a participant publishes at most {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// Each m-line's mid and whether it sends (not rejected, not recvonly or inactive).
+fn sending_sections(sdp: &str) -> Vec<(Option<String>, bool)> {
     let mut sections: Vec<(Option<String>, bool)> = Vec::new();
-    for line in answer.lines().map(str::trim) {
+    for line in sdp.lines().map(str::trim) {
         if let Some(m) = line.strip_prefix("m=") {
             // A rejected m-line (port 0) sends nothing.
             sections.push((None, m.split_whitespace().nth(1) != Some("0")));
@@ -327,9 +357,7 @@ fn sending_mid<'a>(answer: &str, offered: &'a [String]) -> Option<&'a str> {
             }
         }
     }
-    offered.iter().find_map(|o| {
-        sections.iter().any(|(mid, sends)| mid.as_deref() == Some(o.as_str()) && *sends).then_some(o.as_str())
-    })
+    sections
 }
 
 #[cfg(test)]

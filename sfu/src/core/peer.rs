@@ -45,6 +45,8 @@ pub(crate) struct UpTrack {
     pub level: Option<i8>,
     /// The latest sender report applied (its NTP time), to apply each once.
     pub last_sr: Option<std::time::SystemTime>,
+    /// Bytes forwarded in the current one-second window, and when it began.
+    pub window: Option<(Instant, u64)>,
 }
 
 impl UpTrack {
@@ -61,7 +63,23 @@ impl UpTrack {
             muted: false,
             level: None,
             last_sr: None,
+            window: None,
         }
+    }
+
+    /// Counts `bytes` against `cap` bytes per second; false once this
+    /// second's budget is spent (the packet is not forwarded).
+    pub fn within_cap(&mut self, now: Instant, bytes: u64, cap: u64) -> bool {
+        let (start, used) = self.window.get_or_insert((now, 0));
+        if now.saturating_duration_since(*start) >= Duration::from_secs(1) {
+            if *used > cap {
+                tracing::warn!(track = %self.id, bytes = *used, cap, "a track over its bitrate cap: the excess was dropped");
+            }
+            *start = now;
+            *used = 0;
+        }
+        *used += bytes;
+        *used <= cap
     }
 }
 

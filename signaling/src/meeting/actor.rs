@@ -237,13 +237,50 @@ impl Meeting {
     }
 }
 
+/// What a client is told of a refused SDP: the parser's first line, without
+/// anything that looks like a memory address or a source location, bounded
+/// (the whole text goes to the debug log).
+fn public_sdp_error(why: &str) -> String {
+    let first = why.lines().next().unwrap_or("");
+    let words: Vec<&str> = first
+        .split_whitespace()
+        .filter(|w| {
+            let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            !(w.starts_with("0x") || w.contains(".rs:"))
+        })
+        .collect();
+    let text: String = words.join(" ").chars().filter(|c| !c.is_control()).take(160).collect();
+    if text.is_empty() {
+        "the SDP could not be negotiated".into()
+    } else {
+        format!("the SDP could not be negotiated: {text}")
+    }
+}
+
 /// The joining session's queue and where its admission goes.
 type Joining = (mpsc::Sender<Out>, oneshot::Sender<Result<Admitted, Refusal>>);
 
 fn failure(e: SfuError) -> SfuFailure {
     match e {
-        SfuError::BadSdp(why) => SfuFailure::BadSdp(why),
+        SfuError::BadSdp(why) => {
+            tracing::debug!(%why, "SDP refused");
+            SfuFailure::BadSdp(public_sdp_error(&why))
+        }
         SfuError::StaleAnswer { .. } => SfuFailure::Stale,
         e => SfuFailure::Other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_sdp_error;
+
+    #[test]
+    fn sdp_errors_tell_clients_no_addresses() {
+        let raw = "Parse error at 0x7f3a2c001a40: expected attribute\n  at src/sdp/parser.rs:120";
+        let told = public_sdp_error(raw);
+        assert!(!told.contains("0x") && !told.contains(".rs:"), "{told}");
+        assert!(told.contains("expected attribute"), "{told}");
+        assert_eq!(public_sdp_error(""), "the SDP could not be negotiated");
     }
 }

@@ -379,6 +379,9 @@ impl Core {
         if text.is_empty() || text.chars().count() > 2000 {
             return self.refuse(pid, Refusal::bad_request("chat text must be 1 to 2000 characters"));
         }
+        if !crate::services::text::is_multiline(text) {
+            return self.refuse(pid, Refusal::bad_request("chat text may not contain control characters"));
+        }
         let name = self.participants[pid].view.name.clone();
         let at = self.now.unix_ms;
         self.broadcast(Notice::Chat { from: pid.to_string(), name, text: text.to_string(), at });
