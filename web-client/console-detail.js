@@ -1,6 +1,7 @@
 // One meeting: its fields and status, start / end / cancel, the exports,
-// the invitations (personal join links, notices, QR codes) and, while the
-// meeting is open or running, the live attendance polled every 3 s.
+// the invitations (personal join links, notices, QR codes, a link re-issued
+// when it leaked) and, while the meeting is open or running, the live
+// attendance polled every 3 s.
 
 import { $, h } from './dom.js';
 import { ask, flash, copyButton, countyNow, fromUnix, hm, spanLabel } from './console-util.js';
@@ -149,7 +150,12 @@ async function loadInvitations(view) {
   }
   if (current !== view) return;
   $('inv-empty').hidden = list.length > 0;
-  body.append(...list.map((inv) => h('tr', { dataset: { participant: inv.participant } },
+  body.append(...list.map((inv) => invitationRow(view, inv)));
+}
+
+/// One invitation's row; `status` ({text, kind}) says how a re-issue went.
+function invitationRow(view, inv, status = null) {
+  return h('tr', { dataset: { participant: inv.participant } },
     h('td', {}, inv.name),
     h('td', {}, label('kinds', inv.kind)),
     h('td', { class: 'cell-actions' },
@@ -158,7 +164,27 @@ async function loadInvitations(view) {
     h('td', {},
       h('a', { class: 'inv-notice small-link', href: inv.notice, target: '_blank', rel: 'noopener' }, t('openNotice'))),
     h('td', {},
-      h('button', { type: 'button', class: 'small', onclick: () => showQr(view, inv) }, t('showQr'))))));
+      h('button', { type: 'button', class: 'small', onclick: () => showQr(view, inv) }, t('showQr'))),
+    h('td', { class: 'cell-actions' },
+      h('button', { type: 'button', class: 'small danger-outline', dataset: { testid: `reissue-${inv.participant}` }, onclick: (e) => reissue(view, inv, e.currentTarget) }, t('reissue')),
+      h('span', { class: `row-status ${status?.kind ?? ''}`, role: 'status' }, status?.text ?? '')));
+}
+
+/// A new link for one participant (the old one leaked, or a device was
+/// lost), confirmed first: the old link stops working at once.
+async function reissue(view, inv, button) {
+  if (!await ask(t('confirmReissue', { name: inv.name }), { ok: t('reissue'), danger: true })) return;
+  button.disabled = true;
+  let status;
+  let fresh = inv;
+  try {
+    fresh = { ...await post(`${view.base}/invitations/${encodeURIComponent(inv.participant)}/reissue`), issued: Date.now() };
+    status = { text: t('reissued'), kind: 'ok' };
+  } catch (e) {
+    status = { text: e.message, kind: 'error' };
+  }
+  if (current !== view) return;
+  button.closest('tr')?.replaceWith(invitationRow(view, fresh, status));
 }
 
 function showQr(view, inv) {
@@ -172,7 +198,8 @@ function showQr(view, inv) {
     $('qr-error').hidden = false;
   };
   img.alt = t('qrAlt', { name: inv.name });
-  img.src = `${view.base}/invitations/${encodeURIComponent(inv.participant)}/qr.svg`;
+  // After a re-issue the image is another: a new address, not the browser's copy.
+  img.src = `${view.base}/invitations/${encodeURIComponent(inv.participant)}/qr.svg${inv.issued ? `?v=${inv.issued}` : ''}`;
   $('qr-dialog').showModal();
 }
 

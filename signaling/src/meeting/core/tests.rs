@@ -293,3 +293,30 @@ fn ending_closes_everyone_and_records_their_leaves() {
     assert_eq!(leaves, 2);
     assert!(sim.core.finished());
 }
+
+/// Issue 11: a second use of a link while its holder is connected is
+/// refused and the holder told; once the holder has dropped, or with
+/// `takeover`, the newcomer takes the seat. Chat with control characters
+/// is refused.
+#[test]
+fn a_second_use_of_a_link_is_refused_while_its_holder_is_here() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("v1", Role::Venue);
+    let guest = Guest { pid: "v1".into(), name: "v1-name".into(), role: Role::Venue };
+    let effects = sim.input(Input::Attach { guest: guest.clone(), resume: None });
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Admit(Err(r)) if r.kind == RefusalKind::InUse)),
+        "{effects:?}"
+    );
+    assert!(notices_to(&effects, "v1").contains(&Notice::LinkReused), "the holder is told");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Close(..))), "the holder stays");
+
+    sim.core.takeover = true;
+    let effects = sim.input(Input::Attach { guest, resume: None });
+    assert!(admitted(&effects).is_some(), "takeover allowed: {effects:?}");
+    assert!(effects.iter().any(|e| matches!(e, Effect::Close(p, CloseReason::Replaced(_)) if p == "v1")));
+
+    let effects = sim.ask("chair", Request::Chat { text: "hello\u{1b}[2J".into() });
+    assert_eq!(refusal_to(&effects, "chair"), Some(RefusalKind::BadRequest));
+}
