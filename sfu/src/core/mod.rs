@@ -1,6 +1,7 @@
 //! The sans-IO media core: rooms, peers, up/down tracks and the forwarding
 //! decisions. No sockets, no threads, no clock reads: time is an argument.
 
+pub mod allocate;
 pub mod clock;
 mod control;
 mod engine;

@@ -1,0 +1,300 @@
+//! Which layer of each video a subscriber receives, given its bandwidth
+//! estimate (issue 12): a plain struct on simulated time, like the
+//! [`Rewriter`](crate::core::rewrite::Rewriter).
+//!
+//! The rules, in order:
+//! 1. Audio first, always: its bitrate is taken off the estimate before any
+//!    video is considered.
+//! 2. Every wanted video at its lowest layer before any video gets more, by
+//!    priority (the floor holder, the broadcast source, the spotlight, the
+//!    active speaker, what the subscriber pinned, then the rest). A video
+//!    whose lowest layer does not fit is *paused* — the subscriber is told,
+//!    never shown a black tile without a reason.
+//! 3. Then, by priority, each video goes up a layer at a time while the
+//!    next layer fits, never above what its tile can show (`max_layer`).
+//! 4. Hysteresis: going down happens at once; going up (a higher layer, or
+//!    resuming a paused video) only within [`UP_HEADROOM`] of the estimate
+//!    and not within [`UP_HOLD`] of the last step down, so a link at its
+//!    edge does not flap between layers. Changes of the estimate smaller
+//!    than [`SMALL_CHANGE`] with the same wants keep the allocation as is.
+//!
+//! The allocator decides targets only: the forwarding path switches a
+//! spatial layer on the next keyframe of the target (it asks for one) and
+//! keeps sending the current layer until then.
+
+use std::time::{Duration, Instant};
+
+use crate::core::ids::TrackId;
+
+/// Spatial layers a publisher may send (simulcast: 0 lowest … 2 highest).
+pub const LAYERS: usize = 3;
+
+/// Share of the estimate that increases may use.
+pub const UP_HEADROOM: f64 = 0.85;
+/// No increase within this time of a decrease.
+pub const UP_HOLD: Duration = Duration::from_secs(4);
+/// A relative change of the estimate below which nothing is reconsidered.
+pub const SMALL_CHANGE: f64 = 0.08;
+
+/// How much a video matters to this subscriber; higher first.
+pub type Priority = u8;
+
+/// One video the subscriber wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoWant {
+    /// The published video track.
+    pub track: TrackId,
+    /// Higher is served first.
+    pub priority: Priority,
+    /// Highest layer worth sending (the tile's size): 0 … `LAYERS - 1`.
+    pub max_layer: u8,
+    /// Bitrate of each layer as it arrives (bit/s); 0: not being sent.
+    pub layers: [u64; LAYERS],
+}
+
+impl VideoWant {
+    fn cost(&self, layer: u8) -> u64 {
+        self.layers[usize::from(layer)]
+    }
+
+    /// The layers on offer, lowest first, up to the tile's limit.
+    fn available(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..LAYERS as u8)
+            .filter(move |l| *l <= self.max_layer.max(self.lowest().unwrap_or(0)))
+            .filter(move |l| self.cost(*l) > 0)
+    }
+
+    fn lowest(&self) -> Option<u8> {
+        (0..LAYERS as u8).find(|l| self.cost(*l) > 0)
+    }
+}
+
+/// What one video gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocation {
+    /// The track.
+    pub track: TrackId,
+    /// The layer to forward, or `None`: paused (not even the lowest fits).
+    pub layer: Option<u8>,
+}
+
+/// The allocation state of one subscriber.
+#[derive(Debug, Clone, Default)]
+pub struct Allocator {
+    current: Vec<Allocation>,
+    /// The estimate and wants the current allocation was made for, and
+    /// whether increases were on hold then.
+    basis: Option<(u64, Vec<VideoWant>, bool)>,
+    last_down: Option<Instant>,
+}
+
+impl Allocator {
+    /// A subscriber with nothing allocated yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The allocation now in force.
+    pub fn current(&self) -> &[Allocation] {
+        &self.current
+    }
+
+    /// What each wanted video gets at `now` with `estimate` bit/s towards
+    /// the subscriber, of which `audio` bit/s go to its audio. The result
+    /// is in the order of `wants`.
+    pub fn allocate(
+        &mut self,
+        now: Instant,
+        estimate: u64,
+        audio: u64,
+        wants: &[VideoWant],
+    ) -> &[Allocation] {
+        let holding = self.last_down.is_some_and(|t| now.saturating_duration_since(t) < UP_HOLD);
+        if let Some((basis, old_wants, held)) = &self.basis {
+            let change = (estimate as f64 - *basis as f64).abs() / (*basis).max(1) as f64;
+            // (A hold that has ended is a change: increases may now happen.)
+            if change < SMALL_CHANGE && old_wants.as_slice() == wants && *held == holding {
+                return &self.current;
+            }
+        }
+        let budget = estimate.saturating_sub(audio);
+        let previous = |track: TrackId| self.current.iter().find(|a| a.track == track).map(|a| a.layer);
+        // An increase beyond the previous allocation must fit the headroom
+        // (and not come right after a decrease); keeping what it had, or
+        // less, may use the whole estimate.
+        let up_budget = if holding { 0 } else { (budget as f64 * UP_HEADROOM) as u64 };
+
+        let mut order: Vec<usize> = (0..wants.len()).collect();
+        order.sort_by(|a, b| {
+            wants[*b].priority.cmp(&wants[*a].priority).then(wants[*a].track.cmp(&wants[*b].track))
+        });
+        let mut layer: Vec<Option<u8>> = vec![None; wants.len()];
+        let mut spent = 0u64;
+        let mut spent_up = 0u64; // the part of `spent` that is an increase
+        let fits = |cost: u64, was: Option<Option<u8>>, target: u8, spent: u64, spent_up: u64| {
+            let increase = match was {
+                Some(Some(w)) => target > w,
+                _ => true, // newly wanted or resuming
+            };
+            if increase {
+                spent + cost <= budget && spent_up + cost <= up_budget
+            } else {
+                spent + cost <= budget
+            }
+        };
+        // Every video at its lowest layer first.
+        for &i in &order {
+            let w = &wants[i];
+            let Some(low) = w.lowest() else { continue };
+            let was = previous(w.track);
+            let cost = w.cost(low);
+            if fits(cost, was, low, spent, spent_up) {
+                layer[i] = Some(low);
+                spent += cost;
+                if !matches!(was, Some(Some(l)) if l >= low) {
+                    spent_up += cost;
+                }
+            }
+        }
+        // Then up, a layer at a time, by priority.
+        for &i in &order {
+            let w = &wants[i];
+            let Some(start) = layer[i] else { continue };
+            let mut at = start;
+            let was = previous(w.track);
+            let higher: Vec<u8> = w.available().filter(|l| *l > start).collect();
+            for next in higher {
+                let extra = w.cost(next).saturating_sub(w.cost(at));
+                if !fits(extra, was, next, spent, spent_up) {
+                    break;
+                }
+                spent += extra;
+                if !matches!(was, Some(Some(l)) if l >= next) {
+                    spent_up += extra;
+                }
+                at = next;
+            }
+            layer[i] = Some(at);
+        }
+        let next: Vec<Allocation> =
+            wants.iter().zip(&layer).map(|(w, l)| Allocation { track: w.track, layer: *l }).collect();
+        let went_down = next.iter().any(|a| match previous(a.track) {
+            Some(Some(was)) => a.layer.is_none_or(|l| l < was),
+            _ => false,
+        });
+        if went_down {
+            self.last_down = Some(now);
+        }
+        self.current = next;
+        let holding = holding || went_down;
+        self.basis = Some((estimate, wants.to_vec(), holding));
+        &self.current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KBPS: u64 = 1000;
+
+    fn want(track: u64, priority: Priority) -> VideoWant {
+        VideoWant {
+            track: TrackId(track),
+            priority,
+            max_layer: 2,
+            layers: [150 * KBPS, 500 * KBPS, 1500 * KBPS],
+        }
+    }
+
+    fn layers(a: &[Allocation]) -> Vec<Option<u8>> {
+        a.iter().map(|x| x.layer).collect()
+    }
+
+    #[test]
+    fn everyone_gets_the_lowest_layer_before_anyone_gets_more() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        let wants = [want(1, 10), want(2, 0), want(3, 0)];
+        // 800 kbit/s, 64 of them audio: three lowest layers (450), then the
+        // speaker may not reach 500 on top (headroom 0.85 × 736 = 625).
+        assert_eq!(layers(alloc.allocate(now, 800 * KBPS, 64 * KBPS, &wants)), [Some(0), Some(0), Some(0)]);
+        // Plenty: the speaker goes to the top, the others as far as fits.
+        let mut alloc = Allocator::new();
+        assert_eq!(
+            layers(alloc.allocate(now, 3000 * KBPS, 64 * KBPS, &wants)),
+            [Some(2), Some(1), Some(0)],
+            "1500 + 500 + 150 within 0.85 × 2936"
+        );
+    }
+
+    #[test]
+    fn a_video_whose_lowest_layer_does_not_fit_is_paused_the_speaker_last() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        let wants = [want(1, 0), want(2, 10)];
+        // 300 kbit/s line, audio 40: room for one lowest layer, the speaker's.
+        assert_eq!(layers(alloc.allocate(now, 300 * KBPS, 40 * KBPS, &wants)), [None, Some(0)]);
+        // Below even that: both paused, audio kept.
+        assert_eq!(layers(alloc.allocate(now, 120 * KBPS, 40 * KBPS, &wants)), [None, None]);
+    }
+
+    #[test]
+    fn down_at_once_up_only_after_the_hold_and_within_headroom() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 10)];
+        assert_eq!(layers(alloc.allocate(t0, 2500 * KBPS, 0, &wants)), [Some(2)]);
+        // The estimate falls: down at once.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(1), 700 * KBPS, 0, &wants)), [Some(1)]);
+        // It recovers a second later: held.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(2), 2500 * KBPS, 0, &wants)), [Some(1)]);
+        // After the hold, up again.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(6), 2600 * KBPS, 0, &wants)), [Some(2)]);
+        // An estimate just at the top layer's cost keeps it (no headroom
+        // needed to stay) but would not have been enough to climb to it.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(7), 1550 * KBPS, 0, &wants)), [Some(2)]);
+        let mut fresh = Allocator::new();
+        assert_eq!(layers(fresh.allocate(t0, 1550 * KBPS, 0, &wants)), [Some(1)]);
+    }
+
+    #[test]
+    fn small_changes_of_the_estimate_change_nothing() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        let wants = [want(1, 10)];
+        assert_eq!(layers(alloc.allocate(now, 1000 * KBPS, 0, &wants)), [Some(1)]);
+        // 5 % less would not fit 500 within headroom from scratch… but it is small: kept.
+        assert_eq!(layers(alloc.allocate(now, 950 * KBPS, 0, &wants)), [Some(1)]);
+    }
+
+    #[test]
+    fn the_tile_limits_the_layer_even_with_bandwidth_to_spare() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        let mut thumb = want(1, 0);
+        thumb.max_layer = 0;
+        assert_eq!(layers(alloc.allocate(now, 10_000 * KBPS, 0, &[thumb])), [Some(0)]);
+    }
+
+    #[test]
+    fn a_single_layer_publisher_is_served_as_it_is() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        // aiortc, old browsers: one stream, reported as layer 0.
+        let one = VideoWant { layers: [900 * KBPS, 0, 0], ..want(1, 0) };
+        assert_eq!(layers(alloc.allocate(now, 2000 * KBPS, 0, &[one.clone()])), [Some(0)]);
+        assert_eq!(layers(alloc.allocate(now, 500 * KBPS, 0, &[one])), [None], "it does not fit: paused");
+    }
+
+    #[test]
+    fn a_paused_video_resumes_only_when_its_lowest_layer_fits_with_headroom() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 0)];
+        assert_eq!(layers(alloc.allocate(t0, 100 * KBPS, 0, &wants)), [None]);
+        // 160: the layer (150) fits but not within 0.85 × 160 = 136.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(10), 160 * KBPS, 0, &wants)), [None]);
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(11), 200 * KBPS, 0, &wants)), [Some(0)]);
+    }
+}
