@@ -283,7 +283,7 @@ mod tests {
         let now = Instant::now();
         // aiortc, old browsers: one stream, reported as layer 0.
         let one = VideoWant { layers: [900 * KBPS, 0, 0], ..want(1, 0) };
-        assert_eq!(layers(alloc.allocate(now, 2000 * KBPS, 0, &[one.clone()])), [Some(0)]);
+        assert_eq!(layers(alloc.allocate(now, 2000 * KBPS, 0, std::slice::from_ref(&one))), [Some(0)]);
         assert_eq!(layers(alloc.allocate(now, 500 * KBPS, 0, &[one])), [None], "it does not fit: paused");
     }
 
