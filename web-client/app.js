@@ -4,7 +4,7 @@
 import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
 import {
-  emptyMeeting, applyMessage, STATE_MESSAGES, msg, myself, nameOf, isHost, cameraOf, screenShares, onAirFor, tokenClaims,
+  emptyMeeting, applyMessage, STATE_MESSAGES, msg, myself, nameOf, isHost, cameraOf, screenShares, onAirFor, tokenClaims, refusalKey,
 } from './model.js';
 import { t, label, langTag, applyStrings, toggleLang, useStrings } from './i18n.js';
 import { STRINGS } from './meeting-i18n.js';
@@ -37,7 +37,7 @@ const state = {
 window.huiyi = state; // for tests and support staff (read-only use)
 
 /// Server messages kept in `state.events`.
-const LOGGED = ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat'];
+const LOGGED = ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat', 'link_reused'];
 
 function show(screen) {
   for (const id of ['prejoin', 'meeting', 'ended']) $(id).hidden = id !== screen;
@@ -113,6 +113,7 @@ async function join() {
 
 function wire(sig, session) {
   let started = false;
+  let refusal = null; // an error answering the hello: why the close that follows
   for (const type of LOGGED) sig.addEventListener(type, (e) => state.events.push({ type, detail: e.detail }));
   // Every message that changes the meeting goes through the model first;
   // then the page redraws, or does what else the message asks.
@@ -148,12 +149,25 @@ function wire(sig, session) {
     if (s === 'closed') {
       session.close();
       state.local?.getTracks().forEach((tr) => tr.stop());
-      const why = { 1000: t('left'), 4002: t('endedByChair'), 4003: t('removedText') }[code];
+      // A refused hello is final (no retry): say why, in the user's words.
+      const refused = code === 1008 && refusal ? refusalKey(refusal.code, refusal.message) : null;
+      const why = refused ? t(refused) : { 1000: t('left'), 4002: t('endedByChair'), 4003: t('removedText') }[code];
       $('ended-text').textContent = why || `${t('ended')} ${reason || ''}`;
+      $('link-warning').hidden = true;
       show('ended');
     }
   });
-  sig.addEventListener('error', (e) => console.warn('huiyi:', e.detail.code, e.detail.message));
+  sig.addEventListener('error', (e) => {
+    console.warn('huiyi:', e.detail.code, e.detail.message);
+    if (sig.state !== 'open') refusal = e.detail; // before the welcome: the hello's answer
+  });
+  sig.addEventListener('welcome', () => { refusal = null; });
+  // Someone tried to join with this page's link while we are in: the link
+  // may have leaked. A warning that stays until dismissed, nothing blocked.
+  sig.addEventListener('link_reused', () => {
+    console.warn('huiyi: a second use of this link was refused');
+    $('link-warning').hidden = false;
+  });
   session.addEventListener('track', (e) => {
     const { trackId, track, stream } = e.detail;
     if (!trackId) return;
@@ -333,6 +347,7 @@ $('btn-people').onclick = () => openSide('participants');
 $('btn-sign-in').onclick = () => state.sig.send(msg.signIn());
 $('btn-console').onclick = () => openSide('console');
 $('side-close').onclick = () => { $('side').hidden = true; };
+$('link-warning-close').onclick = () => { $('link-warning').hidden = true; };
 $('btn-chat').onclick = () => openSide('chat');
 $('btn-leave').onclick = () => state.sig.leave();
 $('chat-form').onsubmit = (e) => {

@@ -1,13 +1,17 @@
 // Strings of the secretary console (console.html): the dictionaries only;
 // the mechanism (t, the language switch and its stored choice, shared with
-// the meeting page, data-i18n) is i18n.js. Chinese first.
+// the meeting page, data-i18n) is i18n.js. Chinese first. The
+// administration's strings (accounts, audit log, password policy) are in
+// console-i18n-admin.js, merged in below.
 
-export const STRINGS = {
+import { ADMIN_STRINGS } from './console-i18n-admin.js';
+
+const BASE = {
   zh: {
     brand: '会议',
     appTitle: '会务管理',
     language: 'English',
-    loginHint: '请使用会务或管理员账号登录',
+    loginHint: '请使用本人账号登录',
     username: '用户名',
     password: '密码',
     login: '登录',
@@ -15,7 +19,10 @@ export const STRINGS = {
     logout: '退出',
     sessionExpired: '登录已失效，请重新登录。',
     who: '{name}（{role}）',
-    roles: { admin: '管理员', secretary: '会务', chair: '主席', participant: '参会人员', auditor: '审计员', venue: '会场终端' },
+    roles: {
+      admin: '系统管理员', security: '安全管理员', auditor: '审计管理员',
+      secretary: '会务', chair: '主席', participant: '参会人员', venue: '会场终端',
+    },
     navWeek: '日程',
     navNew: '新建会议',
     navTemplates: '会议模板',
@@ -168,8 +175,8 @@ export const STRINGS = {
     unitCount: '共 {n} 个',
     // my password
     changePassword: '修改密码',
-    pwHint: '新密码至少 10 个字符。修改后，本账号在其他电脑或手机上的登录会全部退出，当前页面保持登录。',
-    pwFirstAdmin: '首次登录的管理员请先把启动时显示的一次性密码改为自己的密码。',
+    pwHint: '修改后，本账号在其他电脑或手机上的登录会全部退出，当前页面保持登录。',
+    pwFirstAdmin: '系统首次启动时，系统管理员、安全管理员和审计管理员三个账号的一次性密码写在服务器数据目录的 initial-passwords.txt 文件中。凡是他人给出的密码（一次性密码或重置后的密码），首次登录时都须改为自己的密码；改好后请删除该文件。',
     pwOld: '当前密码',
     pwNew: '新密码',
     pwRepeat: '再次输入新密码',
@@ -177,7 +184,6 @@ export const STRINGS = {
     pwChanged: '密码已修改。本账号在其他设备上的登录已退出，下次登录请使用新密码。',
     pwWrongOld: '当前密码不正确',
     pwLocked: '尝试次数过多，账号已暂时锁定，请稍后再试',
-    pwTooShort: '新密码至少需要 10 个字符',
     // accounts
     accNewTitle: '新建账号',
     accNewHint: '会场终端账号对应组织机构中的一个会场，参会人员账号对应一名人员：登录后看到该会场或人员受邀的会议，并以其名义入会。',
@@ -192,15 +198,13 @@ export const STRINGS = {
     accHasAccount: ' · 已有账号 {username}',
     accNoUnits: '组织机构中还没有{kind}，请先导入组织机构。',
     accName: '姓名或名称',
-    accPassword: '初始密码',
-    accGenerate: '随机生成',
-    accPasswordHint: '至少 10 个字符。请把用户名和密码告知使用人，并提醒其登录后修改密码。',
+    accPassword: '初始密码（可不填）',
+    accPasswordHint: '不填时，创建后显示一次系统生成的一次性密码。无论哪种，本人首次登录时都须改为自己的密码。自行填写的密码须满足：',
     accCreate: '创建账号',
     accCreated: '已创建{role}账号 {username}（{name}）。',
     accTaken: '用户名“{username}”已被使用，请换一个',
     accUnknownUnit: '组织机构中没有所选单位，请刷新页面后重选',
     accInvalid: '输入有误',
-    accPasswordShort: '密码至少需要 10 个字符',
     accPickUnit: '请选择{what}。',
     accListTitle: '账号',
     accSearch: '搜索姓名、用户名或单位',
@@ -209,7 +213,6 @@ export const STRINGS = {
     accColUnit: '组织机构',
     accEmpty: '没有符合条件的账号。',
     accYou: '本人',
-    accSelfRole: '不能修改自己的角色',
     accRoleOf: '{name} 的角色',
     accChangeRole: '修改角色',
     confirmRole: '将“{name}”的角色由“{from}”改为“{to}”？',
@@ -223,14 +226,14 @@ export const STRINGS = {
     errMissingApi: '服务器尚不支持此功能',
     httpStatus: {
       400: '请求有误', 401: '未登录或登录失败', 403: '无权进行此操作', 404: '未找到', 409: '名称已被使用',
-      412: '已被他人修改', 413: '内容过大', 422: '输入有误', 428: '缺少版本信息', 500: '服务器出错',
+      412: '已被他人修改', 413: '内容过大', 422: '输入有误', 428: '缺少版本信息', 500: '服务器出错', 503: '服务器繁忙',
     },
   },
   en: {
     brand: 'Huiyi',
     appTitle: 'Meeting office',
     language: '中文',
-    loginHint: 'Log in with a secretary or admin account',
+    loginHint: 'Log in with your own account',
     username: 'Username',
     password: 'Password',
     login: 'Log in',
@@ -238,7 +241,10 @@ export const STRINGS = {
     logout: 'Log out',
     sessionExpired: 'Your session has ended; please log in again.',
     who: '{name} ({role})',
-    roles: { admin: 'admin', secretary: 'secretary', chair: 'chair', participant: 'participant', auditor: 'auditor', venue: 'venue terminal' },
+    roles: {
+      admin: 'system administrator', security: 'security administrator', auditor: 'audit administrator',
+      secretary: 'secretary', chair: 'chair', participant: 'participant', venue: 'venue terminal',
+    },
     navWeek: 'Schedule',
     navNew: 'New meeting',
     navTemplates: 'Templates',
@@ -385,8 +391,8 @@ export const STRINGS = {
     orgTitle: 'Organisation',
     unitCount: '{n} units',
     changePassword: 'Change password',
-    pwHint: 'At least 10 characters. Your account is logged out everywhere else (other PCs and phones); this page stays logged in.',
-    pwFirstAdmin: 'First login as admin? Replace the one-time password shown at the first start with your own.',
+    pwHint: 'Your account is logged out everywhere else (other PCs and phones); this page stays logged in.',
+    pwFirstAdmin: "The first start writes the one-time passwords of the three administrators (system, security, audit) to initial-passwords.txt in the server's data directory. Every password given by someone else (one-time or reset) must be replaced with your own at the first login; delete the file once done.",
     pwOld: 'Current password',
     pwNew: 'New password',
     pwRepeat: 'New password again',
@@ -394,7 +400,6 @@ export const STRINGS = {
     pwChanged: 'Password changed. Your other sessions have ended; log in with the new password from now on.',
     pwWrongOld: 'The current password is wrong',
     pwLocked: 'Too many attempts: the account is locked for now; try again later',
-    pwTooShort: 'The new password needs at least 10 characters',
     accNewTitle: 'New account',
     accNewHint: 'A venue terminal account stands for one venue of the organisation, a participant account for one person: it sees the meetings that venue or person is invited to and joins as them.',
     accRole: 'Role',
@@ -408,15 +413,13 @@ export const STRINGS = {
     accHasAccount: ' · has account {username}',
     accNoUnits: 'The organisation has no units of kind {kind} yet; import it first.',
     accName: 'Name',
-    accPassword: 'Initial password',
-    accGenerate: 'Generate',
-    accPasswordHint: 'At least 10 characters. Pass the username and password on, and ask for the password to be changed at the first login.',
+    accPassword: 'Initial password (optional)',
+    accPasswordHint: 'Left empty, the server makes a one-time password, shown once after creation. Either way the person sets their own at the first login. A password typed here needs:',
     accCreate: 'Create account',
     accCreated: 'Created the {role} account {username} ({name}).',
     accTaken: 'The username "{username}" is taken; choose another',
     accUnknownUnit: 'The chosen unit is not in the organisation; reload the page and choose again',
     accInvalid: 'Invalid input',
-    accPasswordShort: 'A password needs at least 10 characters',
     accPickUnit: '{what}: please choose one.',
     accListTitle: 'Accounts',
     accSearch: 'Search name, username or unit',
@@ -425,7 +428,6 @@ export const STRINGS = {
     accColUnit: 'Organisation',
     accEmpty: 'No matching accounts.',
     accYou: 'you',
-    accSelfRole: 'You cannot change your own role',
     accRoleOf: 'Role of {name}',
     accChangeRole: 'Change role',
     confirmRole: 'Change the role of "{name}" from {from} to {to}?',
@@ -438,7 +440,13 @@ export const STRINGS = {
     errMissingApi: 'the server does not support this yet',
     httpStatus: {
       400: 'Bad request', 401: 'Not logged in or login failed', 403: 'Not allowed', 404: 'Not found', 409: 'Name already taken',
-      412: 'Changed by someone else', 413: 'Too large', 422: 'Invalid input', 428: 'Version missing', 500: 'Server error',
+      412: 'Changed by someone else', 413: 'Too large', 422: 'Invalid input', 428: 'Version missing', 500: 'Server error', 503: 'Server busy',
     },
   },
+};
+
+/// The console's dictionaries: the base and the administration's.
+export const STRINGS = {
+  zh: { ...BASE.zh, ...ADMIN_STRINGS.zh },
+  en: { ...BASE.en, ...ADMIN_STRINGS.en },
 };

@@ -239,6 +239,38 @@ export const msg = Object.freeze({
   rollCallStop: () => control('roll_call_stop'),
 });
 
+// ---------- refused joins ----------
+
+/// Why the server refused a `hello` (its `error`, then the close 1008), as
+/// a key of the meeting page's dictionary; null for an error that is no
+/// refusal of the join. The code says most; the message (the server's
+/// words, docs/protocol.md) tells a link replaced by a new one from a
+/// withdrawn invitation, a cancelled meeting from an ended one.
+export function refusalKey(code, message = '') {
+  switch (code) {
+    case 'link_in_use': return 'linkInUse';
+    case 'forbidden':
+      if (/replaced by a new one/.test(message)) return 'linkReplaced';
+      if (/withdrawn|no longer on the meeting/.test(message)) return 'linkRevoked';
+      if (/removed you/.test(message)) return 'removedText';
+      return 'joinForbidden';
+    case 'meeting_closed':
+      if (/cancelled/.test(message)) return 'meetingCancelled';
+      if (/not opened yet/.test(message)) return 'meetingNotOpen';
+      if (/locked/.test(message)) return 'meetingLockedJoin';
+      return 'meetingOver';
+    case 'unauthorized': return 'linkInvalid';
+    case 'unsupported_version': return 'reloadPage';
+    default: return null;
+  }
+}
+
+/// The dictionary keys `refusalKey` can give (each needs a string).
+export const REFUSAL_KEYS = [
+  'linkInUse', 'linkReplaced', 'linkRevoked', 'removedText', 'joinForbidden', 'meetingCancelled',
+  'meetingNotOpen', 'meetingLockedJoin', 'meetingOver', 'linkInvalid', 'reloadPage',
+];
+
 // ---------- join tokens ----------
 
 /// The claims of a join token (`base64url(JSON) "." signature`), read

@@ -30,6 +30,11 @@ pub struct SfuConfig {
     /// Most kbit/s one published track forwards; beyond it the rest of that
     /// second's packets are dropped.
     pub max_track_kbps: u64,
+    /// The starting bandwidth estimate towards each participant (kbit/s):
+    /// each participant's videos get the simulcast layers that fit its
+    /// estimate, which then follows its link. 0 turns estimation off (every
+    /// video at its best layer, whatever the link).
+    pub bwe_initial_kbps: u64,
 }
 
 impl Default for SfuConfig {
@@ -43,6 +48,7 @@ impl Default for SfuConfig {
             keyframe_min_interval_ms: 500,
             max_tracks_per_peer: 4,
             max_track_kbps: 10_000,
+            bwe_initial_kbps: 1000,
         }
     }
 }
@@ -75,6 +81,9 @@ impl SfuConfig {
         }
         if !(1..=16).contains(&self.max_tracks_per_peer) {
             problems.push(Problem::new("sfu.max_tracks_per_peer", "must be between 1 and 16"));
+        }
+        if self.bwe_initial_kbps != 0 && !(100..=100_000).contains(&self.bwe_initial_kbps) {
+            problems.push(Problem::new("sfu.bwe_initial_kbps", "must be 0 (off) or between 100 and 100000"));
         }
         if !(64..=1_000_000).contains(&self.max_track_kbps) {
             problems.push(Problem::new("sfu.max_track_kbps", "must be between 64 and 1000000"));

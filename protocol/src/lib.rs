@@ -395,6 +395,14 @@ pub enum ErrorCode {
     LinkInUse,
 }
 
+/// Why a video is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// Your link cannot carry it now.
+    Bandwidth,
+}
+
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -457,6 +465,20 @@ pub enum ServerMsg {
     },
     /// A track ended.
     TrackEnded {
+        /// Track id.
+        track: String,
+    },
+    /// A video you receive is paused: even its smallest layer does not fit
+    /// your link now. Audio goes on. Keep its last frame (or its name) with
+    /// a "weak network" (网络较差) badge; it resumes by itself.
+    VideoPaused {
+        /// Track id.
+        track: String,
+        /// Why.
+        reason: PauseReason,
+    },
+    /// A paused video is sent again.
+    VideoResumed {
         /// Track id.
         track: String,
     },

@@ -6,7 +6,7 @@
 //! audio and/or video and answer the server's offers. Links can lose packets
 //! with a seeded generator, so "1 000 packets at 5 % loss" is repeatable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,8 +18,11 @@ use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use crate::core::events::{SfuError, SfuEvent};
+
+mod link;
 use crate::core::ids::{PeerId, RoomId};
 use crate::core::Engine;
+pub use link::Link;
 
 /// A received RTP packet, as a client saw it.
 #[derive(Debug, Clone)]
@@ -66,6 +69,15 @@ pub struct Client {
     pending: Option<SdpPendingOffer>,
     video_seq: u64,
     audio_seq: u64,
+    /// The link towards this client (rate, queue, delay), if not perfect.
+    pub down_link: Option<Link>,
+    /// Datagrams on their way through `down_link`: arrival time, source, bytes.
+    inbox: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
+    /// Simulcast layers it publishes (rids, lowest first); empty: one stream.
+    pub simulcast: Vec<&'static str>,
+    /// Per simulcast layer: a keyframe was requested.
+    pub layer_keyframe_wanted: [bool; 3],
+    layer_seq: [u64; 3],
 }
 
 /// A tiny deterministic generator (xorshift64*), enough for loss decisions.
@@ -138,6 +150,24 @@ impl Sim {
         video: bool,
         may_publish: bool,
     ) -> Result<usize, SfuError> {
+        self.join_with(room, id, audio, video, may_publish, false)
+    }
+
+    /// A client that publishes audio and its video as simulcast: three
+    /// layers, `q`, `h`, `f` (see [`Sim::send_video_layers`]).
+    pub fn join_simulcast(&mut self, room: RoomId, id: PeerId) -> Result<usize, SfuError> {
+        self.join_with(room, id, true, true, true, true)
+    }
+
+    fn join_with(
+        &mut self,
+        room: RoomId,
+        id: PeerId,
+        audio: bool,
+        video: bool,
+        may_publish: bool,
+        simulcast: bool,
+    ) -> Result<usize, SfuError> {
         let index = self.clients.len();
         let addr = SocketAddr::from(([10, 0, (index / 250) as u8, (index % 250 + 2) as u8], 5000));
         let mut rtc = Rtc::builder()
@@ -149,7 +179,14 @@ impl Sim {
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid host candidate"));
         let mut api = rtc.sdp_api();
         let audio = audio.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
-        let video = video.then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let layers = simulcast.then(|| {
+            let mut s = str0m::media::Simulcast::new();
+            for rid in ["q", "h", "f"] {
+                s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+            }
+            s
+        });
+        let video = video.then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers));
         if audio.is_none() && video.is_none() {
             api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
@@ -173,6 +210,11 @@ impl Sim {
             pending: None,
             video_seq: 0,
             audio_seq: 0,
+            down_link: None,
+            inbox: VecDeque::new(),
+            simulcast: if simulcast { vec!["q", "h", "f"] } else { Vec::new() },
+            layer_keyframe_wanted: [true; 3],
+            layer_seq: [0; 3],
         });
         self.by_addr.insert(addr, index);
         self.pump();
@@ -192,6 +234,13 @@ impl Sim {
                     continue;
                 }
                 let c = &mut self.clients[i];
+                if let Some(link) = c.down_link.as_mut() {
+                    // Through the link: queued, maybe dropped, delivered later.
+                    if let Some(arrival) = link.enqueue(self.now, t.contents.len(), &mut self.loss) {
+                        c.inbox.push_back((arrival, t.source, t.contents.to_vec()));
+                    }
+                    continue;
+                }
                 let input = Input::Receive(
                     self.now,
                     Receive {
@@ -241,7 +290,47 @@ impl Sim {
             if c.deadline <= self.now {
                 let _ = c.rtc.handle_input(Input::Timeout(self.now));
             }
+            while c.inbox.front().is_some_and(|(at, _, _)| *at <= self.now) {
+                let (_, source, bytes) = c.inbox.pop_front().expect("checked");
+                let Ok(contents) = (&bytes[..]).try_into() else { continue };
+                let input = Input::Receive(
+                    self.now,
+                    Receive { proto: Protocol::Udp, source, destination: c.addr, contents },
+                );
+                let _ = c.rtc.handle_input(input);
+            }
         }
+        self.pump();
+    }
+
+    /// Client `i` sends one packet on each of its simulcast layers (sizes
+    /// 150, 500 and 1 200 bytes: about 120 kbit/s, 400 kbit/s and 960 kbit/s
+    /// at one packet per 10 ms), each layer starting a keyframe when one
+    /// was asked for it. The payload carries the layer index after the VP8
+    /// descriptor, then `id`.
+    pub fn send_video_layers(&mut self, i: usize, id: u64) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let Some(mid) = c.video else { return };
+        let any = std::mem::take(&mut c.keyframe_wanted);
+        for (layer, (rid, size)) in [("q", 150usize), ("h", 500), ("f", 1200)].into_iter().enumerate() {
+            let keyframe = std::mem::take(&mut c.layer_keyframe_wanted[layer]) || any;
+            c.layer_seq[layer] += 1;
+            let seq = c.layer_seq[layer];
+            let pic = (seq & 0x7fff) as u16;
+            let mut payload =
+                vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe), layer as u8];
+            payload.extend_from_slice(&id.to_be_bytes());
+            payload.resize(size, 0xab);
+            let Some(pt) = c.rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+                return;
+            };
+            let ts = media_ts(self.start, now, 90);
+            if let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, Some(rid.into())) {
+                tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(true).nackable(true));
+            }
+        }
+        drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();
     }
 
@@ -423,7 +512,10 @@ fn drain_client(
                 Event::KeyframeRequest(r)
                     if r.kind == KeyframeRequestKind::Pli || r.kind == KeyframeRequestKind::Fir =>
                 {
-                    c.keyframe_wanted = true;
+                    match r.rid.as_ref().and_then(|rid| c.simulcast.iter().position(|s| **s == **rid)) {
+                        Some(layer) => c.layer_keyframe_wanted[layer] = true,
+                        None => c.keyframe_wanted = true,
+                    }
                     c.keyframe_requests += 1;
                 }
                 _ => {}

@@ -60,7 +60,7 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
             "mishu",
             "王秘书",
             AccountRole::Secretary,
-            "console-test-pw",
+            "Console-Test-2026",
             false,
         )
         .expect("account");
@@ -69,7 +69,7 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
     let env = vec![
         ("HUIYI_BASE", server.base.clone()),
         ("HUIYI_SECRETARY", "mishu".to_string()),
-        ("HUIYI_PASSWORD", "console-test-pw".to_string()),
+        ("HUIYI_PASSWORD", "Console-Test-2026".to_string()),
     ];
     let ok = node_scenario("console.test.mjs", env).await;
     server.stop().await;

@@ -10,8 +10,10 @@
 //!    active speaker, what the subscriber pinned, then the rest). A video
 //!    whose lowest layer does not fit is *paused* — the subscriber is told,
 //!    never shown a black tile without a reason.
-//! 3. Then, by priority, each video goes up a layer at a time while the
-//!    next layer fits, never above what its tile can show (`max_layer`).
+//! 3. Then, by priority, each video goes back up to the layer it had while
+//!    that fits (one video's increase never takes another's layer while the
+//!    estimate holds), and then up a layer at a time while the next layer
+//!    fits, never above what its tile can show (`max_layer`).
 //! 4. Hysteresis: going down happens at once; going up (a higher layer, or
 //!    resuming a paused video) only within [`UP_HEADROOM`] of the estimate
 //!    and not within [`UP_HOLD`] of the last step down, so a link at its
@@ -32,7 +34,7 @@ pub const LAYERS: usize = 3;
 /// Share of the estimate that increases may use.
 pub const UP_HEADROOM: f64 = 0.85;
 /// No increase within this time of a decrease.
-pub const UP_HOLD: Duration = Duration::from_secs(4);
+pub const UP_HOLD: Duration = Duration::from_secs(3);
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 
@@ -156,25 +158,34 @@ impl Allocator {
                 }
             }
         }
-        // Then up, a layer at a time, by priority.
-        for &i in &order {
-            let w = &wants[i];
-            let Some(start) = layer[i] else { continue };
-            let mut at = start;
-            let was = previous(w.track);
-            let higher: Vec<u8> = w.available().filter(|l| *l > start).collect();
-            for next in higher {
-                let extra = w.cost(next).saturating_sub(w.cost(at));
-                if !fits(extra, was, next, spent, spent_up) {
-                    break;
+        // Then up, a layer at a time, by priority: first back to what each
+        // had (so that one video's increase never takes another's layer
+        // while the estimate holds), then increases.
+        for increases in [false, true] {
+            for &i in &order {
+                let w = &wants[i];
+                let Some(start) = layer[i] else { continue };
+                let mut at = start;
+                let was = previous(w.track);
+                let kept = match was {
+                    Some(Some(l)) => l,
+                    _ => start,
+                };
+                let higher: Vec<u8> =
+                    w.available().filter(|l| *l > start && (increases || *l <= kept)).collect();
+                for next in higher {
+                    let extra = w.cost(next).saturating_sub(w.cost(at));
+                    if !fits(extra, was, next, spent, spent_up) {
+                        break;
+                    }
+                    spent += extra;
+                    if !matches!(was, Some(Some(l)) if l >= next) {
+                        spent_up += extra;
+                    }
+                    at = next;
                 }
-                spent += extra;
-                if !matches!(was, Some(Some(l)) if l >= next) {
-                    spent_up += extra;
-                }
-                at = next;
+                layer[i] = Some(at);
             }
-            layer[i] = Some(at);
         }
         let next: Vec<Allocation> =
             wants.iter().zip(&layer).map(|(w, l)| Allocation { track: w.track, layer: *l }).collect();
@@ -250,7 +261,7 @@ mod tests {
         // It recovers a second later: held.
         assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(2), 2500 * KBPS, 0, &wants)), [Some(1)]);
         // After the hold, up again.
-        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(6), 2600 * KBPS, 0, &wants)), [Some(2)]);
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(5), 2600 * KBPS, 0, &wants)), [Some(2)]);
         // An estimate just at the top layer's cost keeps it (no headroom
         // needed to stay) but would not have been enough to climb to it.
         assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(7), 1550 * KBPS, 0, &wants)), [Some(2)]);
@@ -266,6 +277,18 @@ mod tests {
         assert_eq!(layers(alloc.allocate(now, 1000 * KBPS, 0, &wants)), [Some(1)]);
         // 5 % less would not fit 500 within headroom from scratch… but it is small: kept.
         assert_eq!(layers(alloc.allocate(now, 950 * KBPS, 0, &wants)), [Some(1)]);
+    }
+
+    #[test]
+    fn one_videos_increase_never_takes_anothers_layer() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 0), want(2, 0)];
+        // 1.3 Mbit/s: both at the middle layer (1000 of 1105 headroom).
+        assert_eq!(layers(alloc.allocate(t0, 1300 * KBPS, 0, &wants)), [Some(1), Some(1)]);
+        // A little more: track 1 may not climb to 1500 by pushing track 2 down.
+        let more = alloc.allocate(t0 + Duration::from_secs(10), 1800 * KBPS, 0, &wants);
+        assert_eq!(layers(more), [Some(1), Some(1)]);
     }
 
     #[test]

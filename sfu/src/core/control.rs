@@ -131,6 +131,9 @@ impl Engine {
                 }
             }
             let speaker = loudest.map(|(_, id)| id);
+            if let (Some(s), Some(r)) = (speaker, self.rooms.get_mut(&room)) {
+                r.last_speaker = Some(s);
+            }
             let current = self.speakers.entry(room).or_insert(None);
             if *current != speaker {
                 *current = speaker;

@@ -43,6 +43,11 @@ pub struct EngineConfig {
     /// rest of that second's packets are dropped (a hostile publisher
     /// cannot flood every subscriber).
     pub max_track_bytes_per_sec: u64,
+    /// The starting bandwidth estimate towards each subscriber (bit/s):
+    /// with it, the send-side estimator (transport-wide feedback) runs and
+    /// each subscriber's videos are allocated layers within its estimate;
+    /// without it every video goes at its best layer.
+    pub bwe_initial: Option<u64>,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +59,7 @@ impl Default for EngineConfig {
             stats_interval: Duration::from_secs(5),
             max_tracks_per_peer: 4,
             max_track_bytes_per_sec: 10_000_000 / 8,
+            bwe_initial: None,
         }
     }
 }
@@ -84,6 +90,11 @@ pub(crate) struct Room {
     pub members: Vec<PeerKey>,
     /// Published tracks: owner and up track index.
     pub tracks: HashMap<TrackId, (PeerKey, usize)>,
+    /// Publishers whose video comes first for every subscriber (the floor
+    /// holder, the broadcast source, the spotlight), in that order.
+    pub featured: Vec<PeerId>,
+    /// The active speaker, or the last one while nobody speaks.
+    pub last_speaker: Option<PeerId>,
 }
 
 /// The sans-IO media engine of one worker.
@@ -102,6 +113,7 @@ pub struct Engine {
     pub(crate) next_track: u64,
     next_stats: Option<Instant>,
     pub(crate) next_speaker_check: Option<Instant>,
+    pub(crate) next_allocation: Option<Instant>,
     pub(crate) speakers: HashMap<RoomId, Option<PeerId>>,
     pub(crate) counters: EngineCounters,
 }
@@ -122,6 +134,7 @@ impl Engine {
             next_track: 1,
             next_stats: None,
             next_speaker_check: None,
+            next_allocation: None,
             speakers: HashMap::new(),
             counters: EngineCounters::default(),
         }
@@ -147,7 +160,10 @@ impl Engine {
         if self.rooms.contains_key(&room) {
             return Err(SfuError::RoomExists(room));
         }
-        self.rooms.insert(room, Room { members: Vec::new(), tracks: HashMap::new() });
+        self.rooms.insert(
+            room,
+            Room { members: Vec::new(), tracks: HashMap::new(), featured: Vec::new(), last_speaker: None },
+        );
         Ok(())
     }
 
@@ -205,7 +221,7 @@ impl Engine {
         }
         crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer = parse_offer(offer)?;
-        let mut rtc = new_server_rtc(now);
+        let mut rtc = new_server_rtc(now, self.cfg.bwe_initial);
         for addr in &self.cfg.candidates {
             if let Ok(c) = str0m::Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
@@ -294,6 +310,7 @@ impl Engine {
         }
         self.process_work(now);
         self.update_speakers(now);
+        self.reallocate_due(now);
         if self.next_stats.is_none_or(|t| now >= t) {
             self.next_stats = Some(now + self.cfg.stats_interval);
             self.emit_stats();
@@ -305,7 +322,7 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_stats;
         if !self.rooms.is_empty() {
-            if let Some(t) = self.next_speaker_check {
+            for t in [self.next_speaker_check, self.next_allocation].into_iter().flatten() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
@@ -412,6 +429,10 @@ impl Engine {
         match event {
             Event::RtpPacket(packet) => self.forward(now, pk, packet),
             Event::KeyframeRequest(req) => self.subscriber_wants_keyframe(now, pk, req),
+            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
+                self.estimate_changed(now, pk, estimate)
+            }
+            Event::StreamPaused(paused) => self.layer_paused(pk, paused),
             Event::MediaAdded(added) => self.media_added(pk, added),
             Event::MediaChanged(changed) => self.media_changed(pk, changed.mid, changed.direction),
             Event::Connected => {
@@ -503,9 +524,11 @@ impl Engine {
 }
 
 /// The server side of a connection: ICE-lite, RTP mode, and only the codecs
-/// Huiyi forwards (Opus; VP8 and H.264).
-fn new_server_rtc(now: Instant) -> Rtc {
+/// Huiyi forwards (Opus; VP8 and H.264); with `bwe`, the send-side
+/// bandwidth estimator from that starting estimate.
+fn new_server_rtc(now: Instant, bwe: Option<u64>) -> Rtc {
     Rtc::builder()
+        .enable_bwe(bwe.map(str0m::bwe::Bitrate::from))
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .clear_codecs()

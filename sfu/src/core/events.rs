@@ -21,6 +21,25 @@ pub enum SfuEvent {
         /// Why.
         reason: LeaveReason,
     },
+    /// A video a subscriber receives is paused: even its lowest layer does
+    /// not fit the subscriber's bandwidth estimate (audio goes on).
+    VideoPaused {
+        /// Room.
+        room: RoomId,
+        /// The subscriber.
+        peer: PeerId,
+        /// The paused video.
+        track: TrackId,
+    },
+    /// A video paused for bandwidth is sent again.
+    VideoResumed {
+        /// Room.
+        room: RoomId,
+        /// The subscriber.
+        peer: PeerId,
+        /// The video.
+        track: TrackId,
+    },
     /// A peer started publishing a track.
     TrackPublished {
         /// Room.

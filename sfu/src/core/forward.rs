@@ -20,6 +20,7 @@ use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
 use crate::core::events::SfuEvent;
 use crate::core::ids::{PeerId, TrackKind};
+use crate::core::layers::Gate;
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::rewrite::{Decision, RewriteIn};
 
@@ -38,6 +39,8 @@ struct Shared<'a> {
     rewrite: RewriteIn,
     descriptor: Option<Vp8Descriptor>,
     ext: ExtensionValues,
+    /// The simulcast layer the packet belongs to (0 without simulcast).
+    spatial: u8,
     video: bool,
 }
 
@@ -50,6 +53,20 @@ impl Engine {
         let Some(ui) = p.up_index_for(packet.header.ssrc) else {
             return;
         };
+        let known = p.up[ui].as_ref().is_some_and(|u| u.layers.iter().any(|l| l.ssrc == packet.header.ssrc));
+        let spatial = self.layer_of(now, pk, ui, packet.header.ssrc, packet.payload.len() as u64);
+        if !known {
+            // A layer appeared: its subscribers may now receive it.
+            let subscribers: Vec<PeerKey> = self.peers[pk]
+                .as_ref()
+                .and_then(|p| p.up[ui].as_ref())
+                .map(|u| u.subscribers.iter().map(|s| s.peer).collect())
+                .unwrap_or_default();
+            for s in subscribers {
+                self.reallocate(now, s);
+            }
+        }
+        let Some(p) = self.peer_mut(pk) else { return };
         let pt = packet.header.payload_type;
         let spec = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt)) {
             Some((_, spec)) => *spec,
@@ -122,9 +139,10 @@ impl Engine {
             descriptor,
             ext,
             video,
+            spatial,
         };
         let count = up.subscribers.len();
-        let mut wants_keyframe = false;
+        let mut wants_keyframe = 0u8;
         for i in 0..count {
             let Some(s) = self.peers[pk]
                 .as_ref()
@@ -134,9 +152,14 @@ impl Engine {
             else {
                 break;
             };
-            wants_keyframe |= self.write_down(s, &shared);
+            if let Some(layer) = self.write_down(s, &shared) {
+                wants_keyframe |= 1 << layer;
+            }
         }
-        if wants_keyframe {
+        if wants_keyframe != 0 {
+            if let Some(up) = self.peer_mut(pk).and_then(|p| p.up[ui].as_mut()) {
+                up.keyframe_layers |= wants_keyframe;
+            }
             self.request_keyframe(now, pk, ui, KeyframeRequestKind::Pli);
         }
     }
@@ -147,32 +170,36 @@ impl Engine {
     /// default is three): on a county intranet a NACK comes within tens of
     /// milliseconds, and a repair older than a second would arrive after the
     /// receiver's jitter buffer gave up. Memory per subscribed video stream
-    /// drops threefold (docs/benchmarks.md). True if it waits for a keyframe.
-    fn write_down(&mut self, s: Subscriber, sh: &Shared<'_>) -> bool {
-        let Some(sub) = self.peers.get_mut(s.peer).and_then(Option::as_mut) else {
-            return false;
-        };
+    /// drops threefold (docs/benchmarks.md). Returns the layer it waits for a
+    /// keyframe of, if it does.
+    fn write_down(&mut self, s: Subscriber, sh: &Shared<'_>) -> Option<u8> {
+        let sub = self.peers.get_mut(s.peer).and_then(Option::as_mut)?;
         if sh.video
             && (sub.video_paused
                 || sub.video_sources.as_ref().is_some_and(|allowed| !allowed.contains(&sh.publisher)))
         {
-            return false;
+            return None;
         }
-        let Some(down) = sub.down.get_mut(s.down).and_then(Option::as_mut) else {
-            return false;
-        };
+        let down = sub.down.get_mut(s.down).and_then(Option::as_mut)?;
+        match down.layer.gate(sh.spatial, sh.rewrite.keyframe) {
+            Gate::Forward => {}
+            Gate::Drop => return None,
+            Gate::NeedKeyframe(layer) => return Some(layer),
+            Gate::Switch => {
+                down.layer.current = down.layer.target;
+                down.rewriter.switch_source();
+            }
+        }
         let out = match down.rewriter.rewrite(sh.rewrite) {
             Decision::Forward(out) => out,
-            Decision::WaitForKeyframe => return true,
-            Decision::Stale => return false,
+            Decision::WaitForKeyframe => return Some(sh.spatial),
+            Decision::Stale => return None,
         };
         let in_pt = sh.packet.header.payload_type;
         let out_pt = match down.pt_map.iter().find(|(i, _)| *i == in_pt) {
             Some((_, o)) => *o,
             None => {
-                let Some(o) = subscriber_pt(&sub.rtc, &sh.spec) else {
-                    return false;
-                };
+                let o = subscriber_pt(&sub.rtc, &sh.spec)?;
                 down.pt_map.push((in_pt, o));
                 o
             }
@@ -216,7 +243,7 @@ impl Engine {
                 down.rtx_sized = true;
             }
         }
-        false
+        None
     }
 
     /// A subscriber lost its picture: ask the publisher, through the throttle.
@@ -230,6 +257,12 @@ impl Engine {
         let Some((owner, ui)) = p.down[di].as_ref().and_then(|d| d.source) else {
             return;
         };
+        let layer = p.down[di].as_ref().and_then(|d| d.layer.current);
+        if let (Some(layer), Some(up)) =
+            (layer, self.peer_mut(owner).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut))
+        {
+            up.keyframe_layers |= 1 << layer;
+        }
         self.request_keyframe(now, owner, ui, req.kind);
     }
 
@@ -269,12 +302,23 @@ impl Engine {
         let Some(o) = self.peer_mut(owner) else {
             return;
         };
-        let Some(up) = o.up[ui].as_ref() else { return };
+        let Some(up) = o.up[ui].as_mut() else { return };
         let (room, peer, track, mid) = (o.room, o.id, up.id, up.mid);
+        // The layers asked for (all of them when nobody said which).
+        let mask = std::mem::take(&mut up.keyframe_layers);
+        let ssrcs: Vec<_> =
+            up.layers.iter().filter(|l| mask == 0 || mask & (1 << l.spatial) != 0).map(|l| l.ssrc).collect();
         o.counters.keyframe_requests += 1;
         self.with_rtc(owner, |rtc| {
-            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, None) {
-                rx.request_keyframe(kind);
+            if ssrcs.is_empty() {
+                if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, None) {
+                    rx.request_keyframe(kind);
+                }
+            }
+            for ssrc in &ssrcs {
+                if let Some(rx) = rtc.direct_api().stream_rx(ssrc) {
+                    rx.request_keyframe(kind);
+                }
             }
         });
         self.events.push_back(SfuEvent::KeyframeNeeded { room, peer, track });

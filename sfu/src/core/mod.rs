@@ -9,6 +9,7 @@ pub mod events;
 mod forward;
 pub mod ids;
 pub mod keyframe;
+mod layers;
 mod negotiate;
 mod peer;
 pub mod rewrite;

@@ -18,6 +18,7 @@ use str0m::media::{Direction, MediaAdded, Mid};
 use crate::core::engine::{bad_sdp_from, parse_offer, Engine};
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, TrackId, TrackKind};
+use crate::core::layers::LayerChoice;
 use crate::core::peer::{DownTrack, PeerKey, Subscriber, UpTrack};
 use crate::core::rewrite::Rewriter;
 
@@ -215,12 +216,14 @@ impl Engine {
             rewriter,
             pt_map: Vec::new(),
             rtx_sized: false,
+            layer: if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() },
         });
         if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {
             up.subscribers.push(Subscriber { peer: pk, down });
         }
         if kind == TrackKind::Video {
-            self.request_keyframe(now, owner, ui, str0m::media::KeyframeRequestKind::Pli);
+            // Its layer (which asks for the keyframe it starts with).
+            self.reallocate(now, pk);
         }
     }
 
@@ -326,9 +329,15 @@ fn sending_mid<'a>(answer: &str, offered: &'a [String]) -> Option<&'a str> {
     })
 }
 
-/// How many m-lines of a client's SDP send media (each would be a published track).
+/// How many audio and video m-lines of a client's SDP send (each would be
+/// a published track; a data channel is not one).
 pub(crate) fn sending_count(sdp: &str) -> usize {
-    sending_sections(sdp).iter().filter(|(_, sends)| *sends).count()
+    let media: Vec<bool> = sdp
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("m="))
+        .map(|m| m.starts_with("audio") || m.starts_with("video"))
+        .collect();
+    sending_sections(sdp).iter().zip(media).filter(|((_, sends), media)| *sends && *media).count()
 }
 
 /// Refuses an offer that would publish more than `max` tracks.
@@ -362,7 +371,13 @@ fn sending_sections(sdp: &str) -> Vec<(Option<String>, bool)> {
 
 #[cfg(test)]
 mod answer_tests {
-    use super::sending_mid;
+    use super::{sending_count, sending_mid};
+
+    #[test]
+    fn tracks_are_counted_without_data_channels() {
+        let sdp = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendrecv\r\nm=video 9 X 96\r\na=mid:1\r\na=sendonly\r\nm=video 9 X 96\r\na=mid:2\r\na=recvonly\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
+        assert_eq!(sending_count(sdp), 2);
+    }
 
     #[test]
     fn answers_may_only_receive_what_the_server_offered() {

@@ -1,6 +1,7 @@
 //! One participant's connection: its str0m `Rtc` and the tracks it publishes
 //! (up) and receives (down).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use str0m::format::CodecSpec;
@@ -8,10 +9,12 @@ use str0m::media::{Mid, Pt};
 use str0m::rtp::Ssrc;
 use str0m::Rtc;
 
+use crate::core::allocate::Allocator;
 use crate::core::clock::{PublisherClock, StreamClock};
 use crate::core::events::PeerCounters;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::keyframe::KeyframeThrottle;
+use crate::core::layers::{LayerChoice, LayerIn};
 use crate::core::negotiate::Negotiation;
 use crate::core::rewrite::Rewriter;
 
@@ -47,6 +50,10 @@ pub(crate) struct UpTrack {
     pub last_sr: Option<std::time::SystemTime>,
     /// Bytes forwarded in the current one-second window, and when it began.
     pub window: Option<(Instant, u64)>,
+    /// The simulcast layers seen (one for a publisher without simulcast).
+    pub layers: Vec<LayerIn>,
+    /// Layers a keyframe is wanted on (bit per spatial layer; 0: all).
+    pub keyframe_layers: u8,
 }
 
 impl UpTrack {
@@ -64,6 +71,8 @@ impl UpTrack {
             level: None,
             last_sr: None,
             window: None,
+            layers: Vec::new(),
+            keyframe_layers: 0,
         }
     }
 
@@ -93,6 +102,8 @@ pub(crate) struct DownTrack {
     pub pt_map: Vec<(Pt, Pt)>,
     /// Its RTX cache was sized (on the first video packet written).
     pub rtx_sized: bool,
+    /// Which simulcast layer it forwards, and which it should.
+    pub layer: LayerChoice,
 }
 
 /// A participant.
@@ -116,6 +127,12 @@ pub(crate) struct Peer {
     /// never published, whatever its offers and answers negotiate.
     pub may_publish: bool,
     pub counters: PeerCounters,
+    /// Its bandwidth estimate (bit/s), from its transport-wide feedback.
+    pub estimate: Option<u64>,
+    /// Which layer of each video it receives.
+    pub allocator: Allocator,
+    /// The highest layer worth sending for a track, by the size of its tile.
+    pub tile_limits: HashMap<TrackId, u8>,
 }
 
 impl Peer {
@@ -134,6 +151,9 @@ impl Peer {
             video_sources: None,
             may_publish: true,
             counters: PeerCounters::default(),
+            estimate: None,
+            allocator: Allocator::new(),
+            tile_limits: HashMap::new(),
         }
     }
 

@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("console-templates.js", "text/javascript; charset=utf-8"),
     asset!("console-tree.js", "text/javascript; charset=utf-8"),
     asset!("console-util.js", "text/javascript; charset=utf-8"),
+    asset!("console-rules.js", "text/javascript; charset=utf-8"),
+    asset!("console-password.js", "text/javascript; charset=utf-8"),
+    asset!("console-accounts.js", "text/javascript; charset=utf-8"),
+    asset!("console-audit.js", "text/javascript; charset=utf-8"),
+    asset!("console-i18n-admin.js", "text/javascript; charset=utf-8"),
 ];
 
 /// For working on the client: `HUIYI_DEV_ASSETS=web-client` serves the files
@@ -59,5 +64,21 @@ pub fn serve(name: &str) -> Response {
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every page, script and style sheet of web-client/ is embedded (a
+    /// module missing here blanks the page that imports it).
+    #[test]
+    fn every_client_file_is_served() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client");
+        for entry in std::fs::read_dir(dir).expect("web-client/") {
+            let name = entry.expect("entry").file_name().to_string_lossy().to_string();
+            if [".js", ".css", ".html"].iter().any(|e| name.ends_with(e)) {
+                assert!(super::ASSETS.iter().any(|(n, _, _)| *n == name), "{name} is not embedded");
+            }
+        }
     }
 }

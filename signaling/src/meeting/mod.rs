@@ -158,7 +158,9 @@ impl Meetings {
             | SfuEvent::OfferReady { room, .. }
             | SfuEvent::KeyframeNeeded { room, .. }
             | SfuEvent::ActiveSpeaker { room, .. }
-            | SfuEvent::PeerStats { room, .. } => *room,
+            | SfuEvent::PeerStats { room, .. }
+            | SfuEvent::VideoPaused { room, .. }
+            | SfuEvent::VideoResumed { room, .. } => *room,
         };
         if matches!(event, SfuEvent::PeerStats { .. } | SfuEvent::KeyframeNeeded { .. }) {
             return;

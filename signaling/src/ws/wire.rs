@@ -84,6 +84,10 @@ pub fn message(notice: Notice) -> ServerMsg {
         Notice::Updated(p) => ServerMsg::ParticipantUpdated { participant: participant(p) },
         Notice::Track(t) => ServerMsg::Track { track: track(t) },
         Notice::TrackEnded(t) => ServerMsg::TrackEnded { track: t.to_string() },
+        Notice::VideoPaused(t) => {
+            ServerMsg::VideoPaused { track: t.to_string(), reason: huiyi_protocol::PauseReason::Bandwidth }
+        }
+        Notice::VideoResumed(t) => ServerMsg::VideoResumed { track: t.to_string() },
         Notice::ActiveSpeaker(participant) => ServerMsg::ActiveSpeaker { participant },
         Notice::Chat { from, name, text, at } => ServerMsg::Chat { from, name, text, at },
         Notice::State(s) => ServerMsg::MeetingState { state: state(s) },

@@ -193,6 +193,16 @@ impl Core {
                     self.broadcast(Notice::ActiveSpeaker(speaker));
                 }
             }
+            SfuEvent::VideoPaused { peer, track, .. } => {
+                if let Some(pid) = self.pid_of(peer) {
+                    self.notify(&pid, Notice::VideoPaused(track));
+                }
+            }
+            SfuEvent::VideoResumed { peer, track, .. } => {
+                if let Some(pid) = self.pid_of(peer) {
+                    self.notify(&pid, Notice::VideoResumed(track));
+                }
+            }
             SfuEvent::PeerConnected { .. } | SfuEvent::KeyframeNeeded { .. } | SfuEvent::PeerStats { .. } => {
             }
         }

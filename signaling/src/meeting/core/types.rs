@@ -140,6 +140,10 @@ pub enum Notice {
     Track(TrackView),
     /// A track ended.
     TrackEnded(TrackId),
+    /// A video this participant receives is paused for its bandwidth.
+    VideoPaused(TrackId),
+    /// … and resumed.
+    VideoResumed(TrackId),
     /// The loudest speaker changed.
     ActiveSpeaker(Option<String>),
     /// A chat message.

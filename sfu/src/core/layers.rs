@@ -1,0 +1,347 @@
+//! Simulcast in the engine (issue 12): a published video arrives as up to
+//! three spatial layers (one SSRC each, named by their RTP stream id); each
+//! subscriber's down track forwards one of them, chosen by that
+//! subscriber's [`Allocator`] from its bandwidth estimate. The forwarding
+//! path (`forward.rs`) switches to a new target layer on that layer's next
+//! keyframe and keeps the current one until then; the rewriter keeps the
+//! subscriber's stream continuous across the switch.
+//!
+//! Publishers that send one stream (no simulcast) are layer 0.
+
+use std::time::{Duration, Instant};
+
+use str0m::bwe::Bitrate;
+use str0m::media::KeyframeRequestKind;
+use str0m::rtp::Ssrc;
+
+use crate::core::allocate::{Allocation, Priority, VideoWant, LAYERS};
+use crate::core::engine::Engine;
+use crate::core::events::SfuEvent;
+use crate::core::ids::{PeerId, TrackKind};
+use crate::core::peer::PeerKey;
+
+/// How often every subscriber's allocation is reconsidered (the layers'
+/// bitrates change); estimates and subscriptions also trigger it at once.
+pub(crate) const ALLOCATION_PERIOD: Duration = Duration::from_millis(500);
+
+/// The spatial layer of a simulcast RTP stream id: the client names them
+/// `q`, `h`, `f` (quarter, half, full resolution); `l`/`m` and `0`–`2` are
+/// understood too. A stream without a rid is layer 0.
+pub(crate) fn spatial_of(rid: Option<&str>) -> u8 {
+    match rid {
+        Some("h" | "m" | "1" | "mid") => 1,
+        Some("f" | "2" | "hi" | "high") => 2,
+        _ => 0,
+    }
+}
+
+/// The bitrate of one stream, over windows of half a second.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RateMeter {
+    window: Option<(Instant, u64)>,
+    /// Bits per second over the last complete window.
+    bps: u64,
+    last_packet: Option<Instant>,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_millis(500);
+
+    pub fn add(&mut self, now: Instant, bytes: u64) {
+        self.last_packet = Some(now);
+        let (start, sum) = self.window.get_or_insert((now, 0));
+        let elapsed = now.saturating_duration_since(*start);
+        if elapsed >= Self::WINDOW {
+            self.bps = *sum * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+            *start = now;
+            *sum = 0;
+        }
+        *sum += bytes;
+    }
+
+    /// Bits per second, or 0 when nothing arrived for a second (the layer
+    /// stopped: the publisher's encoder dropped it, or it paused).
+    pub fn rate(&self, now: Instant) -> u64 {
+        match self.last_packet {
+            Some(t) if now.saturating_duration_since(t) < Duration::from_secs(1) => self.bps.max(1),
+            _ => 0,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// One incoming layer of a published video.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerIn {
+    pub ssrc: Ssrc,
+    pub spatial: u8,
+    pub meter: RateMeter,
+}
+
+/// What a subscriber's down track forwards of a layered video.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LayerChoice {
+    /// The layer being forwarded now (None: nothing yet, or paused).
+    pub current: Option<u8>,
+    /// The layer wanted (None: paused — not even the lowest fits).
+    pub target: Option<u8>,
+    /// The subscriber was told this video is paused for lack of bandwidth.
+    pub paused_for_bandwidth: bool,
+}
+
+impl LayerChoice {
+    /// An audio track: its one layer, always.
+    pub fn audio() -> Self {
+        Self { current: Some(0), target: Some(0), paused_for_bandwidth: false }
+    }
+}
+
+/// What the forwarding path does with a packet of `spatial` for a down
+/// track whose choice is `c` (`keyframe`: the packet starts one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Forward it.
+    Forward,
+    /// Forward it: the switch to the target happens with this keyframe.
+    Switch,
+    /// Not this layer (or paused): drop it.
+    Drop,
+    /// A packet of the target layer that is not a keyframe while switching:
+    /// drop it and ask for a keyframe of the target.
+    NeedKeyframe(u8),
+}
+
+impl LayerChoice {
+    pub fn gate(&self, spatial: u8, keyframe: bool) -> Gate {
+        let Some(target) = self.target else { return Gate::Drop };
+        if self.current == Some(target) {
+            return if spatial == target { Gate::Forward } else { Gate::Drop };
+        }
+        if spatial == target {
+            return if keyframe { Gate::Switch } else { Gate::NeedKeyframe(target) };
+        }
+        // Switching: the current layer goes on until the target's keyframe.
+        if Some(spatial) == self.current {
+            Gate::Forward
+        } else {
+            Gate::Drop
+        }
+    }
+}
+
+/// Priority of a publisher's video for every subscriber of a room: the
+/// floor holder, broadcast source and spotlight (set by the control plane,
+/// in that order), then the active (or last) speaker, then the rest.
+fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) -> Priority {
+    if let Some(i) = featured.iter().position(|p| *p == publisher) {
+        return 200u8.saturating_sub(i as u8);
+    }
+    if speaker == Some(publisher) {
+        return 100;
+    }
+    0
+}
+
+impl Engine {
+    /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
+    /// SSRC (and its rid) from str0m the first time; counts its bytes.
+    pub(crate) fn layer_of(&mut self, now: Instant, pk: PeerKey, ui: usize, ssrc: Ssrc, bytes: u64) -> u8 {
+        let Some(p) = self.peer_mut(pk) else { return 0 };
+        let known = p.up[ui].as_ref().and_then(|u| u.layers.iter().position(|l| l.ssrc == ssrc));
+        let li = match known {
+            Some(li) => li,
+            None => {
+                let rid = p.rtc.direct_api().stream_rx(&ssrc).and_then(|rx| rx.rid());
+                let spatial = spatial_of(rid.as_ref().map(|r| r.as_ref()));
+                let Some(up) = p.up[ui].as_mut() else { return 0 };
+                // A new SSRC for a layer already known (the publisher
+                // restarted its encoder) replaces the old one.
+                up.layers.retain(|l| l.spatial != spatial);
+                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default() });
+                up.layers.len() - 1
+            }
+        };
+        let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return 0 };
+        layer.meter.add(now, bytes);
+        layer.spatial
+    }
+
+    /// str0m saw a layer stop (or start again): a stopped layer is no longer on offer.
+    pub(crate) fn layer_paused(&mut self, pk: PeerKey, paused: str0m::rtp::StreamPaused) {
+        if !paused.paused {
+            return;
+        }
+        let Some(p) = self.peer_mut(pk) else { return };
+        for up in p.up.iter_mut().flatten() {
+            if let Some(l) = up.layers.iter_mut().find(|l| l.ssrc == paused.ssrc) {
+                l.meter.reset();
+            }
+        }
+    }
+
+    /// A subscriber's bandwidth estimate changed.
+    pub(crate) fn estimate_changed(&mut self, now: Instant, pk: PeerKey, bitrate: Bitrate) {
+        let Some(p) = self.peer_mut(pk) else { return };
+        p.estimate = Some(bitrate.as_u64());
+        self.reallocate(now, pk);
+    }
+
+    /// Reconsiders every subscriber's allocation when it is due.
+    pub(crate) fn reallocate_due(&mut self, now: Instant) {
+        if self.next_allocation.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_allocation = Some(now + ALLOCATION_PERIOD);
+        for pk in 0..self.peers.len() {
+            self.reallocate(now, pk);
+        }
+    }
+
+    /// Decides the layer of every video `pk` receives and applies it: new
+    /// targets (with a keyframe request for a spatial switch), pauses and
+    /// resumes told to the control plane, and the estimator's target.
+    pub(crate) fn reallocate(&mut self, now: Instant, pk: PeerKey) {
+        let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else { return };
+        if !p.connected {
+            return;
+        }
+        let room = p.room;
+        let (featured, speaker) =
+            self.rooms.get(&room).map(|r| (r.featured.clone(), r.last_speaker)).unwrap_or_default();
+        let mut wants = Vec::new();
+        let mut downs = Vec::new();
+        let mut audio = 0u64;
+        for (di, down) in p.down.iter().enumerate() {
+            let Some((owner, ui)) = down.as_ref().and_then(|d| d.source) else { continue };
+            let Some(o) = self.peers.get(owner).and_then(Option::as_ref) else { continue };
+            let Some(up) = o.up.get(ui).and_then(Option::as_ref) else { continue };
+            if up.muted {
+                continue;
+            }
+            if up.kind == TrackKind::Audio {
+                audio += up.layers.iter().map(|l| l.meter.rate(now)).sum::<u64>();
+                continue;
+            }
+            if p.video_paused || p.video_sources.as_ref().is_some_and(|s| !s.contains(&o.id)) {
+                continue;
+            }
+            let mut layers = [0u64; LAYERS];
+            for l in &up.layers {
+                layers[usize::from(l.spatial.min(LAYERS as u8 - 1))] = l.meter.rate(now);
+            }
+            let max_layer = p.tile_limits.get(&up.id).copied().unwrap_or(LAYERS as u8 - 1);
+            wants.push(VideoWant {
+                track: up.id,
+                priority: priority_of(&featured, speaker, o.id),
+                max_layer,
+                layers,
+            });
+            downs.push((di, owner, ui, up.id));
+        }
+        // Without an estimate (no transport-wide feedback from this client)
+        // nothing limits it: every video at its best layer.
+        let estimate = p.estimate.unwrap_or(u64::MAX / 4);
+        let desired: u64 = audio
+            + wants
+                .iter()
+                .map(|w| (0..=w.max_layer).map(|l| w.layers[usize::from(l)]).max().unwrap_or(0))
+                .sum::<u64>();
+        let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
+        let wants_lowest: std::collections::HashMap<crate::core::ids::TrackId, bool> =
+            wants.iter().map(|w| (w.track, w.layers.iter().any(|b| *b > 0))).collect();
+        let Some(p) = self.peer_mut(pk) else { return };
+        let allocation: Vec<Allocation> = p.allocator.allocate(now, estimate, audio, &wants).to_vec();
+        let (subscriber, has_estimate) = (p.id, p.estimate.is_some());
+        let mut switches = Vec::new();
+        let mut told = Vec::new();
+        for (a, (di, owner, ui, track)) in allocation.iter().zip(downs) {
+            let Some(down) = p.down.get_mut(di).and_then(Option::as_mut) else { continue };
+            let before = down.layer;
+            if before.target == a.layer {
+                continue;
+            }
+            down.layer.target = a.layer;
+            if a.layer.is_none() {
+                down.layer.current = None;
+            }
+            // Told only when bandwidth is the reason: a layer is on offer
+            // but does not fit (a publisher that stopped sending is not news).
+            let offered = wants_lowest.get(&track).copied().unwrap_or(false);
+            if a.layer.is_none() && offered && !down.layer.paused_for_bandwidth {
+                down.layer.paused_for_bandwidth = true;
+                told.push(SfuEvent::VideoPaused { room, peer: subscriber, track });
+            } else if a.layer.is_some() && down.layer.paused_for_bandwidth {
+                down.layer.paused_for_bandwidth = false;
+                told.push(SfuEvent::VideoResumed { room, peer: subscriber, track });
+            }
+            if let Some(target) = a.layer {
+                if down.layer.current != Some(target) {
+                    switches.push((owner, ui, target));
+                }
+            }
+        }
+        self.events.extend(told);
+        if has_estimate {
+            // Probe towards what would be used, but never far beyond the
+            // estimate: a narrow line is not flooded with padding, and a
+            // wide one is found in a few steps (×4 each).
+            let ceiling = estimate.saturating_mul(4);
+            let min = Bitrate::from(minimum.max(30_000));
+            // Increases must fit within the allocator's headroom: probe that far.
+            let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
+            let want = Bitrate::from(needed.min(ceiling).max(100_000));
+            self.with_rtc(pk, |rtc| rtc.bwe().set_bitrate(min, want));
+        }
+        for (owner, ui, layer) in switches {
+            self.request_layer_keyframe(now, owner, ui, layer);
+        }
+    }
+
+    /// Asks a publisher for a keyframe on one layer (through its throttle).
+    pub(crate) fn request_layer_keyframe(&mut self, now: Instant, owner: PeerKey, ui: usize, layer: u8) {
+        if let Some(up) = self.peer_mut(owner).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut) {
+            up.keyframe_layers |= 1 << layer;
+        }
+        self.request_keyframe(now, owner, ui, KeyframeRequestKind::Pli);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rids_name_layers() {
+        assert_eq!([spatial_of(Some("q")), spatial_of(Some("h")), spatial_of(Some("f"))], [0, 1, 2]);
+        assert_eq!(spatial_of(None), 0);
+    }
+
+    #[test]
+    fn a_switch_waits_for_the_targets_keyframe_and_keeps_the_current_layer() {
+        let mut c = LayerChoice { current: Some(0), target: Some(2), paused_for_bandwidth: false };
+        assert_eq!(c.gate(0, false), Gate::Forward, "the current layer goes on");
+        assert_eq!(c.gate(1, true), Gate::Drop);
+        assert_eq!(c.gate(2, false), Gate::NeedKeyframe(2));
+        assert_eq!(c.gate(2, true), Gate::Switch);
+        c.current = Some(2);
+        assert_eq!(c.gate(0, true), Gate::Drop);
+        assert_eq!(c.gate(2, false), Gate::Forward);
+        let paused = LayerChoice::default();
+        assert_eq!(paused.gate(0, true), Gate::Drop);
+    }
+
+    #[test]
+    fn meters_measure_and_forget() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::default();
+        for i in 0..100 {
+            m.add(t0 + Duration::from_millis(10 * i), 1250); // 1 Mbit/s
+        }
+        let r = m.rate(t0 + Duration::from_millis(1000));
+        assert!((900_000..=1_100_000).contains(&r), "{r}");
+        assert_eq!(m.rate(t0 + Duration::from_secs(3)), 0, "stopped");
+    }
+}
