@@ -5,6 +5,7 @@ import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
 import {
   emptyMeeting, applyMessage, STATE_MESSAGES, msg, myself, nameOf, isHost, cameraOf, screenShares, onAirFor, tokenClaims, refusalKey,
+  videoPaused, videoArrived, withoutPauses,
 } from './model.js';
 import { t, label, langTag, applyStrings, toggleLang, useStrings } from './i18n.js';
 import { STRINGS } from './meeting-i18n.js';
@@ -25,7 +26,7 @@ const state = {
   media: new Map(), // trackId → {track, stream}
   view: 'grid', audioOnly: false, cycleFocus: null,
   sig: null, session: null, local: null, chatUnread: 0,
-  events: [], // message types received, in order (support and tests)
+  events: [], // server messages logged, in order: {type, detail, at (ms), track (when the message names one)} (support and tests)
   // The model's parts by their old names (tests and support staff read these).
   get me() { return myself(this.model); },
   get meeting() { return this.model.meeting; },
@@ -37,7 +38,8 @@ const state = {
 window.huiyi = state; // for tests and support staff (read-only use)
 
 /// Server messages kept in `state.events`.
-const LOGGED = ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat', 'link_reused'];
+const LOGGED = ['welcome', 'participant_joined', 'participant_left', 'participant_updated', 'track', 'track_ended', 'offer', 'answer', 'error', 'chat', 'link_reused',
+  'video_paused', 'video_resumed'];
 
 function show(screen) {
   for (const id of ['prejoin', 'meeting', 'ended']) $(id).hidden = id !== screen;
@@ -114,7 +116,12 @@ async function join() {
 function wire(sig, session) {
   let started = false;
   let refusal = null; // an error answering the hello: why the close that follows
-  for (const type of LOGGED) sig.addEventListener(type, (e) => state.events.push({ type, detail: e.detail }));
+  for (const type of LOGGED) {
+    sig.addEventListener(type, (e) => {
+      const track = typeof e.detail?.track === 'string' ? e.detail.track : undefined;
+      state.events.push({ type, detail: e.detail, at: Date.now(), ...(track ? { track } : {}) });
+    });
+  }
   // Every message that changes the meeting goes through the model first;
   // then the page redraws, or does what else the message asks.
   const after = {
@@ -171,10 +178,16 @@ function wire(sig, session) {
   session.addEventListener('track', (e) => {
     const { trackId, track, stream } = e.detail;
     if (!trackId) return;
+    const before = state.media.get(trackId);
     state.media.set(trackId, { track, stream });
+    // A new media track in place of a paused one flows (a first one may
+    // well arrive paused: its pause stays).
+    if (before && before.track !== track) state.model = videoArrived(state.model, trackId);
     render();
   });
   session.addEventListener('quality', () => render());
+  // A new media session at the server: the old one's pauses are gone with it.
+  session.addEventListener('restarted', () => { state.model = withoutPauses(state.model); render(); });
 }
 
 // ---------- rendering ----------
@@ -182,9 +195,14 @@ function wire(sig, session) {
 function tileFor(key) {
   let tile = byData('tile', key);
   if (!tile) {
-    tile = h('div', { class: 'tile', dataset: { tile: key } },
-      h('video', { autoplay: true, playsinline: true, muted: true }),
+    const video = h('video', { autoplay: true, playsinline: true, muted: true });
+    tile = h('div', { class: 'tile no-frame', dataset: { tile: key } },
+      video,
+      h('span', { class: 'weak-badge' }),
       h('div', { class: 'label' }, h('span', { class: 'mic' }), h('span', { class: 'name' }), h('span', { class: 'quality' })));
+    // Whether the video has a picture yet: a paused video without one shows the name.
+    const frame = () => tile.classList.toggle('no-frame', !(video.videoWidth > 0));
+    for (const ev of ['resize', 'loadeddata', 'emptied']) video.addEventListener(ev, frame);
     $('stage').append(tile);
   }
   return tile;
@@ -206,6 +224,7 @@ function render() {
     if (wantVideo && stream && video.srcObject !== stream) video.srcObject = stream;
     if (!wantVideo && video.srcObject) video.srcObject = null;
     tile.classList.toggle('no-video', p.video_muted || !stream || !wantVideo);
+    weakBadge(tile, !mine && wantVideo && !p.video_muted && videoPaused(m, cam?.track), p.name);
     tile.classList.toggle('speaking', m.speaker === p.id);
     tile.classList.toggle('offline', !p.connected);
     tile.dataset.participant = p.id;
@@ -226,6 +245,7 @@ function render() {
     const video = tile.querySelector('video');
     if (media && video.srcObject !== media.stream) video.srcObject = new MediaStream([media.track]);
     tile.querySelector('.name').textContent = t('screenOf', { name: nameOf(m, info.participant) });
+    weakBadge(tile, info.participant !== myId && !state.audioOnly && videoPaused(m, trackId), t('screenOf', { name: nameOf(m, info.participant) }));
   }
   for (const tile of [...$('stage').children]) if (!seen.has(tile.dataset.tile)) tile.remove();
   // Remote audio: one element per audio track.
@@ -245,6 +265,17 @@ function render() {
   renderControls();
   renderNotices(state);
   renderConsole(state);
+}
+
+/// A video the server paused for my link keeps its last picture (or, before
+/// any, the name) under a 网络较差 badge; it comes back by itself.
+function weakBadge(tile, paused, name) {
+  tile.classList.toggle('weak', !!paused);
+  tile.dataset.name = name;
+  const badge = tile.querySelector('.weak-badge');
+  badge.textContent = paused ? t('weakNetwork') : '';
+  badge.title = paused ? t('videoPausedTip') : '';
+  tile.title = paused ? t('videoPausedTip') : '';
 }
 
 function layout() {

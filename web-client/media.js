@@ -6,7 +6,8 @@
 import { msg } from './model.js';
 
 /// Events: 'track' {trackId, track, stream}, 'trackended' {trackId},
-/// 'quality' {level}, 'failed'.
+/// 'quality' {level}, 'restarted' (the answer to a publish with `restart`:
+/// a new media session at the server), 'failed'.
 export class MediaSession extends EventTarget {
   constructor(signaling) {
     super();
@@ -62,7 +63,8 @@ export class MediaSession extends EventTarget {
     const pc = this.newPeerConnection();
     this.sources = new Map();
     for (const track of stream.getTracks()) {
-      const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      const tr = track.kind === 'video' ? addCamera(pc, track, stream)
+        : pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
       this.sources.set(tr, track.kind === 'audio' ? 'microphone' : 'camera');
     }
     if (stream.getTracks().length === 0) pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -124,7 +126,11 @@ export class MediaSession extends EventTarget {
       this.offers = []; // any offer not applied yet is withdrawn by this publish
       this.sig.send(msg.publish(pc.localDescription.sdp, tracks, restart));
       const answer = await answered;
-      if (pc === this.pc) await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      // Everything the server said after this answer is of the new session.
+      if (restart) this.dispatchEvent(new CustomEvent('restarted'));
+      if (pc !== this.pc) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      for (const [tr, source] of this.sources) if (source === 'camera' && !tr.stopped) await singleLayerFallback(tr.sender);
     });
   }
 
@@ -157,6 +163,14 @@ export class MediaSession extends EventTarget {
   }
 
   trackIdOfMid(mid) { return this.midToTrack.get(mid); }
+
+  /// What the camera sends now, one entry per encoding (support, tests):
+  /// see `outboundLayers`.
+  async cameraLayers() {
+    const tr = [...this.sources].find(([, source]) => source === 'camera')?.[0];
+    if (!this.pc || !tr || tr.stopped) return [];
+    return outboundLayers(await tr.sender.getStats());
+  }
 
   async addScreen(stream) {
     this.screen = stream;
@@ -213,4 +227,128 @@ export class MediaSession extends EventTarget {
     this.pc?.close();
     this.pc = null;
   }
+}
+
+// ---------- the camera's simulcast layers ----------
+
+/// The camera's layers, lowest first, named by the rids the server knows
+/// (q quarter, h half, f full resolution). Lowest first also because a
+/// browser that gets an answer without simulcast keeps only the first
+/// encoding (`singleLayerFallback` then restores full resolution).
+export const CAMERA_LAYERS = Object.freeze([
+  Object.freeze({ rid: 'q', scaleResolutionDownBy: 4 }),
+  Object.freeze({ rid: 'h', scaleResolutionDownBy: 2 }),
+  Object.freeze({ rid: 'f', scaleResolutionDownBy: 1 }),
+]);
+
+/// How many layers a camera of `px` pixels gets: Chrome's own limit (its
+/// simulcast table: 3 from 960×540, 2 from 480×270, else 1), which it
+/// applies by dropping the *top* encodings. Asking a 640×480 camera for
+/// q/h/f gave 160×120 and 320×240 and no full layer at all (Chromium 156);
+/// asked for h/f it sends 320×240 and 640×480.
+export function layerCount(px) {
+  if (px >= 960 * 540) return 3;
+  if (px >= 480 * 270) return 2;
+  return 1;
+}
+
+/// Bit rate caps by picture size (pixels → bit/s), interpolated between:
+/// 320×180 150k, 640×360 500k, 1280×720 1.5M (a 720p camera's q/h/f), with
+/// 160×120 at 100k and 1080p at 2.5M. Near Chrome's own simulcast table but
+/// lower at the top: county lines are shared by every venue of a township,
+/// and a meeting camera (people at a table) needs no more.
+const BITRATES = [[19200, 100_000], [57600, 150_000], [230400, 500_000], [921600, 1_500_000], [2073600, 2_500_000]];
+/// The lowest layer's cap whatever its size: with audio (about 40 kbit/s
+/// with overheads) it must fit a 300 kbit/s township line with room to spare.
+export const LOWEST_MAX_BITRATE = 150_000;
+
+export function layerBitrate(width, height) {
+  const px = width * height;
+  if (px <= BITRATES[0][0]) return BITRATES[0][1];
+  for (let i = 1; i < BITRATES.length; i++) {
+    const [p1, b1] = BITRATES[i];
+    if (px <= p1) {
+      const [p0, b0] = BITRATES[i - 1];
+      return Math.round((b0 + ((b1 - b0) * (px - p0)) / (p1 - p0)) / 1000) * 1000;
+    }
+  }
+  return BITRATES.at(-1)[1];
+}
+
+/// The camera's `sendEncodings` for a camera of `width`×`height` (its
+/// getSettings()): the top `layerCount` layers of CAMERA_LAYERS, each with
+/// its bit rate cap (a camera too small for simulcast: one encoding, no
+/// rid); `scalabilityMode` (e.g. 'L1T3': three temporal layers, so a layer
+/// can also be thinned in frame rate) only when given, i.e. when the
+/// browser says it supports it.
+export function cameraEncodings({ width = 640, height = 480 } = {}, { scalabilityMode = null } = {}) {
+  const n = layerCount(width * height);
+  if (n === 1) return [{ active: true, maxBitrate: layerBitrate(width, height) }];
+  return CAMERA_LAYERS.slice(-n).map(({ rid, scaleResolutionDownBy }, i) => {
+    const cap = layerBitrate(Math.round(width / scaleResolutionDownBy), Math.round(height / scaleResolutionDownBy));
+    const e = { rid, active: true, scaleResolutionDownBy, maxBitrate: i === 0 ? Math.min(cap, LOWEST_MAX_BITRATE) : cap };
+    if (scalabilityMode) e.scalabilityMode = scalabilityMode;
+    return e;
+  });
+}
+
+/// 'L1T3' where the browser lists it for VP8 (Chrome), else null (Firefox
+/// lists no scalability modes; one stream per layer is fine there).
+function scalabilityMode() {
+  try {
+    const codecs = globalThis.RTCRtpSender?.getCapabilities?.('video')?.codecs || [];
+    return codecs.some((c) => /vp8/i.test(c.mimeType) && c.scalabilityModes?.includes('L1T3')) ? 'L1T3' : null;
+  } catch { return null; }
+}
+
+/// Adds the camera as simulcast; a browser that refuses the encodings
+/// (with the scalability mode, or at all) sends it as one stream.
+function addCamera(pc, track, stream) {
+  const settings = track.getSettings?.() || {};
+  const mode = scalabilityMode();
+  const tries = [cameraEncodings(settings, { scalabilityMode: mode })];
+  if (mode) tries.push(cameraEncodings(settings));
+  for (const sendEncodings of tries) {
+    try {
+      return pc.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings });
+    } catch (e) {
+      console.warn('huiyi: camera encodings refused', e?.name, e?.message);
+    }
+  }
+  return pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+}
+
+/// After an answer: if the browser kept only one of the camera's encodings
+/// (the answer refused simulcast), that one is the quarter layer; send it at
+/// full resolution and the full layer's rate instead.
+async function singleLayerFallback(sender) {
+  const p = sender.getParameters();
+  if (p.encodings?.length !== 1 || !p.encodings[0].scaleResolutionDownBy || p.encodings[0].scaleResolutionDownBy === 1) return;
+  const full = cameraEncodings(sender.track?.getSettings?.() || {}).at(-1);
+  p.encodings[0].scaleResolutionDownBy = 1;
+  p.encodings[0].maxBitrate = full.maxBitrate;
+  try {
+    await sender.setParameters(p);
+    console.warn('huiyi: simulcast not accepted; the camera is sent as one stream');
+  } catch (e) {
+    console.warn('huiyi: could not restore the single camera stream', e?.name, e?.message);
+  }
+}
+
+/// The outbound video streams in a getStats() report (a sender's, or of
+/// m-line `mid`), one per encoding, lowest rid first: {rid, width, height,
+/// fps, bytesSent, framesSent, limitation, active, encoder,
+/// scalabilityMode}. Pure (a Map or an array of stats).
+export function outboundLayers(stats, mid = null) {
+  const order = CAMERA_LAYERS.map((l) => l.rid);
+  const out = [];
+  stats.forEach((s) => {
+    if (s.type !== 'outbound-rtp' || s.kind !== 'video' || (mid !== null && s.mid !== mid)) return;
+    out.push({
+      rid: s.rid ?? null, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0, fps: s.framesPerSecond ?? 0,
+      bytesSent: s.bytesSent ?? 0, framesSent: s.framesSent ?? 0, limitation: s.qualityLimitationReason ?? null,
+      active: s.active ?? null, encoder: s.encoderImplementation ?? null, scalabilityMode: s.scalabilityMode ?? null,
+    });
+  });
+  return out.sort((a, b) => order.indexOf(a.rid) - order.indexOf(b.rid));
 }

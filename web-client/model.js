@@ -42,6 +42,7 @@ export function emptyMeeting() {
     speaker: null, // active speaker id
     meetingState: null,
     chat: [],
+    paused: new Map(), // track id → reason: videos the server paused for me (video_paused)
   };
 }
 
@@ -49,6 +50,7 @@ export function emptyMeeting() {
 export const STATE_MESSAGES = [
   'welcome', 'participant_joined', 'participant_updated', 'participant_left',
   'track', 'track_ended', 'active_speaker', 'meeting_state', 'chat',
+  'video_paused', 'video_resumed',
 ];
 
 const trackInfo = ({ track, participant, source }) => ({ track, participant, source });
@@ -65,6 +67,10 @@ export function applyMessage(state, m) {
       const participants = new Map();
       for (const p of m.participants || []) participants.set(p.id, p);
       participants.set(m.you.id, m.you);
+      const tracks = new Map((m.tracks || []).map((tr) => [tr.track, trackInfo(tr)]));
+      // A resumed session keeps its pauses (the server does not repeat
+      // them) for the tracks that are still there; a fresh one has none.
+      const paused = m.resumed ? new Map([...(state.paused ?? [])].filter(([id]) => tracks.has(id))) : new Map();
       return {
         ...state,
         me: m.you.id,
@@ -72,7 +78,8 @@ export function applyMessage(state, m) {
         session: m.session ?? null,
         resumed: !!m.resumed,
         participants,
-        tracks: new Map((m.tracks || []).map((tr) => [tr.track, trackInfo(tr)])),
+        tracks,
+        paused,
         speaker: m.active_speaker ?? null,
       };
     }
@@ -91,14 +98,22 @@ export function applyMessage(state, m) {
     case 'track': {
       const tracks = new Map(state.tracks);
       tracks.set(m.track, trackInfo(m));
-      return { ...state, tracks };
+      return videoArrived({ ...state, tracks }, m.track);
     }
     case 'track_ended': {
-      if (!state.tracks.has(m.track)) return state;
+      if (!state.tracks.has(m.track)) return videoArrived(state, m.track);
       const tracks = new Map(state.tracks);
       tracks.delete(m.track);
-      return { ...state, tracks };
+      return videoArrived({ ...state, tracks }, m.track);
     }
+    case 'video_paused': {
+      if (!m.track || state.paused?.get(m.track) === (m.reason ?? 'bandwidth')) return state;
+      const paused = new Map(state.paused ?? []);
+      paused.set(m.track, m.reason ?? 'bandwidth');
+      return { ...state, paused };
+    }
+    case 'video_resumed':
+      return videoArrived(state, m.track);
     case 'active_speaker':
       return { ...state, speaker: m.participant ?? null };
     case 'meeting_state': {
@@ -111,6 +126,20 @@ export function applyMessage(state, m) {
       return state;
   }
 }
+
+/// The state once video `trackId` arrives anew (a new media track for it,
+/// a new announcement, its end): not paused any more. `state` itself when
+/// it was not paused.
+export function videoArrived(state, trackId) {
+  if (!state.paused?.has(trackId)) return state;
+  const paused = new Map(state.paused);
+  paused.delete(trackId);
+  return { ...state, paused };
+}
+
+/// The state without any pause: a new media session at the server (a
+/// publish with `restart`) starts with every video flowing.
+export const withoutPauses = (state) => (state.paused?.size ? { ...state, paused: new Map() } : state);
 
 /// Applies messages in order (tests, replaying a log).
 export const applyAll = (state, messages) => messages.reduce(applyMessage, state);
@@ -133,6 +162,10 @@ export function isHost(s) {
 /// The camera track a participant publishes, or undefined.
 export const cameraOf = (s, participantId) =>
   [...s.tracks.values()].find((x) => x.participant === participantId && x.source === 'camera');
+
+/// Why the server paused video `trackId` for me ('bandwidth'), or null
+/// when it flows (or was never paused).
+export const videoPaused = (s, trackId) => (trackId ? s.paused?.get(trackId) ?? null : null);
 
 /// Screen shares, `[trackId, info]` in the order they started.
 export const screenShares = (s) => [...s.tracks].filter(([, info]) => info.source === 'screen');

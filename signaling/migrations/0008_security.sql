@@ -18,8 +18,10 @@ CREATE TABLE accounts_v8 (
     must_change_password INTEGER NOT NULL DEFAULT 0,
     password_changed_at  INTEGER
 );
+-- Existing passwords count as set at the upgrade: their age (expiry) starts now.
 INSERT INTO accounts_v8 (id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until, created_at, password_changed_at)
-    SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until, created_at, created_at FROM accounts;
+    SELECT id, username, display_name, role, org_unit, password_hash, failed_logins, locked_until, created_at,
+           CAST(strftime('%s', 'now') AS INTEGER) FROM accounts;
 DROP TABLE accounts;
 ALTER TABLE accounts_v8 RENAME TO accounts;
 
@@ -33,7 +35,7 @@ CREATE INDEX password_history_account ON password_history (account, at);
 
 -- Sessions end when idle, not only when old.
 ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
-UPDATE sessions SET last_seen = created_at;
+UPDATE sessions SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);
 
 -- Tamper evidence: each record carries SHA-256 over the previous record's
 -- hash and its own fields (`store::audit_chain`). Records written before

@@ -127,9 +127,18 @@ fn run() -> anyhow::Result<()> {
                     "--role {role:?}: use admin, security, auditor, secretary, chair, participant or venue"
                 )
             })?;
+        let username = huiyi_signaling::services::accounts::check_names(username, name)
+            .map_err(|e| anyhow::anyhow!("--username/--name: {e}"))?;
         let store = open_store(&config)?;
         let password = huiyi_signaling::auth::one_time_password();
-        huiyi_signaling::services::accounts::create_account(&store, username, name, role, &password, true)?;
+        huiyi_signaling::services::accounts::create_account(
+            &store,
+            &username,
+            name.trim(),
+            role,
+            &password,
+            true,
+        )?;
         println!("account {username:?} ({}) created; one-time password: {password}", role.as_str());
         println!("it must be changed at the first login");
         return Ok(());

@@ -43,9 +43,9 @@ pub async fn run(
     if let Some(path) = services::accounts::ensure_administrators(store.as_ref(), &config.data_dir)? {
         // To the terminal, not the log: where the one-time passwords are, not what they are.
         println!(
-            "huiyi: first start: created the accounts admin (系统管理员), security (安全管理员) and \
-             auditor (审计管理员); their one-time passwords are in {} (readable by this user only). \
-             Each sets its own password at the first login; delete the file after.",
+            "huiyi: created the administrator accounts (系统管理员 admin, 安全管理员 security, \
+             审计管理员 auditor) this server lacked; their one-time passwords are in {} (readable by \
+             this user only). Each sets its own password at the first login; delete the file after.",
             path.display()
         );
     }

@@ -251,3 +251,25 @@ async fn the_audit_log_is_filtered_exported_verified_and_records_config_changes(
     assert_eq!(store.audit_verify().expect("verify").broken_at, Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A server upgraded from a version without the three administrators gets
+/// the ones it lacks at its first start (the existing admin stays).
+#[tokio::test]
+async fn an_upgraded_server_gets_the_administrators_it_lacks() {
+    let dir = temp_dir("upgrade");
+    seed_accounts(&dir, &[("admin", "管理员", AccountRole::Admin, "admin-password")]);
+    let server = Running::start(&dir).await;
+    assert_eq!(request(server.addr, "GET", "/healthz", "", None).await.status, 200);
+    let text = std::fs::read_to_string(dir.join("initial-passwords.txt")).expect("the file");
+    let users: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(users, ["security", "auditor"]);
+    server.stop().await;
+    // Nothing more at the next start.
+    std::fs::remove_file(dir.join("initial-passwords.txt")).expect("delete");
+    let server = Running::start(&dir).await;
+    assert_eq!(request(server.addr, "GET", "/healthz", "", None).await.status, 200);
+    assert!(!dir.join("initial-passwords.txt").exists());
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

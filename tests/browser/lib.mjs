@@ -21,8 +21,10 @@ const FLAGS = [
   '--auto-select-desktop-capture-source=Entire screen', '--enable-usermedia-screen-capturing',
 ];
 
-/// A participant: its own Chromium process and one page.
-export async function participant(url, { width = 1000, height = 700 } = {}) {
+/// A participant: its own Chromium process and one page. `init`: a script
+/// run in the page before its own (page.addInitScript), e.g. to ask the
+/// fake camera for another resolution.
+export async function participant(url, { width = 1000, height = 700, init = null } = {}) {
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'huiyi-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
@@ -36,6 +38,7 @@ export async function participant(url, { width = 1000, height = 700 } = {}) {
   page.on('response', (r) => { if (r.status() >= 400 && process.env.HUIYI_BROWSER_LOG) console.log(`HTTP ${r.status()} ${r.url()}`); });
   page.on('console', (m) => { if (process.env.HUIYI_BROWSER_LOG) console.log(`[${url.slice(-12)}] ${m.text()}`); });
   try {
+    if (init) await page.addInitScript(init);
     await page.goto(url);
   } catch (e) {
     await browser.close(); // a leftover Chromium would keep node (and the test) running

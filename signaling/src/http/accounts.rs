@@ -64,20 +64,6 @@ pub(super) struct NewAccount {
     password: Option<String>,
 }
 
-fn check_names(input: &NewAccount) -> Result<String, ApiError> {
-    let username = input.username.trim().to_string();
-    if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid("a username is 1 to 64 characters without spaces"));
-    }
-    if !crate::services::text::is_plain(&input.display_name) || !crate::services::text::is_plain(&username) {
-        return Err(ApiError::invalid("names may not contain control characters"));
-    }
-    if input.display_name.trim().is_empty() || input.display_name.chars().count() > 64 {
-        return Err(ApiError::invalid("a display name is 1 to 64 characters"));
-    }
-    Ok(username)
-}
-
 /// Whether a role fits the account's node of the organisation.
 fn check_unit(role: AccountRole, unit: Option<OrgKind>) -> Result<(), StoreError> {
     match (role, unit) {
@@ -106,7 +92,8 @@ pub(super) async fn create(
             "administrator accounts are made on the server (huiyi admin create)",
         ));
     }
-    let username = check_names(&input)?;
+    let username = crate::services::accounts::check_names(&input.username, &input.display_name)
+        .map_err(ApiError::invalid)?;
     let (password, generated) = match input.password {
         Some(p) => {
             passwords::check_strength(&p, &username, state.config.security.password_min_length)
@@ -186,6 +173,11 @@ pub(super) async fn set_role(
     }
     let actor = security.id;
     blocking(state.store.clone(), move |s| {
+        let unit = match &target.org_unit {
+            Some(id) => s.all_org_units()?.into_iter().find(|u| &u.id == id).map(|u| u.kind),
+            None => None,
+        };
+        check_unit(change.role, unit)?;
         s.audited(crate::clock::unix_secs(), &mut |s| {
             s.set_role(&target.id, change.role)?;
             let detail = format!("{} → {}", target.role.as_str(), change.role.as_str());

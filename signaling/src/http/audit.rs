@@ -104,7 +104,7 @@ pub(super) async fn export(
         let cells = [
             e.seq.to_string(),
             at,
-            e.actor.clone().unwrap_or_default(),
+            e.actor_name.clone().or_else(|| e.actor.clone()).unwrap_or_default(),
             e.action.clone(),
             e.target.clone().unwrap_or_default(),
             e.detail.clone(),

@@ -62,6 +62,8 @@ pub(super) async fn reissue(
         })
     })
     .await?;
+    // Whoever is in the meeting with the old link leaves now.
+    state.meetings.revoke(&id, &participant).await;
     let links = invitation_links(&state, account, id).await?;
     let link = links
         .into_iter()
@@ -126,8 +128,11 @@ pub(super) async fn join(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (account, m) = visible_meeting(&state, account, id).await?;
-    let claims = invitations::own_link(&account, &m, state.config.signaling.end_grace_mins)
+    let mut claims = invitations::own_link(&account, &m, state.config.signaling.end_grace_mins)
         .ok_or_else(|| ApiError::forbidden("you are not invited to this meeting"))?;
+    // The seat's current link (a re-issue bumps its epoch).
+    let (mid, pid) = (claims.m.clone(), claims.p.clone());
+    claims.e = blocking(state.store.clone(), move |s| s.link_epoch(&mid, &pid)).await?.max(0) as u64;
     let role = claims.r;
     let link =
         format!("{}/?token={}", super::common::public_base_url(&state.config), state.signer.sign(&claims));

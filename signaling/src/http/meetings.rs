@@ -67,10 +67,16 @@ pub(super) async fn save(
         + 'static,
 ) -> Result<(MeetingRecord, serde_json::Value), ApiError> {
     blocking(state.store.clone(), move |s| {
-        let stored = op(s, &actor)?;
-        let warnings = warnings_for(s, &stored)?;
-        s.audit(NewAudit::done(&actor, action, Some(&stored.id), &stored.title), crate::clock::unix_secs())?;
-        Ok((stored, warnings))
+        let (mut op, mut out) = (Some(op), None);
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            let op = op.take().ok_or_else(|| crate::store::StoreError::Db("a write ran twice".into()))?;
+            let stored = op(s, &actor)?;
+            let warnings = warnings_for(s, &stored)?;
+            let audit = NewAudit::done(&actor, action, Some(&stored.id), &stored.title).owned();
+            out = Some((stored, warnings));
+            Ok(audit)
+        })?;
+        out.ok_or_else(|| crate::store::StoreError::Db("nothing stored".into()))
     })
     .await
 }
@@ -173,9 +179,11 @@ pub(super) async fn create_series(
     let actor = account.id;
     let id = series.clone();
     let stored = blocking(state.store.clone(), move |s| {
-        let n = s.create_series(&id, &records, Some(&actor), crate::clock::unix_secs())?;
-        let detail = format!("{n} occurrences");
-        s.audit(NewAudit::done(&actor, "series.create", Some(&id), &detail), crate::clock::unix_secs())?;
+        let now = crate::clock::unix_secs();
+        s.audited(now, &mut |s| {
+            let n = s.create_series(&id, &records, Some(&actor), now)?;
+            Ok(NewAudit::done(&actor, "series.create", Some(&id), &format!("{n} occurrences")).owned())
+        })?;
         s.series_meetings(&id)
     })
     .await?;

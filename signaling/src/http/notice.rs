@@ -46,10 +46,24 @@ fn refused(message: &str) -> Response {
     (StatusCode::FORBIDDEN, Html(body)).into_response()
 }
 
+/// The link's claims if it is in date and not replaced by a re-issue.
+async fn current(state: &AppState, token: &str) -> Result<crate::token::Claims, Response> {
+    let claims =
+        state.signer.verify_notice(token, now()).map_err(|e| refused(&format!("此链接无效：{e}")))?;
+    let (m, p) = (claims.m.clone(), claims.p.clone());
+    let store = state.store.clone();
+    let epoch = tokio::task::spawn_blocking(move || store.link_epoch(&m, &p)).await;
+    match epoch {
+        Ok(Ok(e)) if e == claims.e as i64 => Ok(claims),
+        Ok(Ok(_)) => Err(refused("此链接已被会务人员重新生成，请使用新的链接。")),
+        _ => Err(refused("暂时无法打开，请稍后再试。")),
+    }
+}
+
 pub(super) async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
-    let claims = match state.signer.verify_notice(&q.token, now()) {
+    let claims = match current(&state, &q.token).await {
         Ok(c) => c,
-        Err(e) => return refused(&format!("此链接无效：{e}")),
+        Err(refusal) => return refusal,
     };
     let (mid, pid) = (claims.m.clone(), claims.p.clone());
     let record = tokio::task::spawn_blocking({
@@ -118,9 +132,9 @@ a.join{{display:block;text-align:center;background:#c62828;color:#fff;padding:1r
 }
 
 pub(super) async fn reply(State(state): State<AppState>, Form(r): Form<Reply>) -> Response {
-    let claims = match state.signer.verify_notice(&r.token, now()) {
+    let claims = match current(&state, &r.token).await {
         Ok(c) => c,
-        Err(e) => return refused(&format!("此链接无效：{e}")),
+        Err(refusal) => return refusal,
     };
     let response = match r.response.as_str() {
         "confirmed" => "confirmed",
@@ -136,17 +150,18 @@ pub(super) async fn reply(State(state): State<AppState>, Form(r): Form<Reply>) -
     let store = state.store.clone();
     let (m, p, at) = (claims.m.clone(), claims.p.clone(), now() as i64);
     let saved = tokio::task::spawn_blocking(move || {
-        store.record_rsvp(&m, &p, response, &reason, at)?;
-        store.audit(
-            crate::store::NewAudit {
+        store.audited(at, &mut |s| {
+            s.record_rsvp(&m, &p, response, &reason, at)?;
+            let detail = format!("{p}: {response}");
+            Ok(crate::store::NewAudit {
                 action: "rsvp",
                 target: Some(&m),
-                detail: &format!("{p}: {response}"),
+                detail: &detail,
                 outcome: "ok",
                 ..Default::default()
-            },
-            at,
-        )
+            }
+            .owned())
+        })
     })
     .await;
     match saved {

@@ -13,13 +13,36 @@ use super::common::AppState;
 use super::common::{allow, blocking, ApiError};
 use crate::permissions::Permission;
 use crate::services::org;
-use crate::store::{Account, NewAudit, OrgUnit};
+use crate::store::{Account, NewAudit};
 
+#[derive(Deserialize)]
+pub(super) struct TreeQuery {
+    #[serde(default)]
+    include_retired: bool,
+}
+
+/// The tree; `?include_retired=true` adds retired units with `retired: true`
+/// (the names of past meetings' venues).
 pub(super) async fn tree(
     State(state): State<AppState>,
     _account: Account,
-) -> Result<Json<Vec<OrgUnit>>, ApiError> {
-    Ok(Json(blocking(state.store.clone(), |s| s.org_units()).await?))
+    query: Result<axum::extract::Query<TreeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    if !query.include_retired {
+        return Ok(Json(blocking(state.store.clone(), |s| s.org_units()).await?).into_response());
+    }
+    let (live, all) = blocking(state.store.clone(), |s| Ok((s.org_units()?, s.all_org_units()?))).await?;
+    let units: Vec<serde_json::Value> = all
+        .iter()
+        .map(|u| {
+            let mut v = serde_json::to_value(u).unwrap_or_default();
+            v["retired"] = json!(!live.iter().any(|l| l.id == u.id));
+            v
+        })
+        .collect();
+    Ok(Json(units).into_response())
 }
 
 /// CSV with a header line: `id,parent,name,kind` (kind: county, township,

@@ -32,6 +32,8 @@ pub(super) struct Me {
     /// `first_login` or `expired` when the password must change before
     /// anything else; null otherwise.
     password_change: Option<&'static str>,
+    /// What a new password must be (for the form's hints).
+    password_policy: serde_json::Value,
 }
 
 impl Me {
@@ -44,6 +46,12 @@ impl Me {
             display_name: a.display_name.clone(),
             role: a.role,
             password_change: due.map(|d| d.as_str()),
+            password_policy: serde_json::json!({
+                "min_length": state.config.security.password_min_length,
+                "kinds": 3,
+                "history": state.config.security.password_history,
+                "max_age_days": state.config.security.password_max_age_days,
+            }),
         }
     }
 }
@@ -93,18 +101,20 @@ pub(super) async fn login(
     let lifetime = i64::from(state.config.security.session_hours) * 3600;
     let max_sessions = state.config.security.max_sessions;
     blocking(state.store.clone(), move |store| {
-        if let Some((hash, id)) = &session {
-            store.create_session(hash, id, now, now + lifetime, max_sessions)?;
-        }
-        let audit = NewAudit {
-            actor: actor.as_deref(),
-            action: "login",
-            target: Some(target.as_str()),
-            detail,
-            source: source.as_deref(),
-            outcome,
-        };
-        store.audit(audit, now)
+        store.audited(now, &mut |s| {
+            if let Some((hash, id)) = &session {
+                s.create_session(hash, id, now, now + lifetime, max_sessions)?;
+            }
+            let audit = NewAudit {
+                actor: actor.as_deref(),
+                action: "login",
+                target: Some(target.as_str()),
+                detail,
+                source: source.as_deref(),
+                outcome,
+            };
+            Ok(audit.owned())
+        })
     })
     .await?;
     match result {

@@ -48,8 +48,11 @@ pub(super) async fn create(
         if let Some(unknown) = t.participants.iter().find(|p| !org.iter().any(|u| &u.id == *p)) {
             return Err(crate::store::StoreError::Invalid(format!("unknown venue or person {unknown:?}")));
         }
-        s.create_template(&t, Some(&actor), crate::clock::unix_secs())?;
-        s.audit(NewAudit::done(&actor, "template.create", Some(&t.id), &t.name), crate::clock::unix_secs())
+        let now = crate::clock::unix_secs();
+        s.audited(now, &mut |s| {
+            s.create_template(&t, Some(&actor), now)?;
+            Ok(NewAudit::done(&actor, "template.create", Some(&t.id), &t.name).owned())
+        })
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -63,8 +66,10 @@ pub(super) async fn remove(
     may_schedule(&account)?;
     let actor = account.id;
     blocking(state.store.clone(), move |s| {
-        s.delete_template(&id)?;
-        s.audit(NewAudit::done(&actor, "template.delete", Some(&id), ""), crate::clock::unix_secs())
+        s.audited(crate::clock::unix_secs(), &mut |s| {
+            s.delete_template(&id)?;
+            Ok(NewAudit::done(&actor, "template.delete", Some(&id), "").owned())
+        })
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -179,6 +179,15 @@ impl Meetings {
         }
     }
 
+    /// The holder of participant `pid`'s seat in live meeting `id` (if it is
+    /// running) leaves: its link was re-issued.
+    pub async fn revoke(&self, id: &str, pid: &str) {
+        let handle = self.registry.lock().await.by_id.get(id).cloned();
+        if let Some(h) = handle {
+            h.send(Cmd::Input(Input::Revoke { pid: pid.to_string() })).await;
+        }
+    }
+
     /// Closes every live meeting for a server stop: each participant's leave
     /// is recorded (attendance stays true across a restart) and clients are
     /// told to come back (1001). Waits up to 5 s for the meetings to close.

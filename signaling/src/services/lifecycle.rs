@@ -152,9 +152,14 @@ pub fn mark(
         Mark::End => "meeting.end",
         Mark::Cancel => "meeting.cancel",
     };
-    let stored = store.mark_meeting(id, mark, now)?;
-    store.audit(NewAudit::done(actor, action, Some(&stored.id), &stored.title), now)?;
-    Ok(stored)
+    let mut stored = None;
+    store.audited(now, &mut |s| {
+        let m = s.mark_meeting(id, mark, now)?;
+        let audit = NewAudit::done(actor, action, Some(&m.id), &m.title).owned();
+        stored = Some(m);
+        Ok(audit)
+    })?;
+    stored.ok_or_else(|| StoreError::Db("nothing stored".into()).into())
 }
 
 /// The chair ended meeting `id` from inside it (participant `by`): a
@@ -166,14 +171,16 @@ pub fn end_from_inside(store: &dyn Store, id: &str, by: &str, now: i64) -> Resul
         Err(e) => return Err(e),
         Ok(_) => {}
     }
-    let m = store.mark_meeting(id, Mark::End, now)?;
-    let detail = format!("{} (ended in the meeting by {by})", m.title);
-    let audit = NewAudit {
-        action: "meeting.end",
-        target: Some(id),
-        detail: &detail,
-        outcome: "ok",
-        ..Default::default()
-    };
-    store.audit(audit, now)
+    store.audited(now, &mut |s| {
+        let m = s.mark_meeting(id, Mark::End, now)?;
+        let detail = format!("{} (ended in the meeting by {by})", m.title);
+        let audit = NewAudit {
+            action: "meeting.end",
+            target: Some(id),
+            detail: &detail,
+            outcome: "ok",
+            ..Default::default()
+        };
+        Ok(audit.owned())
+    })
 }

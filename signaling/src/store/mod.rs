@@ -266,6 +266,9 @@ pub struct AuditEntry {
     pub source: Option<String>,
     /// `ok`, `denied`, `failed`.
     pub outcome: String,
+    /// The actor's username, when read with it (not part of the record's hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
 }
 
 /// A new audit record.

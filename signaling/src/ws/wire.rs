@@ -123,6 +123,7 @@ pub fn close_frame(reason: CloseReason) -> (u16, &'static str) {
         CloseReason::Ended => (close::ENDED, "the meeting has ended"),
         CloseReason::EndedByChair => (close::ENDED, "the chair ended the meeting"),
         CloseReason::Removed => (close::REMOVED, "removed by the chair"),
+        CloseReason::LinkReplaced => (close::REMOVED, "this link was replaced by a new one"),
         CloseReason::ServerStopping => (close::GOING_AWAY, "the server is restarting"),
         CloseReason::TooSlow => (close::POLICY, "too slow to keep up"),
     }

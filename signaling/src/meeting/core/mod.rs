@@ -61,6 +61,12 @@ pub enum Input {
     Tick,
     /// The meeting is over (ended by the secretary or by its schedule).
     End,
+    /// The secretary re-issued this participant's link: whoever holds the
+    /// seat with the old one leaves now (the new link joins afterwards).
+    Revoke {
+        /// Participant.
+        pid: String,
+    },
     /// The server stops: everyone's leave is recorded, clients come back later.
     Shutdown,
 }
@@ -316,6 +322,12 @@ impl Core {
                 self.tick_roll_call();
             }
             Input::End => self.close_all(CloseReason::Ended, "ended"),
+            Input::Revoke { pid } => {
+                if self.participants.get(&pid).is_some_and(|p| p.attached) {
+                    self.out.push(Effect::Close(pid.clone(), CloseReason::LinkReplaced));
+                }
+                self.remove(&pid, "link_replaced");
+            }
             Input::Shutdown => self.close_all(CloseReason::ServerStopping, "server_stopped"),
         }
         std::mem::take(&mut self.out)

@@ -204,6 +204,8 @@ pub enum CloseReason {
     EndedByChair,
     /// The chair removed this participant.
     Removed,
+    /// Its link was re-issued: the old one no longer holds the seat.
+    LinkReplaced,
     /// The server is stopping; come back later.
     ServerStopping,
     /// The session could not keep up with its messages; it may resume.

@@ -46,6 +46,7 @@ pub(super) fn append(conn: &Connection, e: &NewAudit<'_>, now: i64) -> Result<()
         detail: bounded(e.detail, MAX_DETAIL),
         source: e.source.map(|s| bounded(s, MAX_SOURCE)),
         outcome: bounded(e.outcome, MAX_ACTION),
+        actor_name: None,
     };
     conn.execute(
         "INSERT INTO audit_log (at, actor, action, target, detail, source, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -67,6 +68,7 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
         detail: r.get(5)?,
         source: r.get(6)?,
         outcome: r.get(7)?,
+        actor_name: None,
     })
 }
 
@@ -123,22 +125,28 @@ pub(super) fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
     Ok(report)
 }
 
-/// A page of records matching `f`, newest first.
+/// A page of records matching `f`, newest first, each with its actor's
+/// username (when the actor is an account that exists).
 pub(super) fn page(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-    let action_like = f.action.as_ref().map(|a| format!("{}%", a.replace(['%', '_'], "")));
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM audit_log
-         WHERE seq < ?1
-           AND (?2 IS NULL OR actor = ?2)
-           AND (?3 IS NULL OR action LIKE ?3)
-           AND (?4 IS NULL OR outcome = ?4)
-           AND (?5 IS NULL OR at >= ?5)
-           AND (?6 IS NULL OR at < ?6)
-         ORDER BY seq DESC LIMIT ?7"
-    ))?;
+    // A prefix: `%` and `_` in it are literal.
+    let action_like = f
+        .action
+        .as_ref()
+        .map(|a| format!("{}%", a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let mut stmt = conn.prepare(
+        "SELECT l.seq, l.at, l.actor, l.action, l.target, l.detail, l.source, l.outcome, a.username
+         FROM audit_log l LEFT JOIN accounts a ON a.id = l.actor
+         WHERE l.seq < ?1
+           AND (?2 IS NULL OR l.actor = ?2)
+           AND (?3 IS NULL OR l.action LIKE ?3 ESCAPE '\\')
+           AND (?4 IS NULL OR l.outcome = ?4)
+           AND (?5 IS NULL OR l.at >= ?5)
+           AND (?6 IS NULL OR l.at < ?6)
+         ORDER BY l.seq DESC LIMIT ?7",
+    )?;
     let rows = stmt.query_map(
         params![f.before.unwrap_or(i64::MAX), f.actor, action_like, f.outcome, f.from, f.to, f.limit],
-        entry,
+        |r| Ok(AuditEntry { actor_name: r.get(8)?, ..entry(r)? }),
     )?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

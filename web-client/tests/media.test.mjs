@@ -1,0 +1,80 @@
+// The camera's simulcast encodings and the per-layer stats reading of
+// media.js under Node (its peer connection code needs a browser; these
+// parts are pure):
+//   node --test web-client/tests/
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CAMERA_LAYERS, LOWEST_MAX_BITRATE, cameraEncodings, layerBitrate, layerCount, outboundLayers } from '../media.js';
+
+const summary = (encodings) => encodings.map((e) => `${e.rid ?? '-'}/${e.scaleResolutionDownBy ?? 1}@${e.maxBitrate / 1000}k`);
+
+test('the rids are the server\'s, lowest first', () => {
+  assert.deepEqual(CAMERA_LAYERS.map((l) => l.rid), ['q', 'h', 'f']);
+  assert.deepEqual(CAMERA_LAYERS.map((l) => l.scaleResolutionDownBy), [4, 2, 1]);
+});
+
+test('layer count follows Chrome\'s own limit: 3 from 960x540, 2 from 480x270, else 1', () => {
+  assert.equal(layerCount(1920 * 1080), 3);
+  assert.equal(layerCount(1280 * 720), 3);
+  assert.equal(layerCount(960 * 540), 3);
+  assert.equal(layerCount(640 * 480), 2);
+  assert.equal(layerCount(640 * 360), 2);
+  assert.equal(layerCount(480 * 270), 2);
+  assert.equal(layerCount(320 * 240), 1);
+});
+
+test('bit rate caps by picture size: 150k at 320x180, 500k at 640x360, 1.5M at 720p', () => {
+  assert.equal(layerBitrate(160, 120), 100_000);
+  assert.equal(layerBitrate(80, 60), 100_000);
+  assert.equal(layerBitrate(320, 180), 150_000);
+  assert.equal(layerBitrate(640, 360), 500_000);
+  assert.equal(layerBitrate(1280, 720), 1_500_000);
+  assert.equal(layerBitrate(1920, 1080), 2_500_000);
+  assert.equal(layerBitrate(3840, 2160), 2_500_000);
+  // In between: interpolated, monotonic.
+  assert.equal(layerBitrate(640, 480), 611_000);
+  let last = 0;
+  for (const [w, h] of [[160, 120], [320, 180], [320, 240], [640, 360], [640, 480], [960, 540], [1280, 720], [1920, 1080]]) {
+    const b = layerBitrate(w, h);
+    assert.ok(b >= last, `${w}x${h}`);
+    last = b;
+  }
+});
+
+test('a 720p camera: q/h/f at 320x180 150k, 640x360 500k, 1280x720 1.5M', () => {
+  assert.deepEqual(summary(cameraEncodings({ width: 1280, height: 720 })), ['q/4@150k', 'h/2@500k', 'f/1@1500k']);
+  assert.deepEqual(summary(cameraEncodings({ width: 1920, height: 1080 })), ['q/4@150k', 'h/2@917k', 'f/1@2500k']);
+});
+
+test('a 640x480 camera: h and f (320x240, 640x480), the lowest capped for a township line', () => {
+  const e = cameraEncodings({ width: 640, height: 480 });
+  assert.deepEqual(summary(e), [`h/2@${LOWEST_MAX_BITRATE / 1000}k`, 'f/1@611k']);
+  assert.deepEqual(summary(cameraEncodings()), summary(e), 'the default is the fake camera\'s 640x480');
+  for (const x of e) assert.equal(x.active, true);
+});
+
+test('a camera too small for simulcast: one encoding without a rid', () => {
+  assert.deepEqual(cameraEncodings({ width: 320, height: 240 }), [{ active: true, maxBitrate: 189_000 }]);
+});
+
+test('the scalability mode only when given', () => {
+  assert.ok(cameraEncodings({ width: 1280, height: 720 }).every((e) => !('scalabilityMode' in e)));
+  assert.ok(cameraEncodings({ width: 1280, height: 720 }, { scalabilityMode: 'L1T3' }).every((e) => e.scalabilityMode === 'L1T3'));
+});
+
+test('outboundLayers: the video streams of one m-line, by rid, lowest first', () => {
+  const stats = new Map([
+    ['o3', { type: 'outbound-rtp', kind: 'video', mid: '1', rid: 'f', frameWidth: 640, frameHeight: 480, framesPerSecond: 20, bytesSent: 9000, framesSent: 90, qualityLimitationReason: 'none', active: true }],
+    ['o2', { type: 'outbound-rtp', kind: 'video', mid: '1', rid: 'h', frameWidth: 320, frameHeight: 240, framesPerSecond: 20, bytesSent: 3000, framesSent: 90, qualityLimitationReason: 'bandwidth' }],
+    ['o1', { type: 'outbound-rtp', kind: 'audio', mid: '0', bytesSent: 500 }],
+    ['o4', { type: 'outbound-rtp', kind: 'video', mid: '2', frameWidth: 1920, frameHeight: 1080 }],
+    ['i1', { type: 'inbound-rtp', kind: 'video', mid: '3' }],
+  ]);
+  const l = outboundLayers(stats, '1');
+  assert.deepEqual(l.map((x) => [x.rid, x.width, x.height, x.limitation]), [['h', 320, 240, 'bandwidth'], ['f', 640, 480, 'none']]);
+  assert.equal(l[1].bytesSent, 9000);
+  assert.equal(l[0].active, null, 'unknown stays null');
+  // A sender's own report (no mid needed): every outbound video stream.
+  assert.equal(outboundLayers([...stats.values()]).length, 3);
+});
