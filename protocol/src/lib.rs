@@ -104,6 +104,14 @@ pub enum ClientMsg {
         /// Receive video.
         video: bool,
     },
+    /// What I show of the videos I receive (sent when tiles change size or
+    /// visibility): the server sends no more of a video than its tile can
+    /// show, and nothing of one I do not show. Tracks not named keep what
+    /// was said before (at first: everything, at its best).
+    View {
+        /// One per video track.
+        tiles: Vec<TileView>,
+    },
     /// A chat message to everyone.
     Chat {
         /// The text (at most 2 000 characters).
@@ -393,6 +401,17 @@ pub enum ErrorCode {
     /// The join link is in use by a participant who is connected (a second
     /// device or tab, or someone else holding the link).
     LinkInUse,
+}
+
+/// How one received video is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileView {
+    /// Track id.
+    pub track: String,
+    /// Its tile's height in device pixels (CSS pixels × devicePixelRatio).
+    pub height: u32,
+    /// On screen at all (false: a hidden tab, a collapsed panel, scrolled away).
+    pub visible: bool,
 }
 
 /// Why a video is paused.

@@ -35,6 +35,8 @@ pub(crate) enum Command {
     SetMuted { peer: PeerId, track: TrackId, muted: bool, reply: Reply<()> },
     SetReceiveVideo { peer: PeerId, receive: bool, reply: Reply<()> },
     SetVideoSources { peer: PeerId, sources: Option<Vec<PeerId>>, reply: Reply<()> },
+    SetFeatured { room: RoomId, featured: Vec<PeerId>, reply: Reply<()> },
+    SetTileLimits { peer: PeerId, limits: Vec<(TrackId, Option<u8>)>, reply: Reply<()> },
     Shutdown,
 }
 
@@ -62,6 +64,12 @@ impl Command {
             }
             Command::SetVideoSources { peer, sources, reply } => {
                 drop(reply.send(engine.set_video_sources(now, peer, sources)))
+            }
+            Command::SetFeatured { room, featured, reply } => {
+                drop(reply.send(engine.set_featured(now, room, featured)))
+            }
+            Command::SetTileLimits { peer, limits, reply } => {
+                drop(reply.send(engine.set_tile_limits(now, peer, limits)))
             }
             Command::Shutdown => {}
         }
@@ -167,6 +175,8 @@ impl SfuHandle {
             sum.dropped_rejected += c.dropped_rejected;
             sum.forwarded += c.forwarded;
             sum.peer_failures += c.peer_failures;
+            sum.layer_switches += c.layer_switches;
+            sum.videos_paused += c.videos_paused;
         }
         sum
     }
@@ -266,6 +276,25 @@ impl SfuHandle {
     ) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::SetVideoSources { peer, sources, reply }).await
+    }
+
+    /// The publishers whose video comes first for everyone in `room` (the
+    /// floor holder, the broadcast source, the spotlight, in that order).
+    pub async fn set_featured(&self, room: RoomId, featured: Vec<PeerId>) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetFeatured { room, featured, reply }).await
+    }
+
+    /// What `peer` shows of each video: the highest simulcast layer worth
+    /// sending for its tile, or `None` for a video it does not show.
+    pub async fn set_tile_limits(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        limits: Vec<(TrackId, Option<u8>)>,
+    ) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetTileLimits { peer, limits, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {

@@ -131,3 +131,39 @@ fn subscribers_on_the_lan_get_the_top_layer_of_every_video() {
     let (video, _) = received(&sim, 0, sim.clients[0].received.len().saturating_sub(300));
     assert!(video.values().all(|l| l[2] > 0), "{video:?}");
 }
+
+#[test]
+fn a_subscriber_gets_no_more_than_its_tiles_show() {
+    let mut sim = setup(24);
+    run(&mut sim, &[0, 1], 3_000);
+    let video_of =
+        |sim: &Sim, peer: PeerId| {
+            sim.events
+                .iter()
+                .find_map(|e| match e {
+                    SfuEvent::TrackPublished {
+                        peer: p, track, kind: huiyi_sfu::TrackKind::Video, ..
+                    } if *p == peer => Some(*track),
+                    _ => None,
+                })
+                .expect("a video track")
+        };
+    let (first, second) = (video_of(&sim, PeerId(1)), video_of(&sim, PeerId(2)));
+    // A thumbnail of the first, the second not shown at all.
+    let now = sim.now;
+    let told = sim.events.len();
+    sim.engine.set_tile_limits(now, PeerId(3), vec![(first, Some(0)), (second, None)]).expect("limits");
+    run(&mut sim, &[0, 1], 2_000);
+    let from = sim.clients[2].received.len();
+    run(&mut sim, &[0, 1], 2_000);
+    let (video, audio) = received(&sim, 2, from);
+    println!("thumbnail + hidden: {video:?}");
+    assert_eq!(video.len(), 1, "nothing of the hidden video: {video:?}");
+    let layers = video.values().next().expect("one");
+    assert!(layers[0] >= 190 && layers[1] + layers[2] == 0, "the smallest layer only: {layers:?}");
+    assert!(audio >= 190, "audio untouched: {audio}");
+    assert!(
+        !sim.events[told..].iter().any(|e| matches!(e, SfuEvent::VideoPaused { .. })),
+        "a video not shown is not paused for bandwidth: nothing to tell"
+    );
+}

@@ -5,10 +5,11 @@
 //! `meeting::core` (the live meeting, sans-IO), `store` (SQLite),
 //! `services` (domain services on the store), `meeting` (the actors that
 //! run cores), `ws` (sessions: the wire), `http` (REST and pages), and
-//! `server` (`run`: everything started and stopped). docs/architecture.md
-//! draws the layers.
+//! `server` (`run`: everything started and stopped), and `cli` (the
+//! `huiyi` command). docs/architecture.md draws the layers.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod http;
 pub mod listen;

@@ -66,6 +66,8 @@ impl Engine {
             return Ok(());
         }
         p.video_paused = !receive;
+        self.reallocate(now, pk);
+        let Some(p) = self.peer_mut(pk) else { return Ok(()) };
         if receive {
             let mut sources = Vec::new();
             for d in p.down.iter_mut().flatten() {
@@ -105,6 +107,7 @@ impl Engine {
                 d.rewriter.switch_source();
             }
         }
+        self.reallocate(now, pk);
         self.finish(now);
         Ok(())
     }

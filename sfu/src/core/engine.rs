@@ -81,6 +81,10 @@ pub struct EngineCounters {
     pub forwarded: u64,
     /// Peers removed because their state machine panicked or failed.
     pub peer_failures: u64,
+    /// Simulcast layer switches made for subscribers (at a keyframe of the new layer).
+    pub layer_switches: u64,
+    /// Videos paused for a subscriber's bandwidth (each time).
+    pub videos_paused: u64,
 }
 
 /// Largest datagram accepted; anything larger is not WebRTC media.

@@ -186,6 +186,9 @@ impl Engine {
             Gate::Drop => return None,
             Gate::NeedKeyframe(layer) => return Some(layer),
             Gate::Switch => {
+                if down.layer.current.is_some() {
+                    self.counters.layer_switches += 1;
+                }
                 down.layer.current = down.layer.target;
                 down.rewriter.switch_source();
             }

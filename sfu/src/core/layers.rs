@@ -182,6 +182,45 @@ impl Engine {
         }
     }
 
+    /// The publishers whose video comes first for every subscriber of
+    /// `room` (the floor holder, the broadcast source, the spotlight).
+    pub fn set_featured(
+        &mut self,
+        now: Instant,
+        room: crate::core::ids::RoomId,
+        featured: Vec<PeerId>,
+    ) -> Result<(), crate::core::events::SfuError> {
+        let r = self.rooms.get_mut(&room).ok_or(crate::core::events::SfuError::RoomNotFound(room))?;
+        if r.featured == featured {
+            return Ok(());
+        }
+        r.featured = featured;
+        for pk in r.members.clone() {
+            self.reallocate(now, pk);
+        }
+        self.finish(now);
+        Ok(())
+    }
+
+    /// What a subscriber shows of each video: the highest layer worth
+    /// sending for its tile, or `None` for a video it does not show at all
+    /// (nothing is sent, nothing is said). Tracks not named keep their limit.
+    pub fn set_tile_limits(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        limits: Vec<(crate::core::ids::TrackId, Option<u8>)>,
+    ) -> Result<(), crate::core::events::SfuError> {
+        let pk = self.key_of(peer)?;
+        let p = self.peer_mut(pk).ok_or(crate::core::events::SfuError::PeerNotFound(peer))?;
+        for (track, limit) in limits {
+            p.tile_limits.insert(track, limit);
+        }
+        self.reallocate(now, pk);
+        self.finish(now);
+        Ok(())
+    }
+
     /// A subscriber's bandwidth estimate changed.
     pub(crate) fn estimate_changed(&mut self, now: Instant, pk: PeerKey, bitrate: Bitrate) {
         let Some(p) = self.peer_mut(pk) else { return };
@@ -213,6 +252,7 @@ impl Engine {
             self.rooms.get(&room).map(|r| (r.featured.clone(), r.last_speaker)).unwrap_or_default();
         let mut wants = Vec::new();
         let mut downs = Vec::new();
+        let mut hidden = Vec::new();
         let mut audio = 0u64;
         for (di, down) in p.down.iter().enumerate() {
             let Some((owner, ui)) = down.as_ref().and_then(|d| d.source) else { continue };
@@ -232,7 +272,14 @@ impl Engine {
             for l in &up.layers {
                 layers[usize::from(l.spatial.min(LAYERS as u8 - 1))] = l.meter.rate(now);
             }
-            let max_layer = p.tile_limits.get(&up.id).copied().unwrap_or(LAYERS as u8 - 1);
+            let max_layer = match p.tile_limits.get(&up.id) {
+                None => LAYERS as u8 - 1,
+                Some(Some(l)) => (*l).min(LAYERS as u8 - 1),
+                Some(None) => {
+                    hidden.push(di);
+                    continue;
+                }
+            };
             wants.push(VideoWant {
                 track: up.id,
                 priority: priority_of(&featured, speaker, o.id),
@@ -253,6 +300,11 @@ impl Engine {
         let wants_lowest: std::collections::HashMap<crate::core::ids::TrackId, bool> =
             wants.iter().map(|w| (w.track, w.layers.iter().any(|b| *b > 0))).collect();
         let Some(p) = self.peer_mut(pk) else { return };
+        for di in hidden {
+            if let Some(down) = p.down.get_mut(di).and_then(Option::as_mut) {
+                down.layer = LayerChoice::default();
+            }
+        }
         let allocation: Vec<Allocation> = p.allocator.allocate(now, estimate, audio, &wants).to_vec();
         let (subscriber, has_estimate) = (p.id, p.estimate.is_some());
         let mut switches = Vec::new();
@@ -283,6 +335,8 @@ impl Engine {
                 }
             }
         }
+        self.counters.videos_paused +=
+            told.iter().filter(|e| matches!(e, SfuEvent::VideoPaused { .. })).count() as u64;
         self.events.extend(told);
         if has_estimate {
             // Probe towards what would be used, but never far beyond the

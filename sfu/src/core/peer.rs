@@ -131,8 +131,9 @@ pub(crate) struct Peer {
     pub estimate: Option<u64>,
     /// Which layer of each video it receives.
     pub allocator: Allocator,
-    /// The highest layer worth sending for a track, by the size of its tile.
-    pub tile_limits: HashMap<TrackId, u8>,
+    /// The highest layer worth sending for a track, by the size of its
+    /// tile (`None`: not shown, nothing sent).
+    pub tile_limits: HashMap<TrackId, Option<u8>>,
 }
 
 impl Peer {

@@ -30,6 +30,8 @@ pub(crate) struct WorkerCounters {
     pub dropped_rejected: AtomicU64,
     pub forwarded: AtomicU64,
     pub peer_failures: AtomicU64,
+    pub layer_switches: AtomicU64,
+    pub videos_paused: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -44,6 +46,8 @@ impl WorkerCounters {
         self.dropped_rejected.store(c.dropped_rejected, Ordering::Relaxed);
         self.forwarded.store(c.forwarded, Ordering::Relaxed);
         self.peer_failures.store(c.peer_failures, Ordering::Relaxed);
+        self.layer_switches.store(c.layer_switches, Ordering::Relaxed);
+        self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -57,6 +61,8 @@ impl WorkerCounters {
             dropped_rejected: self.dropped_rejected.load(Ordering::Relaxed),
             forwarded: self.forwarded.load(Ordering::Relaxed),
             peer_failures: self.peer_failures.load(Ordering::Relaxed),
+            layer_switches: self.layer_switches.load(Ordering::Relaxed),
+            videos_paused: self.videos_paused.load(Ordering::Relaxed),
         }
     }
 }

@@ -70,6 +70,16 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             c.dropped_rejected,
         ),
         ("huiyi_media_peer_failures_total", "Peers removed after an internal failure", c.peer_failures),
+        (
+            "huiyi_media_layer_switches_total",
+            "Simulcast layer switches for subscribers (bandwidth, tile size, priority)",
+            c.layer_switches,
+        ),
+        (
+            "huiyi_media_videos_paused_total",
+            "Videos paused because not even their lowest layer fitted a subscriber's link",
+            c.videos_paused,
+        ),
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }

@@ -233,6 +233,18 @@ impl Meeting {
                 }
                 None
             }
+            SfuCmd::SetTileLimits(peer, limits) => {
+                if let Err(e) = sfu.set_tile_limits(room, peer, limits).await {
+                    tracing::debug!(error = %e, "tile limits for a peer that just left");
+                }
+                None
+            }
+            SfuCmd::SetFeatured(featured) => {
+                if let Err(e) = sfu.set_featured(room, featured).await {
+                    tracing::debug!(error = %e, "featured publishers of a room that closed");
+                }
+                None
+            }
         }
     }
 }

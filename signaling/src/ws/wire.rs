@@ -23,6 +23,23 @@ pub fn request(msg: ClientMsg) -> Option<Request> {
         ClientMsg::Answer { offer_id, sdp } => Request::Answer { offer_id, sdp },
         ClientMsg::Mute { audio, video } => Request::Mute { audio, video },
         ClientMsg::Receive { video } => Request::Receive { video },
+        ClientMsg::View { tiles } => Request::View {
+            tiles: tiles
+                .into_iter()
+                .take(64)
+                .filter_map(|t| {
+                    let track = huiyi_sfu::TrackId(t.track.parse().ok()?);
+                    // Simulcast layers are about a quarter, half and full 720p.
+                    let layer = match t.height {
+                        _ if !t.visible => None,
+                        0..=200 => Some(0),
+                        201..=400 => Some(1),
+                        _ => Some(2),
+                    };
+                    Some((track, layer))
+                })
+                .collect(),
+        },
         ClientMsg::Chat { text } => Request::Chat { text },
         ClientMsg::Quality { level } => Request::Quality { level },
         ClientMsg::Leave => Request::Leave,

@@ -53,6 +53,8 @@ impl Core {
                     self.apply_broadcast();
                 }
                 self.notify(&pid, Notice::Answer { sdp: answer });
+                // Its new peer may be one of the featured (a floor holder back).
+                self.update_featured();
             }
             SfuResult::Renegotiated { pid, result: Ok(answer) } => {
                 self.notify(&pid, Notice::Answer { sdp: answer })

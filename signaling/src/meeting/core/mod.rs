@@ -147,6 +147,10 @@ pub enum SfuCmd {
     SetReceiveVideo(PeerId, bool),
     /// Whose video a receiver gets (`None`: everyone's).
     SetVideoSources(PeerId, Option<Vec<PeerId>>),
+    /// The highest layer worth sending a subscriber of each video (`None`: not shown).
+    SetTileLimits(PeerId, Vec<(TrackId, Option<u8>)>),
+    /// The publishers whose video comes first for everyone (floor, broadcast, spotlight).
+    SetFeatured(Vec<PeerId>),
 }
 
 /// How a media-plane command with a result went.
@@ -255,6 +259,8 @@ pub struct Core {
     /// A second use of a link whose holder is connected takes the seat
     /// (`signaling.link_reuse = "takeover"`) instead of being refused.
     pub takeover: bool,
+    /// The featured publishers last told to the media plane.
+    featured: Vec<PeerId>,
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
@@ -285,6 +291,7 @@ impl Core {
             title,
             grace,
             takeover: false,
+            featured: Vec::new(),
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,
@@ -365,6 +372,11 @@ impl Core {
             Request::Answer { offer_id, sdp } => self.answer(pid, offer_id, sdp),
             Request::Mute { audio, video } => self.mute(pid, audio, video),
             Request::Receive { video } => self.receive(pid, video),
+            Request::View { tiles } => {
+                if let Some(peer) = self.participants.get(pid).and_then(|p| p.peer) {
+                    self.sfu(SfuCmd::SetTileLimits(peer, tiles));
+                }
+            }
             Request::Chat { text } => self.chat(pid, &text),
             Request::Quality { level } => {
                 let level = level.min(3);
@@ -441,6 +453,28 @@ impl Core {
     fn send_state(&mut self) {
         let state = self.state.clone();
         self.broadcast(Notice::State(state));
+        self.update_featured();
+    }
+
+    /// Tells the media plane whose video comes first for everyone: the
+    /// floor holder, the broadcast sources, the spotlight (when it changed).
+    pub(super) fn update_featured(&mut self) {
+        let mut pids: Vec<&String> = Vec::new();
+        pids.extend(self.state.floor.iter());
+        pids.extend(self.state.broadcast.iter().flatten());
+        pids.extend(self.state.spotlight.iter());
+        let mut featured: Vec<PeerId> = Vec::new();
+        for pid in pids {
+            if let Some(peer) = self.participants.get(pid.as_str()).and_then(|p| p.peer) {
+                if !featured.contains(&peer) {
+                    featured.push(peer);
+                }
+            }
+        }
+        if featured != self.featured {
+            self.featured = featured.clone();
+            self.sfu(SfuCmd::SetFeatured(featured));
+        }
     }
 
     fn sfu(&mut self, cmd: SfuCmd) {

@@ -320,3 +320,20 @@ fn a_second_use_of_a_link_is_refused_while_its_holder_is_here() {
     let effects = sim.ask("chair", Request::Chat { text: "hello\u{1b}[2J".into() });
     assert_eq!(refusal_to(&effects, "chair"), Some(RefusalKind::BadRequest));
 }
+
+/// Issue 12: the floor holder's video comes first for every subscriber;
+/// the media plane is told when it changes, and a subscriber's tile sizes
+/// go to its peer.
+#[test]
+fn the_floor_holder_is_featured_and_tiles_reach_the_media_plane() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("v1", Role::Venue);
+    let (peer, track) = sim.publish_audio("v1");
+    let effects = sim.control("chair", Action::GrantFloor { participant: "v1".into(), seconds: None });
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetFeatured(vec![peer]))), "{effects:?}");
+    let effects = sim.control("chair", Action::EndSpeech);
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetFeatured(vec![]))), "{effects:?}");
+    let effects = sim.ask("v1", Request::View { tiles: vec![(track, Some(0))] });
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetTileLimits(peer, vec![(track, Some(0))]))));
+}

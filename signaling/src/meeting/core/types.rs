@@ -39,6 +39,12 @@ pub enum Request {
         /// Receive video.
         video: bool,
     },
+    /// The highest simulcast layer worth sending of each video it shows
+    /// (`None`: not shown).
+    View {
+        /// Per track.
+        tiles: Vec<(TrackId, Option<u8>)>,
+    },
     /// A chat message.
     Chat {
         /// The text.

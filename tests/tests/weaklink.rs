@@ -1,0 +1,63 @@
+//! Issue 12's acceptance scenario: three Chromium participants publishing
+//! camera video, one of them (a township venue) behind an emulated line of
+//! 300 kbit/s, 5 % loss, 40 ms each way and a 20-packet queue, in network
+//! namespaces this test creates (tests/netlink: a user-space link emulator,
+//! since this kernel has no netem). The line is shaped for 40 s, then
+//! healed. The scenario is tests/browser/weaklink.test.mjs; this test runs
+//! it around the `huiyi` program built by this crate and holds the figures
+//! it reports.
+//!
+//! Needs root (namespaces, TUN devices); without it the test says so and
+//! passes, as a machine without Chromium would fail the other browser tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
+    if !root() {
+        eprintln!("skipped: the weak-line scenario needs root (network namespaces, TUN devices)");
+        return;
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser = here.join("browser");
+    huiyi_tests::server::run_setup(&browser.join("setup.sh"));
+    let netlink = here.join("netlink").join("setup.sh");
+    // Leftovers of a run that was killed.
+    let _ = Command::new("bash").arg(&netlink).arg("gc").status();
+    let report = std::env::temp_dir().join(format!("huiyi-weaklink-{}.json", std::process::id()));
+    let id = format!("t{}", std::process::id() % 100_000);
+    let status = Command::new("bash")
+        .arg(&netlink)
+        .args(["run", "--id", &id, "--seed", "7", "--"])
+        .args(["node", "--test", "--test-reporter=spec", "weaklink.test.mjs"])
+        .current_dir(&browser)
+        .env("HUIYI_BIN", env!("CARGO_BIN_EXE_huiyi-server-for-tests"))
+        .env("HUIYI_WEAKLINK_REPORT", &report)
+        .env("HUIYI_WEAKLINK_SERVER_LOG", std::env::temp_dir().join(format!("huiyi-weaklink-{id}.log")))
+        .status()
+        .expect("run the scenario");
+    assert!(status.success(), "the weak-line scenario failed (its report is above)");
+    let text = std::fs::read_to_string(&report).expect("the scenario's figures");
+    let _ = std::fs::remove_file(&report);
+    let figures: serde_json::Value = serde_json::from_str(&text).expect("JSON figures");
+    let key = &figures["key"];
+    println!("weak line: {key}");
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    // While shaped (after the first 10 s): the weak venue sees the speaker move.
+    assert!(num(&key["weakFps"]) >= 10.0, "the weak venue receives the speaker at ≥ 10 fps: {key}");
+    assert!(num(&key["weakMaxFreezeS"]) <= 1.0, "no freeze longer than 1 s: {key}");
+    assert!(num(&key["weakConcealmentPct"]) < 3.0, "audio concealment under 3 %: {key}");
+    // The venues on the LAN keep their frame rate and top layer.
+    for pair in key["unrestricted"].as_array().expect("pairs") {
+        let (unshaped, shaped) = (num(&pair["unshapedFps"]), num(&pair["shapedFps"]));
+        assert!(shaped >= unshaped * 0.9, "{pair}: within 10 % of its unshaped frame rate");
+        assert_eq!(pair["shapedHeight"], pair["unshapedHeight"], "{pair}: at its top layer");
+    }
+    // Healed: back to the top layer within 10 s.
+    assert!(num(&key["recoveryS"]) <= 10.0, "back to the top layer within 10 s: {key}");
+}
