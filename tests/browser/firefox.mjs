@@ -1,8 +1,14 @@
 // A participant in Firefox (Debian's firefox-esr, `apt-get install
 // firefox-esr`), driven by playwright-core over WebDriver BiDi (channel
 // 'moz-firefox': Debian's own binary, no downloaded browser build), with
-// Firefox's fake camera and microphone and loopback ICE. Same shape as
-// lib.mjs's participant(): {browser, page}.
+// Firefox's fake camera and microphone. Same shape as lib.mjs's
+// participant(): {browser, page}.
+//
+// Firefox 153 ESR gathers no 127.0.0.1 candidate here, whatever its
+// loopback preference says (it offers the machine's other addresses), so a
+// server whose media is on 127.0.0.1 never connects with it. Put the media
+// on a local non-loopback address and keep HTTP on loopback (plain HTTP):
+//   huiyi --listen 127.0.0.1:8471 --set sfu.bind_address=<eth0's address> …
 
 import { firefox } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
@@ -16,7 +22,7 @@ const PREFS = {
   'media.navigator.permission.disabled': true,
   'media.autoplay.default': 0,
   'media.autoplay.blocking_policy': 0,
-  'media.peerconnection.ice.loopback': true, // host candidates on 127.0.0.1
+  'media.peerconnection.ice.loopback': true, // (asked for; see above)
   'media.peerconnection.ice.obfuscate_host_addresses': false, // no mDNS names
   'network.proxy.type': 0,
   'network.dns.disableIPv6': true,

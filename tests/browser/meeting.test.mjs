@@ -77,6 +77,43 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       if (shots) await a.page.screenshot({ path: `${shots}/three.png` });
     });
 
+    await t.test('the camera goes out as simulcast: the fake 640x480 camera as h (320x240) and f (640x480)', async () => {
+      const rids = await a.page.evaluate(() => window.huiyi.session.pc.getTransceivers()
+        .filter((x) => x.sender.track?.kind === 'video').map((x) => x.sender.getParameters().encodings.map((e) => e.rid)));
+      assert.deepEqual(rids, [['h', 'f']], 'two encodings negotiated (the answer accepted simulcast)');
+      const l0 = await a.page.evaluate(() => window.huiyi.session.cameraLayers());
+      await sleep(2000);
+      const l1 = await a.page.evaluate(() => window.huiyi.session.cameraLayers());
+      const sent = Object.fromEntries(l1.map((l) => [l.rid, { ...l, frames: l.framesSent - (l0.find((x) => x.rid === l.rid)?.framesSent ?? 0) }]));
+      for (const [rid, height] of [['h', 240], ['f', 480]]) {
+        // (An encoder short of CPU lowers every layer's resolution.)
+        if (sent[rid]?.limitation !== 'cpu') assert.equal(sent[rid]?.height, height, `${rid}: ${JSON.stringify(l1)}`);
+        assert.ok(sent[rid].frames >= 10, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
+      }
+      assert.ok(sent.f.height > sent.h.height, 'f is the larger');
+    });
+
+    await t.test('a video paused for a weak link keeps its picture under a badge until it resumes', async () => {
+      // The server's notice is simulated at B's signaling, and the tile read
+      // in the same turn (a real notice of a loaded machine's link cannot
+      // come in between): the page's handling is what is tested.
+      const cam = await b.page.evaluate((ida) => [...window.huiyi.tracks].find(([, x]) => x.participant === ida && x.source === 'camera')[0], ida);
+      const notice = (type) => b.page.evaluate(([type, track, ida]) => {
+        window.huiyi.sig.dispatchEvent(new CustomEvent(type, { detail: { type, track, reason: 'bandwidth' } }));
+        const el = document.querySelector(`.tile[data-participant="${ida}"]`);
+        const v = el.querySelector('video');
+        return { weak: el.classList.contains('weak'), badge: getComputedStyle(el.querySelector('.weak-badge')).display !== 'none' ? el.querySelector('.weak-badge').textContent : null, title: el.title, shown: getComputedStyle(v).visibility === 'visible' && v.videoWidth > 0 };
+      }, [type, cam, ida]);
+      const paused = await notice('video_paused');
+      assert.deepEqual({ ...paused, title: !!paused.title }, { weak: true, badge: '网络较差', title: true, shown: true }, 'the last picture stays, under the badge');
+      assert.match(paused.title, /自动恢复/);
+      const logged = await b.page.evaluate(() => window.huiyi.events.filter((e) => e.type === 'video_paused').at(-1));
+      assert.equal(logged.track, cam);
+      assert.equal(typeof logged.at, 'number');
+      if (shots) await b.page.screenshot({ path: `${shots}/weak.png` });
+      assert.deepEqual(await notice('video_resumed'), { weak: false, badge: null, title: '', shown: true });
+    });
+
     await t.test('a mute is enforced at the server even if the client keeps sending', async () => {
       // Ask for the mute through the protocol only; A's microphone track stays enabled.
       await a.page.evaluate(() => window.huiyi.sig.send({ type: 'mute', audio: true }));

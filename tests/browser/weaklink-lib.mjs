@@ -335,3 +335,50 @@ export function recoverySeconds(samples, participant, healAt, topHeight, minFps)
   const x = series.find((y) => y.t > healAt && y.height >= topHeight && y.fps >= minFps);
   return x ? round((x.t - healAt) / 1000) : null;
 }
+
+// ---------------------------------------------------------------- pauses
+
+/// The video_paused / video_resumed notices a page received (from
+/// window.huiyi.events): [{type, track, at, participant, source}].
+export async function noticesOf(page) {
+  return page.evaluate(() => {
+    const h = window.huiyi;
+    return (h?.events ?? []).filter((e) => e.type === 'video_paused' || e.type === 'video_resumed').map((e) => {
+      const track = e.track ?? e.detail?.track;
+      const info = h.tracks.get(track);
+      return { type: e.type, track, at: e.at ?? null, participant: info?.participant ?? null, source: info?.source ?? null };
+    });
+  });
+}
+
+/// Per publisher (`label/source`), per phase: how many pauses began and
+/// how long its video was paused (s) for this receiver. A pause still
+/// running at the end of the notices runs to `endAt`.
+export function pauseFigures(notices, phases, labelOf, endAt) {
+  const spans = new Map(); // key → [[from, to]]
+  const open = new Map(); // track → {key, from}
+  for (const n of notices) {
+    const key = `${labelOf(n.participant) ?? n.track}/${n.source ?? 'video'}`;
+    if (n.type === 'video_paused' && !open.has(n.track)) open.set(n.track, { key, from: n.at });
+    if (n.type === 'video_resumed' && open.has(n.track)) {
+      const o = open.get(n.track);
+      open.delete(n.track);
+      if (!spans.has(o.key)) spans.set(o.key, []);
+      spans.get(o.key).push([o.from, n.at]);
+    }
+  }
+  for (const o of open.values()) {
+    if (!spans.has(o.key)) spans.set(o.key, []);
+    spans.get(o.key).push([o.from, endAt]);
+  }
+  const out = {};
+  for (const [key, xs] of spans) {
+    out[key] = {};
+    for (const [name, [from, to]] of Object.entries(phases)) {
+      const began = xs.filter(([a]) => a > from && a <= to).length;
+      const seconds = xs.reduce((s, [a, b]) => s + Math.max(0, Math.min(b, to) - Math.max(a, from)), 0) / 1000;
+      out[key][name] = { pauses: began, pausedS: round(seconds) };
+    }
+  }
+  return out;
+}

@@ -45,6 +45,7 @@ import { loadavg } from 'node:os';
 import { until } from './lib.mjs';
 import {
   participantIn, startServer, linkem, startSampler, samplesOf, figures, recoverySeconds, sleep, cleanupScratch,
+  noticesOf, pauseFigures,
 } from './weaklink-lib.mjs';
 
 const env = process.env;
@@ -139,6 +140,12 @@ function printReport(report) {
       console.log(`  ${who} ${ph.padEnd(13)} ${f ? `${f.fps}fps ${f.width}x${f.height} ${f.kbps}kb/s layers ${f.layers} limited by ${f.limitation || '—'}` : '—'}`);
     }
   }
+  console.log('\n-- videos paused by the server (video_paused → video_resumed), per receiver --');
+  for (const [rx, byPub] of Object.entries(report.pauses || {})) {
+    for (const [key, byPhase] of Object.entries(byPub)) {
+      console.log(`  ${rx} ← ${key.padEnd(10)} ${phases.map((ph) => `${ph} ${byPhase[ph].pauses}× ${byPhase[ph].pausedS}s`).join(', ')}`);
+    }
+  }
   console.log('\n-- link emulator, per phase --');
   for (const [ph, c] of Object.entries(report.link.perPhase)) {
     console.log(`  ${ph.padEnd(13)} ${['a2b', 'b2a'].map((d) => `${d === 'a2b' ? 'down' : 'up'}: fwd ${c[d].forwarded_pkts} pkts ${c[d].kbps}kb/s, lost ${c[d].dropped_loss_pkts}, queue-dropped ${c[d].dropped_queue_pkts}`).join(' | ')}`);
@@ -224,7 +231,11 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
     const l3 = await linkem(HY_LINKEM_CTL, 'stats');
 
     const samples = {};
-    for (const p of people) samples[p.label] = await samplesOf(p.page);
+    const notices = {};
+    for (const p of people) {
+      samples[p.label] = await samplesOf(p.page);
+      notices[p.label] = await noticesOf(p.page);
+    }
     await Promise.all(people.map((p) => p.browser.close().catch(() => {}))); // the figures need no browser
     const phases = {
       warm: [warmAt, shapeAt],
@@ -233,6 +244,8 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
       healed: [healAt, endAt],
     };
     const report = figures(people, samples, phases, labelOf);
+    // The server's video_paused / video_resumed, as each page logged them.
+    report.pauses = Object.fromEntries(people.map((p) => [p.label, pauseFigures(notices[p.label], phases, labelOf, endAt)]));
     report.link = {
       shaped: shaped.a2b,
       shapedUp: shaped.b2a,

@@ -24,6 +24,13 @@ test('layer count follows Chrome\'s own limit: 3 from 960x540, 2 from 480x270, e
   assert.equal(layerCount(320 * 240), 1);
 });
 
+test('the lowest layer is capped for a township line', () => {
+  assert.equal(LOWEST_MAX_BITRATE, 100_000);
+  for (const [width, height] of [[640, 480], [1280, 720], [1920, 1080]]) {
+    assert.ok(cameraEncodings({ width, height })[0].maxBitrate <= LOWEST_MAX_BITRATE, `${width}x${height}`);
+  }
+});
+
 test('bit rate caps by picture size: 150k at 320x180, 500k at 640x360, 1.5M at 720p', () => {
   assert.equal(layerBitrate(160, 120), 100_000);
   assert.equal(layerBitrate(80, 60), 100_000);
@@ -42,9 +49,9 @@ test('bit rate caps by picture size: 150k at 320x180, 500k at 640x360, 1.5M at 7
   }
 });
 
-test('a 720p camera: q/h/f at 320x180 150k, 640x360 500k, 1280x720 1.5M', () => {
-  assert.deepEqual(summary(cameraEncodings({ width: 1280, height: 720 })), ['q/4@150k', 'h/2@500k', 'f/1@1500k']);
-  assert.deepEqual(summary(cameraEncodings({ width: 1920, height: 1080 })), ['q/4@150k', 'h/2@917k', 'f/1@2500k']);
+test('a 720p camera: q/h/f at 320x180 100k (the lowest\'s cap), 640x360 500k, 1280x720 1.5M', () => {
+  assert.deepEqual(summary(cameraEncodings({ width: 1280, height: 720 })), ['q/4@100k', 'h/2@500k', 'f/1@1500k']);
+  assert.deepEqual(summary(cameraEncodings({ width: 1920, height: 1080 })), ['q/4@100k', 'h/2@917k', 'f/1@2500k']);
 });
 
 test('a 640x480 camera: h and f (320x240, 640x480), the lowest capped for a township line', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import {
   PROTOCOL_VERSION, emptyMeeting, applyMessage, applyAll, msg, myself, nameOf, isHost,
   cameraOf, screenShares, handRaised, haveFloor, floorSecondsLeft, activeRollCall, beingCalled, rollCallOrder,
-  onAirFor, tokenClaims,
+  onAirFor, tokenClaims, videoPaused, videoArrived, withoutPauses, STATE_MESSAGES,
 } from '../model.js';
 
 const person = (id, name, role = 'participant', extra = {}) => ({
@@ -282,4 +282,47 @@ test('join token claims are read (not checked) from the link', () => {
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
   assert.deepEqual(tokenClaims(`${body}.c2lnbmF0dXJl`), claims);
   assert.equal(tokenClaims('not a token'), null);
+});
+
+test('video_paused / video_resumed: which videos the server paused for my link', () => {
+  assert.ok(STATE_MESSAGES.includes('video_paused') && STATE_MESSAGES.includes('video_resumed'));
+  const s0 = applyMessage(emptyMeeting(), welcome());
+  assert.equal(s0.paused.size, 0);
+  assert.equal(videoPaused(s0, 't-chair-cam'), null);
+  const s1 = applyMessage(s0, { type: 'video_paused', track: 't-chair-cam', reason: 'bandwidth' });
+  assert.equal(videoPaused(s1, 't-chair-cam'), 'bandwidth');
+  assert.equal(s0.paused.size, 0, 'the old state is untouched');
+  assert.equal(applyMessage(s1, { type: 'video_paused', track: 't-chair-cam', reason: 'bandwidth' }), s1, 'a repeat changes nothing');
+  assert.equal(videoPaused(applyMessage(s0, { type: 'video_paused', track: 't-x' }), 't-x'), 'bandwidth', 'no reason: bandwidth');
+  const s2 = applyMessage(s1, { type: 'video_resumed', track: 't-chair-cam' });
+  assert.equal(videoPaused(s2, 't-chair-cam'), null);
+  assert.equal(applyMessage(s2, { type: 'video_resumed', track: 't-chair-cam' }), s2, 'resuming a flowing video changes nothing');
+  assert.equal(videoPaused(s1, null), null);
+});
+
+test('a pause ends with its track, a new announcement, a new media track or a new media session', () => {
+  const s0 = applyAll(emptyMeeting(), [welcome(), { type: 'video_paused', track: 't-chair-cam', reason: 'bandwidth' }]);
+  assert.equal(videoPaused(applyMessage(s0, { type: 'track_ended', track: 't-chair-cam' }), 't-chair-cam'), null);
+  assert.equal(videoPaused(applyMessage(s0, { type: 'track', track: 't-chair-cam', participant: 'chair', source: 'camera' }), 't-chair-cam'), null);
+  assert.equal(videoPaused(videoArrived(s0, 't-chair-cam'), 't-chair-cam'), null);
+  assert.equal(videoArrived(s0, 't-other'), s0, 'another track: unchanged');
+  assert.equal(withoutPauses(s0).paused.size, 0);
+  const s1 = withoutPauses(s0);
+  assert.equal(withoutPauses(s1), s1);
+  // A pause of a track not announced yet is kept, and ends with its track_ended too.
+  const s2 = applyMessage(s0, { type: 'video_paused', track: 't-new', reason: 'bandwidth' });
+  assert.equal(videoPaused(s2, 't-new'), 'bandwidth');
+  assert.equal(videoPaused(applyMessage(s2, { type: 'track_ended', track: 't-new' }), 't-new'), null);
+});
+
+test('a resumed welcome keeps the pauses of tracks still there; a fresh one has none', () => {
+  const s0 = applyAll(emptyMeeting(), [
+    welcome(),
+    { type: 'track', track: 't-v2-cam', participant: 'v2', source: 'camera' },
+    { type: 'video_paused', track: 't-chair-cam', reason: 'bandwidth' },
+    { type: 'video_paused', track: 't-v2-cam', reason: 'bandwidth' },
+  ]);
+  const resumed = applyMessage(s0, welcome({ resumed: true }));
+  assert.deepEqual([...resumed.paused.keys()], ['t-chair-cam'], 't-v2-cam is not in the welcome\'s tracks');
+  assert.equal(applyMessage(s0, welcome({ resumed: false })).paused.size, 0);
 });

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# What simulcast allocation costs (issue 12): Huiyi with the bandwidth
+# estimator and layer allocation on (the default, sfu.bwe_initial_kbps=1000)
+# and off (0), alternately, on the same scenarios, in one run, in a private
+# network namespace. "CPU per packet" is the server's CPU time divided by
+# the RTP packets the participants received (docs/benchmarks.md).
+#
+#   benches/allocation.sh [rounds] [scenario ...]     default: 2 county-plenary discussion
+#
+# Root is needed (network namespace). Reports go to benches/results/alloc-*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-2}
+[ $# -gt 0 ] && shift
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(county-plenary discussion)
+NS=huiyi-alloc
+OUT=benches/results
+mkdir -p "$OUT"
+cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --bin huiyi-load
+
+HUIYI=""
+DATA=""
+stop() {
+    [ -n "$HUIYI" ] && kill "$HUIYI" 2>/dev/null && wait "$HUIYI" 2>/dev/null || true
+    [ -n "$DATA" ] && rm -rf "$DATA"
+    HUIYI=""; DATA=""
+}
+cleanup() { stop; ip netns del "$NS" 2>/dev/null || true; }
+trap cleanup EXIT
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+
+for round in $(seq "$ROUNDS"); do
+    for s in "${SCENARIOS[@]}"; do
+        for bwe in 1000 0; do
+            stop
+            DATA=$(mktemp -d /tmp/huiyi-alloc-XXXXXX)
+            ip netns exec "$NS" target/release/huiyi --data-dir "$DATA" --set log.level=warn \
+                --set "sfu.bwe_initial_kbps=$bwe" >/dev/null 2>&1 &
+            HUIYI=$!
+            for _ in $(seq 100); do
+                ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && break
+                sleep 0.2
+            done
+            report="$OUT/alloc-$s-bwe$bwe-r$round.json"
+            ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet \
+                --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"
+            python3 - "$report" "$s" "$bwe" "$round" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["reports"][0]
+state = "on " if sys.argv[3] != "0" else "off"
+print(f"round {sys.argv[4]} {sys.argv[2]:15} allocation {state}: "
+      f"{r['server_cpu_us_per_packet']:.1f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
+      f"loss {100 * r['loss']:.2f} %, latency p50 {r['latency_ms_p50']:.1f} ms, server CPU {r['server_cpu']:.2f}, "
+      f"load generator CPU {r['loadgen_cpu']:.2f}")
+PY
+        done
+    done
+done
