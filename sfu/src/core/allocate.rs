@@ -35,6 +35,9 @@ pub const LAYERS: usize = 3;
 pub const UP_HEADROOM: f64 = 0.85;
 /// No increase within this time of a decrease.
 pub const UP_HOLD: Duration = Duration::from_secs(3);
+/// How long a video that had a layer keeps its lowest one after the
+/// estimate stopped covering it, before it is paused.
+pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 
@@ -88,6 +91,9 @@ pub struct Allocator {
     /// whether increases were on hold then.
     basis: Option<(u64, Vec<VideoWant>, bool)>,
     last_down: Option<Instant>,
+    /// Since when each video's lowest layer has not fitted (it is paused
+    /// after [`PAUSE_GRACE`]).
+    short_since: std::collections::HashMap<TrackId, Instant>,
 }
 
 impl Allocator {
@@ -115,7 +121,8 @@ impl Allocator {
         if let Some((basis, old_wants, held)) = &self.basis {
             let change = (estimate as f64 - *basis as f64).abs() / (*basis).max(1) as f64;
             // (A hold that has ended is a change: increases may now happen.)
-            if change < SMALL_CHANGE && old_wants.as_slice() == wants && *held == holding {
+            let grace_running = !self.short_since.is_empty();
+            if change < SMALL_CHANGE && old_wants.as_slice() == wants && *held == holding && !grace_running {
                 return &self.current;
             }
         }
@@ -136,7 +143,9 @@ impl Allocator {
         let fits = |cost: u64, was: Option<Option<u8>>, target: u8, spent: u64, spent_up: u64| {
             let increase = match was {
                 Some(Some(w)) => target > w,
-                _ => true, // newly wanted or resuming
+                // A video just wanted, or resuming a paused one: an increase
+                // (a newcomer's lowest layer is let in below, without).
+                None | Some(None) => true,
             };
             if increase {
                 spent + cost <= budget && spent_up + cost <= up_budget
@@ -150,11 +159,22 @@ impl Allocator {
             let Some(low) = w.lowest() else { continue };
             let was = previous(w.track);
             let cost = w.cost(low);
-            if fits(cost, was, low, spent, spent_up) {
+            let fresh = was.is_none() && cost > 0;
+            if fits(cost, was, low, spent, spent_up) || (fresh && spent + cost <= budget) {
                 layer[i] = Some(low);
                 spent += cost;
-                if !matches!(was, Some(Some(l)) if l >= low) {
+                if !fresh && !matches!(was, Some(Some(l)) if l >= low) {
                     spent_up += cost;
+                }
+                self.short_since.remove(&w.track);
+            } else if matches!(was, Some(Some(_))) {
+                // It had a layer: keep the lowest for a grace period before
+                // pausing (an estimate that dips for a moment, a CPU-loaded
+                // receiver), then pause.
+                let since = *self.short_since.entry(w.track).or_insert(now);
+                if now.saturating_duration_since(since) < PAUSE_GRACE {
+                    layer[i] = Some(low);
+                    spent += cost;
                 }
             }
         }
@@ -187,6 +207,7 @@ impl Allocator {
                 layer[i] = Some(at);
             }
         }
+        self.short_since.retain(|t, _| wants.iter().any(|w| w.track == *t));
         let next: Vec<Allocation> =
             wants.iter().zip(&layer).map(|(w, l)| Allocation { track: w.track, layer: *l }).collect();
         let went_down = next.iter().any(|a| match previous(a.track) {
@@ -232,11 +253,9 @@ mod tests {
         assert_eq!(layers(alloc.allocate(now, 800 * KBPS, 64 * KBPS, &wants)), [Some(0), Some(0), Some(0)]);
         // Plenty: the speaker goes to the top, the others as far as fits.
         let mut alloc = Allocator::new();
-        assert_eq!(
-            layers(alloc.allocate(now, 3000 * KBPS, 64 * KBPS, &wants)),
-            [Some(2), Some(1), Some(0)],
-            "1500 + 500 + 150 within 0.85 × 2936"
-        );
+        // (Newcomers' lowest layers need no headroom: 1 350 + 350 + 350 of
+        // increases fit 0.85 × 2 936, the total 2 500 fits 2 936.)
+        assert_eq!(layers(alloc.allocate(now, 3000 * KBPS, 64 * KBPS, &wants)), [Some(2), Some(1), Some(1)]);
     }
 
     #[test]
@@ -246,8 +265,14 @@ mod tests {
         let wants = [want(1, 0), want(2, 10)];
         // 300 kbit/s line, audio 40: room for one lowest layer, the speaker's.
         assert_eq!(layers(alloc.allocate(now, 300 * KBPS, 40 * KBPS, &wants)), [None, Some(0)]);
-        // Below even that: both paused, audio kept.
-        assert_eq!(layers(alloc.allocate(now, 120 * KBPS, 40 * KBPS, &wants)), [None, None]);
+        // Below even that: both paused (after the grace), audio kept.
+        assert_eq!(
+            layers(alloc.allocate(now, 120 * KBPS, 40 * KBPS, &wants)),
+            [None, Some(0)],
+            "in the grace"
+        );
+        let later = now + PAUSE_GRACE;
+        assert_eq!(layers(alloc.allocate(later, 120 * KBPS, 40 * KBPS, &wants)), [None, None]);
     }
 
     #[test]
@@ -292,6 +317,41 @@ mod tests {
     }
 
     #[test]
+    fn a_newcomers_video_starts_at_once_even_during_a_hold() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        assert_eq!(layers(alloc.allocate(t0, 2500 * KBPS, 0, &[want(1, 0)])), [Some(2)]);
+        // A step down starts a hold…
+        assert_eq!(
+            layers(alloc.allocate(t0 + Duration::from_secs(1), 700 * KBPS, 0, &[want(1, 0)])),
+            [Some(1)]
+        );
+        // …and a newcomer joins during it: its lowest layer fits, so it
+        // starts (and the first keeps what it had: 150 + 500 ≤ 700).
+        let both = [want(1, 0), want(2, 0)];
+        assert_eq!(
+            layers(alloc.allocate(t0 + Duration::from_secs(2), 700 * KBPS, 0, &both)),
+            [Some(1), Some(0)]
+        );
+    }
+
+    #[test]
+    fn a_video_that_had_a_layer_is_paused_only_after_a_grace() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 0)];
+        assert_eq!(layers(alloc.allocate(t0, 1000 * KBPS, 0, &wants)), [Some(1)]);
+        // The estimate dips below the lowest layer: kept at the lowest…
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(1), 100 * KBPS, 0, &wants)), [Some(0)]);
+        assert_eq!(
+            layers(alloc.allocate(t0 + Duration::from_millis(2500), 100 * KBPS, 0, &wants)),
+            [Some(0)]
+        );
+        // …and paused once the grace is over.
+        assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(3), 100 * KBPS, 0, &wants)), [None]);
+    }
+
+    #[test]
     fn the_tile_limits_the_layer_even_with_bandwidth_to_spare() {
         let mut alloc = Allocator::new();
         let now = Instant::now();
@@ -307,7 +367,14 @@ mod tests {
         // aiortc, old browsers: one stream, reported as layer 0.
         let one = VideoWant { layers: [900 * KBPS, 0, 0], ..want(1, 0) };
         assert_eq!(layers(alloc.allocate(now, 2000 * KBPS, 0, std::slice::from_ref(&one))), [Some(0)]);
-        assert_eq!(layers(alloc.allocate(now, 500 * KBPS, 0, &[one])), [None], "it does not fit: paused");
+        let short = now + Duration::from_secs(1);
+        assert_eq!(
+            layers(alloc.allocate(short, 500 * KBPS, 0, std::slice::from_ref(&one))),
+            [Some(0)],
+            "grace"
+        );
+        let later = short + PAUSE_GRACE;
+        assert_eq!(layers(alloc.allocate(later, 500 * KBPS, 0, &[one])), [None], "it does not fit: paused");
     }
 
     #[test]

@@ -54,7 +54,8 @@ impl Engine {
             return;
         };
         let known = p.up[ui].as_ref().is_some_and(|u| u.layers.iter().any(|l| l.ssrc == packet.header.ssrc));
-        let spatial = self.layer_of(now, pk, ui, packet.header.ssrc, packet.payload.len() as u64);
+        let spatial =
+            self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64);
         if !known {
             // A layer appeared: its subscribers may now receive it.
             let subscribers: Vec<PeerKey> = self.peers[pk]

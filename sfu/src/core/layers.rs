@@ -79,6 +79,9 @@ pub(crate) struct LayerIn {
     pub ssrc: Ssrc,
     pub spatial: u8,
     pub meter: RateMeter,
+    /// The highest sequence number counted: repairs (RTX, resends) of
+    /// older packets are not the layer's bitrate.
+    pub max_seq: Option<u64>,
 }
 
 /// What a subscriber's down track forwards of a layered video.
@@ -147,8 +150,17 @@ fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) 
 
 impl Engine {
     /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
-    /// SSRC (and its rid) from str0m the first time; counts its bytes.
-    pub(crate) fn layer_of(&mut self, now: Instant, pk: PeerKey, ui: usize, ssrc: Ssrc, bytes: u64) -> u8 {
+    /// SSRC (and its rid) from str0m the first time; counts its bytes if it
+    /// is new (not a repair of an earlier packet).
+    pub(crate) fn layer_of(
+        &mut self,
+        now: Instant,
+        pk: PeerKey,
+        ui: usize,
+        ssrc: Ssrc,
+        seq: u64,
+        bytes: u64,
+    ) -> u8 {
         let Some(p) = self.peer_mut(pk) else { return 0 };
         let known = p.up[ui].as_ref().and_then(|u| u.layers.iter().position(|l| l.ssrc == ssrc));
         let li = match known {
@@ -160,12 +172,15 @@ impl Engine {
                 // A new SSRC for a layer already known (the publisher
                 // restarted its encoder) replaces the old one.
                 up.layers.retain(|l| l.spatial != spatial);
-                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default() });
+                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default(), max_seq: None });
                 up.layers.len() - 1
             }
         };
         let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return 0 };
-        layer.meter.add(now, bytes);
+        if layer.max_seq.is_none_or(|m| seq > m) {
+            layer.max_seq = Some(seq);
+            layer.meter.add(now, bytes);
+        }
         layer.spatial
     }
 
