@@ -5,7 +5,7 @@ import { Signaling } from './protocol.js';
 import { MediaSession } from './media.js';
 import {
   emptyMeeting, applyMessage, STATE_MESSAGES, msg, myself, nameOf, isHost, cameraOf, screenShares, onAirFor, tokenClaims, refusalKey,
-  videoPaused, videoArrived, withoutPauses,
+  videoPaused, videoArrived, withoutPauses, receivedVideos, tileView, viewUpdate, viewMessages, nextJoinRetry, secondsUntil, LINK_IN_USE_RETRY,
 } from './model.js';
 import { t, label, langTag, applyStrings, toggleLang, useStrings } from './i18n.js';
 import { STRINGS } from './meeting-i18n.js';
@@ -26,6 +26,8 @@ const state = {
   media: new Map(), // trackId → {track, stream}
   view: 'grid', audioOnly: false, cycleFocus: null,
   sig: null, session: null, local: null, chatUnread: 0,
+  viewReady: false, // the server has my media session: `view` messages count
+  viewSent: new Map(), // track → what the last `view` said of it (model.js viewUpdate)
   events: [], // server messages logged, in order: {type, detail, at (ms), track (when the message names one)} (support and tests)
   // The model's parts by their old names (tests and support staff read these).
   get me() { return myself(this.model); },
@@ -129,8 +131,11 @@ function wire(sig, session) {
       $('meeting-title').textContent = w.meeting.title;
       show('meeting');
       render();
+      stopRetrying();
+      retry.count = 0;
       if (!started || !w.resumed) {
         started = true;
+        state.viewReady = false; // until the server has the new media session
         const publish = w.you.role === 'observer' ? new MediaStream() : state.local;
         await session.start(publish);
         if (state.audioOnly) {
@@ -138,6 +143,9 @@ function wire(sig, session) {
           sig.send(msg.receive(false));
         }
       }
+      // A new media session, or a resumed one: say what every tile shows.
+      state.viewReady = true;
+      resendView();
     },
     track_ended: (m) => { state.media.delete(m.track); render(); },
     chat: (m) => addChat(m),
@@ -153,15 +161,21 @@ function wire(sig, session) {
     const { state: s, code, reason } = e.detail;
     $('banner').hidden = s !== 'reconnecting';
     $('banner').textContent = t('reconnecting');
+    if (s === 'connecting') refusal = null; // a new hello (a retry)
     if (s === 'closed') {
       session.close();
+      state.viewReady = false;
+      $('link-warning').hidden = true;
+      // The link in use: maybe by this PC before a crash; tried again a while.
+      const inUse = code === 1008 && refusal?.code === 'link_in_use';
+      if (inUse && retryLater(sig)) return;
+      stopRetrying();
       state.local?.getTracks().forEach((tr) => tr.stop());
-      // A refused hello is final (no retry): say why, in the user's words.
+      if (inUse) return gaveUp(sig);
+      // Any other refusal is final (no retry): say why, in the user's words.
       const refused = code === 1008 && refusal ? refusalKey(refusal.code, refusal.message) : null;
       const why = refused ? t(refused) : { 1000: t('left'), 4002: t('endedByChair'), 4003: t('removedText') }[code];
-      $('ended-text').textContent = why || `${t('ended')} ${reason || ''}`;
-      $('link-warning').hidden = true;
-      show('ended');
+      endedScreen(why || `${t('ended')} ${reason || ''}`, null, t('rejoin'), () => location.reload());
     }
   });
   sig.addEventListener('error', (e) => {
@@ -187,7 +201,67 @@ function wire(sig, session) {
   });
   session.addEventListener('quality', () => render());
   // A new media session at the server: the old one's pauses are gone with it.
-  session.addEventListener('restarted', () => { state.model = withoutPauses(state.model); render(); });
+  session.addEventListener('restarted', () => { state.model = withoutPauses(state.model); render(); resendView(); });
+}
+
+// ---------- a link in use: tried again ----------
+
+/// The retries of a join refused with link_in_use (model.js nextJoinRetry).
+const retry = { count: 0, timer: null, tick: null };
+
+function stopRetrying() {
+  clearTimeout(retry.timer);
+  clearInterval(retry.tick);
+  retry.timer = null;
+  retry.tick = null;
+}
+
+/// The ended screen: `text`, `note` under it (null: none) and the button.
+function endedScreen(text, note, button, onclick) {
+  $('ended-text').textContent = text;
+  $('ended-retry').hidden = note === null;
+  $('ended-retry').textContent = note ?? '';
+  $('rejoin').textContent = button;
+  $('rejoin').disabled = false;
+  $('rejoin').onclick = onclick;
+  show('ended');
+}
+
+/// The hello was refused with link_in_use: say so and try again in a
+/// while, with a countdown (camera and microphone kept). False when the
+/// retries are over.
+function retryLater(sig) {
+  stopRetrying();
+  const wait = nextJoinRetry(retry.count);
+  if (wait === null) return false;
+  const at = Date.now() + wait;
+  endedScreen(t('linkInUse'), '', t('retryNow'), () => retryNow(sig));
+  const countdown = () => { $('ended-retry').textContent = t('retryIn', { n: secondsUntil(at, Date.now()) }); };
+  countdown();
+  retry.tick = setInterval(countdown, 1000);
+  retry.timer = setTimeout(() => retryNow(sig), wait);
+  return true;
+}
+
+/// The retries are over: say so; the button starts them again.
+function gaveUp(sig) {
+  const minutes = LINK_IN_USE_RETRY.forMs / 60_000;
+  endedScreen(t('linkInUse'), t('retryGaveUp', { minutes }), t('retry'), () => { retry.count = 0; retryNow(sig); });
+}
+
+/// One more hello (the same signaling and media session objects: nothing
+/// was started). Camera and microphone released on giving up are opened again.
+async function retryNow(sig) {
+  stopRetrying();
+  retry.count++;
+  $('ended-retry').textContent = t('retrying');
+  $('rejoin').disabled = true;
+  if (!state.local || state.local.getTracks().some((tr) => tr.readyState === 'ended')) {
+    await preview().catch((e) => console.warn('huiyi: preview failed', e));
+    clearInterval(meterTimer);
+    state.local = previewStream || new MediaStream();
+  }
+  sig.connect();
 }
 
 // ---------- rendering ----------
@@ -204,6 +278,7 @@ function tileFor(key) {
     const frame = () => tile.classList.toggle('no-frame', !(video.videoWidth > 0));
     for (const ev of ['resize', 'loadeddata', 'emptied']) video.addEventListener(ev, frame);
     $('stage').append(tile);
+    observeTile(tile);
   }
   return tile;
 }
@@ -220,6 +295,7 @@ function render() {
     const cam = mine ? null : cameraOf(m, p.id);
     const video = tile.querySelector('video');
     const stream = mine ? state.local : state.media.get(cam?.track)?.stream;
+    setTrack(tile, cam?.track);
     const wantVideo = !state.audioOnly || mine;
     if (wantVideo && stream && video.srcObject !== stream) video.srcObject = stream;
     if (!wantVideo && video.srcObject) video.srcObject = null;
@@ -241,13 +317,16 @@ function render() {
     const tile = tileFor(key);
     tile.classList.add('screen');
     tile.dataset.participant = info.participant;
+    setTrack(tile, info.participant === myId ? null : trackId);
     const media = state.media.get(trackId);
     const video = tile.querySelector('video');
     if (media && video.srcObject !== media.stream) video.srcObject = new MediaStream([media.track]);
     tile.querySelector('.name').textContent = t('screenOf', { name: nameOf(m, info.participant) });
     weakBadge(tile, info.participant !== myId && !state.audioOnly && videoPaused(m, trackId), t('screenOf', { name: nameOf(m, info.participant) }));
   }
-  for (const tile of [...$('stage').children]) if (!seen.has(tile.dataset.tile)) tile.remove();
+  for (const tile of [...$('stage').children]) {
+    if (!seen.has(tile.dataset.tile)) { unobserveTile(tile); tile.remove(); }
+  }
   // Remote audio: one element per audio track.
   const audioSeen = new Set();
   for (const [trackId, media] of state.media) {
@@ -265,6 +344,7 @@ function render() {
   renderControls();
   renderNotices(state);
   renderConsole(state);
+  scheduleView();
 }
 
 /// A video the server paused for my link keeps its last picture (or, before
@@ -277,6 +357,85 @@ function weakBadge(tile, paused, name) {
   badge.title = paused ? t('videoPausedTip') : '';
   tile.title = paused ? t('videoPausedTip') : '';
 }
+
+// ---------- what my tiles show (view) ----------
+// Each received video's tile is measured (ResizeObserver) and watched
+// (IntersectionObserver); the server is told, in `view` messages, only what
+// changes its layer bucket or visibility (model.js viewUpdate), 300 ms
+// after a change settles (1 s at most). Without the observers (an old
+// browser) nothing is said and the server sends every video at its best.
+
+const measured = new WeakMap(); // tile → {cssHeight, onScreen}
+const VIEW_DEBOUNCE_MS = 300;
+const VIEW_MAX_WAIT_MS = 1000;
+let viewTimer = null;
+let viewFirstAsked = 0;
+
+const measure = (tile, part) => { measured.set(tile, { ...measured.get(tile), ...part }); scheduleView(); };
+const resizeObserver = globalThis.ResizeObserver
+  && new ResizeObserver((entries) => { for (const e of entries) measure(e.target, { cssHeight: e.contentRect.height }); });
+const intersectionObserver = globalThis.IntersectionObserver
+  && new IntersectionObserver((entries) => { for (const e of entries) measure(e.target, { onScreen: e.isIntersecting }); });
+
+function observeTile(tile) {
+  resizeObserver?.observe(tile);
+  intersectionObserver?.observe(tile);
+}
+
+function unobserveTile(tile) {
+  resizeObserver?.unobserve(tile);
+  intersectionObserver?.unobserve(tile);
+  measured.delete(tile);
+}
+
+/// The received video a tile shows (data-track), or none (mine, no camera).
+function setTrack(tile, trackId) {
+  if (trackId) tile.dataset.track = trackId;
+  else delete tile.dataset.track;
+}
+
+/// Each received video → what to say of it now (model.js tileView).
+function currentViews() {
+  const m = state.model;
+  const page = { hidden: document.visibilityState === 'hidden', audioOnly: state.audioOnly, dpr: globalThis.devicePixelRatio || 1 };
+  const views = new Map();
+  for (const trackId of receivedVideos(m)) {
+    const tile = byData('track', trackId, { root: $('stage') });
+    const info = m.tracks.get(trackId);
+    const videoOff = info.source === 'camera' && !!m.participants.get(info.participant)?.video_muted;
+    views.set(trackId, tile ? tileView({ ...measured.get(tile), hidden: tile.hidden, videoOff }, page) : tileView(null, page));
+  }
+  return views;
+}
+
+/// Sends what changed, once the changes settle.
+function scheduleView() {
+  if (!resizeObserver || !intersectionObserver) return;
+  const now = Date.now();
+  if (!viewTimer) viewFirstAsked = now;
+  clearTimeout(viewTimer);
+  const wait = Math.max(0, Math.min(VIEW_DEBOUNCE_MS, viewFirstAsked + VIEW_MAX_WAIT_MS - now));
+  viewTimer = setTimeout(sendView, wait);
+}
+
+function sendView() {
+  clearTimeout(viewTimer);
+  viewTimer = null;
+  // Before the server has my media session it drops `view`: wait for it.
+  if (!state.viewReady || !state.sig) return;
+  const { tiles, sent } = viewUpdate(state.viewSent, currentViews());
+  state.viewSent = sent;
+  for (const m of viewMessages(tiles)) state.sig.send(m);
+}
+
+/// A new or resumed media session: say everything again.
+function resendView() {
+  state.viewSent = new Map();
+  scheduleView();
+}
+
+document.addEventListener('visibilitychange', scheduleView);
+window.addEventListener('resize', scheduleView); // a zoom or another screen changes devicePixelRatio
 
 function layout() {
   const m = state.model;

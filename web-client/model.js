@@ -233,6 +233,8 @@ export const msg = Object.freeze({
   mute: ({ audio, video } = {}) => defined({ type: 'mute' }, { audio, video }),
   /// `video: false` is audio-only mode.
   receive: (video) => ({ type: 'receive', video }),
+  /// `tiles`: [{track, height, visible}] (at most VIEW_MAX_TILES; `viewMessages` splits).
+  view: (tiles) => ({ type: 'view', tiles }),
   chat: (text) => ({ type: 'chat', text }),
   /// 0 bad … 3 good.
   quality: (level) => ({ type: 'quality', level }),
@@ -272,6 +274,63 @@ export const msg = Object.freeze({
   rollCallStop: () => control('roll_call_stop'),
 });
 
+// ---------- what my tiles show (`view`) ----------
+
+/// At most this many tiles in one `view` message (the server reads no more).
+export const VIEW_MAX_TILES = 64;
+
+/// The videos I receive: the track ids of the others' cameras and screens.
+export const receivedVideos = (s) =>
+  [...s.tracks.values()].filter((x) => x.participant !== s.me && (x.source === 'camera' || x.source === 'screen')).map((x) => x.track);
+
+/// The simulcast layer a tile `height` device pixels high gets at most, as
+/// the server picks it: 0 (≤ 200, the smallest), 1 (≤ 400), 2 (the full one).
+export const viewBucket = (height) => (height <= 200 ? 0 : height <= 400 ? 1 : 2);
+
+/// What to say of one received video. `tile`: null when no tile shows it,
+/// else {cssHeight, onScreen} as the observers last measured it (undefined
+/// before they did), `hidden` (not laid out: another layout, broadcast)
+/// and `videoOff` (its camera is off: the tile shows no picture). `page`:
+/// {hidden (document.visibilityState), audioOnly, dpr (devicePixelRatio)}.
+/// {height (device px, an integer), visible}, or null while the tile is
+/// not measured yet (nothing said: the server keeps what it had).
+export function tileView(tile, { hidden = false, audioOnly = false, dpr = 1 } = {}) {
+  const unseen = { height: 0, visible: false };
+  if (hidden || audioOnly || !tile || tile.hidden || tile.videoOff) return unseen;
+  if (tile.cssHeight === undefined || tile.onScreen === undefined) return null;
+  const height = Math.max(0, Math.round(tile.cssHeight * (dpr > 0 ? dpr : 1)));
+  return tile.onScreen && height > 0 ? { height, visible: true } : unseen;
+}
+
+/// What a `view` last said of a video, as far as it matters: its bucket,
+/// or 'hidden'.
+const viewKey = ({ height, visible }) => (visible ? viewBucket(height) : 'hidden');
+
+/// The tiles to send: those of `current` (track → {height, visible}, null
+/// for a tile not measured yet) whose bucket or visibility differs from
+/// what `sent` (track → the last said, as returned here before) holds, with
+/// their actual height. `sent` is not changed: the new one is returned,
+/// holding only the tracks of `current` that were said (a track gone, or
+/// not measured, is said anew when it is back). An empty `sent` says all.
+export function viewUpdate(sent, current) {
+  const tiles = [];
+  const next = new Map();
+  for (const [track, view] of current) {
+    if (!view) continue;
+    const key = viewKey(view);
+    if (sent.get(track) !== key) tiles.push({ track, height: view.height, visible: view.visible });
+    next.set(track, key);
+  }
+  return { tiles, sent: next };
+}
+
+/// `view` messages for `tiles`, VIEW_MAX_TILES at most each (none for none).
+export function viewMessages(tiles) {
+  const out = [];
+  for (let i = 0; i < tiles.length; i += VIEW_MAX_TILES) out.push(msg.view(tiles.slice(i, i + VIEW_MAX_TILES)));
+  return out;
+}
+
 // ---------- refused joins ----------
 
 /// Why the server refused a `hello` (its `error`, then the close 1008), as
@@ -303,6 +362,21 @@ export const REFUSAL_KEYS = [
   'linkInUse', 'linkReplaced', 'linkRevoked', 'removedText', 'joinForbidden', 'meetingCancelled',
   'meetingNotOpen', 'meetingLockedJoin', 'meetingOver', 'linkInvalid', 'reloadPage',
 ];
+
+/// A join refused with `link_in_use` is tried again: the holder may be
+/// this very PC before it crashed or restarted, whose connection the server
+/// still counts as open until its keepalive gives up (30–40 s). Every
+/// `everyMs`, for `forMs` at most; any other refusal is final.
+export const LINK_IN_USE_RETRY = Object.freeze({ everyMs: 10_000, forMs: 120_000 });
+
+/// After `retries` retries (each refused with `link_in_use`): ms until the
+/// next one, or null when it is time to stop.
+export function nextJoinRetry(retries, { everyMs, forMs } = LINK_IN_USE_RETRY) {
+  return (retries + 1) * everyMs <= forMs ? everyMs : null;
+}
+
+/// Whole seconds from `now` until `at` (ms), for a countdown: never below 0.
+export const secondsUntil = (at, now) => Math.max(0, Math.ceil((at - now) / 1000));
 
 // ---------- join tokens ----------
 

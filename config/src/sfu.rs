@@ -35,6 +35,11 @@ pub struct SfuConfig {
     /// estimate, which then follows its link. 0 turns estimation off (every
     /// video at its best layer, whatever the link).
     pub bwe_initial_kbps: u64,
+    /// Participants joining a meeting that already has this many get no
+    /// estimation (every video at its best layer): estimation paces each
+    /// participant's sends, which costs CPU per participant; a large
+    /// plenary on the LAN does without.
+    pub bwe_max_room_peers: usize,
 }
 
 impl Default for SfuConfig {
@@ -48,7 +53,8 @@ impl Default for SfuConfig {
             keyframe_min_interval_ms: 500,
             max_tracks_per_peer: 4,
             max_track_kbps: 10_000,
-            bwe_initial_kbps: 1000,
+            bwe_initial_kbps: 2000,
+            bwe_max_room_peers: 40,
         }
     }
 }

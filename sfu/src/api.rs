@@ -119,6 +119,7 @@ impl Sfu {
                 max_tracks_per_peer: config.max_tracks_per_peer,
                 max_track_bytes_per_sec: config.max_track_kbps * 1000 / 8,
                 bwe_initial: (config.bwe_initial_kbps > 0).then(|| config.bwe_initial_kbps * 1000),
+                bwe_max_room_peers: config.bwe_max_room_peers,
             };
             workers.push(spawn(index, socket, cfg, &advertised, tx.clone())?);
         }

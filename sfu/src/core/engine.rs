@@ -48,6 +48,10 @@ pub struct EngineConfig {
     /// each subscriber's videos are allocated layers within its estimate;
     /// without it every video goes at its best layer.
     pub bwe_initial: Option<u64>,
+    /// Peers joining a room that already has this many get no estimator
+    /// (their videos at the best layer): str0m's pacing costs CPU per
+    /// subscriber (docs/benchmarks.md), too much for a 150-listener plenary.
+    pub bwe_max_room_peers: usize,
 }
 
 impl Default for EngineConfig {
@@ -60,6 +64,7 @@ impl Default for EngineConfig {
             max_tracks_per_peer: 4,
             max_track_bytes_per_sec: 10_000_000 / 8,
             bwe_initial: None,
+            bwe_max_room_peers: 40,
         }
     }
 }
@@ -225,7 +230,8 @@ impl Engine {
         }
         crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer = parse_offer(offer)?;
-        let mut rtc = new_server_rtc(now, self.cfg.bwe_initial);
+        let crowded = self.rooms.get(&room).is_some_and(|r| r.members.len() >= self.cfg.bwe_max_room_peers);
+        let mut rtc = new_server_rtc(now, if crowded { None } else { self.cfg.bwe_initial });
         for addr in &self.cfg.candidates {
             if let Ok(c) = str0m::Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);

@@ -354,15 +354,30 @@ impl Engine {
             told.iter().filter(|e| matches!(e, SfuEvent::VideoPaused { .. })).count() as u64;
         self.events.extend(told);
         if has_estimate {
-            // Probe towards what would be used, but never far beyond the
-            // estimate: a narrow line is not flooded with padding, and a
-            // wide one is found in a few steps (×4 each).
-            let ceiling = estimate.saturating_mul(4);
+            // Probe only while a video could get more than it has (a higher
+            // layer within its tile, or a paused one), towards what that
+            // would need within the allocator's headroom, and never far
+            // beyond the estimate: a narrow line is not flooded with
+            // padding, a wide one is found in a few steps (×4 each), and a
+            // subscriber that has everything it wants costs no probing.
+            let at_best = allocation.iter().zip(&wants).all(|(a, w)| {
+                let best = (0..=w.max_layer).rev().find(|l| w.layers[usize::from(*l)] > 0);
+                a.layer == best
+            });
+            let allocated: u64 = audio
+                + allocation
+                    .iter()
+                    .zip(&wants)
+                    .filter_map(|(a, w)| a.layer.map(|l| w.layers[usize::from(l)]))
+                    .sum::<u64>();
             let min = Bitrate::from(minimum.max(30_000));
-            // Increases must fit within the allocator's headroom: probe that far.
-            let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
-            let want = Bitrate::from(needed.min(ceiling).max(100_000));
-            self.with_rtc(pk, |rtc| rtc.bwe().set_bitrate(min, want));
+            let want = if at_best {
+                allocated.max(100_000)
+            } else {
+                let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
+                needed.min(estimate.saturating_mul(4)).max(100_000)
+            };
+            self.with_rtc(pk, |rtc| rtc.bwe().set_bitrate(min, Bitrate::from(want)));
         }
         for (owner, ui, layer) in switches {
             self.request_layer_keyframe(now, owner, ui, layer);

@@ -46,8 +46,13 @@ impl Core {
                     return self.sfu(SfuCmd::RemovePeer(peer));
                 };
                 p.peer = Some(peer);
+                let tiles = p.tiles.clone();
                 if !p.receive_video {
                     self.sfu(SfuCmd::SetReceiveVideo(peer, false));
+                }
+                if !tiles.is_empty() {
+                    // A `view` sent before this media session existed.
+                    self.sfu(SfuCmd::SetTileLimits(peer, tiles));
                 }
                 if self.state.broadcast.is_some() {
                     self.apply_broadcast();

@@ -240,6 +240,9 @@ struct Participant {
     sources: HashMap<String, Source>,
     /// False in audio-only mode: the server sends it no video.
     receive_video: bool,
+    /// What its tiles show (the latest `view` per track), kept across
+    /// media sessions and applied to each new one.
+    tiles: Vec<(TrackId, Option<u8>)>,
     /// The server offer waiting for this participant's answer (re-sent on resume).
     pending_offer: Option<Notice>,
     gone_since: Option<Instant>,
@@ -373,7 +376,15 @@ impl Core {
             Request::Mute { audio, video } => self.mute(pid, audio, video),
             Request::Receive { video } => self.receive(pid, video),
             Request::View { tiles } => {
-                if let Some(peer) = self.participants.get(pid).and_then(|p| p.peer) {
+                let Some(p) = self.participants.get_mut(pid) else { return };
+                for (track, limit) in &tiles {
+                    if let Some(known) = p.tiles.iter_mut().find(|(t, _)| t == track) {
+                        known.1 = *limit;
+                    } else if p.tiles.len() < 256 {
+                        p.tiles.push((*track, *limit));
+                    }
+                }
+                if let Some(peer) = p.peer {
                     self.sfu(SfuCmd::SetTileLimits(peer, tiles));
                 }
             }

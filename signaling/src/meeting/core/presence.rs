@@ -76,6 +76,7 @@ impl Core {
                         tracks: Vec::new(),
                         sources: HashMap::new(),
                         receive_video: true,
+                        tiles: Vec::new(),
                         pending_offer: None,
                         gone_since: None,
                     },
