@@ -38,33 +38,37 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
     run_setup(&dir.join("setup.sh"));
-    let server = TestServer::start_seeded("console", |store| {
-        use huiyi_signaling::store::{AccountRole, OrgKind, OrgUnit, Store};
-        let unit = |id: &str, parent: Option<&str>, name: &str, kind| OrgUnit {
-            id: id.into(),
-            parent: parent.map(Into::into),
-            name: name.into(),
-            kind,
-        };
-        store
-            .import_org(&[
-                unit("county", None, "某某县", OrgKind::County),
-                unit("t1", Some("county"), "城关镇", OrgKind::Township),
-                unit("v1", Some("t1"), "城关镇会议室", OrgKind::Venue),
-                unit("t2", Some("county"), "河口乡", OrgKind::Township),
-                unit("v2", Some("t2"), "河口乡会议室", OrgKind::Venue),
-            ])
-            .expect("org");
-        huiyi_signaling::services::accounts::create_account(
-            store,
-            "mishu",
-            "王秘书",
-            AccountRole::Secretary,
-            "Console-Test-2026",
-            false,
-        )
-        .expect("account");
-    })
+    let server = TestServer::start_with(
+        "console",
+        |store| {
+            use huiyi_signaling::store::{AccountRole, OrgKind, OrgUnit, Store};
+            let unit = |id: &str, parent: Option<&str>, name: &str, kind| OrgUnit {
+                id: id.into(),
+                parent: parent.map(Into::into),
+                name: name.into(),
+                kind,
+            };
+            store
+                .import_org(&[
+                    unit("county", None, "某某县", OrgKind::County),
+                    unit("t1", Some("county"), "城关镇", OrgKind::Township),
+                    unit("v1", Some("t1"), "城关镇会议室", OrgKind::Venue),
+                    unit("t2", Some("county"), "河口乡", OrgKind::Township),
+                    unit("v2", Some("t2"), "河口乡会议室", OrgKind::Venue),
+                ])
+                .expect("org");
+            huiyi_signaling::services::accounts::create_account(
+                store,
+                "mishu",
+                "王秘书",
+                AccountRole::Secretary,
+                "Console-Test-2026",
+                false,
+            )
+            .expect("account");
+        },
+        true,
+    )
     .await;
     let env = vec![
         ("HUIYI_BASE", server.base.clone()),
@@ -81,7 +85,7 @@ async fn three_participants_meet_in_chromium() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
     run_setup(&dir.join("setup.sh"));
-    let server = TestServer::start("browser").await;
+    let server = TestServer::start_with("browser", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("张三", Role::Participant)];
     let links: Vec<String> = server
         .tokens("browser-test", "浏览器测试会议", &people)
