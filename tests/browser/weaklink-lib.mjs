@@ -49,7 +49,7 @@ export async function participantIn(ns, url, label) {
     executablePath: chromiumIn(ns),
     headless: true,
     args: FLAGS,
-    viewport: { width: 1000, height: 700 },
+    viewport: { width: 1400, height: 1000 },
     permissions: ['camera', 'microphone'],
   });
   const page = browser.pages()[0] || await browser.newPage();
