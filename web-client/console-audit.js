@@ -153,11 +153,13 @@ async function load(next) {
   $('audit-next').dataset.before = String(data?.next ?? '');
 }
 
-/// One record. The actor is an account id (the server's): clicking it shows that account's records.
+/// One record. The actor shows as its username (`actor_name`) when the
+/// server knows it, else its account id; clicking it shows its records.
 function entryRow(e) {
   const name = actionLabel(e.action);
+  const who = e.actor_name || e.actor;
   const actor = e.actor
-    ? h('button', { type: 'button', class: 'link mono', title: t('auditByActor'), onclick: () => byActor(e.actor) }, e.actor)
+    ? h('button', { type: 'button', class: 'link mono', title: t('auditByActor'), onclick: () => byActor(who) }, who)
     : h('span', { class: 'muted' }, '—');
   return h('tr', { class: `outcome-${e.outcome}`, dataset: { seq: e.seq } },
     h('td', { class: 'num' }, String(e.seq)),
