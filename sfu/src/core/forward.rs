@@ -53,20 +53,8 @@ impl Engine {
         let Some(ui) = p.up_index_for(packet.header.ssrc) else {
             return;
         };
-        let known = p.up[ui].as_ref().is_some_and(|u| u.layers.iter().any(|l| l.ssrc == packet.header.ssrc));
         let spatial =
             self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64);
-        if !known {
-            // A layer appeared: its subscribers may now receive it.
-            let subscribers: Vec<PeerKey> = self.peers[pk]
-                .as_ref()
-                .and_then(|p| p.up[ui].as_ref())
-                .map(|u| u.subscribers.iter().map(|s| s.peer).collect())
-                .unwrap_or_default();
-            for s in subscribers {
-                self.reallocate(now, s);
-            }
-        }
         let Some(p) = self.peer_mut(pk) else { return };
         let pt = packet.header.payload_type;
         let spec = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt)) {

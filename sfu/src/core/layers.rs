@@ -150,8 +150,9 @@ fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) 
 
 impl Engine {
     /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
-    /// SSRC (and its rid) from str0m the first time; counts its bytes if it
-    /// is new (not a repair of an earlier packet).
+    /// SSRC (and its rid) from str0m the first time — a layer that appears
+    /// is offered to the track's subscribers at once; counts its bytes if
+    /// it is new (not a repair of an earlier packet).
     pub(crate) fn layer_of(
         &mut self,
         now: Instant,
@@ -172,8 +173,13 @@ impl Engine {
                 // A new SSRC for a layer already known (the publisher
                 // restarted its encoder) replaces the old one.
                 up.layers.retain(|l| l.spatial != spatial);
-                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default(), max_seq: None });
-                up.layers.len() - 1
+                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default(), max_seq: Some(seq) });
+                up.layers.last_mut().expect("just pushed").meter.add(now, bytes);
+                let subscribers: Vec<PeerKey> = up.subscribers.iter().map(|s| s.peer).collect();
+                for s in subscribers {
+                    self.reallocate(now, s);
+                }
+                return spatial;
             }
         };
         let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return 0 };
