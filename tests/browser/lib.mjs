@@ -8,16 +8,26 @@ import { join } from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 
+/// Headless Chromium with fake media and no network but the server
+/// (docs: shared/TESTING.md); `reachable`: addresses besides localhost and
+/// 127.0.0.1 that the host resolver lets through.
+export function chromiumFlags(reachable = []) {
+  const exclude = ['localhost', '127.0.0.1', ...reachable].map((a) => `EXCLUDE ${a}`).join(', ');
+  return [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--autoplay-policy=no-user-gesture-required', '--mute-audio',
+    '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
+    '--disable-backgrounding-occluded-windows', '--no-default-browser-check', '--disable-default-apps',
+    '--disable-extensions', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
+    '--no-pings', `--host-resolver-rules=MAP * ~NOTFOUND, ${exclude}`,
+  ];
+}
+
 const FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required', '--mute-audio',
-  '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
-  '--disable-backgrounding-occluded-windows', '--no-default-browser-check', '--disable-default-apps',
-  '--disable-extensions', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
-  '--no-pings', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+  ...chromiumFlags(),
   '--auto-select-desktop-capture-source=Entire screen', '--enable-usermedia-screen-capturing',
 ];
 

@@ -10,24 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 
-export const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
+import { CHROMIUM, chromiumFlags } from './lib.mjs';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/// lib.mjs's flags, with the namespaces' server address let through the
-/// host resolver rules (127.1.0.1 and 127.2.0.1 are IP literals, but keep
-/// them out of the MAP rule like 127.0.0.1).
-const FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required', '--mute-audio',
-  '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
-  '--disable-backgrounding-occluded-windows', '--no-default-browser-check', '--disable-default-apps',
-  '--disable-extensions', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
-  '--no-pings',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE 127.1.0.1, EXCLUDE 127.2.0.1',
-];
+/// lib.mjs's flags, with the namespaces' server and weak-side addresses let
+/// through the host resolver rules.
+const FLAGS = chromiumFlags(['127.1.0.1', '127.2.0.1']);
 
 let scratchDir = null; // profiles, the Chromium wrapper, the server's data: made on first use
 function scratch() { return (scratchDir ??= mkdtempSync(join(tmpdir(), 'huiyi-weaklink-'))); }
