@@ -114,6 +114,9 @@ pub struct Sim {
     pub clients: Vec<Client>,
     /// Events the engine emitted (other than offers, which the sim answers).
     pub events: Vec<SfuEvent>,
+    /// Clients joined from now on negotiate RED (RFC 2198) for Opus and
+    /// send their audio RED-wrapped, as Chromium does.
+    pub red_audio: bool,
     by_addr: HashMap<SocketAddr, usize>,
     loss: Lossy,
     start: Instant,
@@ -129,6 +132,7 @@ impl Sim {
             now,
             clients: Vec::new(),
             events: Vec::new(),
+            red_audio: false,
             by_addr: HashMap::new(),
             loss: Lossy::new(seed),
             start: now,
@@ -173,7 +177,7 @@ impl Sim {
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_opus(true, self.red_audio)
             .enable_vp8(true)
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid host candidate"));
@@ -446,8 +450,21 @@ fn write(
     marker: bool,
     audio_level: Option<i8>,
 ) {
-    let Some(pt) = c.rtc.codec_config().find(|p| p.spec().codec == codec).map(|p| p.pt()) else {
+    let Some(param) = c.rtc.codec_config().find(|p| p.spec().codec == codec) else {
         return;
+    };
+    // Audio goes RED-wrapped where RED was negotiated: one redundant block (a
+    // stand-in for the previous packet), then the primary.
+    let (pt, payload) = match param.red().filter(|_| codec == Codec::Opus) {
+        Some(red) => {
+            let word = (960u32 << 10) | 4;
+            let mut wrapped = vec![0x80 | *param.pt(), (word >> 16) as u8, (word >> 8) as u8, word as u8];
+            wrapped.push(*param.pt());
+            wrapped.extend_from_slice(&[0xee; 4]);
+            wrapped.extend_from_slice(&payload);
+            (red, wrapped)
+        }
+        None => (param.pt(), payload),
     };
     let mut api = c.rtc.direct_api();
     let Some(tx) = api.stream_tx_by_mid(mid, None) else {

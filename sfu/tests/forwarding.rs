@@ -443,3 +443,37 @@ fn tracks_are_capped_in_number_and_bitrate() {
     );
     sim.join(ROOM, PeerId(2), true, false).expect("one track is fine");
 }
+
+#[test]
+fn red_audio_reaches_red_subscribers_whole_and_the_others_unwrapped() {
+    let mut sim = sim(7);
+    sim.red_audio = true;
+    sim.join(ROOM, PeerId(0), true, false).expect("join");
+    sim.join(ROOM, PeerId(1), true, false).expect("join");
+    sim.red_audio = false;
+    sim.join(ROOM, PeerId(2), true, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)), "all peers connect");
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    for t in 0..100u64 {
+        sim.send_audio(0, 1000 + t);
+        sim.advance(Duration::from_millis(20));
+    }
+    let red = &sim.clients[1].received;
+    assert!(red.len() >= 95, "the RED subscriber got {} of 100 packets", red.len());
+    for r in red {
+        assert_eq!(r.payload.len(), 4 + 1 + 4 + 120, "RED payload passed through whole");
+        assert_eq!(r.payload[0] & 0x80, 0x80, "starts with a redundant block's header");
+        let id = payload_id(false, &r.payload[9..]);
+        assert!((1000..1100).contains(&id), "primary carries the id, got {id}");
+    }
+    let plain = &sim.clients[2].received;
+    assert!(plain.len() >= 95, "the plain subscriber got {} of 100 packets", plain.len());
+    let ids: Vec<u64> = plain.iter().map(|r| payload_id(false, &r.payload)).collect();
+    for (r, id) in plain.iter().zip(&ids) {
+        assert_eq!(r.payload.len(), 120, "unwrapped to the primary block");
+        assert!((1000..1100).contains(id), "primary id, got {id}");
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
+}

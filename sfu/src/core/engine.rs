@@ -534,7 +534,7 @@ impl Engine {
 }
 
 /// The server side of a connection: ICE-lite, RTP mode, and only the codecs
-/// Huiyi forwards (Opus; VP8 and H.264); with `bwe`, the send-side
+/// Huiyi forwards (Opus, with RED; VP8 and H.264); with `bwe`, the send-side
 /// bandwidth estimator from that starting estimate.
 fn new_server_rtc(now: Instant, bwe: Option<u64>) -> Rtc {
     Rtc::builder()
@@ -542,7 +542,7 @@ fn new_server_rtc(now: Instant, bwe: Option<u64>) -> Rtc {
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .clear_codecs()
-        .enable_opus(true, false)
+        .enable_opus(true, true)
         .enable_vp8(true)
         .enable_h264(true)
         .set_stats_interval(None)

@@ -10,6 +10,8 @@
 //!
 //! [`Rewriter`]: crate::core::rewrite::Rewriter
 
+use std::cell::OnceCell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::format::{Codec, CodecSpec};
@@ -22,6 +24,7 @@ use crate::core::events::SfuEvent;
 use crate::core::ids::{PeerId, TrackKind};
 use crate::core::layers::Gate;
 use crate::core::peer::{PeerKey, Subscriber};
+use crate::core::red;
 use crate::core::rewrite::{Decision, RewriteIn};
 
 /// Most packets a subscriber's video RTX cache holds (see `write_down`).
@@ -33,6 +36,11 @@ use crate::core::vp8;
 /// What every subscriber's copy of one packet shares.
 struct Shared<'a> {
     packet: &'a RtpPacket,
+    /// The payload is RED-wrapped (RFC 2198).
+    red: bool,
+    /// Its primary block, unwrapped once for the subscribers without RED
+    /// (`None` inside: malformed, not forwarded to them).
+    primary: OnceCell<Option<Arc<[u8]>>>,
     publisher: PeerId,
     spec: CodecSpec,
     wallclock: Instant,
@@ -57,14 +65,19 @@ impl Engine {
             self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64);
         let Some(p) = self.peer_mut(pk) else { return };
         let pt = packet.header.payload_type;
-        let spec = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, _)| *x == pt)) {
-            Some((_, spec)) => *spec,
+        let (spec, red) = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, ..)| *x == pt)) {
+            Some((_, spec, red)) => (*spec, *red),
             None => {
-                let Some(spec) = p.rtc.codec_config().find(|c| c.pt() == pt).map(|c| c.spec()) else {
+                let Some((spec, red)) = p
+                    .rtc
+                    .codec_config()
+                    .find(|c| c.pt() == pt || c.red() == Some(pt))
+                    .map(|c| (c.spec(), c.red() == Some(pt)))
+                else {
                     return;
                 };
-                p.up[ui].as_mut().expect("index valid").pt_specs.push((pt, spec));
-                spec
+                p.up[ui].as_mut().expect("index valid").pt_specs.push((pt, spec, red));
+                (spec, red)
             }
         };
         let clock_rate = spec.clock_rate.get();
@@ -122,6 +135,8 @@ impl Engine {
                 arrival: packet.timestamp,
             },
             packet: &packet,
+            red,
+            primary: OnceCell::new(),
             publisher: p.id,
             spec,
             wallclock,
@@ -188,18 +203,24 @@ impl Engine {
             Decision::Stale => return None,
         };
         let in_pt = sh.packet.header.payload_type;
-        let out_pt = match down.pt_map.iter().find(|(i, _)| *i == in_pt) {
-            Some((_, o)) => *o,
+        let (out_pt, unwrap) = match down.pt_map.iter().find(|(i, ..)| *i == in_pt) {
+            Some((_, o, u)) => (*o, *u),
             None => {
-                let o = subscriber_pt(&sub.rtc, &sh.spec)?;
-                down.pt_map.push((in_pt, o));
-                o
+                let (o, u) = subscriber_pt(&sub.rtc, &sh.spec, sh.red)?;
+                down.pt_map.push((in_pt, o, u));
+                (o, u)
             }
         };
+        let payload = if unwrap {
+            sh.primary.get_or_init(|| red::primary(&sh.packet.payload).map(Arc::from)).clone()?
+        } else {
+            sh.packet.payload.clone()
+        };
         let mid = down.mid;
+        let write_len = payload.len();
         let size_cache = sh.video && !down.rtx_sized;
         let mut write =
-            RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, sh.packet.payload.clone())
+            RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, payload)
                 .marker(sh.packet.header.marker)
                 .ext_vals(sh.ext.clone())
                 .nackable(sh.video);
@@ -216,7 +237,7 @@ impl Engine {
             }
         }
         sub.counters.packets_out += 1;
-        sub.counters.bytes_out += sh.packet.payload.len() as u64;
+        sub.counters.bytes_out += write_len as u64;
         self.counters.forwarded += 1;
         let sized = self.with_rtc(s.peer, |rtc| {
             if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
@@ -318,9 +339,12 @@ impl Engine {
 }
 
 /// The subscriber's payload type for the publisher's codec.
-fn subscriber_pt(rtc: &str0m::Rtc, spec: &CodecSpec) -> Option<Pt> {
+/// The subscriber's payload type for a publisher's codec, and whether RED
+/// must be unwrapped: a RED packet keeps RED only if the subscriber
+/// negotiated RED for that codec.
+fn subscriber_pt(rtc: &str0m::Rtc, spec: &CodecSpec, red: bool) -> Option<(Pt, bool)> {
     let config = rtc.codec_config();
-    config
+    let param = config
         .find(|p| p.spec() == *spec)
         .or_else(|| {
             config.find(|p| {
@@ -328,6 +352,10 @@ fn subscriber_pt(rtc: &str0m::Rtc, spec: &CodecSpec) -> Option<Pt> {
                     && p.spec().format.packetization_mode == spec.format.packetization_mode
             })
         })
-        .or_else(|| config.find(|p| p.spec().codec == spec.codec))
-        .map(|p| p.pt())
+        .or_else(|| config.find(|p| p.spec().codec == spec.codec))?;
+    match (red, param.red()) {
+        (true, Some(red_pt)) => Some((red_pt, false)),
+        (true, None) => Some((param.pt(), true)),
+        (false, _) => Some((param.pt(), false)),
+    }
 }

@@ -12,6 +12,7 @@ pub mod keyframe;
 mod layers;
 mod negotiate;
 mod peer;
+pub mod red;
 pub mod rewrite;
 pub mod vp8;
 

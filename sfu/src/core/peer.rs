@@ -39,8 +39,9 @@ pub(crate) struct UpTrack {
     pub subscribers: Vec<Subscriber>,
     pub throttle: KeyframeThrottle,
     pub clock: Option<StreamClock>,
-    /// Codec of each payload type seen, learned from the publisher's session.
-    pub pt_specs: Vec<(Pt, CodecSpec)>,
+    /// Codec of each payload type seen, learned from the publisher's session,
+    /// and whether the type is that codec wrapped in RED (RFC 2198).
+    pub pt_specs: Vec<(Pt, CodecSpec, bool)>,
     /// The control plane muted it: nothing is forwarded, whatever the client sends.
     pub muted: bool,
     /// Loudest audio level in the current window, in dBov (0 = loudest,
@@ -98,8 +99,9 @@ pub(crate) struct DownTrack {
     /// Where its packets come from: publisher and its up track index.
     pub source: Option<(PeerKey, usize)>,
     pub rewriter: Rewriter,
-    /// Publisher payload type → this subscriber's payload type.
-    pub pt_map: Vec<(Pt, Pt)>,
+    /// Publisher payload type → this subscriber's payload type, and whether
+    /// RED is unwrapped on the way (the subscriber did not negotiate it).
+    pub pt_map: Vec<(Pt, Pt, bool)>,
     /// Its RTX cache was sized (on the first video packet written).
     pub rtx_sized: bool,
     /// Which simulcast layer it forwards, and which it should.
