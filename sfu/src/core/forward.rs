@@ -294,6 +294,8 @@ impl Engine {
         }
         if let Some(kind) = up.throttle.request(now, kind) {
             self.send_keyframe_request(owner, ui, kind);
+        } else {
+            tracing::trace!(track = up.id.0, layers = up.keyframe_layers, "keyframe request held back");
         }
     }
 
@@ -322,6 +324,7 @@ impl Engine {
         let ssrcs: Vec<_> =
             up.layers.iter().filter(|l| mask == 0 || mask & (1 << l.spatial) != 0).map(|l| l.ssrc).collect();
         o.counters.keyframe_requests += 1;
+        tracing::debug!(track = track.0, layers = mask, ?kind, "keyframe requested");
         self.with_rtc(owner, |rtc| {
             if ssrcs.is_empty() {
                 if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, None) {
@@ -338,7 +341,6 @@ impl Engine {
     }
 }
 
-/// The subscriber's payload type for the publisher's codec.
 /// The subscriber's payload type for a publisher's codec, and whether RED
 /// must be unwrapped: a RED packet keeps RED only if the subscriber
 /// negotiated RED for that codec.

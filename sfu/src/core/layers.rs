@@ -245,6 +245,7 @@ impl Engine {
     /// A subscriber's bandwidth estimate changed.
     pub(crate) fn estimate_changed(&mut self, now: Instant, pk: PeerKey, bitrate: Bitrate) {
         let Some(p) = self.peer_mut(pk) else { return };
+        tracing::trace!(peer = p.id.0, estimate = bitrate.as_u64(), "estimate");
         p.estimate = Some(bitrate.as_u64());
         self.reallocate(now, pk);
     }
@@ -336,6 +337,8 @@ impl Engine {
             if before.target == a.layer {
                 continue;
             }
+            tracing::debug!(room = room.0, subscriber = subscriber.0, track = track.0, from = ?before.target,
+                to = ?a.layer, estimate = p.estimate, "layer target");
             down.layer.target = a.layer;
             if a.layer.is_none() {
                 down.layer.current = None;
