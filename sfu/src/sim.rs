@@ -117,6 +117,10 @@ pub struct Sim {
     /// Clients joined from now on negotiate RED (RFC 2198) for Opus and
     /// send their audio RED-wrapped, as Chromium does.
     pub red_audio: bool,
+    /// The next this many answers (any client's) change the client's ICE
+    /// credentials without the offer restarting ICE, as Firefox's do after
+    /// `restartIce()`.
+    pub answers_changing_ice: u32,
     by_addr: HashMap<SocketAddr, usize>,
     loss: Lossy,
     start: Instant,
@@ -133,6 +137,7 @@ impl Sim {
             clients: Vec::new(),
             events: Vec::new(),
             red_audio: false,
+            answers_changing_ice: 0,
             by_addr: HashMap::new(),
             loss: Lossy::new(seed),
             start: now,
@@ -277,7 +282,21 @@ impl Sim {
                 let answer = c.rtc.sdp_api().accept_offer(offer).expect("client accepts the offer");
                 let _ = c.pending.take();
                 drain_client(c, self.now, &mut self.engine, &mut self.loss, self.server);
-                let result = self.engine.accept_answer(self.now, *peer, *offer_id, &answer.to_sdp_string());
+                let mut answer = answer.to_sdp_string();
+                if self.answers_changing_ice > 0 {
+                    self.answers_changing_ice -= 1;
+                    answer = answer
+                        .lines()
+                        .map(|l| match l.split_once(':') {
+                            Some(("a=ice-ufrag", _)) => "a=ice-ufrag:simrestart".to_string(),
+                            Some(("a=ice-pwd", _)) => "a=ice-pwd:simrestartsimrestartsimrest".to_string(),
+                            _ => l.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\r\n")
+                        + "\r\n";
+                }
+                let result = self.engine.accept_answer(self.now, *peer, *offer_id, &answer);
                 assert!(result.is_ok(), "engine refused the client's answer: {result:?}");
             }
         }

@@ -477,3 +477,42 @@ fn red_audio_reaches_red_subscribers_whole_and_the_others_unwrapped() {
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
 }
+
+#[test]
+fn an_answer_that_changes_ice_credentials_gets_one_restart_offer_not_a_loop() {
+    let mut sim = sim(8);
+    sim.join(ROOM, PeerId(0), true, true).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)), "the first peer connects");
+    // Peer 0's answer to the offer of peer 1's tracks changes its ICE
+    // credentials (Firefox after restartIce()): refused by str0m, it used to
+    // be re-offered unchanged and answered the same way, forever.
+    sim.answers_changing_ice = 1;
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)), "all peers connect");
+    for _ in 0..400 {
+        sim.advance(Duration::from_millis(5));
+    }
+    // Per peer, the ufrag of each offer it got.
+    let ufrags = |peer: PeerId| -> Vec<String> {
+        sim.events
+            .iter()
+            .filter_map(|e| match e {
+                SfuEvent::OfferReady { peer: p, sdp, .. } if *p == peer => {
+                    sdp.lines().find(|l| l.starts_with("a=ice-ufrag:")).map(str::to_owned)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let (zero, one) = (ufrags(PeerId(0)), ufrags(PeerId(1)));
+    eprintln!("{zero:?} {one:?}");
+    let changed = |u: &[String]| u.windows(2).filter(|w| w[0] != w[1]).count();
+    assert_eq!(changed(&zero) + changed(&one), 1, "exactly one offer restarts ICE: {zero:?} {one:?}");
+    assert!(zero.len() + one.len() <= 4, "the refused answer's offer comes once more, not in a loop");
+    run_media(&mut sim, &[0, 1], 2000, 1);
+    for (i, c) in sim.clients.iter().enumerate() {
+        let mids: BTreeSet<_> = c.received.iter().map(|r| r.mid).collect();
+        assert_eq!(mids.len(), 2, "client {i} receives the other's audio and video after the restart");
+        assert!(c.received.len() > 200, "client {i} receives media: {}", c.received.len());
+    }
+}

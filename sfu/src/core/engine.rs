@@ -229,6 +229,7 @@ impl Engine {
             return Err(SfuError::Full(self.cfg.max_peers));
         }
         crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
+        let offer_text = offer;
         let offer = parse_offer(offer)?;
         let crowded = self.rooms.get(&room).is_some_and(|r| r.members.len() >= self.cfg.bwe_max_room_peers);
         let mut rtc = new_server_rtc(now, if crowded { None } else { self.cfg.bwe_initial });
@@ -240,6 +241,7 @@ impl Engine {
         let mut fresh = Peer::new(peer, room, rtc, now);
         fresh.may_publish = may_publish;
         let pk = self.insert_peer(fresh);
+        let creds = crate::core::negotiate::ice_creds(offer_text);
         let answer = self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer));
         let answer = match answer {
             Some(Ok(a)) => a.to_sdp_string(),
@@ -248,6 +250,9 @@ impl Engine {
                 return Err(bad_sdp(other));
             }
         };
+        if let Some(p) = self.peer_mut(pk) {
+            p.neg.remote_ice = creds;
+        }
         self.by_id.insert(peer, pk);
         self.rooms.get_mut(&room).expect("checked above").members.push(pk);
         // Subscribe the newcomer to everything already published in the room.

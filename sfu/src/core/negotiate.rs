@@ -36,6 +36,8 @@ pub(crate) struct InFlight {
     pending: SdpPendingOffer,
     adds: Vec<(Mid, TrackId)>,
     removes: Vec<Mid>,
+    /// The offer restarts ICE (the answer brings new credentials).
+    restarts_ice: bool,
 }
 
 impl InFlight {
@@ -50,13 +52,21 @@ pub(crate) struct Negotiation {
     pub queued: Vec<Change>,
     in_flight: Option<InFlight>,
     next_id: u64,
+    /// The next offer restarts ICE: the client answered with new ICE
+    /// credentials to an offer that did not restart (Firefox does, after
+    /// `restartIce()`), which RFC 8839 does not allow in an answer.
+    restart_ice: bool,
+    /// The client's ICE credentials (ufrag, pwd) as last negotiated.
+    pub remote_ice: Option<(String, String)>,
 }
+
 
 impl Engine {
     /// The client sent a new offer (e.g. it starts or stops publishing).
     pub fn renegotiate(&mut self, now: Instant, peer: PeerId, offer: &str) -> Result<String, SfuError> {
         let pk = self.key_of(peer)?;
         check_track_count(offer, self.cfg.max_tracks_per_peer)?;
+        let offer_text = offer;
         let offer = parse_offer(offer)?;
         let p = self.peer_mut(pk).expect("key_of found it");
         if let Some(rolled_back) = p.neg.in_flight.take() {
@@ -69,6 +79,10 @@ impl Engine {
             Some(Err(e)) => return Err(SfuError::BadSdp(e.to_string())),
             None => return Err(SfuError::BadSdp("the offer broke the peer's state machine".into())),
         };
+        if let Some(p) = self.peer_mut(pk) {
+            // An offer may restart ICE: whatever it says is now in force.
+            p.neg.remote_ice = ice_creds(offer_text).or(p.neg.remote_ice.take());
+        }
         self.process_work(now);
         self.sync_up_tracks(pk);
         self.maybe_offer(pk);
@@ -85,13 +99,31 @@ impl Engine {
         answer: &str,
     ) -> Result<(), SfuError> {
         let pk = self.key_of(peer)?;
-        let raw = answer;
-        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         let p = self.peer_mut(pk).expect("key_of found it");
         let current = p.neg.in_flight.as_ref().map(|f| f.id);
         if current != Some(offer_id) {
             return Err(SfuError::StaleAnswer { got: offer_id, current });
         }
+        // An answer may bring new ICE credentials only to an offer that
+        // restarted ICE. One that brings them anyway (Firefox, after
+        // `restartIce()`) is taken with the credentials in force, and the
+        // next offer restarts ICE so that both sides change in step;
+        // refusing it left the client with m-lines the server did not
+        // have, and Firefox answered every later offer the same way.
+        let restarts = p.neg.in_flight.as_ref().is_some_and(|f| f.restarts_ice);
+        let theirs = ice_creds(answer);
+        let kept;
+        let raw = match (&p.neg.remote_ice, &theirs) {
+            (Some(known), Some(new)) if !restarts && known != new => {
+                tracing::info!(room = p.room.0, peer = peer.0, "the answer changes ICE credentials: offering an ICE restart");
+                p.neg.restart_ice = true;
+                kept = with_ice_creds(answer, known);
+                kept.as_str()
+            }
+            _ => answer,
+        };
+        let parsed = SdpAnswer::from_sdp_string(raw).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let p = self.peer_mut(pk).expect("key_of found it");
         let flight = p.neg.in_flight.take().expect("checked current");
         let requeue: Vec<Change> = flight.changes().collect();
         // The server offers what it sends: an answer may only receive on those m-lines.
@@ -101,7 +133,7 @@ impl Engine {
                 "the answer sends on m-line {mid}, which the server offered for receiving only"
             ))),
             None => {
-                bad_sdp_from(self.with_rtc(pk, |rtc| rtc.sdp_api().accept_answer(flight.pending, answer)))
+                bad_sdp_from(self.with_rtc(pk, |rtc| rtc.sdp_api().accept_answer(flight.pending, parsed)))
             }
         };
         if let Err(e) = result {
@@ -113,6 +145,11 @@ impl Engine {
             self.maybe_offer(pk);
             self.finish(now);
             return Err(e);
+        }
+        if restarts {
+            if let Some(p) = self.peer_mut(pk) {
+                p.neg.remote_ice = theirs;
+            }
         }
         for (mid, track) in flight.adds {
             self.start_down_track(now, pk, mid, track);
@@ -128,9 +165,10 @@ impl Engine {
         let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else {
             return;
         };
-        if p.neg.in_flight.is_some() || p.neg.queued.is_empty() {
+        if p.neg.in_flight.is_some() || (p.neg.queued.is_empty() && !p.neg.restart_ice) {
             return;
         }
+        let restart_ice = p.neg.restart_ice;
         let room = p.room;
         let changes = std::mem::take(&mut self.peer_mut(pk).expect("present").neg.queued);
         // Resolve tracks before borrowing the peer's Rtc.
@@ -154,6 +192,9 @@ impl Engine {
         }
         let offer = self.with_rtc(pk, |rtc| {
             let mut api = rtc.sdp_api();
+            if restart_ice {
+                api.ice_restart(true);
+            }
             let mut adds = Vec::new();
             let mut removes = Vec::new();
             for (change, info) in wanted {
@@ -181,10 +222,11 @@ impl Engine {
             return;
         };
         let p = self.peer_mut(pk).expect("with_rtc succeeded");
+        p.neg.restart_ice = false;
         p.neg.next_id += 1;
         let id = p.neg.next_id;
         let tracks = adds.iter().map(|(mid, track)| (mid.to_string(), *track)).collect();
-        p.neg.in_flight = Some(InFlight { id, pending, adds, removes });
+        p.neg.in_flight = Some(InFlight { id, pending, adds, removes, restarts_ice: restart_ice });
         let peer = p.id;
         self.events.push_back(SfuEvent::OfferReady { room, peer, offer_id: id, sdp, tracks });
     }
@@ -392,4 +434,33 @@ mod answer_tests {
         let rejected = ok.replace("a=mid:4\r\na=inactive\r\n", "a=mid:4\r\n");
         assert_eq!(sending_mid(&rejected, &offered), None, "a rejected m-line (port 0) sends nothing");
     }
+}
+
+/// The first `a=ice-ufrag` and `a=ice-pwd` of an SDP (Huiyi bundles every
+/// m-line on one transport, so the first are the transport's).
+pub(crate) fn ice_creds(sdp: &str) -> Option<(String, String)> {
+    let value = |key: &str| {
+        sdp.lines().find_map(|l| l.trim_end().strip_prefix(key)).map(|v| v.trim().to_string())
+    };
+    Some((value("a=ice-ufrag:")?, value("a=ice-pwd:")?))
+}
+
+/// `sdp` with every `a=ice-ufrag` / `a=ice-pwd` set to `creds`.
+fn with_ice_creds(sdp: &str, creds: &(String, String)) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let eol = &line[line.trim_end_matches(['\r', '\n']).len()..];
+        if line.starts_with("a=ice-ufrag:") {
+            out.push_str("a=ice-ufrag:");
+            out.push_str(&creds.0);
+            out.push_str(eol);
+        } else if line.starts_with("a=ice-pwd:") {
+            out.push_str("a=ice-pwd:");
+            out.push_str(&creds.1);
+            out.push_str(eol);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }

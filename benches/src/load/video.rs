@@ -1,0 +1,185 @@
+//! The synthetic camera: VP8-shaped frames, as one stream or as three
+//! simulcast layers, and what a receiver learns from them.
+//!
+//! Each payload starts with a VP8 payload descriptor (picture id on every
+//! packet, S bit and the VP8 header's keyframe bit on a frame's first
+//! packet), so an SFU that looks at VP8 (keyframe-gated layer switches,
+//! picture-id rewriting) treats it as real. A keyframe is four times a
+//! frame's size and is sent first and whenever the server asks (PLI/FIR);
+//! with simulcast, a request for one layer (its rid) restarts only that
+//! layer. Simulcast payloads carry their layer in [`LAYER_TAG`] just before
+//! the 8-byte send time at the end, so a receiver sees which layer the SFU
+//! chose for it (its SSRC is the SFU's own).
+
+use std::time::Instant;
+
+use str0m::format::Codec;
+use str0m::media::{Mid, Simulcast, SimulcastLayer};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::Rtc;
+
+use super::peer::{wallclock_us, MTU_PAYLOAD};
+
+/// The simulcast layers, lowest first, and each one's share of the
+/// configured bitrate (1/16, 1/4, 1: quarter, half and full resolution).
+pub const LAYERS: [(&str, u32); 3] = [("q", 16), ("h", 4), ("f", 1)];
+
+/// High nibble of the byte before the send time in a simulcast payload; the
+/// low nibble is the layer. (The filler, 0xab, never matches.)
+pub const LAYER_TAG: u8 = 0xc0;
+
+/// One stream of frames: the only one, or a simulcast layer.
+#[derive(Debug)]
+struct Layer {
+    rid: Option<&'static str>,
+    /// Bits per second.
+    bps: u32,
+    keyframe_wanted: bool,
+    seq: u64,
+    picture_id: u16,
+}
+
+/// What a peer's camera sends.
+#[derive(Debug)]
+pub struct VideoSender {
+    layers: Vec<Layer>,
+}
+
+impl VideoSender {
+    /// A camera at `bps` (the top layer's rate with simulcast).
+    pub fn new(bps: u32, simulcast: bool) -> Self {
+        let layer = |rid, bps| Layer { rid, bps, keyframe_wanted: true, seq: 0, picture_id: 0 };
+        let layers = if simulcast {
+            LAYERS.iter().map(|(rid, div)| layer(Some(*rid), bps / div)).collect()
+        } else {
+            vec![layer(None, bps)]
+        };
+        Self { layers }
+    }
+
+    /// The simulcast description for the offer, if simulcast.
+    pub fn simulcast(&self) -> Option<Simulcast> {
+        if self.layers.len() < 2 {
+            return None;
+        }
+        let mut s = Simulcast::new();
+        for l in &self.layers {
+            s.add_send_layer(SimulcastLayer::new(l.rid.unwrap_or_default()));
+        }
+        Some(s)
+    }
+
+    /// The server asked for a keyframe: of the layer `rid`, or of every
+    /// layer when it names none (or one this camera does not send).
+    pub fn keyframe_requested(&mut self, rid: Option<&str>) {
+        let named = rid.and_then(|r| self.layers.iter().position(|l| l.rid == Some(r)));
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            if named.is_none_or(|n| n == i) {
+                l.keyframe_wanted = true;
+            }
+        }
+    }
+
+    /// Writes one frame of every layer, captured at RTP time `ts`.
+    pub fn send_frame(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant, ts: u32, fps: u32) {
+        let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+            return;
+        };
+        let simulcast = self.layers.len() > 1;
+        for (index, layer) in self.layers.iter_mut().enumerate() {
+            let tag = simulcast.then_some(LAYER_TAG | index as u8);
+            let keyframe = std::mem::take(&mut layer.keyframe_wanted);
+            let mut bytes = (layer.bps / 8 / fps.max(1)) as usize;
+            if keyframe {
+                bytes *= 4;
+            }
+            let packets = bytes.div_ceil(MTU_PAYLOAD).max(1);
+            layer.picture_id = (layer.picture_id + 1) & 0x7fff;
+            let pic = layer.picture_id;
+            let mut api = rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, layer.rid.map(Into::into)) else { continue };
+            for i in 0..packets {
+                let first = i == 0;
+                let size = (bytes / packets).clamp(24, MTU_PAYLOAD);
+                // X=1 (S on the first packet) | I=1 | M=1 picture id | VP8 header (P bit: 0 = key)
+                let mut payload =
+                    vec![if first { 0x90 } else { 0x80 }, 0x80, 0x80 | (pic >> 8) as u8, pic as u8];
+                if first {
+                    payload.push(u8::from(!keyframe));
+                }
+                payload.resize(size, 0xab);
+                let n = payload.len();
+                payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
+                if let Some(tag) = tag {
+                    payload[n - 9] = tag;
+                }
+                layer.seq += 1;
+                let last = i + 1 == packets;
+                let write = RtpWrite::new(pt, layer.seq.into(), ts, now, payload)
+                    .marker(last)
+                    .nackable(true)
+                    .ext_vals(ExtensionValues::default());
+                tx.write_rtp(write);
+            }
+        }
+    }
+}
+
+/// The simulcast layer (0 = q, 1 = h, 2 = f) a received video payload
+/// belongs to, if it carries a layer tag.
+pub fn layer_of(payload: &[u8]) -> Option<usize> {
+    let tag = *payload.get(payload.len().checked_sub(9)?)?;
+    (tag & 0xf0 == LAYER_TAG && usize::from(tag & 0x0f) < LAYERS.len()).then_some(usize::from(tag & 0x0f))
+}
+
+/// Video a peer received in the measured window.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VideoReceived {
+    /// RTP packets.
+    pub packets: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Packets per simulcast layer (q, h, f); untagged ones are not counted.
+    pub layers: [u64; 3],
+}
+
+impl VideoReceived {
+    /// Counts one received video payload.
+    pub fn add(&mut self, payload: &[u8]) {
+        self.packets += 1;
+        self.bytes += payload.len() as u64;
+        if let Some(l) = layer_of(payload) {
+            self.layers[l] += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_names_its_layer_and_filler_names_none() {
+        let mut p = vec![0xab; 40];
+        assert_eq!(layer_of(&p), None, "an unlayered payload");
+        p[31] = LAYER_TAG | 2;
+        assert_eq!(layer_of(&p), Some(2));
+        p[31] = LAYER_TAG | 7;
+        assert_eq!(layer_of(&p), None, "no such layer");
+        assert_eq!(layer_of(&[0xc0; 5]), None, "too short to carry a tag");
+    }
+
+    #[test]
+    fn a_keyframe_request_for_one_rid_restarts_that_layer_only() {
+        let mut v = VideoSender::new(1_000_000, true);
+        v.layers.iter_mut().for_each(|l| l.keyframe_wanted = false);
+        v.keyframe_requested(Some("h"));
+        let wanted: Vec<bool> = v.layers.iter().map(|l| l.keyframe_wanted).collect();
+        assert_eq!(wanted, [false, true, false]);
+        v.keyframe_requested(None);
+        assert!(v.layers.iter().all(|l| l.keyframe_wanted));
+        let rates: Vec<u32> = v.layers.iter().map(|l| l.bps).collect();
+        assert_eq!(rates, [62_500, 250_000, 1_000_000]);
+        assert!(VideoSender::new(1_000_000, false).simulcast().is_none());
+    }
+}
