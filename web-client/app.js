@@ -200,6 +200,17 @@ function wire(sig, session) {
     render();
   });
   session.addEventListener('quality', () => render());
+  // The media path: retrying says so; given up, says which ports are
+  // blocked, with a button to try again. Never an error page.
+  session.addEventListener('path', (e) => {
+    const { state: s, attempt, ports } = e.detail;
+    $('media-warning').hidden = s === 'connected';
+    $('media-retry').hidden = s !== 'failed';
+    $('media-warning-text').textContent = s === 'failed'
+      ? t('mediaFailed', { ports: ports?.length ? ports.join('、') : 'UDP' })
+      : t('mediaRetrying', { n: attempt });
+  });
+  $('media-retry').onclick = () => { $('media-retry').hidden = true; session.retry(); };
   // A new media session at the server: the old one's pauses are gone with it.
   session.addEventListener('restarted', () => { state.model = withoutPauses(state.model); render(); resendView(); });
 }

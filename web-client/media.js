@@ -7,7 +7,8 @@ import { msg } from './model.js';
 
 /// Events: 'track' {trackId, track, stream}, 'trackended' {trackId},
 /// 'quality' {level}, 'restarted' (the answer to a publish with `restart`:
-/// a new media session at the server), 'failed'.
+/// a new media session at the server), 'path' {state: 'connected' |
+/// 'retrying' | 'failed', attempt, ports} (the media path: see RECOVERY).
 export class MediaSession extends EventTarget {
   constructor(signaling) {
     super();
@@ -52,7 +53,12 @@ export class MediaSession extends EventTarget {
     };
     pc.oniceconnectionstatechange = () => {
       if (pc !== this.pc) return;
-      if (pc.iceConnectionState === 'failed') this.restart();
+      const s = pc.iceConnectionState;
+      if (s === 'connected' || s === 'completed') {
+        this.failures = 0;
+        this.dispatchEvent(new CustomEvent('path', { detail: { state: 'connected' } }));
+      }
+      if (s === 'failed') this.recover();
     };
     return pc;
   }
@@ -70,6 +76,29 @@ export class MediaSession extends EventTarget {
     if (stream.getTracks().length === 0) pc.addTransceiver('audio', { direction: 'recvonly' });
     await this.publish(restart);
     this.startStats();
+  }
+
+  /// The media path failed: try again after the next RECOVERY delay, or,
+  /// once they are used up, stop and say so ('path' failed, with the
+  /// server's media ports for the message); `retry()` starts over.
+  recover() {
+    if (!this.local || this.restarting || this.recoveryTimer) return;
+    const delay = RECOVERY[this.failures ?? 0];
+    this.failures = (this.failures ?? 0) + 1;
+    if (delay === undefined) {
+      this.dispatchEvent(new CustomEvent('path', { detail: { state: 'failed', attempt: this.failures - 1, ports: mediaPorts(this.pc) } }));
+      return;
+    }
+    this.dispatchEvent(new CustomEvent('path', { detail: { state: 'retrying', attempt: this.failures } }));
+    this.recoveryTimer = setTimeout(() => { this.recoveryTimer = null; this.restart(); }, delay);
+  }
+
+  /// The user asked to try again after the recovery gave up.
+  retry() {
+    this.failures = 0;
+    clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = null;
+    this.restart();
   }
 
   /// The media path failed. First an ICE restart on the same connection (the
@@ -95,6 +124,7 @@ export class MediaSession extends EventTarget {
       this.restarting = false;
     }
     await this.rebuild();
+    // A new connection that cannot connect either ends 'failed' (→ recover).
   }
 
   /// A new peer connection and a new media session at the server.
@@ -106,7 +136,9 @@ export class MediaSession extends EventTarget {
       await this.start(this.local, true);
       if (screen) await this.addScreen(screen);
     } catch (e) {
-      this.dispatchEvent(new CustomEvent('failed', { detail: e }));
+      console.warn('huiyi: a new media connection failed', e);
+      this.restarting = false;
+      this.recover();
     } finally {
       this.restarting = false;
     }
@@ -224,9 +256,38 @@ export class MediaSession extends EventTarget {
 
   close() {
     clearInterval(this.statsTimer);
+    clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = null;
     this.pc?.close();
     this.pc = null;
   }
+}
+
+// ---------- recovery of the media path ----------
+
+/// Delays (ms) before each new try after the media path failed: an ICE
+/// restart, then (8 s without success) a new peer connection. Five tries
+/// within about a minute and a half (37 s of delays, up to 8 s per ICE
+/// restart and the browser's own time to declare a path failed), then the page says the path is blocked
+/// and offers a button; never a loop (Firefox once renegotiated 275 times
+/// in 25 s).
+export const RECOVERY = Object.freeze([0, 2000, 5000, 10_000, 20_000]);
+
+/// The server's media ports, as its candidates in the remote description
+/// say: e.g. ['UDP 40000', 'TCP 40000'] (for the message when none works).
+export function mediaPorts(pc) {
+  const sdp = pc?.remoteDescription?.sdp || pc?.currentRemoteDescription?.sdp || '';
+  return candidatePorts(sdp);
+}
+
+/// Pure: the transports and ports of an SDP's candidates, unique, UDP first.
+export function candidatePorts(sdp) {
+  const out = new Set();
+  for (const line of sdp.split(/\r?\n/)) {
+    const m = /^a=candidate:\S+ \d+ (\w+) \d+ \S+ (\d+) typ/i.exec(line);
+    if (m) out.add(`${m[1].toUpperCase()} ${m[2]}`);
+  }
+  return [...out].sort((a, b) => (a.startsWith('UDP') ? 0 : 1) - (b.startsWith('UDP') ? 0 : 1));
 }
 
 // ---------- the camera's simulcast layers ----------

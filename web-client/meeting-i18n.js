@@ -111,6 +111,9 @@ export const STRINGS = {
     retry: '重试',
     linkReused: '有人试图用您的链接加入会议，已被拒绝。如非本人操作，请告知会务人员。',
     dismiss: '知道了',
+    mediaRetrying: '音视频连接中断，正在重试（第 {n} 次）…',
+    mediaFailed: '音视频连接失败：本机到服务器媒体端口（{ports}）的网络不通。请联系管理员开放这些端口，或配置 TCP 443 中继。',
+    mediaRetry: '重试',
   },
   en: {
     appName: 'Huiyi',
@@ -219,5 +222,8 @@ export const STRINGS = {
     retry: 'Retry',
     linkReused: 'Someone tried to join with your link and was refused. If that was not you, tell the meeting secretary.',
     dismiss: 'OK',
+    mediaRetrying: 'Audio and video lost, trying again (attempt {n})…',
+    mediaFailed: 'Audio and video could not connect: the network between this computer and the server\'s media ports ({ports}) is blocked. Ask the administrator to open them, or to set up the TCP 443 relay.',
+    mediaRetry: 'Try again',
   },
 };

@@ -40,6 +40,16 @@ pub struct SfuConfig {
     /// participant's sends, which costs CPU per participant; a large
     /// plenary on the LAN does without.
     pub bwe_max_room_peers: usize,
+    /// ICE-TCP (RFC 6544, passive): each worker also listens on TCP, and
+    /// clients whose UDP is blocked reach the media over it.
+    pub ice_tcp: bool,
+    /// TCP port of the first worker's ICE-TCP listener; worker `i` listens
+    /// on `tcp_port + i`. 0: the same port number as the worker's UDP
+    /// socket.
+    pub tcp_port: u32,
+    /// Most ICE-TCP connections one worker holds (open or still silent);
+    /// more are closed as they come.
+    pub max_tcp_connections: usize,
 }
 
 impl Default for SfuConfig {
@@ -55,6 +65,9 @@ impl Default for SfuConfig {
             max_track_kbps: 10_000,
             bwe_initial_kbps: 2000,
             bwe_max_room_peers: 40,
+            ice_tcp: true,
+            tcp_port: 0,
+            max_tcp_connections: 500,
         }
     }
 }
@@ -72,6 +85,19 @@ impl SfuConfig {
                     format!("{} + {} workers runs past port 65535", self.udp_port, self.worker_count()),
                 ));
             }
+        }
+        if self.tcp_port > u32::from(u16::MAX) {
+            problems.push(Problem::new("sfu.tcp_port", format!("{} is not a port", self.tcp_port)));
+        } else if self.tcp_port != 0
+            && self.tcp_port as usize + self.worker_count().saturating_sub(1) > usize::from(u16::MAX)
+        {
+            problems.push(Problem::new(
+                "sfu.tcp_port",
+                format!("{} + {} workers runs past port 65535", self.tcp_port, self.worker_count()),
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_tcp_connections) {
+            problems.push(Problem::new("sfu.max_tcp_connections", "must be between 1 and 100000"));
         }
         if self.workers > 256 {
             problems.push(Problem::new("sfu.workers", format!("{} workers is more than 256", self.workers)));
@@ -116,6 +142,15 @@ impl SfuConfig {
             return 0;
         }
         u16::try_from(self.udp_port as usize + index).unwrap_or(0)
+    }
+
+    /// ICE-TCP port of worker `index`, given the port its UDP socket got
+    /// (`tcp_port + index`, or that UDP port when `tcp_port` is 0).
+    pub fn tcp_port_of_worker(&self, index: usize, udp_port: u16) -> u16 {
+        if self.tcp_port == 0 {
+            return udp_port;
+        }
+        u16::try_from(self.tcp_port as usize + index).unwrap_or(0)
     }
 
     /// The addresses announced as ICE candidates.

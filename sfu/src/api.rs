@@ -10,7 +10,7 @@
 //! events for that peer never sends an offer ahead of an answer.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
 use crate::core::{Engine, EngineConfig, EngineCounters};
-use crate::net::{spawn, WorkerLink};
+use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
 
 type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
@@ -113,6 +113,7 @@ impl Sfu {
             })?;
             let cfg = EngineConfig {
                 candidates: Vec::new(),
+                tcp_candidates: Vec::new(),
                 keyframe_interval: Duration::from_millis(config.keyframe_min_interval_ms),
                 max_peers: config.max_peers_per_worker,
                 stats_interval: Duration::from_secs(5),
@@ -121,7 +122,8 @@ impl Sfu {
                 bwe_initial: (config.bwe_initial_kbps > 0).then(|| config.bwe_initial_kbps * 1000),
                 bwe_max_room_peers: config.bwe_max_room_peers,
             };
-            workers.push(spawn(index, socket, cfg, &advertised, tx.clone())?);
+            let tcp = if config.ice_tcp { Some(bind_tcp(config, index, &socket)?) } else { None };
+            workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone())?);
         }
         let handle = SfuHandle { shared: Arc::new(Shared { workers, placement: Mutex::default() }) };
         Ok((Sfu { handle }, rx))
@@ -162,6 +164,25 @@ impl SfuHandle {
     /// The UDP addresses the workers are bound to.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.shared.workers.iter().map(|w| w.local).collect()
+    }
+
+    /// The ICE-TCP addresses the workers listen on (none with `ice_tcp` off).
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.workers.iter().filter_map(|w| w.tcp_local).collect()
+    }
+
+    /// ICE-TCP counters summed over all workers.
+    pub fn tcp_counters(&self) -> TcpCounters {
+        let mut sum = TcpCounters::default();
+        for w in &self.shared.workers {
+            let c = w.counters.tcp();
+            sum.open += c.open;
+            sum.accepted += c.accepted;
+            sum.refused += c.refused;
+            sum.dropped += c.dropped;
+            sum.send_overflows += c.send_overflows;
+        }
+        sum
     }
 
     /// Counters summed over all workers.
@@ -315,4 +336,22 @@ impl SfuHandle {
         }
         rx.await.map_err(|_| SfuError::WorkerGone)?
     }
+}
+
+/// Worker `index`'s ICE-TCP listener: on `tcp_port + index`, or on its UDP
+/// socket's port number. With the UDP port chosen by the system (tests),
+/// a TCP port of that number that is taken falls back to any free one.
+fn bind_tcp(config: &SfuConfig, index: usize, udp: &UdpSocket) -> std::io::Result<TcpListen> {
+    let udp_port = udp.local_addr()?.port();
+    let addr = SocketAddr::new(config.bind_address, config.tcp_port_of_worker(index, udp_port));
+    let listener = match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(_) if config.udp_port == 0 && config.tcp_port == 0 => {
+            TcpListener::bind(SocketAddr::new(config.bind_address, 0))?
+        }
+        Err(e) => {
+            return Err(std::io::Error::new(e.kind(), format!("cannot bind ICE-TCP listener {addr}: {e}")));
+        }
+    };
+    Ok(TcpListen { listener, max_connections: config.max_tcp_connections })
 }

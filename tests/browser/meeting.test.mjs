@@ -163,6 +163,51 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       await until(b.page, () => !document.querySelector('.tile.screen'));
     });
 
+    await t.test('an answer that changes its ICE credentials (as Firefox\'s do after restartIce) gets one ICE restart, not a loop', async () => {
+      // C's next answer carries ICE credentials its connection does not
+      // use. The server used to refuse it and offer the same again, which
+      // Firefox answered the same way 275 times in 25 s.
+      await c.page.evaluate(() => {
+        const sig = window.huiyi.sig;
+        const send = sig.send.bind(sig);
+        window.__answers = 0;
+        let munged = false;
+        sig.send = (m) => {
+          if (m.type === 'answer') {
+            window.__answers++;
+            if (!munged) {
+              munged = true;
+              m = { ...m, sdp: m.sdp.replace(/a=ice-ufrag:.*/g, 'a=ice-ufrag:ffx1').replace(/a=ice-pwd:.*/g, 'a=ice-pwd:firefoxfirefoxfirefoxfire') };
+            }
+          }
+          return send(m);
+        };
+      });
+      // A shares its screen: C is offered it and answers so.
+      await a.page.evaluate(async () => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 640; canvas.height = 360;
+        const g = canvas.getContext('2d');
+        let n = 0;
+        window.__paint = setInterval(() => { g.fillStyle = `hsl(${(n++ * 7) % 360} 70% 50%)`; g.fillRect(0, 0, 640, 360); }, 50);
+        await window.huiyi.session.addScreen(canvas.captureStream(20));
+      });
+      await until(c.page, () => document.querySelector('.tile.screen video')?.videoWidth === 640, null, 30000)
+        .catch(() => assert.fail('C sees the screen after the ICE restart'));
+      const answers = await c.page.evaluate(() => window.__answers);
+      assert.ok(answers >= 2 && answers <= 3, `C answered the screen's offer, then the ICE restart: ${answers} answers`);
+      const restarted = await c.page.evaluate(() => window.huiyi.session.pc.remoteDescription.sdp.match(/a=ice-ufrag:(.*)/)[1]);
+      assert.ok(restarted, 'the server\'s credentials are in C\'s connection');
+      const f0 = await frames(c.page);
+      await sleep(1500);
+      const f1 = await frames(c.page);
+      assert.ok(f1[ida] > f0[ida] && f1[idb] > f0[idb], 'C still receives A and B after the ICE restart');
+      await a.page.evaluate(() => { clearInterval(window.__paint); return window.huiyi.session.removeScreen(); });
+      await until(c.page, () => !document.querySelector('.tile.screen'));
+      const later = await c.page.evaluate(() => window.__answers);
+      assert.ok(later <= answers + 2, `no loop of answers: ${later}`);
+    });
+
     await t.test('a participant whose WebSocket drops recovers by itself; nobody sees it leave', async () => {
       await b.page.evaluate(() => window.huiyi.sig.dropForTest());
       await until(b.page, () => window.huiyi.sig.state === 'open' && window.huiyi.events.filter((e) => e.type === 'welcome').length >= 2);

@@ -3,9 +3,9 @@
 // parts are pure):
 //   node --test web-client/tests/
 
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAMERA_LAYERS, LOWEST_MAX_BITRATE, cameraEncodings, layerBitrate, layerCount, outboundLayers } from '../media.js';
+import { CAMERA_LAYERS, LOWEST_MAX_BITRATE, MediaSession, RECOVERY, cameraEncodings, candidatePorts, layerBitrate, layerCount, outboundLayers } from '../media.js';
 
 const summary = (encodings) => encodings.map((e) => `${e.rid ?? '-'}/${e.scaleResolutionDownBy ?? 1}@${e.maxBitrate / 1000}k`);
 
@@ -84,4 +84,42 @@ test('outboundLayers: the video streams of one m-line, by rid, lowest first', ()
   assert.equal(l[0].active, null, 'unknown stays null');
   // A sender's own report (no mid needed): every outbound video stream.
   assert.equal(outboundLayers([...stats.values()]).length, 3);
+});
+
+test('the server\'s media ports come from its candidates, UDP first', () => {
+  const sdp = [
+    'v=0', 'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+    'a=candidate:1 1 tcp 1518280447 10.1.2.3 40000 typ host tcptype passive',
+    'a=candidate:2 1 udp 2130706431 10.1.2.3 40000 typ host',
+    'a=candidate:3 1 UDP 2130706431 10.1.2.3 40001 typ host',
+    'a=candidate:2 1 udp 2130706431 10.1.2.3 40000 typ host',
+  ].join('\r\n');
+  assert.deepEqual(candidatePorts(sdp), ['UDP 40000', 'UDP 40001', 'TCP 40000']);
+  assert.deepEqual(candidatePorts(''), []);
+});
+
+test('a media path that keeps failing is tried a bounded number of times, then reported, never looped', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const sig = new EventTarget();
+    sig.send = () => {};
+    const session = new MediaSession(sig);
+    session.local = {};
+    const states = [];
+    session.addEventListener('path', (e) => states.push(e.detail.state));
+    let tries = 0;
+    // Every try fails again at once (the path is blocked).
+    session.restart = () => { tries++; session.recover(); };
+    session.recover();
+    for (let i = 0; i < 20; i++) mock.timers.tick(60_000);
+    assert.equal(tries, RECOVERY.length, 'one try per delay');
+    assert.equal(states.at(-1), 'failed', 'then the page is told');
+    assert.equal(states.filter((s) => s === 'failed').length, 1);
+    // The user's button starts over.
+    session.retry();
+    assert.equal(tries, RECOVERY.length + 1);
+    assert.ok(RECOVERY.reduce((a, b) => a + b, 0) <= 60_000, 'gives up within a minute of delays');
+  } finally {
+    mock.timers.reset();
+  }
 });

@@ -31,6 +31,9 @@ use crate::core::peer::{Peer, PeerKey};
 pub struct EngineConfig {
     /// Addresses announced as ICE host candidates (the worker's socket as clients reach it).
     pub candidates: Vec<SocketAddr>,
+    /// ICE-TCP listening addresses announced as passive TCP host candidates
+    /// (RFC 6544), after the UDP ones.
+    pub tcp_candidates: Vec<SocketAddr>,
     /// Shortest interval between keyframe requests to one publisher.
     pub keyframe_interval: Duration,
     /// Most peers this engine accepts.
@@ -58,6 +61,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             candidates: Vec::new(),
+            tcp_candidates: Vec::new(),
             keyframe_interval: Duration::from_millis(500),
             max_peers: 1000,
             stats_interval: Duration::from_secs(5),
@@ -112,7 +116,8 @@ pub struct Engine {
     pub(crate) peers: Vec<Option<Peer>>,
     pub(crate) rooms: HashMap<RoomId, Room>,
     by_id: HashMap<PeerId, PeerKey>,
-    addrs: HashMap<SocketAddr, PeerKey>,
+    /// Which peer a (transport, remote address) belongs to.
+    addrs: HashMap<(Protocol, SocketAddr), PeerKey>,
     transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<SfuEvent>,
     /// str0m events waiting to be handled, in order.
@@ -238,6 +243,11 @@ impl Engine {
                 rtc.add_local_candidate(c);
             }
         }
+        for addr in &self.cfg.tcp_candidates {
+            if let Ok(c) = str0m::Candidate::builder().tcp().host(*addr).tcptype(str0m::net::TcpType::Passive).build() {
+                rtc.add_local_candidate(c);
+            }
+        }
         let mut fresh = Peer::new(peer, room, rtc, now);
         fresh.may_publish = may_publish;
         let pk = self.insert_peer(fresh);
@@ -277,26 +287,40 @@ impl Engine {
 
     /// A datagram arrived on the worker's socket.
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+        self.handle_receive_on(now, Protocol::Udp, source, destination, data);
+    }
+
+    /// A datagram arrived over `proto`: UDP, or one RFC 4571 frame of an
+    /// ICE-TCP connection from `source`. True if it belongs to a peer (an
+    /// ICE-TCP connection whose first frame does not is closed).
+    pub fn handle_receive_on(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> bool {
         self.counters.datagrams_in += 1;
         if data.len() > MAX_DATAGRAM {
             self.counters.dropped_malformed += 1;
-            return;
+            return false;
         }
         let Ok(contents) = DatagramRecv::try_from(data) else {
             self.counters.dropped_malformed += 1;
-            return;
+            return false;
         };
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
-        let pk = match self.addrs.get(&source) {
+        let input = Input::Receive(now, Receive { proto, source, destination, contents });
+        let pk = match self.addrs.get(&(proto, source)) {
             Some(pk) => *pk,
             None => match self.route_new_source(&input) {
                 Some(pk) => {
-                    self.addrs.insert(source, pk);
+                    self.addrs.insert((proto, source), pk);
                     pk
                 }
                 None => {
                     self.counters.dropped_unroutable += 1;
-                    return;
+                    return false;
                 }
             },
         };
@@ -310,6 +334,7 @@ impl Engine {
         }
         self.process_work(now);
         self.finish(now);
+        true
     }
 
     /// Time passed: drive every peer whose deadline is due.

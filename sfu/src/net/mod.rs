@@ -7,7 +7,9 @@
 //! through quinn-udp) and feed each to the engine; handle due timeouts;
 //! send everything the engine queued; pass events to the control plane.
 
+mod tcp;
 mod udp;
 mod worker;
 
-pub(crate) use worker::{spawn, WorkerLink};
+pub use tcp::TcpCounters;
+pub(crate) use worker::{spawn, TcpListen, WorkerLink};

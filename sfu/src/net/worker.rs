@@ -8,15 +8,18 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use mio::{Events, Interest, Poll, Token, Waker};
+use str0m::net::Protocol;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::api::Command;
 use crate::core::events::SfuEvent;
 use crate::core::{Engine, EngineConfig, EngineCounters};
+use crate::net::tcp::{TcpCounters, TcpMedia, FIRST_TOKEN};
 use crate::net::udp::BatchSocket;
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
+const LISTENER: Token = Token(2);
 /// Upper bound on one wait, so a lost wake-up can never stall a worker.
 const MAX_WAIT: Duration = Duration::from_millis(100);
 
@@ -35,6 +38,11 @@ pub(crate) struct WorkerCounters {
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
+    pub tcp_open: AtomicU64,
+    pub tcp_accepted: AtomicU64,
+    pub tcp_refused: AtomicU64,
+    pub tcp_dropped: AtomicU64,
+    pub tcp_send_overflows: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -50,6 +58,25 @@ impl WorkerCounters {
         self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
+    }
+
+    fn store_tcp(&self, t: &TcpCounters) {
+        self.tcp_open.store(t.open, Ordering::Relaxed);
+        self.tcp_accepted.store(t.accepted, Ordering::Relaxed);
+        self.tcp_refused.store(t.refused, Ordering::Relaxed);
+        self.tcp_dropped.store(t.dropped, Ordering::Relaxed);
+        self.tcp_send_overflows.store(t.send_overflows, Ordering::Relaxed);
+    }
+
+    /// The ICE-TCP counters.
+    pub fn tcp(&self) -> TcpCounters {
+        TcpCounters {
+            open: self.tcp_open.load(Ordering::Relaxed),
+            accepted: self.tcp_accepted.load(Ordering::Relaxed),
+            refused: self.tcp_refused.load(Ordering::Relaxed),
+            dropped: self.tcp_dropped.load(Ordering::Relaxed),
+            send_overflows: self.tcp_send_overflows.load(Ordering::Relaxed),
+        }
     }
 
     pub fn snapshot(&self) -> EngineCounters {
@@ -73,6 +100,8 @@ pub(crate) struct WorkerLink {
     pub waker: Arc<Waker>,
     pub counters: Arc<WorkerCounters>,
     pub local: std::net::SocketAddr,
+    /// Its ICE-TCP listener's address, if it listens.
+    pub tcp_local: Option<std::net::SocketAddr>,
     pub thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -85,10 +114,17 @@ impl WorkerLink {
     }
 }
 
-/// Starts worker `index` on `socket`.
+/// Its ICE-TCP listener, if any, and the most connections it holds.
+pub(crate) struct TcpListen {
+    pub listener: std::net::TcpListener,
+    pub max_connections: usize,
+}
+
+/// Starts worker `index` on `socket` (and `tcp`, for ICE-TCP).
 pub(crate) fn spawn(
     index: usize,
     socket: std::net::UdpSocket,
+    tcp: Option<TcpListen>,
     mut cfg: EngineConfig,
     advertised: &[std::net::IpAddr],
     events: UnboundedSender<SfuEvent>,
@@ -98,6 +134,15 @@ pub(crate) fn spawn(
     cfg.candidates = advertised.iter().map(|ip| std::net::SocketAddr::new(*ip, local.port())).collect();
     let poll = Poll::new()?;
     poll.registry().register(&mut socket.socket, SOCKET, Interest::READABLE)?;
+    let tcp = match tcp {
+        Some(t) => Some(TcpMedia::new(t.listener, t.max_connections, poll.registry(), LISTENER)?),
+        None => None,
+    };
+    if let Some(t) = &tcp {
+        cfg.tcp_candidates =
+            advertised.iter().map(|ip| std::net::SocketAddr::new(*ip, t.local.port())).collect();
+    }
+    let tcp_local = tcp.as_ref().map(|t| t.local);
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = crossbeam_channel::unbounded();
     let counters = Arc::new(WorkerCounters::default());
@@ -108,6 +153,7 @@ pub(crate) fn spawn(
         let mut worker = Worker {
             engine: Engine::new(cfg),
             socket,
+            tcp,
             poll,
             commands: rx,
             events,
@@ -116,12 +162,13 @@ pub(crate) fn spawn(
         };
         worker.run();
     })?;
-    Ok(WorkerLink { commands: tx, waker, counters, local, thread: std::sync::Mutex::new(Some(thread)) })
+    Ok(WorkerLink { commands: tx, waker, counters, local, tcp_local, thread: std::sync::Mutex::new(Some(thread)) })
 }
 
 struct Worker {
     engine: Engine,
     socket: BatchSocket,
+    tcp: Option<TcpMedia>,
     poll: Poll,
     commands: Receiver<Command>,
     events: UnboundedSender<SfuEvent>,
@@ -149,6 +196,7 @@ impl Worker {
                 break;
             }
             self.receive();
+            self.tcp_events(&events);
             self.engine.handle_timeout(Instant::now());
             self.flush();
         }
@@ -191,8 +239,44 @@ impl Worker {
         }
     }
 
+    /// ICE-TCP: new connections, frames in, room to write; stale ones closed.
+    fn tcp_events(&mut self, events: &Events) {
+        let Some(tcp) = self.tcp.as_mut() else { return };
+        let now = Instant::now();
+        let registry = self.poll.registry();
+        for event in events {
+            let token = event.token();
+            if token == LISTENER {
+                tcp.accept(registry, now);
+            } else if token.0 >= FIRST_TOKEN {
+                if event.is_writable() {
+                    tcp.writable(token, registry);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    let engine = &mut self.engine;
+                    let local = tcp.local;
+                    tcp.readable(token, registry, now, |remote, frame| {
+                        engine.handle_receive_on(now, Protocol::Tcp, remote, local, frame)
+                    });
+                }
+            }
+        }
+        tcp.sweep(registry, now);
+        self.counters.store_tcp(&tcp.counters);
+        self.flush();
+    }
+
     fn flush(&mut self) {
         while let Some(t) = self.engine.poll_transmit() {
+            if t.proto == Protocol::Tcp {
+                let sent = self.tcp.as_mut().is_some_and(|tcp| tcp.send(t.destination, &t.contents));
+                if sent {
+                    self.sent += 1;
+                } else {
+                    self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
             if self.socket.send(t.destination, &t.contents) {
                 self.sent += 1;
             } else {
