@@ -244,7 +244,9 @@ impl Engine {
             }
         }
         for addr in &self.cfg.tcp_candidates {
-            if let Ok(c) = str0m::Candidate::builder().tcp().host(*addr).tcptype(str0m::net::TcpType::Passive).build() {
+            if let Ok(c) =
+                str0m::Candidate::builder().tcp().host(*addr).tcptype(str0m::net::TcpType::Passive).build()
+            {
                 rtc.add_local_candidate(c);
             }
         }

@@ -219,11 +219,10 @@ impl Engine {
         let mid = down.mid;
         let write_len = payload.len();
         let size_cache = sh.video && !down.rtx_sized;
-        let mut write =
-            RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, payload)
-                .marker(sh.packet.header.marker)
-                .ext_vals(sh.ext.clone())
-                .nackable(sh.video);
+        let mut write = RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, payload)
+            .marker(sh.packet.header.marker)
+            .ext_vals(sh.ext.clone())
+            .nackable(sh.video);
         if let Some(desc) = sh.descriptor {
             let mut patch = desc.patch();
             if let Some(pic) = out.picture_id {

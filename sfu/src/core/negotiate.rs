@@ -60,7 +60,6 @@ pub(crate) struct Negotiation {
     pub remote_ice: Option<(String, String)>,
 }
 
-
 impl Engine {
     /// The client sent a new offer (e.g. it starts or stops publishing).
     pub fn renegotiate(&mut self, now: Instant, peer: PeerId, offer: &str) -> Result<String, SfuError> {
@@ -115,7 +114,11 @@ impl Engine {
         let kept;
         let raw = match (&p.neg.remote_ice, &theirs) {
             (Some(known), Some(new)) if !restarts && known != new => {
-                tracing::info!(room = p.room.0, peer = peer.0, "the answer changes ICE credentials: offering an ICE restart");
+                tracing::info!(
+                    room = p.room.0,
+                    peer = peer.0,
+                    "the answer changes ICE credentials: offering an ICE restart"
+                );
                 p.neg.restart_ice = true;
                 kept = with_ice_creds(answer, known);
                 kept.as_str()
@@ -411,37 +414,11 @@ fn sending_sections(sdp: &str) -> Vec<(Option<String>, bool)> {
     sections
 }
 
-#[cfg(test)]
-mod answer_tests {
-    use super::{sending_count, sending_mid};
-
-    #[test]
-    fn tracks_are_counted_without_data_channels() {
-        let sdp = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendrecv\r\nm=video 9 X 96\r\na=mid:1\r\na=sendonly\r\nm=video 9 X 96\r\na=mid:2\r\na=recvonly\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
-        assert_eq!(sending_count(sdp), 2);
-    }
-
-    #[test]
-    fn answers_may_only_receive_what_the_server_offered() {
-        let offered = vec!["3".to_string(), "4".to_string()];
-        let ok = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendonly\r\nm=audio 9 X 111\r\na=mid:3\r\na=recvonly\r\nm=video 0 X 96\r\na=mid:4\r\na=inactive\r\n";
-        assert_eq!(sending_mid(ok, &offered), None, "its own m-line 0 may send");
-        let bad = ok.replace("a=mid:3\r\na=recvonly", "a=mid:3\r\na=sendrecv");
-        assert_eq!(sending_mid(&bad, &offered), Some("3"));
-        let implicit =
-            ok.replace("m=video 0 X 96\r\na=mid:4\r\na=inactive\r\n", "m=video 9 X 96\r\na=mid:4\r\n");
-        assert_eq!(sending_mid(&implicit, &offered), Some("4"), "no direction means sendrecv");
-        let rejected = ok.replace("a=mid:4\r\na=inactive\r\n", "a=mid:4\r\n");
-        assert_eq!(sending_mid(&rejected, &offered), None, "a rejected m-line (port 0) sends nothing");
-    }
-}
-
 /// The first `a=ice-ufrag` and `a=ice-pwd` of an SDP (Huiyi bundles every
 /// m-line on one transport, so the first are the transport's).
 pub(crate) fn ice_creds(sdp: &str) -> Option<(String, String)> {
-    let value = |key: &str| {
-        sdp.lines().find_map(|l| l.trim_end().strip_prefix(key)).map(|v| v.trim().to_string())
-    };
+    let value =
+        |key: &str| sdp.lines().find_map(|l| l.trim_end().strip_prefix(key)).map(|v| v.trim().to_string());
     Some((value("a=ice-ufrag:")?, value("a=ice-pwd:")?))
 }
 
@@ -463,4 +440,39 @@ fn with_ice_creds(sdp: &str, creds: &(String, String)) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::{ice_creds, sending_count, sending_mid, with_ice_creds};
+
+    #[test]
+    fn tracks_are_counted_without_data_channels() {
+        let sdp = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendrecv\r\nm=video 9 X 96\r\na=mid:1\r\na=sendonly\r\nm=video 9 X 96\r\na=mid:2\r\na=recvonly\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
+        assert_eq!(sending_count(sdp), 2);
+    }
+
+    #[test]
+    fn answers_may_only_receive_what_the_server_offered() {
+        let offered = vec!["3".to_string(), "4".to_string()];
+        let ok = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\na=sendonly\r\nm=audio 9 X 111\r\na=mid:3\r\na=recvonly\r\nm=video 0 X 96\r\na=mid:4\r\na=inactive\r\n";
+        assert_eq!(sending_mid(ok, &offered), None, "its own m-line 0 may send");
+        let bad = ok.replace("a=mid:3\r\na=recvonly", "a=mid:3\r\na=sendrecv");
+        assert_eq!(sending_mid(&bad, &offered), Some("3"));
+        let implicit =
+            ok.replace("m=video 0 X 96\r\na=mid:4\r\na=inactive\r\n", "m=video 9 X 96\r\na=mid:4\r\n");
+        assert_eq!(sending_mid(&implicit, &offered), Some("4"), "no direction means sendrecv");
+        let rejected = ok.replace("a=mid:4\r\na=inactive\r\n", "a=mid:4\r\n");
+        assert_eq!(sending_mid(&rejected, &offered), None, "a rejected m-line (port 0) sends nothing");
+    }
+
+    #[test]
+    fn ice_credentials_are_read_and_replaced_line_by_line() {
+        let sdp = "v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=audio 9 X 111\r\na=ice-ufrag:abcd\r\n";
+        assert_eq!(ice_creds(sdp), Some(("abcd".into(), "0123456789012345678901".into())));
+        let kept = with_ice_creds(sdp, &("wxyz".into(), "pwdpwdpwdpwdpwdpwdpwdp".into()));
+        assert_eq!(kept.matches("a=ice-ufrag:wxyz\r\n").count(), 2);
+        assert!(kept.contains("a=ice-pwd:pwdpwdpwdpwdpwdpwdpwdp\r\n") && !kept.contains("abcd"));
+        assert_eq!(ice_creds("v=0\r\n"), None);
+    }
 }

@@ -73,7 +73,12 @@ pub(crate) struct TcpMedia {
 type Frames = Vec<Vec<u8>>;
 
 impl TcpMedia {
-    pub fn new(listener: std::net::TcpListener, max_connections: usize, registry: &Registry, token: Token) -> io::Result<Self> {
+    pub fn new(
+        listener: std::net::TcpListener,
+        max_connections: usize,
+        registry: &Registry,
+        token: Token,
+    ) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         let mut listener = TcpListener::from_std(listener);
@@ -104,7 +109,8 @@ impl TcpMedia {
                         self.conns.len() - 1
                     });
                     let token = Token(FIRST_TOKEN + slot);
-                    if registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
+                    if registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err()
+                    {
                         continue;
                     }
                     self.conns[slot] = Some(Conn {

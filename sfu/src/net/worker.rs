@@ -162,7 +162,14 @@ pub(crate) fn spawn(
         };
         worker.run();
     })?;
-    Ok(WorkerLink { commands: tx, waker, counters, local, tcp_local, thread: std::sync::Mutex::new(Some(thread)) })
+    Ok(WorkerLink {
+        commands: tx,
+        waker,
+        counters,
+        local,
+        tcp_local,
+        thread: std::sync::Mutex::new(Some(thread)),
+    })
 }
 
 struct Worker {

@@ -39,6 +39,8 @@ pub(super) struct Health {
     status: &'static str,
     version: &'static str,
     media_sockets: Vec<String>,
+    /// The ICE-TCP listeners (empty with `sfu.ice_tcp` off).
+    media_tcp: Vec<String>,
     meetings: usize,
 }
 
@@ -47,6 +49,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         media_sockets: state.media.local_addrs().iter().map(ToString::to_string).collect(),
+        media_tcp: state.media.tcp_addrs().iter().map(ToString::to_string).collect(),
         meetings: state.meetings.count().await,
     })
 }
@@ -83,6 +86,31 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    let t = state.media.tcp_counters();
+    for (name, help, value) in [
+        ("huiyi_media_tcp_accepted_total", "ICE-TCP connections accepted", t.accepted),
+        (
+            "huiyi_media_tcp_refused_total",
+            "ICE-TCP connections closed at once: over sfu.max_tcp_connections",
+            t.refused,
+        ),
+        (
+            "huiyi_media_tcp_dropped_total",
+            "ICE-TCP connections closed for bad framing, a first frame of no peer, or silence",
+            t.dropped,
+        ),
+        (
+            "huiyi_media_tcp_send_overflows_total",
+            "Datagrams not sent over ICE-TCP because the connection's backlog was full",
+            t.send_overflows,
+        ),
+    ] {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
+    out.push_str(&format!(
+        "# HELP huiyi_media_tcp_connections ICE-TCP connections open\n# TYPE huiyi_media_tcp_connections gauge\nhuiyi_media_tcp_connections {}\n",
+        t.open
+    ));
     let meetings = state.meetings.count().await;
     out.push_str(&format!(
         "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
