@@ -133,6 +133,7 @@ function wire(sig, session) {
       render();
       stopRetrying();
       retry.count = 0;
+      session.iceServers = Array.isArray(w.ice_servers) ? w.ice_servers : [];
       if (!started || !w.resumed) {
         started = true;
         state.viewReady = false; // until the server has the new media session

@@ -1,7 +1,9 @@
 // The media side: one RTCPeerConnection to the Huiyi server. The client
 // offers what it publishes ('publish'); the server offers what it receives
-// ('offer' → 'answer'). Only the server's host candidates are used: no STUN,
-// no TURN, nothing outside the intranet.
+// ('offer' → 'answer'). The server's host candidates (UDP, then ICE-TCP)
+// and, where the server has one, its TURN relay (`iceServers` from the
+// welcome, credentials valid for hours); no STUN, nothing outside the
+// intranet.
 
 import { msg } from './model.js';
 
@@ -22,6 +24,7 @@ export class MediaSession extends EventTarget {
     this.local = null;
     this.screen = null;
     this.lastQuality = null;
+    this.iceServers = []; // the welcome's ice_servers (TURN), if any
     this.sig.addEventListener('answer', (e) => this.onAnswer(e.detail));
     // A server offer that arrives while our publish is unanswered was
     // withdrawn (glare, ADR 0002): the server answers us, then offers anew.
@@ -41,7 +44,7 @@ export class MediaSession extends EventTarget {
 
   newPeerConnection() {
     this.pc?.close();
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.pc = pc;
     this.midToTrack.clear();
     pc.ontrack = (ev) => {

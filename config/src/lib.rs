@@ -18,6 +18,7 @@ mod log;
 mod security;
 mod sfu;
 mod signaling;
+mod turn;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use crate::log::{LogConfig, LogFormat};
 pub use crate::security::SecurityConfig;
 pub use crate::sfu::SfuConfig;
 pub use crate::signaling::{LinkReuse, SignalingConfig};
+pub use crate::turn::TurnConfig;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,8 @@ pub struct Config {
     pub signaling: SignalingConfig,
     /// Passwords and console sessions.
     pub security: SecurityConfig,
+    /// TURN relays for venues that reach only TCP 443.
+    pub turn: TurnConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -56,13 +60,14 @@ impl Default for Config {
             sfu: SfuConfig::default(),
             signaling: SignalingConfig::default(),
             security: SecurityConfig::default(),
+            turn: TurnConfig::default(),
             log: LogConfig::default(),
         }
     }
 }
 
 /// The sections that environment variables may address (`HUIYI_<SECTION>_<KEY>`).
-const SECTIONS: [&str; 5] = ["http", "sfu", "signaling", "security", "log"];
+const SECTIONS: [&str; 6] = ["http", "sfu", "signaling", "security", "turn", "log"];
 
 /// One thing wrong with the configuration, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +207,7 @@ impl Config {
         self.sfu.validate(&mut problems);
         self.signaling.validate(&mut problems);
         self.security.validate(&mut problems);
+        self.turn.validate(&mut problems);
         self.log.validate(&mut problems);
         ConfigError::from_problems(problems)
     }

@@ -422,6 +422,17 @@ pub enum PauseReason {
     Bandwidth,
 }
 
+/// A TURN server as `RTCPeerConnection` takes it (`RTCIceServer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `turn:` / `turns:` URLs.
+    pub urls: Vec<String>,
+    /// Time-limited username (`expiry:participant`).
+    pub username: String,
+    /// Its password.
+    pub credential: String,
+}
+
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -444,6 +455,10 @@ pub enum ServerMsg {
         tracks: Vec<TrackInfo>,
         /// The speaker now, if any.
         active_speaker: Option<String>,
+        /// TURN relays to give the peer connection (`iceServers`), with
+        /// credentials valid for hours; absent when the server has none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// The answer to your `publish`.
     Answer {

@@ -50,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Prints a coturn configuration (/etc/turnserver.conf) matching this
+    /// server's `[turn]` and `[sfu]` settings.
+    TurnConfig,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -137,6 +140,13 @@ fn run() -> anyhow::Result<()> {
         crate::services::accounts::create_account(&store, &username, name.trim(), role, &password, true)?;
         println!("account {username:?} ({}) created; one-time password: {password}", role.as_str());
         println!("it must be changed at the first login");
+        return Ok(());
+    }
+    if let Some(Command::TurnConfig) = &cli.command {
+        print!("{}", crate::services::turn::coturn_config(&config));
+        if !config.turn.enabled() {
+            eprintln!("huiyi: turn.urls is empty: set it (and turn.secret) so participants are given the relay");
+        }
         return Ok(());
     }
     if let Some(Command::Audit { action: AuditAction::Verify }) = &cli.command {

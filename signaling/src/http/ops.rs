@@ -31,6 +31,7 @@ fn gate(state: &AppState) -> session::Gate {
         store: state.store.clone(),
         demo: state.config.signaling.demo,
         end_grace_mins: state.config.signaling.end_grace_mins,
+        turn: std::sync::Arc::new(state.config.turn.clone()),
     }
 }
 

@@ -13,3 +13,4 @@ pub mod org;
 pub mod passwords;
 pub mod rollcalls;
 pub mod text;
+pub mod turn;

@@ -34,6 +34,8 @@ pub struct Gate {
     pub demo: bool,
     /// Minutes a scheduled meeting runs past its end.
     pub end_grace_mins: u32,
+    /// TURN relays handed to each participant in its welcome.
+    pub turn: std::sync::Arc<huiyi_config::TurnConfig>,
 }
 
 /// Largest text message accepted (SDP offers of a few m-lines are ~10 KB).
@@ -137,7 +139,7 @@ pub async fn run(socket: WebSocket, gate: Gate) {
     let span = tracing::info_span!("session", meeting = %meeting.id, participant = %me.pid);
     let _guard = span.enter();
     // 3. the loop
-    let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me).await;
+    let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me, &gate.turn).await;
     if !left {
         meeting.send(Cmd::Input(Input::Detach { pid: me.pid.clone(), epoch: me.epoch })).await;
     }
@@ -191,6 +193,7 @@ async fn pump(
     out_rx: &mut mpsc::Receiver<Out>,
     meeting: &MeetingHandle,
     me: &Admitted,
+    turn: &huiyi_config::TurnConfig,
 ) -> bool {
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -207,7 +210,11 @@ async fn pump(
                             return false;
                         }
                     }
-                    if sink.send(text(&wire::message(*n))).await.is_err() {
+                    let mut m = wire::message(*n);
+                    if let huiyi_protocol::ServerMsg::Welcome { you, ice_servers, .. } = &mut m {
+                        *ice_servers = crate::services::turn::ice_servers(turn, &you.id, crate::clock::unix_secs().max(0) as u64);
+                    }
+                    if sink.send(text(&m)).await.is_err() {
                         return false;
                     }
                 }

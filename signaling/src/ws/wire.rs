@@ -89,6 +89,7 @@ pub fn message(notice: Notice) -> ServerMsg {
             participants: w.participants.into_iter().map(participant).collect(),
             tracks: w.tracks.into_iter().map(track).collect(),
             active_speaker: w.active_speaker,
+            ice_servers: Vec::new(), // filled in by the session (it knows the TURN settings)
         },
         Notice::Answer { sdp } => ServerMsg::Answer { sdp },
         Notice::Offer { offer_id, sdp, tracks } => ServerMsg::Offer {
