@@ -6,50 +6,77 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use huiyi_bench::load::huiyi::Huiyi;
+use huiyi_bench::load::link::{LinkSpec, QUEUE_PACKETS};
+use huiyi_bench::load::stats::Report;
 use huiyi_bench::load::{run, RunConfig, Scenario};
+
+/// A Huiyi server in this process (one media worker, plain HTTP on
+/// loopback), its data directory and how to stop it.
+struct Server {
+    target: Huiyi,
+    dir: std::path::PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    async fn start(name: &str) -> Server {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = std::env::temp_dir().join(format!("huiyi-load-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = huiyi_config::Config { data_dir: dir.clone(), ..huiyi_config::Config::default() };
+        config.sfu.udp_port = 0;
+        config.sfu.workers = 1;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(huiyi_signaling::run(config, listener, async {
+            let _ = stopped.await;
+        }));
+        // The server creates its signing key as it starts.
+        let mut signer = None;
+        for _ in 0..200 {
+            if let Ok(key) = huiyi_signaling::token::Signer::load_existing(&dir) {
+                signer = Some(key);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let target = Huiyi {
+            ws_url: format!("ws://{addr}/ws"),
+            signer: Some(signer.expect("the server's key")),
+            run_id: name.into(),
+        };
+        Server { target, dir, stop, task }
+    }
+
+    /// Runs `scenario` measured for `duration` after `settle`, then stops.
+    async fn run(self, scenario: &Scenario, settle: Duration, duration: Duration) -> Report {
+        let cfg = RunConfig {
+            join_rate: 20.0,
+            duration,
+            settle,
+            join_timeout: Duration::from_secs(20),
+            bind: "127.0.0.1".parse().expect("ip"),
+            server_pid: Some(std::process::id()),
+            live: false,
+        };
+        let report = run(Arc::new(self.target), scenario, cfg).await.expect("run");
+        println!("{}", huiyi_bench::load::stats::table(std::slice::from_ref(&report)));
+        let _ = self.stop.send(());
+        self.task.await.expect("join").expect("clean shutdown");
+        std::fs::remove_dir_all(&self.dir).ok();
+        report
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_plenary_is_received_in_full() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let dir = std::env::temp_dir().join(format!("huiyi-load-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut config = huiyi_config::Config { data_dir: dir.clone(), ..huiyi_config::Config::default() };
-    config.sfu.udp_port = 0;
-    config.sfu.workers = 1;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(huiyi_signaling::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    // The server creates its signing key as it starts.
-    let mut signer = None;
-    for _ in 0..200 {
-        if let Ok(key) = huiyi_signaling::token::Signer::load_existing(&dir) {
-            signer = Some(key);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
+    let server = Server::start("plenary").await;
     let mut scenario = Scenario::named("county-plenary").expect("scenario");
     scenario.listeners = 4;
     scenario.video_bps = 300_000;
-    let target = Huiyi {
-        ws_url: format!("ws://{addr}/ws"),
-        signer: Some(signer.expect("the server's key")),
-        run_id: "test".into(),
-    };
-    let cfg = RunConfig {
-        join_rate: 20.0,
-        duration: Duration::from_secs(2),
-        join_timeout: Duration::from_secs(20),
-        bind: "127.0.0.1".parse().expect("ip"),
-        server_pid: Some(std::process::id()),
-        live: false,
-    };
-    let report = run(Arc::new(target), &scenario, cfg).await.expect("run");
-    println!("{}", huiyi_bench::load::stats::table(std::slice::from_ref(&report)));
+    let report = server.run(&scenario, Duration::from_secs(2), Duration::from_secs(2)).await;
 
     assert_eq!((report.joined, report.participants), (5, 5), "everyone joined");
     // One sender (50 audio packets and 25 frames a second) to 4 receivers.
@@ -57,8 +84,36 @@ async fn a_small_plenary_is_received_in_full() {
     assert!(report.loss < 0.01, "nothing lost on loopback: {report:?}");
     assert!(report.latency_ms_p50 > 0.0 && report.latency_ms_p99 < 1000.0, "latency measured: {report:?}");
     assert!(report.server_cpu > 0.0, "the server's CPU was read");
+    assert!(report.weak.is_none() && report.layer_switches.is_some(), "no split without simulcast or a line");
+}
 
-    let _ = stop.send(());
-    server.await.expect("join").expect("clean shutdown");
-    std::fs::remove_dir_all(&dir).ok();
+/// Simulcast at 800 kbit/s (q 50, h 200, f 800) to four listeners, two of
+/// them behind 250 kbit/s lines with 2 % loss and 60 ms RTT: the server's
+/// estimator sees those lines through their feedback and sends them less.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_listeners_get_a_lower_layer_of_a_simulcast_plenary() {
+    let server = Server::start("weak").await;
+    let mut scenario = Scenario::named("county-plenary").expect("scenario");
+    scenario.listeners = 4;
+    scenario.video_bps = 800_000;
+    scenario.simulcast = true;
+    scenario.link = Some(LinkSpec {
+        rate_bps: Some(250_000),
+        loss: 0.02,
+        rtt: Duration::from_millis(60),
+        queue_packets: QUEUE_PACKETS,
+    });
+    scenario.weak_share = 0.5;
+    let report = server.run(&scenario, Duration::from_secs(4), Duration::from_secs(4)).await;
+
+    assert_eq!((report.joined, report.participants), (5, 5), "everyone joined");
+    let weak = report.weak.as_ref().expect("the weak listeners' figures");
+    let fine = report.unrestricted.as_ref().expect("the others' figures");
+    assert_eq!((weak.participants, fine.participants), (2, 2), "half the listeners are on weak lines");
+    assert!(weak.video_packets_per_sec > 0.0, "the weak listeners still receive video: {weak:?}");
+    assert!(weak.video_kbps < fine.video_kbps / 2.0, "the weak receive less: {weak:?} against {fine:?}");
+    assert!(weak.video_kbps < 250.0, "no more than their line carries: {weak:?}");
+    assert_eq!(fine.main_layer, Some("f"), "the unrestricted receive the top layer: {fine:?}");
+    assert_eq!(fine.mostly, [0, 0, 2], "each of them: {fine:?}");
+    assert!(report.layer_switches.is_some(), "the server's counters were read");
 }

@@ -3,6 +3,7 @@
 //!
 //!     huiyi-load county-plenary                      # against http://127.0.0.1:8470
 //!     huiyi-load discussion --target both --janus ws://127.0.0.1:8188
+//!     huiyi-load county-plenary --simulcast --weak-share 0.33 --link-kbps 300 --loss 5 --rtt 80
 //!
 //! Prints a line each second and, at the end, a table; writes the report
 //! as JSON (`--out`).
@@ -14,14 +15,17 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use huiyi_bench::load::huiyi::Huiyi;
 use huiyi_bench::load::janus::Janus;
+use huiyi_bench::load::link::{LinkSpec, QUEUE_PACKETS};
 use huiyi_bench::load::stats::{find_process, table, Report};
 use huiyi_bench::load::{run, RunConfig, Scenario};
 
 #[derive(Parser, Debug)]
 #[command(name = "huiyi-load", about = "Load-test Huiyi (and Janus) with simulated WebRTC participants")]
 struct Args {
-    /// county-plenary (1 → 150 venues), discussion (6 cameras, 30 people),
-    /// audio-webinar (10 speakers, 300 listeners), small-rooms (20 × 5).
+    /// county-plenary (1 → 150 venues), weak-plenary (the same, simulcast,
+    /// a third on 300 kbit/s lines with 5 % loss and 80 ms RTT), discussion
+    /// (6 cameras, 30 people), audio-webinar (10 speakers, 300 listeners),
+    /// small-rooms (20 × 5).
     scenario: String,
     /// huiyi, janus, or both (one after the other, same participants).
     #[arg(long, default_value = "huiyi")]
@@ -51,12 +55,34 @@ struct Args {
     /// Video frame rate.
     #[arg(long, default_value_t = 25)]
     fps: u32,
+    /// Video senders publish three simulcast layers (q, h, f: 1/16, 1/4
+    /// and all of --video-kbps, same frame rate).
+    #[arg(long)]
+    simulcast: bool,
+    /// Put listeners behind a weak line of this rate each way, kbit/s.
+    #[arg(long)]
+    link_kbps: Option<u64>,
+    /// The weak line loses this share of datagrams each way, percent.
+    #[arg(long)]
+    loss: Option<f64>,
+    /// The weak line's round-trip time, ms (half each way).
+    #[arg(long)]
+    rtt: Option<u64>,
+    /// The share (0 to 1) of each meeting's listeners (of its senders, if it
+    /// has no listeners) behind the weak line; default 1 when a line option
+    /// is given.
+    #[arg(long)]
+    weak_share: Option<f64>,
     /// Joins per second.
     #[arg(long, default_value_t = 20.0)]
     join_rate: f64,
     /// Seconds of measured load once everyone joined.
     #[arg(long, default_value_t = 20)]
     duration: u64,
+    /// Seconds between everyone joined and the measurement (estimates on
+    /// weak lines settle).
+    #[arg(long, default_value_t = 2)]
+    settle: u64,
     /// Local address of the participants' sockets.
     #[arg(long, default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
@@ -78,24 +104,23 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let Some(mut scenario) = Scenario::named(&args.scenario) else {
-        bail!(
-            "unknown scenario {:?}: county-plenary, discussion, audio-webinar or small-rooms",
-            args.scenario
-        )
+        bail!("unknown scenario {:?}: {}", args.scenario, Scenario::NAMES)
     };
     scenario.rooms = args.rooms.unwrap_or(scenario.rooms);
     scenario.senders = args.senders.unwrap_or(scenario.senders);
     scenario.listeners = args.listeners.unwrap_or(scenario.listeners);
     scenario.video_bps = args.video_kbps * 1000;
     scenario.fps = args.fps;
+    scenario.simulcast |= args.simulcast;
+    weak_line(&args, &mut scenario)?;
     if scenario.participants() == 0 || scenario.participants() > 2000 {
         bail!("between 1 and 2000 participants, please");
     }
     if !(0..=20_000).contains(&args.video_kbps) || !(1..=60).contains(&args.fps) {
         bail!("--video-kbps 0 to 20000, --fps 1 to 60");
     }
-    if !(0.1..=500.0).contains(&args.join_rate) || !(1..=3600).contains(&args.duration) {
-        bail!("--join-rate 0.1 to 500, --duration 1 to 3600 s");
+    if !(0.1..=500.0).contains(&args.join_rate) || !(1..=3600).contains(&args.duration) || args.settle > 600 {
+        bail!("--join-rate 0.1 to 500, --duration 1 to 3600 s, --settle 0 to 600 s");
     }
     let targets: Vec<&str> = match args.target.as_str() {
         "both" => vec!["huiyi", "janus"],
@@ -116,6 +141,7 @@ fn main() -> Result<()> {
             let cfg = RunConfig {
                 join_rate: args.join_rate,
                 duration: Duration::from_secs(args.duration),
+                settle: Duration::from_secs(args.settle),
                 join_timeout: Duration::from_secs(30),
                 bind: args.bind,
                 server_pid,
@@ -141,12 +167,50 @@ fn main() -> Result<()> {
         let json = serde_json::to_string_pretty(&serde_json::json!({
             "scenario": scenario.name, "rooms": scenario.rooms, "senders": scenario.senders,
             "listeners": scenario.listeners, "video_kbps": args.video_kbps, "fps": args.fps,
-            "join_rate": args.join_rate, "duration_secs": args.duration, "reports": reports,
+            "join_rate": args.join_rate, "duration_secs": args.duration, "settle_secs": args.settle,
+            "simulcast": scenario.simulcast, "link": scenario.link, "weak_share": scenario.weak_share,
+            "reports": reports,
         }))?;
         std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;
         eprintln!("report written to {}", args.out.display());
         Ok(())
     })
+}
+
+/// The weak line from the flags, over the scenario's own: a flag given
+/// replaces that part of the scenario's line (or makes one, unlimited in
+/// what is not given), and `--weak-share` defaults to 1 for a line made here.
+fn weak_line(args: &Args, scenario: &mut Scenario) -> Result<()> {
+    let given = args.link_kbps.is_some() || args.loss.is_some() || args.rtt.is_some();
+    if given {
+        let made = scenario.link.is_none();
+        let mut link = scenario.link.unwrap_or(LinkSpec {
+            rate_bps: None,
+            loss: 0.0,
+            rtt: Duration::ZERO,
+            queue_packets: QUEUE_PACKETS,
+        });
+        link.rate_bps = args.link_kbps.map(|k| k * 1000).or(link.rate_bps);
+        link.loss = args.loss.map_or(link.loss, |pct| pct / 100.0);
+        link.rtt = args.rtt.map_or(link.rtt, Duration::from_millis);
+        scenario.link = Some(link);
+        if made {
+            scenario.weak_share = 1.0;
+        }
+    }
+    if let Some(share) = args.weak_share {
+        if !(0.0..=1.0).contains(&share) {
+            bail!("--weak-share must be between 0 and 1");
+        }
+        if scenario.link.is_none() {
+            bail!("--weak-share needs a weak line: --link-kbps, --loss or --rtt");
+        }
+        scenario.weak_share = share;
+    }
+    if let Some(link) = &scenario.link {
+        link.validate().map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
 }
 
 /// str0m and tokio-tungstenite share rustls; pick its crypto once.

@@ -11,6 +11,7 @@ use huiyi_protocol::{ClientMsg, ServerMsg, Source, TrackMeta, PROTOCOL_VERSION};
 use huiyi_signaling::token::{Claims, Role, Signer};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::metrics::ServerCounters;
 use super::peer::{Peer, PeerHandle};
 use super::{RunShared, Scenario, Seat, SeatResult, Target};
 
@@ -75,8 +76,14 @@ impl Target for Huiyi {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The join time counts from here: socket, signaling, ICE, DTLS.
-        let peer =
-            Peer::new(shared.cfg.bind, seat.media, shared.totals.clone(), std::time::Instant::now()).await?;
+        let peer = Peer::new(
+            shared.cfg.bind,
+            seat.media,
+            seat.link,
+            shared.totals.clone(),
+            std::time::Instant::now(),
+        )
+        .await?;
         let handle = PeerHandle::spawn(peer);
         let connect = tokio_tungstenite::connect_async(self.ws_url.as_str());
         let (ws, _) = tokio::time::timeout(HANDSHAKE, connect)
@@ -138,10 +145,14 @@ impl Target for Huiyi {
             let _ = sink.send(leave).await;
         }
         let result = handle.finish().await;
-        Ok(SeatResult { peers: vec![result] })
+        Ok(SeatResult { peers: vec![result], ..SeatResult::default() })
     }
 
     async fn finish(&self) {}
+
+    async fn server_counters(&self) -> Option<ServerCounters> {
+        super::metrics::scrape(&super::metrics::http_host_of(&self.ws_url)?).await
+    }
 }
 
 /// A protocol message as a text frame.

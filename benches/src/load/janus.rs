@@ -130,7 +130,7 @@ impl Janus {
         shared: &RunShared,
         began: std::time::Instant,
     ) -> Result<(PeerHandle, u64)> {
-        let peer = Peer::new(shared.cfg.bind, seat.media, shared.totals.clone(), began).await?;
+        let peer = Peer::new(shared.cfg.bind, seat.media, seat.link, shared.totals.clone(), began).await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let joined = s
@@ -162,8 +162,8 @@ impl Janus {
         shared: &RunShared,
         began: std::time::Instant,
     ) -> Result<PeerHandle> {
-        let media = super::peer::Media { audio: false, video_bps: 0, fps: seat.media.fps };
-        let peer = Peer::new(shared.cfg.bind, media, shared.totals.clone(), began).await?;
+        let media = super::peer::Media { audio: false, video_bps: 0, fps: seat.media.fps, simulcast: false };
+        let peer = Peer::new(shared.cfg.bind, media, seat.link, shared.totals.clone(), began).await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let streams: Vec<Value> = feeds.iter().map(|f| json!({"feed": f})).collect();
@@ -261,7 +261,7 @@ impl Target for Janus {
         for p in &peers {
             results.push(p.finish().await);
         }
-        Ok(SeatResult { peers: results })
+        Ok(SeatResult { peers: results, ..SeatResult::default() })
     }
 
     /// A sender publishes on one connection and, when the meeting has other

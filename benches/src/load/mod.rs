@@ -6,16 +6,27 @@
 //! per peer connection (its UDP socket and str0m state machine) and one per
 //! participant's signaling. Runs are bounded: participants join at a set
 //! rate, the load is measured for a set time, then everyone leaves.
+//!
+//! Video senders may publish simulcast ([`video`]); a share of the
+//! receiving participants may sit behind a weak line ([`link`]), and the
+//! report then gives their reception and that of the others side by side
+//! ([`audience`]).
 
+pub mod audience;
 pub mod huiyi;
 pub mod janus;
+pub mod link;
+pub mod metrics;
 pub mod peer;
 pub mod stats;
+pub mod video;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use link::LinkSpec;
+use metrics::ServerCounters;
 use peer::{Media, PeerResult};
 use stats::{ms, process_usage, quantile, Report, Snapshot, Totals};
 use tokio::sync::watch;
@@ -37,46 +48,91 @@ pub struct Scenario {
     pub video_bps: u32,
     /// Video frame rate.
     pub fps: u32,
+    /// Video senders publish three simulcast layers (q, h, f).
+    pub simulcast: bool,
+    /// The weak line some receiving participants sit behind.
+    pub link: Option<LinkSpec>,
+    /// The share (0..1) of each meeting's audience behind `link`.
+    pub weak_share: f64,
 }
 
 impl Scenario {
     /// A named scenario with its defaults.
     pub fn named(name: &str) -> Option<Scenario> {
-        let (rooms, senders, listeners, video) = match name {
+        let weak = LinkSpec {
+            rate_bps: Some(300_000),
+            loss: 0.05,
+            rtt: Duration::from_millis(80),
+            queue_packets: link::QUEUE_PACKETS,
+        };
+        let (rooms, senders, listeners, video, link) = match name {
             // The county-wide meeting: the main venue to 150 venues.
-            "county-plenary" => (1, 1, 150, true),
+            "county-plenary" => (1, 1, 150, true, None),
+            // The same, simulcast, a third of the townships on weak lines.
+            "weak-plenary" => (1, 1, 150, true, Some(weak)),
             // A discussion: 6 cameras on, 30 participants.
-            "discussion" => (1, 6, 24, true),
+            "discussion" => (1, 6, 24, true, None),
             // 10 speakers, 300 listeners, audio only.
-            "audio-webinar" => (1, 10, 300, false),
+            "audio-webinar" => (1, 10, 300, false, None),
             // 20 meetings of 5, everyone sending.
-            "small-rooms" => (20, 5, 0, true),
+            "small-rooms" => (20, 5, 0, true, None),
             _ => return None,
         };
-        Some(Scenario { name: name.into(), rooms, senders, listeners, video, video_bps: 1_000_000, fps: 25 })
+        Some(Scenario {
+            name: name.into(),
+            rooms,
+            senders,
+            listeners,
+            video,
+            video_bps: 1_000_000,
+            fps: 25,
+            simulcast: link.is_some(),
+            link,
+            weak_share: if link.is_some() { 1.0 / 3.0 } else { 1.0 },
+        })
     }
+
+    /// The scenario names [`Scenario::named`] knows.
+    pub const NAMES: &'static str = "county-plenary, weak-plenary, discussion, audio-webinar or small-rooms";
 
     /// Every participant, senders first (so that they are there when the
     /// listeners arrive), meeting by meeting.
+    ///
+    /// The audience — the listeners, or everyone in meetings without
+    /// listeners — is what the weak/unrestricted split reports on; `weak_share`
+    /// of it, spread evenly, sits behind `link`.
     pub fn seats(&self) -> Vec<Seat> {
         let mut seats = Vec::new();
+        let audience_senders = self.listeners == 0;
         for room in 0..self.rooms {
             for i in 0..self.senders {
                 let media = Media {
                     audio: true,
                     video_bps: if self.video { self.video_bps } else { 0 },
                     fps: self.fps,
+                    simulcast: self.simulcast,
                 };
-                seats.push(Seat { room, name: format!("会场{room}-{i}"), media, sender: true });
+                let link = if audience_senders { self.link_for(i, self.senders) } else { None };
+                let name = format!("会场{room}-{i}");
+                seats.push(Seat { room, name, media, sender: true, link, audience: audience_senders });
             }
         }
         for room in 0..self.rooms {
             for i in 0..self.listeners {
-                let media = Media { audio: false, video_bps: 0, fps: self.fps };
-                seats.push(Seat { room, name: format!("收看{room}-{i}"), media, sender: false });
+                let media = Media { audio: false, video_bps: 0, fps: self.fps, simulcast: false };
+                let link = self.link_for(i, self.listeners);
+                let name = format!("收看{room}-{i}");
+                seats.push(Seat { room, name, media, sender: false, link, audience: true });
             }
         }
         seats
+    }
+
+    /// The line of the `i`th of `n` audience members of a meeting: the weak
+    /// one for `weak_share` of them, spread evenly (0.33 of 6: the 2nd, 5th).
+    fn link_for(&self, i: usize, n: usize) -> Option<LinkSpec> {
+        let weak = (self.weak_share.clamp(0.0, 1.0) * n as f64).round() as usize;
+        ((i + 1) * weak / n.max(1) > i * weak / n.max(1)).then_some(self.link?)
     }
 
     /// Participants in all.
@@ -96,6 +152,10 @@ pub struct Seat {
     pub media: Media,
     /// Sends media.
     pub sender: bool,
+    /// The weak line it sits behind, if any.
+    pub link: Option<LinkSpec>,
+    /// Counted in the audience figures (weak and unrestricted).
+    pub audience: bool,
 }
 
 /// How a run goes.
@@ -105,6 +165,9 @@ pub struct RunConfig {
     pub join_rate: f64,
     /// Seconds measured once everyone joined.
     pub duration: Duration,
+    /// Time between everyone joined and the measured window (keyframes,
+    /// subscriptions and the weak lines' estimates settle).
+    pub settle: Duration,
     /// How long joining may take at most beyond the planned rate.
     pub join_timeout: Duration,
     /// Local address for the participants' sockets.
@@ -120,6 +183,8 @@ pub struct RunConfig {
 pub struct SeatResult {
     /// Peer connections' results.
     pub peers: Vec<PeerResult>,
+    /// The seat is in the audience (set by [`run`]).
+    pub audience: bool,
 }
 
 /// Shared by the participants of a run.
@@ -152,6 +217,11 @@ pub trait Target: Send + Sync + 'static {
     }
     /// Cleans up after the run.
     fn finish(&self) -> impl std::future::Future<Output = ()> + Send;
+    /// The server's own counters (layer switches, paused videos), if it
+    /// exposes them.
+    fn server_counters(&self) -> impl std::future::Future<Output = Option<ServerCounters>> + Send {
+        std::future::ready(None)
+    }
 }
 
 /// Runs `scenario` against `target` and reports.
@@ -162,6 +232,7 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     let shared =
         Arc::new(RunShared { totals: totals.clone(), stop, started: Instant::now(), cfg: cfg.clone() });
     target.prepare(scenario).await?;
+    let counters_before = target.server_counters().await;
     let usage_before = cfg.server_pid.and_then(process_usage);
     let me = std::process::id();
     eprintln!("{}: {} with {} participants", target.name(), scenario.name, seats.len());
@@ -180,7 +251,7 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     while (totals.snapshot().joined as usize) < connections && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await; // keyframes and subscriptions settle
+    tokio::time::sleep(cfg.settle).await;
     totals.set_measuring(true);
     let (a, cpu_a, gen_a, t_a) =
         (totals.snapshot(), cfg.server_pid.and_then(process_usage), process_usage(me), Instant::now());
@@ -194,14 +265,18 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     );
     let fb_b = totals.feedback();
     totals.set_measuring(false);
+    let counters_after = target.server_counters().await;
     let _ = stop_tx.send(true);
     live.abort();
 
     let mut results = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    for mut t in tasks {
+    for (mut t, seat) in tasks.into_iter().zip(&seats) {
         match tokio::time::timeout_at(deadline, &mut t).await {
-            Ok(Ok(Ok(r))) => results.push(r),
+            Ok(Ok(Ok(mut r))) => {
+                r.audience = seat.audience;
+                results.push(r);
+            }
             Ok(Ok(Err(e))) => eprintln!("a participant failed: {e:#}"),
             Ok(Err(e)) => eprintln!("a participant's task failed: {e}"),
             Err(_) => {
@@ -211,7 +286,7 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         }
     }
     target.finish().await;
-    Ok(report(
+    let mut r = report(
         target.name(),
         scenario,
         &results,
@@ -219,7 +294,16 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         (cpu_a, cpu_b, usage_before),
         (gen_a, gen_b),
         (fb_a, fb_b),
-    ))
+    );
+    if scenario.link.is_some() || scenario.simulcast {
+        r.weak = Some(audience::Audience::of(&results, true, secs));
+        r.unrestricted = Some(audience::Audience::of(&results, false, secs));
+    }
+    if let (Some(x), Some(y)) = (counters_before, counters_after) {
+        r.layer_switches = Some(y.layer_switches.saturating_sub(x.layer_switches));
+        r.videos_paused = Some(y.videos_paused.saturating_sub(x.videos_paused));
+    }
+    Ok(r)
 }
 
 type Usage = Option<(f64, u64)>;

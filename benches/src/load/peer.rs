@@ -1,14 +1,14 @@
 //! One simulated endpoint: a real WebRTC peer (str0m: ICE, DTLS, SRTP) on
 //! its own UDP socket, sending synthetic media and measuring what arrives.
 //!
-//! Video is VP8-shaped: a payload descriptor with a picture id on every
-//! packet and the keyframe bit on a frame's first packet, so SFUs that
-//! look at VP8 (keyframe detection, picture-id rewriting) treat it as real.
-//! Frames are split into packets of at most [`MTU_PAYLOAD`] bytes; a
-//! keyframe is sent first and whenever the server asks (PLI/FIR). Audio is
-//! one 20 ms packet of Opus size. The last 8 bytes of every payload are the
-//! send time (µs since the Unix epoch), so receivers on this machine measure
-//! the end-to-end latency through the server.
+//! Video is VP8-shaped, one stream or three simulcast layers
+//! ([`super::video`]), split into packets of at most [`MTU_PAYLOAD`] bytes.
+//! Audio is one 20 ms packet of Opus size. The last 8 bytes of every payload
+//! are the send time (µs since the Unix epoch), so receivers on this machine
+//! measure the end-to-end latency through the server.
+//!
+//! A peer behind a weak line ([`super::link`]) passes every datagram it
+//! receives and sends through that line, in user space.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +24,9 @@ use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use super::link::{Link, LinkSpec};
 use super::stats::Totals;
+use super::video::{VideoReceived, VideoSender};
 
 /// Largest RTP payload written.
 pub const MTU_PAYLOAD: usize = 1100;
@@ -42,6 +44,8 @@ pub struct Media {
     pub video_bps: u32,
     /// Frames per second.
     pub fps: u32,
+    /// Send the video as three simulcast layers (q, h, f).
+    pub simulcast: bool,
 }
 
 /// Per received stream: sequence numbers seen, for loss.
@@ -62,14 +66,15 @@ pub struct Peer {
     audio: Option<Mid>,
     video: Option<Mid>,
     pending: Option<SdpPendingOffer>,
-    keyframe_wanted: bool,
-    video_seq: u64,
+    camera: VideoSender,
     audio_seq: u64,
-    picture_id: u16,
     next_frame: Instant,
     next_audio: Instant,
     start: Instant,
     rx: HashMap<Ssrc, RxStream>,
+    video_rx: VideoReceived,
+    /// The weak line, each way: to this peer, from this peer.
+    link: Option<(Link, Link)>,
     /// ICE and DTLS are up.
     pub connected: bool,
     /// Time from `started` to connected.
@@ -82,15 +87,16 @@ pub struct Peer {
 }
 
 /// The send time (µs since the Unix epoch).
-fn wallclock_us() -> u64 {
+pub(crate) fn wallclock_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
 impl Peer {
-    /// A peer on a new socket bound to `bind` (port 0).
+    /// A peer on a new socket bound to `bind` (port 0), behind `link` if given.
     pub async fn new(
         bind: std::net::IpAddr,
         media: Media,
+        link: Option<LinkSpec>,
         totals: Arc<Totals>,
         started: Instant,
     ) -> Result<Peer> {
@@ -105,6 +111,9 @@ impl Peer {
             .set_stats_interval(Some(Duration::from_secs(1)))
             .build(now);
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| anyhow!("candidate: {e}"))?);
+        // Each peer's losses are its own, and repeatable for a given port.
+        let seed = u64::from(local.port()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let link = link.map(|spec| (Link::new(spec, seed), Link::new(spec, seed ^ 0x5555)));
         Ok(Peer {
             rtc,
             socket,
@@ -113,14 +122,14 @@ impl Peer {
             audio: None,
             video: None,
             pending: None,
-            keyframe_wanted: true,
-            video_seq: 0,
+            camera: VideoSender::new(media.video_bps, media.simulcast),
             audio_seq: 0,
-            picture_id: 0,
             next_frame: now,
             next_audio: now,
             start: now,
             rx: HashMap::new(),
+            video_rx: VideoReceived::default(),
+            link,
             connected: false,
             join_time: None,
             started,
@@ -141,7 +150,8 @@ impl Peer {
             tracks.push((mid.to_string(), false));
         }
         if self.media.video_bps > 0 {
-            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            let layers = self.camera.simulcast();
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers);
             self.video = Some(mid);
             tracks.push((mid.to_string(), true));
         }
@@ -181,13 +191,27 @@ impl Peer {
     }
 
     fn input_datagram(&mut self, n: usize, from: SocketAddr) -> Result<()> {
+        if let Some((down, _)) = self.link.as_mut() {
+            // Onto the line; it arrives in a later tick, if at all.
+            down.push(Instant::now(), from, &self.buf[..n]);
+            return Ok(());
+        }
         let Ok(contents) = self.buf[..n].try_into() else { return Ok(()) };
-        let input = Input::Receive(
-            Instant::now(),
-            Receive { proto: Protocol::Udp, source: from, destination: self.local, contents },
-        );
-        if self.rtc.accepts(&input) {
-            self.rtc.handle_input(input).map_err(|e| anyhow!("input: {e}"))?;
+        receive(&mut self.rtc, self.local, from, contents)
+    }
+
+    /// Moves what the line has carried: datagrams that reached this peer
+    /// into its state machine, and its own datagrams onto the socket.
+    fn carry(&mut self, now: Instant) -> Result<()> {
+        let Some((down, up)) = self.link.as_mut() else { return Ok(()) };
+        while let Some((from, bytes)) = down.pop_arrived(now) {
+            let Ok(contents) = bytes.as_slice().try_into() else { continue };
+            receive(&mut self.rtc, self.local, from, contents)?;
+        }
+        while let Some((to, bytes)) = up.pop_arrived(now) {
+            if self.socket.try_send_to(&bytes, to).is_ok() {
+                self.totals.add_sent(bytes.len());
+            }
         }
         Ok(())
     }
@@ -195,6 +219,7 @@ impl Peer {
     /// Sends due media and drains output. Returns when nothing is left.
     pub fn tick(&mut self) -> Result<()> {
         let now = Instant::now();
+        self.carry(now)?;
         if self.connected {
             self.send_due(now);
         }
@@ -213,6 +238,9 @@ impl Peer {
                 next = next.min(self.next_frame);
             }
         }
+        if let Some((down, up)) = &self.link {
+            next = [down.next_arrival(), up.next_arrival()].into_iter().flatten().fold(next, Instant::min);
+        }
         next
     }
 
@@ -221,6 +249,10 @@ impl Peer {
             match self.rtc.poll_output().map_err(|e| anyhow!("output: {e}"))? {
                 Output::Timeout(_) => return Ok(()),
                 Output::Transmit(t) => {
+                    if let Some((_, up)) = self.link.as_mut() {
+                        up.push(Instant::now(), t.destination, &t.contents);
+                        continue;
+                    }
                     // A full socket buffer drops the datagram, as a network would.
                     if self.socket.try_send_to(&t.contents, t.destination).is_ok() {
                         self.totals.add_sent(t.contents.len());
@@ -254,6 +286,10 @@ impl Peer {
                         self.latency_us.push((arrived - sent) as u32);
                     }
                 }
+                let video = self.rtc.codec_config().find(|c| c.pt() == p.header.payload_type);
+                if video.is_some_and(|c| c.spec().codec == Codec::Vp8) {
+                    self.video_rx.add(&p.payload);
+                }
                 let seq = *p.seq_no;
                 let s = self.rx.entry(p.header.ssrc).or_default();
                 s.first = Some(s.first.map_or(seq, |f| f.min(seq)));
@@ -266,7 +302,7 @@ impl Peer {
             Event::KeyframeRequest(r)
                 if matches!(r.kind, KeyframeRequestKind::Pli | KeyframeRequestKind::Fir) =>
             {
-                self.keyframe_wanted = true;
+                self.camera.keyframe_requested(r.rid.as_deref());
                 self.totals.keyframe_request();
             }
             Event::MediaIngressStats(s) => self.totals.set_nacks_sent(self.local, s.mid, s.nacks),
@@ -299,46 +335,10 @@ impl Peer {
         if let Some(mid) = self.video {
             let fps = self.media.fps.max(1);
             while self.next_frame <= now {
-                self.send_frame(mid, now, fps);
+                let ts = media_ts(self.start, self.next_frame, 90);
+                self.camera.send_frame(&mut self.rtc, mid, now, ts, fps);
                 self.next_frame += Duration::from_secs(1) / fps;
             }
-        }
-    }
-
-    fn send_frame(&mut self, mid: Mid, now: Instant, fps: u32) {
-        let keyframe = std::mem::take(&mut self.keyframe_wanted);
-        let mut bytes = (self.media.video_bps / 8 / fps) as usize;
-        if keyframe {
-            bytes *= 4;
-        }
-        let packets = bytes.div_ceil(MTU_PAYLOAD).max(1);
-        self.picture_id = (self.picture_id + 1) & 0x7fff;
-        let pic = self.picture_id;
-        let ts = media_ts(self.start, self.next_frame, 90);
-        for i in 0..packets {
-            let first = i == 0;
-            let size = (bytes / packets).clamp(24, MTU_PAYLOAD);
-            // X=1 (S on the first packet) | I=1 | M=1 picture id | VP8 header (P bit: 0 = key)
-            let mut payload = vec![if first { 0x90 } else { 0x80 }, 0x80, 0x80 | (pic >> 8) as u8, pic as u8];
-            if first {
-                payload.push(u8::from(!keyframe));
-            }
-            payload.resize(size, 0xab);
-            let n = payload.len();
-            payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
-            self.video_seq += 1;
-            let last = i + 1 == packets;
-            write(
-                &mut self.rtc,
-                mid,
-                Codec::Vp8,
-                self.video_seq,
-                ts,
-                now,
-                payload,
-                last,
-                ExtensionValues::default(),
-            );
         }
     }
 
@@ -350,6 +350,39 @@ impl Peer {
             (e + expected, r + s.count.min(expected), l + s.late)
         })
     }
+
+    /// What this peer measured, handed over as it stops.
+    fn result(&mut self) -> PeerResult {
+        PeerResult {
+            join_time: self.join_time,
+            reception: self.reception(),
+            latency_us: std::mem::take(&mut self.latency_us),
+            video: self.video_rx,
+            link: self.link.as_ref().map(|(down, up)| LinkDrops {
+                queue_in: down.dropped_queue,
+                loss_in: down.dropped_loss,
+                queue_out: up.dropped_queue,
+                loss_out: up.dropped_loss,
+            }),
+        }
+    }
+}
+
+/// Hands a datagram that reached this peer to its state machine.
+fn receive(
+    rtc: &mut Rtc,
+    local: SocketAddr,
+    from: SocketAddr,
+    contents: str0m::net::DatagramRecv<'_>,
+) -> Result<()> {
+    let input = Input::Receive(
+        Instant::now(),
+        Receive { proto: Protocol::Udp, source: from, destination: local, contents },
+    );
+    if rtc.accepts(&input) {
+        rtc.handle_input(input).map_err(|e| anyhow!("input: {e}"))?;
+    }
+    Ok(())
 }
 
 /// RTP time of `at` for a clock of `khz` kHz counted from `start`.
@@ -384,6 +417,23 @@ pub struct PeerResult {
     pub latency_us: Vec<u32>,
     /// Packets expected, received, late.
     pub reception: (u64, u64, u64),
+    /// Video received in the measured window.
+    pub video: VideoReceived,
+    /// Behind a weak line: what the line dropped, over the whole run.
+    pub link: Option<LinkDrops>,
+}
+
+/// Datagrams a peer's weak line dropped, each way.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinkDrops {
+    /// To the peer: queue full.
+    pub queue_in: u64,
+    /// To the peer: lost at random.
+    pub loss_in: u64,
+    /// From the peer: queue full.
+    pub queue_out: u64,
+    /// From the peer: lost at random.
+    pub loss_out: u64,
 }
 
 /// An offer's SDP and its sending m-lines (`mid`, is video).
@@ -414,11 +464,7 @@ impl PeerHandle {
                         Some(Cmd::Answer(sdp, reply)) => { let _ = reply.send(peer.accept_answer(&sdp)); }
                         Some(Cmd::AcceptOffer(sdp, reply)) => { let _ = reply.send(peer.accept_offer(&sdp)); }
                         Some(Cmd::Finish(reply)) => {
-                            let _ = reply.send(PeerResult {
-                                join_time: peer.join_time,
-                                reception: peer.reception(),
-                                latency_us: std::mem::take(&mut peer.latency_us),
-                            });
+                            let _ = reply.send(peer.result());
                             return;
                         }
                         None => return,
@@ -428,7 +474,7 @@ impl PeerHandle {
                         // Keep answering commands so the run can finish.
                         while let Some(cmd) = rx.recv().await {
                             if let Cmd::Finish(reply) = cmd {
-                                let _ = reply.send(PeerResult { join_time: peer.join_time, reception: peer.reception(), latency_us: std::mem::take(&mut peer.latency_us) });
+                                let _ = reply.send(peer.result());
                                 return;
                             }
                         }

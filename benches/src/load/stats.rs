@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use str0m::media::Mid;
 
+use super::audience::Audience;
+
 /// Counters of every participant together.
 #[derive(Default)]
 pub struct Totals {
@@ -183,6 +185,15 @@ pub struct Report {
     pub server_rss_kb_per_participant: f64,
     /// The load generator's own CPU, seconds per second.
     pub loadgen_cpu: f64,
+    /// The audience behind the weak line (with a weak line or simulcast).
+    pub weak: Option<Audience>,
+    /// The rest of the audience.
+    pub unrestricted: Option<Audience>,
+    /// Simulcast layer switches the server made during the run (its
+    /// `/metrics`; Huiyi only).
+    pub layer_switches: Option<u64>,
+    /// Videos the server paused for a subscriber during the run.
+    pub videos_paused: Option<u64>,
 }
 
 impl Report {
@@ -229,10 +240,11 @@ pub fn table(reports: &[Report]) -> String {
         out.push_str(&format!("{:>18}", r.target));
     }
     out.push('\n');
-    for (name, f) in rows {
+    let rows = rows.into_iter().map(|(name, f)| (name.to_string(), reports.iter().map(f).collect()));
+    for (name, values) in rows.chain(super::audience::rows(reports)) {
         out.push_str(&format!("{name:<32}"));
-        for r in reports {
-            out.push_str(&format!("{:>18}", f(r)));
+        for v in values {
+            out.push_str(&format!("{v:>18}"));
         }
         out.push('\n');
     }
