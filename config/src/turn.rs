@@ -46,7 +46,8 @@ impl TurnConfig {
             }
         }
         if self.enabled() && self.secret.chars().count() < 16 {
-            problems.push(Problem::new("turn.secret", "must have at least 16 characters when turn.urls is set"));
+            problems
+                .push(Problem::new("turn.secret", "must have at least 16 characters when turn.urls is set"));
         }
         if !(5..=7 * 24 * 60).contains(&self.ttl_mins) {
             problems.push(Problem::new("turn.ttl_mins", "must be between 5 and 10080 (a week)"));

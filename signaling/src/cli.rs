@@ -145,7 +145,9 @@ fn run() -> anyhow::Result<()> {
     if let Some(Command::TurnConfig) = &cli.command {
         print!("{}", crate::services::turn::coturn_config(&config));
         if !config.turn.enabled() {
-            eprintln!("huiyi: turn.urls is empty: set it (and turn.secret) so participants are given the relay");
+            eprintln!(
+                "huiyi: turn.urls is empty: set it (and turn.secret) so participants are given the relay"
+            );
         }
         return Ok(());
     }

@@ -1,9 +1,11 @@
-// Issue 13's first reach scenario: a venue whose firewall drops every UDP
-// packet (nftables in its own network namespace, made by
-// tests/netlink/setup.sh) joins a meeting with two unrestricted venues.
-// Its media can only go over ICE-TCP (RFC 6544) to the worker's TCP port;
-// all three must see and hear each other, and the blocked venue's
-// connection must be the TCP one.
+// Issue 13's reach scenarios: a venue behind a firewall (nftables in its
+// own network namespace, made by tests/netlink/setup.sh) joins a meeting
+// with two unrestricted venues; all three must see and hear each other.
+// 1. Every UDP packet dropped: its media goes over ICE-TCP (RFC 6544) to
+//    the worker's TCP port.
+// 2. Only TCP to ports 443 (and 8470, the page) let out: its media goes
+//    through coturn (TURN over TLS on 443, a self-signed certificate this
+//    test makes), started here in the server's namespace.
 //
 // Run by tests/tests/reach.rs inside `tests/netlink/setup.sh run`, with
 // HUIYI_BIN (the server) set; the link emulator between the namespaces is
@@ -11,7 +13,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { until } from './lib.mjs';
 import { cleanupScratch, linkem, participantIn, sleep, startServer } from './weaklink-lib.mjs';
 
@@ -24,12 +29,26 @@ function log(msg) { console.log(`udpblocked ${new Date().toISOString().slice(11,
 /// Drops every UDP packet in and out of namespace `ns` (DNS included: the
 /// page is reached by address).
 function blockUdp(ns) {
-  const rules = `table inet huiyi_block {
+  firewall(ns, `table inet huiyi_block {
   chain in { type filter hook input priority 0; meta l4proto udp drop; }
   chain out { type filter hook output priority 0; meta l4proto udp drop; }
 }
-`;
-  execFileSync('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', '-f', '-'], { input: rules });
+`);
+}
+
+/// Lets only TCP to ports 443 and 8470 (the page) out of namespace `ns`.
+function only443(ns) {
+  firewall(ns, `table inet huiyi_block {
+  chain in { type filter hook input priority 0; meta l4proto udp drop; }
+  chain out { type filter hook output priority 0; meta l4proto udp drop; tcp dport != { 443, 8470 } drop; }
+}
+`);
+}
+
+function firewall(ns, rules) {
+  const nft = (args, input) => execFileSync('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+  try { nft(['delete', 'table', 'inet', 'huiyi_block']); } catch { /* none yet */ }
+  nft(['-f', '-'], rules);
 }
 
 /// Per remote participant: video frames decoded so far.
@@ -57,21 +76,48 @@ async function selectedPath(page) {
     stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
     if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
     const local = pair && stats.get(pair.localCandidateId);
-    return local ? { protocol: local.protocol, port: pair && stats.get(pair.remoteCandidateId)?.port } : null;
+    return local ? { protocol: local.protocol, type: local.candidateType, relayProtocol: local.relayProtocol ?? null } : null;
   });
 }
 
-test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hear each other', { timeout: 180000, skip: !HY_WEAK_NS && 'needs tests/netlink/setup.sh (HY_WEAK_NS unset)' }, async () => {
+/// Starts coturn in namespace `ns` on `addr`: TURN over TLS on 443 with a
+/// self-signed certificate made here, relaying to `addr` only; resolves to
+/// {stop()} once it listens.
+async function startCoturn(ns, addr, secret) {
+  const dir = mkdtempSync(join(tmpdir(), 'huiyi-coturn-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${addr}`,
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const args = ['--net=/run/netns/' + ns, '--', 'turnserver', '-n', '--no-cli', '--fingerprint',
+    '--listening-ip', addr, '--relay-ip', addr, '--listening-port', '3478', '--tls-listening-port', '443',
+    '--cert', join(dir, 'cert.pem'), '--pkey', join(dir, 'key.pem'), '--use-auth-secret',
+    '--static-auth-secret', secret, '--realm', 'huiyi', '--allow-loopback-peers',
+    '--denied-peer-ip', '0.0.0.0-255.255.255.255', '--allowed-peer-ip', addr, '--no-dtls',
+    '--log-file', join(dir, 'turn.log'), '--pidfile', join(dir, 'turn.pid')];
+  const child = spawn('nsenter', args, { stdio: 'ignore' });
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const up = spawnSync('nsenter', ['--net=/run/netns/' + ns, '--', 'bash', '-c', `exec 3<>/dev/tcp/${addr}/443`]).status === 0;
+    if (up) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`coturn did not start (log: ${join(dir, 'turn.log')})`);
+    await sleep(200);
+  }
+  return { log: join(dir, 'turn.log'), stop: async () => { child.kill('SIGTERM'); await sleep(200); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/// A, B in the server's namespace and T behind `guard` join one meeting;
+/// every one must see and hear both others. Returns the paths taken.
+async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }) {
   const people = [];
   let srv = null;
   try {
     await linkem(HY_LINKEM_CTL, 'heal');
-    blockUdp(HY_WEAK_NS);
+    guard(HY_WEAK_NS);
+    process.env.HUIYI_WEAKLINK_SERVER_ARGS = serverArgs.join(' ');
     srv = await startServer(env.HUIYI_BIN, HY_SRV_NS, SRV_ADDR, env.HUIYI_REACH_SERVER_LOG);
-    log(`server in ${HY_SRV_NS} at ${srv.base}; UDP dropped in ${HY_WEAK_NS}`);
+    log(`server in ${HY_SRV_NS} at ${srv.base}; ${guard.name} in ${HY_WEAK_NS}`);
     const url = `${srv.base}/?demo=reach-${Date.now() % 100000}`;
     const launched = await Promise.allSettled([['A', HY_SRV_NS], ['B', HY_SRV_NS], ['T', HY_WEAK_NS]]
-      .map(([label, ns]) => participantIn(ns, url, label)));
+      .map(([label, ns]) => participantIn(ns, url, label, label === 'T' ? browserArgs : [])));
     for (const r of launched) if (r.status === 'fulfilled') people.push(r.value);
     for (const r of launched) if (r.status === 'rejected') throw r.reason;
     for (const p of people) {
@@ -85,11 +131,6 @@ test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hea
         .catch(() => assert.fail(`${p.label} sees both others' video`));
     }
     log('everyone sees everyone');
-    const [a, , t] = people;
-    const path = await selectedPath(t.page);
-    assert.equal(path?.protocol, 'tcp', `the blocked venue's media goes over TCP: ${JSON.stringify(path)}`);
-    const open = await selectedPath(a.page);
-    assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
     const ids = {};
     for (const p of people) ids[await p.page.evaluate(() => window.huiyi.me.id)] = p.label;
     const named = (f) => Object.fromEntries(Object.entries(f).map(([k, v]) => [ids[k] ?? k, v]));
@@ -107,10 +148,40 @@ test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hea
       const grew = Object.keys(b1[i]).filter((mid) => b1[i][mid] > (b0[i][mid] ?? 0));
       assert.ok(grew.length >= 2, `${p.label} receives both others' audio: ${JSON.stringify(b1[i])}`);
     }
-    if (env.HUIYI_REACH_SHOTS) await t.page.screenshot({ path: `${env.HUIYI_REACH_SHOTS}/udpblocked-T.png` });
+    const [a, , t] = people;
+    if (env.HUIYI_REACH_SHOTS && shot) await t.page.screenshot({ path: `${env.HUIYI_REACH_SHOTS}/${shot}` });
+    return { open: await selectedPath(a.page), guarded: await selectedPath(t.page) };
   } finally {
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
     await srv?.stop();
     cleanupScratch();
+  }
+}
+
+const skip = !HY_WEAK_NS && 'needs tests/netlink/setup.sh (HY_WEAK_NS unset)';
+
+test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hear each other', { timeout: 180000, skip }, async () => {
+  const { open, guarded } = await meetingOfThree({ guard: blockUdp, shot: 'udpblocked-T.png' });
+  assert.equal(guarded?.protocol, 'tcp', `the blocked venue's media goes over TCP: ${JSON.stringify(guarded)}`);
+  assert.notEqual(guarded?.type, 'relay', `directly to the worker: ${JSON.stringify(guarded)}`);
+  assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
+});
+
+test('a venue that reaches only TCP 443 joins through coturn (TURN over TLS); all three see and hear each other', { timeout: 180000, skip }, async () => {
+  const secret = `reach-test-secret-${process.pid}`;
+  const coturn = await startCoturn(HY_SRV_NS, SRV_ADDR, secret);
+  try {
+    const { open, guarded } = await meetingOfThree({
+      guard: only443,
+      serverArgs: ['--set', `turn.urls=["turns:${SRV_ADDR}:443?transport=tcp"]`, '--set', `turn.secret="${secret}"`],
+      // The test's self-signed certificate (a real deployment has a proper one).
+      browserArgs: ['--ignore-certificate-errors'],
+      shot: 'turn-T.png',
+    });
+    assert.equal(guarded?.type, 'relay', `the venue's media goes through the relay: ${JSON.stringify(guarded)}`);
+    assert.equal(guarded?.relayProtocol, 'tls', `reached over TLS: ${JSON.stringify(guarded)}`);
+    assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
+  } finally {
+    await coturn.stop();
   }
 });

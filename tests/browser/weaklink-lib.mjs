@@ -31,12 +31,13 @@ function chromiumIn(ns) {
   return path;
 }
 
-/// A participant: its own Chromium process (in namespace `ns`) and one page.
-export async function participantIn(ns, url, label) {
+/// A participant: its own Chromium process (in namespace `ns`) and one
+/// page; `extraArgs`: more Chromium flags.
+export async function participantIn(ns, url, label, extraArgs = []) {
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(scratch(), 'profile-')), {
     executablePath: chromiumIn(ns),
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...extraArgs],
     viewport: { width: 1400, height: 1000 },
     permissions: ['camera', 'microphone'],
   });

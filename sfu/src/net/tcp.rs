@@ -147,18 +147,22 @@ impl TcpMedia {
         mut deliver: impl FnMut(SocketAddr, &[u8]) -> bool,
     ) {
         let Some(slot) = token.0.checked_sub(FIRST_TOKEN) else { return };
-        let (remote, frames, mut close) = match self.conns.get_mut(slot).and_then(Option::as_mut) {
+        let (remote, frames, close) = match self.conns.get_mut(slot).and_then(Option::as_mut) {
             Some(c) => {
-                let (frames, close) = read_frames(c);
-                (c.remote, frames, close)
+                let (frames, end) = read_frames(c);
+                (c.remote, frames, end)
             }
             None => return,
         };
+        // A client that hangs up is not misbehaving; a bad frame is.
+        let mut misbehaved = close == End::Bad;
+        let mut close = close != End::Open;
         for frame in &frames {
             let first = self.conns[slot].as_ref().is_some_and(|c| c.last_frame.is_none());
             let ours = deliver(remote, frame);
             if first && !ours {
                 close = true; // not a client of ours: garbage or a scan
+                misbehaved = true;
                 break;
             }
             if let Some(c) = self.conns[slot].as_mut() {
@@ -166,7 +170,7 @@ impl TcpMedia {
             }
         }
         if close {
-            self.close(slot, registry, true);
+            self.close(slot, registry, misbehaved);
         }
     }
 
@@ -240,22 +244,32 @@ impl TcpMedia {
     }
 }
 
-/// Reads until the socket would block; returns the whole frames and
-/// whether the connection must close (end of stream, error, or a frame
-/// longer than any datagram).
-fn read_frames(c: &mut Conn) -> (Frames, bool) {
+/// How a read left a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Still open.
+    Open,
+    /// The client closed it, or it failed.
+    Closed,
+    /// A frame longer than any datagram (or empty): close it.
+    Bad,
+}
+
+/// Reads until the socket would block; returns the whole frames and how
+/// the connection stands.
+fn read_frames(c: &mut Conn) -> (Frames, End) {
     let mut frames = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         match c.stream.read(&mut buf) {
-            Ok(0) => return (frames, true),
+            Ok(0) => return (frames, End::Closed),
             Ok(n) => {
                 c.inbox.extend_from_slice(&buf[..n]);
                 let mut at = 0;
                 while c.inbox.len() - at >= 2 {
                     let len = usize::from(u16::from_be_bytes([c.inbox[at], c.inbox[at + 1]]));
                     if len == 0 || len > MAX_DATAGRAM {
-                        return (frames, true);
+                        return (frames, End::Bad);
                     }
                     if c.inbox.len() - at - 2 < len {
                         break;
@@ -265,9 +279,9 @@ fn read_frames(c: &mut Conn) -> (Frames, bool) {
                 }
                 c.inbox.drain(..at);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (frames, false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (frames, End::Open),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return (frames, true),
+            Err(_) => return (frames, End::Closed),
         }
     }
 }

@@ -59,8 +59,16 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     let c = state.media.counters();
     let mut out = String::new();
     for (name, help, value) in [
-        ("huiyi_media_datagrams_in_total", "UDP datagrams received by the media workers", c.datagrams_in),
-        ("huiyi_media_datagrams_out_total", "UDP datagrams sent by the media workers", c.datagrams_out),
+        (
+            "huiyi_media_datagrams_in_total",
+            "Datagrams (UDP, and ICE-TCP frames) received by the media workers",
+            c.datagrams_in,
+        ),
+        (
+            "huiyi_media_datagrams_out_total",
+            "Datagrams (UDP, and ICE-TCP frames) sent by the media workers",
+            c.datagrams_out,
+        ),
         ("huiyi_media_rtp_forwarded_total", "RTP packets written to subscribers", c.forwarded),
         ("huiyi_media_dropped_unroutable_total", "Datagrams no peer accepted", c.dropped_unroutable),
         (

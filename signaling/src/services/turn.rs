@@ -18,7 +18,8 @@ pub fn ice_servers(turn: &TurnConfig, participant: &str, now_unix: u64) -> Vec<I
     }
     let expiry = now_unix + u64::from(turn.ttl_mins) * 60;
     // coturn takes the part before ':' as the expiry; keep the rest plain.
-    let who: String = participant.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    let who: String =
+        participant.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
     let username = format!("{expiry}:{who}");
     vec![IceServer { urls: turn.urls.clone(), credential: credential(&turn.secret, &username), username }]
 }
@@ -80,10 +81,13 @@ mod tests {
         assert_eq!(s.credential, credential("0123456789abcdef", &s.username));
         // RFC 2202 test case 2: HMAC-SHA1("Jefe", "what do ya want for nothing?").
         let known = credential("Jefe", "what do ya want for nothing?");
-        assert_eq!(known, base64::engine::general_purpose::STANDARD.encode([
-            0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f, 0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84, 0xdf, 0x9c, 0x25, 0x9a,
-            0x7c, 0x79
-        ]));
+        assert_eq!(
+            known,
+            base64::engine::general_purpose::STANDARD.encode([
+                0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f, 0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84, 0xdf,
+                0x9c, 0x25, 0x9a, 0x7c, 0x79
+            ])
+        );
         assert!(ice_servers(&TurnConfig::default(), "p", 0).is_empty(), "no TURN configured, none given");
     }
 
