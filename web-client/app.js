@@ -321,7 +321,9 @@ function render() {
     tile.querySelector('.mic').title = p.audio_muted ? t('muted') : '';
     const q = p.quality ?? 3;
     tile.querySelector('.quality').textContent = '▂▄▆█'.slice(0, q + 1);
-    tile.querySelector('.quality').title = p.connected ? label('quality', q) : t('offline');
+    const path = mine && state.session?.path ? ` · ${label('mediaPath', state.session.path)}` : '';
+    tile.querySelector('.quality').title = p.connected ? `${label('quality', q)}${path}` : t('offline');
+    tile.querySelector('.quality').dataset.path = mine ? state.session?.path ?? '' : '';
   }
   for (const [trackId, info] of screenShares(m)) {
     const key = `s:${trackId}`;

@@ -238,6 +238,11 @@ export class MediaSession extends EventTarget {
     this.statsTimer = setInterval(async () => {
       if (!this.pc) return;
       const stats = await this.pc.getStats();
+      const path = mediaPath(stats);
+      if (path !== this.path) {
+        this.path = path;
+        this.dispatchEvent(new CustomEvent('quality', { detail: { level: this.lastQuality, path } }));
+      }
       let rtt = null; let lost = 0; let got = 0;
       stats.forEach((s) => {
         if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime != null) rtt = s.currentRoundTripTime;
@@ -264,6 +269,22 @@ export class MediaSession extends EventTarget {
     this.pc?.close();
     this.pc = null;
   }
+}
+
+// ---------- the media path ----------
+
+/// Which way the media goes, from a getStats() report: 'udp', 'tcp'
+/// (ICE-TCP straight to the server) or 'turn' (through the relay), or null
+/// before a path is chosen. Pure.
+export function mediaPath(stats) {
+  let pair = null;
+  stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+  // Firefox marks the pair instead of naming it on the transport.
+  if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) pair = s; });
+  const local = pair && stats.get(pair.localCandidateId);
+  if (!local) return null;
+  if (local.candidateType === 'relay') return 'turn';
+  return String(local.protocol).toLowerCase() === 'tcp' ? 'tcp' : 'udp';
 }
 
 // ---------- recovery of the media path ----------

@@ -171,6 +171,18 @@ impl SfuHandle {
         self.shared.workers.iter().filter_map(|w| w.tcp_local).collect()
     }
 
+    /// Connected peers over ICE-TCP and over UDP (TURN-relayed ones come
+    /// over UDP from the relay), summed over all workers.
+    pub fn peers_by_transport(&self) -> (u64, u64) {
+        self.shared.workers.iter().fold((0, 0), |(t, u), w| {
+            let c = &w.counters;
+            (
+                t + c.peers_tcp.load(std::sync::atomic::Ordering::Relaxed),
+                u + c.peers_udp.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+    }
+
     /// ICE-TCP counters summed over all workers.
     pub fn tcp_counters(&self) -> TcpCounters {
         let mut sum = TcpCounters::default();

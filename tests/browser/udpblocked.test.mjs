@@ -150,7 +150,17 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
     }
     const [a, , t] = people;
     if (env.HUIYI_REACH_SHOTS && shot) await t.page.screenshot({ path: `${env.HUIYI_REACH_SHOTS}/${shot}` });
-    return { open: await selectedPath(a.page), guarded: await selectedPath(t.page) };
+    // The venue's own tile says which way its media goes (the client's diagnostics).
+    await until(t.page, () => !!document.querySelector('.tile .quality[data-path]:not([data-path=""])'), undefined, 10000).catch(() => {});
+    const shown = await t.page.evaluate(() => {
+      const q = document.querySelector('.tile .quality[data-path]:not([data-path=""])');
+      return q ? { path: q.dataset.path, title: q.title } : null;
+    });
+    log(`T's own tile: ${JSON.stringify(shown)}`);
+    const metrics = execFileSync('nsenter', [`--net=/run/netns/${HY_SRV_NS}`, '--', 'curl', '-sf', `${srv.base}/metrics`]).toString();
+    const peers = Object.fromEntries([...metrics.matchAll(/^huiyi_media_peers\{transport="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    log(`server's peers by transport: ${JSON.stringify(peers)}`);
+    return { open: await selectedPath(a.page), guarded: await selectedPath(t.page), shown, peers };
   } finally {
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
     await srv?.stop();
@@ -161,7 +171,9 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
 const skip = !HY_WEAK_NS && 'needs tests/netlink/setup.sh (HY_WEAK_NS unset)';
 
 test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hear each other', { timeout: 180000, skip }, async () => {
-  const { open, guarded } = await meetingOfThree({ guard: blockUdp, shot: 'udpblocked-T.png' });
+  const { open, guarded, shown, peers } = await meetingOfThree({ guard: blockUdp, shot: 'udpblocked-T.png' });
+  assert.deepEqual(peers, { udp: 2, tcp: 1 }, 'the server counts one peer over TCP, two over UDP');
+  assert.equal(shown?.path, 'tcp', `the venue is told its media goes over TCP: ${JSON.stringify(shown)}`);
   assert.equal(guarded?.protocol, 'tcp', `the blocked venue's media goes over TCP: ${JSON.stringify(guarded)}`);
   assert.notEqual(guarded?.type, 'relay', `directly to the worker: ${JSON.stringify(guarded)}`);
   assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
@@ -171,7 +183,7 @@ test('a venue that reaches only TCP 443 joins through coturn (TURN over TLS); al
   const secret = `reach-test-secret-${process.pid}`;
   const coturn = await startCoturn(HY_SRV_NS, SRV_ADDR, secret);
   try {
-    const { open, guarded } = await meetingOfThree({
+    const { open, guarded, shown } = await meetingOfThree({
       guard: only443,
       serverArgs: ['--set', `turn.urls=["turns:${SRV_ADDR}:443?transport=tcp"]`, '--set', `turn.secret="${secret}"`],
       // The test's self-signed certificate (a real deployment has a proper one).
@@ -180,6 +192,7 @@ test('a venue that reaches only TCP 443 joins through coturn (TURN over TLS); al
     });
     assert.equal(guarded?.type, 'relay', `the venue's media goes through the relay: ${JSON.stringify(guarded)}`);
     assert.equal(guarded?.relayProtocol, 'tls', `reached over TLS: ${JSON.stringify(guarded)}`);
+    assert.equal(shown?.path, 'turn', `the venue is told its media goes through the relay: ${JSON.stringify(shown)}`);
     assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
   } finally {
     await coturn.stop();

@@ -5,7 +5,7 @@
 
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAMERA_LAYERS, LOWEST_MAX_BITRATE, MediaSession, RECOVERY, cameraEncodings, candidatePorts, layerBitrate, layerCount, outboundLayers } from '../media.js';
+import { CAMERA_LAYERS, LOWEST_MAX_BITRATE, MediaSession, RECOVERY, cameraEncodings, candidatePorts, layerBitrate, mediaPath, layerCount, outboundLayers } from '../media.js';
 
 const summary = (encodings) => encodings.map((e) => `${e.rid ?? '-'}/${e.scaleResolutionDownBy ?? 1}@${e.maxBitrate / 1000}k`);
 
@@ -122,4 +122,17 @@ test('a media path that keeps failing is tried a bounded number of times, then r
   } finally {
     mock.timers.reset();
   }
+});
+
+test('the media path is read from the selected candidate pair: UDP, ICE-TCP or the TURN relay', () => {
+  const report = (local, viaTransport = true) => new Map([
+    ['T', viaTransport ? { type: 'transport', selectedCandidatePairId: 'P' } : { type: 'transport' }],
+    ['P', { type: 'candidate-pair', localCandidateId: 'L', nominated: true, state: 'succeeded', selected: !viaTransport }],
+    ['L', { type: 'local-candidate', ...local }],
+  ]);
+  assert.equal(mediaPath(report({ candidateType: 'host', protocol: 'udp' })), 'udp');
+  assert.equal(mediaPath(report({ candidateType: 'prflx', protocol: 'tcp' })), 'tcp');
+  assert.equal(mediaPath(report({ candidateType: 'relay', protocol: 'udp', relayProtocol: 'tls' })), 'turn');
+  assert.equal(mediaPath(report({ candidateType: 'host', protocol: 'TCP' }, false)), 'tcp', 'Firefox: the pair says selected');
+  assert.equal(mediaPath(new Map()), null);
 });

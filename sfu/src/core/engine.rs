@@ -326,6 +326,9 @@ impl Engine {
                 }
             },
         };
+        if let Some(p) = self.peers[pk].as_mut() {
+            p.over_tcp = proto == Protocol::Tcp;
+        }
         match self.with_rtc(pk, |rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
             Some(Err(e)) => {

@@ -120,6 +120,8 @@ pub(crate) struct Peer {
     pub clock: PublisherClock,
     pub neg: Negotiation,
     pub connected: bool,
+    /// The transport its last datagram came over (ICE-TCP or UDP).
+    pub over_tcp: bool,
     /// The subscriber asked for audio only (a weak link): no video is sent to it.
     pub video_paused: bool,
     /// When set, only video from these publishers is sent to this subscriber
@@ -150,6 +152,7 @@ impl Peer {
             clock: PublisherClock::default(),
             neg: Negotiation::default(),
             connected: false,
+            over_tcp: false,
             video_paused: false,
             video_sources: None,
             may_publish: true,
@@ -214,5 +217,14 @@ fn insert_slot<T>(slots: &mut Vec<Option<T>>, value: T) -> usize {
     } else {
         slots.push(Some(value));
         slots.len() - 1
+    }
+}
+
+impl crate::core::Engine {
+    /// Connected peers whose media goes over ICE-TCP, and over UDP (for
+    /// `/metrics`: which way the venues come in).
+    pub fn peers_by_transport(&self) -> (usize, usize) {
+        let connected = self.peers.iter().flatten().filter(|p| p.connected);
+        connected.fold((0, 0), |(tcp, udp), p| if p.over_tcp { (tcp + 1, udp) } else { (tcp, udp + 1) })
     }
 }

@@ -43,6 +43,9 @@ pub(crate) struct WorkerCounters {
     pub tcp_refused: AtomicU64,
     pub tcp_dropped: AtomicU64,
     pub tcp_send_overflows: AtomicU64,
+    /// Connected peers over ICE-TCP and over UDP (counted once a second).
+    pub peers_tcp: AtomicU64,
+    pub peers_udp: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -154,6 +157,7 @@ pub(crate) fn spawn(
             engine: Engine::new(cfg),
             socket,
             tcp,
+            next_transport_count: Instant::now(),
             poll,
             commands: rx,
             events,
@@ -176,6 +180,7 @@ struct Worker {
     engine: Engine,
     socket: BatchSocket,
     tcp: Option<TcpMedia>,
+    next_transport_count: Instant,
     poll: Poll,
     commands: Receiver<Command>,
     events: UnboundedSender<SfuEvent>,
@@ -246,10 +251,17 @@ impl Worker {
         }
     }
 
-    /// ICE-TCP: new connections, frames in, room to write; stale ones closed.
+    /// ICE-TCP: new connections, frames in, room to write; stale ones
+    /// closed. Once a second, peers counted by transport.
     fn tcp_events(&mut self, events: &Events) {
-        let Some(tcp) = self.tcp.as_mut() else { return };
         let now = Instant::now();
+        if now >= self.next_transport_count {
+            self.next_transport_count = now + Duration::from_secs(1);
+            let (over_tcp, over_udp) = self.engine.peers_by_transport();
+            self.counters.peers_tcp.store(over_tcp as u64, Ordering::Relaxed);
+            self.counters.peers_udp.store(over_udp as u64, Ordering::Relaxed);
+        }
+        let Some(tcp) = self.tcp.as_mut() else { return };
         let registry = self.poll.registry();
         for event in events {
             let token = event.token();

@@ -116,6 +116,9 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    let (over_tcp, over_udp) = state.media.peers_by_transport();
+    out.push_str("# HELP huiyi_media_peers Connected media peers by transport (TURN-relayed peers arrive over UDP from the relay)\n# TYPE huiyi_media_peers gauge\n");
+    out.push_str(&format!("huiyi_media_peers{{transport=\"udp\"}} {over_udp}\nhuiyi_media_peers{{transport=\"tcp\"}} {over_tcp}\n"));
     out.push_str(&format!(
         "# HELP huiyi_media_tcp_connections ICE-TCP connections open\n# TYPE huiyi_media_tcp_connections gauge\nhuiyi_media_tcp_connections {}\n",
         t.open
