@@ -134,6 +134,7 @@ function wire(sig, session) {
       stopRetrying();
       retry.count = 0;
       session.iceServers = Array.isArray(w.ice_servers) ? w.ice_servers : [];
+      session.videoCodec = w.video_codec === 'h264' ? 'video/H264' : null; // before the first offer
       if (!started || !w.resumed) {
         started = true;
         state.viewReady = false; // until the server has the new media session
@@ -149,6 +150,7 @@ function wire(sig, session) {
       resendView();
     },
     track_ended: (m) => { state.media.delete(m.track); render(); },
+    meeting_state: (m) => { session.setVideoCodec(m.video_codec); render(); },
     chat: (m) => addChat(m),
   };
   for (const type of STATE_MESSAGES) {

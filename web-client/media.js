@@ -66,6 +66,20 @@ export class MediaSession extends EventTarget {
     return pc;
   }
 
+  /// The meeting's video codec ('vp8' or 'h264', from the welcome and
+  /// `meeting_state.video_codec`): camera and screen are sent in it. VP8
+  /// needs nothing; H.264 (a participant that decodes nothing else has
+  /// joined) restricts the video m-lines to H.264. An m-line keeps the
+  /// codecs it was first negotiated with at the server, so a change while
+  /// publishing takes a new connection (a second or two without video).
+  async setVideoCodec(codec) {
+    const want = codec === 'h264' ? 'video/H264' : null;
+    if (this.videoCodec === want) return;
+    this.videoCodec = want;
+    const video = [...this.sources].some(([tr, source]) => source !== 'microphone' && !tr.stopped);
+    if (this.pc && want && video) await this.rebuild();
+  }
+
   /// Starts publishing `stream` (its audio and video tracks).
   async start(stream, restart = false) {
     this.local = stream;
@@ -74,6 +88,7 @@ export class MediaSession extends EventTarget {
     for (const track of stream.getTracks()) {
       const tr = track.kind === 'video' ? addCamera(pc, track, stream)
         : pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      if (track.kind === 'video' && this.videoCodec) preferCodec(tr, this.videoCodec);
       this.sources.set(tr, track.kind === 'audio' ? 'microphone' : 'camera');
     }
     if (stream.getTracks().length === 0) pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -214,6 +229,7 @@ export class MediaSession extends EventTarget {
     // lowers the frame rate, not the resolution.
     track.contentHint = 'detail';
     const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (this.videoCodec) preferCodec(tr, this.videoCodec);
     this.sources.set(tr, 'screen');
     track.addEventListener('ended', () => this.removeScreen());
     await this.publish();
@@ -268,6 +284,25 @@ export class MediaSession extends EventTarget {
     this.recoveryTimer = null;
     this.pc?.close();
     this.pc = null;
+  }
+}
+
+// ---------- the meeting's video codec ----------
+
+/// Restricts video transceiver `tr` to `mime` (with its repair formats:
+/// rtx, red, ulpfec); true if the browser took it. The server forwards, it
+/// does not transcode: every publisher must send what every receiver decodes.
+export function preferCodec(tr, mime) {
+  try {
+    const caps = globalThis.RTCRtpSender?.getCapabilities?.('video')?.codecs || [];
+    const repair = /\/(rtx|red|ulpfec|flexfec-03)$/i;
+    const list = [...caps.filter((c) => c.mimeType.toLowerCase() === mime.toLowerCase()), ...caps.filter((c) => repair.test(c.mimeType))];
+    if (!list.some((c) => !repair.test(c.mimeType))) return false;
+    tr.setCodecPreferences(list);
+    return true;
+  } catch (e) {
+    console.warn('huiyi: codec preference refused', e?.name, e?.message);
+    return false;
   }
 }
 
@@ -405,6 +440,18 @@ function addCamera(pc, track, stream) {
     }
   }
   return pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+}
+
+/// A shared screen's sender lowers its frame rate, not its resolution, when
+/// short of bandwidth or CPU (what contentHint 'detail' means where it exists).
+async function keepResolution(sender) {
+  try {
+    const p = sender.getParameters();
+    p.degradationPreference = 'maintain-resolution';
+    await sender.setParameters(p);
+  } catch (e) {
+    console.warn('huiyi: the screen\'s degradation preference was refused', e?.name, e?.message);
+  }
 }
 
 /// After an answer: if the browser kept only one of the camera's encodings

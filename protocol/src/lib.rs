@@ -319,6 +319,22 @@ pub struct MeetingState {
     pub chair: Option<String>,
     /// The roll call in progress (or the last one, finished).
     pub roll_call: Option<RollCall>,
+    /// The video codec every publisher sends: `vp8`, or `h264` once a
+    /// participant that decodes only H.264 has joined (the server does not
+    /// transcode). Publish camera and screen in it.
+    #[serde(default)]
+    pub video_codec: VideoCodec,
+}
+
+/// The meeting's video codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    /// VP8 (the default: simulcast with temporal layers in every browser).
+    #[default]
+    Vp8,
+    /// H.264 (Safari on old iPhones, hardware room kits).
+    H264,
 }
 
 /// A participant as everyone sees it.
@@ -459,6 +475,10 @@ pub enum ServerMsg {
         /// credentials valid for hours; absent when the server has none.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// The meeting's video codec (as in `meeting_state`): publish in it
+        /// from the first offer.
+        #[serde(default)]
+        video_codec: VideoCodec,
     },
     /// The answer to your `publish`.
     Answer {

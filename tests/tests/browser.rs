@@ -97,3 +97,21 @@ async fn three_participants_meet_in_chromium() {
     server.stop().await;
     assert!(ok, "the meeting scenario failed (its report is above)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h264_only_participant_meets_vp8_participants() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    run_setup(&dir.join("setup.sh"));
+    let server = TestServer::start_with("h264", |_| {}, true).await;
+    let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("会议终端", Role::Venue)];
+    let links: Vec<String> = server
+        .tokens("h264-test", "H.264 终端测试", &people)
+        .into_iter()
+        .map(|t| format!("{}/?token={t}", server.base))
+        .collect();
+    let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
+    let ok = node_scenario("h264.test.mjs", env).await;
+    server.stop().await;
+    assert!(ok, "the H.264 scenario failed (its report is above)");
+}

@@ -90,6 +90,7 @@ pub fn message(notice: Notice) -> ServerMsg {
             tracks: w.tracks.into_iter().map(track).collect(),
             active_speaker: w.active_speaker,
             ice_servers: Vec::new(), // filled in by the session (it knows the TURN settings)
+            video_codec: w.video_codec,
         },
         Notice::Answer { sdp } => ServerMsg::Answer { sdp },
         Notice::Offer { offer_id, sdp, tracks } => ServerMsg::Offer {
@@ -176,6 +177,7 @@ fn state(s: ChairState) -> MeetingState {
         layout: s.layout,
         chair: s.chair,
         roll_call: s.roll_call.map(roll_call),
+        video_codec: s.video_codec,
     }
 }
 

@@ -2,6 +2,7 @@
 //! offers, its own mutes and audio-only mode, and the media plane's events
 //! (tracks published and ended, offers, peers lost, the active speaker).
 
+use huiyi_protocol::VideoCodec;
 use huiyi_sfu::{LeaveReason, SfuEvent, TrackKind};
 
 use super::{Core, Notice, Published, Refusal, Role, SfuCmd, SfuFailure, SfuResult, Source, TrackView};
@@ -12,6 +13,14 @@ impl Core {
         if p.view.role == Role::Observer && sdp_sends_media(&sdp) {
             return self.refuse(pid, Refusal::forbidden("observers (列席) cannot publish audio or video"));
         }
+        // One participant that cannot decode VP8 (it offers video without
+        // it) moves the meeting to H.264 for good: everyone republishes.
+        if self.state.video_codec == VideoCodec::Vp8 && video_without_vp8(&sdp) {
+            tracing::info!(participant = pid, "a participant without VP8: the meeting's video goes to H.264");
+            self.state.video_codec = VideoCodec::H264;
+            self.send_state();
+        }
+        let p = self.participants.get_mut(pid).expect("checked by caller");
         if restart {
             if let Some(old) = p.peer.take() {
                 p.pending_offer = None;
@@ -235,9 +244,38 @@ fn sdp_sends_media(sdp: &str) -> bool {
     sending.into_iter().any(|s| s)
 }
 
+/// True if the SDP has a video m-line whose codecs include H.264 but not
+/// VP8 (a participant that can only do H.264).
+fn video_without_vp8(sdp: &str) -> bool {
+    let mut sections: Vec<(bool, bool, bool)> = Vec::new(); // (video, vp8, h264)
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let video = m.starts_with("video ") && !m.starts_with("video 0 ");
+            sections.push((video, false, false));
+        } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
+            let codec = map.split_whitespace().nth(1).unwrap_or("").split('/').next().unwrap_or("");
+            if let Some(last) = sections.last_mut() {
+                last.1 |= codec.eq_ignore_ascii_case("VP8");
+                last.2 |= codec.eq_ignore_ascii_case("H264");
+            }
+        }
+    }
+    sections.iter().any(|(video, vp8, h264)| *video && *h264 && !*vp8)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::sdp_sends_media;
+    use super::{sdp_sends_media, video_without_vp8};
+
+    #[test]
+    fn recognises_a_participant_without_vp8() {
+        let h264 = "v=0\r\nm=audio 9 X 111\r\na=rtpmap:111 opus/48000/2\r\nm=video 9 X 102 103\r\na=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\n";
+        assert!(video_without_vp8(h264));
+        let both = h264.replace("a=rtpmap:103 rtx/90000", "a=rtpmap:96 VP8/90000");
+        assert!(!video_without_vp8(&both));
+        assert!(!video_without_vp8("v=0\r\nm=audio 9 X 111\r\na=rtpmap:111 opus/48000/2\r\n"), "audio only");
+        assert!(!video_without_vp8(&h264.replace("m=video 9", "m=video 0")), "a rejected m-line");
+    }
 
     #[test]
     fn recognises_sending_offers() {

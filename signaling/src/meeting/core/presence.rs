@@ -108,6 +108,7 @@ impl Core {
             participants: self.views_except(&pid),
             tracks: self.track_views(),
             active_speaker: self.speaker.clone(),
+            video_codec: self.state.video_codec,
         };
         let epoch = p.epoch;
         let pending = if resumed { p.pending_offer.clone() } else { None };

@@ -337,3 +337,23 @@ fn the_floor_holder_is_featured_and_tiles_reach_the_media_plane() {
     let effects = sim.ask("v1", Request::View { tiles: vec![(track, Some(0))] });
     assert!(effects.contains(&Effect::Sfu(SfuCmd::SetTileLimits(peer, vec![(track, Some(0))]))));
 }
+
+#[test]
+fn a_participant_without_vp8_moves_the_meeting_to_h264_for_everyone() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("kit", Role::Venue);
+    sim.publish_audio("chair");
+    assert_eq!(sim.state().video_codec, huiyi_protocol::VideoCodec::Vp8, "VP8 by default");
+    let h264_only = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=sendonly\r\n";
+    let effects = sim.ask("kit", Request::Publish { sdp: h264_only.into(), tracks: vec![], restart: false });
+    assert_eq!(sim.state().video_codec, huiyi_protocol::VideoCodec::H264);
+    for pid in ["chair", "kit"] {
+        let told = last_state_to(&effects, pid).expect("the new state goes to everyone");
+        assert_eq!(told.video_codec, huiyi_protocol::VideoCodec::H264, "{pid} is told to send H.264");
+    }
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Sfu(SfuCmd::AddPeer { pid, .. }) if pid == "kit")),
+        "the offer itself goes on to the media plane"
+    );
+}

@@ -195,6 +195,8 @@ pub struct Welcome {
     pub tracks: Vec<TrackView>,
     /// The speaker now.
     pub active_speaker: Option<String>,
+    /// The meeting's video codec.
+    pub video_codec: huiyi_protocol::VideoCodec,
 }
 
 /// Why a session is closed.
@@ -335,6 +337,8 @@ pub struct ChairState {
     pub chair: Option<String>,
     /// The roll call in progress, or the last one.
     pub roll_call: Option<RollCall>,
+    /// The codec every publisher's video is sent in.
+    pub video_codec: huiyi_protocol::VideoCodec,
 }
 
 /// Where a participant stands in a roll call.
