@@ -202,6 +202,8 @@ function wire(sig, session) {
     if (before && before.track !== track) state.model = videoArrived(state.model, trackId);
     render();
   });
+  // Simulcast layers nobody receives: stop encoding them (and start again).
+  sig.addEventListener('layers', (e) => session.setActiveLayers(e.detail.mid, e.detail.active || []));
   session.addEventListener('quality', () => render());
   // The media path: retrying says so; given up, says which ports are
   // blocked, with a button to try again. Never an error page.

@@ -80,6 +80,27 @@ export class MediaSession extends EventTarget {
     if (this.pc && want && video) await this.rebuild();
   }
 
+  /// The server's `layers`: send only the simulcast encodings named in
+  /// `rids` on m-line `mid` (nobody receives the others now); the browser
+  /// stops encoding the rest, and starts again when they are named.
+  async setActiveLayers(mid, rids) {
+    const tr = this.pc?.getTransceivers().find((t) => t.mid === mid && !t.stopped);
+    if (!tr?.sender) return;
+    const p = tr.sender.getParameters();
+    let changed = false;
+    for (const e of p.encodings || []) {
+      if (!e.rid) continue;
+      const active = rids.includes(e.rid);
+      if (e.active !== active) { e.active = active; changed = true; }
+    }
+    if (!changed) return;
+    try {
+      await tr.sender.setParameters(p);
+    } catch (e) {
+      console.warn('huiyi: could not change the active layers', e?.name, e?.message);
+    }
+  }
+
   /// Starts publishing `stream` (its audio and video tracks).
   async start(stream, restart = false) {
     this.local = stream;
@@ -230,6 +251,8 @@ export class MediaSession extends EventTarget {
     track.contentHint = 'detail';
     const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
     if (this.videoCodec) preferCodec(tr, this.videoCodec);
+    // Firefox has no contentHint; its sender takes the same preference.
+    if (globalThis.MediaStreamTrack && !('contentHint' in MediaStreamTrack.prototype)) await keepResolution(tr.sender);
     this.sources.set(tr, 'screen');
     track.addEventListener('ended', () => this.removeScreen());
     await this.publish();

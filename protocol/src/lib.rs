@@ -536,6 +536,15 @@ pub enum ServerMsg {
         /// Track id.
         track: String,
     },
+    /// Send only these simulcast encodings of your video on m-line `mid`
+    /// (by rid: `q`, `h`, `f`), `active: false` on the others: nobody
+    /// receives them now. Sent again with more when someone does.
+    Layers {
+        /// The m-line of your camera or screen.
+        mid: String,
+        /// The rids to send.
+        active: Vec<String>,
+    },
     /// The loudest speaker changed.
     ActiveSpeaker {
         /// Participant id, or null for silence.

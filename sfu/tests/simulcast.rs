@@ -167,3 +167,60 @@ fn a_subscriber_gets_no_more_than_its_tiles_show() {
         "a video not shown is not paused for bandwidth: nothing to tell"
     );
 }
+
+#[test]
+fn publishers_are_asked_to_stop_layers_nobody_receives_and_to_send_them_again() {
+    let mut sim = setup(25);
+    run(&mut sim, &[0, 1], 3_000);
+    let video_of =
+        |sim: &Sim, peer: PeerId| {
+            sim.events
+                .iter()
+                .find_map(|e| match e {
+                    SfuEvent::TrackPublished {
+                        peer: p, track, kind: huiyi_sfu::TrackKind::Video, ..
+                    } if *p == peer => Some(*track),
+                    _ => None,
+                })
+                .expect("a video track")
+        };
+    let (first, second) = (video_of(&sim, PeerId(1)), video_of(&sim, PeerId(2)));
+    let wanted = |sim: &Sim, from: usize, track| -> Vec<Vec<u8>> {
+        sim.events[from..]
+            .iter()
+            .filter_map(|e| match e {
+                SfuEvent::LayersWanted { track: t, active, .. } if *t == track => Some(active.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = sim.events.len();
+    run(&mut sim, &[0, 1], 2_000);
+    assert!(wanted(&sim, before, first).is_empty(), "all layers in use: nothing to say");
+    // The only subscriber shows the first as a thumbnail and hides the second.
+    let now = sim.now;
+    let told = sim.events.len();
+    sim.engine.set_tile_limits(now, PeerId(3), vec![(first, Some(0)), (second, None)]).expect("limits");
+    run(&mut sim, &[0, 1], 5_000);
+    assert!(wanted(&sim, told, first).is_empty(), "not before nobody wanted them for a while");
+    run(&mut sim, &[0, 1], 8_000);
+    // The two publishers receive each other's top layer; the township venue
+    // the first's lowest: the middle layers are nobody's.
+    assert_eq!(wanted(&sim, told, first), vec![vec![0, 2]], "the first: its middle layer stops");
+    assert_eq!(
+        wanted(&sim, told, second),
+        vec![vec![0, 2]],
+        "the second: the lowest stays on (a newcomer's picture)"
+    );
+    // The tile grows to the middle size: that layer is still on offer and asked for again.
+    let now = sim.now;
+    let grown = sim.events.len();
+    sim.engine.set_tile_limits(now, PeerId(3), vec![(first, Some(1))]).expect("limits");
+    run(&mut sim, &[0, 1], 1_000);
+    assert_eq!(wanted(&sim, grown, first), vec![vec![0, 1, 2]], "the middle layer is asked for again");
+    let from = sim.clients[2].received.len();
+    run(&mut sim, &[0, 1], 3_000);
+    let (video, _) = received(&sim, 2, from);
+    println!("after the tile grew: {video:?}");
+    assert!(video.values().any(|l| l[1] >= 100), "the middle layer flows to the venue: {video:?}");
+}

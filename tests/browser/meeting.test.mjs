@@ -93,6 +93,31 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       assert.ok(sent.f.height > sent.h.height, 'f is the larger');
     });
 
+    await t.test('a layer no tile shows is no longer encoded, and comes back when a tile grows', async () => {
+      // 1000x700 windows show three tiles of ~300 px: every one receives A's
+      // h layer, nobody its f. After 10 s without a taker A stops encoding f.
+      const fActive = () => a.page.evaluate(() => window.huiyi.session.pc.getTransceivers()
+        .find((x) => x.sender.track?.kind === 'video').sender.getParameters().encodings.find((e) => e.rid === 'f')?.active);
+      await until(a.page, () => window.huiyi.session.pc.getTransceivers()
+        .find((x) => x.sender.track?.kind === 'video').sender.getParameters().encodings.find((e) => e.rid === 'f')?.active === false,
+      undefined, 25000).catch(() => assert.fail('the server asked A to stop its f layer'));
+      const f0 = (await a.page.evaluate(() => window.huiyi.session.cameraLayers())).find((l) => l.rid === 'f')?.framesSent ?? 0;
+      await sleep(1500);
+      const f1 = (await a.page.evaluate(() => window.huiyi.session.cameraLayers())).find((l) => l.rid === 'f')?.framesSent ?? 0;
+      assert.ok(f1 - f0 <= 2, `f is not encoded any more (${f0} → ${f1} frames)`);
+      // B's window grows: A's tile there is taller than 400 px and wants f again.
+      await b.page.setViewportSize({ width: 1800, height: 1400 });
+      await until(a.page, () => window.huiyi.session.pc.getTransceivers()
+        .find((x) => x.sender.track?.kind === 'video').sender.getParameters().encodings.find((e) => e.rid === 'f')?.active === true,
+      undefined, 15000).catch(() => assert.fail('A is asked for its f layer again'));
+      await until(b.page, (ida) => {
+        const t = [...document.querySelectorAll('.tile:not(.screen)')].find((x) => x.dataset.participant === ida);
+        return (t?.querySelector('video').videoHeight ?? 0) >= 480;
+      }, ida, 15000).catch(() => assert.fail('B receives A\'s full layer'));
+      assert.equal(await fActive(), true);
+      await b.page.setViewportSize({ width: 1000, height: 700 });
+    });
+
     await t.test('a video paused for a weak link keeps its picture under a badge until it resumes', async () => {
       // The server's notice is simulated at B's signaling, and the tile read
       // in the same turn (a real notice of a loaded machine's link cannot

@@ -40,6 +40,21 @@ pub enum SfuEvent {
         /// The video.
         track: TrackId,
     },
+    /// The simulcast layers of a published video that subscribers want
+    /// changed: ask the publisher to send only `active` (spatial layers,
+    /// 0 lowest; the client's rids `q`, `h`, `f`) and stop the others.
+    LayersWanted {
+        /// Room.
+        room: RoomId,
+        /// The publisher.
+        peer: PeerId,
+        /// Its video.
+        track: TrackId,
+        /// The video's m-line in the publisher's own session.
+        mid: String,
+        /// The layers to send.
+        active: Vec<u8>,
+    },
     /// A peer started publishing a track.
     TrackPublished {
         /// Room.

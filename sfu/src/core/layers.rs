@@ -82,6 +82,26 @@ pub(crate) struct LayerIn {
     /// The highest sequence number counted: repairs (RTX, resends) of
     /// older packets are not the layer's bitrate.
     pub max_seq: Option<u64>,
+    /// The publisher was asked to stop it: nobody wanted it (`idle.rs`).
+    pub stopped: bool,
+    /// Its bitrate when it was stopped, which allocators still see while it
+    /// is stopped and until it is measured again after it restarts.
+    pub held: Option<u64>,
+    /// When a subscriber last forwarded or targeted it.
+    pub last_wanted: Option<Instant>,
+}
+
+impl LayerIn {
+    /// Its bitrate for the allocators: as measured, or as it was when the
+    /// publisher was asked to stop it.
+    pub fn offered_rate(&self, now: Instant) -> u64 {
+        let measured = if self.stopped { 0 } else { self.meter.rate(now) };
+        if measured > 0 {
+            measured
+        } else {
+            self.held.unwrap_or(0)
+        }
+    }
 }
 
 /// What a subscriber's down track forwards of a layered video.
@@ -173,7 +193,15 @@ impl Engine {
                 // A new SSRC for a layer already known (the publisher
                 // restarted its encoder) replaces the old one.
                 up.layers.retain(|l| l.spatial != spatial);
-                up.layers.push(LayerIn { ssrc, spatial, meter: RateMeter::default(), max_seq: Some(seq) });
+                up.layers.push(LayerIn {
+                    ssrc,
+                    spatial,
+                    meter: RateMeter::default(),
+                    max_seq: Some(seq),
+                    stopped: false,
+                    held: None,
+                    last_wanted: Some(now),
+                });
                 up.layers.last_mut().expect("just pushed").meter.add(now, bytes);
                 let subscribers: Vec<PeerKey> = up.subscribers.iter().map(|s| s.peer).collect();
                 for s in subscribers {
@@ -259,6 +287,7 @@ impl Engine {
         for pk in 0..self.peers.len() {
             self.reallocate(now, pk);
         }
+        self.update_layer_use(now);
     }
 
     /// Decides the layer of every video `pk` receives and applies it: new
@@ -292,7 +321,7 @@ impl Engine {
             }
             let mut layers = [0u64; LAYERS];
             for l in &up.layers {
-                layers[usize::from(l.spatial.min(LAYERS as u8 - 1))] = l.meter.rate(now);
+                layers[usize::from(l.spatial.min(LAYERS as u8 - 1))] = l.offered_rate(now);
             }
             let max_layer = match p.tile_limits.get(&up.id) {
                 None => LAYERS as u8 - 1,

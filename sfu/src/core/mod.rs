@@ -7,6 +7,7 @@ mod control;
 mod engine;
 pub mod events;
 mod forward;
+mod idle;
 pub mod ids;
 pub mod keyframe;
 mod layers;

@@ -160,7 +160,8 @@ impl Meetings {
             | SfuEvent::ActiveSpeaker { room, .. }
             | SfuEvent::PeerStats { room, .. }
             | SfuEvent::VideoPaused { room, .. }
-            | SfuEvent::VideoResumed { room, .. } => *room,
+            | SfuEvent::VideoResumed { room, .. }
+            | SfuEvent::LayersWanted { room, .. } => *room,
         };
         if matches!(event, SfuEvent::PeerStats { .. } | SfuEvent::KeyframeNeeded { .. }) {
             return;

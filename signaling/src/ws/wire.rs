@@ -107,6 +107,7 @@ pub fn message(notice: Notice) -> ServerMsg {
             ServerMsg::VideoPaused { track: t.to_string(), reason: huiyi_protocol::PauseReason::Bandwidth }
         }
         Notice::VideoResumed(t) => ServerMsg::VideoResumed { track: t.to_string() },
+        Notice::Layers { mid, active } => ServerMsg::Layers { mid, active },
         Notice::ActiveSpeaker(participant) => ServerMsg::ActiveSpeaker { participant },
         Notice::Chat { from, name, text, at } => ServerMsg::Chat { from, name, text, at },
         Notice::State(s) => ServerMsg::MeetingState { state: state(s) },

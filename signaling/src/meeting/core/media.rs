@@ -219,6 +219,16 @@ impl Core {
                     self.notify(&pid, Notice::VideoResumed(track));
                 }
             }
+            SfuEvent::LayersWanted { peer, mid, active, .. } => {
+                if let Some(pid) = self.pid_of(peer) {
+                    // The rids the client names its layers by (web-client/media.js).
+                    let rids = active
+                        .iter()
+                        .filter_map(|l| ["q", "h", "f"].get(usize::from(*l)))
+                        .map(|r| r.to_string());
+                    self.notify(&pid, Notice::Layers { mid, active: rids.collect() });
+                }
+            }
             SfuEvent::PeerConnected { .. } | SfuEvent::KeyframeNeeded { .. } | SfuEvent::PeerStats { .. } => {
             }
         }

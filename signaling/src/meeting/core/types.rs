@@ -150,6 +150,13 @@ pub enum Notice {
     VideoPaused(TrackId),
     /// … and resumed.
     VideoResumed(TrackId),
+    /// To a publisher: send only these simulcast layers (rids) on this m-line.
+    Layers {
+        /// The m-line.
+        mid: String,
+        /// The rids to send.
+        active: Vec<String>,
+    },
     /// The loudest speaker changed.
     ActiveSpeaker(Option<String>),
     /// A chat message.
