@@ -13,12 +13,9 @@ impl Core {
         if p.view.role == Role::Observer && sdp_sends_media(&sdp) {
             return self.refuse(pid, Refusal::forbidden("observers (列席) cannot publish audio or video"));
         }
-        // One participant that cannot decode VP8 (it offers video without
-        // it) moves the meeting to H.264 for good: everyone republishes.
-        if self.state.video_codec == VideoCodec::Vp8 && video_without_vp8(&sdp) {
-            tracing::info!(participant = pid, "a participant without VP8: the meeting's video goes to H.264");
-            self.state.video_codec = VideoCodec::H264;
-            self.send_state();
+        if let Some(codecs) = video_codecs(&sdp) {
+            p.video_codecs = Some(codecs);
+            self.choose_video_codec();
         }
         let p = self.participants.get_mut(pid).expect("checked by caller");
         if restart {
@@ -254,9 +251,33 @@ fn sdp_sends_media(sdp: &str) -> bool {
     sending.into_iter().any(|s| s)
 }
 
-/// True if the SDP has a video m-line whose codecs include H.264 but not
-/// VP8 (a participant that can only do H.264).
-fn video_without_vp8(sdp: &str) -> bool {
+impl Core {
+    /// One participant that cannot do VP8 (it offers video without it)
+    /// moves the meeting to H.264 for good, and everyone republishes: but
+    /// only if everyone who offered video can do H.264 (Firefox without its
+    /// downloaded H.264 plugin cannot). Otherwise VP8 stays, and the
+    /// H.264-only participant sees no video of the VP8 publishers.
+    fn choose_video_codec(&mut self) {
+        if self.state.video_codec != VideoCodec::Vp8 {
+            return;
+        }
+        let known: Vec<(bool, bool)> = self.participants.values().filter_map(|p| p.video_codecs).collect();
+        let needs_h264 = known.iter().any(|(vp8, h264)| *h264 && !*vp8);
+        if !needs_h264 {
+            return;
+        }
+        if known.iter().all(|(_, h264)| *h264) {
+            tracing::info!(meeting = %self.id, "a participant without VP8: the meeting's video goes to H.264");
+            self.state.video_codec = VideoCodec::H264;
+            self.send_state();
+        } else {
+            tracing::warn!(meeting = %self.id, "a participant without VP8 and one without H.264: no common video codec; VP8 stays");
+        }
+    }
+}
+
+/// The video codecs an SDP offers, (VP8, H.264), if it has a video m-line.
+fn video_codecs(sdp: &str) -> Option<(bool, bool)> {
     let mut sections: Vec<(bool, bool, bool)> = Vec::new(); // (video, vp8, h264)
     for line in sdp.lines().map(str::trim) {
         if let Some(m) = line.strip_prefix("m=") {
@@ -270,7 +291,18 @@ fn video_without_vp8(sdp: &str) -> bool {
             }
         }
     }
-    sections.iter().any(|(video, vp8, h264)| *video && *h264 && !*vp8)
+    let video: Vec<_> = sections.into_iter().filter(|(video, ..)| *video).collect();
+    if video.is_empty() {
+        return None;
+    }
+    Some((video.iter().any(|(_, vp8, _)| *vp8), video.iter().any(|(_, _, h264)| *h264)))
+}
+
+/// True if the SDP has a video m-line whose codecs include H.264 but not
+/// VP8 (a participant that can only do H.264).
+#[cfg(test)]
+fn video_without_vp8(sdp: &str) -> bool {
+    video_codecs(sdp).is_some_and(|(vp8, h264)| h264 && !vp8)
 }
 
 #[cfg(test)]

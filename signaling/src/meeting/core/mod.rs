@@ -246,6 +246,8 @@ struct Participant {
     /// The server offer waiting for this participant's answer (re-sent on resume).
     pending_offer: Option<Notice>,
     gone_since: Option<Instant>,
+    /// The video codecs its offers list (VP8, H.264), once it offered video.
+    video_codecs: Option<(bool, bool)>,
 }
 
 struct Published {

@@ -79,6 +79,7 @@ impl Core {
                         tiles: Vec::new(),
                         pending_offer: None,
                         gone_since: None,
+                        video_codecs: None,
                     },
                 );
                 tracing::info!(meeting = %self.id, participant = %pid, role = ?guest.role, "participant joined");

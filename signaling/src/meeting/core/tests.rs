@@ -357,3 +357,17 @@ fn a_participant_without_vp8_moves_the_meeting_to_h264_for_everyone() {
         "the offer itself goes on to the media plane"
     );
 }
+
+#[test]
+fn no_switch_to_h264_while_someone_cannot_decode_it() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("firefox", Role::Venue);
+    sim.join("kit", Role::Venue);
+    // Firefox without its downloaded H.264 plugin offers VP8 only.
+    let vp8_only = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=sendonly\r\n";
+    sim.ask("firefox", Request::Publish { sdp: vp8_only.into(), tracks: vec![], restart: false });
+    let h264_only = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=sendonly\r\n";
+    sim.ask("kit", Request::Publish { sdp: h264_only.into(), tracks: vec![], restart: false });
+    assert_eq!(sim.state().video_codec, huiyi_protocol::VideoCodec::Vp8, "VP8 stays: Firefox could not decode H.264");
+}
