@@ -2,7 +2,7 @@
 // one browser process per participant (as real venues are separate PCs).
 
 import { chromium } from 'playwright-core';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,13 +35,17 @@ const FLAGS = [
 /// run in the page before its own (page.addInitScript), e.g. to ask the
 /// fake camera for another resolution.
 export async function participant(url, { width = 1000, height = 700, init = null } = {}) {
-  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'huiyi-chromium-')), {
+  const profile = mkdtempSync(join(tmpdir(), 'huiyi-chromium-'));
+  const removeProfile = () => rmSync(profile, { recursive: true, force: true });
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: FLAGS,
     viewport: { width, height },
     permissions: ['camera', 'microphone'],
-  });
+  }).catch((e) => { removeProfile(); throw e; });
+  const close = browser.close.bind(browser);
+  browser.close = async (...args) => { try { await close(...args); } finally { removeProfile(); } };
   const page = browser.pages()[0] || await browser.newPage();
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need: Debian's Chromium (never a downloaded
-# browser), CJK fonts for readable screenshots, nftables (the reach tests'
-# firewalls, as root), and playwright-core from npm.
+# Installs what the browser tests need: Debian's Chromium and Firefox ESR
+# (never a downloaded browser), CJK and emoji fonts for readable screenshots,
+# nftables (the reach tests' firewalls, as root), and playwright-core from npm.
 # Idempotent; safe to run before every test run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +9,11 @@ if [ ! -x /usr/lib/chromium/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+if [ ! -x /usr/lib/firefox-esr/firefox-esr ] || ! dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq firefox-esr fonts-noto-cjk fonts-noto-color-emoji >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq firefox-esr fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
 fi
 if [ "$(id -u)" = 0 ] && ! command -v nft >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

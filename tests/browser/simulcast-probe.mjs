@@ -8,7 +8,8 @@
 // at the end the error / video_paused / video_resumed notices each page got.
 // A report, no assertions.
 //
-// Firefox needs the server's media on a non-loopback address (firefox.mjs).
+// Firefox runs with the permission and loopback preferences of firefox.mjs:
+// the server's media may stay on 127.0.0.1.
 //
 //   HUIYI_BASE=http://127.0.0.1:8470 node simulcast-probe.mjs
 //   PROBE_N (2..4 participants), PROBE_S (seconds, 20), PROBE_CAM (the first
