@@ -117,3 +117,30 @@ async fn weak_listeners_get_a_lower_layer_of_a_simulcast_plenary() {
     assert_eq!(fine.mostly, [0, 0, 2], "each of them: {fine:?}");
     assert!(report.layer_switches.is_some(), "the server's counters were read");
 }
+
+/// Every participant over ICE-TCP (RFC 6544 active, RFC 4571 frames) to the
+/// worker's passive candidate: the listeners receive the sender's audio and
+/// video, and the server counts them as TCP peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_plenary_over_ice_tcp_is_received_in_full() {
+    let server = Server::start("tcp").await;
+    let mut scenario = Scenario::named("county-plenary").expect("scenario");
+    scenario.listeners = 4;
+    scenario.video_bps = 300_000;
+    scenario.tcp_share = 1.0;
+    let report = server.run(&scenario, Duration::from_secs(2), Duration::from_secs(3)).await;
+
+    assert_eq!((report.joined, report.participants), (5, 5), "everyone joined over TCP: {report:?}");
+    assert_eq!(report.tcp_participants, 5);
+    // One sender (50 audio packets and at least 25 video packets a second)
+    // to 4 receivers; the bounds leave room for a busy machine.
+    assert!(report.audio_packets_per_sec > 4.0 * 25.0, "the listeners receive audio: {report:?}");
+    assert!(report.video_packets_per_sec > 4.0 * 12.0, "the listeners receive video: {report:?}");
+    assert!(report.loss < 0.01, "nothing lost on loopback: {report:?}");
+    assert_eq!(report.tcp_drops, 0, "the participants' TCP backlogs never filled: {report:?}");
+    // Read from /metrics at the end of the measured window, while everyone is connected.
+    let tcp_peers = report.server_peers_tcp.expect("huiyi_media_peers{transport=\"tcp\"}");
+    let tcp_connections = report.server_tcp_connections.expect("huiyi_media_tcp_connections");
+    assert!(tcp_peers > 0 && tcp_connections > 0, "the server sees TCP peers: {report:?}");
+    assert_eq!(report.server_peers_udp, Some(0), "and none over UDP: {report:?}");
+}

@@ -4,6 +4,8 @@
 //!     huiyi-load county-plenary                      # against http://127.0.0.1:8470
 //!     huiyi-load discussion --target both --janus ws://127.0.0.1:8188
 //!     huiyi-load county-plenary --simulcast --weak-share 0.33 --link-kbps 300 --loss 5 --rtt 80
+//!     huiyi-load discussion --transport tcp          # media over ICE-TCP
+//!     huiyi-load county-plenary --tcp-share 0.5      # half over ICE-TCP, half over UDP
 //!
 //! Prints a line each second and, at the end, a table; writes the report
 //! as JSON (`--out`).
@@ -17,6 +19,7 @@ use huiyi_bench::load::huiyi::Huiyi;
 use huiyi_bench::load::janus::Janus;
 use huiyi_bench::load::link::{LinkSpec, QUEUE_PACKETS};
 use huiyi_bench::load::stats::{find_process, table, Report};
+use huiyi_bench::load::tcp::Transport;
 use huiyi_bench::load::{run, RunConfig, Scenario};
 
 #[derive(Parser, Debug)]
@@ -73,6 +76,14 @@ struct Args {
     /// is given.
     #[arg(long)]
     weak_share: Option<f64>,
+    /// How the participants' media travels: udp, or tcp (ICE-TCP: one
+    /// connection to the server's passive TCP candidate, RFC 4571 framing).
+    #[arg(long, default_value = "udp")]
+    transport: Transport,
+    /// The share (0 to 1) of each meeting's senders, and of its listeners,
+    /// whose media goes over ICE-TCP; the rest over UDP.
+    #[arg(long, conflicts_with = "transport")]
+    tcp_share: Option<f64>,
     /// Joins per second.
     #[arg(long, default_value_t = 20.0)]
     join_rate: f64,
@@ -113,6 +124,15 @@ fn main() -> Result<()> {
     scenario.fps = args.fps;
     scenario.simulcast |= args.simulcast;
     weak_line(&args, &mut scenario)?;
+    scenario.tcp_share = match (args.tcp_share, args.transport) {
+        (Some(share), _) if (0.0..=1.0).contains(&share) => share,
+        (Some(_), _) => bail!("--tcp-share must be between 0 and 1"),
+        (None, Transport::Tcp) => 1.0,
+        (None, Transport::Udp) => 0.0,
+    };
+    if scenario.tcp_share > 0.0 && scenario.link.is_some() {
+        bail!("weak lines are simulated over UDP only: no --tcp-share or --transport tcp with them");
+    }
     if scenario.participants() == 0 || scenario.participants() > 2000 {
         bail!("between 1 and 2000 participants, please");
     }
@@ -169,6 +189,7 @@ fn main() -> Result<()> {
             "listeners": scenario.listeners, "video_kbps": args.video_kbps, "fps": args.fps,
             "join_rate": args.join_rate, "duration_secs": args.duration, "settle_secs": args.settle,
             "simulcast": scenario.simulcast, "link": scenario.link, "weak_share": scenario.weak_share,
+            "tcp_share": scenario.tcp_share,
             "reports": reports,
         }))?;
         std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;

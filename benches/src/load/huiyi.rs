@@ -80,6 +80,7 @@ impl Target for Huiyi {
             shared.cfg.bind,
             seat.media,
             seat.link,
+            seat.transport,
             shared.totals.clone(),
             std::time::Instant::now(),
         )

@@ -130,7 +130,9 @@ impl Janus {
         shared: &RunShared,
         began: std::time::Instant,
     ) -> Result<(PeerHandle, u64)> {
-        let peer = Peer::new(shared.cfg.bind, seat.media, seat.link, shared.totals.clone(), began).await?;
+        let peer =
+            Peer::new(shared.cfg.bind, seat.media, seat.link, seat.transport, shared.totals.clone(), began)
+                .await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let joined = s
@@ -163,7 +165,8 @@ impl Janus {
         began: std::time::Instant,
     ) -> Result<PeerHandle> {
         let media = super::peer::Media { audio: false, video_bps: 0, fps: seat.media.fps, simulcast: false };
-        let peer = Peer::new(shared.cfg.bind, media, seat.link, shared.totals.clone(), began).await?;
+        let peer = Peer::new(shared.cfg.bind, media, seat.link, seat.transport, shared.totals.clone(), began)
+            .await?;
         let peer = PeerHandle::spawn(peer);
         let h = s.attach().await?;
         let streams: Vec<Value> = feeds.iter().map(|f| json!({"feed": f})).collect();

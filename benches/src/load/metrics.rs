@@ -13,6 +13,15 @@ pub struct ServerCounters {
     pub layer_switches: u64,
     /// `huiyi_media_videos_paused_total`.
     pub videos_paused: u64,
+    /// `huiyi_media_peers{transport="udp"}`: connected peers over UDP now.
+    pub peers_udp: Option<u64>,
+    /// `huiyi_media_peers{transport="tcp"}`: connected peers over ICE-TCP now.
+    pub peers_tcp: Option<u64>,
+    /// `huiyi_media_tcp_connections`: ICE-TCP connections open now.
+    pub tcp_connections: Option<u64>,
+    /// `huiyi_media_tcp_send_overflows_total`: datagrams not sent over
+    /// ICE-TCP because a connection's backlog was full.
+    pub tcp_send_overflows: Option<u64>,
 }
 
 /// Reads the counters from `host:port` (`http://host:port/metrics`);
@@ -40,6 +49,10 @@ pub fn parse(text: &str) -> Option<ServerCounters> {
     Some(ServerCounters {
         layer_switches: value("huiyi_media_layer_switches_total")?,
         videos_paused: value("huiyi_media_videos_paused_total")?,
+        peers_udp: value("huiyi_media_peers{transport=\"udp\"}"),
+        peers_tcp: value("huiyi_media_peers{transport=\"tcp\"}"),
+        tcp_connections: value("huiyi_media_tcp_connections"),
+        tcp_send_overflows: value("huiyi_media_tcp_send_overflows_total"),
     })
 }
 
@@ -59,8 +72,18 @@ mod tests {
     fn the_counters_are_read_from_the_exposition() {
         let text = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n\
             # HELP huiyi_media_layer_switches_total x\n# TYPE huiyi_media_layer_switches_total counter\n\
-            huiyi_media_layer_switches_total 12\nhuiyi_media_videos_paused_total 3\nhuiyi_meetings 1\n";
-        assert_eq!(parse(text), Some(ServerCounters { layer_switches: 12, videos_paused: 3 }));
+            huiyi_media_layer_switches_total 12\nhuiyi_media_videos_paused_total 3\nhuiyi_meetings 1\n\
+            huiyi_media_peers{transport=\"udp\"} 2\nhuiyi_media_peers{transport=\"tcp\"} 5\n\
+            huiyi_media_tcp_connections 6\n";
+        let expected = ServerCounters {
+            layer_switches: 12,
+            videos_paused: 3,
+            peers_udp: Some(2),
+            peers_tcp: Some(5),
+            tcp_connections: Some(6),
+            tcp_send_overflows: None,
+        };
+        assert_eq!(parse(text), Some(expected));
         assert_eq!(parse("huiyi_meetings 1\n"), None);
     }
 

@@ -13,12 +13,14 @@
 //! ([`audience`]).
 
 pub mod audience;
+pub mod handle;
 pub mod huiyi;
 pub mod janus;
 pub mod link;
 pub mod metrics;
 pub mod peer;
 pub mod stats;
+pub mod tcp;
 pub mod video;
 
 use std::sync::Arc;
@@ -28,7 +30,10 @@ use anyhow::Result;
 use link::LinkSpec;
 use metrics::ServerCounters;
 use peer::{Media, PeerResult};
-use stats::{ms, process_usage, quantile, Report, Snapshot, Totals};
+use stats::{
+    busiest_thread, machine_usage, ms, process_usage, quantile, thread_usage, Report, Snapshot, Totals,
+};
+use tcp::Transport;
 use tokio::sync::watch;
 
 /// The shape of a load.
@@ -54,6 +59,9 @@ pub struct Scenario {
     pub link: Option<LinkSpec>,
     /// The share (0..1) of each meeting's audience behind `link`.
     pub weak_share: f64,
+    /// The share (0..1) of each meeting's senders, and of its listeners,
+    /// whose media goes over ICE-TCP (the rest: UDP).
+    pub tcp_share: f64,
 }
 
 impl Scenario {
@@ -89,6 +97,7 @@ impl Scenario {
             simulcast: link.is_some(),
             link,
             weak_share: if link.is_some() { 1.0 / 3.0 } else { 1.0 },
+            tcp_share: 0.0,
         })
     }
 
@@ -114,7 +123,16 @@ impl Scenario {
                 };
                 let link = if audience_senders { self.link_for(i, self.senders) } else { None };
                 let name = format!("会场{room}-{i}");
-                seats.push(Seat { room, name, media, sender: true, link, audience: audience_senders });
+                let transport = self.transport_for(i, self.senders);
+                seats.push(Seat {
+                    room,
+                    name,
+                    media,
+                    sender: true,
+                    link,
+                    transport,
+                    audience: audience_senders,
+                });
             }
         }
         for room in 0..self.rooms {
@@ -122,7 +140,8 @@ impl Scenario {
                 let media = Media { audio: false, video_bps: 0, fps: self.fps, simulcast: false };
                 let link = self.link_for(i, self.listeners);
                 let name = format!("收看{room}-{i}");
-                seats.push(Seat { room, name, media, sender: false, link, audience: true });
+                let transport = self.transport_for(i, self.listeners);
+                seats.push(Seat { room, name, media, sender: false, link, transport, audience: true });
             }
         }
         seats
@@ -131,14 +150,30 @@ impl Scenario {
     /// The line of the `i`th of `n` audience members of a meeting: the weak
     /// one for `weak_share` of them, spread evenly (0.33 of 6: the 2nd, 5th).
     fn link_for(&self, i: usize, n: usize) -> Option<LinkSpec> {
-        let weak = (self.weak_share.clamp(0.0, 1.0) * n as f64).round() as usize;
-        ((i + 1) * weak / n.max(1) > i * weak / n.max(1)).then_some(self.link?)
+        spread(self.weak_share, i, n).then_some(self.link?)
+    }
+
+    /// The transport of the `i`th of `n` senders (or listeners) of a meeting:
+    /// TCP for `tcp_share` of them, spread evenly.
+    fn transport_for(&self, i: usize, n: usize) -> Transport {
+        if spread(self.tcp_share, i, n) {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        }
     }
 
     /// Participants in all.
     pub fn participants(&self) -> usize {
         self.rooms * (self.senders + self.listeners)
     }
+}
+
+/// Whether the `i`th of `n` is among `share` of them, spread evenly (0.33
+/// of 6: the 2nd and the 5th).
+fn spread(share: f64, i: usize, n: usize) -> bool {
+    let picked = (share.clamp(0.0, 1.0) * n as f64).round() as usize;
+    (i + 1) * picked / n.max(1) > i * picked / n.max(1)
 }
 
 /// One simulated participant.
@@ -154,6 +189,8 @@ pub struct Seat {
     pub sender: bool,
     /// The weak line it sits behind, if any.
     pub link: Option<LinkSpec>,
+    /// How its media travels.
+    pub transport: Transport,
     /// Counted in the audience figures (weak and unrestricted).
     pub audience: bool,
 }
@@ -256,7 +293,9 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     let (a, cpu_a, gen_a, t_a) =
         (totals.snapshot(), cfg.server_pid.and_then(process_usage), process_usage(me), Instant::now());
     let (fb_a, _) = (totals.feedback(), ());
+    let (threads_a, machine_a) = (cfg.server_pid.map(thread_usage).unwrap_or_default(), machine_usage());
     tokio::time::sleep(cfg.duration).await;
+    let (threads_b, machine_b) = (cfg.server_pid.map(thread_usage).unwrap_or_default(), machine_usage());
     let (b, cpu_b, gen_b, secs) = (
         totals.snapshot(),
         cfg.server_pid.and_then(process_usage),
@@ -299,9 +338,19 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         r.weak = Some(audience::Audience::of(&results, true, secs));
         r.unrestricted = Some(audience::Audience::of(&results, false, secs));
     }
+    if let Some((name, cpu)) = busiest_thread(&threads_a, &threads_b) {
+        (r.server_busiest_thread, r.server_busiest_thread_cpu) = (name, cpu / secs);
+    }
+    if let (Some((busy_a, steal_a)), Some((busy_b, steal_b))) = (machine_a, machine_b) {
+        (r.machine_cpu, r.machine_steal) = ((busy_b - busy_a) / secs, (steal_b - steal_a) / secs);
+    }
     if let (Some(x), Some(y)) = (counters_before, counters_after) {
         r.layer_switches = Some(y.layer_switches.saturating_sub(x.layer_switches));
         r.videos_paused = Some(y.videos_paused.saturating_sub(x.videos_paused));
+        r.server_tcp_send_overflows =
+            y.tcp_send_overflows.map(|n| n.saturating_sub(x.tcp_send_overflows.unwrap_or(0)));
+        (r.server_peers_udp, r.server_peers_tcp) = (y.peers_udp, y.peers_tcp);
+        r.server_tcp_connections = y.tcp_connections;
     }
     Ok(r)
 }
@@ -328,6 +377,7 @@ fn report(
     let mut joins: Vec<f64> = Vec::new();
     let mut latency: Vec<u32> = Vec::new();
     let (mut expected, mut received, mut late) = (0u64, 0u64, 0u64);
+    let mut video = 0u64;
     for seat in results {
         // A participant has joined when all its peer connections are up.
         let times: Vec<_> = seat.peers.iter().map(|p| p.join_time).collect();
@@ -339,8 +389,14 @@ fn report(
             expected += p.reception.0;
             received += p.reception.1;
             late += p.reception.2;
+            video += p.video.packets;
+            r.tcp_drops += p.tcp_drops;
         }
     }
+    // Both count the packets of the measured window.
+    r.video_packets_per_sec = video as f64 / secs.max(1e-9);
+    r.audio_packets_per_sec = received.saturating_sub(video) as f64 / secs.max(1e-9);
+    r.tcp_participants = scenario.seats().iter().filter(|s| s.transport == Transport::Tcp).count();
     r.joined = joins.len();
     joins.sort_by(f64::total_cmp);
     r.join_ms_p50 = quantile(&joins, 0.5);
@@ -387,5 +443,26 @@ async fn live_lines(totals: Arc<Totals>, planned: usize, on: bool) {
             );
         }
         last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tcp_share_is_spread_over_senders_and_listeners() {
+        let mut s = Scenario::named("discussion").expect("scenario");
+        let tcp = |s: &Scenario, sender: bool| {
+            s.seats().iter().filter(|x| x.sender == sender && x.transport == Transport::Tcp).count()
+        };
+        assert_eq!((tcp(&s, true), tcp(&s, false)), (0, 0), "UDP by default");
+        s.tcp_share = 0.5;
+        assert_eq!((tcp(&s, true), tcp(&s, false)), (3, 12), "half of 6 senders and of 24 listeners");
+        let listeners: Vec<bool> =
+            s.seats().iter().filter(|x| !x.sender).map(|x| x.transport == Transport::Tcp).take(4).collect();
+        assert_eq!(listeners, [false, true, false, true], "every other one");
+        s.tcp_share = 1.0;
+        assert_eq!((tcp(&s, true), tcp(&s, false)), (6, 24));
     }
 }

@@ -1,5 +1,6 @@
 //! One simulated endpoint: a real WebRTC peer (str0m: ICE, DTLS, SRTP) on
-//! its own UDP socket, sending synthetic media and measuring what arrives.
+//! its own UDP socket, or on one ICE-TCP connection to the server
+//! ([`super::tcp`]), sending synthetic media and measuring what arrives.
 //!
 //! Video is VP8-shaped, one stream or three simulcast layers
 //! ([`super::video`]), split into packets of at most [`MTU_PAYLOAD`] bytes.
@@ -15,17 +16,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+pub use super::handle::PeerHandle;
 use super::link::{Link, LinkSpec};
 use super::stats::Totals;
+use super::tcp::{TcpPath, Transport};
 use super::video::{VideoReceived, VideoSender};
 
 /// Largest RTP payload written.
@@ -75,6 +78,9 @@ pub struct Peer {
     video_rx: VideoReceived,
     /// The weak line, each way: to this peer, from this peer.
     link: Option<(Link, Link)>,
+    transport: Transport,
+    /// The ICE-TCP connection, once the server's SDP has named its candidate.
+    tcp: Option<TcpPath>,
     /// ICE and DTLS are up.
     pub connected: bool,
     /// Time from `started` to connected.
@@ -92,14 +98,21 @@ pub(crate) fn wallclock_us() -> u64 {
 }
 
 impl Peer {
-    /// A peer on a new socket bound to `bind` (port 0), behind `link` if given.
+    /// A peer on a new socket bound to `bind` (port 0), behind `link` if
+    /// given. Over TCP its only candidate is the connection's, made when the
+    /// server's SDP arrives ([`Peer::connect_tcp`]); the UDP socket stays
+    /// unused (its address names the peer in the counters).
     pub async fn new(
         bind: std::net::IpAddr,
         media: Media,
         link: Option<LinkSpec>,
+        transport: Transport,
         totals: Arc<Totals>,
         started: Instant,
     ) -> Result<Peer> {
+        if transport == Transport::Tcp && link.is_some() {
+            bail!("a weak line over ICE-TCP is not simulated");
+        }
         let socket = UdpSocket::bind(SocketAddr::new(bind, 0)).await.context("bind a UDP socket")?;
         let local = socket.local_addr()?;
         let now = Instant::now();
@@ -110,7 +123,9 @@ impl Peer {
             .enable_vp8(true)
             .set_stats_interval(Some(Duration::from_secs(1)))
             .build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| anyhow!("candidate: {e}"))?);
+        if transport == Transport::Udp {
+            rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| anyhow!("candidate: {e}"))?);
+        }
         // Each peer's losses are its own, and repeatable for a given port.
         let seed = u64::from(local.port()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let link = link.map(|spec| (Link::new(spec, seed), Link::new(spec, seed ^ 0x5555)));
@@ -130,6 +145,8 @@ impl Peer {
             rx: HashMap::new(),
             video_rx: VideoReceived::default(),
             link,
+            transport,
+            tcp: None,
             connected: false,
             join_time: None,
             started,
@@ -177,6 +194,26 @@ impl Peer {
         Ok(answer.to_sdp_string())
     }
 
+    /// Over TCP: connects to the passive candidate in the server's `sdp`
+    /// and adds the connection's active candidate, unless connected already.
+    pub async fn connect_tcp(&mut self, sdp: &str) -> Result<()> {
+        if self.transport != Transport::Tcp || self.tcp.is_some() {
+            return Ok(());
+        }
+        let remote = super::tcp::passive_candidate(sdp)
+            .ok_or_else(|| anyhow!("the server's SDP has no passive TCP candidate"))?;
+        let path = TcpPath::connect(remote).await?;
+        let candidate = Candidate::builder()
+            .tcp()
+            .host(path.local)
+            .tcptype(TcpType::Active)
+            .build()
+            .map_err(|e| anyhow!("candidate: {e}"))?;
+        self.rtc.add_local_candidate(candidate);
+        self.tcp = Some(path);
+        Ok(())
+    }
+
     /// Waits for a datagram or until `deadline`; handles it; sends what is due.
     pub async fn step(&mut self, deadline: Instant) -> Result<()> {
         let sleep = tokio::time::sleep_until(deadline.into());
@@ -185,9 +222,38 @@ impl Peer {
                 let (n, from) = r?;
                 self.input_datagram(n, from)?;
             }
+            r = super::tcp::ready(self.tcp.as_ref()) => self.input_tcp(r?)?,
             () = sleep => {}
         }
         self.tick()
+    }
+
+    /// Moves what the ICE-TCP connection has: the backlog out, and each
+    /// frame in, draining str0m's output after each (its contract).
+    fn input_tcp(&mut self, ready: tokio::io::Ready) -> Result<()> {
+        let Some(path) = self.tcp.as_mut() else { return Ok(()) };
+        let (local, remote) = (path.local, path.remote);
+        let mut gone = path.io(ready).err();
+        while gone.is_none() {
+            let Some(path) = self.tcp.as_mut() else { break };
+            let n = match path.inbox.pop(&mut self.buf) {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(_) => {
+                    gone = Some(anyhow!("a bad ICE-TCP frame from the server"));
+                    break;
+                }
+            };
+            let Ok(contents) = self.buf[..n].try_into() else { continue };
+            receive(&mut self.rtc, Protocol::Tcp, local, remote, contents)?;
+            self.drain()?;
+        }
+        if let Some(e) = gone {
+            // str0m notices the silence and disconnects; the run reports it.
+            self.tcp = None;
+            eprintln!("peer {local}: {e:#}");
+        }
+        Ok(())
     }
 
     fn input_datagram(&mut self, n: usize, from: SocketAddr) -> Result<()> {
@@ -197,7 +263,7 @@ impl Peer {
             return Ok(());
         }
         let Ok(contents) = self.buf[..n].try_into() else { return Ok(()) };
-        receive(&mut self.rtc, self.local, from, contents)
+        receive(&mut self.rtc, Protocol::Udp, self.local, from, contents)
     }
 
     /// Moves what the line has carried: datagrams that reached this peer
@@ -206,7 +272,7 @@ impl Peer {
         let Some((down, up)) = self.link.as_mut() else { return Ok(()) };
         while let Some((from, bytes)) = down.pop_arrived(now) {
             let Ok(contents) = bytes.as_slice().try_into() else { continue };
-            receive(&mut self.rtc, self.local, from, contents)?;
+            receive(&mut self.rtc, Protocol::Udp, self.local, from, contents)?;
         }
         while let Some((to, bytes)) = up.pop_arrived(now) {
             if self.socket.try_send_to(&bytes, to).is_ok() {
@@ -248,6 +314,14 @@ impl Peer {
         loop {
             match self.rtc.poll_output().map_err(|e| anyhow!("output: {e}"))? {
                 Output::Timeout(_) => return Ok(()),
+                Output::Transmit(t) if t.proto == Protocol::Tcp => {
+                    let Some(path) = self.tcp.as_mut().filter(|p| p.remote == t.destination) else {
+                        continue;
+                    };
+                    if path.send(&t.contents).unwrap_or(false) {
+                        self.totals.add_sent(t.contents.len());
+                    }
+                }
                 Output::Transmit(t) => {
                     if let Some((_, up)) = self.link.as_mut() {
                         up.push(Instant::now(), t.destination, &t.contents);
@@ -352,12 +426,13 @@ impl Peer {
     }
 
     /// What this peer measured, handed over as it stops.
-    fn result(&mut self) -> PeerResult {
+    pub(crate) fn result(&mut self) -> PeerResult {
         PeerResult {
             join_time: self.join_time,
             reception: self.reception(),
             latency_us: std::mem::take(&mut self.latency_us),
             video: self.video_rx,
+            tcp_drops: self.tcp.as_ref().map_or(0, |p| p.dropped),
             link: self.link.as_ref().map(|(down, up)| LinkDrops {
                 queue_in: down.dropped_queue,
                 loss_in: down.dropped_loss,
@@ -368,17 +443,15 @@ impl Peer {
     }
 }
 
-/// Hands a datagram that reached this peer to its state machine.
+/// Hands a datagram that reached this peer at `local` to its state machine.
 fn receive(
     rtc: &mut Rtc,
+    proto: Protocol,
     local: SocketAddr,
     from: SocketAddr,
     contents: str0m::net::DatagramRecv<'_>,
 ) -> Result<()> {
-    let input = Input::Receive(
-        Instant::now(),
-        Receive { proto: Protocol::Udp, source: from, destination: local, contents },
-    );
+    let input = Input::Receive(Instant::now(), Receive { proto, source: from, destination: local, contents });
     if rtc.accepts(&input) {
         rtc.handle_input(input).map_err(|e| anyhow!("input: {e}"))?;
     }
@@ -421,6 +494,8 @@ pub struct PeerResult {
     pub video: VideoReceived,
     /// Behind a weak line: what the line dropped, over the whole run.
     pub link: Option<LinkDrops>,
+    /// Over ICE-TCP: datagrams not sent because the backlog was full.
+    pub tcp_drops: u64,
 }
 
 /// Datagrams a peer's weak line dropped, each way.
@@ -438,80 +513,3 @@ pub struct LinkDrops {
 
 /// An offer's SDP and its sending m-lines (`mid`, is video).
 pub type Offer = (String, Vec<(String, bool)>);
-
-enum Cmd {
-    Offer(tokio::sync::oneshot::Sender<Result<Offer>>),
-    Answer(String, tokio::sync::oneshot::Sender<Result<()>>),
-    AcceptOffer(String, tokio::sync::oneshot::Sender<Result<String>>),
-    Finish(tokio::sync::oneshot::Sender<PeerResult>),
-}
-
-/// A peer running in its own task; signaling talks to it through this.
-pub struct PeerHandle {
-    tx: tokio::sync::mpsc::Sender<Cmd>,
-}
-
-impl PeerHandle {
-    /// Starts `peer` in a task.
-    pub fn spawn(mut peer: Peer) -> PeerHandle {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(8);
-        tokio::spawn(async move {
-            loop {
-                let deadline = peer.deadline();
-                tokio::select! {
-                    cmd = rx.recv() => match cmd {
-                        Some(Cmd::Offer(reply)) => { let _ = reply.send(peer.offer()); }
-                        Some(Cmd::Answer(sdp, reply)) => { let _ = reply.send(peer.accept_answer(&sdp)); }
-                        Some(Cmd::AcceptOffer(sdp, reply)) => { let _ = reply.send(peer.accept_offer(&sdp)); }
-                        Some(Cmd::Finish(reply)) => {
-                            let _ = reply.send(peer.result());
-                            return;
-                        }
-                        None => return,
-                    },
-                    r = peer.step(deadline) => if let Err(e) = r {
-                        eprintln!("peer failed: {e:#}");
-                        // Keep answering commands so the run can finish.
-                        while let Some(cmd) = rx.recv().await {
-                            if let Cmd::Finish(reply) = cmd {
-                                let _ = reply.send(peer.result());
-                                return;
-                            }
-                        }
-                        return;
-                    },
-                }
-                if let Err(e) = peer.tick() {
-                    eprintln!("peer failed: {e:#}");
-                }
-            }
-        });
-        PeerHandle { tx }
-    }
-
-    async fn call<T>(&self, make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Cmd) -> Result<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| anyhow!("peer stopped"))?;
-        rx.await.map_err(|_| anyhow!("peer stopped"))
-    }
-
-    /// See [`Peer::offer`].
-    pub async fn offer(&self) -> Result<Offer> {
-        self.call(Cmd::Offer).await?
-    }
-
-    /// See [`Peer::accept_answer`].
-    pub async fn accept_answer(&self, sdp: String) -> Result<()> {
-        self.call(|r| Cmd::Answer(sdp, r)).await?
-    }
-
-    /// See [`Peer::accept_offer`].
-    pub async fn accept_offer(&self, sdp: String) -> Result<String> {
-        self.call(|r| Cmd::AcceptOffer(sdp, r)).await?
-    }
-
-    /// Stops the peer and returns what it measured.
-    pub async fn finish(&self) -> PeerResult {
-        self.call(Cmd::Finish).await.unwrap_or_default()
-    }
-}

@@ -111,6 +111,44 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / 100.0, rss_kb * 1024))
 }
 
+/// CPU time (s) of each thread of a process (`/proc/<pid>/task`), with
+/// the thread's name.
+pub fn thread_usage(pid: u32) -> Vec<(u32, String, f64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in tasks.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.push((tid, stat[open + 1..close].to_string(), (ticks(11) + ticks(12)) as f64 / 100.0));
+    }
+    out
+}
+
+/// The thread that used the most CPU between two [`thread_usage`] readings:
+/// its name and seconds.
+pub fn busiest_thread(before: &[(u32, String, f64)], after: &[(u32, String, f64)]) -> Option<(String, f64)> {
+    after
+        .iter()
+        .map(|(tid, name, t)| {
+            let t0 = before.iter().find(|(b, _, _)| b == tid).map_or(0.0, |(_, _, t0)| *t0);
+            (name.clone(), t - t0)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// CPU time (s) of the whole machine, all cores: busy (user, nice, system,
+/// interrupts) and stolen by the hypervisor, from `/proc/stat`.
+pub fn machine_usage() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let busy = [0, 1, 2, 5, 6].iter().filter_map(|i| f.get(*i)).sum::<u64>();
+    Some((busy as f64 / 100.0, f.get(7).copied().unwrap_or(0) as f64 / 100.0))
+}
+
 /// The pid of the newest process whose command name is `name`.
 pub fn find_process(name: &str) -> Option<u32> {
     let mut found = None;
@@ -185,6 +223,16 @@ pub struct Report {
     pub server_rss_kb_per_participant: f64,
     /// The load generator's own CPU, seconds per second.
     pub loadgen_cpu: f64,
+    /// The server's busiest thread (a media worker's, normally) and its
+    /// CPU, seconds per second (1.0: its core is saturated).
+    pub server_busiest_thread: String,
+    /// Its CPU, seconds per second.
+    pub server_busiest_thread_cpu: f64,
+    /// The whole machine's busy CPU, cores (every process, the load
+    /// generator's and other tenants' included).
+    pub machine_cpu: f64,
+    /// CPU the hypervisor stole from this machine, cores.
+    pub machine_steal: f64,
     /// The audience behind the weak line (with a weak line or simulcast).
     pub weak: Option<Audience>,
     /// The rest of the audience.
@@ -194,6 +242,24 @@ pub struct Report {
     pub layer_switches: Option<u64>,
     /// Videos the server paused for a subscriber during the run.
     pub videos_paused: Option<u64>,
+    /// Participants planned over ICE-TCP (the rest over UDP).
+    pub tcp_participants: usize,
+    /// Audio RTP packets received by participants per second.
+    pub audio_packets_per_sec: f64,
+    /// Video RTP packets received by participants per second.
+    pub video_packets_per_sec: f64,
+    /// Datagrams the participants could not send over ICE-TCP (backlog full).
+    pub tcp_drops: u64,
+    /// Connected peers by transport on the server at the end of the
+    /// measured window (its `/metrics`; Huiyi only): UDP.
+    pub server_peers_udp: Option<u64>,
+    /// ICE-TCP.
+    pub server_peers_tcp: Option<u64>,
+    /// ICE-TCP connections the server held then.
+    pub server_tcp_connections: Option<u64>,
+    /// Datagrams the server dropped during the run because an ICE-TCP
+    /// connection's backlog was full.
+    pub server_tcp_send_overflows: Option<u64>,
 }
 
 impl Report {
@@ -211,7 +277,8 @@ impl Report {
 /// Prints reports side by side.
 pub fn table(reports: &[Report]) -> String {
     type Row = (&'static str, fn(&Report) -> String);
-    let rows: [Row; 20] = [
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
+    let rows: [Row; 22] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
@@ -234,6 +301,10 @@ pub fn table(reports: &[Report]) -> String {
         }),
         ("server RSS per participant (KB)", |r| format!("{:.0}", r.server_rss_kb_per_participant)),
         ("load generator CPU (s/s)", |r| format!("{:.3}", r.loadgen_cpu)),
+        ("server busiest thread (s/s)", |r| {
+            format!("{:.2} {}", r.server_busiest_thread_cpu, r.server_busiest_thread)
+        }),
+        ("machine busy / stolen (cores)", |r| format!("{:.2} / {:.2}", r.machine_cpu, r.machine_steal)),
     ];
     let mut out = format!("{:<32}", reports.first().map_or("", |r| r.scenario.as_str()));
     for r in reports {
@@ -241,7 +312,20 @@ pub fn table(reports: &[Report]) -> String {
     }
     out.push('\n');
     let rows = rows.into_iter().map(|(name, f)| (name.to_string(), reports.iter().map(f).collect()));
-    for (name, values) in rows.chain(super::audience::rows(reports)) {
+    let mut transport = Vec::new();
+    if reports.iter().any(|r| r.tcp_participants > 0 || r.server_peers_tcp.is_some_and(|n| n > 0)) {
+        let planned = reports.iter().map(|r| format!("{}/{}", r.tcp_participants, r.participants));
+        transport.push(("participants over ICE-TCP".to_string(), planned.collect()));
+        let peers =
+            reports.iter().map(|r| format!("{} / {}", opt(r.server_peers_udp), opt(r.server_peers_tcp)));
+        transport.push(("server: peers over UDP / TCP".to_string(), peers.collect()));
+        let drops = reports
+            .iter()
+            .map(|r| format!("{} / {}", opt(r.server_tcp_send_overflows), r.tcp_drops))
+            .collect();
+        transport.push(("TCP backlog drops: server / us".to_string(), drops));
+    }
+    for (name, values) in rows.chain(transport).chain(super::audience::rows(reports)) {
         out.push_str(&format!("{name:<32}"));
         for v in values {
             out.push_str(&format!("{v:>18}"));
