@@ -369,5 +369,9 @@ fn no_switch_to_h264_while_someone_cannot_decode_it() {
     sim.ask("firefox", Request::Publish { sdp: vp8_only.into(), tracks: vec![], restart: false });
     let h264_only = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=sendonly\r\n";
     sim.ask("kit", Request::Publish { sdp: h264_only.into(), tracks: vec![], restart: false });
-    assert_eq!(sim.state().video_codec, huiyi_protocol::VideoCodec::Vp8, "VP8 stays: Firefox could not decode H.264");
+    assert_eq!(
+        sim.state().video_codec,
+        huiyi_protocol::VideoCodec::Vp8,
+        "VP8 stays: Firefox could not decode H.264"
+    );
 }
