@@ -38,7 +38,14 @@ async fn serves_health_page_and_metrics_then_shuts_down_cleanly() {
     let health = get(addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
-    assert_eq!(health.matches("127.0.0.1:").count(), 2, "two media workers bound: {health}");
+    let body: serde_json::Value =
+        serde_json::from_str(health.split("\r\n\r\n").nth(1).unwrap_or("")).expect("JSON health");
+    assert_eq!(body["media_sockets"].as_array().map(Vec::len), Some(2), "two media workers bound: {health}");
+    assert_eq!(
+        body["media_tcp"].as_array().map(Vec::len),
+        Some(2),
+        "each with its ICE-TCP listener: {health}"
+    );
 
     let page = get(addr, "/").await;
     assert!(page.contains("会议 Huiyi"), "placeholder page served");

@@ -50,6 +50,9 @@ pub struct TcpCounters {
 struct Conn {
     stream: TcpStream,
     remote: SocketAddr,
+    /// The connection's own local address (the listener may be bound to
+    /// an unspecified address; str0m matches frames to its candidates by it).
+    local: SocketAddr,
     /// Bytes read and not yet a whole frame.
     inbox: Vec<u8>,
     /// Bytes to write, from `sent` on.
@@ -104,6 +107,7 @@ impl TcpMedia {
                         continue; // dropped: closed
                     }
                     let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr().unwrap_or(self.local);
                     let slot = self.conns.iter().position(Option::is_none).unwrap_or_else(|| {
                         self.conns.push(None);
                         self.conns.len() - 1
@@ -116,6 +120,7 @@ impl TcpMedia {
                     self.conns[slot] = Some(Conn {
                         stream,
                         remote,
+                        local,
                         inbox: Vec::new(),
                         outbox: Vec::new(),
                         sent: 0,
@@ -137,20 +142,20 @@ impl TcpMedia {
         self.counters.open = self.by_remote.len() as u64;
     }
 
-    /// Reads what connection `token` has; calls `deliver(remote, frame)` for
-    /// each whole frame, which says whether the frame belongs to a peer.
+    /// Reads what connection `token` has; calls `deliver(remote, local,
+    /// frame)` for each whole frame, which says whether it belongs to a peer.
     pub fn readable(
         &mut self,
         token: Token,
         registry: &Registry,
         now: Instant,
-        mut deliver: impl FnMut(SocketAddr, &[u8]) -> bool,
+        mut deliver: impl FnMut(SocketAddr, SocketAddr, &[u8]) -> bool,
     ) {
         let Some(slot) = token.0.checked_sub(FIRST_TOKEN) else { return };
         let (remote, frames, close) = match self.conns.get_mut(slot).and_then(Option::as_mut) {
             Some(c) => {
                 let (frames, end) = read_frames(c);
-                (c.remote, frames, end)
+                ((c.remote, c.local), frames, end)
             }
             None => return,
         };
@@ -159,7 +164,7 @@ impl TcpMedia {
         let mut close = close != End::Open;
         for frame in &frames {
             let first = self.conns[slot].as_ref().is_some_and(|c| c.last_frame.is_none());
-            let ours = deliver(remote, frame);
+            let ours = deliver(remote.0, remote.1, frame);
             if first && !ours {
                 close = true; // not a client of ours: garbage or a scan
                 misbehaved = true;

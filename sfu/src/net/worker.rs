@@ -273,8 +273,7 @@ impl Worker {
                 }
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
                     let engine = &mut self.engine;
-                    let local = tcp.local;
-                    tcp.readable(token, registry, now, |remote, frame| {
+                    tcp.readable(token, registry, now, |remote, local, frame| {
                         engine.handle_receive_on(now, Protocol::Tcp, remote, local, frame)
                     });
                 }
