@@ -50,6 +50,21 @@ fn received(sim: &Sim, i: usize, from: usize) -> (BTreeMap<String, [u64; 3]>, u6
     (video, audio)
 }
 
+/// The video track `peer` published.
+fn video_of(sim: &Sim, peer: PeerId) -> huiyi_sfu::TrackId {
+    sim.events
+        .iter()
+        .find_map(|e| match e {
+            SfuEvent::TrackPublished { peer: p, track, kind: huiyi_sfu::TrackKind::Video, .. }
+                if *p == peer =>
+            {
+                Some(*track)
+            }
+            _ => None,
+        })
+        .expect("a video track")
+}
+
 fn setup(seed: u64) -> Sim {
     let mut sim = sim(seed);
     sim.join_simulcast(ROOM, PeerId(1)).expect("publisher 1");
@@ -136,18 +151,6 @@ fn subscribers_on_the_lan_get_the_top_layer_of_every_video() {
 fn a_subscriber_gets_no_more_than_its_tiles_show() {
     let mut sim = setup(24);
     run(&mut sim, &[0, 1], 3_000);
-    let video_of =
-        |sim: &Sim, peer: PeerId| {
-            sim.events
-                .iter()
-                .find_map(|e| match e {
-                    SfuEvent::TrackPublished {
-                        peer: p, track, kind: huiyi_sfu::TrackKind::Video, ..
-                    } if *p == peer => Some(*track),
-                    _ => None,
-                })
-                .expect("a video track")
-        };
     let (first, second) = (video_of(&sim, PeerId(1)), video_of(&sim, PeerId(2)));
     // A thumbnail of the first, the second not shown at all.
     let now = sim.now;
@@ -172,18 +175,6 @@ fn a_subscriber_gets_no_more_than_its_tiles_show() {
 fn publishers_are_asked_to_stop_layers_nobody_receives_and_to_send_them_again() {
     let mut sim = setup(25);
     run(&mut sim, &[0, 1], 3_000);
-    let video_of =
-        |sim: &Sim, peer: PeerId| {
-            sim.events
-                .iter()
-                .find_map(|e| match e {
-                    SfuEvent::TrackPublished {
-                        peer: p, track, kind: huiyi_sfu::TrackKind::Video, ..
-                    } if *p == peer => Some(*track),
-                    _ => None,
-                })
-                .expect("a video track")
-        };
     let (first, second) = (video_of(&sim, PeerId(1)), video_of(&sim, PeerId(2)));
     let wanted = |sim: &Sim, from: usize, track| -> Vec<Vec<u8>> {
         sim.events[from..]

@@ -23,7 +23,7 @@ use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::core::events::{LeaveReason, SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
-use crate::core::negotiate::Change;
+use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
 
 /// What one engine needs to know about its environment.
@@ -318,6 +318,10 @@ impl Engine {
             None => match self.route_new_source(&input) {
                 Some(pk) => {
                     self.addrs.insert((proto, source), pk);
+                    // The transport its newest address came over (for /metrics).
+                    if let Some(p) = self.peers[pk].as_mut() {
+                        p.over_tcp = proto == Protocol::Tcp;
+                    }
                     pk
                 }
                 None => {
@@ -326,9 +330,6 @@ impl Engine {
                 }
             },
         };
-        if let Some(p) = self.peers[pk].as_mut() {
-            p.over_tcp = proto == Protocol::Tcp;
-        }
         match self.with_rtc(pk, |rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
             Some(Err(e)) => {
@@ -565,40 +566,6 @@ impl Engine {
         for p in self.peers.iter().flatten() {
             self.events.push_back(SfuEvent::PeerStats { room: p.room, peer: p.id, stats: p.counters });
         }
-    }
-}
-
-/// The server side of a connection: ICE-lite, RTP mode, and only the codecs
-/// Huiyi forwards (Opus, with RED; VP8 and H.264); with `bwe`, the send-side
-/// bandwidth estimator from that starting estimate.
-fn new_server_rtc(now: Instant, bwe: Option<u64>) -> Rtc {
-    Rtc::builder()
-        .enable_bwe(bwe.map(str0m::bwe::Bitrate::from))
-        .set_ice_lite(true)
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .enable_opus(true, true)
-        .enable_vp8(true)
-        .enable_h264(true)
-        .set_stats_interval(None)
-        .build(now)
-}
-
-pub(crate) fn parse_offer(sdp: &str) -> Result<str0m::change::SdpOffer, SfuError> {
-    str0m::change::SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))
-}
-
-fn bad_sdp<T>(r: Option<Result<T, str0m::RtcError>>) -> SfuError {
-    match r {
-        Some(Err(e)) => SfuError::BadSdp(e.to_string()),
-        _ => SfuError::BadSdp("the offer broke the peer's state machine".into()),
-    }
-}
-
-pub(crate) fn bad_sdp_from(r: Option<Result<(), str0m::RtcError>>) -> Result<(), SfuError> {
-    match r {
-        Some(Ok(())) => Ok(()),
-        other => Err(bad_sdp(other)),
     }
 }
 

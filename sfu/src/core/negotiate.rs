@@ -15,7 +15,7 @@ use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaAdded, Mid};
 
-use crate::core::engine::{bad_sdp_from, parse_offer, Engine};
+use crate::core::engine::Engine;
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, TrackId, TrackKind};
 use crate::core::layers::LayerChoice;
@@ -412,6 +412,40 @@ fn sending_sections(sdp: &str) -> Vec<(Option<String>, bool)> {
         }
     }
     sections
+}
+
+/// The server side of a connection: ICE-lite, RTP mode, and only the codecs
+/// Huiyi forwards (Opus, with RED; VP8 and H.264); with `bwe`, the send-side
+/// bandwidth estimator from that starting estimate.
+pub(crate) fn new_server_rtc(now: Instant, bwe: Option<u64>) -> str0m::Rtc {
+    str0m::Rtc::builder()
+        .enable_bwe(bwe.map(str0m::bwe::Bitrate::from))
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, true)
+        .enable_vp8(true)
+        .enable_h264(true)
+        .set_stats_interval(None)
+        .build(now)
+}
+
+pub(crate) fn parse_offer(sdp: &str) -> Result<str0m::change::SdpOffer, SfuError> {
+    str0m::change::SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))
+}
+
+pub(crate) fn bad_sdp<T>(r: Option<Result<T, str0m::RtcError>>) -> SfuError {
+    match r {
+        Some(Err(e)) => SfuError::BadSdp(e.to_string()),
+        _ => SfuError::BadSdp("the offer broke the peer's state machine".into()),
+    }
+}
+
+pub(crate) fn bad_sdp_from(r: Option<Result<(), str0m::RtcError>>) -> Result<(), SfuError> {
+    match r {
+        Some(Ok(())) => Ok(()),
+        other => Err(bad_sdp(other)),
+    }
 }
 
 /// The first `a=ice-ufrag` and `a=ice-pwd` of an SDP (Huiyi bundles every
