@@ -87,10 +87,11 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       const sent = Object.fromEntries(l1.map((l) => [l.rid, { ...l, frames: l.framesSent - (l0.find((x) => x.rid === l.rid)?.framesSent ?? 0) }]));
       for (const [rid, height] of [['h', 240], ['f', 480]]) {
         // (An encoder short of CPU lowers every layer's resolution.)
-        if (sent[rid]?.limitation !== 'cpu') assert.equal(sent[rid]?.height, height, `${rid}: ${JSON.stringify(l1)}`);
-        assert.ok(sent[rid].frames >= 10, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
+        if (sent[rid]?.limitation !== 'cpu' && sent[rid]?.active !== false) assert.equal(sent[rid]?.height, height, `${rid}: ${JSON.stringify(l1)}`);
+        // (f may already be stopped: nobody's tile needs it after 10 s.)
+        if (sent[rid]?.active !== false) assert.ok(sent[rid].frames >= 10, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
       }
-      assert.ok(sent.f.height > sent.h.height, 'f is the larger');
+      if (sent.f?.active !== false) assert.ok(sent.f.height > sent.h.height, 'f is the larger');
     });
 
     await t.test('a layer no tile shows is no longer encoded', async () => {
@@ -219,9 +220,11 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       const restarted = await c.page.evaluate(() => window.huiyi.session.pc.remoteDescription.sdp.match(/a=ice-ufrag:(.*)/)[1]);
       assert.ok(restarted, 'the server\'s credentials are in C\'s connection');
       const f0 = await frames(c.page);
-      await sleep(1500);
-      const f1 = await frames(c.page);
-      assert.ok(f1[ida] > f0[ida] && f1[idb] > f0[idb], 'C still receives A and B after the ICE restart');
+      await until(c.page, ([ida, idb, a0, b0]) => {
+        const n = (id) => [...document.querySelectorAll('.tile:not(.screen)')].find((t) => t.dataset.participant === id)
+          ?.querySelector('video').getVideoPlaybackQuality().totalVideoFrames ?? 0;
+        return n(ida) > a0 && n(idb) > b0;
+      }, [ida, idb, f0[ida], f0[idb]], 15000).catch(() => assert.fail('C still receives A and B after the ICE restart'));
       await a.page.evaluate(() => { clearInterval(window.__paint); return window.huiyi.session.removeScreen(); });
       await until(c.page, () => !document.querySelector('.tile.screen'));
       const later = await c.page.evaluate(() => window.__answers);
