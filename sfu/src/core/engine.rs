@@ -318,10 +318,6 @@ impl Engine {
             None => match self.route_new_source(&input) {
                 Some(pk) => {
                     self.addrs.insert((proto, source), pk);
-                    // The transport its newest address came over (for /metrics).
-                    if let Some(p) = self.peers[pk].as_mut() {
-                        p.over_tcp = proto == Protocol::Tcp;
-                    }
                     pk
                 }
                 None => {
@@ -330,6 +326,11 @@ impl Engine {
                 }
             },
         };
+        // The transport its media comes over now (browsers also check the
+        // other candidates, so a newly routed address says nothing).
+        if let Some(p) = self.peers[pk].as_mut() {
+            p.over_tcp = proto == Protocol::Tcp;
+        }
         match self.with_rtc(pk, |rtc| rtc.handle_input(input)) {
             Some(Ok(())) => {}
             Some(Err(e)) => {
