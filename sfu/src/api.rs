@@ -211,6 +211,7 @@ impl SfuHandle {
             sum.peer_failures += c.peer_failures;
             sum.layer_switches += c.layer_switches;
             sum.videos_paused += c.videos_paused;
+            sum.estimator_restarts += c.estimator_restarts;
         }
         sum
     }

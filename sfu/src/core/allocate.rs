@@ -41,6 +41,72 @@ pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 
+/// An estimate that has not moved for this long while a video waits for
+/// more is taken as stuck (the first time; each later time waits twice as
+/// long, up to [`STALE_MAX`]).
+pub const STALE_AFTER: Duration = Duration::from_millis(2500);
+/// The longest wait between two restarts of a stuck estimator.
+pub const STALE_MAX: Duration = Duration::from_secs(32);
+
+/// Notices a bandwidth estimator that is stuck below what the link carries.
+///
+/// str0m's estimator (a port of libwebrtc's GoogCC) can stop moving after a
+/// lossy spell: its loss-based part keeps it "loss limited", in which state
+/// it neither probes nor grows, while the application sends just under the
+/// estimate, too much for its application-limited probes. Seen in the
+/// simulated weak-line test, one run in eight: after the line healed, the
+/// estimate stayed at 431 kbit/s for a minute and more, and both videos at
+/// their lowest layer. So when the estimate has not changed for
+/// [`STALE_AFTER`] while some video could get more, the engine restarts the
+/// estimator from its current value; a restarted estimator probes at once
+/// (3× and 6× the value) and finds the capacity in a second or two, or
+/// stays. Restarts that do not lift the estimate back off (×2 up to
+/// [`STALE_MAX`]), so a line truly at its limit sees a few short probe
+/// bursts a minute at most; one that lifts it starts the backoff over (a
+/// healing line is climbed quickly).
+#[derive(Debug, Clone)]
+pub struct StaleEstimate {
+    since: Option<Instant>,
+    wait: Duration,
+    /// The estimate at the last restart.
+    restarted_at: Option<u64>,
+}
+
+impl Default for StaleEstimate {
+    fn default() -> Self {
+        Self { since: None, wait: STALE_AFTER, restarted_at: None }
+    }
+}
+
+impl StaleEstimate {
+    /// The estimate changed to `estimate` at `now`.
+    pub fn changed(&mut self, now: Instant, estimate: u64) {
+        self.since = Some(now);
+        if self.restarted_at.is_some_and(|r| estimate > r + r / 4) {
+            self.wait = STALE_AFTER;
+            self.restarted_at = None;
+        }
+    }
+
+    /// Whether to restart the estimator at `now`; `unmet`: some video could
+    /// get more than it has (when all have what they want, nothing is stuck).
+    /// `estimate`: the current one.
+    pub fn restart_due(&mut self, now: Instant, unmet: bool, estimate: u64) -> bool {
+        if !unmet {
+            *self = Self { since: Some(now), ..Self::default() };
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_duration_since(since) < self.wait {
+            return false;
+        }
+        self.since = Some(now);
+        self.wait = (self.wait * 2).min(STALE_MAX);
+        self.restarted_at = Some(estimate);
+        true
+    }
+}
+
 /// How much a video matters to this subscriber; higher first.
 pub type Priority = u8;
 
@@ -227,6 +293,36 @@ impl Allocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stuck_estimate_is_restarted_with_backoff_and_a_moving_or_sufficient_one_never() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut stale = StaleEstimate::default();
+        stale.changed(at(0), 400_000);
+        assert!(!stale.restart_due(at(2_400), true, 400_000));
+        assert!(stale.restart_due(at(2_500), true, 400_000), "stuck for 2.5 s with a video waiting");
+        // The restart found nothing more: the next waits twice as long, up to 32 s.
+        stale.changed(at(3_000), 410_000);
+        assert!(!stale.restart_due(at(7_900), true, 410_000));
+        assert!(stale.restart_due(at(8_000), true, 410_000), "then after 5 s");
+        assert!(stale.restart_due(at(18_000), true, 410_000), "10 s");
+        assert!(stale.restart_due(at(38_000), true, 410_000), "20 s");
+        assert!(stale.restart_due(at(70_000), true, 410_000), "32 s");
+        assert!(!stale.restart_due(at(101_000), true, 410_000));
+        assert!(stale.restart_due(at(102_000), true, 410_000), "and no longer than 32 s");
+        // A restart that lifts the estimate starts the backoff over.
+        stale.changed(at(103_000), 900_000);
+        assert!(!stale.restart_due(at(105_400), true, 900_000));
+        assert!(stale.restart_due(at(105_500), true, 900_000));
+        // A moving estimate is not stuck.
+        stale.changed(at(106_000), 950_000);
+        assert!(!stale.restart_due(at(107_000), true, 950_000));
+        // Nothing waiting: nothing stuck, and the backoff starts over.
+        assert!(!stale.restart_due(at(200_000), false, 950_000));
+        assert!(!stale.restart_due(at(202_400), true, 950_000));
+        assert!(stale.restart_due(at(202_500), true, 950_000));
+    }
 
     const KBPS: u64 = 1000;
 

@@ -94,6 +94,8 @@ pub struct EngineCounters {
     pub layer_switches: u64,
     /// Videos paused for a subscriber's bandwidth (each time).
     pub videos_paused: u64,
+    /// Bandwidth estimators restarted because they were stuck (`allocate::StaleEstimate`).
+    pub estimator_restarts: u64,
 }
 
 /// Largest datagram accepted; anything larger is not WebRTC media.

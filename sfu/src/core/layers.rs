@@ -275,6 +275,7 @@ impl Engine {
         let Some(p) = self.peer_mut(pk) else { return };
         tracing::trace!(peer = p.id.0, estimate = bitrate.as_u64(), "estimate");
         p.estimate = Some(bitrate.as_u64());
+        p.stale_estimate.changed(now, bitrate.as_u64());
         self.reallocate(now, pk);
     }
 
@@ -415,7 +416,23 @@ impl Engine {
                 let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
                 needed.min(estimate.saturating_mul(4)).max(100_000)
             };
-            self.with_rtc(pk, |rtc| rtc.bwe().set_bitrate(min, Bitrate::from(want)));
+            let stuck =
+                self.peer_mut(pk).is_some_and(|p| p.stale_estimate.restart_due(now, !at_best, estimate));
+            self.with_rtc(pk, |rtc| {
+                rtc.bwe().set_bitrate(min, Bitrate::from(want));
+                if stuck {
+                    rtc.bwe().reset(Bitrate::from(estimate));
+                }
+            });
+            if stuck {
+                tracing::debug!(
+                    room = room.0,
+                    subscriber = subscriber.0,
+                    estimate,
+                    "estimator restarted: stuck while a video waits for more"
+                );
+                self.counters.estimator_restarts += 1;
+            }
         }
         for (owner, ui, layer) in switches {
             self.request_layer_keyframe(now, owner, ui, layer);

@@ -431,7 +431,22 @@ pub(crate) fn new_server_rtc(now: Instant, bwe: Option<u64>) -> str0m::Rtc {
 }
 
 pub(crate) fn parse_offer(sdp: &str) -> Result<str0m::change::SdpOffer, SfuError> {
-    str0m::change::SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))
+    str0m::change::SdpOffer::from_sdp_string(sdp)
+        .map_err(|e| SfuError::BadSdp(without_pointers(&e.to_string())))
+}
+
+/// The SDP parser's messages name where it stopped as a memory address
+/// (`at PointerOffset(0x7f…)`): of no use to a client and a leak of the
+/// server's memory layout, so it is cut out.
+pub(crate) fn without_pointers(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" at PointerOffset(") {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find(')').map_or("", |j| &rest[i + j + 1..]);
+    }
+    out.push_str(rest);
+    out.replace('\n', "; ").trim_end_matches(['\n', ';', ' ']).to_string()
 }
 
 pub(crate) fn bad_sdp<T>(r: Option<Result<T, str0m::RtcError>>) -> SfuError {

@@ -9,7 +9,7 @@ use str0m::media::{Mid, Pt};
 use str0m::rtp::Ssrc;
 use str0m::Rtc;
 
-use crate::core::allocate::Allocator;
+use crate::core::allocate::{Allocator, StaleEstimate};
 use crate::core::clock::{PublisherClock, StreamClock};
 use crate::core::events::PeerCounters;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
@@ -135,6 +135,8 @@ pub(crate) struct Peer {
     pub estimate: Option<u64>,
     /// Which layer of each video it receives.
     pub allocator: Allocator,
+    /// Notices its estimator stuck while a video waits for more.
+    pub stale_estimate: StaleEstimate,
     /// The highest layer worth sending for a track, by the size of its
     /// tile (`None`: not shown, nothing sent).
     pub tile_limits: HashMap<TrackId, Option<u8>>,
@@ -159,6 +161,7 @@ impl Peer {
             counters: PeerCounters::default(),
             estimate: None,
             allocator: Allocator::new(),
+            stale_estimate: StaleEstimate::default(),
             tile_limits: HashMap::new(),
         }
     }

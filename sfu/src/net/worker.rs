@@ -35,6 +35,7 @@ pub(crate) struct WorkerCounters {
     pub peer_failures: AtomicU64,
     pub layer_switches: AtomicU64,
     pub videos_paused: AtomicU64,
+    pub estimator_restarts: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -59,6 +60,7 @@ impl WorkerCounters {
         self.peer_failures.store(c.peer_failures, Ordering::Relaxed);
         self.layer_switches.store(c.layer_switches, Ordering::Relaxed);
         self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
+        self.estimator_restarts.store(c.estimator_restarts, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -93,6 +95,7 @@ impl WorkerCounters {
             peer_failures: self.peer_failures.load(Ordering::Relaxed),
             layer_switches: self.layer_switches.load(Ordering::Relaxed),
             videos_paused: self.videos_paused.load(Ordering::Relaxed),
+            estimator_restarts: self.estimator_restarts.load(Ordering::Relaxed),
         }
     }
 }

@@ -57,6 +57,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Json<Health> {
 
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let c = state.media.counters();
+    let checks = state.meetings.media_check_counts();
     let mut out = String::new();
     for (name, help, value) in [
         (
@@ -92,6 +93,13 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Videos paused because not even their lowest layer fitted a subscriber's link",
             c.videos_paused,
         ),
+        (
+            "huiyi_media_estimator_restarts_total",
+            "Subscribers' bandwidth estimators restarted because they were stuck below what a video waited for",
+            c.estimator_restarts,
+        ),
+        ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
+        ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
