@@ -11,6 +11,7 @@ import { t, label, langTag, applyStrings, toggleLang, useStrings } from './i18n.
 import { STRINGS } from './meeting-i18n.js';
 import { $, h, byData } from './dom.js';
 import { renderNotices, renderConsole, wireConsole } from './chair.js';
+import { prejoinCheck } from './check.js';
 
 useStrings(STRINGS);
 
@@ -591,6 +592,7 @@ async function main() {
   $('audio-only').onchange = preview;
   $('join').onclick = join;
   if (!claims && demo === null) return;
+  prejoinCheck(token ? { token } : { demo: true });
   $('join').disabled = true;
   await preview().catch((e) => console.warn('huiyi: preview failed', e));
   $('join').disabled = false;

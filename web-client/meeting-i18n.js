@@ -115,6 +115,11 @@ export const STRINGS = {
     mediaRetrying: '音视频连接中断，正在重试（第 {n} 次）…',
     mediaFailed: '音视频连接失败：本机到服务器媒体端口（{ports}）的网络不通。请联系管理员开放这些端口，或配置 TCP 443 中继。',
     mediaRetry: '重试',
+    checkRunning: '正在检测音视频连接…',
+    checkOk: '音视频连接正常。',
+    checkOkVia: '音视频连接正常 · {path}',
+    checkFailed: '媒体连接失败，请联系管理员开放 {ports}。入会后将看不到、听不到其他会场。',
+    or: '或',
   },
   en: {
     appName: 'Huiyi',
@@ -227,5 +232,10 @@ export const STRINGS = {
     mediaRetrying: 'Audio and video lost, trying again (attempt {n})…',
     mediaFailed: 'Audio and video could not connect: the network between this computer and the server\'s media ports ({ports}) is blocked. Ask the administrator to open them, or to set up the TCP 443 relay.',
     mediaRetry: 'Try again',
+    checkRunning: 'Checking the audio and video connection…',
+    checkOk: 'Audio and video can connect.',
+    checkOkVia: 'Audio and video can connect · {path}',
+    checkFailed: 'Media cannot connect: ask the administrator to open {ports}. If you join now you will not see or hear the other venues.',
+    or: 'or',
   },
 };

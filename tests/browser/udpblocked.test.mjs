@@ -6,6 +6,9 @@
 // 2. Only TCP to ports 443 (and 8470, the page) let out: its media goes
 //    through coturn (TURN over TLS on 443, a self-signed certificate this
 //    test makes), started here in the server's namespace.
+// 3. The same firewall without a relay: no media path works, and the
+//    pre-join screen says so, naming the ports to open.
+// In 1 and 2 the venue's pre-join check finds the path the meeting takes.
 //
 // Run by tests/tests/reach.rs inside `tests/netlink/setup.sh run`, with
 // HUIYI_BIN (the server) set; the link emulator between the namespaces is
@@ -104,6 +107,17 @@ async function startCoturn(ns, addr, secret) {
   return { log: join(dir, 'turn.log'), stop: async () => { child.kill('SIGTERM'); await sleep(200); rmSync(dir, { recursive: true, force: true }); } };
 }
 
+/// The pre-join media check's verdict on `page` once it has one:
+/// {state: 'ok'|'failed'|'unknown', text}.
+async function prejoinCheck(page) {
+  await until(page, () => ['ok', 'failed', 'unknown'].includes(document.getElementById('media-check')?.dataset.state),
+    undefined, 30000).catch(() => assert.fail('the pre-join media check comes to a verdict'));
+  return page.evaluate(() => {
+    const el = document.getElementById('media-check');
+    return { state: el.dataset.state, text: el.textContent, shown: !el.hidden, result: window.huiyiCheck };
+  });
+}
+
 /// A, B in the server's namespace and T behind `guard` join one meeting;
 /// every one must see and hear both others. Returns the paths taken.
 async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }) {
@@ -120,6 +134,8 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
       .map(([label, ns]) => participantIn(ns, url, label, label === 'T' ? browserArgs : [])));
     for (const r of launched) if (r.status === 'fulfilled') people.push(r.value);
     for (const r of launched) if (r.status === 'rejected') throw r.reason;
+    const check = await prejoinCheck(people[2].page);
+    log(`T's pre-join check: ${JSON.stringify(check)}`);
     for (const p of people) {
       await p.page.waitForSelector('#join:not([disabled])', { timeout: 30000 });
       await p.page.click('#join');
@@ -165,7 +181,7 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
     const metrics = execFileSync('nsenter', [`--net=/run/netns/${HY_SRV_NS}`, '--', 'curl', '-sf', `${srv.base}/metrics`]).toString();
     const peers = Object.fromEntries([...metrics.matchAll(/^huiyi_media_peers\{transport="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
     log(`server's peers by transport: ${JSON.stringify(peers)}`);
-    return { open: await selectedPath(a.page), guarded: await selectedPath(t.page), shown, peers };
+    return { open: await selectedPath(a.page), guarded: await selectedPath(t.page), shown, peers, check };
   } finally {
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
     await srv?.stop();
@@ -176,7 +192,9 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
 const skip = !HY_WEAK_NS && 'needs tests/netlink/setup.sh (HY_WEAK_NS unset)';
 
 test('a venue whose firewall drops UDP joins over ICE-TCP; all three see and hear each other', { timeout: 180000, skip }, async () => {
-  const { open, guarded, shown, peers } = await meetingOfThree({ guard: blockUdp, shot: 'udpblocked-T.png' });
+  const { open, guarded, shown, peers, check } = await meetingOfThree({ guard: blockUdp, shot: 'udpblocked-T.png' });
+  assert.equal(check.state, 'ok', `the pre-join check finds a path: ${JSON.stringify(check)}`);
+  assert.equal(check.result?.path, 'tcp', `over TCP: ${JSON.stringify(check)}`);
   assert.deepEqual(peers, { udp: 2, tcp: 1 }, 'the server counts one peer over TCP, two over UDP');
   assert.equal(shown?.path, 'tcp', `the venue is told its media goes over TCP: ${JSON.stringify(shown)}`);
   assert.equal(guarded?.protocol, 'tcp', `the blocked venue's media goes over TCP: ${JSON.stringify(guarded)}`);
@@ -188,7 +206,7 @@ test('a venue that reaches only TCP 443 joins through coturn (TURN over TLS); al
   const secret = `reach-test-secret-${process.pid}`;
   const coturn = await startCoturn(HY_SRV_NS, SRV_ADDR, secret);
   try {
-    const { open, guarded, shown } = await meetingOfThree({
+    const { open, guarded, shown, check } = await meetingOfThree({
       guard: only443,
       serverArgs: ['--set', `turn.urls=["turns:${SRV_ADDR}:443?transport=tcp"]`, '--set', `turn.secret="${secret}"`],
       // The test's self-signed certificate (a real deployment has a proper one).
@@ -198,8 +216,40 @@ test('a venue that reaches only TCP 443 joins through coturn (TURN over TLS); al
     assert.equal(guarded?.type, 'relay', `the venue's media goes through the relay: ${JSON.stringify(guarded)}`);
     assert.equal(guarded?.relayProtocol, 'tls', `reached over TLS: ${JSON.stringify(guarded)}`);
     assert.equal(shown?.path, 'turn', `the venue is told its media goes through the relay: ${JSON.stringify(shown)}`);
+    assert.equal(check.state, 'ok', `the pre-join check finds a path: ${JSON.stringify(check)}`);
+    assert.equal(check.result?.path, 'turn', `through the relay: ${JSON.stringify(check)}`);
     assert.equal(open?.protocol, 'udp', `the others stay on UDP: ${JSON.stringify(open)}`);
   } finally {
     await coturn.stop();
+  }
+});
+
+test('a venue that no media path reaches is told so before it joins, with the ports to open', { timeout: 120000, skip }, async () => {
+  let srv = null;
+  let venue = null;
+  try {
+    await linkem(HY_LINKEM_CTL, 'heal');
+    only443(HY_WEAK_NS);
+    process.env.HUIYI_WEAKLINK_SERVER_ARGS = '';
+    srv = await startServer(env.HUIYI_BIN, HY_SRV_NS, SRV_ADDR, env.HUIYI_REACH_SERVER_LOG);
+    venue = await participantIn(HY_WEAK_NS, `${srv.base}/?demo=blocked-${Date.now() % 100000}`, 'T');
+    const check = await prejoinCheck(venue.page);
+    log(`T's pre-join check: ${JSON.stringify(check)}`);
+    if (env.HUIYI_REACH_SHOTS) await venue.page.screenshot({ path: `${env.HUIYI_REACH_SHOTS}/blocked-prejoin.png` });
+    assert.equal(check.state, 'failed', `no path: ${JSON.stringify(check)}`);
+    assert.ok(check.shown, 'the warning is on the screen');
+    const { udp_ports: udp, tcp_ports: tcp } = check.result.paths;
+    assert.ok(udp.length >= 1 && tcp.length >= 1, `the server names its ports: ${JSON.stringify(check.result.paths)}`);
+    assert.match(check.text, /^媒体连接失败，请联系管理员开放 UDP \d+/, check.text);
+    assert.ok(check.text.includes(`UDP ${Math.min(...udp)}`) && check.text.includes(`TCP ${Math.min(...tcp)}`), check.text);
+    // Joining stays possible (the network may be fixed meanwhile).
+    assert.equal(await venue.page.evaluate(() => document.getElementById('join').disabled), false);
+    // The server counted the check.
+    const metrics = execFileSync('nsenter', [`--net=/run/netns/${HY_SRV_NS}`, '--', 'curl', '-sf', `${srv.base}/metrics`]).toString();
+    assert.match(metrics, /^huiyi_media_checks_total 1$/m);
+  } finally {
+    await venue?.browser.close().catch(() => {});
+    await srv?.stop();
+    cleanupScratch();
   }
 });

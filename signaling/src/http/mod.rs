@@ -8,6 +8,7 @@ mod assets;
 mod attendance;
 mod audit;
 mod calendar;
+mod check;
 pub mod common;
 mod guard;
 mod invitations;
@@ -78,6 +79,9 @@ fn api() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/invitations/{participant}/qr.svg", get(invitations::qr))
         .route("/api/v1/meetings/{id}/invitations/{participant}/reissue", post(invitations::reissue))
         .route("/api/v1/meetings/{id}/join", get(invitations::join))
+        // The pre-join media check.
+        .route("/api/v1/media-check/paths", post(check::paths))
+        .route("/api/v1/media-check", post(check::check))
         // Attendance and calendars.
         .route("/api/v1/meetings/{id}/attendance", get(attendance::attendance))
         .route("/api/v1/meetings/{id}/attendance.csv", get(attendance::attendance_csv))

@@ -8,6 +8,7 @@
 //! closes when its last participant is gone.
 
 mod actor;
+mod check;
 pub mod core;
 mod records;
 
@@ -24,7 +25,12 @@ use crate::services::lifecycle;
 
 pub use self::core::{Admitted, Guest, Input, Refusal};
 pub use actor::{Cmd, Out, OUTBOUND_QUEUE};
+pub use check::{CheckError, CHECK_LIFETIME, MAX_CHECKS};
 pub use records::roll_call_record;
+
+/// How long after its last heartbeat a meeting's carried state is still
+/// restored (a server down longer than this starts its meetings afresh).
+pub const MAX_RESTORE_AGE: Duration = Duration::from_secs(6 * 3600);
 
 /// A handle to one running meeting.
 #[derive(Clone)]
@@ -56,6 +62,7 @@ pub struct Meetings {
     registry: Arc<Mutex<Registry>>,
     sfu: SfuHandle,
     next_peer: Arc<AtomicU64>,
+    checks: Arc<check::Checks>,
     grace: Duration,
     store: Arc<dyn crate::store::Store>,
     takeover: bool,
@@ -69,6 +76,7 @@ impl Meetings {
             registry: Arc::default(),
             sfu,
             next_peer: Arc::new(AtomicU64::new(1)),
+            checks: Arc::default(),
             grace,
             store,
             takeover: false,
@@ -129,7 +137,8 @@ impl Meetings {
             store: self.store.clone(),
             takeover: self.takeover,
         };
-        let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx);
+        let restored = self.restored(id).await;
+        let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx, restored);
         tokio::spawn(async move {
             actor.run(rx).await;
             meetings.forget(room).await;
@@ -137,6 +146,39 @@ impl Meetings {
             tracing::info!(meeting = %handle.id, %room, "meeting closed");
         });
         Ok(reg.by_id[id].clone())
+    }
+
+    /// The carried state of meeting `id` from before a restart, if it was
+    /// live then (within [`MAX_RESTORE_AGE`]) and the state is readable;
+    /// anything else opens the meeting afresh (and says why in the log).
+    async fn restored(&self, id: &str) -> Option<core::Carried> {
+        let store = self.store.clone();
+        let key = id.to_string();
+        let row = tokio::task::spawn_blocking(move || store.live_state(&key)).await.ok()?;
+        let (json, heartbeat) = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(meeting = %id, error = %e, "cannot read the carried state; the meeting opens afresh");
+                return None;
+            }
+        };
+        let age = crate::clock::unix_secs().saturating_sub(heartbeat);
+        if age > MAX_RESTORE_AGE.as_secs() as i64 {
+            tracing::info!(meeting = %id, age_secs = age, "carried state too old; the meeting opens afresh");
+            return None;
+        }
+        match serde_json::from_str::<core::Carried>(&json) {
+            Ok(c) if c.version == core::CARRIED_VERSION => Some(c),
+            Ok(c) => {
+                tracing::warn!(meeting = %id, version = c.version, "carried state of another version; the meeting opens afresh");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(meeting = %id, error = %e, "unreadable carried state; the meeting opens afresh");
+                None
+            }
+        }
     }
 
     async fn forget(&self, room: RoomId) {
