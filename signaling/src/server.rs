@@ -53,6 +53,16 @@ pub async fn run(
     // Roll calls kept in a file by earlier versions move into the store.
     services::rollcalls::import_legacy(store.as_ref(), &config.data_dir.join("records"))
         .map_err(|e| anyhow::anyhow!("data_dir: cannot import records/rollcalls.jsonl: {e}"))?;
+    // No meeting runs before the server does: attendance a crash left open
+    // ends at its meeting's last heartbeat (ADR 0013).
+    match store.close_open_attendance("server_lost") {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            intervals = n,
+            "closed attendance left open by an unclean stop, at the last heartbeat"
+        ),
+        Err(e) => return Err(anyhow::anyhow!("data_dir: cannot close open attendance: {e}")),
+    }
     let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
         .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover);
     let dispatcher = meetings.clone();

@@ -14,7 +14,8 @@ use huiyi_sfu::{PeerId, RoomId, SfuError, SfuHandle};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{
-    Admitted, CloseReason, Core, Effect, Guest, Input, Notice, Record, Refusal, SfuCmd, SfuFailure, SfuResult,
+    Admitted, Carried, CloseReason, Core, Effect, Guest, Input, Notice, Record, Refusal, SfuCmd, SfuFailure,
+    SfuResult,
 };
 use super::records::Recorder;
 use crate::clock;
@@ -64,6 +65,10 @@ struct Session {
     out: mpsc::Sender<Out>,
 }
 
+/// How often a running meeting notes that it runs (the end of its
+/// attendance intervals after a crash, ADR 0013).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The shell of one live meeting.
 pub(super) struct Meeting {
     core: Core,
@@ -72,19 +77,63 @@ pub(super) struct Meeting {
     next_peer: Arc<AtomicU64>,
     sessions: HashMap<String, Session>,
     recorder: Recorder,
+    /// The carried state last written.
+    carried: Option<Carried>,
+    /// The server is stopping: what is carried stays as it was before.
+    stopping: bool,
 }
 
 impl Meeting {
-    pub(super) fn new(id: String, title: String, room: RoomId, ctx: Context) -> Self {
+    /// A meeting; `restored`: its carried state from before a restart.
+    pub(super) fn new(
+        id: String,
+        title: String,
+        room: RoomId,
+        ctx: Context,
+        restored: Option<Carried>,
+    ) -> Self {
         let recorder = Recorder::start(id.clone(), title.clone(), ctx.store);
         let mut core = Core::new(id, title, ctx.grace, clock::now());
         core.takeover = ctx.takeover;
-        Self { core, room, sfu: ctx.sfu, next_peer: ctx.next_peer, sessions: HashMap::new(), recorder }
+        let carried = restored.map(|c| {
+            core.restore(c, clock::now());
+            core.carried()
+        });
+        Self {
+            core,
+            room,
+            sfu: ctx.sfu,
+            next_peer: ctx.next_peer,
+            sessions: HashMap::new(),
+            recorder,
+            carried,
+            stopping: false,
+        }
+    }
+
+    /// Writes the carried state when it changed (off the actor: the
+    /// recorder's thread serializes nothing, the JSON is made here, small).
+    fn carry(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let now = self.core.carried();
+        if self.carried.as_ref() == Some(&now) {
+            return;
+        }
+        match serde_json::to_string(&now) {
+            Ok(json) => self.recorder.carried(json, crate::clock::unix_secs()),
+            Err(e) => {
+                tracing::error!(meeting = %self.core.id(), error = %e, "cannot serialize the carried state")
+            }
+        }
+        self.carried = Some(now);
     }
 
     /// Runs until the last participant is gone; returns once the meeting's
     /// records are written.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
             let timer = async {
@@ -99,10 +148,17 @@ impl Meeting {
                     None => break,
                 },
                 () = timer => self.input(Input::Tick, None).await,
+                _ = heartbeat.tick() => self.recorder.heartbeat(crate::clock::unix_secs()),
             }
+            self.carry();
             if self.core.finished() {
                 break;
             }
+        }
+        // Ended, or everyone left: nothing to carry over a restart. (A
+        // server stop keeps the state from before it.)
+        if self.core.finished() && !self.stopping {
+            self.recorder.forget();
         }
         // Anything still queued (a late attach) is refused by dropping its reply.
         drop(rx);
@@ -115,6 +171,9 @@ impl Meeting {
                 self.input(Input::Attach { guest, resume }, Some((out, reply))).await
             }
             Cmd::Input(input) => {
+                if matches!(input, Input::Shutdown) {
+                    self.stopping = true;
+                }
                 if let Input::Detach { pid, epoch } = &input {
                     if self.sessions.get(pid).is_some_and(|s| s.epoch == *epoch) {
                         self.sessions.remove(pid);

@@ -1,6 +1,8 @@
 //! The meeting's recorder: what the core asks to keep (joins and leaves,
-//! sign-ins, finished roll calls, the end of the meeting) is written to the
-//! store in order, on a blocking thread of its own, never on the actor's.
+//! sign-ins, finished roll calls, the end of the meeting), and the carried
+//! state and heartbeats that let the meeting survive a restart (ADR 0013),
+//! are written to the store in order, on a blocking thread of its own,
+//! never on the actor's.
 
 use std::sync::Arc;
 
@@ -10,20 +12,36 @@ use super::core::{Record, RollCall, RollStatus};
 use crate::services::lifecycle;
 use crate::store::{AttendanceEvent, RollCallLine, RollCallRecord, Store};
 
+/// One write.
+enum Write {
+    Record(Record),
+    /// The carried state (JSON) as of a time (Unix s).
+    Carried(String, i64),
+    Heartbeat(i64),
+    /// The meeting ended or emptied: nothing to carry any more.
+    Forget,
+}
+
 /// Writes one meeting's records.
 pub(super) struct Recorder {
-    tx: Option<mpsc::UnboundedSender<Record>>,
+    tx: Option<mpsc::UnboundedSender<Write>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Recorder {
     /// Starts the writer of meeting `meeting` (titled `title`).
     pub(super) fn start(meeting: String, title: String, store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
         let id = meeting;
         let task = tokio::task::spawn_blocking(move || {
-            while let Some(record) = rx.blocking_recv() {
-                if let Err(e) = write(store.as_ref(), &id, &title, record) {
+            while let Some(w) = rx.blocking_recv() {
+                let result = match w {
+                    Write::Record(record) => write(store.as_ref(), &id, &title, record),
+                    Write::Carried(state, at) => store.save_live(&id, &state, at),
+                    Write::Heartbeat(at) => store.live_heartbeat(&id, at),
+                    Write::Forget => store.forget_live(&id),
+                };
+                if let Err(e) = result {
                     tracing::error!(meeting = %id, error = %e, "cannot write a meeting record");
                 }
             }
@@ -31,11 +49,30 @@ impl Recorder {
         Self { tx: Some(tx), task: Some(task) }
     }
 
+    fn send(&self, w: Write) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(w);
+        }
+    }
+
     /// Queues a record.
     pub(super) fn write(&self, record: Record) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(record);
-        }
+        self.send(Write::Record(record));
+    }
+
+    /// Queues the carried state (JSON) as of `at` (Unix s).
+    pub(super) fn carried(&self, state: String, at: i64) {
+        self.send(Write::Carried(state, at));
+    }
+
+    /// Queues a heartbeat at `at` (Unix s).
+    pub(super) fn heartbeat(&self, at: i64) {
+        self.send(Write::Heartbeat(at));
+    }
+
+    /// Queues forgetting the carried state.
+    pub(super) fn forget(&self) {
+        self.send(Write::Forget);
     }
 
     /// Waits until everything queued is written.

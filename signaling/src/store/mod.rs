@@ -392,6 +392,19 @@ pub trait Store: Send + Sync {
     fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Records a join or a leave.
     fn record_attendance(&self, event: &AttendanceEvent) -> Result<(), StoreError>;
+    /// Keeps a live meeting's carried state (JSON) as of `at` (Unix s): what
+    /// of it survives a server restart (issue 14).
+    fn save_live(&self, meeting: &str, state: &str, at: i64) -> Result<(), StoreError>;
+    /// Notes that a live meeting was still running at `at`.
+    fn live_heartbeat(&self, meeting: &str, at: i64) -> Result<(), StoreError>;
+    /// A live meeting's carried state and its last heartbeat, if it was
+    /// live when the server stopped.
+    fn live_state(&self, meeting: &str) -> Result<Option<(String, i64)>, StoreError>;
+    /// Forgets a live meeting's carried state (it ended, or everyone left).
+    fn forget_live(&self, meeting: &str) -> Result<(), StoreError>;
+    /// At start: closes every attendance interval still open (a crash left
+    /// it so) at its meeting's last heartbeat, with `reason`; returns how many.
+    fn close_open_attendance(&self, reason: &str) -> Result<usize, StoreError>;
     /// Keeps a finished roll call.
     fn record_roll_call(&self, roll_call: &RollCallRecord) -> Result<(), StoreError>;
     /// The roll calls of a meeting, oldest first.

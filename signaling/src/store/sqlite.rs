@@ -18,6 +18,7 @@ use super::{
 
 mod accounts;
 mod audit;
+mod live;
 mod meetings;
 mod org;
 mod rollcalls;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_lifecycle_templates.sql"),
     include_str!("../../migrations/0007_roll_calls.sql"),
     include_str!("../../migrations/0008_security.sql"),
+    include_str!("../../migrations/0009_live_meetings.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -415,6 +417,26 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn save_live(&self, meeting: &str, state: &str, at: i64) -> Result<(), StoreError> {
+        self.with(|conn| live::save(conn, meeting, state, at))
+    }
+
+    fn live_heartbeat(&self, meeting: &str, at: i64) -> Result<(), StoreError> {
+        self.with(|conn| live::heartbeat(conn, meeting, at))
+    }
+
+    fn live_state(&self, meeting: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.with(|conn| live::load(conn, meeting))
+    }
+
+    fn forget_live(&self, meeting: &str) -> Result<(), StoreError> {
+        self.with(|conn| live::forget(conn, meeting))
+    }
+
+    fn close_open_attendance(&self, reason: &str) -> Result<usize, StoreError> {
+        self.with(|conn| live::close_open(conn, reason))
     }
 
     fn record_roll_call(&self, roll_call: &RollCallRecord) -> Result<(), StoreError> {

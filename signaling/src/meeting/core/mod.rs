@@ -9,6 +9,7 @@
 //! as inputs; the WebSocket session turns [`Notice`]s into wire messages.
 //! ADR 0008 records the design.
 
+mod carry;
 mod chair;
 mod media;
 mod presence;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use huiyi_sfu::{PeerId, SfuEvent, TrackId, TrackKind};
 
+pub use carry::{Carried, CarriedParticipant, CARRIED_VERSION, RESTORE_GRACE};
 pub use types::*;
 
 use crate::clock::Now;
@@ -248,6 +250,9 @@ struct Participant {
     gone_since: Option<Instant>,
     /// The video codecs its offers list (VP8, H.264), once it offered video.
     video_codecs: Option<(bool, bool)>,
+    /// Carried over a server restart and not taken again yet: its
+    /// attendance interval was closed at the restart (carry.rs).
+    carried: bool,
 }
 
 struct Published {
@@ -347,7 +352,7 @@ impl Core {
 
     /// The next time [`Input::Tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let grace = self.participants.values().filter_map(|p| p.gone_since).map(|t| t + self.grace);
+        let grace = self.participants.values().filter_map(|p| p.gone_since.map(|t| t + self.grace_of(p)));
         grace.chain(self.floor_deadline).chain(self.roll_deadline).min()
     }
 

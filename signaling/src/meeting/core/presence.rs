@@ -43,6 +43,19 @@ impl Core {
                 // fresh media.
                 self.take_over(&pid, "joined from another window");
                 let p = self.participants.get_mut(&pid).expect("present");
+                if std::mem::take(&mut p.carried) {
+                    // Back after a server restart: a new attendance interval.
+                    let (name, at) = (p.view.name.clone(), self.now.unix_secs());
+                    tracing::info!(meeting = %self.id, participant = %pid, "participant back after a restart");
+                    self.out.push(Effect::Record(Record::Attendance {
+                        pid: pid.clone(),
+                        name,
+                        event: "join",
+                        reason: String::new(),
+                        at,
+                    }));
+                }
+                let p = self.participants.get_mut(&pid).expect("present");
                 p.session_key = random_id(18);
                 p.pending_offer = None;
                 let ended: Vec<_> = p.tracks.drain(..).map(|t| t.id).collect();
@@ -80,6 +93,7 @@ impl Core {
                         pending_offer: None,
                         gone_since: None,
                         video_codecs: None,
+                        carried: false,
                     },
                 );
                 tracing::info!(meeting = %self.id, participant = %pid, role = ?guest.role, "participant joined");
@@ -183,7 +197,7 @@ impl Core {
         let mut expired: Vec<String> = self
             .participants
             .values()
-            .filter(|p| p.gone_since.is_some_and(|t| now.duration_since(t) >= self.grace))
+            .filter(|p| p.gone_since.is_some_and(|t| now.duration_since(t) >= self.grace_of(p)))
             .map(|p| p.view.id.clone())
             .collect();
         expired.sort();
@@ -198,14 +212,18 @@ impl Core {
             self.sfu(SfuCmd::RemovePeer(peer));
         }
         tracing::info!(meeting = %self.id, participant = %pid, reason, "participant left");
-        let at = self.now.unix_secs();
-        self.record(Record::Attendance {
-            pid: pid.to_string(),
-            name: p.view.name.clone(),
-            event: "leave",
-            reason: reason.to_string(),
-            at,
-        });
+        // A seat carried over a restart and never taken again had its
+        // interval closed at the restart.
+        if !p.carried {
+            let at = self.now.unix_secs();
+            self.record(Record::Attendance {
+                pid: pid.to_string(),
+                name: p.view.name.clone(),
+                event: "leave",
+                reason: reason.to_string(),
+                at,
+            });
+        }
         for t in &p.tracks {
             self.broadcast(Notice::TrackEnded(t.id));
         }

@@ -375,3 +375,5 @@ fn no_switch_to_h264_while_someone_cannot_decode_it() {
         "VP8 stays: Firefox could not decode H.264"
     );
 }
+
+mod carry;

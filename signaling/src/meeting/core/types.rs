@@ -322,7 +322,7 @@ pub struct TrackView {
 }
 
 /// The chair-controlled state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChairState {
     /// Nobody new may join.
     pub locked: bool,
@@ -349,7 +349,7 @@ pub struct ChairState {
 }
 
 /// Where a participant stands in a roll call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RollStatus {
     /// Not called yet.
     Waiting,
@@ -364,7 +364,7 @@ pub enum RollStatus {
 }
 
 /// One line of a roll call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RollEntry {
     /// Participant id.
     pub participant: String,
@@ -379,7 +379,7 @@ pub struct RollEntry {
 }
 
 /// A roll call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RollCall {
     /// The list, in calling order.
     pub entries: Vec<RollEntry>,
