@@ -104,6 +104,8 @@ export const STRINGS = {
     meetingOver: '会议已结束。',
     linkInvalid: '此入会链接无效或已过期。请使用会议通知中的最新链接。',
     reloadPage: '本页面版本过旧，请刷新页面后重试。',
+    meetingFull: '本次会议人数已达上限，暂时无法加入。请联系会务人员。',
+    serverFull: '服务器已达到同时参会人数或会议数的上限，请稍后再试，或联系管理员。',
     // link_in_use: this PC's old connection may still be open (a crash, a restart): tried again
     retryIn: '将在 {n} 秒后自动重试。',
     retrying: '正在重试…',
@@ -222,6 +224,8 @@ export const STRINGS = {
     meetingOver: 'The meeting has ended.',
     linkInvalid: 'This join link is invalid or has expired. Use the latest link from your meeting notice.',
     reloadPage: 'This page is out of date; reload it and try again.',
+    meetingFull: 'This meeting is full; you cannot join now. Please contact the meeting secretary.',
+    serverFull: 'The server has reached its limit of participants or meetings at once; try again later, or contact the administrator.',
     retryIn: 'Retrying automatically in {n} s.',
     retrying: 'Retrying…',
     retryGaveUp: 'Retried for {minutes} minutes: the link is still in use, so retrying stopped. Make sure no other device or window uses this link, then click Retry.',

@@ -353,6 +353,7 @@ export function refusalKey(code, message = '') {
       return 'meetingOver';
     case 'unauthorized': return 'linkInvalid';
     case 'unsupported_version': return 'reloadPage';
+    case 'full': return /server/.test(message) ? 'serverFull' : 'meetingFull';
     default: return null;
   }
 }
@@ -360,7 +361,7 @@ export function refusalKey(code, message = '') {
 /// The dictionary keys `refusalKey` can give (each needs a string).
 export const REFUSAL_KEYS = [
   'linkInUse', 'linkReplaced', 'linkRevoked', 'removedText', 'joinForbidden', 'meetingCancelled',
-  'meetingNotOpen', 'meetingLockedJoin', 'meetingOver', 'linkInvalid', 'reloadPage',
+  'meetingNotOpen', 'meetingLockedJoin', 'meetingOver', 'linkInvalid', 'reloadPage', 'meetingFull', 'serverFull',
 ];
 
 /// A join refused with `link_in_use` is tried again: the holder may be

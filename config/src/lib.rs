@@ -14,6 +14,7 @@
 //! `sfu.udp_port: 70000 is not a port`, and the server refuses to start.
 
 mod http;
+mod limits;
 mod log;
 mod security;
 mod sfu;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use crate::http::{HttpConfig, DEFAULT_HTTP_PORT};
+pub use crate::limits::LimitsConfig;
 pub use crate::log::{LogConfig, LogFormat};
 pub use crate::security::SecurityConfig;
 pub use crate::sfu::SfuConfig;
@@ -48,6 +50,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// TURN relays for venues that reach only TCP 443.
     pub turn: TurnConfig,
+    /// Resource limits.
+    pub limits: LimitsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -61,13 +65,14 @@ impl Default for Config {
             signaling: SignalingConfig::default(),
             security: SecurityConfig::default(),
             turn: TurnConfig::default(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
     }
 }
 
 /// The sections that environment variables may address (`HUIYI_<SECTION>_<KEY>`).
-const SECTIONS: [&str; 6] = ["http", "sfu", "signaling", "security", "turn", "log"];
+const SECTIONS: [&str; 7] = ["http", "sfu", "signaling", "security", "turn", "limits", "log"];
 
 /// One thing wrong with the configuration, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +213,7 @@ impl Config {
         self.signaling.validate(&mut problems);
         self.security.validate(&mut problems);
         self.turn.validate(&mut problems);
+        self.limits.validate(&mut problems);
         self.log.validate(&mut problems);
         ConfigError::from_problems(problems)
     }

@@ -107,3 +107,15 @@ fn sample_file_documents_every_key_and_parses() {
     }
     assert_eq!(config.sfu.udp_port, 40000);
 }
+
+#[test]
+fn limits_are_checked_and_settable_from_the_environment() {
+    let config = Config::load(&sources(&[("HUIYI_LIMITS_MEETINGS", "20")], &[])).expect("loads");
+    assert_eq!(config.limits.meetings, 20);
+    let err =
+        Config::load(&sources(&[], &["limits.participants=100", "limits.participants_per_meeting=500"]))
+            .expect_err("a meeting larger than the server");
+    assert_eq!(err.problems()[0].key, "limits.participants_per_meeting");
+    let err = Config::load(&sources(&[], &["limits.sdp_bytes=100"])).expect_err("too small for any browser");
+    assert_eq!(err.to_string(), "invalid configuration:\n  limits.sdp_bytes: must be between 4096 and 61440");
+}

@@ -417,6 +417,8 @@ pub enum ErrorCode {
     /// The join link is in use by a participant who is connected (a second
     /// device or tab, or someone else holding the link).
     LinkInUse,
+    /// A configured limit is reached: the meeting or the server is full.
+    Full,
 }
 
 /// How one received video is shown.

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod limits;
 pub mod listen;
 pub mod meeting;
 pub mod permissions;

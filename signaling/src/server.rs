@@ -64,7 +64,8 @@ pub async fn run(
         Err(e) => return Err(anyhow::anyhow!("data_dir: cannot close open attendance: {e}")),
     }
     let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
-        .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover);
+        .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover)
+        .with_limits(Arc::new(crate::limits::Limits::new(config.limits.clone())));
     let dispatcher = meetings.clone();
     let live = meetings.clone();
     // Scheduled meetings end on their own at their time.

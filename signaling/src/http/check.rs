@@ -90,6 +90,12 @@ pub(super) async fn check(
     let Some(offer) = req.sdp.filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::invalid("sdp: the check connection's offer is required"));
     };
+    let limits = state.meetings.limits();
+    if offer.len() > limits.cfg.sdp_bytes {
+        limits.refused(crate::limits::Limit::SdpBytes);
+        let why = format!("sdp: {} bytes; this server takes at most {}", offer.len(), limits.cfg.sdp_bytes);
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", why));
+    }
     match state.meetings.media_check(offer).await {
         Ok(sdp) => Ok(Json(Answer { sdp })),
         Err(e @ CheckError::Busy) => {

@@ -103,6 +103,19 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     ] {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    let limits = state.meetings.limits();
+    out.push_str(
+        "# HELP huiyi_limit_refusals_total Requests refused at a configured limit ([limits])\n\
+         # TYPE huiyi_limit_refusals_total counter\n",
+    );
+    for (name, value) in limits.refusals() {
+        out.push_str(&format!("huiyi_limit_refusals_total{{limit=\"{name}\"}} {value}\n"));
+    }
+    out.push_str(&format!(
+        "# HELP huiyi_seats Participants' seats in all live meetings (limit {})\n# TYPE huiyi_seats gauge\nhuiyi_seats {}\n",
+        limits.cfg.participants,
+        limits.seats()
+    ));
     let t = state.media.tcp_counters();
     for (name, help, value) in [
         ("huiyi_media_tcp_accepted_total", "ICE-TCP connections accepted", t.accepted),

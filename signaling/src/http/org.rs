@@ -13,7 +13,7 @@ use super::common::AppState;
 use super::common::{allow, blocking, ApiError};
 use crate::permissions::Permission;
 use crate::services::org;
-use crate::store::{Account, NewAudit};
+use crate::store::{Account, NewAudit, StoreError};
 
 #[derive(Deserialize)]
 pub(super) struct TreeQuery {
@@ -55,15 +55,31 @@ pub(super) async fn import(
     allow(&account, Permission::ManageOrg, None)?;
     let units = org::parse_csv(&body).map_err(ApiError::invalid)?;
     let actor = account.id.clone();
+    let max = state.meetings.limits().cfg.org_units;
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over_in = over.clone();
     let mut n = 0;
-    let n = blocking(state.store.clone(), move |s| {
+    let imported = blocking(state.store.clone(), move |s| {
         s.audited(crate::clock::unix_secs(), &mut |s| {
             n = s.import_org(&units)?;
+            // Counted after the import, in its transaction: over the limit,
+            // nothing of it is kept.
+            let total = s.org_units()?.len();
+            if total > max {
+                over_in.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(StoreError::Invalid(format!(
+                    "the organisation would have {total} units; this server keeps at most {max} (limits.org_units)"
+                )));
+            }
             Ok(NewAudit::done(&actor, "org.import", None, &format!("{n} units")).owned())
         })?;
         Ok(n)
     })
-    .await?;
+    .await;
+    if over.load(std::sync::atomic::Ordering::Relaxed) {
+        state.meetings.limits().refused(crate::limits::Limit::OrgUnits);
+    }
+    let n = imported?;
     Ok(Json(json!({"imported": n})).into_response())
 }
 

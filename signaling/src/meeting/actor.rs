@@ -29,9 +29,6 @@ pub enum Out {
     Close(CloseReason),
 }
 
-/// How many messages may wait for one session before it counts as too slow.
-pub const OUTBOUND_QUEUE: usize = 256;
-
 /// Commands to a meeting: a session attaching (it brings its queue and
 /// waits for its admission), or any other input of the core.
 pub enum Cmd {
@@ -57,6 +54,7 @@ pub(super) struct Context {
     pub(super) next_peer: Arc<AtomicU64>,
     pub(super) store: Arc<dyn crate::store::Store>,
     pub(super) takeover: bool,
+    pub(super) limits: Arc<crate::limits::Limits>,
 }
 
 /// A session attached to the meeting.
@@ -81,6 +79,7 @@ pub(super) struct Meeting {
     carried: Option<Carried>,
     /// The server is stopping: what is carried stays as it was before.
     stopping: bool,
+    limits: Arc<crate::limits::Limits>,
 }
 
 impl Meeting {
@@ -95,6 +94,8 @@ impl Meeting {
         let recorder = Recorder::start(id.clone(), title.clone(), ctx.store);
         let mut core = Core::new(id, title, ctx.grace, clock::now());
         core.takeover = ctx.takeover;
+        core.max_participants = ctx.limits.cfg.participants_per_meeting;
+        core.max_sdp = ctx.limits.cfg.sdp_bytes;
         let carried = restored.map(|c| {
             core.restore(c, clock::now());
             core.carried()
@@ -108,6 +109,7 @@ impl Meeting {
             recorder,
             carried,
             stopping: false,
+            limits: ctx.limits,
         }
     }
 
@@ -168,6 +170,18 @@ impl Meeting {
     async fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Attach { guest, resume, out, reply } => {
+                // A new seat, with every meeting's seats taken: refused here
+                // (a seat already held, e.g. after a restart, is always taken back).
+                let limits = &self.limits;
+                if self.core.participant(&guest.pid).is_none() && limits.seats() >= limits.cfg.participants {
+                    limits.refused(crate::limits::Limit::Participants);
+                    let why = format!(
+                        "the server holds its maximum of {} participants in all meetings; try again later",
+                        limits.cfg.participants
+                    );
+                    let _ = reply.send(Err(Refusal::full(why)));
+                    return;
+                }
                 self.input(Input::Attach { guest, resume }, Some((out, reply))).await
             }
             Cmd::Input(input) => {
@@ -187,6 +201,12 @@ impl Meeting {
     /// Hands one input to the core and carries out what it says, depth
     /// first: the effects of a media-plane result run before the rest.
     async fn input(&mut self, input: Input, mut joining: Option<Joining>) {
+        let seats = self.core.seat_count();
+        self.carry_out(input, &mut joining).await;
+        self.limits.seats_changed(seats, self.core.seat_count());
+    }
+
+    async fn carry_out(&mut self, input: Input, joining: &mut Option<Joining>) {
         let mut queue: VecDeque<Effect> = self.core.handle(clock::now(), input).into();
         while let Some(effect) = queue.pop_front() {
             let follow = match effect {
@@ -202,6 +222,10 @@ impl Meeting {
                 Effect::Sfu(cmd) => self.sfu(cmd).await.map(Input::Sfu),
                 Effect::Record(record) => {
                     self.record(record);
+                    None
+                }
+                Effect::Limit(limit) => {
+                    self.limits.refused(limit);
                     None
                 }
             };
@@ -227,6 +251,7 @@ impl Meeting {
         let session = self.sessions.get(pid)?;
         match session.out.try_send(Out::Notice(Box::new(notice))) {
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.limits.refused(crate::limits::Limit::QueuedMessages);
                 tracing::warn!(meeting = %self.core.id(), participant = %pid, "session too slow; closing it");
                 let session = self.sessions.remove(pid)?;
                 tokio::spawn(async move { session.out.send(Out::Close(CloseReason::TooSlow)).await });

@@ -24,7 +24,7 @@ use crate::scheduling::lifecycle::Status;
 use crate::services::lifecycle;
 
 pub use self::core::{Admitted, Guest, Input, Refusal};
-pub use actor::{Cmd, Out, OUTBOUND_QUEUE};
+pub use actor::{Cmd, Out};
 pub use check::{CheckError, CHECK_LIFETIME, MAX_CHECKS};
 pub use records::roll_call_record;
 
@@ -66,6 +66,7 @@ pub struct Meetings {
     grace: Duration,
     store: Arc<dyn crate::store::Store>,
     takeover: bool,
+    limits: Arc<crate::limits::Limits>,
 }
 
 impl Meetings {
@@ -80,6 +81,7 @@ impl Meetings {
             grace,
             store,
             takeover: false,
+            limits: Arc::default(),
         }
     }
 
@@ -88,6 +90,17 @@ impl Meetings {
     pub fn with_link_takeover(mut self, takeover: bool) -> Self {
         self.takeover = takeover;
         self
+    }
+
+    /// Holds meetings to `limits` (the defaults otherwise).
+    pub fn with_limits(mut self, limits: Arc<crate::limits::Limits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force, with their counters.
+    pub fn limits(&self) -> &Arc<crate::limits::Limits> {
+        &self.limits
     }
 
     /// Joins `guest` into meeting `id` (opening it if needed); the meeting
@@ -121,6 +134,13 @@ impl Meetings {
         if let Some(h) = reg.by_id.get(id) {
             return Ok(h.clone());
         }
+        if reg.by_id.len() >= self.limits.cfg.meetings {
+            self.limits.refused(crate::limits::Limit::Meetings);
+            return Err(Refusal::full(format!(
+                "the server runs its maximum of {} meetings at once; try again later",
+                self.limits.cfg.meetings
+            )));
+        }
         reg.next_room += 1;
         let room = RoomId(reg.next_room);
         self.sfu.create_room(room).await.map_err(|e| Refusal::internal(format!("media plane: {e}")))?;
@@ -136,6 +156,7 @@ impl Meetings {
             next_peer: self.next_peer.clone(),
             store: self.store.clone(),
             takeover: self.takeover,
+            limits: self.limits.clone(),
         };
         let restored = self.restored(id).await;
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx, restored);

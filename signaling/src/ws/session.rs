@@ -16,7 +16,7 @@ use huiyi_protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
 use super::wire;
 use crate::meeting::core::Notice;
-use crate::meeting::{Admitted, Cmd, Guest, Input, MeetingHandle, Meetings, Out, OUTBOUND_QUEUE};
+use crate::meeting::{Admitted, Cmd, Guest, Input, MeetingHandle, Meetings, Out};
 use crate::services::lifecycle::{self, NotAdmitted};
 use crate::store::Store;
 use crate::token::{Claims, Role, Signer};
@@ -125,7 +125,9 @@ pub async fn run(socket: WebSocket, gate: Gate) {
         return;
     }
     // 2. attach to the meeting
-    let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
+    // How many messages may wait for this session before it counts as too slow.
+    let queued = gate.meetings.limits().cfg.queued_messages;
+    let (out_tx, mut out_rx) = mpsc::channel::<Out>(queued);
     let guest = Guest { pid: claims.p.clone(), name: claims.n.clone(), role: claims.r };
     let attach = gate.meetings.attach(&claims.m, &claims.t, guest, resume, out_tx).await;
     let (me, meeting) = match attach {

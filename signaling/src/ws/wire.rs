@@ -132,6 +132,8 @@ pub fn code(kind: RefusalKind) -> ErrorCode {
         RefusalKind::BadSdp => ErrorCode::BadSdp,
         RefusalKind::Internal => ErrorCode::Internal,
         RefusalKind::InUse => ErrorCode::LinkInUse,
+        RefusalKind::Full => ErrorCode::Full,
+        RefusalKind::TooLarge => ErrorCode::TooLarge,
     }
 }
 

@@ -52,12 +52,18 @@ impl Drop for Server {
 }
 
 pub async fn server(tag: &str, demo: bool) -> Server {
+    server_with(tag, demo, |_| {}).await
+}
+
+/// As [`server`], with the configuration changed by `tune` first.
+pub async fn server_with(tag: &str, demo: bool, tune: impl FnOnce(&mut Config)) -> Server {
     let dir = std::env::temp_dir().join(format!("huiyi-sig-{tag}-{}", std::process::id()));
     let mut config = Config { data_dir: dir.clone(), ..Config::default() };
     config.sfu.udp_port = 0;
     config.sfu.workers = 1;
     config.signaling.demo = demo;
     config.signaling.reconnect_grace_secs = 2;
+    tune(&mut config);
     let signer = Signer::load_or_create(&dir).expect("key");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -69,9 +75,14 @@ pub async fn server(tag: &str, demo: bool) -> Server {
 }
 
 pub fn token(s: &Server, pid: &str, name: &str, role: Role) -> String {
+    token_for(s, "m1", pid, name, role)
+}
+
+/// A join token for meeting `meeting`.
+pub fn token_for(s: &Server, meeting: &str, pid: &str, name: &str, role: Role) -> String {
     let now = huiyi_signaling::clock::unix_millis() / 1000;
     s.signer.sign(&Claims {
-        m: "m1".into(),
+        m: meeting.into(),
         t: "例会".into(),
         p: pid.into(),
         n: name.into(),

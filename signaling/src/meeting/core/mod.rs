@@ -97,6 +97,8 @@ pub enum Effect {
     Sfu(SfuCmd),
     /// Something to keep in the store.
     Record(Record),
+    /// A configured limit refused something (counted for `/metrics`).
+    Limit(crate::limits::Limit),
 }
 
 /// The session's identity inside its meeting.
@@ -269,6 +271,10 @@ pub struct Core {
     /// A second use of a link whose holder is connected takes the seat
     /// (`signaling.link_reuse = "takeover"`) instead of being refused.
     pub takeover: bool,
+    /// Most seats (`limits.participants_per_meeting`).
+    pub max_participants: usize,
+    /// Largest SDP accepted, bytes (`limits.sdp_bytes`).
+    pub max_sdp: usize,
     /// The featured publishers last told to the media plane.
     featured: Vec<PeerId>,
     participants: HashMap<String, Participant>,
@@ -301,6 +307,8 @@ impl Core {
             title,
             grace,
             takeover: false,
+            max_participants: usize::MAX,
+            max_sdp: usize::MAX,
             featured: Vec::new(),
             participants: HashMap::new(),
             speaker: None,
@@ -376,7 +384,20 @@ impl Core {
         self.participants.get(pid).map(|p| &p.view)
     }
 
+    /// Seats taken (present, or dropped within their grace).
+    pub fn seat_count(&self) -> usize {
+        self.participants.len()
+    }
+
     fn request(&mut self, pid: &str, request: Request) {
+        if let Request::Publish { sdp, .. } | Request::Answer { sdp, .. } = &request {
+            if sdp.len() > self.max_sdp {
+                self.out.push(Effect::Limit(crate::limits::Limit::SdpBytes));
+                let why =
+                    format!("the SDP is {} bytes; this server takes at most {}", sdp.len(), self.max_sdp);
+                return self.refuse(pid, Refusal::too_large(why));
+            }
+        }
         match request {
             Request::Publish { sdp, tracks, restart } => self.publish(pid, sdp, tracks, restart),
             Request::Answer { offer_id, sdp } => self.answer(pid, offer_id, sdp),

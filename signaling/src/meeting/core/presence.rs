@@ -21,6 +21,13 @@ impl Core {
         if self.state.locked && !self.participants.contains_key(&pid) {
             return Err(Refusal::closed("the meeting is locked: no new participants"));
         }
+        if !self.participants.contains_key(&pid) && self.participants.len() >= self.max_participants {
+            self.out.push(Effect::Limit(crate::limits::Limit::ParticipantsPerMeeting));
+            return Err(Refusal::full(format!(
+                "the meeting is full ({} participants); ask the secretary",
+                self.max_participants
+            )));
+        }
         let replaced = self.participants.contains_key(&pid);
         let resumed = match self.participants.get(&pid) {
             Some(p) if resume.as_deref() == Some(p.session_key.as_str()) => {

@@ -253,11 +253,23 @@ pub enum RefusalKind {
     Internal,
     /// The link is in use by a participant who is connected.
     InUse,
+    /// A configured limit is reached (the meeting or the server is full).
+    Full,
+    /// Too large (an SDP over `limits.sdp_bytes`).
+    TooLarge,
 }
 
 impl Refusal {
     fn new(kind: RefusalKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
+    }
+    /// A configured limit is reached.
+    pub fn full(message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Full, message)
+    }
+    /// Too large.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::TooLarge, message)
     }
     /// The seat of this link is taken by someone connected.
     pub fn in_use(message: impl Into<String>) -> Self {
