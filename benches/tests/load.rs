@@ -144,3 +144,49 @@ async fn a_small_plenary_over_ice_tcp_is_received_in_full() {
     assert!(tcp_peers > 0 && tcp_connections > 0, "the server sees TCP peers: {report:?}");
     assert_eq!(report.server_peers_udp, Some(0), "and none over UDP: {report:?}");
 }
+
+/// Two minutes of churn (issue 14's soak, short): six seats in two meetings
+/// join, live 5–15 s, leave and are taken again, about fifty sessions in
+/// all; afterwards every gauge the server exposes (media peers, seats,
+/// meetings, WebSocket sessions, runtime tasks) is back where it was before
+/// the first join. (The server runs in this process, so its RSS includes
+/// the load generator's: the half-hour soak against the binary holds the
+/// memory figure, docs/benchmarks.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_minutes_of_joins_and_leaves_leave_nothing_behind() {
+    use huiyi_bench::load::soak::{soak, SoakConfig};
+    let server = Server::start("soak").await;
+    let mut scenario = Scenario::named("small-rooms").expect("scenario");
+    (scenario.rooms, scenario.senders, scenario.listeners) = (2, 2, 1);
+    scenario.video_bps = 200_000;
+    let metrics = huiyi_bench::load::metrics::http_host_of(&server.target.ws_url);
+    let cfg = SoakConfig {
+        duration: Duration::from_secs(120),
+        lifetime: (Duration::from_secs(5), Duration::from_secs(15)),
+        warmup_share: 0.3,
+        run: RunConfig {
+            join_rate: 5.0,
+            duration: Duration::from_secs(120),
+            settle: Duration::ZERO,
+            join_timeout: Duration::from_secs(20),
+            bind: "127.0.0.1".parse().expect("ip"),
+            server_pid: Some(std::process::id()),
+            live: false,
+        },
+        metrics,
+    };
+    let Server { target, dir, stop, task } = server;
+    let report = soak(Arc::new(target), &scenario, cfg).await.expect("soak");
+    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    let _ = stop.send(());
+    task.await.expect("join").expect("clean shutdown");
+    std::fs::remove_dir_all(&dir).ok();
+
+    assert!(report.sessions >= 30, "participants kept coming and going: {report:?}");
+    assert_eq!(report.failures, 0, "every one of them joined and left cleanly: {report:?}");
+    assert!(report.gauges_peak.get("huiyi_seats").is_some_and(|s| *s >= 4.0), "seats were taken: {report:?}");
+    for g in huiyi_bench::load::soak::GAUGES {
+        assert!(report.gauges_after.contains_key(g), "{g} is exposed: {report:?}");
+    }
+    assert!(report.leaks().is_empty(), "every gauge back where it was: {:?}", report.leaks());
+}

@@ -6,6 +6,7 @@
 //!     huiyi-load county-plenary --simulcast --weak-share 0.33 --link-kbps 300 --loss 5 --rtt 80
 //!     huiyi-load discussion --transport tcp          # media over ICE-TCP
 //!     huiyi-load county-plenary --tcp-share 0.5      # half over ICE-TCP, half over UDP
+//!     huiyi-load small-rooms --soak 1800             # 30 min of joins and leaves (churn)
 //!
 //! Prints a line each second and, at the end, a table; writes the report
 //! as JSON (`--out`).
@@ -110,6 +111,15 @@ struct Args {
     /// No line each second.
     #[arg(long)]
     quiet: bool,
+    /// Soak: for this many seconds the scenario's participants keep joining
+    /// and leaving (each seat lives --lifetime, then a new participant takes
+    /// it); then every gauge of the server's /metrics must be back where it
+    /// was, and the server's RSS after warm-up is reported (exit 1 on a leak).
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<u64>,
+    /// A soak seat's life, seconds: MIN-MAX.
+    #[arg(long, default_value = "10-40")]
+    lifetime: String,
 }
 
 fn main() -> Result<()> {
@@ -141,6 +151,9 @@ fn main() -> Result<()> {
     }
     if !(0.1..=500.0).contains(&args.join_rate) || !(1..=3600).contains(&args.duration) || args.settle > 600 {
         bail!("--join-rate 0.1 to 500, --duration 1 to 3600 s, --settle 0 to 600 s");
+    }
+    if let Some(secs) = args.soak {
+        return soak(&args, &scenario, secs);
     }
     let targets: Vec<&str> = match args.target.as_str() {
         "both" => vec!["huiyi", "janus"],
@@ -232,6 +245,64 @@ fn weak_line(args: &Args, scenario: &mut Scenario) -> Result<()> {
         link.validate().map_err(anyhow::Error::msg)?;
     }
     Ok(())
+}
+
+/// The soak mode: churn against Huiyi, then the verdict.
+fn soak(args: &Args, scenario: &Scenario, secs: u64) -> Result<()> {
+    use huiyi_bench::load::soak::{soak, SoakConfig};
+    let (min, max) = args
+        .lifetime
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+        .filter(|(a, b)| 1 <= *a && a < b && *b <= 3600)
+        .context("--lifetime MIN-MAX in seconds, 1 <= MIN < MAX <= 3600")?;
+    if !(10..=7 * 24 * 3600).contains(&secs) {
+        bail!("--soak 10 s to a week");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let _ = rustls_provider();
+        let signer = huiyi_signaling::token::Signer::load_existing(&args.data_dir).ok();
+        let ws_url = format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
+        let metrics = huiyi_bench::load::metrics::http_host_of(&ws_url);
+        let server_pid = args.huiyi_pid.or_else(|| find_process("huiyi"));
+        let run_id = format!("soak-{}", huiyi_signaling::clock::unix_secs());
+        let cfg = SoakConfig {
+            duration: Duration::from_secs(secs),
+            lifetime: (Duration::from_secs(min), Duration::from_secs(max)),
+            warmup_share: 0.2,
+            run: RunConfig {
+                join_rate: args.join_rate,
+                duration: Duration::from_secs(secs),
+                settle: Duration::ZERO,
+                join_timeout: Duration::from_secs(30),
+                bind: args.bind,
+                server_pid,
+                live: !args.quiet,
+            },
+            metrics,
+        };
+        let report = soak(Arc::new(Huiyi { ws_url, signer, run_id }), scenario, cfg).await?;
+        println!(
+            "soak: {:.0} s, {} sessions, {} failures; RSS after warm-up {:?} KiB, at the end {:?} KiB ({:+.1} %)",
+            report.secs,
+            report.sessions,
+            report.failures,
+            report.rss_warm,
+            report.rss_end,
+            report.rss_growth_pct.unwrap_or(f64::NAN)
+        );
+        println!("gauges before {:?}
+       peak   {:?}
+       after  {:?}", report.gauges_before, report.gauges_peak, report.gauges_after);
+        std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        let leaks = report.leaks();
+        if !leaks.is_empty() {
+            bail!("gauges not back after everyone left: {leaks:?}");
+        }
+        Ok(())
+    })
 }
 
 /// str0m and tokio-tungstenite share rustls; pick its crypto once.

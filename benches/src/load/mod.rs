@@ -19,6 +19,7 @@ pub mod janus;
 pub mod link;
 pub mod metrics;
 pub mod peer;
+pub mod soak;
 pub mod stats;
 pub mod tcp;
 pub mod video;

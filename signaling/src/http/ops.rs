@@ -148,5 +148,13 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     out.push_str(&format!(
         "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"
     ));
+    out.push_str(&format!(
+        "# HELP huiyi_ws_sessions Signaling WebSocket sessions open\n# TYPE huiyi_ws_sessions gauge\nhuiyi_ws_sessions {}\n",
+        crate::ws::session::open_sessions()
+    ));
+    out.push_str(&format!(
+        "# HELP huiyi_tasks Tasks alive in the server's async runtime\n# TYPE huiyi_tasks gauge\nhuiyi_tasks {}\n",
+        tokio::runtime::Handle::current().metrics().num_alive_tasks()
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -79,8 +79,33 @@ fn close_msg(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
 }
 
+/// WebSocket sessions open now (for `/metrics`).
+static OPEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// WebSocket sessions open now.
+pub fn open_sessions() -> usize {
+    OPEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts a session open while it lives.
+struct Open;
+
+impl Open {
+    fn new() -> Self {
+        OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Runs one WebSocket session to its end.
 pub async fn run(socket: WebSocket, gate: Gate) {
+    let _open = Open::new();
     let (mut sink, mut stream) = socket.split();
     // 1. hello
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
