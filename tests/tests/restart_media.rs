@@ -28,6 +28,18 @@ fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// The server process, killed if the test ends early (a panic).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 struct Server {
     dir: PathBuf,
     http: SocketAddr,
@@ -35,8 +47,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the binary; returns once `/healthz` answers.
-    async fn start(&self) -> Child {
+    /// Starts the binary; returns once it answers.
+    async fn start(&self) -> Running {
         // huiyi reads HUIYI_* variables as configuration: none of the
         // test's own may reach it.
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_huiyi-server-for-tests"));
@@ -56,7 +68,7 @@ impl Server {
             .expect("spawn the server");
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(self.http).await.is_ok() {
-                return child;
+                return Running(child);
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -182,12 +194,12 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
     let mut old = (chair, venue);
     for phase in ["killed", "stopped"] {
         if phase == "killed" {
-            child.kill().expect("SIGKILL");
+            child.0.kill().expect("SIGKILL");
         } else {
-            let pid = child.id().to_string();
+            let pid = child.0.id().to_string();
             assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
         }
-        let _ = child.wait();
+        let _ = child.0.wait();
         let _ = stop_tx.send(true);
         for s in senders.drain(..) {
             let _ = s.await;
@@ -229,9 +241,9 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
 
     let node_ok =
         tokio::task::spawn_blocking(move || node.wait().expect("node").success()).await.expect("join");
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let _ = child.wait();
+    let _ = child.0.wait();
     assert!(node_ok, "the Chromium venue's side failed (its report is above)");
 
     // Attendance: one interval per run of the server, the first closed at
