@@ -88,8 +88,10 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       for (const [rid, height] of [['h', 240], ['f', 480]]) {
         // (An encoder short of CPU lowers every layer's resolution.)
         if (sent[rid]?.limitation !== 'cpu' && sent[rid]?.active !== false) assert.equal(sent[rid]?.height, height, `${rid}: ${JSON.stringify(l1)}`);
-        // (f may already be stopped: nobody's tile needs it after 10 s.)
-        if (sent[rid]?.active !== false) assert.ok(sent[rid].frames >= 10, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
+        // (f may already be stopped: nobody's tile needs it after 10 s; and
+        // it may stop within these 2 s, or an encoder short of CPU may halve
+        // its frame rate: 4 frames say it flows — once 5 came on a loaded CI.)
+        if (sent[rid]?.active !== false) assert.ok(sent[rid].frames >= 4, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
       }
       if (sent.f?.active !== false) assert.ok(sent.f.height > sent.h.height, 'f is the larger');
     });
