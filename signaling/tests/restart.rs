@@ -98,7 +98,14 @@ async fn a_killed_server_comes_back_with_the_meeting_as_it_was_and_attendance_sh
         .await;
     send_msg(&mut chair, &control(Control::Layout { layout: "1+5".into() })).await;
     send_msg(&mut chair, &control(Control::Spotlight { participant: Some("p3".into()) })).await;
-    let before = state_where(&mut v2, |m| m["spotlight"] == "p3" && m["layout"] == "1+5").await;
+    // (The venue's hand and the chair's controls come over two sockets: in either order.)
+    let before = state_where(&mut v2, |m| {
+        m["spotlight"] == "p3"
+            && m["layout"] == "1+5"
+            && m["hands"] == serde_json::json!(["p3"])
+            && m["floor"] == "p2"
+    })
+    .await;
     assert_eq!(before["floor"], "p2");
     assert_eq!(before["hands"], serde_json::json!(["p3"]));
     // The carried state is written off the meeting's task: give it a moment.
