@@ -117,6 +117,9 @@ pub struct Sim {
     /// Clients joined from now on negotiate RED (RFC 2198) for Opus and
     /// send their audio RED-wrapped, as Chromium does.
     pub red_audio: bool,
+    /// Clients joined from now on also offer H.264 video, after VP8 (as
+    /// Chromium does), so that they can send it.
+    pub h264_video: bool,
     /// The next this many answers (any client's) change the client's ICE
     /// credentials without the offer restarting ICE, as Firefox's do after
     /// `restartIce()`.
@@ -137,6 +140,7 @@ impl Sim {
             clients: Vec::new(),
             events: Vec::new(),
             red_audio: false,
+            h264_video: false,
             answers_changing_ice: 0,
             by_addr: HashMap::new(),
             loss: Lossy::new(seed),
@@ -184,6 +188,7 @@ impl Sim {
             .clear_codecs()
             .enable_opus(true, self.red_audio)
             .enable_vp8(true)
+            .enable_h264(self.h264_video)
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid host candidate"));
         let mut api = rtc.sdp_api();

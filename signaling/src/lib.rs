@@ -11,6 +11,8 @@
 pub mod auth;
 pub mod cli;
 pub mod clock;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod listen;

@@ -64,10 +64,14 @@ pub fn h264_starts_keyframe(payload: &[u8]) -> bool {
     match first & 0x1f {
         5 | 7 => true,
         24 => {
-            // STAP-A: 16-bit size, then a NAL header, repeated.
+            // STAP-A: 16-bit size, then a NAL unit of that size, repeated; a
+            // unit whose size runs past the payload is not there.
             let mut at = 1;
             while at + 2 < payload.len() {
                 let size = usize::from(u16::from_be_bytes([payload[at], payload[at + 1]]));
+                if at + 2 + size > payload.len() {
+                    return false;
+                }
                 let Some(&nal) = payload.get(at + 2) else {
                     return false;
                 };
@@ -118,5 +122,13 @@ mod tests {
         assert!(h264_starts_keyframe(&[0x78, 0, 2, 0x67, 0, 0, 1, 0x68]));
         assert!(!h264_starts_keyframe(&[0x41]));
         assert!(!h264_starts_keyframe(&[0x78, 0xff, 0xff]));
+    }
+
+    #[test]
+    fn h264_stap_a_unit_running_past_the_payload_is_not_read() {
+        // Found by fuzz/fuzz_targets/h264.rs: a STAP-A unit of 219 bytes in a
+        // 4-byte payload; its "header" (0x25, an IDR) was taken for a keyframe.
+        assert!(!h264_starts_keyframe(&[0x78, 0x00, 0xdb, 0x25]));
+        assert!(h264_starts_keyframe(&[0x78, 0x00, 0x01, 0x25]), "the same unit, whole");
     }
 }

@@ -5,7 +5,7 @@
 
 mod accounts;
 mod assets;
-mod attendance;
+pub(crate) mod attendance;
 mod audit;
 mod calendar;
 mod check;

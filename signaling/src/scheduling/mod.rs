@@ -10,7 +10,7 @@ pub mod ics;
 pub mod lifecycle;
 pub mod recurrence;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
 /// China Standard Time: UTC+8, no daylight saving.
 pub fn county_offset() -> FixedOffset {
@@ -22,13 +22,10 @@ pub fn local_from_unix(secs: i64) -> Option<NaiveDateTime> {
     DateTime::from_timestamp(secs, 0).map(|utc| utc.with_timezone(&county_offset()).naive_local())
 }
 
-/// Unix seconds of a county-local time.
+/// Unix seconds of a county-local time: plain arithmetic, as the offset is
+/// fixed (and so defined at the ends of the calendar too).
 pub fn unix_from_local(t: NaiveDateTime) -> i64 {
-    county_offset()
-        .from_local_datetime(&t)
-        .single()
-        .expect("a fixed offset has no gaps or overlaps")
-        .timestamp()
+    t.and_utc().timestamp() - i64::from(county_offset().local_minus_utc())
 }
 
 #[cfg(test)]
@@ -47,5 +44,15 @@ mod tests {
             let utc = DateTime::from_timestamp(secs, 0).expect("ts").naive_utc();
             assert_eq!(t - utc, chrono::Duration::hours(8), "no daylight saving in month {month}");
         }
+    }
+
+    #[test]
+    fn the_ends_of_the_calendar_convert_without_a_panic() {
+        // Found with fuzz/fuzz_targets/ics.rs: eight hours before this
+        // local time is before chrono's first instant, and the conversion
+        // through a `DateTime` panicked ("a fixed offset has no gaps").
+        let first = DateTime::from_timestamp(-8_334_601_228_800, 0).expect("in chrono's range").naive_utc();
+        assert_eq!(unix_from_local(first), -8_334_601_228_800 - 8 * 3600);
+        assert_eq!(unix_from_local(NaiveDateTime::MAX), NaiveDateTime::MAX.and_utc().timestamp() - 8 * 3600);
     }
 }

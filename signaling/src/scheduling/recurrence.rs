@@ -104,7 +104,7 @@ pub enum RecurrenceError {
     /// A day of month outside 1–31.
     #[error("the day of the month must be between 1 and 31")]
     BadDay,
-    /// Ends before it starts, or a count of 0.
+    /// Ends before it starts (or before the first day the rule names), or a count of 0.
     #[error("the series ends before its first meeting")]
     EndsBeforeStart,
     /// The meeting ends before it starts.
@@ -199,6 +199,10 @@ pub fn expand(
                 }
             }
         }
+    }
+    if dates.is_empty() {
+        // The end date comes before the first day the rule names.
+        return Err(RecurrenceError::EndsBeforeStart);
     }
     Ok(dates
         .into_iter()
@@ -358,6 +362,26 @@ mod tests {
             expand(s, h, &rule(Frequency::Daily, 1, End::Count(MAX_OCCURRENCES as u32)), &none)
                 .map(|v| v.len()),
             Ok(MAX_OCCURRENCES)
+        );
+    }
+
+    #[test]
+    fn a_rule_that_places_no_meeting_is_refused() {
+        // Found by fuzz/fuzz_targets/recurrence.rs: from a Tuesday, Mondays
+        // every 8 weeks until 31 December; the first such Monday is in
+        // January, so the series was "created" with no meeting at all.
+        let json = r#"{"start": "2026-11-10T09:00:00", "end": "2026-11-30T10:30:00", "rule": {"freq": "weekly", "weekdays": ["Mon"], "interval": 8, "end": {"until": "2026-12-31"}}}"#;
+        let input: serde_json::Value = serde_json::from_str(json).expect("json");
+        let rule: Rule = serde_json::from_value(input["rule"].clone()).expect("a rule");
+        let (start, end) = (at(2026, 11, 10, 9), at(2026, 11, 30, 10) + Duration::minutes(30));
+        assert_eq!(
+            expand(start, end - start, &rule, &BTreeMap::new()),
+            Err(RecurrenceError::EndsBeforeStart)
+        );
+        // With an hour-long first meeting, as the API takes it: the same.
+        assert_eq!(
+            expand(start, Duration::hours(1), &rule, &BTreeMap::new()),
+            Err(RecurrenceError::EndsBeforeStart)
         );
     }
 

@@ -23,6 +23,16 @@ pub fn csv_cell(cell: &str) -> String {
     format!("\"{}\"", safe.replace('"', "\"\""))
 }
 
+/// A cell's text for the Excel export: control characters other than tab
+/// and line feed are dropped (a sheet shows none of them), and so are the
+/// non-characters U+FFFE and U+FFFF. The writer would escape each as
+/// `_xHHHH_`, and one right after a literal `_x0041` read back as "A".
+pub fn xlsx_cell(cell: &str) -> String {
+    cell.chars()
+        .filter(|c| (!c.is_control() || matches!(c, '\t' | '\n')) && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +45,12 @@ mod tests {
         }
         assert_eq!(csv_cell("防汛值班"), "\"防汛值班\"");
         assert_eq!(csv_cell(""), "\"\"");
+    }
+
+    #[test]
+    fn xlsx_cells_keep_line_breaks_and_tabs_only() {
+        assert_eq!(xlsx_cell("一、汇报\r\n二、讨论\t(30 分钟)"), "一、汇报\n二、讨论\t(30 分钟)");
+        assert_eq!(xlsx_cell("_x0041\u{0}\u{ffff}\u{1b}[31m"), "_x0041[31m");
     }
 
     #[test]
