@@ -218,10 +218,12 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
         let (tx, rx) = tokio::sync::watch::channel(false);
         stop_tx = tx;
         senders = vec![chair.client.start_sending(rx.clone()), venue.client.start_sending(rx)];
-        let flowing = wait_for(Duration::from_secs(10), || all_media(&chair, &venue)).await;
+        // 1–2 s when the machine is calm; the browser retries its socket
+        // 0.3–5 s apart, so under CI's load once 10.2 s: 15 s is the bound.
+        let flowing = wait_for(Duration::from_secs(15), || all_media(&chair, &venue)).await;
         let took = restarted.elapsed();
         eprintln!("restart ({phase}): the webrtc-crate participants have everyone's media {took:?} after the restart");
-        assert!(flowing, "{phase}: media again within 10 s of the restart");
+        assert!(flowing, "{phase}: media again within 15 s of the restart");
         let state = last_state(&venue).expect("state");
         assert!(state.mics_locked, "{phase}: the lock holds");
         assert_eq!(state.floor.as_deref(), Some("p2"), "{phase}: the floor holds");
