@@ -27,15 +27,20 @@ pub struct ServerCounters {
 /// Reads the counters from `host:port` (`http://host:port/metrics`);
 /// `None` if the server cannot be reached or does not expose them.
 pub async fn scrape(host_port: &str) -> Option<ServerCounters> {
-    let fetch = async {
+    parse(&fetch(host_port).await?)
+}
+
+/// The text of `http://host:port/metrics` (headers and all), within 3 s.
+pub async fn fetch(host_port: &str) -> Option<String> {
+    let get = async {
         let mut s = tokio::net::TcpStream::connect(host_port).await.ok()?;
         let request = format!("GET /metrics HTTP/1.0\r\nHost: {host_port}\r\nConnection: close\r\n\r\n");
         s.write_all(request.as_bytes()).await.ok()?;
         let mut body = Vec::new();
         s.take(1 << 20).read_to_end(&mut body).await.ok()?;
-        parse(&String::from_utf8_lossy(&body))
+        Some(String::from_utf8_lossy(&body).into_owned())
     };
-    tokio::time::timeout(Duration::from_secs(3), fetch).await.ok()?
+    tokio::time::timeout(Duration::from_secs(3), get).await.ok()?
 }
 
 /// The counters in a `/metrics` response (headers and all).

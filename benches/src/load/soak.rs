@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::stats::{process_usage, Totals};
@@ -92,15 +91,7 @@ pub fn gauges(text: &str) -> BTreeMap<String, f64> {
 }
 
 async fn scrape(host_port: &str) -> Option<BTreeMap<String, f64>> {
-    let fetch = async {
-        let mut s = tokio::net::TcpStream::connect(host_port).await.ok()?;
-        let request = format!("GET /metrics HTTP/1.0\r\nHost: {host_port}\r\nConnection: close\r\n\r\n");
-        s.write_all(request.as_bytes()).await.ok()?;
-        let mut body = Vec::new();
-        s.take(1 << 20).read_to_end(&mut body).await.ok()?;
-        Some(gauges(&String::from_utf8_lossy(&body)))
-    };
-    tokio::time::timeout(Duration::from_secs(3), fetch).await.ok()?
+    Some(gauges(&super::metrics::fetch(host_port).await?))
 }
 
 /// A seat's life for its `turn`: spread over the range by a small hash, so
