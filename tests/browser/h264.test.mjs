@@ -36,7 +36,7 @@ function h264Only() {
 /// Per remote participant: frames shown so far by its camera tile.
 async function frames(page) {
   return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.tile:not(.screen)')]
-    .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+    .filter((t) => t.dataset.participant !== window.huiyi.me?.id)
     .map((t) => [t.dataset.participant, t.querySelector('video').getVideoPlaybackQuality().totalVideoFrames])));
 }
 
@@ -68,7 +68,7 @@ test('an H.264-only participant and two VP8-default participants see each other'
     const before = await codecs(a.page);
     for (const p of people) {
       await until(p.page, () => [...document.querySelectorAll('.tile:not(.screen)')]
-        .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+        .filter((t) => t.dataset.participant !== window.huiyi.me?.id)
         .filter((t) => t.querySelector('video').videoWidth > 0).length === 2, undefined, 60000)
         .catch(async () => {
           for (const q of people) {

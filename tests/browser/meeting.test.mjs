@@ -34,46 +34,60 @@ async function bytesFrom(page) {
   });
 }
 
-async function joinAll() {
-  const people = [];
+/// Opens and joins every link in turn; `people` receives each browser as it
+/// starts, so the caller can close them whatever fails.
+async function joinAll(people) {
   for (const url of links) {
     const p = await participant(url);
+    people.push(p);
     await p.page.waitForSelector('#join:not([disabled])', { timeout: 20000 });
     await p.page.click('#join');
-    people.push(p);
   }
-  return people;
+  // (The id is known once the server's welcome has come.)
+  for (const p of people) await until(p.page, () => window.huiyi.me?.id);
 }
 
 test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
   assert.equal(links.length, 3, 'three join links');
-  const [a, b, c] = await joinAll();
-  const all = [a, b, c];
-  const id = async (p) => p.page.evaluate(() => window.huiyi.me.id);
-  const [ida, idb, idc] = [await id(a), await id(b), await id(c)];
-
+  const all = [];
   try {
+    await joinAll(all);
+    const [a, b, c] = all;
+    const id = async (p) => p.page.evaluate(() => window.huiyi.me.id);
+    const [ida, idb, idc] = [await id(a), await id(b), await id(c)];
+
     await t.test('each sees the two others\' video playing and receives their audio', async () => {
       for (const p of all) {
         await until(p.page, () => [...document.querySelectorAll('.tile:not(.screen)')]
           .filter((t) => t.dataset.participant !== window.huiyi.me.id)
           .filter((t) => t.querySelector('video').videoWidth > 0).length === 2);
       }
-      const before = await Promise.all(all.map((p) => frames(p.page)));
-      const bytes0 = await Promise.all(all.map((p) => bytesFrom(p.page)));
-      await sleep(2000);
-      const after = await Promise.all(all.map((p) => frames(p.page)));
-      const bytes1 = await Promise.all(all.map((p) => bytesFrom(p.page)));
-      for (let i = 0; i < 3; i++) {
-        assert.equal(Object.keys(after[i]).length, 2, `participant ${i} has two remote tiles`);
-        for (const [who, n] of Object.entries(after[i])) {
-          assert.ok(n - before[i][who] >= 10, `participant ${i}: frames from ${who} advance (${before[i][who]} → ${n})`);
+      // Over 2 s each page shows ≥ 10 new frames of each other camera (5 fps)
+      // and receives audio bytes of each other participant. Up to three
+      // windows: three browsers and a debug server share 2 cores, and one may
+      // stall for a moment; a path that does not work fails all three.
+      let problems;
+      for (let round = 0; round < 3; round++) {
+        const before = await Promise.all(all.map((p) => frames(p.page)));
+        const bytes0 = await Promise.all(all.map((p) => bytesFrom(p.page)));
+        await sleep(2000);
+        const after = await Promise.all(all.map((p) => frames(p.page)));
+        const bytes1 = await Promise.all(all.map((p) => bytesFrom(p.page)));
+        problems = [];
+        for (let i = 0; i < 3; i++) {
+          assert.equal(Object.keys(after[i]).length, 2, `participant ${i} has two remote tiles`);
+          for (const [who, n] of Object.entries(after[i])) {
+            if (!(n - before[i][who] >= 10)) problems.push(`participant ${i}: frames from ${who} ${before[i][who]} → ${n}`);
+          }
+          const others = [ida, idb, idc].filter((_, j) => j !== i);
+          for (const o of others) {
+            if (!((bytes1[i][`${o}/audio`] || 0) > (bytes0[i][`${o}/audio`] || 0))) problems.push(`participant ${i} receives no audio of ${o}`);
+          }
         }
-        const others = [ida, idb, idc].filter((_, j) => j !== i);
-        for (const o of others) {
-          assert.ok((bytes1[i][`${o}/audio`] || 0) > (bytes0[i][`${o}/audio`] || 0), `participant ${i} receives audio of ${o}`);
-        }
+        if (problems.length === 0) break;
+        console.error(`round ${round}: ${problems.join('; ')}`);
       }
+      assert.deepEqual(problems, [], 'every page plays the others\' video and receives their audio');
       if (shots) await a.page.screenshot({ path: `${shots}/three.png` });
     });
 
@@ -81,19 +95,35 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       const rids = await a.page.evaluate(() => window.huiyi.session.pc.getTransceivers()
         .filter((x) => x.sender.track?.kind === 'video').map((x) => x.sender.getParameters().encodings.map((e) => e.rid)));
       assert.deepEqual(rids, [['h', 'f']], 'two encodings negotiated (the answer accepted simulcast)');
-      const l0 = await a.page.evaluate(() => window.huiyi.session.cameraLayers());
-      await sleep(2000);
-      const l1 = await a.page.evaluate(() => window.huiyi.session.cameraLayers());
-      const sent = Object.fromEntries(l1.map((l) => [l.rid, { ...l, frames: l.framesSent - (l0.find((x) => x.rid === l.rid)?.framesSent ?? 0) }]));
-      for (const [rid, height] of [['h', 240], ['f', 480]]) {
-        // (An encoder short of CPU lowers every layer's resolution.)
-        if (sent[rid]?.limitation !== 'cpu' && sent[rid]?.active !== false) assert.equal(sent[rid]?.height, height, `${rid}: ${JSON.stringify(l1)}`);
-        // (f may already be stopped: nobody's tile needs it after 10 s; and
-        // it may stop within these 2 s, or an encoder short of CPU may halve
-        // its frame rate: 4 frames say it flows — once 5 came on a loaded CI.)
-        if (sent[rid]?.active !== false) assert.ok(sent[rid].frames >= 4, `${rid} flows: ${sent[rid].frames} frames in 2 s`);
+      // Each layer flows at its size, unless the server has asked A to stop it
+      // (f, once no tile has needed it for 10 s: that can happen during this
+      // test, and the stats lag the sender's parameters) or an encoder short
+      // of CPU lowers every layer's resolution. Sampled over 2 s, up to three
+      // times: a loaded machine's encoder may skip a layer for a moment.
+      const sample = async () => {
+        const l0 = await a.page.evaluate(() => window.huiyi.session.cameraLayers());
+        await sleep(2000);
+        const [l1, active] = await a.page.evaluate(async () => [await window.huiyi.session.cameraLayers(),
+          Object.fromEntries(window.huiyi.session.pc.getTransceivers().find((x) => x.sender.track?.kind === 'video')
+            .sender.getParameters().encodings.map((e) => [e.rid, e.active]))]);
+        const sent = Object.fromEntries(l1.map((l) => [l.rid, { ...l, frames: l.framesSent - (l0.find((x) => x.rid === l.rid)?.framesSent ?? 0) }]));
+        const problems = [];
+        for (const [rid, height] of [['h', 240], ['f', 480]]) {
+          const s = sent[rid];
+          if (active[rid] === false || s?.active === false) continue;
+          if (s?.limitation !== 'cpu' && s?.height !== height) problems.push(`${rid} is ${s?.height}p, not ${height}p`);
+          // (4 frames in 2 s say it flows — once 5 came on a loaded CI.)
+          if (!(s?.frames >= 4)) problems.push(`${rid} sent ${s?.frames} frames in 2 s`);
+        }
+        if (active.f !== false && sent.f?.active !== false && !(sent.f?.height > sent.h?.height)) problems.push('f is not the larger');
+        return { problems, layers: l1 };
+      };
+      let last;
+      for (let i = 0; i < 3; i++) {
+        last = await sample();
+        if (last.problems.length === 0) return;
       }
-      if (sent.f?.active !== false) assert.ok(sent.f.height > sent.h.height, 'f is the larger');
+      assert.fail(`${last.problems.join('; ')}: ${JSON.stringify(last.layers)}`);
     });
 
     await t.test('a layer no tile shows is no longer encoded', async () => {

@@ -57,7 +57,7 @@ function firewall(ns, rules) {
 /// Per remote participant: video frames decoded so far.
 async function frames(page) {
   return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.tile:not(.screen)')]
-    .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+    .filter((t) => t.dataset.participant !== window.huiyi.me?.id)
     .map((t) => [t.dataset.participant, t.querySelector('video').getVideoPlaybackQuality().totalVideoFrames])));
 }
 
@@ -142,7 +142,7 @@ async function meetingOfThree({ guard, serverArgs = [], browserArgs = [], shot }
     }
     for (const p of people) {
       await until(p.page, () => [...document.querySelectorAll('.tile:not(.screen)')]
-        .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+        .filter((t) => t.dataset.participant !== window.huiyi.me?.id)
         .filter((t) => t.querySelector('video').videoWidth > 0).length === 2, undefined, 60000)
         .catch(() => assert.fail(`${p.label} sees both others' video`));
     }

@@ -193,7 +193,7 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
     log(`joined: ${JSON.stringify(ids)} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     for (const p of people) {
       await until(p.page, () => [...document.querySelectorAll('.tile:not(.screen)')]
-        .filter((t) => t.dataset.participant !== window.huiyi.me.id)
+        .filter((t) => t.dataset.participant !== window.huiyi.me?.id)
         .filter((t) => t.querySelector('video').videoWidth > 0).length === 2, undefined, 30000);
     }
     const [a, b, w] = people;
