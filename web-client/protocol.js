@@ -7,6 +7,17 @@ import { msg as build, FINAL_CLOSE_CODES } from './model.js';
 
 export { PROTOCOL_VERSION } from './model.js';
 
+/// Milliseconds before reconnect attempt `n` (0, 1, …), `outage` ms after
+/// the socket was lost: quick while the outage is young (a server restart
+/// takes a few seconds, and each second waited after it is back is a second
+/// of the meeting lost), every 1.5 s at most for the first minute, then every
+/// 5 s. ±20 % jitter keeps a county's venues from arriving in one burst.
+export function retryDelay(n, outage) {
+  const cap = outage < 60000 ? 1500 : 5000;
+  const base = Math.min(cap, 250 * 2 ** Math.min(n, 10));
+  return Math.round(base * (0.8 + 0.4 * Math.random()));
+}
+
 /// Events: 'state' {state: connecting|open|reconnecting|closed, code, reason},
 /// 'welcome' (the welcome message), and one event per server message type
 /// (detail = the message).
@@ -20,6 +31,7 @@ export class Signaling extends EventTarget {
     this.state = 'idle';
     this.closedByUs = false;
     this.retry = 0;
+    this.lostAt = null; // when the socket was lost, until a welcome
     this.queue = [];
   }
 
@@ -37,6 +49,7 @@ export class Signaling extends EventTarget {
       if (msg.type === 'welcome') {
         this.session = msg.session;
         this.retry = 0;
+        this.lostAt = null;
         this.setState('open');
         const queued = this.queue.splice(0);
         for (const m of queued) this.send(m);
@@ -55,8 +68,8 @@ export class Signaling extends EventTarget {
         return;
       }
       this.setState('reconnecting', ev.code, ev.reason);
-      const delay = Math.min(5000, 300 * 2 ** this.retry++);
-      setTimeout(() => { if (!this.closedByUs) this.connect(); }, delay);
+      this.lostAt ??= Date.now();
+      setTimeout(() => { if (!this.closedByUs) this.connect(); }, retryDelay(this.retry++, Date.now() - this.lostAt));
     };
   }
 

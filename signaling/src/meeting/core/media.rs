@@ -29,7 +29,7 @@ impl Core {
             }
         }
         let p = self.participants.get_mut(pid).expect("checked by caller");
-        p.sources.extend(tracks);
+        p.sources = tracks.into_iter().collect();
         let cmd = match p.peer {
             Some(peer) => SfuCmd::Renegotiate { pid: pid.to_string(), peer, sdp },
             None => SfuCmd::AddPeer { pid: pid.to_string(), sdp, may_publish: p.view.role != Role::Observer },

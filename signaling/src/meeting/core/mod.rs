@@ -232,6 +232,10 @@ pub enum Record {
     },
 }
 
+/// Entries a `publish` may list in `tracks`: a camera, a microphone and a
+/// screen are three; the media plane takes at most `sfu.max_tracks_per_peer`.
+const MAX_LISTED_TRACKS: usize = 16;
+
 /// One participant as the meeting keeps it.
 struct Participant {
     view: ParticipantView,
@@ -241,6 +245,9 @@ struct Participant {
     attached: bool,
     peer: Option<PeerId>,
     tracks: Vec<Published>,
+    /// The sources of the m-lines its latest `publish` sends, by mid: the
+    /// list of one message (every sending m-line, as the protocol says),
+    /// replaced by the next, at most `MAX_LISTED_TRACKS`.
     sources: HashMap<String, Source>,
     /// False in audio-only mode: the server sends it no video.
     receive_video: bool,
@@ -395,6 +402,15 @@ impl Core {
                 self.out.push(Effect::Limit(crate::limits::Limit::SdpBytes));
                 let why =
                     format!("the SDP is {} bytes; this server takes at most {}", sdp.len(), self.max_sdp);
+                return self.refuse(pid, Refusal::too_large(why));
+            }
+        }
+        if let Request::Publish { tracks, .. } = &request {
+            if tracks.len() > MAX_LISTED_TRACKS {
+                let why = format!(
+                    "the publish lists {} tracks; a session sends at most {MAX_LISTED_TRACKS}",
+                    tracks.len()
+                );
                 return self.refuse(pid, Refusal::too_large(why));
             }
         }

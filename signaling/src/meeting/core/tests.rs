@@ -377,3 +377,36 @@ fn no_switch_to_h264_while_someone_cannot_decode_it() {
 }
 
 mod carry;
+
+#[test]
+fn a_publish_lists_at_most_sixteen_tracks_and_each_list_replaces_the_last() {
+    let mut sim = Sim::new();
+    sim.join("v1", Role::Venue);
+    let many: Vec<_> = (0..17).map(|i| (format!("m{i}"), Source::Screen)).collect();
+    let effects = sim.ask("v1", Request::Publish { sdp: "v=0".into(), tracks: many, restart: false });
+    assert_eq!(refusal_to(&effects, "v1"), Some(RefusalKind::TooLarge));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Sfu(_))), "nothing reaches the media plane");
+
+    // First a screen share on mid 1, then a publish that no longer lists it:
+    // a video later published on mid 1 is a camera again.
+    let screen = vec![("1".to_string(), Source::Screen)];
+    sim.ask("v1", Request::Publish { sdp: "v=0".into(), tracks: screen, restart: false });
+    sim.input(Input::Sfu(SfuResult::PeerAdded {
+        pid: "v1".into(),
+        result: Ok((PeerId(7), "answer".into())),
+    }));
+    let camera_only = vec![("0".to_string(), Source::Camera)];
+    sim.ask("v1", Request::Publish { sdp: "v=0".into(), tracks: camera_only, restart: false });
+    let effects = sim.input(Input::Media(SfuEvent::TrackPublished {
+        room: RoomId(1),
+        peer: PeerId(7),
+        track: TrackId(70),
+        kind: TrackKind::Video,
+        mid: "1".into(),
+    }));
+    let announced = notices_to(&effects, "v1").into_iter().find_map(|n| match n {
+        Notice::Track(t) => Some(t.source),
+        _ => None,
+    });
+    assert_eq!(announced, Some(Source::Camera), "the old list was replaced, not extended");
+}
