@@ -50,30 +50,8 @@ ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 
-IDLE_WAIT=${IDLE_WAIT:-600}
-IDLE_CORES=${IDLE_CORES:-0.3}
-# Cores busy over the last 5 s, every process (/proc/stat).
-busy_cores() {
-    python3 - <<'PY'
-import time
-def ticks():
-    f = [int(v) for v in open("/proc/stat").readline().split()[1:]]
-    return sum(f[i] for i in (0, 1, 2, 5, 6))
-a = ticks(); time.sleep(5); print(f"{(ticks() - a) / 100 / 5:.2f}")
-PY
-}
-wait_idle() {
-    local waited=0 busy
-    while :; do
-        busy=$(busy_cores)
-        python3 -c "import sys; sys.exit(0 if $busy < $IDLE_CORES else 1)" && return 0
-        if [ "$waited" -ge "$IDLE_WAIT" ]; then
-            echo "the machine is still busy ($busy cores) after ${IDLE_WAIT} s: running anyway" >&2
-            return 0
-        fi
-        waited=$((waited + 5))
-    done
-}
+# busy_cores, wait_idle (IDLE_WAIT, IDLE_CORES)
+source benches/lib.sh
 
 REPORTS=()
 for round in $(seq "$ROUNDS"); do

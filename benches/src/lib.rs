@@ -21,6 +21,9 @@ pub fn fanout(subscribers: usize) -> Sim {
     let cfg = EngineConfig {
         max_peers: subscribers + 1,
         stats_interval: Duration::from_secs(3600),
+        // (The capture sends 100 000 packets per simulated second, far over
+        // the per-track cap a real publisher is held to.)
+        max_track_bytes_per_sec: u64::MAX,
         ..EngineConfig::default()
     };
     let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 11);
@@ -41,16 +44,24 @@ pub fn fanout(subscribers: usize) -> Sim {
     sim
 }
 
-/// Feeds captured publisher datagrams to the engine and discards what it
-/// sends; returns the packets forwarded.
+/// Feeds captured publisher datagrams to the engine as the worker does
+/// (each datagram, then the timeout pass that releases what the forwarding
+/// queued: str0m sends a written packet only on its next timeout, with its
+/// SRTP protect there) and discards what it sends; returns the packets
+/// forwarded. Panics if fewer datagrams left the engine than it forwarded.
 pub fn replay(sim: &mut Sim, datagrams: &[(SocketAddr, Vec<u8>)]) -> u64 {
     let before = sim.engine.counters().forwarded;
     let (now, server) = (sim.now, sim.server);
+    let mut sent = 0u64;
     for (source, data) in datagrams {
         sim.engine.handle_receive(now, *source, server, data);
+        sim.engine.handle_timeout(now);
         while let Some(t) = sim.engine.poll_transmit() {
             std::hint::black_box(&t);
+            sent += 1;
         }
     }
-    sim.engine.counters().forwarded - before
+    let forwarded = sim.engine.counters().forwarded - before;
+    assert!(sent >= forwarded, "{forwarded} packets forwarded, only {sent} datagrams sent");
+    forwarded
 }

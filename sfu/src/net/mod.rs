@@ -5,7 +5,8 @@
 //! The loop: wait (mio) until the socket is readable, a command arrives, or
 //! the engine's next deadline; receive datagrams in batches (`recvmmsg`
 //! through quinn-udp) and feed each to the engine; handle due timeouts;
-//! send everything the engine queued; pass events to the control plane.
+//! send everything the engine queued (`sendmmsg`, rustix); pass events to
+//! the control plane.
 
 mod tcp;
 mod udp;

@@ -1,10 +1,16 @@
-//! A UDP socket with batched receive and send, through quinn-udp (recvmmsg,
-//! GSO/GRO where the kernel has them). Non-blocking; readiness comes from mio.
+//! A UDP socket with batched receive and send: receive through quinn-udp
+//! (recvmmsg, GRO where the kernel has it), send through `sendmmsg` (rustix),
+//! one system call for up to `SEND_BATCH` datagrams to any destinations.
+//! Non-blocking; readiness comes from mio.
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
+
+/// Datagrams per `sendmmsg` call (the kernel takes up to 1 024; 64 keeps
+/// one call's work short and the headers on the stack-sized vectors small).
+pub(crate) const SEND_BATCH: usize = 64;
 
 /// Receive buffer per datagram: larger than any datagram the engine accepts,
 /// so an oversized one is seen (and dropped) rather than truncated silently.
@@ -59,6 +65,7 @@ impl BatchSocket {
     /// Sends one datagram. A full send buffer or an unreachable destination
     /// drops it (media is loss-tolerant, and NACK/RTX repairs video); the
     /// caller counts the failures.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
     pub fn send(&self, destination: SocketAddr, contents: &[u8]) -> bool {
         let t = Transmit { destination, ecn: None, contents, segment_size: None, src_ip: None };
         match self.state.try_send((&self.socket).into(), &t) {
@@ -68,5 +75,118 @@ impl BatchSocket {
                 false
             }
         }
+    }
+
+    /// Sends every datagram of `batch`, `SEND_BATCH` to a system call.
+    /// Returns how many were not sent: a full send buffer drops the rest of
+    /// the batch (as `send` would drop each), a datagram the kernel refuses
+    /// (an unreachable destination) is skipped.
+    #[cfg(target_os = "linux")]
+    pub fn send_batch<'a>(&self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+        use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
+        let mut failed = 0;
+        let mut batch = batch.peekable();
+        while batch.peek().is_some() {
+            let chunk: Vec<(SocketAddr, &[u8])> = batch.by_ref().take(SEND_BATCH).collect();
+            let addrs: Vec<SocketAddrAny> =
+                chunk.iter().map(|(d, _)| SocketAddrAny::from(self.mapped(*d))).collect();
+            let iovs: Vec<[io::IoSlice<'_>; 1]> = chunk.iter().map(|(_, c)| [io::IoSlice::new(c)]).collect();
+            let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
+                chunk.iter().map(|_| SendAncillaryBuffer::default()).collect();
+            let mut msgs: Vec<MMsgHdr<'_>> = addrs
+                .iter()
+                .zip(iovs.iter())
+                .zip(controls.iter_mut())
+                .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, &iov[..], control))
+                .collect();
+            let mut start = 0;
+            while start < msgs.len() {
+                match sendmmsg(&self.socket, &mut msgs[start..], SendFlags::empty()) {
+                    Ok(0) => {
+                        failed += msgs.len() - start;
+                        break;
+                    }
+                    Ok(n) => start += n,
+                    Err(rustix::io::Errno::AGAIN) => {
+                        tracing::trace!(dropped = msgs.len() - start, "udp send buffer full");
+                        failed += msgs.len() - start;
+                        break;
+                    }
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::trace!(destination = %chunk[start].0, error = %e, "udp send failed");
+                        failed += 1;
+                        start += 1;
+                    }
+                }
+            }
+        }
+        failed
+    }
+
+    /// Sends every datagram of `batch`, one at a time.
+    #[cfg(not(target_os = "linux"))]
+    pub fn send_batch<'a>(&self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+        batch.filter(|(d, c)| !self.send(*d, c)).count()
+    }
+
+    /// `destination` as the socket takes it: an IPv4 address as IPv4-mapped
+    /// IPv6 on an IPv6 socket.
+    #[cfg(target_os = "linux")]
+    fn mapped(&self, destination: SocketAddr) -> SocketAddr {
+        match (self.local, destination) {
+            (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+                SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => destination,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn receiver() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        s
+    }
+
+    #[test]
+    fn a_batch_reaches_every_destination_in_order_and_a_refused_one_is_skipped() {
+        let sender = BatchSocket::new(UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
+        let to = [receiver(), receiver(), receiver()];
+        let addrs: Vec<SocketAddr> = to.iter().map(|s| s.local_addr().expect("addr")).collect();
+        // 150 datagrams (more than two system calls' worth), round robin,
+        // with one to port 0 in the middle, which the kernel refuses.
+        let mut batch: Vec<(SocketAddr, Vec<u8>)> =
+            (0..150u16).map(|i| (addrs[usize::from(i) % 3], i.to_be_bytes().to_vec())).collect();
+        batch.insert(70, ("127.0.0.1:0".parse().expect("addr"), vec![9; 10]));
+        let failed = sender.send_batch(batch.iter().map(|(d, c)| (*d, &c[..])));
+        assert_eq!(failed, 1, "only the datagram to port 0 fails");
+        for (k, socket) in to.iter().enumerate() {
+            let mut buf = [0u8; 64];
+            for i in (0..150u16).filter(|i| usize::from(*i) % 3 == k) {
+                let (n, from) = socket.recv_from(&mut buf).expect("datagram");
+                assert_eq!(from, sender.local);
+                assert_eq!(&buf[..n], &i.to_be_bytes(), "receiver {k}: in order");
+            }
+        }
+    }
+
+    #[test]
+    fn an_ipv6_socket_reaches_ipv4_destinations() {
+        let Ok(v6) = UdpSocket::bind("[::]:0") else { return }; // (no IPv6 here)
+        let sender = BatchSocket::new(v6).expect("socket");
+        let to = receiver();
+        let dest = to.local_addr().expect("addr");
+        assert_eq!(sender.send_batch([(dest, &b"hello"[..])].into_iter()), 0);
+        let mut buf = [0u8; 16];
+        let (n, _) = to.recv_from(&mut buf).expect("datagram");
+        assert_eq!(&buf[..n], b"hello");
     }
 }

@@ -166,6 +166,7 @@ pub(crate) fn spawn(
             events,
             counters: thread_counters,
             sent: 0,
+            outgoing: Vec::with_capacity(crate::net::udp::SEND_BATCH),
         };
         worker.run();
     })?;
@@ -189,6 +190,8 @@ struct Worker {
     events: UnboundedSender<SfuEvent>,
     counters: Arc<WorkerCounters>,
     sent: u64,
+    /// UDP datagrams of this flush, sent together (kept for its capacity).
+    outgoing: Vec<str0m::net::Transmit>,
 }
 
 impl Worker {
@@ -287,6 +290,9 @@ impl Worker {
         self.flush();
     }
 
+    /// Sends what the engine has to send (UDP datagrams in `sendmmsg`
+    /// batches, in the order the engine made them), then hands its events
+    /// to the control plane.
     fn flush(&mut self) {
         while let Some(t) = self.engine.poll_transmit() {
             if t.proto == Protocol::Tcp {
@@ -298,11 +304,16 @@ impl Worker {
                 }
                 continue;
             }
-            if self.socket.send(t.destination, &t.contents) {
-                self.sent += 1;
-            } else {
-                self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
+            self.outgoing.push(t);
+        }
+        if !self.outgoing.is_empty() {
+            let failed =
+                self.socket.send_batch(self.outgoing.iter().map(|t| (t.destination, &t.contents[..])));
+            self.sent += (self.outgoing.len() - failed) as u64;
+            if failed > 0 {
+                self.counters.send_failures.fetch_add(failed as u64, Ordering::Relaxed);
             }
+            self.outgoing.clear();
         }
         while let Some(e) = self.engine.poll_event() {
             let _ = self.events.send(e);
