@@ -77,7 +77,8 @@ others = r["machine_cpu"] - r["server_cpu"] - r["loadgen_cpu"]
 mark = " DISTURBED" if others > float(sys.argv[5]) else ""
 print(f"round {sys.argv[4]} {sys.argv[2]:32} {sys.argv[3]:6}:{mark} "
       f"{r['server_cpu_us_per_packet']:.1f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
-      f"loss {100 * r['loss']:.2f} %, latency p50 {r['latency_ms_p50']:.1f} p99 {r['latency_ms_p99']:.1f} ms, "
+      f"loss {100 * r['loss']:.2f} %, undelivered {100 * r.get('undelivered', 0):.2f} % "
+      f"(audio {100 * r.get('undelivered_audio', 0):.2f} %), latency p50 {r['latency_ms_p50']:.1f} p99 {r['latency_ms_p99']:.1f} ms, "
       f"server CPU {r['server_cpu']:.2f} (busiest thread {r['server_busiest_thread_cpu']:.2f}), "
       f"machine {r['machine_cpu']:.2f} cores (others {others:.2f})", flush=True)
 PY
@@ -99,7 +100,7 @@ for item in sys.argv[2:]:
 def disturbed(r):
     return r["machine_cpu"] - r["server_cpu"] - r["loadgen_cpu"] > limit
 print("\n(* disturbed: other processes used more than", limit, "cores; medians take every run, both arms alike)")
-print("scenario                          arm     µs/packet (each run)          median  latency p99 ms  loss %")
+print("scenario                          arm     µs/packet (each run)          median  latency p99 ms  loss %  undelivered %")
 for (name, senders, listeners), by in runs.items():
     med = {}
     for arm in ("before", "after"):
@@ -108,6 +109,7 @@ for (name, senders, listeners), by in runs.items():
         each = " / ".join(f"{r['server_cpu_us_per_packet']:.1f}{'*' if disturbed(r) else ''}" for r in rs)
         print(f"{name} ({senders} + {listeners})".ljust(34) + f"{arm:7} " + each.ljust(30) + f"{med[arm]:6.1f}  "
               + f"{statistics.median(r['latency_ms_p99'] for r in rs):14.1f}  "
-              + f"{100 * statistics.median(r['loss'] for r in rs):6.2f}")
+              + f"{100 * statistics.median(r['loss'] for r in rs):6.2f}  "
+              + f"{100 * statistics.median(r.get('undelivered', 0) for r in rs):13.2f}")
     print(f"{'':34}after ÷ before (medians): {med['after'] / med['before']:.2f}")
 PY

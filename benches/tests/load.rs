@@ -82,6 +82,10 @@ async fn a_small_plenary_is_received_in_full() {
     // One sender (50 audio packets and 25 frames a second) to 4 receivers.
     assert!(report.packets_in_per_sec > 4.0 * 60.0, "media reached the receivers: {report:?}");
     assert!(report.loss < 0.01, "nothing lost on loopback: {report:?}");
+    // Delivered against offered: 2 s of 50 audio packets a second and a few
+    // hundred video packets, to 4 receivers each.
+    assert!(report.offered > 4 * 2 * 50, "offered packets counted: {report:?}");
+    assert!(report.undelivered_audio < 0.01, "audio delivered = offered on loopback: {report:?}");
     assert!(report.latency_ms_p50 > 0.0 && report.latency_ms_p99 < 1000.0, "latency measured: {report:?}");
     assert!(report.server_cpu > 0.0, "the server's CPU was read");
     assert!(report.weak.is_none() && report.layer_switches.is_some(), "no split without simulcast or a line");

@@ -13,6 +13,7 @@
 //! ([`audience`]).
 
 pub mod audience;
+pub mod delivery;
 pub mod handle;
 pub mod huiyi;
 pub mod janus;
@@ -23,6 +24,10 @@ pub mod soak;
 pub mod stats;
 pub mod tcp;
 pub mod video;
+
+/// After the measured window: how long packets sent in it may still arrive
+/// to count as delivered ([`delivery`]).
+pub const DRAIN: Duration = Duration::from_secs(1);
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -306,6 +311,9 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     let fb_b = totals.feedback();
     totals.set_measuring(false);
     let counters_after = target.server_counters().await;
+    // What was sent in the window and is still on its way gets this long to
+    // arrive (a packet later than that is of no use to a meeting either).
+    tokio::time::sleep(DRAIN).await;
     let _ = stop_tx.send(true);
     live.abort();
 
@@ -407,6 +415,17 @@ fn report(
     r.latency_ms_p95 = f64::from(quantile(&latency, 0.95)) / 1000.0;
     r.latency_ms_p99 = f64::from(quantile(&latency, 0.99)) / 1000.0;
     r.loss = if expected > 0 { expected.saturating_sub(received) as f64 / expected as f64 } else { 0.0 };
+    let peers = results.iter().flat_map(|s| s.peers.iter().map(|p| &p.delivery));
+    let share = |(delivered, offered): (u64, u64)| {
+        if offered > 0 {
+            1.0 - delivered as f64 / offered as f64
+        } else {
+            0.0
+        }
+    };
+    (r.delivered, r.offered) = delivery::totals(peers.clone(), |_| true);
+    r.undelivered = share((r.delivered, r.offered));
+    r.undelivered_audio = share(delivery::totals(peers, |t| t & delivery::VIDEO == 0));
     r.late_packets = late;
     r.nacks_sent = fb_b.0 - fb_a.0.min(fb_b.0);
     r.nacks_to_senders = fb_b.1 - fb_a.1.min(fb_b.1);

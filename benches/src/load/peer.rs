@@ -25,6 +25,7 @@ use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use super::delivery::{self, Delivery};
 pub use super::handle::PeerHandle;
 use super::link::{Link, LinkSpec};
 use super::stats::Totals;
@@ -90,6 +91,10 @@ pub struct Peer {
     pub latency_us: Vec<u32>,
     totals: Arc<Totals>,
     buf: Vec<u8>,
+    /// The tags of the streams it sends, and delivered against offered.
+    audio_tag: u32,
+    video_tag: u32,
+    delivery: Delivery,
 }
 
 /// The send time (µs since the Unix epoch).
@@ -153,6 +158,9 @@ impl Peer {
             latency_us: Vec::new(),
             totals,
             buf: vec![0; 2048],
+            audio_tag: delivery::new_tag(false),
+            video_tag: delivery::new_tag(true),
+            delivery: Delivery::default(),
         })
     }
 
@@ -350,6 +358,9 @@ impl Peer {
             Event::RtpPacket(p) => {
                 let arrived = wallclock_us();
                 self.totals.add_received(p.payload.len());
+                if let Some((tag, sent)) = delivery::read(&p.payload) {
+                    self.delivery.arrived(tag, sent, self.totals.window());
+                }
                 if !self.totals.measuring() {
                     return;
                 }
@@ -396,6 +407,10 @@ impl Peer {
                 self.audio_seq += 1;
                 let mut payload = vec![0x11; 80];
                 payload[72..].copy_from_slice(&wallclock_us().to_be_bytes());
+                delivery::stamp(&mut payload, self.audio_tag);
+                if self.totals.measuring() {
+                    self.delivery.sent(self.audio_tag, 1);
+                }
                 let ts = media_ts(self.start, self.next_audio, 48);
                 let ext = ExtensionValues {
                     audio_level: Some(-30),
@@ -410,7 +425,10 @@ impl Peer {
             let fps = self.media.fps.max(1);
             while self.next_frame <= now {
                 let ts = media_ts(self.start, self.next_frame, 90);
-                self.camera.send_frame(&mut self.rtc, mid, now, ts, fps);
+                let single = self.camera.send_frame(&mut self.rtc, mid, now, ts, fps, self.video_tag);
+                if self.totals.measuring() && single > 0 {
+                    self.delivery.sent(self.video_tag, single);
+                }
                 self.next_frame += Duration::from_secs(1) / fps;
             }
         }
@@ -430,6 +448,7 @@ impl Peer {
         PeerResult {
             join_time: self.join_time,
             reception: self.reception(),
+            delivery: std::mem::take(&mut self.delivery),
             latency_us: std::mem::take(&mut self.latency_us),
             video: self.video_rx,
             tcp_drops: self.tcp.as_ref().map_or(0, |p| p.dropped),
@@ -490,6 +509,8 @@ pub struct PeerResult {
     pub latency_us: Vec<u32>,
     /// Packets expected, received, late.
     pub reception: (u64, u64, u64),
+    /// Delivered against offered packets (see [`delivery`]).
+    pub delivery: Delivery,
     /// Video received in the measured window.
     pub video: VideoReceived,
     /// Behind a weak line: what the line dropped, over the whole run.

@@ -18,6 +18,10 @@ use super::audience::Audience;
 pub struct Totals {
     /// Inside the measured window: latency and reception are recorded.
     measuring: std::sync::atomic::AtomicBool,
+    /// The measured window's start and end (µs since the epoch; the end is
+    /// `u64::MAX` while it lasts).
+    window_start: AtomicU64,
+    window_end: AtomicU64,
     joined: AtomicU64,
     packets_out: AtomicU64,
     bytes_out: AtomicU64,
@@ -46,7 +50,18 @@ pub struct Snapshot {
 impl Totals {
     /// Starts or stops the measured window.
     pub fn set_measuring(&self, on: bool) {
+        let now = crate::load::peer::wallclock_us();
+        if on {
+            self.window_start.store(now, Relaxed);
+            self.window_end.store(u64::MAX, Relaxed);
+        } else {
+            self.window_end.store(now, Relaxed);
+        }
         self.measuring.store(on, Relaxed);
+    }
+    /// The measured window (µs since the epoch): start, end.
+    pub(crate) fn window(&self) -> (u64, u64) {
+        (self.window_start.load(Relaxed), self.window_end.load(Relaxed))
     }
     pub(crate) fn measuring(&self) -> bool {
         self.measuring.load(Relaxed)
@@ -197,6 +212,16 @@ pub struct Report {
     pub mbit_in: f64,
     /// Packets that never arrived ÷ expected (after repair), over received streams.
     pub loss: f64,
+    /// Packets sent in the window (audio, and video without simulcast) that
+    /// reached a receiver of their stream by the end of the drain after it,
+    /// and the packets that should have ([`super::delivery`]).
+    pub delivered: u64,
+    pub offered: u64,
+    /// 1 − delivered ÷ offered: lost, still queued when the drain ended, or
+    /// not sent to a receiver at all (a video the server paused for it).
+    pub undelivered: f64,
+    /// The same for audio alone, which the server never pauses.
+    pub undelivered_audio: f64,
     /// NACKs sent by receivers.
     pub nacks_sent: u64,
     /// NACKs that reached senders (each asks for retransmissions).
@@ -278,7 +303,7 @@ impl Report {
 pub fn table(reports: &[Report]) -> String {
     type Row = (&'static str, fn(&Report) -> String);
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
-    let rows: [Row; 22] = [
+    let rows: [Row; 24] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
@@ -287,6 +312,8 @@ pub fn table(reports: &[Report]) -> String {
         ("Mbit/s out", |r| format!("{:.2}", r.mbit_out)),
         ("Mbit/s in", |r| format!("{:.2}", r.mbit_in)),
         ("loss (after repair)", |r| format!("{:.3} %", r.loss * 100.0)),
+        ("undelivered (of offered)", |r| format!("{:.3} % of {}", r.undelivered * 100.0, r.offered)),
+        ("undelivered audio", |r| format!("{:.3} %", r.undelivered_audio * 100.0)),
         ("NACKs sent", |r| r.nacks_sent.to_string()),
         ("NACKs at senders", |r| r.nacks_to_senders.to_string()),
         ("late/repaired packets", |r| r.late_packets.to_string()),

@@ -80,11 +80,23 @@ impl VideoSender {
         }
     }
 
-    /// Writes one frame of every layer, captured at RTP time `ts`.
-    pub fn send_frame(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant, ts: u32, fps: u32) {
+    /// Writes one frame of every layer, captured at RTP time `ts`, each
+    /// payload tagged `stream` (`super::delivery`). Returns the packets
+    /// written when it sends one layer (0 with simulcast, whose layers are
+    /// not counted as offered).
+    pub fn send_frame(
+        &mut self,
+        rtc: &mut Rtc,
+        mid: Mid,
+        now: Instant,
+        ts: u32,
+        fps: u32,
+        stream: u32,
+    ) -> u64 {
         let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
-            return;
+            return 0;
         };
+        let mut written = 0;
         let simulcast = self.layers.len() > 1;
         for (index, layer) in self.layers.iter_mut().enumerate() {
             let tag = simulcast.then_some(LAYER_TAG | index as u8);
@@ -113,6 +125,7 @@ impl VideoSender {
                 if let Some(tag) = tag {
                     payload[n - 9] = tag;
                 }
+                super::delivery::stamp(&mut payload, stream);
                 layer.seq += 1;
                 let last = i + 1 == packets;
                 let write = RtpWrite::new(pt, layer.seq.into(), ts, now, payload)
@@ -120,7 +133,13 @@ impl VideoSender {
                     .nackable(true)
                     .ext_vals(ExtensionValues::default());
                 tx.write_rtp(write);
+                written += 1;
             }
+        }
+        if simulcast {
+            0
+        } else {
+            written
         }
     }
 }
