@@ -34,7 +34,9 @@ export class MediaSession extends EventTarget {
       this.drain();
     });
     this.sig.addEventListener('error', (e) => {
-      if (e.detail.code === 'bad_sdp' && this.pendingAnswer) {
+      // (The refusals a publish can get; `forbidden` is left out: it may
+      // answer another request, and an observer's client does not publish.)
+      if (['bad_sdp', 'too_large'].includes(e.detail.code) && this.pendingAnswer) {
         const { reject } = this.pendingAnswer;
         this.pendingAnswer = null;
         reject(new Error(e.detail.message));

@@ -64,6 +64,8 @@ export class Signaling extends EventTarget {
       // Final: we left, the server refused us (policy), or we were replaced.
       const final = this.closedByUs || FINAL_CLOSE_CODES.includes(ev.code);
       if (final) {
+        this.retry = 0;
+        this.lostAt = null;
         this.setState('closed', ev.code, ev.reason);
         return;
       }

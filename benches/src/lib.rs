@@ -44,11 +44,12 @@ pub fn fanout(subscribers: usize) -> Sim {
     sim
 }
 
-/// Feeds captured publisher datagrams to the engine as the worker does
-/// (each datagram, then the timeout pass that releases what the forwarding
-/// queued: str0m sends a written packet only on its next timeout, with its
-/// SRTP protect there) and discards what it sends; returns the packets
-/// forwarded. Panics if fewer datagrams left the engine than it forwarded.
+/// Feeds captured publisher datagrams to the engine as the worker does when
+/// one datagram arrives per loop turn, its costliest case: each datagram,
+/// then the timeout pass that releases what the forwarding queued (str0m
+/// sends a written packet only on its next timeout, with its SRTP protect
+/// there). Discards what it sends; returns the packets forwarded. Panics if
+/// fewer datagrams left the engine than it forwarded (reports included).
 pub fn replay(sim: &mut Sim, datagrams: &[(SocketAddr, Vec<u8>)]) -> u64 {
     let before = sim.engine.counters().forwarded;
     let (now, server) = (sim.now, sim.server);

@@ -3,8 +3,9 @@
 //! sequence numbers alone. So every payload carries its stream's tag and its
 //! send time; senders count what they sent inside the measured window, and
 //! receivers what they got of it by the end of a short drain after the
-//! window. Offered = each stream's in-window packets × the receivers of that
-//! stream (those that got any of it, ever); delivered = what arrived.
+//! window. Offered = each stream's in-window packets × the other seats of its
+//! meeting (joined or not); delivered = what arrived. A video the server
+//! paused for a receiver counts as undelivered: the report splits audio out.
 //! Simulcast layers are left out (a receiver gets one layer of three).
 
 use std::collections::{HashMap, HashSet};
@@ -49,6 +50,11 @@ pub fn read(payload: &[u8]) -> Option<(u32, u64)> {
     (tag != 0).then_some((tag, sent))
 }
 
+/// `t` (µs since the epoch) falls in the window (start, end).
+pub fn in_window(t: u64, (start, end): (u64, u64)) -> bool {
+    t >= start && t < end
+}
+
 /// One peer's counts.
 #[derive(Debug, Clone, Default)]
 pub struct Delivery {
@@ -70,34 +76,49 @@ impl Delivery {
     /// measured window's start and end (µs since the epoch).
     pub fn arrived(&mut self, tag: u32, sent: u64, (start, end): (u64, u64)) {
         self.seen.insert(tag);
-        if sent >= start && sent < end {
+        if in_window(sent, (start, end)) {
             *self.delivered.entry(tag).or_default() += 1;
         }
     }
 }
 
-/// Delivered and offered packets over every peer, of the streams whose tag
-/// `of` accepts (e.g. audio only: `|t| t & VIDEO == 0`).
-pub fn totals<'a>(peers: impl Iterator<Item = &'a Delivery> + Clone, of: impl Fn(u32) -> bool) -> (u64, u64) {
-    let mut receivers: HashMap<u32, u64> = HashMap::new();
-    for p in peers.clone() {
-        for tag in &p.seen {
-            *receivers.entry(*tag).or_default() += 1;
+/// Delivered and offered packets of the streams whose tag `of` accepts
+/// (e.g. audio only: `|t| t & VIDEO == 0`). `seats` holds every seat of the
+/// run with its meeting, whether it joined or not (then with nothing
+/// delivered): each stream is offered to every other seat of its meeting.
+pub fn totals(seats: &[(usize, Delivery)], of: impl Fn(u32) -> bool) -> (u64, u64) {
+    let mut per_room: HashMap<usize, u64> = HashMap::new();
+    for (room, _) in seats {
+        *per_room.entry(*room).or_default() += 1;
+    }
+    let mut streams = HashSet::new();
+    let mut offered = 0;
+    for (room, d) in seats {
+        for (tag, n) in d.offered.iter().filter(|(tag, _)| of(**tag)) {
+            streams.insert(*tag);
+            offered += n * (per_room[room] - 1);
         }
     }
-    let mut offered_by_tag: HashMap<u32, u64> = HashMap::new();
-    for p in peers.clone() {
-        for (tag, n) in p.offered.iter().filter(|(tag, _)| of(**tag)) {
-            *offered_by_tag.entry(*tag).or_default() += n;
-        }
-    }
-    let offered = offered_by_tag.iter().map(|(tag, n)| n * receivers.get(tag).copied().unwrap_or(0)).sum();
-    let delivered = peers
-        .flat_map(|p| p.delivered.iter())
-        .filter(|(tag, _)| offered_by_tag.contains_key(tag))
+    let delivered = seats
+        .iter()
+        .flat_map(|(_, d)| d.delivered.iter())
+        .filter(|(tag, _)| streams.contains(*tag))
         .map(|(_, n)| *n)
         .sum();
     (delivered, offered)
+}
+
+impl Delivery {
+    /// Adds another peer's counts (the peer connections of one seat).
+    pub fn merge(&mut self, other: &Delivery) {
+        for (tag, n) in &other.offered {
+            *self.offered.entry(*tag).or_default() += n;
+        }
+        for (tag, n) in &other.delivered {
+            *self.delivered.entry(*tag).or_default() += n;
+        }
+        self.seen.extend(other.seen.iter().copied());
+    }
 }
 
 #[cfg(test)]
@@ -117,10 +138,11 @@ mod tests {
     }
 
     #[test]
-    fn packets_queued_past_the_window_count_as_undelivered() {
-        // A sender offers 100 packets of stream 1 in the window; two
-        // receivers: one gets them all, one only 60 (the server kept the rest
-        // queued past the drain). A packet sent after the window is neither.
+    fn packets_queued_past_the_window_or_never_sent_count_as_undelivered() {
+        // Meeting 0: a sender offers 100 packets of stream 1 in the window to
+        // three others: one gets them all, one only 60 (the server kept the
+        // rest queued past the drain), one none (it never joined). A packet
+        // sent after the window counts for nothing.
         let mut sender = Delivery::default();
         sender.sent(1, 100);
         let window = (1_000, 2_000);
@@ -134,8 +156,22 @@ mod tests {
         b.arrived(1, 2_500, window);
         // A stream nobody offered in the window (a simulcast layer) is left out.
         a.arrived(9, 1_500, window);
-        assert_eq!(totals([&sender, &a, &b].into_iter(), |_| true), (160, 200));
-        assert_eq!(totals([&sender, &a, &b].into_iter(), |t| t & VIDEO != 0), (0, 0), "no video");
+        // Meeting 1: a sender alone offers to nobody.
+        let mut alone = Delivery::default();
+        alone.sent(5 | VIDEO, 50);
+        let seats = [(0, sender), (0, a), (0, b), (0, Delivery::default()), (1, alone)];
+        assert_eq!(totals(&seats, |_| true), (160, 300));
+        assert_eq!(totals(&seats, |t| t & VIDEO != 0), (0, 0), "no video offered to anyone");
         assert!(new_tag(true) & VIDEO != 0 && new_tag(false) & VIDEO == 0);
+    }
+
+    #[test]
+    fn a_seats_peer_connections_add_up() {
+        let (mut x, mut y) = (Delivery::default(), Delivery::default());
+        x.sent(1, 3);
+        y.arrived(2, 5, (0, 10));
+        y.sent(1, 2);
+        x.merge(&y);
+        assert_eq!((x.offered[&1], x.delivered[&2], x.seen.len()), (5, 1, 1));
     }
 }

@@ -318,9 +318,17 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     live.abort();
 
     let mut results = Vec::new();
+    // Every seat's delivery counts with its meeting, a failed one's empty.
+    let mut deliveries = Vec::with_capacity(seats.len());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     for (mut t, seat) in tasks.into_iter().zip(&seats) {
-        match tokio::time::timeout_at(deadline, &mut t).await {
+        let mut delivered = delivery::Delivery::default();
+        let outcome = tokio::time::timeout_at(deadline, &mut t).await;
+        if let Ok(Ok(Ok(r))) = &outcome {
+            r.peers.iter().for_each(|p| delivered.merge(&p.delivery));
+        }
+        deliveries.push((seat.room, delivered));
+        match outcome {
             Ok(Ok(Ok(mut r))) => {
                 r.audience = seat.audience;
                 results.push(r);
@@ -347,6 +355,16 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         r.weak = Some(audience::Audience::of(&results, true, secs));
         r.unrestricted = Some(audience::Audience::of(&results, false, secs));
     }
+    let share = |(delivered, offered): (u64, u64)| {
+        if offered > 0 {
+            1.0 - delivered as f64 / offered as f64
+        } else {
+            0.0
+        }
+    };
+    (r.delivered, r.offered) = delivery::totals(&deliveries, |_| true);
+    r.undelivered = share((r.delivered, r.offered));
+    r.undelivered_audio = share(delivery::totals(&deliveries, |t| t & delivery::VIDEO == 0));
     if let Some((name, cpu)) = busiest_thread(&threads_a, &threads_b) {
         (r.server_busiest_thread, r.server_busiest_thread_cpu) = (name, cpu / secs);
     }
@@ -415,17 +433,6 @@ fn report(
     r.latency_ms_p95 = f64::from(quantile(&latency, 0.95)) / 1000.0;
     r.latency_ms_p99 = f64::from(quantile(&latency, 0.99)) / 1000.0;
     r.loss = if expected > 0 { expected.saturating_sub(received) as f64 / expected as f64 } else { 0.0 };
-    let peers = results.iter().flat_map(|s| s.peers.iter().map(|p| &p.delivery));
-    let share = |(delivered, offered): (u64, u64)| {
-        if offered > 0 {
-            1.0 - delivered as f64 / offered as f64
-        } else {
-            0.0
-        }
-    };
-    (r.delivered, r.offered) = delivery::totals(peers.clone(), |_| true);
-    r.undelivered = share((r.delivered, r.offered));
-    r.undelivered_audio = share(delivery::totals(peers, |t| t & delivery::VIDEO == 0));
     r.late_packets = late;
     r.nacks_sent = fb_b.0 - fb_a.0.min(fb_b.0);
     r.nacks_to_senders = fb_b.1 - fb_a.1.min(fb_b.1);

@@ -406,9 +406,10 @@ impl Peer {
             while self.next_audio <= now {
                 self.audio_seq += 1;
                 let mut payload = vec![0x11; 80];
-                payload[72..].copy_from_slice(&wallclock_us().to_be_bytes());
+                let sent = wallclock_us();
+                payload[72..].copy_from_slice(&sent.to_be_bytes());
                 delivery::stamp(&mut payload, self.audio_tag);
-                if self.totals.measuring() {
+                if delivery::in_window(sent, self.totals.window()) {
                     self.delivery.sent(self.audio_tag, 1);
                 }
                 let ts = media_ts(self.start, self.next_audio, 48);
@@ -425,8 +426,9 @@ impl Peer {
             let fps = self.media.fps.max(1);
             while self.next_frame <= now {
                 let ts = media_ts(self.start, self.next_frame, 90);
+                let sent = wallclock_us();
                 let single = self.camera.send_frame(&mut self.rtc, mid, now, ts, fps, self.video_tag);
-                if self.totals.measuring() && single > 0 {
+                if single > 0 && delivery::in_window(sent, self.totals.window()) {
                     self.delivery.sent(self.video_tag, single);
                 }
                 self.next_frame += Duration::from_secs(1) / fps;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
 
 /// Datagrams per `sendmmsg` call (the kernel takes up to 1 024; 64 keeps
-/// one call's work short and the headers on the stack-sized vectors small).
+/// one call's work and its header vectors short).
 pub(crate) const SEND_BATCH: usize = 64;
 
 /// Receive buffer per datagram: larger than any datagram the engine accepts,
@@ -22,6 +22,12 @@ pub(crate) struct BatchSocket {
     bufs: Vec<[u8; BUF_SIZE]>,
     meta: Vec<RecvMeta>,
     pub local: SocketAddr,
+    /// `send_batch`'s destinations and (empty) control buffers, kept for
+    /// their capacity.
+    #[cfg(target_os = "linux")]
+    addrs: Vec<rustix::net::SocketAddrAny>,
+    #[cfg(target_os = "linux")]
+    controls: Vec<rustix::net::SendAncillaryBuffer<'static, 'static, 'static>>,
 }
 
 impl BatchSocket {
@@ -38,6 +44,10 @@ impl BatchSocket {
             bufs: vec![[0u8; BUF_SIZE]; BATCH_SIZE],
             meta: vec![RecvMeta::default(); BATCH_SIZE],
             local,
+            #[cfg(target_os = "linux")]
+            addrs: Vec::with_capacity(SEND_BATCH),
+            #[cfg(target_os = "linux")]
+            controls: (0..SEND_BATCH).map(|_| rustix::net::SendAncillaryBuffer::default()).collect(),
         })
     }
 
@@ -65,7 +75,6 @@ impl BatchSocket {
     /// Sends one datagram. A full send buffer or an unreachable destination
     /// drops it (media is loss-tolerant, and NACK/RTX repairs video); the
     /// caller counts the failures.
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
     pub fn send(&self, destination: SocketAddr, contents: &[u8]) -> bool {
         let t = Transmit { destination, ecn: None, contents, segment_size: None, src_ip: None };
         match self.state.try_send((&self.socket).into(), &t) {
@@ -77,44 +86,46 @@ impl BatchSocket {
         }
     }
 
-    /// Sends every datagram of `batch`, `SEND_BATCH` to a system call.
-    /// Returns how many were not sent: a full send buffer drops the rest of
-    /// the batch (as `send` would drop each), a datagram the kernel refuses
-    /// (an unreachable destination) is skipped.
+    /// Sends every datagram of `batch`, `SEND_BATCH` to a system call (one
+    /// alone goes through `send`). Returns how many were not sent: a full
+    /// send buffer drops the rest of the batch (as `send` would drop each),
+    /// a datagram the kernel refuses (an unreachable destination) is skipped.
+    /// Allocates two short vectors per call of up to `SEND_BATCH` datagrams;
+    /// the addresses go into a buffer the socket keeps.
     #[cfg(target_os = "linux")]
-    pub fn send_batch<'a>(&self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
-        use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
+    pub fn send_batch<'a>(&mut self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+        use rustix::net::{sendmmsg, MMsgHdr, SendFlags, SocketAddrAny};
+        if batch.len() == 1 {
+            return batch.filter(|(d, c)| !self.send(*d, c)).count();
+        }
         let mut failed = 0;
         let mut batch = batch.peekable();
         while batch.peek().is_some() {
-            let chunk: Vec<(SocketAddr, &[u8])> = batch.by_ref().take(SEND_BATCH).collect();
-            let addrs: Vec<SocketAddrAny> =
-                chunk.iter().map(|(d, _)| SocketAddrAny::from(self.mapped(*d))).collect();
-            let iovs: Vec<[io::IoSlice<'_>; 1]> = chunk.iter().map(|(_, c)| [io::IoSlice::new(c)]).collect();
-            let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
-                chunk.iter().map(|_| SendAncillaryBuffer::default()).collect();
-            let mut msgs: Vec<MMsgHdr<'_>> = addrs
+            self.addrs.clear();
+            let mut iovs: Vec<[io::IoSlice<'_>; 1]> = Vec::with_capacity(batch.len().min(SEND_BATCH));
+            for (destination, contents) in batch.by_ref().take(SEND_BATCH) {
+                self.addrs.push(SocketAddrAny::from(self.mapped(destination)));
+                iovs.push([io::IoSlice::new(contents)]);
+            }
+            let mut msgs: Vec<MMsgHdr<'_>> = self
+                .addrs
                 .iter()
                 .zip(iovs.iter())
-                .zip(controls.iter_mut())
+                .zip(self.controls.iter_mut())
                 .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, &iov[..], control))
                 .collect();
             let mut start = 0;
             while start < msgs.len() {
                 match sendmmsg(&self.socket, &mut msgs[start..], SendFlags::empty()) {
-                    Ok(0) => {
-                        failed += msgs.len() - start;
-                        break;
-                    }
-                    Ok(n) => start += n,
-                    Err(rustix::io::Errno::AGAIN) => {
-                        tracing::trace!(dropped = msgs.len() - start, "udp send buffer full");
-                        failed += msgs.len() - start;
-                        break;
+                    Ok(n) if n > 0 => start += n,
+                    Ok(_) | Err(rustix::io::Errno::AGAIN) => {
+                        let dropped = msgs.len() - start + batch.len();
+                        tracing::trace!(dropped, "udp send buffer full");
+                        return failed + dropped;
                     }
                     Err(rustix::io::Errno::INTR) => {}
                     Err(e) => {
-                        tracing::trace!(destination = %chunk[start].0, error = %e, "udp send failed");
+                        tracing::trace!(error = %e, "udp send failed");
                         failed += 1;
                         start += 1;
                     }
@@ -126,7 +137,7 @@ impl BatchSocket {
 
     /// Sends every datagram of `batch`, one at a time.
     #[cfg(not(target_os = "linux"))]
-    pub fn send_batch<'a>(&self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+    pub fn send_batch<'a>(&mut self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
         batch.filter(|(d, c)| !self.send(*d, c)).count()
     }
 
@@ -158,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_batch_reaches_every_destination_in_order_and_a_refused_one_is_skipped() {
-        let sender = BatchSocket::new(UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
+        let mut sender = BatchSocket::new(UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
         let to = [receiver(), receiver(), receiver()];
         let addrs: Vec<SocketAddr> = to.iter().map(|s| s.local_addr().expect("addr")).collect();
         // 150 datagrams (more than two system calls' worth), round robin,
@@ -181,12 +192,15 @@ mod tests {
     #[test]
     fn an_ipv6_socket_reaches_ipv4_destinations() {
         let Ok(v6) = UdpSocket::bind("[::]:0") else { return }; // (no IPv6 here)
-        let sender = BatchSocket::new(v6).expect("socket");
+        let mut sender = BatchSocket::new(v6).expect("socket");
         let to = receiver();
         let dest = to.local_addr().expect("addr");
-        assert_eq!(sender.send_batch([(dest, &b"hello"[..])].into_iter()), 0);
+        // (Two: one alone would not go through sendmmsg.)
+        assert_eq!(sender.send_batch([(dest, &b"hello"[..]), (dest, &b"again"[..])].into_iter()), 0);
         let mut buf = [0u8; 16];
-        let (n, _) = to.recv_from(&mut buf).expect("datagram");
-        assert_eq!(&buf[..n], b"hello");
+        for expected in [b"hello", b"again"] {
+            let (n, _) = to.recv_from(&mut buf).expect("datagram");
+            assert_eq!(&buf[..n], expected);
+        }
     }
 }
