@@ -12,6 +12,7 @@ import { STRINGS } from './meeting-i18n.js';
 import { $, h, byData } from './dom.js';
 import { renderNotices, renderConsole, wireConsole } from './chair.js';
 import { prejoinCheck } from './check.js';
+import { preview, previewed, stopMeter } from './prejoin.js';
 
 useStrings(STRINGS);
 
@@ -48,64 +49,14 @@ function show(screen) {
   for (const id of ['prejoin', 'meeting', 'ended']) $(id).hidden = id !== screen;
 }
 
-// ---------- pre-join ----------
-
-let previewStream = null;
-let meterTimer = null;
-
-async function preview() {
-  const cam = $('camera-select').value || undefined;
-  const mic = $('mic-select').value || undefined;
-  previewStream?.getTracks().forEach((tr) => tr.stop());
-  const wantVideo = !$('audio-only').checked;
-  try {
-    previewStream = await navigator.mediaDevices.getUserMedia({
-      audio: mic ? { deviceId: { exact: mic } } : true,
-      video: wantVideo ? (cam ? { deviceId: { exact: cam } } : { width: 640, height: 480 }) : false,
-    });
-  } catch {
-    previewStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false }).catch(() => new MediaStream());
-  }
-  $('preview').srcObject = previewStream;
-  $('no-camera').hidden = previewStream.getVideoTracks().length > 0;
-  startMeter(previewStream);
-  await listDevices();
-}
-
-async function listDevices() {
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  for (const [select, kind] of [[$('camera-select'), 'videoinput'], [$('mic-select'), 'audioinput']]) {
-    const current = select.value;
-    select.replaceChildren(...devices.filter((d) => d.kind === kind)
-      .map((d, i) => h('option', { value: d.deviceId }, d.label || `${kind} ${i + 1}`)));
-    if (current) select.value = current;
-  }
-}
-
-function startMeter(stream) {
-  clearInterval(meterTimer);
-  const [track] = stream.getAudioTracks();
-  if (!track) return;
-  const ctx = new AudioContext();
-  const analyser = ctx.createAnalyser();
-  ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
-  const data = new Uint8Array(analyser.fftSize);
-  meterTimer = setInterval(() => {
-    analyser.getByteTimeDomainData(data);
-    let peak = 0;
-    for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
-    $('meter-fill').style.width = `${Math.min(100, (peak / 128) * 250)}%`;
-  }, 100);
-}
-
 // ---------- joining ----------
 
 async function join() {
   $('join').disabled = true;
   $('join').textContent = t('joining');
-  clearInterval(meterTimer);
+  stopMeter();
   state.audioOnly = $('audio-only').checked;
-  state.local = previewStream || new MediaStream();
+  state.local = previewed();
   const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   const hello = token ? { token } : { demo_meeting: demo || $('demo-room').value, name: $('name').value };
   const sig = new Signaling(wsUrl, hello);
@@ -275,8 +226,8 @@ async function retryNow(sig) {
   $('rejoin').disabled = true;
   if (!state.local || state.local.getTracks().some((tr) => tr.readyState === 'ended')) {
     await preview().catch((e) => console.warn('huiyi: preview failed', e));
-    clearInterval(meterTimer);
-    state.local = previewStream || new MediaStream();
+    stopMeter();
+    state.local = previewed();
   }
   sig.connect();
 }

@@ -16,6 +16,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("protocol.js", "text/javascript; charset=utf-8"),
     asset!("media.js", "text/javascript; charset=utf-8"),
     asset!("check.js", "text/javascript; charset=utf-8"),
+    asset!("prejoin.js", "text/javascript; charset=utf-8"),
     asset!("chair.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("dom.js", "text/javascript; charset=utf-8"),
