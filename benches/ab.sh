@@ -33,19 +33,9 @@ BIN=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$OUT"
 cargo build --release --locked -p huiyi-bench --bin huiyi-load
 
-HUIYI=""
-DATA=""
-stop() {
-    [ -n "$HUIYI" ] && kill "$HUIYI" 2>/dev/null && wait "$HUIYI" 2>/dev/null || true
-    [ -n "$DATA" ] && rm -rf "$DATA"
-    HUIYI=""; DATA=""
-}
-cleanup() { stop; ip netns del "$NS" 2>/dev/null || true; }
-trap cleanup EXIT
-ip netns del "$NS" 2>/dev/null || true
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
+# busy_cores, wait_idle, netns_up, start_huiyi, stop
 source benches/lib.sh
+netns_up
 
 REPORTS=()
 for round in $(seq "$ROUNDS"); do
@@ -56,16 +46,8 @@ for round in $(seq "$ROUNDS"); do
         tag=$(echo "$spec" | tr -c 'a-zA-Z0-9\n' '-' | tr -s '-')
         for arm in before after; do
             bin=$BEFORE; [ "$arm" = after ] && bin=$AFTER
-            stop
             wait_idle
-            DATA=$(mktemp -d /tmp/huiyi-ab-XXXXXX)
-            ip netns exec "$NS" "$bin" --data-dir "$DATA" --set log.level=warn \
-                ${SETTINGS[@]+"${SETTINGS[@]/#/--set=}"} >/dev/null 2>&1 &
-            HUIYI=$!
-            for _ in $(seq 100); do
-                ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && break
-                sleep 0.2
-            done
+            start_huiyi "$bin" ${SETTINGS[@]+"${SETTINGS[@]/#/--set=}"}
             report="$OUT/ab-$tag-$arm-r$round.json"
             ip netns exec "$NS" "$BIN/huiyi-load" "$s" --target huiyi --quiet \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report" ${flags[@]+"${flags[@]}"} >/dev/null

@@ -19,31 +19,14 @@ OUT=benches/results
 mkdir -p "$OUT"
 cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --bin huiyi-load
 
-HUIYI=""
-DATA=""
-stop() {
-    [ -n "$HUIYI" ] && kill "$HUIYI" 2>/dev/null && wait "$HUIYI" 2>/dev/null || true
-    [ -n "$DATA" ] && rm -rf "$DATA"
-    HUIYI=""; DATA=""
-}
-cleanup() { stop; ip netns del "$NS" 2>/dev/null || true; }
-trap cleanup EXIT
-ip netns del "$NS" 2>/dev/null || true
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
+# netns_up, start_huiyi, stop
+source benches/lib.sh
+netns_up
 
 for round in $(seq "$ROUNDS"); do
     for s in "${SCENARIOS[@]}"; do
         for bwe in 1000 0; do
-            stop
-            DATA=$(mktemp -d /tmp/huiyi-alloc-XXXXXX)
-            ip netns exec "$NS" target/release/huiyi --data-dir "$DATA" --set log.level=warn \
-                --set "sfu.bwe_initial_kbps=$bwe" >/dev/null 2>&1 &
-            HUIYI=$!
-            for _ in $(seq 100); do
-                ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && break
-                sleep 0.2
-            done
+            start_huiyi target/release/huiyi --set "sfu.bwe_initial_kbps=$bwe"
             report="$OUT/alloc-$s-bwe$bwe-r$round.json"
             ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"

@@ -30,3 +30,33 @@ wait_idle() {
         waited=$((waited + 5))
     done
 }
+
+# A private network namespace "$NS" with loopback up, removed (with any
+# server still running) when the script exits.
+HUIYI=""
+DATA=""
+stop() {
+    [ -n "$HUIYI" ] && kill "$HUIYI" 2>/dev/null && wait "$HUIYI" 2>/dev/null || true
+    [ -n "$DATA" ] && rm -rf "$DATA"
+    HUIYI=""; DATA=""
+}
+netns_up() {
+    trap 'stop; ip netns del "$NS" 2>/dev/null || true' EXIT
+    ip netns del "$NS" 2>/dev/null || true
+    ip netns add "$NS"
+    ip netns exec "$NS" ip link set lo up
+}
+
+# start_huiyi BIN [huiyi flags…]: a fresh server in "$NS" on a new data
+# directory ($DATA; its pid in $HUIYI), once /healthz answers (20 s at most).
+start_huiyi() {
+    local bin=$1; shift
+    stop
+    DATA=$(mktemp -d /tmp/huiyi-bench-XXXXXX)
+    ip netns exec "$NS" "$bin" --data-dir "$DATA" --set log.level=warn "$@" >/dev/null 2>&1 &
+    HUIYI=$!
+    for _ in $(seq 100); do
+        ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && break
+        sleep 0.2
+    done
+}
