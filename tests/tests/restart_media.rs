@@ -113,11 +113,18 @@ async fn join_both(server: &Server, tokens: &[String]) -> (WsParticipant, WsPart
 
 /// Every participant receives the others' media (p3, the Chromium venue,
 /// is muted: its video only).
+/// Video packets received: chair ← p2, chair ← p3, venue ← p1, venue ← p3.
+fn media_counts(chair: &WsParticipant, venue: &WsParticipant) -> [usize; 4] {
+    [
+        chair.got_from("p2", true),
+        chair.got_from("p3", true),
+        venue.got_from("p1", true),
+        venue.got_from("p3", true),
+    ]
+}
+
 fn all_media(chair: &WsParticipant, venue: &WsParticipant) -> bool {
-    chair.got_from("p2", true) > 10
-        && chair.got_from("p3", true) > 10
-        && venue.got_from("p1", true) > 10
-        && venue.got_from("p3", true) > 10
+    media_counts(chair, venue).iter().all(|n| *n > 10)
 }
 
 fn wait_file(dir: &Path, name: &str, limit: Duration) -> String {
@@ -223,18 +230,13 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
         // took 10.2 s under CI's load.)
         let mut first: [Option<Duration>; 4] = [None; 4];
         let flowing = wait_for(Duration::from_secs(10), || {
-            let got = [
-                chair.got_from("p2", true),
-                chair.got_from("p3", true),
-                venue.got_from("p1", true),
-                venue.got_from("p3", true),
-            ];
+            let got = media_counts(&chair, &venue);
             for (f, n) in first.iter_mut().zip(got) {
                 if f.is_none() && n > 10 {
                     *f = Some(restarted.elapsed());
                 }
             }
-            all_media(&chair, &venue)
+            got.iter().all(|n| *n > 10)
         })
         .await;
         let took = restarted.elapsed();

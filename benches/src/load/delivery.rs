@@ -62,8 +62,6 @@ pub struct Delivery {
     pub offered: HashMap<u32, u64>,
     /// Packets received that were sent inside the window, per stream.
     pub delivered: HashMap<u32, u64>,
-    /// Every stream this peer received any packet of.
-    pub seen: HashSet<u32>,
 }
 
 impl Delivery {
@@ -74,9 +72,8 @@ impl Delivery {
 
     /// A packet of stream `tag` sent at `sent` arrived; `window` is the
     /// measured window's start and end (µs since the epoch).
-    pub fn arrived(&mut self, tag: u32, sent: u64, (start, end): (u64, u64)) {
-        self.seen.insert(tag);
-        if in_window(sent, (start, end)) {
+    pub fn arrived(&mut self, tag: u32, sent: u64, window: (u64, u64)) {
+        if in_window(sent, window) {
             *self.delivered.entry(tag).or_default() += 1;
         }
     }
@@ -117,7 +114,6 @@ impl Delivery {
         for (tag, n) in &other.delivered {
             *self.delivered.entry(*tag).or_default() += n;
         }
-        self.seen.extend(other.seen.iter().copied());
     }
 }
 
@@ -172,6 +168,6 @@ mod tests {
         y.arrived(2, 5, (0, 10));
         y.sent(1, 2);
         x.merge(&y);
-        assert_eq!((x.offered[&1], x.delivered[&2], x.seen.len()), (5, 1, 1));
+        assert_eq!((x.offered[&1], x.delivered[&2]), (5, 1));
     }
 }
