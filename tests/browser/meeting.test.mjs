@@ -272,14 +272,17 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
       assert.equal(resumed, true, 'the session resumed');
       const sawLeave = await a.page.evaluate((idb) => window.huiyi.events.some((e) => e.type === 'participant_left' && e.detail.id === idb), idb);
       assert.equal(sawLeave, false, 'A never saw B leave');
-      const f0 = await frames(a.page);
-      await sleep(1500);
-      const f1 = await frames(a.page);
-      assert.ok(f1[idb] > f0[idb], 'B\'s video still plays at A');
-      const g0 = await frames(b.page);
-      await sleep(1500);
-      const g1 = await frames(b.page);
-      assert.ok(g1[ida] > g0[ida], 'B still receives A');
+      // Frames advance within 6 s (one 1.5 s sample once saw none: a layer
+      // switch right before waits for a keyframe; a dead path never advances).
+      const advances = async (page, who, what) => {
+        const n0 = (await frames(page))[who];
+        await until(page, ([id, n]) => {
+          const tile = [...document.querySelectorAll('.tile:not(.screen)')].find((t) => t.dataset.participant === id);
+          return (tile?.querySelector('video').getVideoPlaybackQuality().totalVideoFrames ?? 0) > n;
+        }, [who, n0], 6000).catch(() => assert.fail(what));
+      };
+      await advances(a.page, idb, 'B\'s video still plays at A');
+      await advances(b.page, ida, 'B still receives A');
       // Chat still works through the new socket.
       await b.page.evaluate(() => window.huiyi.sig.send({ type: 'chat', text: '城关镇收到' }));
       await until(a.page, () => [...document.querySelectorAll('#chat-list li')].some((li) => li.textContent.includes('城关镇收到')));
