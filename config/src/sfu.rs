@@ -40,6 +40,13 @@ pub struct SfuConfig {
     /// participant's sends, which costs CPU per participant; a large
     /// plenary on the LAN does without.
     pub bwe_max_room_peers: usize,
+    /// Audio top-N: in a meeting of at least `audio_top_n_min_peers`
+    /// participants, only this many microphones are forwarded at a time (the
+    /// ones speaking, with a hangover), besides the floor holder, the
+    /// broadcast source and the chair. 0: every microphone.
+    pub audio_top_n: usize,
+    /// The meeting size from which audio top-N applies.
+    pub audio_top_n_min_peers: usize,
     /// ICE-TCP (RFC 6544, passive): each worker also listens on TCP, and
     /// clients whose UDP is blocked reach the media over it.
     pub ice_tcp: bool,
@@ -65,6 +72,8 @@ impl Default for SfuConfig {
             max_track_kbps: 10_000,
             bwe_initial_kbps: 2000,
             bwe_max_room_peers: 40,
+            audio_top_n: 3,
+            audio_top_n_min_peers: 20,
             ice_tcp: true,
             tcp_port: 0,
             max_tcp_connections: 500,
@@ -98,6 +107,9 @@ impl SfuConfig {
         }
         if !(1..=100_000).contains(&self.max_tcp_connections) {
             problems.push(Problem::new("sfu.max_tcp_connections", "must be between 1 and 100000"));
+        }
+        if self.audio_top_n > 64 {
+            problems.push(Problem::new("sfu.audio_top_n", "must be at most 64 (0: every microphone)"));
         }
         if self.workers > 256 {
             problems.push(Problem::new("sfu.workers", format!("{} workers is more than 256", self.workers)));

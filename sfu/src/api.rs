@@ -36,6 +36,7 @@ pub(crate) enum Command {
     SetReceiveVideo { peer: PeerId, receive: bool, reply: Reply<()> },
     SetVideoSources { peer: PeerId, sources: Option<Vec<PeerId>>, reply: Reply<()> },
     SetFeatured { room: RoomId, featured: Vec<PeerId>, reply: Reply<()> },
+    SetAlwaysHeard { room: RoomId, peers: Vec<PeerId>, reply: Reply<()> },
     SetTileLimits { peer: PeerId, limits: Vec<(TrackId, Option<u8>)>, reply: Reply<()> },
     Shutdown,
 }
@@ -70,6 +71,9 @@ impl Command {
             }
             Command::SetTileLimits { peer, limits, reply } => {
                 drop(reply.send(engine.set_tile_limits(now, peer, limits)))
+            }
+            Command::SetAlwaysHeard { room, peers, reply } => {
+                drop(reply.send(engine.set_always_heard(room, peers)))
             }
             Command::Shutdown => {}
         }
@@ -121,6 +125,8 @@ impl Sfu {
                 max_track_bytes_per_sec: config.max_track_kbps * 1000 / 8,
                 bwe_initial: (config.bwe_initial_kbps > 0).then(|| config.bwe_initial_kbps * 1000),
                 bwe_max_room_peers: config.bwe_max_room_peers,
+                audio_top_n: config.audio_top_n,
+                audio_top_n_min_peers: config.audio_top_n_min_peers,
             };
             let tcp = if config.ice_tcp { Some(bind_tcp(config, index, &socket)?) } else { None };
             workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone())?);
@@ -212,6 +218,7 @@ impl SfuHandle {
             sum.layer_switches += c.layer_switches;
             sum.videos_paused += c.videos_paused;
             sum.estimator_restarts += c.estimator_restarts;
+            sum.audio_unselected += c.audio_unselected;
         }
         sum
     }
@@ -318,6 +325,13 @@ impl SfuHandle {
     pub async fn set_featured(&self, room: RoomId, featured: Vec<PeerId>) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::SetFeatured { room, featured, reply }).await
+    }
+
+    /// Publishers of `room` heard under audio top-N whatever the others say
+    /// (the chair; the featured ones are heard anyway).
+    pub async fn set_always_heard(&self, room: RoomId, peers: Vec<PeerId>) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetAlwaysHeard { room, peers, reply }).await
     }
 
     /// What `peer` shows of each video: the highest simulcast layer worth

@@ -433,6 +433,16 @@ impl Sim {
     /// sender whose audio pipeline lags): its RTP time and sender reports
     /// say so, its arrival time does not.
     pub fn send_audio_captured(&mut self, i: usize, id: u64, delay: Duration) {
+        self.send_audio_with(i, id, delay, -30);
+    }
+
+    /// Client `i` sends one 20 ms audio packet carrying `id` whose RFC 6464
+    /// level is `dbov` (-30: speech, -127: silence).
+    pub fn send_audio_at_level(&mut self, i: usize, id: u64, dbov: i8) {
+        self.send_audio_with(i, id, Duration::ZERO, dbov);
+    }
+
+    fn send_audio_with(&mut self, i: usize, id: u64, delay: Duration, dbov: i8) {
         let now = self.now;
         let captured = now.checked_sub(delay).unwrap_or(now).max(self.start);
         let c = &mut self.clients[i];
@@ -450,7 +460,7 @@ impl Sim {
             captured,
             payload,
             false,
-            Some(-30),
+            Some(dbov),
         );
         drain_client(c, now, &mut self.engine, &mut self.loss, self.server);
         self.pump();

@@ -516,3 +516,110 @@ fn an_answer_that_changes_ice_credentials_gets_one_restart_offer_not_a_loop() {
         assert!(c.received.len() > 200, "client {i} receives media: {}", c.received.len());
     }
 }
+
+/// A forwarded packet leaves for every subscriber in the worker turn that
+/// received it: the datagram, then the timeout pass at the same instant,
+/// which for the subscribers is the patched str0m's send-only pass
+/// (docs/adr/0014) and must release what was written.
+#[test]
+fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
+    let mut sim = sim(7);
+    for i in 0..4 {
+        sim.join(ROOM, PeerId(i), false, true).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    // Let keyframe requests and the first layer choices settle.
+    run_media(&mut sim, &[0], 300, 1);
+    let subscribers: BTreeSet<SocketAddr> = sim.clients[1..].iter().map(|c| c.addr).collect();
+    let datagrams = sim.capture_video(0, 20);
+    assert_eq!(datagrams.len(), 20, "the publisher wrote 20 packets");
+    let (now, server) = (sim.now, sim.server);
+    for (source, data) in &datagrams {
+        let forwarded = sim.engine.counters().forwarded;
+        sim.engine.handle_receive(now, *source, server, data);
+        assert_eq!(sim.engine.counters().forwarded - forwarded, 3, "one write per subscriber");
+        assert!(sim.engine.poll_timeout().is_some_and(|t| t <= now), "the release is due at once");
+        sim.engine.handle_timeout(now);
+        let mut reached = BTreeSet::new();
+        while let Some(t) = sim.engine.poll_transmit() {
+            reached.insert(t.destination);
+        }
+        assert_eq!(reached, subscribers, "every subscriber's copy left in the same turn");
+    }
+}
+
+/// Audio top-N (issue 15): in a large room only the microphones that speak
+/// are forwarded, two at a time here; a slot passes on after its holder's
+/// hangover, the next voice is heard from its first packet, a microphone
+/// that gets a slot back resumes without a gap, and the chair is always heard.
+#[test]
+fn audio_top_n_forwards_the_speaking_microphones_only() {
+    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
+    let cfg = EngineConfig { audio_top_n: 2, audio_top_n_min_peers: 2, ..EngineConfig::default() };
+    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 11);
+    sim.engine.create_room(ROOM).expect("room");
+    for i in 0..6 {
+        sim.join(ROOM, PeerId(i), true, false).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    let listener = 5;
+    // Who speaks (-30 dBov) in each tick of 20 ms; the others send silence.
+    let mut tick = 0u64;
+    let mut run = |sim: &mut Sim, ticks: u64, speaking: &[usize]| {
+        for _ in 0..ticks {
+            tick += 1;
+            for p in 0..6 {
+                let level = if speaking.contains(&p) { -30 } else { -127 };
+                sim.send_audio_at_level(p, p as u64 * 1_000_000 + tick, level);
+            }
+            sim.advance(Duration::from_millis(20));
+        }
+    };
+    // The packets the listener got from each publisher since `from`.
+    let heard = |sim: &Sim, from: usize| -> [usize; 6] {
+        let mut n = [0; 6];
+        for r in &sim.clients[listener].received[from..] {
+            n[(payload_id(false, &r.payload) / 1_000_000) as usize] += 1;
+        }
+        n
+    };
+
+    let start = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[0, 1]);
+    let n = heard(&sim, start);
+    assert!(n[0] >= 45 && n[1] >= 45, "the two speakers are heard from the start: {n:?}");
+    assert_eq!(n[2] + n[3] + n[4], 0, "open but silent microphones are not forwarded: {n:?}");
+    assert!(sim.engine.counters().audio_unselected > 0);
+
+    // 0 falls silent but keeps its slot through its hangover; 2 starts
+    // speaking and gets the slot once the hangover (1.5 s) is over.
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[1, 2]);
+    let n = heard(&sim, at);
+    assert!(n[0] >= 45, "0's pause is forwarded while it holds the slot: {n:?}");
+    assert_eq!(n[2], 0, "2 waits for a slot: {n:?}");
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[1, 2]);
+    let n = heard(&sim, at);
+    assert!(n[2] >= 20, "2 took 0's slot after the hangover: {n:?}");
+    assert!(n[0] <= 30, "0 lost its slot: {n:?}");
+
+    // 1 stops; 0 speaks again and gets 1's slot after the hangover: its
+    // stream resumes at the listener with the next sequence number.
+    run(&mut sim, 100, &[0, 2]);
+    // The chair is heard whatever the slots say.
+    sim.engine.set_always_heard(ROOM, vec![PeerId(4)]).expect("room");
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[0, 2, 4]);
+    let n = heard(&sim, at);
+    assert!(n[0] >= 45 && n[2] >= 45 && n[4] >= 45, "two slots and the chair: {n:?}");
+    assert_eq!(n[1] + n[3], 0, "{n:?}");
+    let from0: Vec<_> = sim.clients[listener].received[start..]
+        .iter()
+        .filter(|r| payload_id(false, &r.payload) / 1_000_000 == 0)
+        .collect();
+    assert!(from0.len() > 150, "0 was heard in three spells");
+    for w in from0.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1, "0's stream has no gap where it was not forwarded");
+    }
+}

@@ -28,7 +28,8 @@ use huiyi_bench::load::{run, RunConfig, Scenario};
 struct Args {
     /// county-plenary (1 → 150 venues), weak-plenary (the same, simulcast,
     /// a third on 300 kbit/s lines with 5 % loss and 80 ms RTT), discussion
-    /// (6 cameras, 30 people), audio-webinar (10 speakers, 300 listeners),
+    /// (6 cameras, 30 people), audio-webinar (10 open microphones, 3 of them
+    /// speaking, 300 listeners),
     /// small-rooms (20 × 5).
     scenario: String,
     /// huiyi, janus, or both (one after the other, same participants).
@@ -53,6 +54,11 @@ struct Args {
     /// Participants only receiving per meeting.
     #[arg(long)]
     listeners: Option<usize>,
+    /// Senders per meeting whose microphone carries speech (the rest send
+    /// silence, which a server with audio top-N need not forward); default:
+    /// every sender, 3 in audio-webinar.
+    #[arg(long)]
+    talkers: Option<usize>,
     /// Video bitrate per sender, kbit/s.
     #[arg(long, default_value_t = 1000)]
     video_kbps: u32,
@@ -130,6 +136,7 @@ fn main() -> Result<()> {
     scenario.rooms = args.rooms.unwrap_or(scenario.rooms);
     scenario.senders = args.senders.unwrap_or(scenario.senders);
     scenario.listeners = args.listeners.unwrap_or(scenario.listeners);
+    scenario.talkers = args.talkers.or(scenario.talkers);
     scenario.video_bps = args.video_kbps * 1000;
     scenario.fps = args.fps;
     scenario.simulcast |= args.simulcast;
@@ -199,7 +206,7 @@ fn main() -> Result<()> {
         println!("\n{}", table(&reports));
         let json = serde_json::to_string_pretty(&serde_json::json!({
             "scenario": scenario.name, "rooms": scenario.rooms, "senders": scenario.senders,
-            "listeners": scenario.listeners, "video_kbps": args.video_kbps, "fps": args.fps,
+            "listeners": scenario.listeners, "talkers": scenario.talkers, "video_kbps": args.video_kbps, "fps": args.fps,
             "join_rate": args.join_rate, "duration_secs": args.duration, "settle_secs": args.settle,
             "simulcast": scenario.simulcast, "link": scenario.link, "weak_share": scenario.weak_share,
             "tcp_share": scenario.tcp_share,

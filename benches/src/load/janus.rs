@@ -164,7 +164,13 @@ impl Janus {
         shared: &RunShared,
         began: std::time::Instant,
     ) -> Result<PeerHandle> {
-        let media = super::peer::Media { audio: false, video_bps: 0, fps: seat.media.fps, simulcast: false };
+        let media = super::peer::Media {
+            audio: false,
+            video_bps: 0,
+            fps: seat.media.fps,
+            simulcast: false,
+            talking: false,
+        };
         let peer = Peer::new(shared.cfg.bind, media, seat.link, seat.transport, shared.totals.clone(), began)
             .await?;
         let peer = PeerHandle::spawn(peer);

@@ -55,6 +55,9 @@ pub struct Scenario {
     pub listeners: usize,
     /// Senders send video (else audio only).
     pub video: bool,
+    /// Senders of each meeting whose microphone carries speech (`None`:
+    /// all); the others' are open in a quiet room.
+    pub talkers: Option<usize>,
     /// Video bitrate, bit/s.
     pub video_bps: u32,
     /// Video frame rate.
@@ -86,7 +89,7 @@ impl Scenario {
             "weak-plenary" => (1, 1, 150, true, Some(weak)),
             // A discussion: 6 cameras on, 30 participants.
             "discussion" => (1, 6, 24, true, None),
-            // 10 speakers, 300 listeners, audio only.
+            // 10 open microphones (3 speaking), 300 listeners, audio only.
             "audio-webinar" => (1, 10, 300, false, None),
             // 20 meetings of 5, everyone sending.
             "small-rooms" => (20, 5, 0, true, None),
@@ -98,6 +101,9 @@ impl Scenario {
             senders,
             listeners,
             video,
+            // A panel of ten open microphones, three of them speaking (the
+            // chair and two speakers); elsewhere everyone who sends talks.
+            talkers: (name == "audio-webinar").then_some(3),
             video_bps: 1_000_000,
             fps: 25,
             simulcast: link.is_some(),
@@ -126,6 +132,7 @@ impl Scenario {
                     video_bps: if self.video { self.video_bps } else { 0 },
                     fps: self.fps,
                     simulcast: self.simulcast,
+                    talking: self.talkers.is_none_or(|t| i < t),
                 };
                 let link = if audience_senders { self.link_for(i, self.senders) } else { None };
                 let name = format!("会场{room}-{i}");
@@ -143,7 +150,8 @@ impl Scenario {
         }
         for room in 0..self.rooms {
             for i in 0..self.listeners {
-                let media = Media { audio: false, video_bps: 0, fps: self.fps, simulcast: false };
+                let media =
+                    Media { audio: false, video_bps: 0, fps: self.fps, simulcast: false, talking: false };
                 let link = self.link_for(i, self.listeners);
                 let name = format!("收看{room}-{i}");
                 let transport = self.transport_for(i, self.listeners);

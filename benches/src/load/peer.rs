@@ -50,6 +50,10 @@ pub struct Media {
     pub fps: u32,
     /// Send the video as three simulcast layers (q, h, f).
     pub simulcast: bool,
+    /// Its audio is speech (RFC 6464 level -30 dBov); else an open
+    /// microphone in a quiet room (-127 dBov), which a server with audio
+    /// top-N need not forward, so it is not counted as offered.
+    pub talking: bool,
 }
 
 /// Per received stream: sequence numbers seen, for loss.
@@ -408,14 +412,17 @@ impl Peer {
                 let mut payload = vec![0x11; 80];
                 let sent = wallclock_us();
                 payload[72..].copy_from_slice(&sent.to_be_bytes());
-                delivery::stamp(&mut payload, self.audio_tag);
-                if delivery::in_window(sent, self.totals.window()) {
-                    self.delivery.sent(self.audio_tag, 1);
+                let talking = self.media.talking;
+                if talking {
+                    delivery::stamp(&mut payload, self.audio_tag);
+                    if delivery::in_window(sent, self.totals.window()) {
+                        self.delivery.sent(self.audio_tag, 1);
+                    }
                 }
                 let ts = media_ts(self.start, self.next_audio, 48);
                 let ext = ExtensionValues {
-                    audio_level: Some(-30),
-                    voice_activity: Some(true),
+                    audio_level: Some(if talking { -30 } else { -127 }),
+                    voice_activity: Some(talking),
                     ..Default::default()
                 };
                 write(&mut self.rtc, mid, Codec::Opus, self.audio_seq, ts, now, payload, false, ext);

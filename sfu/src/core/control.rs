@@ -39,15 +39,9 @@ impl Engine {
         }
         up.muted = muted;
         up.level = None;
-        let (kind, subscribers) = (up.kind, up.subscribers.clone());
+        let kind = up.kind;
         if !muted {
-            for s in subscribers {
-                if let Some(d) =
-                    self.peer_mut(s.peer).and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut)
-                {
-                    d.rewriter.switch_source();
-                }
-            }
+            self.resume_track(pk, ui);
             if kind == TrackKind::Video {
                 self.request_keyframe(now, pk, ui, str0m::media::KeyframeRequestKind::Pli);
             }

@@ -25,6 +25,7 @@ use crate::core::events::{LeaveReason, SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
 use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
+use crate::core::topn::AudioSlots;
 
 /// What one engine needs to know about its environment.
 #[derive(Debug, Clone)]
@@ -55,6 +56,12 @@ pub struct EngineConfig {
     /// (their videos at the best layer): str0m's pacing costs CPU per
     /// subscriber (docs/benchmarks.md), too much for a 150-listener plenary.
     pub bwe_max_room_peers: usize,
+    /// Audio top-N: in rooms of at least `audio_top_n_min_peers` peers only
+    /// this many microphones are forwarded at a time (the loudest speaking),
+    /// besides the always-heard ones. 0: every microphone.
+    pub audio_top_n: usize,
+    /// The room size from which audio top-N applies.
+    pub audio_top_n_min_peers: usize,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +76,8 @@ impl Default for EngineConfig {
             max_track_bytes_per_sec: 10_000_000 / 8,
             bwe_initial: None,
             bwe_max_room_peers: 40,
+            audio_top_n: 3,
+            audio_top_n_min_peers: 20,
         }
     }
 }
@@ -96,6 +105,8 @@ pub struct EngineCounters {
     pub videos_paused: u64,
     /// Bandwidth estimators restarted because they were stuck (`allocate::StaleEstimate`).
     pub estimator_restarts: u64,
+    /// Audio packets not forwarded by audio top-N (a microphone without a slot).
+    pub audio_unselected: u64,
 }
 
 /// Largest datagram accepted; anything larger is not WebRTC media.
@@ -110,6 +121,28 @@ pub(crate) struct Room {
     pub featured: Vec<PeerId>,
     /// The active speaker, or the last one while nobody speaks.
     pub last_speaker: Option<PeerId>,
+    /// Publishers always heard under audio top-N, besides the featured (the chair).
+    pub always_heard: Vec<PeerId>,
+    /// Audio top-N: the microphones forwarded in a large room.
+    pub audio_slots: AudioSlots,
+}
+
+impl Room {
+    fn new() -> Self {
+        Room {
+            members: Vec::new(),
+            tracks: HashMap::new(),
+            featured: Vec::new(),
+            last_speaker: None,
+            always_heard: Vec::new(),
+            audio_slots: AudioSlots::default(),
+        }
+    }
+
+    /// Heard whatever audio top-N decides: featured or always heard.
+    pub fn always_heard(&self, publisher: PeerId) -> bool {
+        self.featured.contains(&publisher) || self.always_heard.contains(&publisher)
+    }
 }
 
 /// The sans-IO media engine of one worker.
@@ -176,10 +209,7 @@ impl Engine {
         if self.rooms.contains_key(&room) {
             return Err(SfuError::RoomExists(room));
         }
-        self.rooms.insert(
-            room,
-            Room { members: Vec::new(), tracks: HashMap::new(), featured: Vec::new(), last_speaker: None },
-        );
+        self.rooms.insert(room, Room::new());
         Ok(())
     }
 
@@ -523,6 +553,7 @@ impl Engine {
         for up in peer.up.iter().flatten() {
             if let Some(room) = self.rooms.get_mut(&peer.room) {
                 room.tracks.remove(&up.id);
+                room.audio_slots.remove(up.id);
             }
             self.events.push_back(SfuEvent::TrackUnpublished {
                 room: peer.room,

@@ -113,6 +113,10 @@ impl Engine {
         if video && keyframe {
             up.throttle.keyframe_received();
         }
+        let publisher = p.id;
+        if !video && !self.audio_admitted(now, pk, ui, packet.header.ext_vals.audio_level) {
+            return; // audio top-N: a microphone without a slot
+        }
         let descriptor = if vp8_fields.is_some_and(|f| f.picture_id.is_some() || f.tl0_pic_idx.is_some()) {
             Vp8Descriptor::parse(&packet.payload).ok()
         } else {
@@ -137,7 +141,7 @@ impl Engine {
             packet: &packet,
             red,
             primary: OnceCell::new(),
-            publisher: p.id,
+            publisher,
             spec,
             wallclock,
             descriptor,
@@ -145,7 +149,8 @@ impl Engine {
             video,
             spatial,
         };
-        let count = up.subscribers.len();
+        let count =
+            self.peers[pk].as_ref().and_then(|p| p.up[ui].as_ref()).map_or(0, |u| u.subscribers.len());
         let mut wants_keyframe = 0u8;
         for i in 0..count {
             let Some(s) = self.peers[pk]

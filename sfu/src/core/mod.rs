@@ -15,6 +15,7 @@ mod negotiate;
 mod peer;
 pub mod red;
 pub mod rewrite;
+mod topn;
 pub mod vp8;
 
 pub use engine::{Engine, EngineConfig, EngineCounters, MAX_DATAGRAM};

@@ -357,6 +357,7 @@ impl Engine {
         let (room, peer) = (p.room, p.id);
         if let Some(r) = self.rooms.get_mut(&room) {
             r.tracks.remove(&up.id);
+            r.audio_slots.remove(up.id);
         }
         self.events.push_back(SfuEvent::TrackUnpublished { room, peer, track: up.id });
         for s in up.subscribers {

@@ -36,6 +36,7 @@ pub(crate) struct WorkerCounters {
     pub layer_switches: AtomicU64,
     pub videos_paused: AtomicU64,
     pub estimator_restarts: AtomicU64,
+    pub audio_unselected: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -61,6 +62,7 @@ impl WorkerCounters {
         self.layer_switches.store(c.layer_switches, Ordering::Relaxed);
         self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
         self.estimator_restarts.store(c.estimator_restarts, Ordering::Relaxed);
+        self.audio_unselected.store(c.audio_unselected, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -96,6 +98,7 @@ impl WorkerCounters {
             layer_switches: self.layer_switches.load(Ordering::Relaxed),
             videos_paused: self.videos_paused.load(Ordering::Relaxed),
             estimator_restarts: self.estimator_restarts.load(Ordering::Relaxed),
+            audio_unselected: self.audio_unselected.load(Ordering::Relaxed),
         }
     }
 }

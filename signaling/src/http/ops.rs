@@ -98,6 +98,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Subscribers' bandwidth estimators restarted because they were stuck below what a video waited for",
             c.estimator_restarts,
         ),
+        (
+            "huiyi_media_audio_unselected_total",
+            "Audio packets not forwarded by audio top-N: microphones without a slot in a large meeting",
+            c.audio_unselected,
+        ),
         ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
         ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {

@@ -329,6 +329,12 @@ impl Meeting {
                 }
                 None
             }
+            SfuCmd::SetAlwaysHeard(peers) => {
+                if let Err(e) = sfu.set_always_heard(room, peers).await {
+                    tracing::debug!(error = %e, "always-heard publishers of a room that closed");
+                }
+                None
+            }
         }
     }
 }

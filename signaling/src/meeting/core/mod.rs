@@ -155,6 +155,9 @@ pub enum SfuCmd {
     SetTileLimits(PeerId, Vec<(TrackId, Option<u8>)>),
     /// The publishers whose video comes first for everyone (floor, broadcast, spotlight).
     SetFeatured(Vec<PeerId>),
+    /// The publishers always heard in a large meeting (the chair), whatever
+    /// audio top-N chooses.
+    SetAlwaysHeard(Vec<PeerId>),
 }
 
 /// How a media-plane command with a result went.
@@ -284,6 +287,8 @@ pub struct Core {
     pub max_sdp: usize,
     /// The featured publishers last told to the media plane.
     featured: Vec<PeerId>,
+    /// The always-heard publishers last told to the media plane.
+    heard: Vec<PeerId>,
     participants: HashMap<String, Participant>,
     speaker: Option<String>,
     ever_joined: bool,
@@ -317,6 +322,7 @@ impl Core {
             max_participants: usize::MAX,
             max_sdp: usize::MAX,
             featured: Vec::new(),
+            heard: Vec::new(),
             participants: HashMap::new(),
             speaker: None,
             ever_joined: false,
@@ -529,6 +535,16 @@ impl Core {
         if featured != self.featured {
             self.featured = featured.clone();
             self.sfu(SfuCmd::SetFeatured(featured));
+        }
+        let heard: Vec<PeerId> = self
+            .state
+            .chair
+            .iter()
+            .filter_map(|pid| self.participants.get(pid.as_str()).and_then(|p| p.peer))
+            .collect();
+        if heard != self.heard {
+            self.heard = heard.clone();
+            self.sfu(SfuCmd::SetAlwaysHeard(heard));
         }
     }
 

@@ -338,6 +338,24 @@ fn the_floor_holder_is_featured_and_tiles_reach_the_media_plane() {
     assert!(effects.contains(&Effect::Sfu(SfuCmd::SetTileLimits(peer, vec![(track, Some(0))]))));
 }
 
+/// Issue 15: under audio top-N the chair is always heard; the media plane
+/// learns who holds the chair when its peer exists and when it passes on.
+#[test]
+fn the_chair_is_always_heard_and_the_media_plane_follows_a_transfer() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("v1", Role::Venue);
+    let (v1, _) = sim.publish_audio("v1");
+    let effects = sim.ask("chair", Request::Publish { sdp: "v=0".into(), tracks: vec![], restart: false });
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Sfu(SfuCmd::SetAlwaysHeard(_)))));
+    let chair = PeerId(sim.next_peer);
+    let effects =
+        sim.input(Input::Sfu(SfuResult::PeerAdded { pid: "chair".into(), result: Ok((chair, "a".into())) }));
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetAlwaysHeard(vec![chair]))), "{effects:?}");
+    let effects = sim.control("chair", Action::TransferChair { participant: "v1".into() });
+    assert!(effects.contains(&Effect::Sfu(SfuCmd::SetAlwaysHeard(vec![v1]))), "{effects:?}");
+}
+
 #[test]
 fn a_participant_without_vp8_moves_the_meeting_to_h264_for_everyone() {
     let mut sim = Sim::new();
