@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{KeyframeRequest, KeyframeRequestKind, Pt};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, Vp8Descriptor};
 
 use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
@@ -50,6 +50,16 @@ struct Shared<'a> {
     /// The simulcast layer the packet belongs to (0 without simulcast).
     spatial: u8,
     video: bool,
+}
+
+/// How a write to a subscriber's stream went.
+enum Written {
+    /// Through the known SSRC.
+    Queued,
+    /// Through the m-line; the stream's SSRC, and whether its RTX cache was sized.
+    Looked { ssrc: Ssrc, sized: bool },
+    /// No such stream.
+    Lost,
 }
 
 impl Engine {
@@ -224,6 +234,7 @@ impl Engine {
         let mid = down.mid;
         let write_len = payload.len();
         let size_cache = sh.video && !down.rtx_sized;
+        let known = down.ssrc.filter(|_| !size_cache);
         let mut write = RtpWrite::new(out_pt, out.seq.into(), out.ts, sh.wallclock, payload)
             .marker(sh.packet.header.marker)
             .ext_vals(sh.ext.clone())
@@ -243,22 +254,34 @@ impl Engine {
         sub.counters.packets_out += 1;
         sub.counters.bytes_out += write_len as u64;
         self.counters.forwarded += 1;
-        let sized = self.with_rtc(s.peer, |rtc| {
-            if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
-                if size_cache {
-                    tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
-                }
-                tx.write_rtp(write);
-                return size_cache;
+        // The stream is found by its SSRC once known, and the write only
+        // makes sending due (the vendored str0m's queued write, ADR 0014);
+        // the first packets go through the m-line lookup, which also sizes
+        // a video's RTX cache.
+        let written = self.with_rtc(s.peer, |rtc| {
+            if let Some(ssrc) = known {
+                return if rtc.write_rtp_queued(ssrc, write) { Written::Queued } else { Written::Lost };
             }
-            false
+            let mut api = rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                return Written::Lost;
+            };
+            if size_cache {
+                tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+            }
+            let ssrc = tx.ssrc();
+            tx.write_rtp(write);
+            Written::Looked { ssrc, sized: size_cache }
         });
-        if sized == Some(true) {
-            if let Some(down) =
-                self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut)
-            {
-                down.rtx_sized = true;
+        let down = self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut);
+        match (written, down) {
+            (Some(Written::Looked { ssrc, sized }), Some(down)) => {
+                down.ssrc = Some(ssrc);
+                down.rtx_sized |= sized;
             }
+            // The stream went away under its SSRC: look it up again next time.
+            (Some(Written::Lost), Some(down)) => down.ssrc = None,
+            _ => {}
         }
         None
     }

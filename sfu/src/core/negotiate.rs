@@ -261,6 +261,7 @@ impl Engine {
             rewriter,
             pt_map: Vec::new(),
             rtx_sized: false,
+            ssrc: None,
             layer: if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() },
         });
         if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {

@@ -104,6 +104,9 @@ pub(crate) struct DownTrack {
     pub pt_map: Vec<(Pt, Pt, bool)>,
     /// Its RTX cache was sized (on the first video packet written).
     pub rtx_sized: bool,
+    /// Its str0m send stream's SSRC, once a packet was written through the
+    /// m-line (later writes find the stream by it, in O(1)).
+    pub ssrc: Option<Ssrc>,
     /// Which simulcast layer it forwards, and which it should.
     pub layer: LayerChoice,
 }

@@ -2050,6 +2050,31 @@ impl Rtc {
         Ok(())
     }
 
+    /// Huiyi patch (Huiyi's docs/adr/0014): writes an RTP packet on the send
+    /// stream `ssrc`, as [`StreamTx::write_rtp`][crate::rtp::StreamTx] does,
+    /// found by its SSRC in O(1) and without re-polling the whole state: the
+    /// packet only makes sending due, so the next [`Rtc::poll_output`]
+    /// answers with a timeout of now at once, and that timeout, with nothing
+    /// else due, takes the send-only pass. The first packet of a stream
+    /// re-polls everything (it starts the stream's report timers). `false`
+    /// when there is no such stream (nothing written).
+    pub fn write_rtp_queued(&mut self, ssrc: crate::rtp::Ssrc, packet: crate::rtp::RtpWrite) -> bool {
+        if self.state == RtcState::Closed {
+            return false;
+        }
+        let Some(stream) = self.session.streams.stream_tx(&ssrc) else {
+            return false;
+        };
+        let first = !stream.has_written();
+        stream.write_rtp(packet);
+        if first || self.readiness.wants_timeout() {
+            self.wake_all();
+        } else {
+            self.cached_timeout = self.last_now;
+        }
+        true
+    }
+
     /// Starts local shutdown.
     ///
     /// The `Rtc` instance schedules RTCP BYE, requests SCTP shutdown, and sends

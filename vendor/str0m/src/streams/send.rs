@@ -487,6 +487,11 @@ impl StreamTx {
         self.unpaced = Some(unpaced);
     }
 
+    /// Huiyi patch (docs/adr/0014): a packet was written on this stream.
+    pub(crate) fn has_written(&self) -> bool {
+        self.rtp_and_wallclock.is_some()
+    }
+
     /// Write RTP packet to a send stream.
     ///
     /// The write command carries the RTP payload and optional RTP metadata.
