@@ -1292,7 +1292,12 @@ impl Session {
 
         let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
 
-        if twcc_enabled {
+        // Huiyi patch (docs/adr/0014): the send register (1 000 records,
+        // ~70 KB per peer once full) feeds the estimator and the stats
+        // snapshot's egress loss and RTT; without the estimator it is not kept
+        // (Huiyi turns the stats snapshot off). The sequence number still goes
+        // on the packet.
+        if twcc_enabled && self.bwe.is_some() {
             let packet_id = if let Some(cluster) = cluster_id {
                 TwccPacketId::with_cluster(twcc_seq, cluster)
             } else {
