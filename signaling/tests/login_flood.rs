@@ -8,6 +8,22 @@ use common::http::*;
 use huiyi_signaling::store::{AccountRole, SqliteStore, Store};
 use serde_json::json;
 
+/// A login's status, or `None` when the server closed the connection
+/// without an answer (over the connection cap).
+async fn status_or_closed(addr: std::net::SocketAddr, body: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!(
+        "POST /api/v1/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
@@ -51,24 +67,37 @@ async fn parallel_guesses_meet_the_lock_and_bursts_stay_bounded() {
     assert_eq!(r.status, 401, "locked: {:?}", r.body);
 
     // 2. 500 logins at once (unknown names, each a full argon2id hash):
-    //    memory grows by far less than 200 MB (each hash takes ~19 MiB).
+    //    memory grows by far less than 500 hashes would take (each ~19 MiB).
+    //    More than `http.max_connections_per_source` (200) of them may be
+    //    open at once, and those the accept loop closes unanswered (issue 11);
+    //    every answer is 401 or 503.
     let before = rss_kib();
     let burst: Vec<_> = (0..500)
         .map(|i| {
             let body = json!({"username": format!("nobody{i}"), "password": "x"}).to_string();
-            tokio::spawn(async move { request(addr, "POST", "/api/v1/login", &body, None).await.status })
+            tokio::spawn(async move { status_or_closed(addr, &body).await })
         })
         .collect();
-    let mut busy = 0;
+    let (mut busy, mut closed) = (0, 0);
     for b in burst {
-        let status = b.await.expect("join");
-        assert!(status == 401 || status == 503, "{status}");
-        busy += usize::from(status == 503);
+        match b.await.expect("join") {
+            Some(status) => {
+                assert!(status == 401 || status == 503, "{status}");
+                busy += usize::from(status == 503);
+            }
+            None => closed += 1,
+        }
     }
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
-    println!("500 concurrent logins: RSS grew {grown_mib} MiB; {busy} refused as busy");
-    assert!(grown_mib < 200, "RSS grew {grown_mib} MiB");
-    assert!(busy < 500, "some were evaluated");
+    println!(
+        "500 concurrent logins: RSS grew {grown_mib} MiB; {busy} refused as busy, {closed} closed at the cap"
+    );
+    // Unbounded, 500 hashes would take ~9.5 GB. Measured 67–191 MiB here
+    // (this process also holds the 500 clients and glibc's arenas), so the
+    // bound leaves room for the machine's noise.
+    assert!(grown_mib < 320, "RSS grew {grown_mib} MiB");
+    assert!(busy + closed < 500, "some were evaluated");
+    assert!(closed <= 300, "at most the connections beyond the per-source cap are closed: {closed}");
 
     // 3. A 60 KB username is not looked up and leaves a bounded audit record.
     let huge = json!({"username": "名".repeat(20_000), "password": "x"}).to_string();
