@@ -518,9 +518,8 @@ fn an_answer_that_changes_ice_credentials_gets_one_restart_offer_not_a_loop() {
 }
 
 /// A forwarded packet leaves for every subscriber in the worker turn that
-/// received it: the datagram, then the timeout pass at the same instant,
-/// which for the subscribers is the patched str0m's send-only pass
-/// (docs/adr/0014) and must release what was written.
+/// received it: the datagram (the queued write, docs/adr/0014), then the
+/// timeout pass at the same instant, which must release what was written.
 #[test]
 fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
     let mut sim = sim(7);
