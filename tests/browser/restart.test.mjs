@@ -9,7 +9,8 @@
 // The two sides meet through files in HUIYI_SYNC_DIR: `joined` (written
 // here), `state.json` (the chair state the Rust side saw before the first
 // kill), `<phase>-restarted` (the restart's time, ms), `<phase>-chromium`
-// (written here: what this page saw).
+// (written here: what this page saw), `<phase>-checked` (the Rust side has
+// counted this page's media; the page stays until then).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,6 +97,9 @@ test('a Chromium venue rides out a server kill and a server stop', { timeout: 30
         floor_ends_at: after.state?.floor_ends_at, muted: after.me?.audio_muted };
       console.log(`restart: ${JSON.stringify(report)}`);
       writeFileSync(join(dir, `${phase}-chromium`), JSON.stringify(report));
+      // The Rust side counts this page's packets too: stay until it has
+      // (closing the browser after the last phase would stop them).
+      await waitFile(`${phase}-checked`, 60_000);
       // (The banner is sampled every 100 ms while waiting: a gap shorter
       // than that can pass unseen, so it is reported, not asserted.)
       if (!seen.reconnecting) console.log(`restart: ${phase}: the reconnecting banner was not sampled`);

@@ -62,8 +62,9 @@ impl Server {
             // The `webrtc` crate's feedback collapses str0m's estimate on a
             // clean loopback (tests/src/server.rs): no estimation here.
             .args(["--set", "sfu.bwe_initial_kbps=0", "--set", "sfu.bind_address=\"127.0.0.1\""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .env("HUIYI_LOG", "info,huiyi_sfu=debug,huiyi_signaling=debug")
+            .stdout(self.log())
+            .stderr(self.log())
             .spawn()
             .expect("spawn the server");
         for _ in 0..200 {
@@ -75,6 +76,16 @@ impl Server {
         let _ = child.kill();
         let _ = child.wait();
         panic!("the server did not start");
+    }
+
+    /// The server's log, every run appended: printed when a phase fails.
+    fn log(&self) -> Stdio {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("the server's log");
+        Stdio::from(file)
     }
 
     fn ws(&self) -> String {
@@ -244,6 +255,18 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
             "restart ({phase}): the webrtc-crate participants have everyone's media {took:?} after the restart \
              (chair ← p2, chair ← p3 (Chromium), venue ← p1, venue ← p3: {first:?})"
         );
+        // The page waits for this before it goes on (or closes the browser,
+        // after the last phase): its own check can end before these
+        // participants have counted its packets.
+        std::fs::write(sync.join(format!("{phase}-checked")), "").expect("write");
+        if !flowing {
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(200).collect();
+            eprintln!("the server's log, last lines:");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         assert!(flowing, "{phase}: media again within 10 s of the restart");
         let state = last_state(&venue).expect("state");
         assert!(state.mics_locked, "{phase}: the lock holds");
