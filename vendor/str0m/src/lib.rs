@@ -1206,10 +1206,9 @@ pub enum Reason {
 }
 
 /// Huiyi patch (docs/adr/0014 in Huiyi): whether a timeout with only sending
-/// due takes the send-only pass. Off: with it, media from a Chromium
-/// publisher failed to reach the others after a graceful server restart in
-/// Huiyi's restart test (4 runs of 5), for a reason not yet found.
-const SEND_ONLY_PASS: bool = false;
+/// due takes the send-only pass (stamp the send queues, run the pacer)
+/// instead of the full pass.
+const SEND_ONLY_PASS: bool = true;
 
 impl Rtc {
     /// Creates a new instance with default settings.
