@@ -80,11 +80,15 @@ impl Limits {
     }
 
     /// A meeting's seat count went from `before` to `after`.
+    /// (Never below zero: a count that wrapped would refuse every join.)
     pub fn seats_changed(&self, before: usize, after: usize) {
         if after > before {
             self.seats.fetch_add(after - before, Ordering::Relaxed);
         } else if before > after {
-            self.seats.fetch_sub(before - after, Ordering::Relaxed);
+            let gone = before - after;
+            let _ = self
+                .seats
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(gone)));
         }
     }
 }

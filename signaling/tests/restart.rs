@@ -137,6 +137,10 @@ async fn a_killed_server_comes_back_with_the_meeting_as_it_was_and_attendance_sh
     send_msg(&mut chair, &control(Control::EndSpeech)).await;
     let st = state_where(&mut chair, |m| m["floor"].is_null()).await;
     assert_eq!(st["hands"], serde_json::json!(["p3"]));
+    // The seats brought back count against the server's limit like others
+    // (uncounted, the first to leave made the count wrap: every join refused).
+    let metrics = common::http::request(addr, "GET", "/metrics", "", None).await.text;
+    assert!(metrics.contains("\nhuiyi_seats 3\n"), "three seats taken: {metrics}");
 
     // A graceful stop now, then the record.
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
@@ -160,4 +164,34 @@ async fn a_killed_server_comes_back_with_the_meeting_as_it_was_and_attendance_sh
     // A graceful stop keeps the meeting for the next start too.
     assert!(store.live_state("m1").expect("read").is_some(), "carried over a graceful stop");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A meeting everyone left and someone opens again at once starts afresh:
+/// the state it carries for a restart is gone before it can be read back,
+/// so the one who left last is not brought back as a seat away (the soak
+/// test once found such a meeting still open half a minute after all left).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_reopened_at_once_does_not_bring_back_who_left() {
+    let s = server("reopen", false).await;
+    for round in 0..20 {
+        let (mut a, _) = join(&s, "p1", "主会场", Role::Chair).await;
+        let (mut b, _) = join(&s, "p2", "城关镇", Role::Venue).await;
+        // The carried state now holds both of them.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        send_msg(&mut b, &ClientMsg::Leave).await;
+        send_msg(&mut a, &ClientMsg::Leave).await;
+        let _ = close_code(&mut a).await;
+        let (mut again, w) = join(&s, "p1", "主会场", Role::Chair).await;
+        let others: Vec<&Value> = w["participants"].as_array().expect("participants").iter().collect();
+        assert!(others.is_empty(), "round {round}: the meeting opens afresh, without p2: {others:?}");
+        send_msg(&mut again, &ClientMsg::Leave).await;
+        let _ = close_code(&mut again).await;
+        drop(b);
+    }
+    // Every seat was given back: the server's count is not off (a restored
+    // seat that left once took away one never counted, and the count wrapped).
+    let (_ws, w) = join(&s, "p3", "河西乡", Role::Venue).await;
+    assert_eq!(w["type"], "welcome");
+    let metrics = common::http::request(s.addr, "GET", "/metrics", "", None).await.text;
+    assert!(metrics.contains("\nhuiyi_seats 1\n"), "one seat taken: {metrics}");
 }

@@ -100,6 +100,9 @@ impl Meeting {
             core.restore(c, clock::now());
             core.carried()
         });
+        // The seats brought back are taken like any other (and given back
+        // as they go, or when the meeting ends).
+        ctx.limits.seats_changed(0, core.seat_count());
         Self {
             core,
             room,
@@ -164,6 +167,9 @@ impl Meeting {
         }
         // Anything still queued (a late attach) is refused by dropping its reply.
         drop(rx);
+        // Seats still held (a server stop keeps them in the carried state)
+        // are given back.
+        self.limits.seats_changed(self.core.seat_count(), 0);
         self.recorder.finish().await;
     }
 

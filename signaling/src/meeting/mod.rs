@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use huiyi_sfu::{RoomId, SfuEvent, SfuHandle};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use crate::scheduling::lifecycle::Status;
 use crate::services::lifecycle;
@@ -40,12 +40,24 @@ pub struct MeetingHandle {
     /// Its media room.
     pub room: RoomId,
     tx: mpsc::Sender<Cmd>,
+    /// True once the meeting's actor has ended and its records are written.
+    done: watch::Receiver<bool>,
 }
 
 impl MeetingHandle {
     /// Sends a command; false if the meeting has closed.
     pub async fn send(&self, cmd: Cmd) -> bool {
         self.tx.send(cmd).await.is_ok()
+    }
+
+    /// Waits (at most `limit`) until the meeting's records are written: its
+    /// carried state forgotten when everyone left, so a meeting opened
+    /// again under the same id does not read it back.
+    async fn written(&self, limit: Duration) {
+        let mut done = self.done.clone();
+        if tokio::time::timeout(limit, done.wait_for(|d| *d)).await.is_err() {
+            tracing::warn!(meeting = %self.id, "the closing meeting's records are not written yet; opening it again");
+        }
     }
 }
 
@@ -123,7 +135,9 @@ impl Meetings {
                     return result.map(|a| (a, handle));
                 }
             }
-            // The meeting closed between lookup and attach: forget it and open anew.
+            // The meeting closed between lookup and attach: forget it and
+            // open anew, once what it wrote is written.
+            handle.written(Duration::from_secs(10)).await;
             self.forget(handle.room).await;
         }
         Err(Refusal::internal("the meeting could not be opened"))
@@ -145,7 +159,8 @@ impl Meetings {
         let room = RoomId(reg.next_room);
         self.sfu.create_room(room).await.map_err(|e| Refusal::internal(format!("media plane: {e}")))?;
         let (tx, rx) = mpsc::channel(1024);
-        let handle = MeetingHandle { id: id.to_string(), room, tx };
+        let (done_tx, done) = watch::channel(false);
+        let handle = MeetingHandle { id: id.to_string(), room, tx, done };
         reg.by_id.insert(id.to_string(), handle.clone());
         reg.by_room.insert(room, handle.clone());
         tracing::info!(meeting = %id, %room, "meeting opened");
@@ -162,6 +177,7 @@ impl Meetings {
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx, restored);
         tokio::spawn(async move {
             actor.run(rx).await;
+            let _ = done_tx.send(true);
             meetings.forget(room).await;
             let _ = meetings.sfu.close_room(room).await;
             tracing::info!(meeting = %handle.id, %room, "meeting closed");
