@@ -37,6 +37,10 @@ export function renderNotices(state) {
   }
   $('roll-dialog').hidden = !beingCalled(m);
   if (ms.locked) notes.push({ text: t('meetingLocked'), cls: '' });
+  // Everyone is told that the meeting is recorded: the badge stays, the
+  // notice for the first 15 s.
+  $('rec-badge').hidden = !ms.recording_since;
+  if (ms.recording_since && Date.now() - ms.recording_since < 15_000) notes.push({ text: t('recordingStarted'), cls: 'warn' });
   const box = $('notices');
   box.replaceChildren(...notes.map((n) => h('span', { class: n.cls }, n.text)));
   box.hidden = notes.length === 0;
@@ -81,6 +85,8 @@ export function renderConsole(state) {
     `${e.name} · ${label('rollStatus', e.status)} `,
     active && e.status !== 'answered' ? button(t('call'), () => send(msg.rollCallCall(e.participant)), 'small') : null)));
   $('btn-lock').textContent = ms.locked ? t('unlockMeeting') : t('lockMeeting');
+  $('btn-record').textContent = ms.recording_since ? t('stopRecording') : t('startRecording');
+  $('btn-record').classList.toggle('on', !!ms.recording_since);
   $('btn-broadcast-me').hidden = !!ms.broadcast;
   $('btn-broadcast-off').hidden = !ms.broadcast;
   $('btn-unlock-mics').hidden = !ms.mics_locked;
@@ -98,6 +104,7 @@ export function wireConsole(state, rerender) {
   $('btn-broadcast-me').onclick = () => send(msg.broadcast([state.model.me]));
   $('btn-broadcast-off').onclick = () => send(msg.broadcast(null));
   $('btn-lock').onclick = () => send(msg.lockMeeting(!state.model.meetingState?.locked));
+  $('btn-record').onclick = () => send(msg.record(!state.model.meetingState?.recording_since));
   $('btn-end-meeting').onclick = () => { if (confirm(t('confirmEnd'))) send(msg.endMeeting()); };
   $('layout-select').onchange = () => send(msg.layout($('layout-select').value));
   $('btn-roll-start').onclick = () => send(msg.rollCallStart(rollCallOrder(state.model)));
@@ -136,7 +143,11 @@ export function wireConsole(state, rerender) {
   };
   $('unmute-decline').onclick = () => { $('unmute-dialog').hidden = true; };
   // The speaking timer counts down on screen.
-  setInterval(() => { if (state.model.meetingState?.floor_ends_at) renderNotices(state); }, 1000);
+  // (And the recording notice goes after its 15 s.)
+  setInterval(() => {
+    const ms = state.model.meetingState;
+    if (ms?.floor_ends_at || (ms?.recording_since && Date.now() - ms.recording_since < 17_000)) renderNotices(state);
+  }, 1000);
 }
 
 /// Downloads the roll call as CSV (Excel opens it; BOM for Chinese).

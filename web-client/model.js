@@ -258,6 +258,7 @@ export const msg = Object.freeze({
   /// `participants`: ids on air, or null to end the broadcast.
   broadcast: (participants) => control('broadcast', { participants }),
   lockMeeting: (locked) => control('lock_meeting', { locked }),
+  record: (on) => control('record', { on }),
   /// `bar`: refuse its link for the rest of the meeting.
   removeParticipant: (participant, bar = false) => control('remove_participant', { participant, bar }),
   endMeeting: () => control('end_meeting'),

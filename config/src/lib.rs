@@ -16,6 +16,7 @@
 mod http;
 mod limits;
 mod log;
+mod recording;
 mod security;
 mod sfu;
 mod signaling;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::http::{HttpConfig, DEFAULT_HTTP_PORT};
 pub use crate::limits::LimitsConfig;
 pub use crate::log::{LogConfig, LogFormat};
+pub use crate::recording::RecordingConfig;
 pub use crate::security::SecurityConfig;
 pub use crate::sfu::SfuConfig;
 pub use crate::signaling::{LinkReuse, SignalingConfig};
@@ -52,6 +54,8 @@ pub struct Config {
     pub turn: TurnConfig,
     /// Resource limits.
     pub limits: LimitsConfig,
+    /// Recording of meetings.
+    pub recording: RecordingConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -66,13 +70,14 @@ impl Default for Config {
             security: SecurityConfig::default(),
             turn: TurnConfig::default(),
             limits: LimitsConfig::default(),
+            recording: RecordingConfig::default(),
             log: LogConfig::default(),
         }
     }
 }
 
 /// The sections that environment variables may address (`HUIYI_<SECTION>_<KEY>`).
-const SECTIONS: [&str; 7] = ["http", "sfu", "signaling", "security", "turn", "limits", "log"];
+const SECTIONS: [&str; 8] = ["http", "sfu", "signaling", "security", "turn", "limits", "recording", "log"];
 
 /// One thing wrong with the configuration, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +218,7 @@ impl Config {
         self.signaling.validate(&mut problems);
         self.security.validate(&mut problems);
         self.turn.validate(&mut problems);
+        self.recording.validate(&mut problems);
         self.limits.validate(&mut problems);
         self.log.validate(&mut problems);
         ConfigError::from_problems(problems)

@@ -250,6 +250,12 @@ pub enum Control {
     RollCallNext,
     /// End the roll call.
     RollCallStop,
+    /// Start (`true`) or stop recording the meeting (录制): everyone sees
+    /// `recording_since` in the meeting state.
+    Record {
+        /// On or off.
+        on: bool,
+    },
 }
 
 /// A participant as everyone sees it.

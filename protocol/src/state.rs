@@ -79,6 +79,9 @@ pub struct MeetingState {
     /// transcode). Publish camera and screen in it.
     #[serde(default)]
     pub video_codec: VideoCodec,
+    /// Recording since (Unix ms); `null`: not recorded (录制中 while set).
+    #[serde(default)]
+    pub recording_since: Option<u64>,
 }
 
 /// The meeting's video codec.

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
+use crate::core::tap::Tap;
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
 
@@ -38,6 +39,8 @@ pub(crate) enum Command {
     SetFeatured { room: RoomId, featured: Vec<PeerId>, reply: Reply<()> },
     SetAlwaysHeard { room: RoomId, peers: Vec<PeerId>, reply: Reply<()> },
     SetTileLimits { peer: PeerId, limits: Vec<(TrackId, Option<u8>)>, reply: Reply<()> },
+    SetTap { room: RoomId, tap: Option<Tap>, reply: Reply<()> },
+    RecordingKeyframe { room: RoomId, track: TrackId, reply: Reply<()> },
     Shutdown,
 }
 
@@ -74,6 +77,10 @@ impl Command {
             }
             Command::SetAlwaysHeard { room, peers, reply } => {
                 drop(reply.send(engine.set_always_heard(room, peers)))
+            }
+            Command::SetTap { room, tap, reply } => drop(reply.send(engine.set_tap(now, room, tap))),
+            Command::RecordingKeyframe { room, track, reply } => {
+                drop(reply.send(engine.keyframe_for_recording(now, room, track)))
             }
             Command::Shutdown => {}
         }
@@ -344,6 +351,20 @@ impl SfuHandle {
     ) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::SetTileLimits { peer, limits, reply }).await
+    }
+
+    /// Starts (`Some`) or stops recording `room`: a copy of each published
+    /// packet goes to `tap` (see [`crate::core::tap`]).
+    pub async fn set_tap(&self, room: RoomId, tap: Option<Tap>) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::SetTap { room, tap, reply }).await
+    }
+
+    /// Asks the publisher of `track` for a keyframe on every layer (a
+    /// recorder that lost packets needs a fresh picture).
+    pub async fn keyframe_for_recording(&self, room: RoomId, track: TrackId) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::RecordingKeyframe { room, track, reply }).await
     }
 
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {

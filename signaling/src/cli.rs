@@ -53,6 +53,23 @@ enum Command {
     /// Prints a coturn configuration (/etc/turnserver.conf) matching this
     /// server's `[turn]` and `[sfu]` settings.
     TurnConfig,
+    /// Recordings (under `recording.dir`).
+    Recording {
+        #[command(subcommand)]
+        action: RecordingAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum RecordingAction {
+    /// Lists the recordings, newest first.
+    List,
+    /// Composes recording ID into one MP4 (composite.mp4 in its directory)
+    /// with ffmpeg (`recording.ffmpeg`).
+    Compose {
+        /// The recording's id (`huiyi recording list`).
+        id: String,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -151,6 +168,9 @@ fn run() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Some(Command::Recording { action }) = &cli.command {
+        return recording(&config, action);
+    }
     if let Some(Command::Audit { action: AuditAction::Verify }) = &cli.command {
         use crate::store::Store as _;
         let report = open_store(&config)?.audit_verify().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -233,6 +253,45 @@ fn create_meeting(config: &Config, title: &str, participants: &[String], hours: 
         println!("{name} ({role:?}): {base}/?token={}", signer.sign(&claims));
     }
     Ok(())
+}
+
+fn recording(config: &Config, action: &RecordingAction) -> anyhow::Result<()> {
+    use crate::recording::compose;
+    let root = config.data_dir.join(&config.recording.dir);
+    match action {
+        RecordingAction::List => {
+            for (dir, m) in crate::recording::scan(&root) {
+                let composite = compose::ComposeState::load(&dir).map_or("-".into(), |c| c.state);
+                println!(
+                    "{}  {:<11}  {:>6} s  {:>8} KiB  composite: {:<9}  {} ({})",
+                    m.id,
+                    format!("{:?}", m.state).to_lowercase(),
+                    m.duration_ms() / 1000,
+                    m.bytes / 1024,
+                    composite,
+                    m.title,
+                    m.meeting
+                );
+            }
+            Ok(())
+        }
+        RecordingAction::Compose { id } => {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                anyhow::bail!("{id:?} is not a recording id (huiyi recording list)");
+            }
+            let mut shown = -1i64;
+            let out = compose::compose(&config.recording.ffmpeg, &root.join(id), |p| {
+                let pct = (p * 100.0) as i64;
+                if pct / 10 != shown / 10 {
+                    shown = pct;
+                    eprintln!("composing {id}: {pct} %");
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", out.display());
+            Ok(())
+        }
+    }
 }
 
 fn init_logging(config: &Config) {

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod listen;
 pub mod meeting;
 pub mod permissions;
+pub mod recording;
 pub mod scheduling;
 pub mod server;
 pub mod services;

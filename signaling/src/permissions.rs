@@ -30,6 +30,10 @@ pub enum Permission {
     JoinLink,
     /// Read, filter, export and verify the audit log (audit administrator).
     ReadAudit,
+    /// List, download and play a meeting's recordings, compose them.
+    ReadRecordings,
+    /// Delete a recording (audited).
+    DeleteRecordings,
 }
 
 impl Permission {
@@ -46,6 +50,10 @@ impl Permission {
                 "only the secretary, an admin, the auditor or the chair see attendance"
             }
             Permission::ReadAudit => "only the audit administrator may read the audit log",
+            Permission::ReadRecordings => {
+                "only the secretary, an admin, the auditor or the chair see recordings"
+            }
+            Permission::DeleteRecordings => "only the secretary or an admin may delete recordings",
         }
     }
 }
@@ -78,6 +86,8 @@ impl Account {
                 Chair | Participant | Venue => chairs || invited,
             },
             Permission::ReadAudit => self.role == Auditor,
+            Permission::ReadRecordings => matches!(self.role, Admin | Secretary | Auditor) || chairs,
+            Permission::DeleteRecordings => matches!(self.role, Admin | Secretary),
         }
     }
 }
@@ -135,6 +145,8 @@ mod tests {
             "attendance (JSON, CSV, XLSX)" => Permission::ReadAttendance,
             "own join link (`/join`)" => Permission::JoinLink,
             "audit log (read, filter, export, verify)" => Permission::ReadAudit,
+            "recordings (list, download, play, compose)" => Permission::ReadRecordings,
+            "delete a recording" => Permission::DeleteRecordings,
             other => panic!("docs/api.md has a row the code does not know: {other:?}"),
         }
     }
@@ -156,7 +168,7 @@ mod tests {
     #[test]
     fn the_documented_table_is_what_the_code_decides() {
         let rows = table();
-        assert_eq!(rows.len(), 10, "every row of the table is checked");
+        assert_eq!(rows.len(), 12, "every row of the table is checked");
         let at =
             chrono::NaiveDate::from_ymd_opt(2026, 12, 1).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("date");
         let meeting = MeetingRecord {

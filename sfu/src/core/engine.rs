@@ -25,7 +25,7 @@ use crate::core::events::{LeaveReason, SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
 use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
-use crate::core::topn::AudioSlots;
+use crate::core::room::Room;
 
 /// What one engine needs to know about its environment.
 #[derive(Debug, Clone)]
@@ -111,39 +111,6 @@ pub struct EngineCounters {
 
 /// Largest datagram accepted; anything larger is not WebRTC media.
 pub const MAX_DATAGRAM: usize = 1600;
-
-pub(crate) struct Room {
-    pub members: Vec<PeerKey>,
-    /// Published tracks: owner and up track index.
-    pub tracks: HashMap<TrackId, (PeerKey, usize)>,
-    /// Publishers whose video comes first for every subscriber (the floor
-    /// holder, the broadcast source, the spotlight), in that order.
-    pub featured: Vec<PeerId>,
-    /// The active speaker, or the last one while nobody speaks.
-    pub last_speaker: Option<PeerId>,
-    /// Publishers always heard under audio top-N, besides the featured (the chair).
-    pub always_heard: Vec<PeerId>,
-    /// Audio top-N: the microphones forwarded in a large room.
-    pub audio_slots: AudioSlots,
-}
-
-impl Room {
-    fn new() -> Self {
-        Room {
-            members: Vec::new(),
-            tracks: HashMap::new(),
-            featured: Vec::new(),
-            last_speaker: None,
-            always_heard: Vec::new(),
-            audio_slots: AudioSlots::default(),
-        }
-    }
-
-    /// Heard whatever audio top-N decides: featured or always heard.
-    pub fn always_heard(&self, publisher: PeerId) -> bool {
-        self.featured.contains(&publisher) || self.always_heard.contains(&publisher)
-    }
-}
 
 /// The sans-IO media engine of one worker.
 pub struct Engine {

@@ -21,11 +21,12 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, Vp8Descriptor};
 use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
 use crate::core::events::SfuEvent;
-use crate::core::ids::{PeerId, TrackKind};
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::layers::Gate;
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::red;
 use crate::core::rewrite::{Decision, RewriteIn};
+use crate::core::tap::{TapCodec, TapPacket};
 
 /// Most packets a subscriber's video RTX cache holds (see `write_down`).
 const RTX_CACHE_PACKETS: usize = 1024;
@@ -124,6 +125,8 @@ impl Engine {
             up.throttle.keyframe_received();
         }
         let publisher = p.id;
+        let (track, room) = (up.id, p.room);
+        self.tap(room, track, publisher, spatial, spec.codec, red, &packet);
         if !video && !self.audio_admitted(now, pk, ui, packet.header.ext_vals.audio_level) {
             return; // audio top-N: a microphone without a slot
         }
@@ -180,6 +183,44 @@ impl Engine {
                 up.keyframe_layers |= wants_keyframe;
             }
             self.request_keyframe(now, pk, ui, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// A copy for the room's recording, if it is recorded.
+    #[allow(clippy::too_many_arguments)]
+    fn tap(
+        &mut self,
+        room: RoomId,
+        track: TrackId,
+        publisher: PeerId,
+        layer: u8,
+        codec: Codec,
+        red: bool,
+        packet: &RtpPacket,
+    ) {
+        let Some(r) = self.rooms.get_mut(&room) else { return };
+        let Some(tap) = r.tap.as_ref() else { return };
+        let payload = if red { red::primary(&packet.payload) } else { Some(&packet.payload[..]) };
+        let Some(payload) = payload else { return };
+        let codec = match codec {
+            Codec::Opus => TapCodec::Opus,
+            Codec::Vp8 => TapCodec::Vp8,
+            Codec::H264 => TapCodec::H264,
+            _ => TapCodec::Other,
+        };
+        let copy = TapPacket {
+            track,
+            publisher,
+            layer,
+            seq: *packet.seq_no,
+            timestamp: packet.header.timestamp,
+            marker: packet.header.marker,
+            arrival: packet.timestamp,
+            codec,
+            payload: payload.to_vec(),
+        };
+        if !tap.offer(copy) {
+            r.tap = None; // the recorder has gone
         }
     }
 

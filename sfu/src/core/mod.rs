@@ -15,6 +15,8 @@ mod negotiate;
 mod peer;
 pub mod red;
 pub mod rewrite;
+mod room;
+pub mod tap;
 mod topn;
 pub mod vp8;
 

@@ -17,6 +17,17 @@ pub struct Vp8Fields {
 
 /// Parses the descriptor at the start of a VP8 RTP payload.
 pub fn parse(payload: &[u8]) -> Option<Vp8Fields> {
+    read(payload).map(|(fields, ..)| fields)
+}
+
+/// Where the VP8 data of a payload begins (after the descriptor), and
+/// whether the packet starts a frame (S=1, PID=0): what a depacketizer
+/// needs. `None` for a short or odd descriptor.
+pub fn frame_data(payload: &[u8]) -> Option<(usize, bool)> {
+    read(payload).map(|(_, at, starts)| (at, starts))
+}
+
+fn read(payload: &[u8]) -> Option<(Vp8Fields, usize, bool)> {
     let first = *payload.first()?;
     let extended = first & 0x80 != 0;
     let start = first & 0x10 != 0;
@@ -52,7 +63,7 @@ pub fn parse(payload: &[u8]) -> Option<Vp8Fields> {
     }
     let vp8_header = *payload.get(at)?;
     fields.starts_keyframe = start && pid == 0 && vp8_header & 0x01 == 0;
-    Some(fields)
+    Some((fields, at, start && pid == 0))
 }
 
 /// True when an H.264 RTP payload starts an IDR frame (or carries SPS, which

@@ -16,6 +16,7 @@ mod meetings;
 mod notice;
 mod ops;
 mod org;
+mod recordings;
 mod session;
 mod templates;
 
@@ -87,6 +88,12 @@ fn api() -> Router<AppState> {
         .route("/api/v1/meetings/{id}/attendance.csv", get(attendance::attendance_csv))
         .route("/api/v1/meetings/{id}/attendance.xlsx", get(attendance::xlsx))
         .route("/api/v1/meetings/{id}/calendar.ics", get(calendar::ics))
+        // Recordings.
+        .route("/api/v1/meetings/{id}/recordings", get(recordings::list))
+        .route("/api/v1/meetings/{id}/recording", post(recordings::switch))
+        .route("/api/v1/recordings/{id}", get(recordings::detail).delete(recordings::delete))
+        .route("/api/v1/recordings/{id}/compose", post(recordings::start_compose))
+        .route("/api/v1/recordings/{id}/files/{name}", get(recordings::file))
         .route("/api/v1/me/feed", get(calendar::my_feed))
         .route("/api/v1/feeds/{key}", get(calendar::feed))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })

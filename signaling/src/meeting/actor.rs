@@ -18,6 +18,7 @@ use super::core::{
     SfuResult,
 };
 use super::records::Recorder;
+use super::taping::Taping;
 use crate::clock;
 
 /// What a session receives from its meeting.
@@ -55,6 +56,7 @@ pub(super) struct Context {
     pub(super) store: Arc<dyn crate::store::Store>,
     pub(super) takeover: bool,
     pub(super) limits: Arc<crate::limits::Limits>,
+    pub(super) recordings: Option<crate::recording::Recordings>,
 }
 
 /// A session attached to the meeting.
@@ -80,6 +82,9 @@ pub(super) struct Meeting {
     /// The server is stopping: what is carried stays as it was before.
     stopping: bool,
     limits: Arc<crate::limits::Limits>,
+    taping: Taping,
+    /// A recording to start again: the meeting was recorded before a restart.
+    record_again: bool,
 }
 
 impl Meeting {
@@ -100,6 +105,9 @@ impl Meeting {
             core.restore(c, clock::now());
             core.carried()
         });
+        // A restart ended the recording (the next start marks it
+        // interrupted): a new one starts when the meeting opens again.
+        let record_again = core.state().recording_since.is_some();
         // The seats brought back are taken like any other (and given back
         // as they go, or when the meeting ends).
         ctx.limits.seats_changed(0, core.seat_count());
@@ -113,6 +121,8 @@ impl Meeting {
             carried,
             stopping: false,
             limits: ctx.limits,
+            taping: Taping::new(ctx.recordings),
+            record_again,
         }
     }
 
@@ -139,6 +149,10 @@ impl Meeting {
     /// records are written.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        if std::mem::take(&mut self.record_again) {
+            let input = self.taping.apply(true, None, &self.core, self.room).await;
+            self.input(input, None).await;
+        }
         loop {
             let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
             let timer = async {
@@ -153,8 +167,14 @@ impl Meeting {
                     None => break,
                 },
                 () = timer => self.input(Input::Tick, None).await,
-                _ = heartbeat.tick() => self.recorder.heartbeat(crate::clock::unix_secs()),
+                _ = heartbeat.tick() => {
+                    self.recorder.heartbeat(crate::clock::unix_secs());
+                    if let Some(input) = self.taping.check().await {
+                        self.input(input, None).await;
+                    }
+                }
             }
+            self.taping.update(&self.core);
             self.carry();
             if self.core.finished() {
                 break;
@@ -167,6 +187,8 @@ impl Meeting {
         }
         // Anything still queued (a late attach) is refused by dropping its reply.
         drop(rx);
+        let why = if self.stopping { "server_stopped" } else { "meeting_ended" };
+        self.taping.stop(Some(why)).await;
         // Seats still held (a server stop keeps them in the carried state)
         // are given back.
         self.limits.seats_changed(self.core.seat_count(), 0);
@@ -233,6 +255,9 @@ impl Meeting {
                 Effect::Limit(limit) => {
                     self.limits.refused(limit);
                     None
+                }
+                Effect::Recording { on, by } => {
+                    Some(self.taping.apply(on, Some(by), &self.core, self.room).await)
                 }
             };
             if let Some(input) = follow {

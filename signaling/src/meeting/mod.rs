@@ -11,6 +11,7 @@ mod actor;
 mod check;
 pub mod core;
 mod records;
+mod taping;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -79,6 +80,7 @@ pub struct Meetings {
     store: Arc<dyn crate::store::Store>,
     takeover: bool,
     limits: Arc<crate::limits::Limits>,
+    recordings: Option<crate::recording::Recordings>,
 }
 
 impl Meetings {
@@ -94,7 +96,19 @@ impl Meetings {
             store,
             takeover: false,
             limits: Arc::default(),
+            recordings: None,
         }
+    }
+
+    /// Lets chairs and secretaries record meetings into `recordings`.
+    pub fn with_recordings(mut self, recordings: crate::recording::Recordings) -> Self {
+        self.recordings = Some(recordings);
+        self
+    }
+
+    /// Where meetings are recorded, if they may be.
+    pub fn recordings(&self) -> Option<&crate::recording::Recordings> {
+        self.recordings.as_ref()
     }
 
     /// Lets a second use of a link take its holder's seat instead of being
@@ -172,6 +186,7 @@ impl Meetings {
             store: self.store.clone(),
             takeover: self.takeover,
             limits: self.limits.clone(),
+            recordings: self.recordings.clone(),
         };
         let restored = self.restored(id).await;
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx, restored);
@@ -256,6 +271,16 @@ impl Meetings {
         let handle = self.registry.lock().await.by_id.get(id).cloned();
         if let Some(h) = handle {
             h.send(Cmd::Input(Input::End)).await;
+        }
+    }
+
+    /// Starts or stops recording live meeting `id` for account `by` (the
+    /// console); false if the meeting is not running.
+    pub async fn record(&self, id: &str, on: bool, by: &str) -> bool {
+        let handle = self.registry.lock().await.by_id.get(id).cloned();
+        match handle {
+            Some(h) => h.send(Cmd::Input(Input::Record { on, by: by.to_string() })).await,
+            None => false,
         }
     }
 

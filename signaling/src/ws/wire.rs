@@ -74,6 +74,7 @@ fn action_of(c: Control) -> Action {
         Control::RollCallCall { participant } => Action::RollCallCall { participant },
         Control::RollCallNext => Action::RollCallNext,
         Control::RollCallStop => Action::RollCallStop,
+        Control::Record { on } => Action::Record { on },
     }
 }
 
@@ -181,6 +182,7 @@ fn state(s: ChairState) -> MeetingState {
         chair: s.chair,
         roll_call: s.roll_call.map(roll_call),
         video_codec: s.video_codec,
+        recording_since: s.recording_since,
     }
 }
 

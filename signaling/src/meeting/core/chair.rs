@@ -130,6 +130,11 @@ impl Core {
             Action::RollCallCall { participant } => self.roll_call_call(pid, &participant),
             Action::RollCallNext => self.roll_call_next(),
             Action::RollCallStop => self.roll_call_stop(),
+            Action::Record { on } => {
+                if on != self.state.recording_since.is_some() {
+                    self.out.push(Effect::Recording { on, by: pid.to_string() });
+                }
+            }
             Action::Layout { layout } => {
                 if !LAYOUTS.contains(&layout.as_str()) {
                     return self

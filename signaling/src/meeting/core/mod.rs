@@ -13,6 +13,7 @@ mod carry;
 mod chair;
 mod media;
 mod presence;
+mod recview;
 mod rollcall;
 #[cfg(test)]
 mod tests;
@@ -71,6 +72,24 @@ pub enum Input {
     },
     /// The server stops: everyone's leave is recorded, clients come back later.
     Shutdown,
+    /// Start or stop the recording from the console (account `by`, whose
+    /// permission the console checked).
+    Record {
+        /// Start or stop.
+        on: bool,
+        /// The account.
+        by: String,
+    },
+    /// The recording runs since (`Some`, Unix ms) or stopped; `error`: why
+    /// it could not start (told to `by`).
+    Recorded {
+        /// Running since.
+        since: Option<u64>,
+        /// Who asked, if anyone.
+        by: Option<String>,
+        /// What went wrong.
+        error: Option<String>,
+    },
 }
 
 /// A participant as its verified join token names it.
@@ -99,6 +118,14 @@ pub enum Effect {
     Record(Record),
     /// A configured limit refused something (counted for `/metrics`).
     Limit(crate::limits::Limit),
+    /// Start (`on`) or stop the recording, asked by `by`; the result comes
+    /// back as [`Input::Recorded`].
+    Recording {
+        /// Start or stop.
+        on: bool,
+        /// Who asked (participant id).
+        by: String,
+    },
 }
 
 /// The session's identity inside its meeting.
@@ -367,6 +394,20 @@ impl Core {
                 self.remove(&pid, "link_replaced");
             }
             Input::Shutdown => self.close_all(CloseReason::ServerStopping, "server_stopped"),
+            Input::Record { on, by } => {
+                if on != self.state.recording_since.is_some() {
+                    self.out.push(Effect::Recording { on, by });
+                }
+            }
+            Input::Recorded { since, by, error } => {
+                if let (Some(by), Some(error)) = (by, error) {
+                    self.refuse(&by, Refusal::bad_state(format!("recording: {error}")));
+                }
+                if self.state.recording_since != since {
+                    self.state.recording_since = since;
+                    self.send_state();
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }
@@ -385,6 +426,11 @@ impl Core {
     /// The meeting's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The meeting's title.
+    pub fn title(&self) -> &str {
+        &self.title
     }
 
     /// The chair-controlled state now.

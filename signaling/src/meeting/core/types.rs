@@ -110,6 +110,8 @@ pub enum Action {
     RollCallNext,
     /// End the roll call.
     RollCallStop,
+    /// Start or stop recording.
+    Record { on: bool },
 }
 
 /// What the meeting tells one participant.
@@ -358,6 +360,9 @@ pub struct ChairState {
     pub roll_call: Option<RollCall>,
     /// The codec every publisher's video is sent in.
     pub video_codec: huiyi_protocol::VideoCodec,
+    /// Recorded since (Unix ms).
+    #[serde(default)]
+    pub recording_since: Option<u64>,
 }
 
 /// Where a participant stands in a roll call.

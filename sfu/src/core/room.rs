@@ -1,0 +1,45 @@
+//! A room: its members, its published tracks, and what the control plane
+//! set for all of them (featured publishers, audio top-N, recording).
+
+use std::collections::HashMap;
+
+use crate::core::ids::{PeerId, TrackId};
+use crate::core::peer::PeerKey;
+use crate::core::tap::Tap;
+use crate::core::topn::AudioSlots;
+
+pub(crate) struct Room {
+    pub members: Vec<PeerKey>,
+    /// Published tracks: owner and up track index.
+    pub tracks: HashMap<TrackId, (PeerKey, usize)>,
+    /// Publishers whose video comes first for every subscriber (the floor
+    /// holder, the broadcast source, the spotlight), in that order.
+    pub featured: Vec<PeerId>,
+    /// The active speaker, or the last one while nobody speaks.
+    pub last_speaker: Option<PeerId>,
+    /// Publishers always heard under audio top-N, besides the featured (the chair).
+    pub always_heard: Vec<PeerId>,
+    /// Audio top-N: the microphones forwarded in a large room.
+    pub audio_slots: AudioSlots,
+    /// Recording: a copy of each published packet goes here.
+    pub tap: Option<Tap>,
+}
+
+impl Room {
+    pub fn new() -> Self {
+        Room {
+            members: Vec::new(),
+            tracks: HashMap::new(),
+            featured: Vec::new(),
+            last_speaker: None,
+            always_heard: Vec::new(),
+            audio_slots: AudioSlots::default(),
+            tap: None,
+        }
+    }
+
+    /// Heard whatever audio top-N decides: featured or always heard.
+    pub fn always_heard(&self, publisher: PeerId) -> bool {
+        self.featured.contains(&publisher) || self.always_heard.contains(&publisher)
+    }
+}

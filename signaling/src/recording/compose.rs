@@ -1,0 +1,387 @@
+//! Composition (`huiyi recording compose ID`): one MP4 (H.264 + AAC, plays
+//! everywhere) from a recording's track files, laid out as the meeting
+//! went: the floor holder large (else the broadcast source, the spotlight,
+//! the active speaker, the first camera), every video as a thumbnail below,
+//! names on the tiles, every microphone mixed. Built by Debian's `ffmpeg`
+//! from the manifest alone, so the same recording composes the same way.
+//!
+//! [`plan`] turns a manifest into ffmpeg's arguments (pure, tested);
+//! [`compose`] runs it, reporting progress into `compose.json`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, TrackFile};
+
+/// The composite's picture and rate.
+pub const WIDTH: u32 = 1280;
+/// The composite's picture height.
+pub const HEIGHT: u32 = 720;
+/// Frames per second.
+pub const FPS: u32 = 15;
+/// The large tile (top).
+pub const MAIN: (u32, u32) = (1280, 540);
+/// A thumbnail (the strip below), at most this many.
+pub const THUMB: (u32, u32) = (256, 144);
+/// Thumbnails in the strip.
+pub const THUMBS: usize = 5;
+/// The strip's top.
+pub const THUMB_Y: u32 = 558;
+/// The composite's file name in the recording's directory.
+pub const OUTPUT: &str = "composite.mp4";
+
+/// A CJK font for the names (Debian's fonts-noto-cjk), if installed.
+const FONTS: [&str; 2] = [
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+];
+
+/// Where a composition stands (`compose.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComposeState {
+    /// `composing`, `ready` or `failed`.
+    pub state: String,
+    /// 0 to 1.
+    pub progress: f64,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ComposeState {
+    /// Reads `dir/compose.json`.
+    pub fn load(dir: &Path) -> Option<ComposeState> {
+        serde_json::from_slice(&std::fs::read(dir.join("compose.json")).ok()?).ok()
+    }
+
+    fn save(&self, dir: &Path) {
+        if let Ok(json) = serde_json::to_vec(self) {
+            let tmp = dir.join("compose.json.tmp");
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(tmp, dir.join("compose.json"));
+            }
+        }
+    }
+}
+
+/// Who is large from when to when (seconds from the recording's start).
+pub fn main_speaker(m: &Manifest, with_video: &[String]) -> Vec<(f64, f64, String)> {
+    let end = m.duration_ms() as f64 / 1000.0;
+    let (mut floor, mut broadcast, mut spotlight, mut speaker) = (None, None::<String>, None, None);
+    let pick = |floor: &Option<String>, b: &Option<String>, s: &Option<String>, sp: &Option<String>| {
+        [floor, b, s, sp]
+            .into_iter()
+            .flatten()
+            .find(|p| with_video.contains(p))
+            .cloned()
+            .or_else(|| with_video.first().cloned())
+    };
+    let mut out: Vec<(f64, f64, String)> = Vec::new();
+    let push = |at: f64, who: Option<String>, out: &mut Vec<(f64, f64, String)>| {
+        if let Some(last) = out.last_mut() {
+            last.1 = at;
+            if Some(&last.2) == who.as_ref() {
+                return;
+            }
+            if last.1 <= last.0 {
+                out.pop();
+            }
+        }
+        if let Some(w) = who {
+            if out.last().is_some_and(|l| l.2 == w) {
+                return;
+            }
+            out.push((at, end, w));
+        }
+    };
+    push(0.0, pick(&floor, &broadcast, &spotlight, &speaker), &mut out);
+    for e in &m.events {
+        let at = (e.at.saturating_sub(m.started_at) as f64 / 1000.0).min(end);
+        match e.kind.as_str() {
+            "floor" => floor = e.participant.clone(),
+            "broadcast" => {
+                broadcast =
+                    e.value.as_array().and_then(|a| a.first()).and_then(|v| v.as_str()).map(str::to_string)
+            }
+            "spotlight" => spotlight = e.participant.clone(),
+            "speaker" => {
+                if e.participant.is_some() {
+                    speaker = e.participant.clone();
+                }
+            }
+            _ => continue,
+        }
+        push(at, pick(&floor, &broadcast, &spotlight, &speaker), &mut out);
+    }
+    if let Some(last) = out.last_mut() {
+        last.1 = end;
+    }
+    out.retain(|s| s.1 > s.0);
+    out
+}
+
+/// Each participant's video for the composite (a screen share before the
+/// camera, the highest layer), in participant order.
+fn videos(m: &Manifest) -> Vec<&TrackFile> {
+    let mut best: Vec<&TrackFile> = Vec::new();
+    for t in m.tracks.iter().filter(|t| t.kind == "video" && t.codec == "vp8" && t.frames > 0) {
+        let rank = |x: &TrackFile| (x.source == "screen", x.layer);
+        match best.iter_mut().find(|b| b.participant == t.participant) {
+            Some(b) if rank(t) > rank(b) => *b = t,
+            Some(_) => {}
+            None => best.push(t),
+        }
+    }
+    best.sort_by(|a, b| a.participant.cmp(&b.participant));
+    best
+}
+
+/// A path or text for ffmpeg's filter syntax.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'").replace(':', "\\:").replace(',', "\\,")
+}
+
+/// ffmpeg's arguments for `m` in `dir`, writing `out`; names go to text
+/// files in `dir` (never into the filter text). `font`: a CJK font.
+pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::io::Result<Vec<String>> {
+    let dur = (m.duration_ms() as f64 / 1000.0).max(0.1);
+    let offset = |t: &TrackFile| t.first_at.saturating_sub(m.started_at) as f64 / 1000.0;
+    let vids = videos(m);
+    let auds: Vec<&TrackFile> = m.tracks.iter().filter(|t| t.kind == "audio" && t.frames > 0).collect();
+    let mut args: Vec<String> =
+        ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"].map(String::from).to_vec();
+    for t in vids.iter().chain(auds.iter()) {
+        args.extend([
+            "-itsoffset".into(),
+            format!("{:.3}", offset(t)),
+            "-i".into(),
+            dir.join(&t.file).display().to_string(),
+        ]);
+    }
+    let who: Vec<String> = vids.iter().map(|v| v.participant.clone()).collect();
+    let segments = main_speaker(m, &who);
+    let mut f: Vec<String> = vec![format!("color=c=0x1e1e1e:s={WIDTH}x{HEIGHT}:r={FPS}:d={dur:.3}[base]")];
+    let mut last = "base".to_string();
+    let mut n = 0;
+    let mut label = |f: &mut Vec<String>, input: &str, filter: String| {
+        n += 1;
+        let l = format!("v{n}");
+        f.push(format!("[{last}][{input}]{filter}[{l}]"));
+        last = l;
+    };
+    for (i, v) in vids.iter().enumerate() {
+        let windows: Vec<String> = segments
+            .iter()
+            .filter(|s| s.2 == v.participant)
+            .map(|s| format!("between(t,{:.3},{:.3})", s.0, s.1))
+            .collect();
+        let thumb = i < THUMBS;
+        let outs = usize::from(!windows.is_empty()) + usize::from(thumb);
+        if outs == 0 {
+            continue;
+        }
+        let fit = |(w, h): (u32, u32)| {
+            format!("scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=0x000000")
+        };
+        let mut chain = format!("[{i}:v]fps={FPS},setsar=1");
+        if let Some(font) = font {
+            let name = dir.join(format!("name{i}.txt"));
+            std::fs::write(&name, &v.name)?;
+            chain += &format!(
+                ",drawtext=fontfile='{}':textfile='{}':fontsize=h/12:fontcolor=white:box=1:boxcolor=black@0.5:x=8:y=h-th-8",
+                escape(&font.display().to_string()),
+                escape(&name.display().to_string())
+            );
+        }
+        chain += &format!(",split={outs}");
+        if !windows.is_empty() {
+            chain += &format!("[big{i}]");
+        }
+        if thumb {
+            chain += &format!("[th{i}]");
+        }
+        f.push(chain);
+        if !windows.is_empty() {
+            f.push(format!("[big{i}]{}[bigs{i}]", fit(MAIN)));
+            let enable = windows.join("+");
+            label(&mut f, &format!("bigs{i}"), format!("overlay=0:0:eof_action=pass:enable='{enable}'"));
+        }
+        if thumb {
+            f.push(format!("[th{i}]{}[ths{i}]", fit(THUMB)));
+            let x = i as u32 * THUMB.0;
+            label(&mut f, &format!("ths{i}"), format!("overlay={x}:{THUMB_Y}:eof_action=pass"));
+        }
+    }
+    f.push(format!("[{last}]null[vout]"));
+    if auds.is_empty() {
+        f.push(format!("anullsrc=r=48000:cl=mono:d={dur:.3}[aout]"));
+    } else {
+        let mut mix = String::new();
+        for (k, a) in auds.iter().enumerate() {
+            let ms = (offset(a) * 1000.0).round() as u64;
+            f.push(format!("[{}:a]adelay=delays={ms}:all=1[a{k}]", vids.len() + k));
+            mix += &format!("[a{k}]");
+        }
+        f.push(format!(
+            "{mix}amix=inputs={}:normalize=0:duration=longest,apad,atrim=0:{dur:.3}[aout]",
+            auds.len()
+        ));
+    }
+    args.extend(["-filter_complex".into(), f.join(";")]);
+    args.extend(
+        [
+            "-map", "[vout]", "-map", "[aout]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-t",
+        ]
+        .map(String::from),
+    );
+    args.push(format!("{dur:.3}"));
+    args.extend(["-movflags", "+faststart", "-progress", "pipe:1", "-nostats"].map(String::from));
+    args.push(out.display().to_string());
+    Ok(args)
+}
+
+/// Composes recording `dir` with `ffmpeg`, writing `composite.mp4` and its
+/// progress to `compose.json`. Returns the output's path.
+pub fn compose(ffmpeg: &str, dir: &Path, mut progress: impl FnMut(f64)) -> Result<PathBuf, String> {
+    let m = Manifest::load(dir).map_err(|e| format!("no readable manifest in {}: {e}", dir.display()))?;
+    if m.state == super::RecState::Recording {
+        return Err("the recording is still running; stop it first".into());
+    }
+    let font = FONTS.iter().map(Path::new).find(|p| p.exists());
+    let partial = dir.join("composite.partial.mp4");
+    let args = plan(&m, dir, &partial, font).map_err(|e| format!("cannot prepare the composition: {e}"))?;
+    let dur = (m.duration_ms() as f64 / 1000.0).max(0.1);
+    let mut state = ComposeState { state: "composing".into(), progress: 0.0, error: None };
+    state.save(dir);
+    let fail = |state: &mut ComposeState, error: String| {
+        state.state = "failed".into();
+        state.error = Some(error.clone());
+        state.save(dir);
+        Err(error)
+    };
+    let mut child =
+        match Command::new(ffmpeg).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return fail(
+                    &mut state,
+                    format!(
+                        "cannot run {ffmpeg}: {e} (install it: apt install ffmpeg, or set recording.ffmpeg)"
+                    ),
+                )
+            }
+        };
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
+                state.progress = (us / 1e6 / dur).clamp(0.0, 1.0);
+                state.save(dir);
+                progress(state.progress);
+            }
+        }
+    }
+    let output = child.wait_with_output().map_err(|e| format!("ffmpeg: {e}"))?;
+    if !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        return fail(&mut state, format!("ffmpeg failed ({}): {}", output.status, err.trim()));
+    }
+    let done = dir.join(OUTPUT);
+    std::fs::rename(&partial, &done).map_err(|e| format!("cannot move the composite into place: {e}"))?;
+    state.state = "ready".into();
+    state.progress = 1.0;
+    state.save(dir);
+    progress(1.0);
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::manifest::{RecEvent, RecState, VERSION};
+
+    fn track(file: &str, pid: &str, kind: &str, layer: u8, first_at: u64) -> TrackFile {
+        TrackFile {
+            file: file.into(),
+            track: 1,
+            participant: pid.into(),
+            name: format!("名{pid}"),
+            kind: kind.into(),
+            source: if kind == "audio" { "microphone" } else { "camera" }.into(),
+            codec: if kind == "audio" { "opus" } else { "vp8" }.into(),
+            layer,
+            first_at,
+            last_at: first_at + 1000,
+            frames: 10,
+            bytes: 100,
+            width: 320,
+            height: 240,
+        }
+    }
+
+    fn ev(at: u64, kind: &str, who: Option<&str>) -> RecEvent {
+        RecEvent {
+            at,
+            kind: kind.into(),
+            participant: who.map(str::to_string),
+            value: serde_json::Value::Null,
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            version: VERSION,
+            id: "r1".into(),
+            meeting: "m1".into(),
+            title: "例会".into(),
+            state: RecState::Stopped,
+            stop_reason: None,
+            started_by: "p1".into(),
+            started_at: 1_000_000,
+            stopped_at: Some(1_020_000),
+            updated_at: 1_020_000,
+            tracks: vec![
+                track("a.ivf", "p2", "video", 0, 1_000_500),
+                track("b.ivf", "p2", "video", 2, 1_000_500),
+                track("c.ivf", "p1", "video", 0, 1_001_000),
+                track("d.ogg", "p1", "audio", 0, 1_000_200),
+            ],
+            events: vec![
+                ev(1_005_000, "speaker", Some("p2")),
+                ev(1_010_000, "floor", Some("p1")),
+                ev(1_012_000, "speaker", None),
+            ],
+            dropped_packets: 0,
+            lost_packets: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn the_large_tile_follows_the_floor_then_the_speaker() {
+        let m = manifest();
+        let s = main_speaker(&m, &["p1".into(), "p2".into()]);
+        assert_eq!(s, [(0.0, 5.0, "p1".into()), (5.0, 10.0, "p2".into()), (10.0, 20.0, "p1".into())]);
+    }
+
+    #[test]
+    fn the_plan_takes_the_highest_layer_and_every_microphone_in_place() {
+        let m = manifest();
+        let dir = std::env::temp_dir().join(format!("huiyi-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let args = plan(&m, &dir, &dir.join("out.mp4"), None).expect("plan");
+        let inputs: Vec<&String> = args.iter().skip_while(|a| *a != "-i").step_by(4).collect();
+        let files: Vec<String> = args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].clone()).collect();
+        assert!(!inputs.is_empty());
+        assert_eq!(files.len(), 3, "p1's camera, p2's best layer, p1's microphone: {files:?}");
+        assert!(files[0].ends_with("c.ivf") && files[1].ends_with("b.ivf") && files[2].ends_with("d.ogg"));
+        let graph = &args[args.iter().position(|a| a == "-filter_complex").expect("graph") + 1];
+        assert!(graph.contains("adelay=delays=200:all=1"), "{graph}");
+        assert!(graph.contains("between(t,5.000,10.000)"), "{graph}");
+        assert!(args.windows(2).any(|w| w[0] == "-t" && w[1] == "20.000"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
