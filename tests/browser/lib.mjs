@@ -34,13 +34,13 @@ const FLAGS = [
 /// A participant: its own Chromium process and one page. `init`: a script
 /// run in the page before its own (page.addInitScript), e.g. to ask the
 /// fake camera for another resolution.
-export async function participant(url, { width = 1000, height = 700, init = null } = {}) {
+export async function participant(url, { width = 1000, height = 700, init = null, args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'huiyi-chromium-'));
   const removeProfile = () => rmSync(profile, { recursive: true, force: true });
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...args],
     viewport: { width, height },
     permissions: ['camera', 'microphone'],
   }).catch((e) => { removeProfile(); throw e; });

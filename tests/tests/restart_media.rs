@@ -7,91 +7,18 @@
 //! again within 10 s of the restart, the lock and the floor (with its end)
 //! hold, and attendance shows the gaps.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use huiyi_protocol::{ClientMsg, Control, ServerMsg};
 use huiyi_signaling::store::{SqliteStore, Store};
 use huiyi_signaling::token::{Claims, Role, Signer};
+use huiyi_tests::process::{wait_file, ServerProcess};
 use huiyi_tests::wait_for;
 use huiyi_tests::ws_client::WsParticipant;
 
 const MEETING: &str = "restart-test";
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// The server process, killed if the test ends early (a panic).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-struct Server {
-    dir: PathBuf,
-    http: SocketAddr,
-    udp: u16,
-}
-
-impl Server {
-    /// Starts the binary; returns once it answers.
-    async fn start(&self) -> Running {
-        // huiyi reads HUIYI_* variables as configuration: none of the
-        // test's own may reach it.
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_huiyi-server-for-tests"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUIYI_")) {
-            cmd.env_remove(k);
-        }
-        let mut child = cmd
-            .args(["--listen", &self.http.to_string(), "--data-dir"])
-            .arg(&self.dir)
-            .args(["--set", &format!("sfu.udp_port={}", self.udp), "--set", "sfu.workers=1"])
-            // The `webrtc` crate's feedback collapses str0m's estimate on a
-            // clean loopback (tests/src/server.rs): no estimation here.
-            .args(["--set", "sfu.bwe_initial_kbps=0", "--set", "sfu.bind_address=\"127.0.0.1\""])
-            .env("HUIYI_LOG", "info,huiyi_sfu=debug,huiyi_signaling=debug")
-            .stdout(self.log())
-            .stderr(self.log())
-            .spawn()
-            .expect("spawn the server");
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(self.http).await.is_ok() {
-                return Running(child);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not start");
-    }
-
-    /// The server's log, every run appended: printed when a phase fails.
-    fn log(&self) -> Stdio {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .expect("the server's log");
-        Stdio::from(file)
-    }
-
-    fn ws(&self) -> String {
-        format!("ws://{}/ws", self.http)
-    }
-}
 
 fn token(signer: &Signer, pid: &str, name: &str, role: Role) -> String {
     let now = huiyi_signaling::clock::unix_secs() as u64;
@@ -116,7 +43,7 @@ fn last_state(p: &WsParticipant) -> Option<huiyi_protocol::MeetingState> {
 }
 
 /// Joins the two `webrtc`-crate participants (chair p1, venue p2), sending.
-async fn join_both(server: &Server, tokens: &[String]) -> (WsParticipant, WsParticipant) {
+async fn join_both(server: &ServerProcess, tokens: &[String]) -> (WsParticipant, WsParticipant) {
     let chair = WsParticipant::join(&server.ws(), &tokens[0], true, 1).await.expect("chair joins");
     let venue = WsParticipant::join(&server.ws(), &tokens[1], true, 2).await.expect("venue joins");
     (chair, venue)
@@ -138,17 +65,6 @@ fn all_media(chair: &WsParticipant, venue: &WsParticipant) -> bool {
     media_counts(chair, venue).iter().all(|n| *n > 10)
 }
 
-fn wait_file(dir: &Path, name: &str, limit: Duration) -> String {
-    let end = Instant::now() + limit;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(dir.join(name)) {
-            return s;
-        }
-        assert!(Instant::now() < end, "{name} did not come within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
     huiyi_tests::init_logging();
@@ -159,11 +75,7 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&sync).expect("sync dir");
     let signer = Signer::load_or_create(&dir).expect("key");
-    let server = Server {
-        dir: dir.clone(),
-        http: format!("127.0.0.1:{}", free_tcp_port()).parse().expect("addr"),
-        udp: free_udp_port(),
-    };
+    let server = ServerProcess::new(env!("CARGO_BIN_EXE_huiyi-server-for-tests"), &dir);
     let tokens = [
         token(&signer, "p1", "主会场", Role::Chair),
         token(&signer, "p2", "城关镇", Role::Venue),
@@ -212,12 +124,10 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
     let mut old = (chair, venue);
     for phase in ["killed", "stopped"] {
         if phase == "killed" {
-            child.0.kill().expect("SIGKILL");
+            child.kill();
         } else {
-            let pid = child.0.id().to_string();
-            assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+            child.stop();
         }
-        let _ = child.0.wait();
         let _ = stop_tx.send(true);
         for s in senders.drain(..) {
             let _ = s.await;
@@ -260,12 +170,7 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
         // participants have counted its packets.
         std::fs::write(sync.join(format!("{phase}-checked")), "").expect("write");
         if !flowing {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(200).collect();
-            eprintln!("the server's log, last lines:");
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
+            server.print_log_tail(200);
         }
         assert!(flowing, "{phase}: media again within 10 s of the restart");
         let state = last_state(&venue).expect("state");
@@ -287,9 +192,7 @@ async fn a_meeting_rides_out_a_kill_and_a_stop_with_media_lock_and_floor() {
 
     let node_ok =
         tokio::task::spawn_blocking(move || node.wait().expect("node").success()).await.expect("join");
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let _ = child.0.wait();
+    child.stop();
     assert!(node_ok, "the Chromium venue's side failed (its report is above)");
 
     // Attendance: one interval per run of the server, the first closed at

@@ -294,7 +294,7 @@ impl Writer {
                     ogg.flush_page(0)?;
                     ogg.get_mut().flush()?;
                 }
-                Sink::Vp8(Some(ivf)) => ivf.get_mut().flush()?,
+                Sink::Vp8(Some(ivf)) => ivf.update_length()?,
                 Sink::H264(Some((a, b))) => {
                     a.flush()?;
                     b.flush()?;
@@ -312,7 +312,7 @@ impl Writer {
         for (_, s) in self.streams.drain() {
             let done = match s.sink {
                 Sink::Opus(ogg) => ogg.finish().map(drop),
-                Sink::Vp8(Some(ivf)) => ivf.finish(b"VP80").map(drop),
+                Sink::Vp8(Some(ivf)) => ivf.finish().map(drop),
                 Sink::H264(Some((mut a, mut b))) => a.flush().and_then(|()| b.flush()),
                 _ => Ok(()),
             };
