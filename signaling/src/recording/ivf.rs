@@ -25,8 +25,6 @@ pub struct Ivf<W: Write + Seek> {
     pub frames: u32,
     /// Bytes written.
     pub bytes: u64,
-    /// The picture size of the first keyframe.
-    pub size: (u16, u16),
     last_pts: u64,
 }
 
@@ -34,7 +32,7 @@ impl<W: Write + Seek> Ivf<W> {
     /// Starts a file for frames of `size` in `fourcc` (`VP80`).
     pub fn new(mut out: W, fourcc: &[u8; 4], size: (u16, u16)) -> io::Result<Self> {
         out.write_all(&header(fourcc, size, 0))?;
-        Ok(Ivf { out, frames: 0, bytes: 32, size, last_pts: 0 })
+        Ok(Ivf { out, frames: 0, bytes: 32, last_pts: 0 })
     }
 
     /// Appends one frame at `pts` (90 kHz since the file's start).
