@@ -14,6 +14,8 @@
 #   benches/ab.sh /tmp/before/target/release/huiyi target/release/huiyi 3 county-plenary
 #
 # A scenario may carry huiyi-load flags in the same (quoted) argument;
+# AFTER_FLAGS="..." adds huiyi-load flags to the after arm only (e.g. the
+# same binary twice, AFTER_FLAGS=--record: what recording costs);
 # HUIYI_SET="key=value ..." adds server settings to both. Root is needed
 # (network namespace). Reports go to benches/results/ab-*.json; a summary
 # (medians, after ÷ before) ends the output. Before each run the script waits
@@ -50,7 +52,8 @@ for round in $(seq "$ROUNDS"); do
             start_huiyi "$bin" ${SETTINGS[@]+"${SETTINGS[@]/#/--set=}"}
             report="$OUT/ab-$tag-$arm-r$round.json"
             ip netns exec "$NS" "$BIN/huiyi-load" "$s" --target huiyi --quiet \
-                --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report" ${flags[@]+"${flags[@]}"} >/dev/null
+                --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report" ${flags[@]+"${flags[@]}"} \
+                $([ "$arm" = after ] && echo "${AFTER_FLAGS-}") >/dev/null
             REPORTS+=("$arm:$report")
             python3 - "$report" "$spec" "$arm" "$round" "$IDLE_CORES" <<'PY'
 import json, sys

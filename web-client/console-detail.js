@@ -8,6 +8,7 @@ import { ask, flash, copyButton, countyNow, fromUnix, hm, spanLabel } from './co
 import { get, post, orgUnits, chairs } from './console-api.js';
 import { badge } from './console-calendar.js';
 import { t, label } from './i18n.js';
+import { loadRecordings } from './console-recordings.js';
 
 const POLL_MS = 3000;
 /// Statuses in which nothing changes any more, or not yet: no polling.
@@ -82,6 +83,7 @@ async function renderMeeting(view) {
   const rows = [
     [t('time'), spanLabel(m)],
     [t('joinWindow'), t('joinWindowText', { n: m.open_before_min })],
+    m.record ? [t('recordings'), t('autoRecordOn')] : null,
     m.series ? [t('repeat'), t('inSeries')] : null,
     [t('chair'), chair],
     [t('participants'), t('participantCount', { n: names.length }), names.length ? h('span', { class: 'muted' }, ` · ${names.join('、')}`) : null],
@@ -209,6 +211,7 @@ function showQr(view, inv) {
 /// change (open, in progress, or a server that does not say).
 async function poll(view) {
   await loadAttendance(view);
+  if (current === view) await loadRecordings(view, ['open', 'in_progress'].includes(view.meeting.status));
   if (view.stopped || QUIET.has(view.meeting.status)) return;
   view.timer = setTimeout(() => poll(view), POLL_MS);
 }

@@ -46,6 +46,7 @@ export async function showNew(arg, _ctx, carry = {}) {
   $('f-start').value = hm(start);
   $('f-end').value = hm(addMinutes(start, 60));
   $('f-open-before').value = '30';
+  $('f-record').checked = false;
   await Promise.all([fillChairs(null), loadTemplates()]);
   if (carry.template) applyTemplate(carry.template);
 }
@@ -70,6 +71,7 @@ export async function showEdit(id) {
   $('f-start').value = m.start.slice(11, 16);
   $('f-end').value = m.end.slice(11, 16);
   $('f-open-before').value = String(m.open_before_min);
+  $('f-record').checked = !!m.record;
   if (tree) tree.selected = m.participants;
   await fillChairs(m.chair);
 }
@@ -226,6 +228,7 @@ function readForm() {
     end: `${date}T${$('f-end').value}:00`,
     open_before_min: Number($('f-open-before').value) || 0,
     participants: tree ? tree.selected : [],
+    record: $('f-record').checked,
   };
   if ($('f-chair').value) body.chair = $('f-chair').value;
   return body;

@@ -46,6 +46,7 @@ impl Server {
             ws_url: format!("ws://{addr}/ws"),
             signer: Some(signer.expect("the server's key")),
             run_id: name.into(),
+            record: false,
         };
         Server { target, dir, stop, task }
     }

@@ -179,6 +179,7 @@ fuzz_target!(|data: &[u8]| {
         started_at: None,
         ended_at: None,
         cancelled_at: None,
+        record: false,
     };
     let lines = summarize(&meeting, &org, &events, &sign_ins, &replies);
     let cells: Vec<[String; 8]> = lines.iter().map(attendance_cells).collect();

@@ -3,44 +3,18 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use huiyi_sfu::core::{Engine, EngineConfig};
+mod common;
+
+use huiyi_sfu::core::EngineConfig;
 use huiyi_sfu::sim::Sim;
-use huiyi_sfu::{LeaveReason, PeerId, RoomId, SfuEvent};
+use huiyi_sfu::{LeaveReason, PeerId, SfuEvent};
 
-const ROOM: RoomId = RoomId(1);
+use common::{payload_id, run_media, sim_with, ROOM};
 
 fn sim(seed: u64) -> Sim {
-    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-    let mut sim = Sim::new(Engine::new(EngineConfig::default()), server, Instant::now(), seed);
-    sim.engine.create_room(ROOM).expect("room");
-    sim
-}
-
-/// The id a sim client wrote into a packet's payload.
-fn payload_id(video: bool, payload: &[u8]) -> u64 {
-    let at = if video { 5 } else { 0 };
-    u64::from_be_bytes(payload[at..at + 8].try_into().expect("8 bytes"))
-}
-
-/// Runs `ms` milliseconds: every publisher sends one audio packet per 20 ms
-/// and one video packet per 10 ms, ids counting from `first`.
-fn run_media(sim: &mut Sim, publishers: &[usize], ms: u64, first: u64) -> u64 {
-    let mut id = first;
-    for t in 0..ms {
-        for &p in publishers {
-            if t % 10 == 0 {
-                sim.send_video(p, id);
-            }
-            if t % 20 == 0 {
-                sim.send_audio(p, id);
-            }
-        }
-        id += u64::from(t % 10 == 0);
-        sim.advance(Duration::from_millis(1));
-    }
-    id
+    sim_with(EngineConfig::default(), seed)
 }
 
 #[test]
@@ -415,11 +389,9 @@ fn a_peer_that_may_not_publish_is_never_forwarded() {
 /// more is refused).
 #[test]
 fn tracks_are_capped_in_number_and_bitrate() {
-    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
     // Video here is 1000-byte packets every 10 ms: 100 kB/s. Cap it at 30 kB/s.
     let cfg = EngineConfig { max_track_bytes_per_sec: 30_000, ..EngineConfig::default() };
-    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 12);
-    sim.engine.create_room(ROOM).expect("room");
+    let mut sim = sim_with(cfg, 12);
     sim.join(ROOM, PeerId(1), true, true).expect("join");
     sim.join(ROOM, PeerId(2), false, false).expect("join");
     assert!(sim.connect_all(Duration::from_secs(5)));
@@ -434,8 +406,7 @@ fn tracks_are_capped_in_number_and_bitrate() {
 
     // One track allowed: an offer with audio and video is refused.
     let cfg = EngineConfig { max_tracks_per_peer: 1, ..EngineConfig::default() };
-    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 13);
-    sim.engine.create_room(ROOM).expect("room");
+    let mut sim = sim_with(cfg, 13);
     let refused = sim.join(ROOM, PeerId(1), true, true);
     assert!(
         matches!(&refused, Err(huiyi_sfu::SfuError::BadSdp(m)) if m.contains("at most 1")),
@@ -544,81 +515,5 @@ fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
             reached.insert(t.destination);
         }
         assert_eq!(reached, subscribers, "every subscriber's copy left in the same turn");
-    }
-}
-
-/// Audio top-N (issue 15): in a large room only the microphones that speak
-/// are forwarded, two at a time here; a slot passes on after its holder's
-/// hangover, the next voice is heard from its first packet, a microphone
-/// that gets a slot back resumes without a gap, and the chair is always heard.
-#[test]
-fn audio_top_n_forwards_the_speaking_microphones_only() {
-    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-    let cfg = EngineConfig { audio_top_n: 2, audio_top_n_min_peers: 2, ..EngineConfig::default() };
-    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 11);
-    sim.engine.create_room(ROOM).expect("room");
-    for i in 0..6 {
-        sim.join(ROOM, PeerId(i), true, false).expect("join");
-    }
-    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
-    let listener = 5;
-    // Who speaks (-30 dBov) in each tick of 20 ms; the others send silence.
-    let mut tick = 0u64;
-    let mut run = |sim: &mut Sim, ticks: u64, speaking: &[usize]| {
-        for _ in 0..ticks {
-            tick += 1;
-            for p in 0..6 {
-                let level = if speaking.contains(&p) { -30 } else { -127 };
-                sim.send_audio_at_level(p, p as u64 * 1_000_000 + tick, level);
-            }
-            sim.advance(Duration::from_millis(20));
-        }
-    };
-    // The packets the listener got from each publisher since `from`.
-    let heard = |sim: &Sim, from: usize| -> [usize; 6] {
-        let mut n = [0; 6];
-        for r in &sim.clients[listener].received[from..] {
-            n[(payload_id(false, &r.payload) / 1_000_000) as usize] += 1;
-        }
-        n
-    };
-
-    let start = sim.clients[listener].received.len();
-    run(&mut sim, 50, &[0, 1]);
-    let n = heard(&sim, start);
-    assert!(n[0] >= 45 && n[1] >= 45, "the two speakers are heard from the start: {n:?}");
-    assert_eq!(n[2] + n[3] + n[4], 0, "open but silent microphones are not forwarded: {n:?}");
-    assert!(sim.engine.counters().audio_unselected > 0);
-
-    // 0 falls silent but keeps its slot through its hangover; 2 starts
-    // speaking and gets the slot once the hangover (1.5 s) is over.
-    let at = sim.clients[listener].received.len();
-    run(&mut sim, 50, &[1, 2]);
-    let n = heard(&sim, at);
-    assert!(n[0] >= 45, "0's pause is forwarded while it holds the slot: {n:?}");
-    assert_eq!(n[2], 0, "2 waits for a slot: {n:?}");
-    let at = sim.clients[listener].received.len();
-    run(&mut sim, 50, &[1, 2]);
-    let n = heard(&sim, at);
-    assert!(n[2] >= 20, "2 took 0's slot after the hangover: {n:?}");
-    assert!(n[0] <= 30, "0 lost its slot: {n:?}");
-
-    // 1 stops; 0 speaks again and gets 1's slot after the hangover: its
-    // stream resumes at the listener with the next sequence number.
-    run(&mut sim, 100, &[0, 2]);
-    // The chair is heard whatever the slots say.
-    sim.engine.set_always_heard(ROOM, vec![PeerId(4)]).expect("room");
-    let at = sim.clients[listener].received.len();
-    run(&mut sim, 50, &[0, 2, 4]);
-    let n = heard(&sim, at);
-    assert!(n[0] >= 45 && n[2] >= 45 && n[4] >= 45, "two slots and the chair: {n:?}");
-    assert_eq!(n[1] + n[3], 0, "{n:?}");
-    let from0: Vec<_> = sim.clients[listener].received[start..]
-        .iter()
-        .filter(|r| payload_id(false, &r.payload) / 1_000_000 == 0)
-        .collect();
-    assert!(from0.len() > 150, "0 was heard in three spells");
-    for w in from0.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq + 1, "0's stream has no gap where it was not forwarded");
     }
 }

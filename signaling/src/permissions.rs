@@ -185,6 +185,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             cancelled_at: None,
+            record: false,
         };
         for (row, cells) in rows {
             let what = permission_of(&row);

@@ -69,6 +69,26 @@ pub async fn run(
         0 => {}
         n => tracing::warn!(recordings = n, "marked recordings an unclean stop cut off as interrupted"),
     }
+    // Old recordings go after `recording.retention_days`, checked hourly.
+    let (expiring, audit) = (recordings.clone(), store.clone());
+    let retention = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let (r, s) = (expiring.clone(), audit.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = crate::clock::unix_secs();
+                for (id, meeting) in r.expire(crate::clock::unix_millis()) {
+                    tracing::info!(recording = %id, "deleted: past recording.retention_days");
+                    let record = store::NewAudit::done("system", "recording.expire", Some(&id), &meeting);
+                    if let Err(e) = s.audit(record, now) {
+                        tracing::error!(error = %e, "cannot audit a recording's expiry");
+                    }
+                }
+            })
+            .await;
+        }
+    });
     let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
         .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover)
         .with_limits(Arc::new(crate::limits::Limits::new(config.limits.clone())))
@@ -108,6 +128,7 @@ pub async fn run(
     }
     let open = listen::serve(listener, tls_config, app, limits, shutdown).await?;
     driver.abort();
+    retention.abort();
     tracing::info!("http stopped; closing meetings and media peers");
     live.shutdown().await;
     // The sessions have been told (1001); what is left of the connections goes.

@@ -126,6 +126,10 @@ struct Args {
     /// A soak seat's life, seconds: MIN-MAX.
     #[arg(long, default_value = "10-40")]
     lifetime: String,
+    /// Huiyi records every meeting (its senders join as chairs and start
+    /// the recording): what recording costs the server.
+    #[arg(long)]
+    record: bool,
 }
 
 fn main() -> Result<()> {
@@ -196,7 +200,7 @@ fn main() -> Result<()> {
                     let ws_url =
                         format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
                     let run_id = format!("{}", huiyi_signaling::clock::unix_secs());
-                    run(Arc::new(Huiyi { ws_url, signer, run_id }), &scenario, cfg).await?
+                    run(Arc::new(Huiyi { ws_url, signer, run_id, record: args.record }), &scenario, cfg).await?
                 }
                 _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,
             };
@@ -289,7 +293,7 @@ fn soak(args: &Args, scenario: &Scenario, secs: u64) -> Result<()> {
             },
             metrics,
         };
-        let report = soak(Arc::new(Huiyi { ws_url, signer, run_id }), scenario, cfg).await?;
+        let report = soak(Arc::new(Huiyi { ws_url, signer, run_id, record: false }), scenario, cfg).await?;
         println!(
             "soak: {:.0} s, {} sessions, {} failures; RSS after warm-up {:?} KiB, at the end {:?} KiB ({:+.1} %)",
             report.secs,

@@ -27,6 +27,8 @@ pub struct Huiyi {
     pub signer: Option<Signer>,
     /// Distinguishes this run's meetings from earlier runs'.
     pub run_id: String,
+    /// Each meeting is recorded: its senders are chairs and ask for it.
+    pub record: bool,
 }
 
 impl Huiyi {
@@ -39,7 +41,11 @@ impl Huiyi {
                     t: format!("压力测试 {meeting}"),
                     p: format!("load-{index}"),
                     n: seat.name.clone(),
-                    r: if seat.sender { Role::Venue } else { Role::Participant },
+                    r: match (seat.sender, self.record) {
+                        (true, true) => Role::Chair,
+                        (true, false) => Role::Venue,
+                        (false, _) => Role::Participant,
+                    },
                     nbf: 0,
                     exp: (huiyi_signaling::clock::unix_secs() + 24 * 3600) as u64,
                     e: 0,
@@ -120,6 +126,11 @@ impl Target for Huiyi {
             })
             .collect();
         sink.send(text(&ClientMsg::Publish { sdp, tracks, restart: false })?).await?;
+        if self.record && seat.sender {
+            // The first asks; the others' requests find it recording.
+            let record = ClientMsg::Control { action: huiyi_protocol::Control::Record { on: true } };
+            sink.send(text(&record)?).await?;
+        }
         let mut stop = shared.stop.clone();
         let mut ping = tokio::time::interval(Duration::from_secs(10));
         loop {

@@ -118,6 +118,11 @@ impl VideoSender {
                     vec![if first { 0x90 } else { 0x80 }, 0x80, 0x80 | (pic >> 8) as u8, pic as u8];
                 if first {
                     payload.push(u8::from(!keyframe));
+                    if keyframe {
+                        // The rest of a keyframe's header (RFC 6386 §9.1): start
+                        // code and a 640×360 picture, as a recorder reads it.
+                        payload.extend_from_slice(&[0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]);
+                    }
                 }
                 payload.resize(size, 0xab);
                 let n = payload.len();

@@ -20,7 +20,7 @@ use crate::core::events::SfuError;
 use crate::core::ids::{PeerId, RoomId, TrackId};
 
 /// The codec of a tapped packet, as far as a recorder cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TapCodec {
     /// Opus audio (48 kHz RTP clock).
     Opus,

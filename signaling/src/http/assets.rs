@@ -29,6 +29,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("console-api.js", "text/javascript; charset=utf-8"),
     asset!("console-calendar.js", "text/javascript; charset=utf-8"),
     asset!("console-detail.js", "text/javascript; charset=utf-8"),
+    asset!("console-recordings.js", "text/javascript; charset=utf-8"),
     asset!("console-form.js", "text/javascript; charset=utf-8"),
     asset!("console-i18n.js", "text/javascript; charset=utf-8"),
     asset!("console-org.js", "text/javascript; charset=utf-8"),

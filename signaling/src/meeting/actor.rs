@@ -77,6 +77,7 @@ pub(super) struct Meeting {
     next_peer: Arc<AtomicU64>,
     sessions: HashMap<String, Session>,
     recorder: Recorder,
+    store: Arc<dyn crate::store::Store>,
     /// The carried state last written.
     carried: Option<Carried>,
     /// The server is stopping: what is carried stays as it was before.
@@ -96,7 +97,7 @@ impl Meeting {
         ctx: Context,
         restored: Option<Carried>,
     ) -> Self {
-        let recorder = Recorder::start(id.clone(), title.clone(), ctx.store);
+        let recorder = Recorder::start(id.clone(), title.clone(), ctx.store.clone());
         let mut core = Core::new(id, title, ctx.grace, clock::now());
         core.takeover = ctx.takeover;
         core.max_participants = ctx.limits.cfg.participants_per_meeting;
@@ -118,12 +119,20 @@ impl Meeting {
             next_peer: ctx.next_peer,
             sessions: HashMap::new(),
             recorder,
+            store: ctx.store,
             carried,
             stopping: false,
             limits: ctx.limits,
             taping: Taping::new(ctx.recordings),
             record_again,
         }
+    }
+
+    /// The meeting's schedule asks for a recording.
+    async fn scheduled_to_record(&self) -> bool {
+        let (store, id) = (self.store.clone(), self.core.id().to_string());
+        let found = tokio::task::spawn_blocking(move || store.meeting(&id)).await;
+        found.ok().and_then(Result::ok).is_some_and(|m| m.record)
     }
 
     /// Writes the carried state when it changed (off the actor: the
@@ -149,7 +158,8 @@ impl Meeting {
     /// records are written.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        if std::mem::take(&mut self.record_again) {
+        // Recorded again after a restart, or scheduled to be recorded.
+        if std::mem::take(&mut self.record_again) || self.scheduled_to_record().await {
             let input = self.taping.apply(true, None, &self.core, self.room).await;
             self.input(input, None).await;
         }

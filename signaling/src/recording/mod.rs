@@ -170,19 +170,19 @@ impl Recordings {
         Ok(true)
     }
 
-    /// Deletes stopped recordings older than `recording.retention_days`.
-    pub fn expire(&self, now_ms: u64) -> usize {
+    /// Deletes stopped recordings older than `recording.retention_days`;
+    /// the ids and meetings of those deleted.
+    pub fn expire(&self, now_ms: u64) -> Vec<(String, String)> {
         if self.cfg.retention_days == 0 {
-            return 0;
+            return Vec::new();
         }
         let keep_ms = u64::from(self.cfg.retention_days) * 86_400_000;
-        let old: Vec<String> = self
-            .list(None)
+        self.list(None)
             .into_iter()
             .filter(|m| m.state != RecState::Recording && m.started_at + keep_ms < now_ms)
-            .map(|m| m.id)
-            .collect();
-        old.iter().filter(|id| self.delete(id).is_ok_and(|d| d)).count()
+            .filter(|m| self.delete(&m.id).is_ok_and(|d| d))
+            .map(|m| (m.id, m.meeting))
+            .collect()
     }
 }
 

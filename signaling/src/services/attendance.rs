@@ -138,6 +138,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             cancelled_at: None,
+            record: false,
         };
         let org =
             vec![OrgUnit { id: "v1".into(), parent: None, name: "城关镇".into(), kind: OrgKind::Venue }];

@@ -22,6 +22,9 @@ pub struct MeetingInput {
     participants: Vec<String>,
     #[serde(default = "thirty")]
     open_before_min: i64,
+    /// Record automatically (录制).
+    #[serde(default)]
+    record: bool,
 }
 
 fn thirty() -> i64 {
@@ -61,6 +64,7 @@ impl MeetingInput {
             started_at: None,
             ended_at: None,
             cancelled_at: None,
+            record: self.record,
         })
     }
 }

@@ -205,6 +205,9 @@ pub struct MeetingRecord {
     /// Cancelled at (Unix seconds).
     #[serde(default)]
     pub cancelled_at: Option<i64>,
+    /// Recorded automatically from when the live meeting opens.
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// What the secretary does by hand to a meeting's lifecycle.

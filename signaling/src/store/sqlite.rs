@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_roll_calls.sql"),
     include_str!("../../migrations/0008_security.sql"),
     include_str!("../../migrations/0009_live_meetings.sql"),
+    include_str!("../../migrations/0010_record.sql"),
 ];
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -272,8 +273,8 @@ impl Store for SqliteStore {
         self.with(|conn| {
             let tx = conn.savepoint()?;
             tx.execute(
-                "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
-                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now],
+                "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10)",
+                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now, m.record],
             )
             .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("meeting {}", m.id)) } else { e.into() })?;
             write_participants(&tx, m)?;
@@ -297,8 +298,8 @@ impl Store for SqliteStore {
             let tx = conn.savepoint()?;
             for m in meetings {
                 tx.execute(
-                    "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at, series, occurrence_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11)",
-                    params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now, series, m.start.date().to_string()],
+                    "INSERT INTO meetings (id, title, agenda, start_local, end_local, chair, open_before_min, version, created_by, created_at, series, occurrence_date, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11, ?12)",
+                    params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, created_by, now, series, m.start.date().to_string(), m.record],
                 )
                 .map_err(|e| if unique_violation(&e) { StoreError::Duplicate(format!("meeting {}", m.id)) } else { e.into() })?;
                 write_participants(&tx, m)?;
@@ -332,8 +333,8 @@ impl Store for SqliteStore {
                 return Err(StoreError::Conflict { current });
             }
             tx.execute(
-                "UPDATE meetings SET title = ?2, agenda = ?3, start_local = ?4, end_local = ?5, chair = ?6, open_before_min = ?7, version = version + 1 WHERE id = ?1",
-                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min],
+                "UPDATE meetings SET title = ?2, agenda = ?3, start_local = ?4, end_local = ?5, chair = ?6, open_before_min = ?7, record = ?8, version = version + 1 WHERE id = ?1",
+                params![m.id, m.title.trim(), m.agenda, fmt_time(m.start), fmt_time(m.end), m.chair, m.open_before_min, m.record],
             )?;
             write_participants(&tx, m)?;
             let stored = load_meeting(&tx, &m.id)?;

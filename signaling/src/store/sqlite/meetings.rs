@@ -9,7 +9,7 @@ use crate::store::{MeetingRecord, StoreError};
 pub(super) fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord, StoreError> {
     let row = conn
         .query_row(
-            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version, series, CAST(started_at AS INTEGER), CAST(ended_at AS INTEGER), cancelled_at FROM meetings WHERE id = ?1",
+            "SELECT id, title, agenda, start_local, end_local, chair, open_before_min, version, series, CAST(started_at AS INTEGER), CAST(ended_at AS INTEGER), cancelled_at, record FROM meetings WHERE id = ?1",
             [id],
             |r| {
                 Ok((
@@ -23,6 +23,7 @@ pub(super) fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord,
                     r.get::<_, i64>(7)?,
                     r.get::<_, Option<String>>(8)?,
                     [r.get::<_, Option<i64>>(9)?, r.get::<_, Option<i64>>(10)?, r.get::<_, Option<i64>>(11)?],
+                    r.get::<_, bool>(12)?,
                 ))
             },
         )
@@ -45,6 +46,7 @@ pub(super) fn load_meeting(conn: &Connection, id: &str) -> Result<MeetingRecord,
         started_at: row.9[0],
         ended_at: row.9[1],
         cancelled_at: row.9[2],
+        record: row.10,
     })
 }
 

@@ -58,6 +58,7 @@ fn meeting(id: &str) -> MeetingRecord {
         started_at: None,
         ended_at: None,
         cancelled_at: None,
+        record: false,
     }
 }
 
@@ -335,6 +336,7 @@ fn units_move_and_retire_with_their_references_checked() {
         started_at: None,
         ended_at: None,
         cancelled_at: None,
+        record: false,
     };
     s.create_meeting(&meeting, None, 1).expect("meeting");
     let before = at - chrono::Duration::days(1);

@@ -1,0 +1,142 @@
+//! What the control plane sets for a whole room, on simulated time: audio
+//! top-N (issue 15) and the recording tap (issue 16).
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{payload_id, run_media, sim_with, ROOM};
+use huiyi_sfu::core::EngineConfig;
+use huiyi_sfu::sim::Sim;
+use huiyi_sfu::{PeerId, SfuEvent, Tap, TapCodec, TrackId, TrackKind};
+
+/// Audio top-N (issue 15): in a large room only the microphones that speak
+/// are forwarded, two at a time here; a slot passes on after its holder's
+/// hangover, the next voice is heard from its first packet, a microphone
+/// that gets a slot back resumes without a gap, and the chair is always heard.
+#[test]
+fn audio_top_n_forwards_the_speaking_microphones_only() {
+    let cfg = EngineConfig { audio_top_n: 2, audio_top_n_min_peers: 2, ..EngineConfig::default() };
+    let mut sim = sim_with(cfg, 11);
+    for i in 0..6 {
+        sim.join(ROOM, PeerId(i), true, false).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    let listener = 5;
+    // Who speaks (-30 dBov) in each tick of 20 ms; the others send silence.
+    let mut tick = 0u64;
+    let mut run = |sim: &mut Sim, ticks: u64, speaking: &[usize]| {
+        for _ in 0..ticks {
+            tick += 1;
+            for p in 0..6 {
+                let level = if speaking.contains(&p) { -30 } else { -127 };
+                sim.send_audio_at_level(p, p as u64 * 1_000_000 + tick, level);
+            }
+            sim.advance(Duration::from_millis(20));
+        }
+    };
+    // The packets the listener got from each publisher since `from`.
+    let heard = |sim: &Sim, from: usize| -> [usize; 6] {
+        let mut n = [0; 6];
+        for r in &sim.clients[listener].received[from..] {
+            n[(payload_id(false, &r.payload) / 1_000_000) as usize] += 1;
+        }
+        n
+    };
+
+    let start = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[0, 1]);
+    let n = heard(&sim, start);
+    assert!(n[0] >= 45 && n[1] >= 45, "the two speakers are heard from the start: {n:?}");
+    assert_eq!(n[2] + n[3] + n[4], 0, "open but silent microphones are not forwarded: {n:?}");
+    assert!(sim.engine.counters().audio_unselected > 0);
+
+    // 0 falls silent but keeps its slot through its hangover; 2 starts
+    // speaking and gets the slot once the hangover (1.5 s) is over.
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[1, 2]);
+    let n = heard(&sim, at);
+    assert!(n[0] >= 45, "0's pause is forwarded while it holds the slot: {n:?}");
+    assert_eq!(n[2], 0, "2 waits for a slot: {n:?}");
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[1, 2]);
+    let n = heard(&sim, at);
+    assert!(n[2] >= 20, "2 took 0's slot after the hangover: {n:?}");
+    assert!(n[0] <= 30, "0 lost its slot: {n:?}");
+
+    // 1 stops; 0 speaks again and gets 1's slot after the hangover: its
+    // stream resumes at the listener with the next sequence number.
+    run(&mut sim, 100, &[0, 2]);
+    // The chair is heard whatever the slots say.
+    sim.engine.set_always_heard(ROOM, vec![PeerId(4)]).expect("room");
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[0, 2, 4]);
+    let n = heard(&sim, at);
+    assert!(n[0] >= 45 && n[2] >= 45 && n[4] >= 45, "two slots and the chair: {n:?}");
+    assert_eq!(n[1] + n[3], 0, "{n:?}");
+    let from0: Vec<_> = sim.clients[listener].received[start..]
+        .iter()
+        .filter(|r| payload_id(false, &r.payload) / 1_000_000 == 0)
+        .collect();
+    assert!(from0.len() > 150, "0 was heard in three spells");
+    for w in from0.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1, "0's stream has no gap where it was not forwarded");
+    }
+}
+
+/// Recording: while a room is recorded each published packet is copied to
+/// the tap once (not per subscriber), with its codec and track; a muted
+/// track's packets are not; after the tap is removed nothing more comes.
+#[test]
+fn a_recorded_room_copies_each_published_packet_to_its_tap() {
+    let mut sim = sim_with(EngineConfig::default(), 21);
+    for i in 1..=3 {
+        sim.join(ROOM, PeerId(i), true, true).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let published: Vec<(TrackId, PeerId, TrackKind)> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SfuEvent::TrackPublished { peer, track, kind, .. } => Some((*track, *peer, *kind)),
+            _ => None,
+        })
+        .collect();
+    let tracks: HashMap<TrackId, PeerId> = published.iter().map(|(t, p, _)| (*t, *p)).collect();
+    assert_eq!(tracks.len(), 6);
+    let (tap, rx) = Tap::new(100_000);
+    sim.engine.set_tap(sim.now, ROOM, Some(tap.clone())).expect("room");
+    run_media(&mut sim, &[0, 1, 2], 1000, 1);
+    let mut per: HashMap<(PeerId, TapCodec), Vec<u64>> = HashMap::new();
+    for p in rx.try_iter() {
+        assert_eq!(tracks.get(&p.track), Some(&p.publisher), "the track is its publisher's");
+        per.entry((p.publisher, p.codec)).or_default().push(payload_id(p.codec == TapCodec::Vp8, &p.payload));
+    }
+    for i in 1..=3 {
+        let audio = per.get(&(PeerId(i), TapCodec::Opus)).map_or(0, Vec::len);
+        let video = per.get(&(PeerId(i), TapCodec::Vp8)).map_or(0, Vec::len);
+        assert!((45..=51).contains(&audio), "peer {i}: 50 audio packets sent, each copied once: {audio}");
+        assert!((95..=101).contains(&video), "peer {i}: 100 video packets, each once: {video}");
+    }
+    assert_eq!(tap.dropped(), 0);
+    // Peer 2's microphone muted by the chair: its copies stop too.
+    let mic = published
+        .iter()
+        .find(|(_, p, k)| *p == PeerId(2) && *k == TrackKind::Audio)
+        .map(|(t, ..)| *t)
+        .expect("peer 2's microphone");
+    sim.engine.set_muted(sim.now, PeerId(2), mic, true).expect("mute");
+    run_media(&mut sim, &[0, 1, 2], 500, 10_000);
+    let copied: Vec<(PeerId, TapCodec)> = rx.try_iter().map(|p| (p.publisher, p.codec)).collect();
+    assert!(!copied.contains(&(PeerId(2), TapCodec::Opus)), "a muted microphone is not recorded");
+    assert!(copied.contains(&(PeerId(2), TapCodec::Vp8)) && copied.contains(&(PeerId(1), TapCodec::Opus)));
+    // Stopped: the tap gets nothing more.
+    sim.engine.set_tap(sim.now, ROOM, None).expect("room");
+    run_media(&mut sim, &[0, 1, 2], 200, 20_000);
+    assert_eq!(rx.try_iter().count(), 0, "nothing after the recording stopped");
+    assert!(sim.engine.set_tap(sim.now, huiyi_sfu::RoomId(9), None).is_err(), "no such room");
+}

@@ -1,0 +1,98 @@
+// A meeting's recordings in the console (issue 16): start and stop while
+// the meeting runs, each recording's state, length and size, composition
+// with its progress, play the composite in the page, download it and the
+// raw track files, delete (secretary, admin). Who may see them is the
+// server's decision: a refusal hides the panel.
+
+import { $, h } from './dom.js';
+import { ask, flash, unixLabel } from './console-util.js';
+import { get, request } from './console-api.js';
+import { t, label } from './i18n.js';
+
+const size = (bytes) => (bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GB`
+  : bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`);
+const length = (ms) => {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+
+/// Loads the list (again) for meeting view `view`; `live`: the meeting runs.
+export async function loadRecordings(view, live) {
+  let data;
+  try {
+    data = await get(`${view.base}/recordings`);
+  } catch {
+    $('d-recordings').hidden = true;
+    return;
+  }
+  $('d-recordings').hidden = false;
+  const list = data.recordings || [];
+  const running = list.some((r) => r.state === 'recording');
+  const toggle = $('rec-toggle');
+  toggle.hidden = !live;
+  toggle.textContent = running ? t('stopRecording') : t('startRecording');
+  toggle.onclick = async () => {
+    try {
+      await request(`${view.base}/recording`, { method: 'POST', json: { on: !running } });
+      flash(running ? t('recordingStopping') : t('recordingStarting'));
+      setTimeout(() => loadRecordings(view, live), 1500);
+    } catch (e) {
+      flash(e.message || t('recFailed'), 'error');
+    }
+  };
+  $('rec-none').hidden = list.length > 0;
+  $('rec-list').replaceChildren(...list.map((r) => item(view, r, live)));
+}
+
+function item(view, r, live) {
+  const files = `/api/v1/recordings/${encodeURIComponent(r.id)}/files`;
+  const c = r.composite;
+  const line = [unixLabel(Math.floor(r.started_at / 1000)), length(r.duration_ms), size(r.bytes), label('recState', r.state)];
+  const buttons = [];
+  if (r.state !== 'recording') {
+    if (c?.state === 'composing') {
+      buttons.push(h('span', { class: 'muted' }, t('composing', { pct: Math.round((c.progress || 0) * 100) })));
+      setTimeout(() => loadRecordings(view, live), 2000);
+    } else if (c?.state === 'ready') {
+      buttons.push(h('button', { type: 'button', class: 'small', onclick: () => play(`${files}/composite.mp4`) }, t('play')));
+      buttons.push(h('a', { class: 'button small', href: `${files}/composite.mp4`, download: `${r.title}-${r.id}.mp4` }, t('downloadComposite')));
+    } else {
+      buttons.push(h('button', { type: 'button', class: 'small', onclick: () => compose(view, r, live) }, t('compose')));
+      if (c?.state === 'failed') buttons.push(h('small', { class: 'error' }, `${t('composeFailed')}: ${c.error || ''}`));
+    }
+    buttons.push(h('button', { type: 'button', class: 'small danger-outline', onclick: () => remove(view, r, live) }, t('delete')));
+  }
+  const raw = h('details', {}, h('summary', {}, t('rawFiles', { n: r.tracks.length })),
+    h('ul', {}, ...r.tracks.map((tr) => h('li', {},
+      h('a', { href: `${files}/${encodeURIComponent(tr.file)}`, download: tr.file }, tr.file),
+      ` ${tr.name || tr.participant} · ${label('recSource', tr.source)} · ${size(tr.bytes)}`))));
+  return h('li', { dataset: { recording: r.id, state: r.state } }, h('span', {}, line.join(' · ')), ...buttons, raw);
+}
+
+function play(src) {
+  const player = $('rec-player');
+  player.src = src;
+  player.hidden = false;
+  player.play().catch(() => {});
+}
+
+async function compose(view, r, live) {
+  try {
+    await request(`/api/v1/recordings/${encodeURIComponent(r.id)}/compose`, { method: 'POST' });
+    flash(t('composeStarted'));
+  } catch (e) {
+    flash(e.message || t('recFailed'), 'error');
+  }
+  loadRecordings(view, live);
+}
+
+async function remove(view, r, live) {
+  if (!(await ask(t('confirmDeleteRecording'), { ok: t('delete'), danger: true }))) return;
+  try {
+    await request(`/api/v1/recordings/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
+    flash(t('recordingDeleted'));
+  } catch (e) {
+    flash(e.message || t('recFailed'), 'error');
+  }
+  loadRecordings(view, live);
+}
