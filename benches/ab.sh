@@ -61,7 +61,7 @@ r = json.load(open(sys.argv[1]))["reports"][0]
 others = r["machine_cpu"] - r["server_cpu"] - r["loadgen_cpu"]
 mark = " DISTURBED" if others > float(sys.argv[5]) else ""
 print(f"round {sys.argv[4]} {sys.argv[2]:32} {sys.argv[3]:6}:{mark} "
-      f"{r['server_cpu_us_per_packet']:.1f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
+      f"{r['server_cpu_us_per_packet']:.1f} µs/packet (workers {r.get('media_cpu_us_per_packet', 0):.1f}), {r['packets_in_per_sec']:,.0f} packets/s received, "
       f"loss {100 * r['loss']:.2f} %, undelivered {100 * r.get('undelivered', 0):.2f} % "
       f"(audio {100 * r.get('undelivered_audio', 0):.2f} %), latency p50 {r['latency_ms_p50']:.1f} p99 {r['latency_ms_p99']:.1f} ms, "
       f"server CPU {r['server_cpu']:.2f} (busiest thread {r['server_busiest_thread_cpu']:.2f}), "

@@ -50,6 +50,7 @@ export async function showDetail(id, ctx, carry = {}) {
   return () => {
     view.stopped = true;
     clearTimeout(view.timer);
+    clearTimeout(view.recTimer);
   };
 }
 

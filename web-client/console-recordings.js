@@ -17,7 +17,10 @@ const length = (ms) => {
 };
 
 /// Loads the list (again) for meeting view `view`; `live`: the meeting runs.
+/// While a recording composes the list is loaded again every 2 s (one
+/// timer per view, gone when another view is shown).
 export async function loadRecordings(view, live) {
+  clearTimeout(view.recTimer);
   let data;
   try {
     data = await get(`${view.base}/recordings`);
@@ -42,6 +45,9 @@ export async function loadRecordings(view, live) {
   };
   $('rec-none').hidden = list.length > 0;
   $('rec-list').replaceChildren(...list.map((r) => item(view, r, live)));
+  if (list.some((r) => r.composite?.state === 'composing') && !view.stopped) {
+    view.recTimer = setTimeout(() => loadRecordings(view, live), 2000);
+  }
 }
 
 function item(view, r, live) {
@@ -52,7 +58,6 @@ function item(view, r, live) {
   if (r.state !== 'recording') {
     if (c?.state === 'composing') {
       buttons.push(h('span', { class: 'muted' }, t('composing', { pct: Math.round((c.progress || 0) * 100) })));
-      setTimeout(() => loadRecordings(view, live), 2000);
     } else if (c?.state === 'ready') {
       buttons.push(h('button', { type: 'button', class: 'small', onclick: () => play(`${files}/composite.mp4`) }, t('play')));
       buttons.push(h('a', { class: 'button small', href: `${files}/composite.mp4`, download: `${r.title}-${r.id}.mp4` }, t('downloadComposite')));

@@ -37,7 +37,8 @@ use link::LinkSpec;
 use metrics::ServerCounters;
 use peer::{Media, PeerResult};
 use stats::{
-    busiest_thread, machine_usage, ms, process_usage, quantile, thread_usage, Report, Snapshot, Totals,
+    busiest_thread, machine_usage, ms, process_usage, quantile, thread_usage, threads_cpu, Report, Snapshot,
+    Totals,
 };
 use tcp::Transport;
 use tokio::sync::watch;
@@ -375,6 +376,11 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     r.undelivered_audio = share(delivery::totals(&deliveries, |t| t & delivery::VIDEO == 0));
     if let Some((name, cpu)) = busiest_thread(&threads_a, &threads_b) {
         (r.server_busiest_thread, r.server_busiest_thread_cpu) = (name, cpu / secs);
+    }
+    // The workers' share of the server's CPU, per the same packets.
+    let media_cpu = threads_cpu(&threads_a, &threads_b, "huiyi-media-");
+    if r.server_cpu > 0.0 {
+        r.media_cpu_us_per_packet = media_cpu / (r.server_cpu * secs) * r.server_cpu_us_per_packet;
     }
     if let (Some((busy_a, steal_a)), Some((busy_b, steal_b))) = (machine_a, machine_b) {
         (r.machine_cpu, r.machine_steal) = ((busy_b - busy_a) / secs, (steal_b - steal_a) / secs);

@@ -154,6 +154,16 @@ pub fn busiest_thread(before: &[(u32, String, f64)], after: &[(u32, String, f64)
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// CPU seconds of the threads whose name starts with `prefix` between two
+/// [`thread_usage`] readings (the media workers: `huiyi-media-`).
+pub fn threads_cpu(before: &[(u32, String, f64)], after: &[(u32, String, f64)], prefix: &str) -> f64 {
+    after
+        .iter()
+        .filter(|(_, name, _)| name.starts_with(prefix))
+        .map(|(tid, _, t)| t - before.iter().find(|(b, _, _)| b == tid).map_or(0.0, |(_, _, t0)| *t0))
+        .sum()
+}
+
 /// CPU time (s) of the whole machine, all cores: busy (user, nice, system,
 /// interrupts) and stolen by the hypervisor, from `/proc/stat`.
 pub fn machine_usage() -> Option<(f64, f64)> {
@@ -253,6 +263,9 @@ pub struct Report {
     pub server_busiest_thread: String,
     /// Its CPU, seconds per second.
     pub server_busiest_thread_cpu: f64,
+    /// The media workers' CPU per packet received (µs): the forwarding
+    /// alone, without the control plane, the recorder or the runtime.
+    pub media_cpu_us_per_packet: f64,
     /// The whole machine's busy CPU, cores (every process, the load
     /// generator's and other tenants' included).
     pub machine_cpu: f64,
@@ -303,7 +316,7 @@ impl Report {
 pub fn table(reports: &[Report]) -> String {
     type Row = (&'static str, fn(&Report) -> String);
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
-    let rows: [Row; 24] = [
+    let rows: [Row; 25] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
@@ -323,6 +336,7 @@ pub fn table(reports: &[Report]) -> String {
         ("latency p99 (ms)", |r| format!("{:.2}", r.latency_ms_p99)),
         ("server CPU (s/s)", |r| format!("{:.3}", r.server_cpu)),
         ("server CPU per packet in (µs)", |r| format!("{:.2}", r.server_cpu_us_per_packet)),
+        ("media workers' CPU per packet in (µs)", |r| format!("{:.2}", r.media_cpu_us_per_packet)),
         ("server RSS end / growth (MB)", |r| {
             format!("{:.1} / {:.1}", r.server_rss_mb, r.server_rss_growth_mb)
         }),

@@ -212,6 +212,7 @@ impl Engine {
             track,
             publisher,
             layer,
+            ssrc: *packet.header.ssrc,
             seq: *packet.seq_no,
             timestamp: packet.header.timestamp,
             marker: packet.header.marker,

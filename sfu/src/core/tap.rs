@@ -41,6 +41,9 @@ pub struct TapPacket {
     pub publisher: PeerId,
     /// The simulcast layer (0 without simulcast).
     pub layer: u8,
+    /// The publisher's SSRC of the layer (a new one after an encoder
+    /// restart: its numbers start anew).
+    pub ssrc: u32,
     /// Extended sequence number (RTX repairs carry the original's).
     pub seq: u64,
     /// RTP timestamp.
@@ -137,6 +140,7 @@ mod tests {
             track: TrackId(1),
             publisher: PeerId(1),
             layer: 0,
+            ssrc: 1,
             seq,
             timestamp: 0,
             marker: false,

@@ -127,21 +127,18 @@ pub(super) async fn delete(
     allow(&account, Permission::DeleteRecordings, Some(&record))?;
     let recs = recordings(&state)?.clone();
     let target = id.clone();
+    let gone = tokio::task::spawn_blocking(move || recs.delete(&target)).await.map_err(|_| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not delete it")
+    })?;
+    gone.map_err(|e| ApiError::new(StatusCode::CONFLICT, "bad_state", e))?;
+    // Audited once done (a refused deletion changed nothing).
     let actor = account.id.clone();
     let now = crate::clock::unix_secs();
     blocking(state.store.clone(), move |s| {
-        s.audit(crate::store::NewAudit::done(&actor, "recording.delete", Some(&target), &m.meeting), now)
+        s.audit(crate::store::NewAudit::done(&actor, "recording.delete", Some(&id), &m.meeting), now)
     })
     .await?;
-    match tokio::task::spawn_blocking(move || recs.delete(&id)).await {
-        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Ok(Err(e)) => Err(ApiError::new(StatusCode::CONFLICT, "bad_state", e)),
-        Err(_) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server could not delete it",
-        )),
-    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/v1/recordings/{id}/compose`: composes in the background;
@@ -159,11 +156,12 @@ pub(super) async fn start_compose(
             "the recording is still running; stop it first",
         ));
     }
-    if ComposeState::load(&dir).is_some_and(|c| c.state == "composing") {
+    let Some(claim) = compose::claim(&dir) else {
         return Err(ApiError::new(StatusCode::CONFLICT, "bad_state", "it is being composed"));
-    }
+    };
     let ffmpeg = recordings(&state)?.ffmpeg().to_string();
     tokio::task::spawn_blocking(move || {
+        let _claim = claim;
         if let Err(e) = compose::compose(&ffmpeg, &dir, |_| {}) {
             tracing::warn!(recording = %id, error = %e, "composition failed");
         }
@@ -193,10 +191,17 @@ pub(super) async fn file(
         Some("json") => "application/json",
         _ => "application/octet-stream",
     };
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|r| byte_range(r, len));
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| byte_range(r, len));
     let (status, start, count) = match range {
-        Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
-        None => (StatusCode::OK, 0, len),
+        Some(Ok(Some((a, b)))) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        Some(Err(())) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(Body::empty())
+                .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no response"));
+        }
+        _ => (StatusCode::OK, 0, len),
     };
     f.seek(std::io::SeekFrom::Start(start)).await.map_err(|_| not_found())?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f.take(count)));
@@ -215,19 +220,32 @@ pub(super) async fn file(
     })
 }
 
-/// One `bytes=a-b` (or `a-`, or `-n`) range within `len`, inclusive.
-fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = header.strip_prefix("bytes=")?;
-    if spec.contains(',') || len == 0 {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = match (a.trim(), b.trim()) {
-        ("", n) => (len.saturating_sub(n.parse().ok()?), len - 1),
-        (a, "") => (a.parse().ok()?, len - 1),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(len - 1)),
+/// One `bytes=a-b` (or `a-`, or `-n`) range within `len`, inclusive:
+/// `Ok(None)` for a header to ignore (malformed, several ranges: the whole
+/// file), `Err` for a range outside the file (416).
+fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some((a, b)) = header
+        .strip_prefix("bytes=")
+        .filter(|spec| !spec.contains(','))
+        .and_then(|spec| spec.split_once('-'))
+        .map(|(a, b)| (a.trim(), b.trim()))
+    else {
+        return Ok(None);
     };
-    (start <= end && end < len).then_some((start, end))
+    let last = len.checked_sub(1);
+    let (start, end) = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (None, Some(n)) if a.is_empty() => match (n, last) {
+            (0, _) | (_, None) => return Err(()),
+            (n, Some(last)) => (len.saturating_sub(n), last),
+        },
+        (Some(a), None) if b.is_empty() => (a, last.ok_or(())?),
+        (Some(a), Some(b)) if a <= b => (a, last.map_or(b, |l| b.min(l))),
+        _ => return Ok(None),
+    };
+    if last.is_none_or(|l| start > l) || start > end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
 }
 
 #[cfg(test)]
@@ -236,12 +254,15 @@ mod tests {
 
     #[test]
     fn byte_ranges_as_browsers_ask() {
-        assert_eq!(byte_range("bytes=0-", 100), Some((0, 99)));
-        assert_eq!(byte_range("bytes=10-19", 100), Some((10, 19)));
-        assert_eq!(byte_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(byte_range("bytes=50-500", 100), Some((50, 99)));
-        assert_eq!(byte_range("bytes=200-", 100), None);
-        assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(byte_range("items=0-1", 100), None);
+        assert_eq!(byte_range("bytes=0-", 100), Ok(Some((0, 99))));
+        assert_eq!(byte_range("bytes=10-19", 100), Ok(Some((10, 19))));
+        assert_eq!(byte_range("bytes=-10", 100), Ok(Some((90, 99))));
+        assert_eq!(byte_range("bytes=50-500", 100), Ok(Some((50, 99))));
+        assert_eq!(byte_range("bytes=200-", 100), Err(()), "past the end: 416");
+        assert_eq!(byte_range("bytes=-0", 100), Err(()));
+        assert_eq!(byte_range("bytes=0-", 0), Err(()), "an empty file has no bytes");
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), Ok(None), "several: the whole file");
+        assert_eq!(byte_range("items=0-1", 100), Ok(None));
+        assert_eq!(byte_range("bytes=9-2", 100), Ok(None));
     }
 }

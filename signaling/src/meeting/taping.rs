@@ -55,8 +55,7 @@ impl Taping {
     pub(super) fn update(&mut self, core: &Core) {
         let Some(r) = &self.current else { return };
         let view = core.rec_view();
-        if self.last.as_ref() != Some(&view) {
-            r.view(view.clone());
+        if self.last.as_ref() != Some(&view) && r.view(view.clone()) {
             self.last = Some(view);
         }
     }

@@ -123,20 +123,22 @@ pub fn main_speaker(m: &Manifest, with_video: &[String]) -> Vec<(f64, f64, Strin
     out
 }
 
-/// Each participant's video for the composite (a screen share before the
-/// camera, the highest layer), in participant order.
-fn videos(m: &Manifest) -> Vec<&TrackFile> {
-    let mut best: Vec<&TrackFile> = Vec::new();
-    for t in m.tracks.iter().filter(|t| t.kind == "video" && t.codec == "vp8" && t.frames > 0) {
-        let rank = |x: &TrackFile| (x.source == "screen", x.layer);
-        match best.iter_mut().find(|b| b.participant == t.participant) {
-            Some(b) if rank(t) > rank(b) => *b = t,
-            Some(_) => {}
-            None => best.push(t),
-        }
-    }
-    best.sort_by(|a, b| a.participant.cmp(&b.participant));
-    best
+/// The video files for the composite, each with its participant's slot
+/// (participants in id order): of each track the highest layer, every file
+/// of it (a track that paused and came back has several); a participant's
+/// cameras first, screens after (drawn over them).
+fn videos(m: &Manifest) -> Vec<(usize, &TrackFile)> {
+    let usable = || m.tracks.iter().filter(|t| t.kind == "video" && t.codec == "vp8" && t.frames > 0);
+    let top = |track: u64| usable().filter(|t| t.track == track).map(|t| t.layer).max();
+    let mut who: Vec<&str> = usable().map(|t| t.participant.as_str()).collect();
+    who.sort_unstable();
+    who.dedup();
+    let mut out: Vec<(usize, &TrackFile)> = usable()
+        .filter(|t| top(t.track) == Some(t.layer))
+        .filter_map(|t| who.iter().position(|p| *p == t.participant).map(|slot| (slot, t)))
+        .collect();
+    out.sort_by_key(|(slot, t)| (*slot, t.source == "screen", t.first_at));
+    out
 }
 
 /// A path or text for ffmpeg's filter syntax.
@@ -153,7 +155,9 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
     let auds: Vec<&TrackFile> = m.tracks.iter().filter(|t| t.kind == "audio" && t.frames > 0).collect();
     let mut args: Vec<String> =
         ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"].map(String::from).to_vec();
-    for t in vids.iter().chain(auds.iter()) {
+    // Video is shifted to its place by the input offset; audio by adelay
+    // in the graph (an input offset as well would count twice).
+    for (_, t) in &vids {
         args.extend([
             "-itsoffset".into(),
             format!("{:.3}", offset(t)),
@@ -161,7 +165,11 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
             dir.join(&t.file).display().to_string(),
         ]);
     }
-    let who: Vec<String> = vids.iter().map(|v| v.participant.clone()).collect();
+    for t in &auds {
+        args.extend(["-i".into(), dir.join(&t.file).display().to_string()]);
+    }
+    let mut who: Vec<String> = vids.iter().map(|(_, v)| v.participant.clone()).collect();
+    who.dedup();
     let segments = main_speaker(m, &who);
     let mut f: Vec<String> = vec![format!("color=c=0x1e1e1e:s={WIDTH}x{HEIGHT}:r={FPS}:d={dur:.3}[base]")];
     let mut last = "base".to_string();
@@ -172,7 +180,8 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
         f.push(format!("[{last}][{input}]{filter}[{l}]"));
         last = l;
     };
-    for (i, v) in vids.iter().enumerate() {
+    for (k, (i, v)) in vids.iter().enumerate() {
+        let (i, k) = (*i, k);
         let windows: Vec<String> = segments
             .iter()
             .filter(|s| s.2 == v.participant)
@@ -186,33 +195,33 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
         let fit = |(w, h): (u32, u32)| {
             format!("scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=0x000000")
         };
-        let mut chain = format!("[{i}:v]fps={FPS},setsar=1");
+        let mut chain = format!("[{k}:v]fps={FPS},setsar=1");
         if let Some(font) = font {
             let name = dir.join(format!("name{i}.txt"));
             std::fs::write(&name, &v.name)?;
             chain += &format!(
-                ",drawtext=fontfile='{}':textfile='{}':fontsize=h/12:fontcolor=white:box=1:boxcolor=black@0.5:x=8:y=h-th-8",
+                ",drawtext=fontfile='{}':textfile='{}':expansion=none:fontsize=h/12:fontcolor=white:box=1:boxcolor=black@0.5:x=8:y=h-th-8",
                 escape(&font.display().to_string()),
                 escape(&name.display().to_string())
             );
         }
         chain += &format!(",split={outs}");
         if !windows.is_empty() {
-            chain += &format!("[big{i}]");
+            chain += &format!("[big{k}]");
         }
         if thumb {
-            chain += &format!("[th{i}]");
+            chain += &format!("[th{k}]");
         }
         f.push(chain);
         if !windows.is_empty() {
-            f.push(format!("[big{i}]{}[bigs{i}]", fit(MAIN)));
+            f.push(format!("[big{k}]{}[bigs{k}]", fit(MAIN)));
             let enable = windows.join("+");
-            label(&mut f, &format!("bigs{i}"), format!("overlay=0:0:eof_action=pass:enable='{enable}'"));
+            label(&mut f, &format!("bigs{k}"), format!("overlay=0:0:eof_action=pass:enable='{enable}'"));
         }
         if thumb {
-            f.push(format!("[th{i}]{}[ths{i}]", fit(THUMB)));
+            f.push(format!("[th{k}]{}[ths{k}]", fit(THUMB)));
             let x = i as u32 * THUMB.0;
-            label(&mut f, &format!("ths{i}"), format!("overlay={x}:{THUMB_Y}:eof_action=pass"));
+            label(&mut f, &format!("ths{k}"), format!("overlay={x}:{THUMB_Y}:eof_action=pass"));
         }
     }
     f.push(format!("[{last}]null[vout]"));
@@ -230,7 +239,10 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
             auds.len()
         ));
     }
-    args.extend(["-filter_complex".into(), f.join(";")]);
+    // In a file: a long meeting's graph outgrows one argument (128 KiB).
+    let script = dir.join("compose.filter");
+    std::fs::write(&script, f.join(";\n"))?;
+    args.extend(["-filter_complex_script".into(), script.display().to_string()]);
     args.extend(
         [
             "-map", "[vout]", "-map", "[aout]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
@@ -246,35 +258,70 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
 
 /// Composes recording `dir` with `ffmpeg`, writing `composite.mp4` and its
 /// progress to `compose.json`. Returns the output's path.
-pub fn compose(ffmpeg: &str, dir: &Path, mut progress: impl FnMut(f64)) -> Result<PathBuf, String> {
+pub fn compose(ffmpeg: &str, dir: &Path, progress: impl FnMut(f64)) -> Result<PathBuf, String> {
     let m = Manifest::load(dir).map_err(|e| format!("no readable manifest in {}: {e}", dir.display()))?;
     if m.state == super::RecState::Recording {
         return Err("the recording is still running; stop it first".into());
     }
-    let font = FONTS.iter().map(Path::new).find(|p| p.exists());
-    let partial = dir.join("composite.partial.mp4");
-    let args = plan(&m, dir, &partial, font).map_err(|e| format!("cannot prepare the composition: {e}"))?;
-    let dur = (m.duration_ms() as f64 / 1000.0).max(0.1);
     let mut state = ComposeState { state: "composing".into(), progress: 0.0, error: None };
     state.save(dir);
-    let fail = |state: &mut ComposeState, error: String| {
+    let result = run(ffmpeg, dir, &m, &mut state, progress);
+    if let Err(error) = &result {
         state.state = "failed".into();
         state.error = Some(error.clone());
         state.save(dir);
-        Err(error)
-    };
+    }
+    result
+}
+
+/// Marks a composition as one this process runs; `None` if one already
+/// runs for `dir` (a second request while the first composes).
+pub fn claim(dir: &Path) -> Option<Claim> {
+    let running = RUNNING.get_or_init(Default::default);
+    let mut set = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    set.insert(dir.to_path_buf()).then(|| Claim(dir.to_path_buf()))
+}
+
+static RUNNING: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<PathBuf>>> =
+    std::sync::OnceLock::new();
+
+/// A running composition (see [`claim`]); released when dropped.
+pub struct Claim(PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(running) = RUNNING.get() {
+            running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.0);
+        }
+    }
+}
+
+/// A composition the server left `composing` when it stopped has failed.
+pub fn recover(dir: &Path) {
+    if ComposeState::load(dir).is_some_and(|c| c.state == "composing") {
+        let error = Some("the server stopped while composing; compose it again".to_string());
+        ComposeState { state: "failed".into(), progress: 0.0, error }.save(dir);
+    }
+}
+
+fn run(
+    ffmpeg: &str,
+    dir: &Path,
+    m: &Manifest,
+    state: &mut ComposeState,
+    mut progress: impl FnMut(f64),
+) -> Result<PathBuf, String> {
+    let font = FONTS.iter().map(Path::new).find(|p| p.exists());
+    let partial = dir.join("composite.partial.mp4");
+    let args = plan(m, dir, &partial, font).map_err(|e| format!("cannot prepare the composition: {e}"))?;
+    let dur = (m.duration_ms() as f64 / 1000.0).max(0.1);
+    // ffmpeg's messages go to a file: a pipe nobody reads while the
+    // progress is read could fill and stop it.
+    let log = std::fs::File::create(dir.join("compose.log")).map_err(|e| format!("compose.log: {e}"))?;
     let mut child =
-        match Command::new(ffmpeg).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                return fail(
-                    &mut state,
-                    format!(
-                        "cannot run {ffmpeg}: {e} (install it: apt install ffmpeg, or set recording.ffmpeg)"
-                    ),
-                )
-            }
-        };
+        Command::new(ffmpeg).args(&args).stdout(Stdio::piped()).stderr(Stdio::from(log)).spawn().map_err(
+            |e| format!("cannot run {ffmpeg}: {e} (install it: apt install ffmpeg, or set recording.ffmpeg)"),
+        )?;
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if let Some(us) = line.strip_prefix("out_time_us=").and_then(|v| v.trim().parse::<f64>().ok()) {
@@ -284,10 +331,11 @@ pub fn compose(ffmpeg: &str, dir: &Path, mut progress: impl FnMut(f64)) -> Resul
             }
         }
     }
-    let output = child.wait_with_output().map_err(|e| format!("ffmpeg: {e}"))?;
-    if !output.status.success() {
-        let err = String::from_utf8_lossy(&output.stderr);
-        return fail(&mut state, format!("ffmpeg failed ({}): {}", output.status, err.trim()));
+    let status = child.wait().map_err(|e| format!("ffmpeg: {e}"))?;
+    if !status.success() {
+        let err = std::fs::read_to_string(dir.join("compose.log")).unwrap_or_default();
+        let tail: String = err.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+        return Err(format!("ffmpeg failed ({status}): {}", tail.trim()));
     }
     let done = dir.join(OUTPUT);
     std::fs::rename(&partial, &done).map_err(|e| format!("cannot move the composite into place: {e}"))?;
@@ -306,7 +354,8 @@ mod tests {
     fn track(file: &str, pid: &str, kind: &str, layer: u8, first_at: u64) -> TrackFile {
         TrackFile {
             file: file.into(),
-            track: 1,
+            // One track per participant and kind.
+            track: u64::from(pid.as_bytes()[1]) * 2 + u64::from(kind == "video"),
             participant: pid.into(),
             name: format!("名{pid}"),
             kind: kind.into(),
@@ -348,6 +397,8 @@ mod tests {
                 track("b.ivf", "p2", "video", 2, 1_000_500),
                 track("c.ivf", "p1", "video", 0, 1_001_000),
                 track("d.ogg", "p1", "audio", 0, 1_000_200),
+                // p2's camera again after a pause, in a second file.
+                track("e.ivf", "p2", "video", 2, 1_015_000),
             ],
             events: vec![
                 ev(1_005_000, "speaker", Some("p2")),
@@ -373,12 +424,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("huiyi-plan-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let args = plan(&m, &dir, &dir.join("out.mp4"), None).expect("plan");
-        let inputs: Vec<&String> = args.iter().skip_while(|a| *a != "-i").step_by(4).collect();
         let files: Vec<String> = args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].clone()).collect();
-        assert!(!inputs.is_empty());
-        assert_eq!(files.len(), 3, "p1's camera, p2's best layer, p1's microphone: {files:?}");
-        assert!(files[0].ends_with("c.ivf") && files[1].ends_with("b.ivf") && files[2].ends_with("d.ogg"));
-        let graph = &args[args.iter().position(|a| a == "-filter_complex").expect("graph") + 1];
+        assert_eq!(files.len(), 4, "p1's camera, p2's best layer (both files), p1's microphone: {files:?}");
+        assert!(files[0].ends_with("c.ivf") && files[1].ends_with("b.ivf") && files[2].ends_with("e.ivf"));
+        assert!(files[3].ends_with("d.ogg"));
+        let script = &args[args.iter().position(|a| a == "-filter_complex_script").expect("graph") + 1];
+        let graph = &std::fs::read_to_string(script).expect("the graph");
+        assert!(graph.contains("[3:a]adelay=delays=200:all=1"), "audio after the three videos: {graph}");
+        assert!(graph.contains("overlay=256:558"), "p2's thumbnail, both its files: {graph}");
         assert!(graph.contains("adelay=delays=200:all=1"), "{graph}");
         assert!(graph.contains("between(t,5.000,10.000)"), "{graph}");
         assert!(args.windows(2).any(|w| w[0] == "-t" && w[1] == "20.000"));

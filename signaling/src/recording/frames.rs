@@ -14,21 +14,38 @@ use huiyi_sfu::{TapCodec, TapPacket};
 pub const WAIT: Duration = Duration::from_millis(300);
 /// Most packets held while one is missing.
 const MAX_HELD: usize = 1024;
+/// Packets in a row far ahead of the next expected (beyond [`MAX_HELD`])
+/// that make the stream start again from them (a long outage); fewer are
+/// dropped (a stray or hostile number cannot skip the stream ahead).
+const RESYNC_AFTER: u32 = 16;
+/// The largest video frame joined (a frame that never ends is dropped).
+const MAX_FRAME: usize = 8 << 20;
 
 /// One stream's packets, in sequence.
 #[derive(Default)]
 pub struct Reorder {
     next: Option<u64>,
     held: BTreeMap<u64, TapPacket>,
+    far: u32,
 }
 
 impl Reorder {
     /// Takes a packet (a duplicate or one given up on is dropped).
     pub fn push(&mut self, p: TapPacket) {
         let next = *self.next.get_or_insert(p.seq);
-        if p.seq >= next {
-            self.held.entry(p.seq).or_insert(p);
+        if p.seq < next {
+            return;
         }
+        if p.seq - next > MAX_HELD as u64 {
+            self.far += 1;
+            if self.far < RESYNC_AFTER {
+                return;
+            }
+            self.held.clear();
+            self.next = Some(p.seq);
+        }
+        self.far = 0;
+        self.held.entry(p.seq).or_insert(p);
     }
 
     /// The next packet in order, and whether packets before it were lost;
@@ -103,8 +120,10 @@ impl Assembler {
                 self.broken = true;
             }
         }
-        if !self.broken && !self.append(&p.payload) {
+        if !self.broken && (!self.append(&p.payload) || self.data.len() > MAX_FRAME) {
             self.broken = true;
+            self.needs_keyframe = true;
+            self.data = Vec::new();
         }
         if !p.marker || self.broken {
             return None;
@@ -197,6 +216,7 @@ mod tests {
             track: TrackId(1),
             publisher: PeerId(1),
             layer: 0,
+            ssrc: 1,
             seq,
             timestamp: ts,
             marker,
@@ -221,6 +241,31 @@ mod tests {
         assert_eq!((p.seq, lost), (14, true));
         r.push(pkt(13, 0, false, &[1], t0));
         assert!(r.pop(t0 + WAIT).is_none(), "too late: dropped");
+        // One number far ahead is dropped, not jumped to; many in a row
+        // (a long outage) start the stream again from there.
+        r.push(pkt(30_000, 0, false, &[1], t0));
+        r.push(pkt(15, 0, false, &[1], t0));
+        assert_eq!(r.pop(t0).map(|(p, l)| (p.seq, l)), Some((15, false)));
+        assert!(r.pop(t0 + WAIT).is_none(), "the stray one is not held");
+        for seq in 50_000..50_000 + u64::from(RESYNC_AFTER) {
+            r.push(pkt(seq, 0, false, &[1], t0));
+        }
+        let (p, _) = r.pop(t0 + WAIT).expect("resynced");
+        assert_eq!(p.seq, 50_000 + u64::from(RESYNC_AFTER) - 1);
+    }
+
+    #[test]
+    fn a_frame_that_never_ends_is_dropped_at_its_cap() {
+        let t0 = Instant::now();
+        let mut a = Assembler::new(TapCodec::Vp8);
+        assert!(a.push(&pkt(1, 100, true, &vp8(true, true, &[1]), t0), false).is_some());
+        let chunk = vec![0u8; 1200];
+        a.push(&pkt(2, 200, false, &vp8(true, false, &chunk), t0), false);
+        for seq in 3..8000 {
+            a.push(&pkt(seq, 200, false, &vp8(false, false, &chunk), t0), false);
+        }
+        assert!(a.data.capacity() < 2 * MAX_FRAME, "bounded: {}", a.data.capacity());
+        assert!(a.needs_keyframe, "it waits for a keyframe again");
     }
 
     // VP8 descriptor: S bit set (0x10) or not (0x00), no extension.

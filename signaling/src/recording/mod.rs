@@ -64,6 +64,7 @@ impl Recordings {
     pub fn recover(&self) -> usize {
         let mut n = 0;
         for (dir, mut m) in self.scan() {
+            compose::recover(&dir);
             if m.state == RecState::Recording {
                 m.state = RecState::Interrupted;
                 m.stopped_at = Some(m.updated_at);
@@ -199,9 +200,10 @@ pub fn scan(root: &Path) -> Vec<(PathBuf, Manifest)> {
 }
 
 impl Recording {
-    /// Tells the recorder how the meeting is now (dropped if it is behind).
-    pub fn view(&self, view: RecView) {
-        let _ = self.notes.try_send(Note::View(view));
+    /// Tells the recorder how the meeting is now; false if it is too far
+    /// behind to take it (tell it again later).
+    pub fn view(&self, view: RecView) -> bool {
+        self.notes.try_send(Note::View(view)).is_ok()
     }
 
     /// The recorder stopped by itself (the disk filled, a write failed).

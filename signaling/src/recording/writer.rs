@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use huiyi_sfu::{RoomId, SfuHandle, Tap, TapCodec, TapPacket, TrackId};
 
 use super::frames::{Assembler, Reorder};
@@ -48,6 +48,10 @@ struct Stream {
     /// Extended timestamp of the file's first media.
     first: Option<u64>,
     asked_keyframe: Option<Instant>,
+    /// The publisher's SSRC (a new one restarts the numbers).
+    ssrc: u32,
+    /// When its last packet came.
+    seen: Instant,
 }
 
 /// One recording being written.
@@ -67,6 +71,17 @@ pub struct Writer {
 const FLUSH: Duration = Duration::from_secs(1);
 /// Shortest interval between the recorder's keyframe requests for one stream.
 const ASK_AGAIN: Duration = Duration::from_secs(1);
+/// How often the queued packets are taken and written.
+const SWEEP: Duration = Duration::from_millis(20);
+/// A stream without packets this long is closed (a track that ended); if
+/// it comes back, it goes on in a new file.
+const IDLE: Duration = Duration::from_secs(10);
+/// Most streams one recording writes at once.
+const MAX_STREAMS: usize = 256;
+/// How far a stream's RTP clock may stray from the wall clock before its
+/// timeline follows the wall clock (a jump in timestamps, an encoder
+/// restart): gaps are filled only as long as they really were.
+const SLACK_MS: u64 = 3000;
 
 impl Writer {
     /// A writer for `manifest`'s recording in `dir`.
@@ -85,19 +100,23 @@ impl Writer {
     /// Runs until told to stop, the meeting's task goes, or the disk fills.
     pub fn run(mut self, packets: Receiver<TapPacket>, notes: Receiver<Note>) {
         let mut next_flush = Instant::now() + FLUSH;
+        // The packets are taken in batches every SWEEP, never waited on: a
+        // worker's send then never has a sleeping thread to wake (a system
+        // call per packet on the forwarding path).
         let reason = loop {
-            let wait = next_flush.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
-            select! {
-                recv(packets) -> p => if let Ok(p) = p { self.packet(p) },
-                recv(notes) -> n => match n {
-                    Ok(Note::View(v)) => self.view(v),
-                    Ok(Note::Stop(reason)) => break reason,
-                    Err(_) => break Some("meeting_ended".into()),
-                },
-                default(wait) => {}
+            match notes.recv_timeout(SWEEP) {
+                Ok(Note::View(v)) => self.view(v),
+                Ok(Note::Stop(reason)) => break reason,
+                Err(RecvTimeoutError::Disconnected) => break Some("meeting_ended".into()),
+                Err(RecvTimeoutError::Timeout) => {}
             }
-            self.release(Instant::now(), false);
-            if Instant::now() >= next_flush {
+            for p in packets.try_iter() {
+                self.packet(p);
+            }
+            let now = Instant::now();
+            self.release(now, false);
+            self.close_idle(now);
+            if now >= next_flush {
                 next_flush = Instant::now() + FLUSH;
                 if let Err(e) = self.flush() {
                     tracing::error!(recording = %self.manifest.id, error = %e, "cannot write the recording; it stops");
@@ -135,12 +154,27 @@ impl Writer {
     fn packet(&mut self, p: TapPacket) {
         let key = (p.track, p.layer);
         if !self.streams.contains_key(&key) {
+            if self.streams.len() >= MAX_STREAMS {
+                return;
+            }
             let Some(stream) = self.open(&p) else { return };
             self.streams.insert(key, stream);
         }
+        let arrival = p.arrival;
         if let Some(s) = self.streams.get_mut(&key) {
+            if s.ssrc != p.ssrc {
+                // An encoder restart: new numbers; the timeline goes on by
+                // the wall clock, video from the next keyframe.
+                (s.ssrc, s.reorder, s.ext) = (p.ssrc, Reorder::default(), None);
+                if let Some(a) = &mut s.assembler {
+                    *a = Assembler::new(p.codec);
+                }
+            }
+            s.seen = arrival;
             s.reorder.push(p);
         }
+        // What is in order goes out now; a gap waits for the sweep.
+        self.release_stream(key, arrival, Instant::now());
     }
 
     /// Starts a stream's file on its first packet.
@@ -151,7 +185,13 @@ impl Writer {
             TapCodec::H264 => ("h264", "h264", "video"),
             TapCodec::Other => return None,
         };
-        let file = format!("track{}-{}.{ext}", p.track.0, p.layer);
+        // A stream closed when idle that comes back goes on in a new file.
+        let before =
+            self.manifest.tracks.iter().filter(|t| t.track == p.track.0 && t.layer == p.layer).count();
+        let file = match before {
+            0 => format!("track{}-{}.{ext}", p.track.0, p.layer),
+            n => format!("track{}-{}-{n}.{ext}", p.track.0, p.layer),
+        };
         let sink = match p.codec {
             TapCodec::Opus => {
                 let out = BufWriter::new(File::create(self.dir.join(&file)).ok()?);
@@ -193,23 +233,59 @@ impl Writer {
             ext: None,
             first: None,
             asked_keyframe: None,
+            ssrc: p.ssrc,
+            seen: p.arrival,
         })
+    }
+
+    /// Closes the streams that went quiet.
+    fn close_idle(&mut self, now: Instant) {
+        let idle: Vec<(TrackId, u8)> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.seen) >= IDLE)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle {
+            self.release_stream(key, now + super::frames::WAIT, now);
+            if let Some(s) = self.streams.remove(&key) {
+                self.close(s.sink);
+            }
+        }
+    }
+
+    fn close(&self, sink: Sink) {
+        let done = match sink {
+            Sink::Opus(ogg) => ogg.finish().map(drop),
+            Sink::Vp8(Some(ivf)) => ivf.finish().map(drop),
+            Sink::H264(Some((mut a, mut b))) => a.flush().and_then(|()| b.flush()),
+            _ => Ok(()),
+        };
+        if let Err(e) = done {
+            tracing::warn!(recording = %self.manifest.id, error = %e, "a track file could not be closed");
+        }
     }
 
     /// Writes every packet that is in order (all of them at the end).
     fn release(&mut self, now: Instant, all: bool) {
         let keys: Vec<(TrackId, u8)> = self.streams.keys().copied().collect();
+        // At the end nothing missing is waited for any more.
+        let at = if all { now + super::frames::WAIT } else { now };
         for key in keys {
-            // At the end nothing missing is waited for any more.
-            let at = if all { now + super::frames::WAIT } else { now };
-            while let Some(s) = self.streams.get_mut(&key) {
-                let Some((p, lost)) = s.reorder.pop(at) else { break };
-                if lost {
-                    self.manifest.lost_packets += 1;
-                }
-                if let Err(e) = self.write(key, &p, lost, now) {
-                    tracing::warn!(recording = %self.manifest.id, error = %e, "a track file could not be written");
-                }
+            self.release_stream(key, at, now);
+        }
+    }
+
+    /// Writes one stream's packets that are in order, or waited for
+    /// until `at`.
+    fn release_stream(&mut self, key: (TrackId, u8), at: Instant, now: Instant) {
+        while let Some(s) = self.streams.get_mut(&key) {
+            let Some((p, lost)) = s.reorder.pop(at) else { break };
+            if lost {
+                self.manifest.lost_packets += 1;
+            }
+            if let Err(e) = self.write(key, &p, lost, now) {
+                tracing::warn!(recording = %self.manifest.id, error = %e, "a track file could not be written");
             }
         }
     }
@@ -223,11 +299,28 @@ impl Writer {
         s.ext = Some((ext, p.timestamp));
         let at = unix_ms_of(p.arrival, now);
         let entry = &mut self.manifest.tracks[s.entry];
+        let per_ms = if matches!(s.sink, Sink::Opus(_)) { 48 } else { 90 };
+        // Where on the file's timeline: by the RTP clock, unless it strays
+        // from the wall clock (then the wall clock, and the RTP clock anew).
+        let place = |first: &mut Option<u64>| {
+            // Nothing written yet: this is the file's start.
+            let Some(f) = first.filter(|_| entry.frames > 0) else {
+                *first = Some(ext);
+                return 0;
+            };
+            let wall = at.saturating_sub(entry.first_at) * per_ms;
+            let rtp = ext.checked_sub(f);
+            if rtp.is_none_or(|r| r.abs_diff(wall) > SLACK_MS * per_ms) {
+                *first = Some(ext.saturating_sub(wall));
+                return ext - first.unwrap_or(ext);
+            }
+            rtp.unwrap_or(0)
+        };
         match &mut s.sink {
             Sink::Opus(ogg) => {
-                let first = *s.first.get_or_insert(ext);
+                let pos = place(&mut s.first);
                 let before = ogg.bytes;
-                if ogg.packet(ext.saturating_sub(first), &p.payload)? {
+                if ogg.packet(pos, &p.payload)? {
                     if entry.frames == 0 {
                         entry.first_at = at;
                     }
@@ -246,8 +339,7 @@ impl Writer {
                     }
                     return Ok(());
                 };
-                let first = *s.first.get_or_insert(ext);
-                let pts = ext.saturating_sub(first);
+                let pts = place(&mut s.first);
                 let written = match &mut s.sink {
                     Sink::Vp8(ivf) => {
                         if ivf.is_none() {
@@ -309,16 +401,9 @@ impl Writer {
     }
 
     fn finish(mut self, reason: Option<String>) {
-        for (_, s) in self.streams.drain() {
-            let done = match s.sink {
-                Sink::Opus(ogg) => ogg.finish().map(drop),
-                Sink::Vp8(Some(ivf)) => ivf.finish().map(drop),
-                Sink::H264(Some((mut a, mut b))) => a.flush().and_then(|()| b.flush()),
-                _ => Ok(()),
-            };
-            if let Err(e) = done {
-                tracing::warn!(recording = %self.manifest.id, error = %e, "a track file could not be closed");
-            }
+        let streams: Vec<Stream> = self.streams.drain().map(|(_, s)| s).collect();
+        for s in streams {
+            self.close(s.sink);
         }
         // Files that never got media (a camera that stayed off) are left out.
         self.manifest.tracks.retain(|t| t.frames > 0);
