@@ -199,6 +199,65 @@ pub fn scan(root: &Path) -> Vec<(PathBuf, Manifest)> {
     out
 }
 
+/// What [`replay`] made of some packets.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Frames joined (video).
+    pub frames: usize,
+    /// The largest frame, bytes.
+    pub largest_frame: usize,
+    /// Ogg bytes written (audio).
+    pub ogg_bytes: u64,
+    /// IVF bytes written (video).
+    pub ivf_bytes: u64,
+}
+
+/// The recorder's parsing of one stream, without files or threads: packets
+/// put in order, video joined into frames and written to IVF, audio to
+/// Ogg, all in memory (the fuzz target `recording` feeds it hostile input).
+pub fn replay(packets: Vec<huiyi_sfu::TapPacket>) -> Replayed {
+    use huiyi_sfu::TapCodec;
+    let mut out = Replayed::default();
+    let Some(codec) = packets.first().map(|p| p.codec) else { return out };
+    let mut order = frames::Reorder::default();
+    let mut joiner = frames::Assembler::new(codec);
+    let Ok(mut ogg) = ogg::OggOpus::new(Vec::new(), 1, "fuzz") else { return out };
+    let mut ivf: Option<ivf::Ivf<std::io::Cursor<Vec<u8>>>> = None;
+    let end = packets.iter().map(|p| p.arrival).max();
+    let (mut first, mut pos) = (None::<u32>, 0u64);
+    for p in packets {
+        order.push(p);
+        while let Some((p, lost)) = order.pop(end.unwrap_or_else(std::time::Instant::now) + frames::WAIT) {
+            let since = p.timestamp.wrapping_sub(*first.get_or_insert(p.timestamp));
+            // The writer's wall-clock check bounds a position; here the RTP
+            // distance alone, capped the same way (an hour).
+            pos = pos.max(u64::from(since).min(3_600 * 48_000));
+            match codec {
+                TapCodec::Opus => {
+                    let _ = ogg.packet(pos, &p.payload);
+                }
+                _ => {
+                    if let Some(f) = joiner.push(&p, lost) {
+                        out.frames += 1;
+                        out.largest_frame = out.largest_frame.max(f.data.len());
+                        if ivf.is_none() {
+                            ivf = ivf::vp8_keyframe_size(&f.data).and_then(|size| {
+                                ivf::Ivf::new(std::io::Cursor::new(Vec::new()), b"VP80", size).ok()
+                            });
+                        }
+                        if let Some(w) = &mut ivf {
+                            let _ = w.frame(pos, &f.data);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.ogg_bytes = ogg.finish().map_or(0, |b| b.len() as u64);
+    out.ivf_bytes = ivf.and_then(|w| w.finish().ok()).map_or(0, |c| c.into_inner().len() as u64);
+    out
+}
+
 impl Recording {
     /// Tells the recorder how the meeting is now; false if it is too far
     /// behind to take it (tell it again later).
