@@ -14,23 +14,13 @@ use std::time::Duration;
 
 use huiyi_signaling::recording::compose::{MAIN, THUMB, THUMB_Y};
 use huiyi_signaling::recording::{scan, Manifest, RecState};
-use huiyi_signaling::token::{Claims, Role, Signer};
+use huiyi_signaling::token::{Role, Signer};
 use huiyi_tests::process::{wait_file, ServerProcess};
 
 const MEETING: &str = "recording-test";
 
 fn token(signer: &Signer, pid: &str, name: &str, role: Role) -> String {
-    let now = huiyi_signaling::clock::unix_secs() as u64;
-    signer.sign(&Claims {
-        m: MEETING.into(),
-        t: "录制测试".into(),
-        p: pid.into(),
-        n: name.into(),
-        r: role,
-        nbf: now - 60,
-        exp: now + 3600,
-        e: 0,
-    })
+    huiyi_tests::process::token(signer, MEETING, "录制测试", (pid, name), role)
 }
 
 /// ffprobe's duration of a file (seconds), after decoding it all: `None`

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use huiyi_protocol::{ClientMsg, Control, ServerMsg};
 use huiyi_signaling::store::{SqliteStore, Store};
-use huiyi_signaling::token::{Claims, Role, Signer};
+use huiyi_signaling::token::{Role, Signer};
 use huiyi_tests::process::{wait_file, ServerProcess};
 use huiyi_tests::wait_for;
 use huiyi_tests::ws_client::WsParticipant;
@@ -21,17 +21,7 @@ use huiyi_tests::ws_client::WsParticipant;
 const MEETING: &str = "restart-test";
 
 fn token(signer: &Signer, pid: &str, name: &str, role: Role) -> String {
-    let now = huiyi_signaling::clock::unix_secs() as u64;
-    signer.sign(&Claims {
-        m: MEETING.into(),
-        t: "重启测试".into(),
-        p: pid.into(),
-        n: name.into(),
-        r: role,
-        nbf: now - 60,
-        exp: now + 3600,
-        e: 0,
-    })
+    huiyi_tests::process::token(signer, MEETING, "重启测试", (pid, name), role)
 }
 
 /// The latest meeting state `p` received.
