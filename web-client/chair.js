@@ -41,6 +41,8 @@ export function renderNotices(state) {
   // notice for the first 15 s.
   $('rec-badge').hidden = !ms.recording_since;
   if (ms.recording_since && Date.now() - ms.recording_since < 15_000) notes.push({ text: t('recordingStarted'), cls: 'warn' });
+  $('live-badge').hidden = !ms.live_since;
+  if (ms.live_since && Date.now() - ms.live_since < 15_000) notes.push({ text: t('liveStarted'), cls: 'warn' });
   const box = $('notices');
   box.replaceChildren(...notes.map((n) => h('span', { class: n.cls }, n.text)));
   box.hidden = notes.length === 0;
@@ -87,6 +89,8 @@ export function renderConsole(state) {
   $('btn-lock').textContent = ms.locked ? t('unlockMeeting') : t('lockMeeting');
   $('btn-record').textContent = ms.recording_since ? t('stopRecording') : t('startRecording');
   $('btn-record').classList.toggle('on', !!ms.recording_since);
+  $('btn-live').textContent = ms.live_since ? t('stopLive') : t('startLive');
+  $('btn-live').classList.toggle('on', !!ms.live_since);
   $('btn-broadcast-me').hidden = !!ms.broadcast;
   $('btn-broadcast-off').hidden = !ms.broadcast;
   $('btn-unlock-mics').hidden = !ms.mics_locked;
@@ -105,6 +109,7 @@ export function wireConsole(state, rerender) {
   $('btn-broadcast-off').onclick = () => send(msg.broadcast(null));
   $('btn-lock').onclick = () => send(msg.lockMeeting(!state.model.meetingState?.locked));
   $('btn-record').onclick = () => send(msg.record(!state.model.meetingState?.recording_since));
+  $('btn-live').onclick = () => send(msg.live(!state.model.meetingState?.live_since));
   $('btn-end-meeting').onclick = () => { if (confirm(t('confirmEnd'))) send(msg.endMeeting()); };
   $('layout-select').onchange = () => send(msg.layout($('layout-select').value));
   $('btn-roll-start').onclick = () => send(msg.rollCallStart(rollCallOrder(state.model)));
@@ -146,7 +151,7 @@ export function wireConsole(state, rerender) {
   // (And the recording notice goes after its 15 s.)
   setInterval(() => {
     const ms = state.model.meetingState;
-    if (ms?.floor_ends_at || (ms?.recording_since && Date.now() - ms.recording_since < 17_000)) renderNotices(state);
+    if (ms?.floor_ends_at || (ms?.recording_since && Date.now() - ms.recording_since < 17_000) || (ms?.live_since && Date.now() - ms.live_since < 17_000)) renderNotices(state);
   }, 1000);
 }
 

@@ -259,6 +259,7 @@ export const msg = Object.freeze({
   broadcast: (participants) => control('broadcast', { participants }),
   lockMeeting: (locked) => control('lock_meeting', { locked }),
   record: (on) => control('record', { on }),
+  live: (on) => control('live', { on }),
   /// `bar`: refuse its link for the rest of the meeting.
   removeParticipant: (participant, bar = false) => control('remove_participant', { participant, bar }),
   endMeeting: () => control('end_meeting'),

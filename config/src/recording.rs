@@ -22,6 +22,12 @@ pub struct RecordingConfig {
     /// The `ffmpeg` program that composes recordings (a name on `PATH` or
     /// a path).
     pub ffmpeg: String,
+    /// Height of the live feed's picture (HLS for the portal; 16:9).
+    pub live_height: u32,
+    /// The live feed's video bitrate (kbit/s).
+    pub live_video_kbps: u32,
+    /// How long a live feed's viewer link stays valid (hours).
+    pub live_link_hours: u32,
 }
 
 impl Default for RecordingConfig {
@@ -32,6 +38,9 @@ impl Default for RecordingConfig {
             queue_packets: 8192,
             retention_days: 0,
             ffmpeg: "ffmpeg".into(),
+            live_height: 720,
+            live_video_kbps: 1500,
+            live_link_hours: 24,
         }
     }
 }
@@ -47,6 +56,16 @@ impl RecordingConfig {
         }
         if self.ffmpeg.trim().is_empty() {
             problems.push(Problem::new("recording.ffmpeg", "must name the ffmpeg program"));
+        }
+        if !(180..=1080).contains(&self.live_height) || !self.live_height.is_multiple_of(2) {
+            problems
+                .push(Problem::new("recording.live_height", "must be an even number between 180 and 1080"));
+        }
+        if !(100..=20_000).contains(&self.live_video_kbps) {
+            problems.push(Problem::new("recording.live_video_kbps", "must be between 100 and 20000"));
+        }
+        if !(1..=24 * 366).contains(&self.live_link_hours) {
+            problems.push(Problem::new("recording.live_link_hours", "must be between 1 and 8784"));
         }
     }
 }

@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
             marker,
             arrival,
             codec,
+            level: None,
             payload,
         });
     }

@@ -256,6 +256,13 @@ pub enum Control {
         /// On or off.
         on: bool,
     },
+    /// Start (`true`) or stop the live feed for the portal (直播, HLS):
+    /// everyone sees `live_since` in the meeting state. The viewer link is
+    /// the secretary's console's to hand out.
+    Live {
+        /// On or off.
+        on: bool,
+    },
 }
 
 /// A participant as everyone sees it.

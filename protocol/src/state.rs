@@ -82,6 +82,10 @@ pub struct MeetingState {
     /// Recording since (Unix ms); `null`: not recorded (录制中 while set).
     #[serde(default)]
     pub recording_since: Option<u64>,
+    /// Streamed live to the portal since (Unix ms); `null`: not live (直播中
+    /// while set). Started and stopped from the secretary's console.
+    #[serde(default)]
+    pub live_since: Option<u64>,
 }
 
 /// The meeting's video codec.

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId};
-use crate::core::tap::Tap;
+use crate::core::tap::{Tap, TapKind};
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
 
@@ -39,7 +39,7 @@ pub(crate) enum Command {
     SetFeatured { room: RoomId, featured: Vec<PeerId>, reply: Reply<()> },
     SetAlwaysHeard { room: RoomId, peers: Vec<PeerId>, reply: Reply<()> },
     SetTileLimits { peer: PeerId, limits: Vec<(TrackId, Option<u8>)>, reply: Reply<()> },
-    SetTap { room: RoomId, tap: Option<Tap>, reply: Reply<()> },
+    SetTap { room: RoomId, kind: TapKind, tap: Option<Tap>, reply: Reply<()> },
     RecordingKeyframe { room: RoomId, track: TrackId, reply: Reply<()> },
     Shutdown,
 }
@@ -78,7 +78,9 @@ impl Command {
             Command::SetAlwaysHeard { room, peers, reply } => {
                 drop(reply.send(engine.set_always_heard(room, peers)))
             }
-            Command::SetTap { room, tap, reply } => drop(reply.send(engine.set_tap(now, room, tap))),
+            Command::SetTap { room, kind, tap, reply } => {
+                drop(reply.send(engine.set_tap(now, room, kind, tap)))
+            }
             Command::RecordingKeyframe { room, track, reply } => {
                 drop(reply.send(engine.keyframe_for_recording(now, room, track)))
             }
@@ -353,11 +355,11 @@ impl SfuHandle {
         self.call(worker, |reply| Command::SetTileLimits { peer, limits, reply }).await
     }
 
-    /// Starts (`Some`) or stops recording `room`: a copy of each published
-    /// packet goes to `tap` (see [`crate::core::tap`]).
-    pub async fn set_tap(&self, room: RoomId, tap: Option<Tap>) -> Result<(), SfuError> {
+    /// Starts (`Some`) or stops `room`'s recording or live feed (`kind`): a
+    /// copy of each published packet goes to `tap` (see [`crate::core::tap`]).
+    pub async fn set_tap(&self, room: RoomId, kind: TapKind, tap: Option<Tap>) -> Result<(), SfuError> {
         let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::SetTap { room, tap, reply }).await
+        self.call(worker, |reply| Command::SetTap { room, kind, tap, reply }).await
     }
 
     /// Asks the publisher of `track` for a keyframe on every layer (a

@@ -18,4 +18,4 @@ pub mod sim;
 pub use crate::api::{Sfu, SfuHandle};
 pub use crate::core::events::{LeaveReason, PeerCounters, SfuError, SfuEvent};
 pub use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
-pub use crate::core::tap::{Tap, TapCodec, TapPacket};
+pub use crate::core::tap::{Tap, TapCodec, TapKind, TapPacket};

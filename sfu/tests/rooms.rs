@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{payload_id, run_media, sim_with, ROOM};
 use huiyi_sfu::core::EngineConfig;
 use huiyi_sfu::sim::Sim;
-use huiyi_sfu::{PeerId, SfuEvent, Tap, TapCodec, TrackId, TrackKind};
+use huiyi_sfu::{PeerId, SfuEvent, Tap, TapCodec, TapKind, TrackId, TrackKind};
 
 /// Audio top-N (issue 15): in a large room only the microphones that speak
 /// are forwarded, two at a time here; a slot passes on after its holder's
@@ -109,7 +109,7 @@ fn a_recorded_room_copies_each_published_packet_to_its_tap() {
     let tracks: HashMap<TrackId, PeerId> = published.iter().map(|(t, p, _)| (*t, *p)).collect();
     assert_eq!(tracks.len(), 6);
     let (tap, rx) = Tap::new(100_000);
-    sim.engine.set_tap(sim.now, ROOM, Some(tap.clone())).expect("room");
+    sim.engine.set_tap(sim.now, ROOM, TapKind::Recording, Some(tap.clone())).expect("room");
     run_media(&mut sim, &[0, 1, 2], 1000, 1);
     let mut per: HashMap<(PeerId, TapCodec), Vec<u64>> = HashMap::new();
     for p in rx.try_iter() {
@@ -135,8 +135,11 @@ fn a_recorded_room_copies_each_published_packet_to_its_tap() {
     assert!(!copied.contains(&(PeerId(2), TapCodec::Opus)), "a muted microphone is not recorded");
     assert!(copied.contains(&(PeerId(2), TapCodec::Vp8)) && copied.contains(&(PeerId(1), TapCodec::Opus)));
     // Stopped: the tap gets nothing more.
-    sim.engine.set_tap(sim.now, ROOM, None).expect("room");
+    sim.engine.set_tap(sim.now, ROOM, TapKind::Recording, None).expect("room");
     run_media(&mut sim, &[0, 1, 2], 200, 20_000);
     assert_eq!(rx.try_iter().count(), 0, "nothing after the recording stopped");
-    assert!(sim.engine.set_tap(sim.now, huiyi_sfu::RoomId(9), None).is_err(), "no such room");
+    assert!(
+        sim.engine.set_tap(sim.now, huiyi_sfu::RoomId(9), TapKind::Recording, None).is_err(),
+        "no such room"
+    );
 }

@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod listen;
+pub mod live;
 pub mod meeting;
 pub mod permissions;
 pub mod recording;

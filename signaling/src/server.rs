@@ -92,7 +92,13 @@ pub async fn run(
     let meetings = meeting::Meetings::new(media.clone(), grace, store.clone())
         .with_link_takeover(config.signaling.link_reuse == huiyi_config::LinkReuse::Takeover)
         .with_limits(Arc::new(crate::limits::Limits::new(config.limits.clone())))
-        .with_recordings(recordings);
+        .with_recordings(recordings)
+        .with_lives(crate::live::Lives::new(
+            &config.data_dir,
+            &config.recording,
+            media.clone(),
+            Arc::new(signer.clone()),
+        ));
     let dispatcher = meetings.clone();
     let live = meetings.clone();
     // Scheduled meetings end on their own at their time.

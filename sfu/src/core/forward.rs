@@ -186,7 +186,7 @@ impl Engine {
         }
     }
 
-    /// A copy for the room's recording, if it is recorded.
+    /// A copy for each of the room's taps (its recording, its live feed).
     #[allow(clippy::too_many_arguments)]
     fn tap(
         &mut self,
@@ -199,7 +199,9 @@ impl Engine {
         packet: &RtpPacket,
     ) {
         let Some(r) = self.rooms.get_mut(&room) else { return };
-        let Some(tap) = r.tap.as_ref() else { return };
+        if r.taps.iter().all(Option::is_none) {
+            return;
+        }
         let payload = if red { red::primary(&packet.payload) } else { Some(&packet.payload[..]) };
         let Some(payload) = payload else { return };
         let codec = match codec {
@@ -208,20 +210,24 @@ impl Engine {
             Codec::H264 => TapCodec::H264,
             _ => TapCodec::Other,
         };
-        let copy = TapPacket {
-            track,
-            publisher,
-            layer,
-            ssrc: *packet.header.ssrc,
-            seq: *packet.seq_no,
-            timestamp: packet.header.timestamp,
-            marker: packet.header.marker,
-            arrival: packet.timestamp,
-            codec,
-            payload: payload.to_vec(),
-        };
-        if !tap.offer(copy) {
-            r.tap = None; // the recorder has gone
+        for slot in &mut r.taps {
+            let Some(tap) = slot.as_ref() else { continue };
+            let copy = TapPacket {
+                track,
+                publisher,
+                layer,
+                ssrc: *packet.header.ssrc,
+                seq: *packet.seq_no,
+                timestamp: packet.header.timestamp,
+                marker: packet.header.marker,
+                arrival: packet.timestamp,
+                codec,
+                level: packet.header.ext_vals.audio_level,
+                payload: payload.to_vec(),
+            };
+            if !tap.offer(copy) {
+                *slot = None; // its reader has gone
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::core::ids::{PeerId, TrackId};
 use crate::core::peer::PeerKey;
-use crate::core::tap::Tap;
+use crate::core::tap::{Tap, TapKind};
 use crate::core::topn::AudioSlots;
 
 pub(crate) struct Room {
@@ -21,8 +21,9 @@ pub(crate) struct Room {
     pub always_heard: Vec<PeerId>,
     /// Audio top-N: the microphones forwarded in a large room.
     pub audio_slots: AudioSlots,
-    /// Recording: a copy of each published packet goes here.
-    pub tap: Option<Tap>,
+    /// Recording and the live feed: a copy of each published packet goes
+    /// to each (by [`TapKind`]).
+    pub taps: [Option<Tap>; 2],
 }
 
 impl Room {
@@ -34,8 +35,13 @@ impl Room {
             last_speaker: None,
             always_heard: Vec::new(),
             audio_slots: AudioSlots::default(),
-            tap: None,
+            taps: [None, None],
         }
+    }
+
+    /// The tap of `kind`'s slot.
+    pub fn tap_mut(&mut self, kind: TapKind) -> &mut Option<Tap> {
+        &mut self.taps[kind as usize]
     }
 
     /// Heard whatever audio top-N decides: featured or always heard.

@@ -32,6 +32,15 @@ pub enum TapCodec {
     Other,
 }
 
+/// Who takes a room's copies: a room has one tap of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapKind {
+    /// The recording.
+    Recording = 0,
+    /// The live feed (HLS for the portal).
+    Live = 1,
+}
+
 /// One packet of a published track.
 #[derive(Debug, Clone)]
 pub struct TapPacket {
@@ -54,6 +63,8 @@ pub struct TapPacket {
     pub arrival: Instant,
     /// Its codec.
     pub codec: TapCodec,
+    /// Audio level (RFC 6464, dBov: 0 loudest, −127 silence), if sent.
+    pub level: Option<i8>,
     /// The payload (RED unwrapped).
     pub payload: Vec<u8>,
 }
@@ -92,13 +103,19 @@ impl Tap {
 }
 
 impl Engine {
-    /// Starts (`Some`) or stops (`None`) recording `room`: from now on each
-    /// published packet is offered to `tap`. Every video track is asked for
-    /// a keyframe, on every layer, so the recording starts with a picture.
-    pub fn set_tap(&mut self, now: Instant, room: RoomId, tap: Option<Tap>) -> Result<(), SfuError> {
+    /// Starts (`Some`) or stops (`None`) `room`'s tap of `kind`: from now on
+    /// each published packet is offered to `tap`. Every video track is asked
+    /// for a keyframe, on every layer, so the copy starts with a picture.
+    pub fn set_tap(
+        &mut self,
+        now: Instant,
+        room: RoomId,
+        kind: TapKind,
+        tap: Option<Tap>,
+    ) -> Result<(), SfuError> {
         let r = self.rooms.get_mut(&room).ok_or(SfuError::RoomNotFound(room))?;
         let starting = tap.is_some();
-        r.tap = tap;
+        *r.tap_mut(kind) = tap;
         if starting {
             let tracks: Vec<TrackId> = r.tracks.keys().copied().collect();
             for track in tracks {
@@ -146,6 +163,7 @@ mod tests {
             marker: false,
             arrival: Instant::now(),
             codec: TapCodec::Opus,
+            level: None,
             payload: vec![1, 2, 3],
         }
     }

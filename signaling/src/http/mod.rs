@@ -12,6 +12,7 @@ mod check;
 pub mod common;
 mod guard;
 mod invitations;
+mod live;
 mod meetings;
 mod notice;
 mod ops;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/notice", get(notice::page).post(notice::reply))
+        .route("/live/{id}/{token}/{name}", get(live::file))
         .merge(api())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
@@ -94,6 +96,7 @@ fn api() -> Router<AppState> {
         .route("/api/v1/recordings/{id}", get(recordings::detail).delete(recordings::delete))
         .route("/api/v1/recordings/{id}/compose", post(recordings::start_compose))
         .route("/api/v1/recordings/{id}/files/{name}", get(recordings::file))
+        .route("/api/v1/meetings/{id}/live", get(live::get_live).post(live::switch))
         .route("/api/v1/me/feed", get(calendar::my_feed))
         .route("/api/v1/feeds/{key}", get(calendar::feed))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API") })

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use huiyi_sfu::{PeerId, RoomId, SfuError, SfuHandle};
 use tokio::sync::{mpsc, oneshot};
 
+use super::airing::Airing;
 use super::core::{
     Admitted, Carried, CloseReason, Core, Effect, Guest, Input, Notice, Record, Refusal, SfuCmd, SfuFailure,
     SfuResult,
@@ -57,6 +58,7 @@ pub(super) struct Context {
     pub(super) takeover: bool,
     pub(super) limits: Arc<crate::limits::Limits>,
     pub(super) recordings: Option<crate::recording::Recordings>,
+    pub(super) lives: Option<crate::live::Lives>,
 }
 
 /// A session attached to the meeting.
@@ -86,6 +88,9 @@ pub(super) struct Meeting {
     taping: Taping,
     /// A recording to start again: the meeting was recorded before a restart.
     record_again: bool,
+    airing: Airing,
+    /// The live feed to start again (it ran before a restart).
+    live_again: bool,
 }
 
 impl Meeting {
@@ -109,6 +114,7 @@ impl Meeting {
         // A restart ended the recording (the next start marks it
         // interrupted): a new one starts when the meeting opens again.
         let record_again = core.state().recording_since.is_some();
+        let live_again = core.state().live_since.is_some();
         // The seats brought back are taken like any other (and given back
         // as they go, or when the meeting ends).
         ctx.limits.seats_changed(0, core.seat_count());
@@ -125,6 +131,8 @@ impl Meeting {
             limits: ctx.limits,
             taping: Taping::new(ctx.recordings),
             record_again,
+            airing: Airing::new(ctx.lives),
+            live_again,
         }
     }
 
@@ -163,6 +171,10 @@ impl Meeting {
             let input = self.taping.apply(true, None, &self.core, self.room).await;
             self.input(input, None).await;
         }
+        if std::mem::take(&mut self.live_again) {
+            let input = self.airing.apply(true, "server", &self.core, self.room).await;
+            self.input(input, None).await;
+        }
         loop {
             let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
             let timer = async {
@@ -182,9 +194,13 @@ impl Meeting {
                     if let Some(input) = self.taping.check().await {
                         self.input(input, None).await;
                     }
+                    if let Some(input) = self.airing.check().await {
+                        self.input(input, None).await;
+                    }
                 }
             }
             self.taping.update(&self.core);
+            self.airing.update(&self.core);
             self.carry();
             if self.core.finished() {
                 break;
@@ -199,6 +215,7 @@ impl Meeting {
         drop(rx);
         let why = if self.stopping { "server_stopped" } else { "meeting_ended" };
         self.taping.stop(Some(why)).await;
+        self.airing.stop().await;
         // Seats still held (a server stop keeps them in the carried state)
         // are given back.
         self.limits.seats_changed(self.core.seat_count(), 0);
@@ -269,6 +286,7 @@ impl Meeting {
                 Effect::Recording { on, by } => {
                     Some(self.taping.apply(on, Some(by), &self.core, self.room).await)
                 }
+                Effect::Live { on, by } => Some(self.airing.apply(on, &by, &self.core, self.room).await),
             };
             if let Some(input) = follow {
                 for e in self.core.handle(clock::now(), input).into_iter().rev() {

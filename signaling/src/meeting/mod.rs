@@ -8,6 +8,7 @@
 //! closes when its last participant is gone.
 
 mod actor;
+mod airing;
 mod check;
 pub mod core;
 mod records;
@@ -81,6 +82,7 @@ pub struct Meetings {
     takeover: bool,
     limits: Arc<crate::limits::Limits>,
     recordings: Option<crate::recording::Recordings>,
+    lives: Option<crate::live::Lives>,
 }
 
 impl Meetings {
@@ -97,7 +99,19 @@ impl Meetings {
             takeover: false,
             limits: Arc::default(),
             recordings: None,
+            lives: None,
         }
+    }
+
+    /// Lets secretaries stream meetings live to the portal.
+    pub fn with_lives(mut self, lives: crate::live::Lives) -> Self {
+        self.lives = Some(lives);
+        self
+    }
+
+    /// The live feeds, if this server makes them.
+    pub fn lives(&self) -> Option<&crate::live::Lives> {
+        self.lives.as_ref()
     }
 
     /// Lets chairs and secretaries record meetings into `recordings`.
@@ -187,6 +201,7 @@ impl Meetings {
             takeover: self.takeover,
             limits: self.limits.clone(),
             recordings: self.recordings.clone(),
+            lives: self.lives.clone(),
         };
         let restored = self.restored(id).await;
         let actor = actor::Meeting::new(id.to_string(), title.to_string(), room, ctx, restored);
@@ -280,6 +295,16 @@ impl Meetings {
         let handle = self.registry.lock().await.by_id.get(id).cloned();
         match handle {
             Some(h) => h.send(Cmd::Input(Input::Record { on, by: by.to_string() })).await,
+            None => false,
+        }
+    }
+
+    /// Starts or stops live meeting `id`'s feed for account `by`; false if
+    /// the meeting is not running.
+    pub async fn live(&self, id: &str, on: bool, by: &str) -> bool {
+        let handle = self.registry.lock().await.by_id.get(id).cloned();
+        match handle {
+            Some(h) => h.send(Cmd::Input(Input::Live { on, by: by.to_string() })).await,
             None => false,
         }
     }

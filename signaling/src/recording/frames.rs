@@ -222,6 +222,7 @@ mod tests {
             marker,
             arrival: at,
             codec: TapCodec::Vp8,
+            level: None,
             payload: payload.to_vec(),
         }
     }

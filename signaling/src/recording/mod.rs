@@ -9,10 +9,10 @@
 //! second, and [`Recordings::recover`] marks what a crash left `interrupted`.
 
 pub mod compose;
-mod frames;
+pub(crate) mod frames;
 mod ivf;
 pub mod manifest;
-mod ogg;
+pub(crate) mod ogg;
 pub mod view;
 mod writer;
 
@@ -134,7 +134,7 @@ impl Recordings {
             .spawn(move || writer.run(packets, notes_rx))
             .map_err(|e| format!("cannot start the recorder: {e}"))?;
         let recording = Recording { id, notes, thread: Some(thread), room, sfu: self.sfu.clone() };
-        if let Err(e) = self.sfu.set_tap(room, Some(tap)).await {
+        if let Err(e) = self.sfu.set_tap(room, huiyi_sfu::TapKind::Recording, Some(tap)).await {
             recording.stop(Some("media_plane")).await;
             return Err(format!("the media plane refused: {e}"));
         }
@@ -273,7 +273,7 @@ impl Recording {
     /// Stops: the media plane lets go of the tap, the recorder writes what
     /// it has and closes the files. `reason`: why, if not by a person.
     pub async fn stop(mut self, reason: Option<&str>) {
-        let _ = self.sfu.set_tap(self.room, None).await;
+        let _ = self.sfu.set_tap(self.room, huiyi_sfu::TapKind::Recording, None).await;
         let _ = self.notes.send(Note::Stop(reason.map(str::to_string)));
         if let Some(thread) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;

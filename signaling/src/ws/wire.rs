@@ -75,6 +75,7 @@ fn action_of(c: Control) -> Action {
         Control::RollCallNext => Action::RollCallNext,
         Control::RollCallStop => Action::RollCallStop,
         Control::Record { on } => Action::Record { on },
+        Control::Live { on } => Action::Live { on },
     }
 }
 
@@ -183,6 +184,7 @@ fn state(s: ChairState) -> MeetingState {
         roll_call: s.roll_call.map(roll_call),
         video_codec: s.video_codec,
         recording_since: s.recording_since,
+        live_since: s.live_since,
     }
 }
 

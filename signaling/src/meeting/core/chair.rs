@@ -135,6 +135,11 @@ impl Core {
                     self.out.push(Effect::Recording { on, by: pid.to_string() });
                 }
             }
+            Action::Live { on } => {
+                if on != self.state.live_since.is_some() {
+                    self.out.push(Effect::Live { on, by: pid.to_string() });
+                }
+            }
             Action::Layout { layout } => {
                 if !LAYOUTS.contains(&layout.as_str()) {
                     return self

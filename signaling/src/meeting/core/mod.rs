@@ -90,6 +90,21 @@ pub enum Input {
         /// What went wrong.
         error: Option<String>,
     },
+    /// Start or stop the live feed from the console (account `by`).
+    Live {
+        /// Start or stop.
+        on: bool,
+        /// The account.
+        by: String,
+    },
+    /// The live feed runs since (`Some`, Unix ms) or stopped; `error`: why
+    /// it stopped or could not start (logged).
+    Aired {
+        /// Running since.
+        since: Option<u64>,
+        /// What went wrong.
+        error: Option<String>,
+    },
 }
 
 /// A participant as its verified join token names it.
@@ -124,6 +139,14 @@ pub enum Effect {
         /// Start or stop.
         on: bool,
         /// Who asked (participant id).
+        by: String,
+    },
+    /// Start (`on`) or stop the live feed, asked by account `by`; the
+    /// result comes back as [`Input::Aired`].
+    Live {
+        /// Start or stop.
+        on: bool,
+        /// Who asked.
         by: String,
     },
 }
@@ -405,6 +428,20 @@ impl Core {
                 }
                 if self.state.recording_since != since {
                     self.state.recording_since = since;
+                    self.send_state();
+                }
+            }
+            Input::Live { on, by } => {
+                if on != self.state.live_since.is_some() {
+                    self.out.push(Effect::Live { on, by });
+                }
+            }
+            Input::Aired { since, error } => {
+                if let Some(error) = error {
+                    tracing::warn!(meeting = %self.id, %error, "the live feed");
+                }
+                if self.state.live_since != since {
+                    self.state.live_since = since;
                     self.send_state();
                 }
             }

@@ -428,3 +428,27 @@ fn a_publish_lists_at_most_sixteen_tracks_and_each_list_replaces_the_last() {
     });
     assert_eq!(announced, Some(Source::Camera), "the old list was replaced, not extended");
 }
+
+#[test]
+fn the_chair_goes_live_and_everyone_is_told() {
+    let mut sim = Sim::new();
+    sim.join("chair", Role::Chair);
+    sim.join("p", Role::Participant);
+    let effects = sim.control("p", Action::Live { on: true });
+    assert_eq!(refusal_to(&effects, "p"), Some(RefusalKind::Forbidden), "going live is the chair's");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Live { .. })));
+    let effects = sim.control("chair", Action::Live { on: true });
+    assert!(effects.contains(&Effect::Live { on: true, by: "chair".into() }));
+    // The feed started: everyone's meeting state says so.
+    let effects = sim.input(Input::Aired { since: Some(1_000), error: None });
+    assert_eq!(sim.core.state().live_since, Some(1_000));
+    assert!(!notices_to(&effects, "p").is_empty(), "the participant is sent the new state");
+    // Asked again while it runs: nothing to do.
+    let effects = sim.input(Input::Live { on: true, by: "secretary".into() });
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Live { .. })));
+    // ffmpeg went: the state says so.
+    sim.input(Input::Aired { since: None, error: Some("ffmpeg stopped".into()) });
+    assert_eq!(sim.core.state().live_since, None);
+    let effects = sim.input(Input::Live { on: true, by: "secretary".into() });
+    assert!(effects.contains(&Effect::Live { on: true, by: "secretary".into() }));
+}

@@ -112,6 +112,8 @@ pub enum Action {
     RollCallStop,
     /// Start or stop recording.
     Record { on: bool },
+    /// Start or stop the live feed.
+    Live { on: bool },
 }
 
 /// What the meeting tells one participant.
@@ -363,6 +365,9 @@ pub struct ChairState {
     /// Recorded since (Unix ms).
     #[serde(default)]
     pub recording_since: Option<u64>,
+    /// Broadcast live (HLS for the portal) since (Unix ms).
+    #[serde(default)]
+    pub live_since: Option<u64>,
 }
 
 /// Where a participant stands in a roll call.
