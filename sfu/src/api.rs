@@ -18,7 +18,7 @@ use huiyi_config::SfuConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
-use crate::core::ids::{PeerId, RoomId, TrackId};
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::tap::{Tap, TapKind};
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
@@ -30,6 +30,8 @@ pub(crate) enum Command {
     CreateRoom { room: RoomId, reply: Reply<()> },
     CloseRoom { room: RoomId, reply: Reply<()> },
     AddPeer { room: RoomId, peer: PeerId, offer: String, may_publish: bool, reply: Reply<String> },
+    AddViewer { room: RoomId, peer: PeerId, offer: String, reply: Reply<String> },
+    BindViewer { peer: PeerId, kind: TrackKind, track: Option<TrackId>, reply: Reply<()> },
     Renegotiate { peer: PeerId, offer: String, reply: Reply<String> },
     AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
     RemovePeer { peer: PeerId, reply: Reply<()> },
@@ -52,6 +54,12 @@ impl Command {
             Command::CloseRoom { room, reply } => drop(reply.send(engine.close_room(now, room))),
             Command::AddPeer { room, peer, offer, may_publish, reply } => {
                 drop(reply.send(engine.add_peer_with(now, room, peer, &offer, may_publish)))
+            }
+            Command::AddViewer { room, peer, offer, reply } => {
+                drop(reply.send(engine.add_viewer(now, room, peer, &offer)))
+            }
+            Command::BindViewer { peer, kind, track, reply } => {
+                drop(reply.send(engine.bind_viewer(now, peer, kind, track)))
             }
             Command::Renegotiate { peer, offer, reply } => {
                 drop(reply.send(engine.renegotiate(now, peer, &offer)))
@@ -273,6 +281,24 @@ impl SfuHandle {
     pub async fn add_receiver(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
         let worker = self.worker_of(room)?;
         self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: false, reply }).await
+    }
+
+    /// Adds a WHEP viewer from its offer (receive-only lines); the answer.
+    pub async fn add_viewer(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::AddViewer { room, peer, offer, reply }).await
+    }
+
+    /// Binds viewer `peer`'s audio or video line to `track` (`None`: nothing).
+    pub async fn bind_viewer(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        kind: TrackKind,
+        track: Option<TrackId>,
+    ) -> Result<(), SfuError> {
+        let worker = self.worker_of(room)?;
+        self.call(worker, |reply| Command::BindViewer { peer, kind, track, reply }).await
     }
 
     /// Applies a new offer from the client; returns the answer.

@@ -124,6 +124,9 @@ pub struct Sim {
     /// credentials without the offer restarting ICE, as Firefox's do after
     /// `restartIce()`.
     pub answers_changing_ice: u32,
+    /// Clients joined from now on are WHEP viewers: one receive-only audio
+    /// and one receive-only video line, joined with `add_viewer`.
+    pub viewers: bool,
     by_addr: HashMap<SocketAddr, usize>,
     loss: Lossy,
     start: Instant,
@@ -142,6 +145,7 @@ impl Sim {
             red_audio: false,
             h264_video: false,
             answers_changing_ice: 0,
+            viewers: false,
             by_addr: HashMap::new(),
             loss: Lossy::new(seed),
             start: now,
@@ -192,6 +196,11 @@ impl Sim {
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid host candidate"));
         let mut api = rtc.sdp_api();
+        if self.viewers {
+            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+            api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        }
+        let (audio, video) = (audio && !self.viewers, video && !self.viewers);
         let audio = audio.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
         let layers = simulcast.then(|| {
             let mut s = str0m::media::Simulcast::new();
@@ -201,11 +210,15 @@ impl Sim {
             s
         });
         let video = video.then(|| api.add_media(MediaKind::Video, Direction::SendOnly, None, None, layers));
-        if audio.is_none() && video.is_none() {
+        if audio.is_none() && video.is_none() && !self.viewers {
             api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().expect("an offer with media");
-        let answer = self.engine.add_peer_with(self.now, room, id, &offer.to_sdp_string(), may_publish)?;
+        let answer = if self.viewers {
+            self.engine.add_viewer(self.now, room, id, &offer.to_sdp_string())?
+        } else {
+            self.engine.add_peer_with(self.now, room, id, &offer.to_sdp_string(), may_publish)?
+        };
         let answer = SdpAnswer::from_sdp_string(&answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         rtc.sdp_api().accept_answer(pending, answer).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         self.clients.push(Client {

@@ -143,3 +143,117 @@ fn a_recorded_room_copies_each_published_packet_to_its_tap() {
         "no such room"
     );
 }
+
+/// A WHEP viewer (issue 16) receives on its own offer's two lines what the
+/// control plane binds them to, never the server's offers; moved to another
+/// publisher, its video goes on with the next sequence number (from that
+/// publisher's keyframe); unbound, nothing comes; the bound publisher
+/// leaving leaves the line unbound, not removed.
+#[test]
+fn a_viewer_receives_what_its_lines_are_bound_to() {
+    let mut sim = sim_with(EngineConfig::default(), 31);
+    for i in 1..=2 {
+        sim.join(ROOM, PeerId(i), true, true).expect("join");
+    }
+    sim.viewers = true;
+    let viewer = sim.join(ROOM, PeerId(9), false, false).expect("a viewer joins");
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let offers_to_viewer =
+        sim.events.iter().filter(|e| matches!(e, SfuEvent::OfferReady { peer: PeerId(9), .. })).count();
+    assert_eq!(offers_to_viewer, 0, "a viewer is never sent an offer");
+    let track = |sim: &Sim, peer: u64, kind: TrackKind| {
+        sim.events
+            .iter()
+            .find_map(|e| match e {
+                SfuEvent::TrackPublished { peer: p, track, kind: k, .. }
+                    if *p == PeerId(peer) && *k == kind =>
+                {
+                    Some(*track)
+                }
+                _ => None,
+            })
+            .expect("published")
+    };
+    let from = |sim: &Sim, at: usize, video: bool| -> Vec<(u64, u64)> {
+        sim.clients[viewer].received[at..]
+            .iter()
+            .filter(|r| (r.payload.len() > 500) == video)
+            .map(|r| (payload_id(video, &r.payload), r.seq))
+            .collect()
+    };
+    // Nothing bound: nothing comes.
+    run_media(&mut sim, &[0, 1], 300, 1);
+    assert!(sim.clients[viewer].received.is_empty(), "unbound lines stay silent");
+    // Bound to publisher 1.
+    let now = sim.now;
+    sim.engine
+        .bind_viewer(now, PeerId(9), TrackKind::Video, Some(track(&sim, 1, TrackKind::Video)))
+        .expect("bind");
+    sim.engine
+        .bind_viewer(now, PeerId(9), TrackKind::Audio, Some(track(&sim, 1, TrackKind::Audio)))
+        .expect("bind");
+    let at = sim.clients[viewer].received.len();
+    run_media(&mut sim, &[1], 300, 500);
+    assert!(sim.clients[viewer].received.len() == at, "publisher 2 alone sends: the viewer gets none of it");
+    run_media(&mut sim, &[0, 1], 500, 1_000);
+    let video = from(&sim, at, true);
+    let audio = from(&sim, at, false);
+    assert!(video.len() >= 20, "publisher 1's video comes (from a keyframe): {}", video.len());
+    assert!(audio.len() >= 20, "its audio too: {}", audio.len());
+    // Moved to publisher 2: the video goes on from its keyframe, numbers continuous.
+    let last_seq = video.last().expect("video").1;
+    let now = sim.now;
+    sim.engine
+        .bind_viewer(now, PeerId(9), TrackKind::Video, Some(track(&sim, 2, TrackKind::Video)))
+        .expect("bind");
+    let at = sim.clients[viewer].received.len();
+    run_media(&mut sim, &[0, 1], 500, 10_000);
+    let moved = from(&sim, at, true);
+    assert!(moved.len() >= 20, "publisher 2's video comes: {}", moved.len());
+    assert_eq!(moved[0].1, last_seq + 1, "the line's numbers go on across the move");
+    // Unbound: it stops.
+    let now = sim.now;
+    sim.engine.bind_viewer(now, PeerId(9), TrackKind::Video, None).expect("unbind");
+    sim.engine.bind_viewer(now, PeerId(9), TrackKind::Audio, None).expect("unbind");
+    let at = sim.clients[viewer].received.len();
+    run_media(&mut sim, &[0, 1], 300, 20_000);
+    assert!(
+        from(&sim, at, true).len() + from(&sim, at, false).len() <= 2,
+        "unbound: nothing (but in flight)"
+    );
+    assert!(
+        sim.engine.bind_viewer(now, PeerId(1), TrackKind::Video, None).is_err(),
+        "a participant is no viewer"
+    );
+}
+
+/// A viewer is bound at once, before str0m has announced its lines (the
+/// signaling binds it right after its offer): the lines take the binding
+/// when they appear, and media flows once it connects.
+#[test]
+fn a_viewer_bound_before_its_lines_appear_receives_once_connected() {
+    let mut sim = sim_with(EngineConfig::default(), 32);
+    sim.join(ROOM, PeerId(1), true, true).expect("join");
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    let video = sim
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SfuEvent::TrackPublished { track, kind: TrackKind::Video, .. } => Some(*track),
+            _ => None,
+        })
+        .expect("published");
+    sim.viewers = true;
+    let viewer = sim.join(ROOM, PeerId(9), false, false).expect("a viewer joins");
+    let now = sim.now;
+    sim.engine.bind_viewer(now, PeerId(9), TrackKind::Video, Some(video)).expect("bind");
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    run_media(&mut sim, &[0], 1000, 1);
+    let n = sim.clients[viewer].received.len();
+    assert!(n >= 50, "the viewer receives the video: {n} packets");
+}

@@ -4,7 +4,9 @@
 //! viewer link the HLS playlist lists segments that decode (`ffprobe`:
 //! H.264 video and AAC audio, each about a segment long) and show the
 //! broadcast source (red); after the chair gives the venue the floor, new
-//! segments show the venue (blue). A wrong or expired link is refused.
+//! segments show the venue (blue). A WHEP viewer (Chromium, from a blank
+//! page: another site) watches through the media plane and sees the venue;
+//! its session ends with DELETE. A wrong or expired link is refused.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -130,6 +132,10 @@ fn check_segment(path: &Path) -> [u8; 3] {
     centre(path)
 }
 
+fn log_has(dir: &Path, text: &str) -> bool {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default().contains(text)
+}
+
 fn is_red(c: [u8; 3]) -> bool {
     c[0] > 150 && c[1] < 90 && c[2] < 90
 }
@@ -157,15 +163,26 @@ async fn a_broadcast_goes_live_as_hls() {
     let token =
         |pid, name, role| huiyi_tests::process::token(&signer, MEETING, "直播测试", (pid, name), role);
     let link = |pid, name, role| format!("http://{}/?token={}", server.http, token(pid, name, role));
+    let now = huiyi_signaling::clock::unix_secs() as u64;
     let mut node = Command::new("node")
         .args(["--test", "--test-reporter=spec", "live.test.mjs"])
         .current_dir(here.join("browser"))
         .env("HUIYI_CHAIR_LINK", link("p1", "主会场", Role::Chair))
         .env("HUIYI_VENUE_LINK", link("p2", "城关镇", Role::Venue))
         .env("HUIYI_SYNC_DIR", &sync)
+        .env(
+            "HUIYI_WHEP_URL",
+            format!(
+                "http://{}{}",
+                server.http,
+                viewer_link(&signer, MEETING, now + 3600)
+                    .path
+                    .replace("/live/", "/whep/")
+                    .replace("/index.m3u8", "")
+            ),
+        )
         .spawn()
         .expect("node");
-    let now = huiyi_signaling::clock::unix_secs() as u64;
     let playlist = viewer_link(&signer, MEETING, now + 3600).path;
     let addr = server.http;
     let (sync2, playlist2, out) = (sync.clone(), playlist.clone(), dir.clone());
@@ -219,6 +236,8 @@ async fn a_broadcast_goes_live_as_hls() {
     assert!(is_red(red), "the broadcast source (red) is shown: {red:?}");
     assert!(is_blue(blue), "the floor holder (blue) is shown: {blue:?}");
     assert!(node_ok, "the Chromium side failed (its report is above)");
+    assert!(sync.join("whep-done").exists(), "the WHEP viewer watched");
+    assert!(log_has(&dir, "a WHEP viewer joined"), "the server counted the viewer");
     // The meeting's own frames went out, not the last picture shown again.
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     let end = log.lines().find(|l| l.contains("the live feed ends")).expect("the feed's last report");

@@ -223,6 +223,19 @@ impl Engine {
         offer: &str,
         may_publish: bool,
     ) -> Result<String, SfuError> {
+        self.add_peer_as(now, room, peer, offer, may_publish, false)
+    }
+
+    /// Adds a participant, or a viewer (`viewer`: see [`Engine::add_viewer`]).
+    pub(crate) fn add_peer_as(
+        &mut self,
+        now: Instant,
+        room: RoomId,
+        peer: PeerId,
+        offer: &str,
+        may_publish: bool,
+        viewer: bool,
+    ) -> Result<String, SfuError> {
         if !self.rooms.contains_key(&room) {
             return Err(SfuError::RoomNotFound(room));
         }
@@ -251,6 +264,7 @@ impl Engine {
         }
         let mut fresh = Peer::new(peer, room, rtc, now);
         fresh.may_publish = may_publish;
+        fresh.viewer = viewer.then(crate::core::peer::ViewerLines::default);
         let pk = self.insert_peer(fresh);
         let creds = crate::core::negotiate::ice_creds(offer_text);
         let answer = self.with_rtc(pk, |rtc| rtc.sdp_api().accept_offer(offer));
@@ -266,8 +280,10 @@ impl Engine {
         }
         self.by_id.insert(peer, pk);
         self.rooms.get_mut(&room).expect("checked above").members.push(pk);
-        // Subscribe the newcomer to everything already published in the room.
-        let tracks: Vec<TrackId> = self.rooms[&room].tracks.keys().copied().collect();
+        // Subscribe the newcomer to everything already published in the
+        // room (a viewer receives what it is bound to instead).
+        let tracks: Vec<TrackId> =
+            if viewer { Vec::new() } else { self.rooms[&room].tracks.keys().copied().collect() };
         if let Some(p) = self.peer_mut(pk) {
             p.neg.queued.extend(tracks.into_iter().map(Change::Add));
         }
@@ -553,9 +569,16 @@ impl Engine {
         self.events.push_back(SfuEvent::PeerLeft { room: peer.room, peer: peer.id, reason });
     }
 
-    /// A down track lost its source: stop forwarding and remove its m-line.
+    /// A down track lost its source: stop forwarding and remove its m-line
+    /// (a viewer's stays, unbound, for the next source).
     pub(crate) fn end_down_track(&mut self, pk: PeerKey, di: usize) {
         let Some(p) = self.peer_mut(pk) else { return };
+        if p.viewer.is_some() {
+            if let Some(down) = p.down.get_mut(di).and_then(Option::as_mut) {
+                down.source = None;
+            }
+            return;
+        }
         let Some(down) = p.down.get_mut(di).and_then(Option::take) else {
             return;
         };

@@ -18,6 +18,7 @@ pub mod rewrite;
 mod room;
 pub mod tap;
 mod topn;
+mod viewer;
 pub mod vp8;
 
 pub use engine::{Engine, EngineConfig, EngineCounters, MAX_DATAGRAM};

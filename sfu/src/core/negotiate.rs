@@ -276,7 +276,11 @@ impl Engine {
     /// str0m announced a new m-line: when the peer sends on it, it is published.
     pub(crate) fn media_added(&mut self, pk: PeerKey, added: MediaAdded) {
         if !added.direction.is_receiving() {
-            return; // one of our send-only down tracks
+            // One of our send-only down tracks, or a viewer's own line.
+            if self.peers[pk].as_ref().is_some_and(|p| p.viewer.is_some()) {
+                self.viewer_line(pk, added.mid, TrackKind::from(added.kind));
+            }
+            return;
         }
         self.publish(pk, added.mid, TrackKind::from(added.kind));
     }
@@ -345,7 +349,7 @@ impl Engine {
         tracing::info!(%room, %peer, %track, ?kind, "track published");
         self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind, mid: mid.to_string() });
         for other in others {
-            if let Some(o) = self.peer_mut(other) {
+            if let Some(o) = self.peer_mut(other).filter(|o| o.viewer.is_none()) {
                 o.neg.queued.push(Change::Add(track));
             }
             self.maybe_offer(other);

@@ -111,6 +111,18 @@ pub(crate) struct DownTrack {
     pub layer: LayerChoice,
 }
 
+/// A WHEP viewer's m-lines (down track indices): its own offer's one
+/// audio and one video line, each bound to whichever track the control
+/// plane says (the meeting's main picture and voice).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ViewerLines {
+    pub audio: Option<usize>,
+    pub video: Option<usize>,
+    /// What each line is to carry (bound when the line appears, if later).
+    pub want_audio: Option<TrackId>,
+    pub want_video: Option<TrackId>,
+}
+
 /// A participant.
 pub(crate) struct Peer {
     pub id: PeerId,
@@ -143,6 +155,9 @@ pub(crate) struct Peer {
     /// The highest layer worth sending for a track, by the size of its
     /// tile (`None`: not shown, nothing sent).
     pub tile_limits: HashMap<TrackId, Option<u8>>,
+    /// A viewer (WHEP): it receives on the m-lines of its own offer, bound
+    /// by the control plane; it is never offered the room's tracks.
+    pub viewer: Option<ViewerLines>,
 }
 
 impl Peer {
@@ -166,6 +181,7 @@ impl Peer {
             allocator: Allocator::new(),
             stale_estimate: StaleEstimate::default(),
             tile_limits: HashMap::new(),
+            viewer: None,
         }
     }
 

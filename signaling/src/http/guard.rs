@@ -38,7 +38,10 @@ fn cross_site(headers: &HeaderMap, allowed: &[String]) -> bool {
 
 /// The middleware.
 pub(super) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // WHEP players are on other sites by design; their URL is their
+    // capability (a signed viewer link), no cookie rides along.
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !request.uri().path().starts_with("/whep/");
     let what = format!("{} {}", request.method(), request.uri().path());
     let source = request
         .extensions()

@@ -103,3 +103,94 @@ pub(super) async fn file(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not send it")
         })
 }
+
+/// The headers a WHEP player on another site needs (CORS).
+fn whep_headers(builder: axum::http::response::Builder) -> axum::http::response::Builder {
+    builder
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS, "POST, DELETE, OPTIONS")
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type, authorization")
+        .header(header::ACCESS_CONTROL_EXPOSE_HEADERS, "location")
+        // A portal page on the internet may call a server on the intranet
+        // (Private Network Access preflights ask).
+        .header("access-control-allow-private-network", "true")
+}
+
+/// The largest WHEP offer taken.
+const MAX_OFFER: usize = 64 * 1024;
+
+/// `POST /whep/{id}/{token}` (draft-ietf-wish-whep): a viewer's SDP offer
+/// (receive-only audio and video) under a valid viewer link, while the
+/// meeting is live; `201 Created` with the answer and the session's URL.
+pub(super) async fn whep_offer(
+    State(state): State<AppState>,
+    Path((id, token)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    offer: String,
+) -> Result<Response, ApiError> {
+    let lives = lives(&state)?;
+    if !lives.check(&id, &token, crate::clock::unix_secs().max(0) as u64) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this viewer link is not valid (or expired)",
+        ));
+    }
+    let sdp_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !sdp_type.starts_with("application/sdp") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_request",
+            "send the offer as application/sdp",
+        ));
+    }
+    if offer.len() > MAX_OFFER {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the offer is too large"));
+    }
+    let (answer, session) = match state.meetings.viewer(&id, offer).await {
+        None => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_running", "the meeting is not running"))
+        }
+        Some(Err(why)) => return Err(ApiError::new(StatusCode::CONFLICT, "not_live", why)),
+        Some(Ok(r)) => r,
+    };
+    whep_headers(Response::builder())
+        .status(StatusCode::CREATED)
+        .header(header::CONTENT_TYPE, "application/sdp")
+        .header(header::LOCATION, format!("/whep/{id}/{token}/{session}"))
+        .body(Body::from(answer))
+        .map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not answer")
+        })
+}
+
+/// `DELETE /whep/{id}/{token}/{session}`: the viewer leaves.
+pub(super) async fn whep_delete(
+    State(state): State<AppState>,
+    Path((id, token, session)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let lives = lives(&state)?;
+    if !lives.check(&id, &token, crate::clock::unix_secs().max(0) as u64) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this viewer link is not valid (or expired)",
+        ));
+    }
+    if !state.meetings.viewer_gone(&id, &session).await {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such viewer session"));
+    }
+    whep_headers(Response::builder())
+        .status(StatusCode::OK)
+        .body(Body::empty())
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no response"))
+}
+
+/// `OPTIONS` on the WHEP URLs: what a player on another site may send.
+pub(super) async fn whep_options() -> Response {
+    whep_headers(Response::builder())
+        .status(StatusCode::NO_CONTENT)
+        .header("accept-post", "application/sdp")
+        .body(Body::empty())
+        .unwrap_or_default()
+}

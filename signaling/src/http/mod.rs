@@ -41,6 +41,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/notice", get(notice::page).post(notice::reply))
         .route("/live/{id}/{token}/{name}", get(live::file))
+        .route("/whep/{id}/{token}", post(live::whep_offer).options(live::whep_options))
+        .route(
+            "/whep/{id}/{token}/{session}",
+            axum::routing::delete(live::whep_delete).options(live::whep_options),
+        )
         .merge(api())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)

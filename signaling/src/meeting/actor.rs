@@ -20,6 +20,7 @@ use super::core::{
 };
 use super::records::Recorder;
 use super::taping::Taping;
+use super::viewers::Viewers;
 use crate::clock;
 
 /// What a session receives from its meeting.
@@ -47,6 +48,21 @@ pub enum Cmd {
     },
     /// A request, a detach, a media event, the end or a server stop.
     Input(Input),
+    /// A WHEP viewer's offer (only while the meeting is live): its answer
+    /// and session id, or why not.
+    Viewer {
+        /// The SDP offer.
+        offer: String,
+        /// The result.
+        reply: oneshot::Sender<Result<(String, String), String>>,
+    },
+    /// The WHEP viewer of this session leaves; the reply: whether it was one.
+    ViewerGone {
+        /// Its session id.
+        session: String,
+        /// The result.
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// What every meeting actor shares with the others.
@@ -91,6 +107,7 @@ pub(super) struct Meeting {
     airing: Airing,
     /// The live feed to start again (it ran before a restart).
     live_again: bool,
+    viewers: Viewers,
 }
 
 impl Meeting {
@@ -133,6 +150,7 @@ impl Meeting {
             record_again,
             airing: Airing::new(ctx.lives),
             live_again,
+            viewers: Viewers::default(),
         }
     }
 
@@ -201,6 +219,13 @@ impl Meeting {
             }
             self.taping.update(&self.core);
             self.airing.update(&self.core);
+            if self.viewers.count() > 0 {
+                if self.core.state().live_since.is_none() {
+                    self.viewers.clear(&self.sfu, self.room).await;
+                } else {
+                    self.viewers.update(&self.sfu, self.room, &self.core.rec_view()).await;
+                }
+            }
             self.carry();
             if self.core.finished() {
                 break;
@@ -216,6 +241,7 @@ impl Meeting {
         let why = if self.stopping { "server_stopped" } else { "meeting_ended" };
         self.taping.stop(Some(why)).await;
         self.airing.stop().await;
+        self.viewers.clear(&self.sfu, self.room).await;
         // Seats still held (a server stop keeps them in the carried state)
         // are given back.
         self.limits.seats_changed(self.core.seat_count(), 0);
@@ -238,6 +264,23 @@ impl Meeting {
                     return;
                 }
                 self.input(Input::Attach { guest, resume }, Some((out, reply))).await
+            }
+            Cmd::Viewer { offer, reply } => {
+                let result = if self.core.state().live_since.is_none() {
+                    Err("the meeting is not live".to_string())
+                } else {
+                    let view = self.core.rec_view();
+                    self.viewers.add(&self.sfu, self.room, &self.next_peer, offer, &view).await
+                };
+                let _ = reply.send(result);
+            }
+            Cmd::ViewerGone { session, reply } => {
+                let _ = reply.send(self.viewers.remove(&self.sfu, self.room, &session).await);
+            }
+            Cmd::Input(Input::Media(huiyi_sfu::SfuEvent::PeerLeft { peer, .. }))
+                if self.viewers.has(peer) =>
+            {
+                self.viewers.gone(peer);
             }
             Cmd::Input(input) => {
                 if matches!(input, Input::Shutdown) {

@@ -13,6 +13,7 @@ mod check;
 pub mod core;
 mod records;
 mod taping;
+pub mod viewers;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -307,6 +308,25 @@ impl Meetings {
             Some(h) => h.send(Cmd::Input(Input::Live { on, by: by.to_string() })).await,
             None => false,
         }
+    }
+
+    /// A WHEP viewer of live meeting `id` from its offer: the answer and
+    /// the viewer's session id, or why not (`None`: no such meeting runs).
+    pub async fn viewer(&self, id: &str, offer: String) -> Option<Result<(String, String), String>> {
+        let handle = self.registry.lock().await.by_id.get(id).cloned()?;
+        let (reply, rx) = oneshot::channel();
+        if !handle.send(Cmd::Viewer { offer, reply }).await {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// The WHEP viewer of `session` leaves meeting `id`; false if unknown.
+    pub async fn viewer_gone(&self, id: &str, session: &str) -> bool {
+        let Some(handle) = self.registry.lock().await.by_id.get(id).cloned() else { return false };
+        let (reply, rx) = oneshot::channel();
+        handle.send(Cmd::ViewerGone { session: session.to_string(), reply }).await
+            && rx.await.unwrap_or(false)
     }
 
     /// The holder of participant `pid`'s seat in live meeting `id` (if it is
