@@ -8,7 +8,7 @@ import { ask, flash, copyButton, countyNow, fromUnix, hm, spanLabel } from './co
 import { get, post, orgUnits, chairs } from './console-api.js';
 import { badge } from './console-calendar.js';
 import { t, label } from './i18n.js';
-import { loadRecordings } from './console-recordings.js';
+import { loadLive, loadRecordings } from './console-recordings.js';
 
 const POLL_MS = 3000;
 /// Statuses in which nothing changes any more, or not yet: no polling.
@@ -212,7 +212,9 @@ function showQr(view, inv) {
 /// change (open, in progress, or a server that does not say).
 async function poll(view) {
   await loadAttendance(view);
-  if (current === view) await loadRecordings(view, ['open', 'in_progress'].includes(view.meeting.status));
+  const running = ['open', 'in_progress'].includes(view.meeting.status);
+  if (current === view) await loadRecordings(view, running);
+  if (current === view) await loadLive(view, running);
   if (view.stopped || QUIET.has(view.meeting.status)) return;
   view.timer = setTimeout(() => poll(view), POLL_MS);
 }

@@ -101,3 +101,35 @@ async function remove(view, r, live) {
   }
   loadRecordings(view, live);
 }
+
+/// The live-feed panel (issue 16): start and stop while the meeting runs,
+/// and the viewer links (signed, expiring) to hand to the portal. Hidden
+/// when the server refuses (no permission, no live feed).
+export async function loadLive(view, live) {
+  let data;
+  try {
+    data = await get(`${view.base}/live`);
+  } catch {
+    $('d-onair').hidden = true;
+    return;
+  }
+  $('d-onair').hidden = false;
+  const toggle = $('onair-toggle');
+  toggle.hidden = !live;
+  toggle.textContent = data.on ? t('stopLive') : t('startLive');
+  toggle.onclick = async () => {
+    try {
+      await request(`${view.base}/live`, { method: 'POST', json: { on: !data.on } });
+      flash(data.on ? t('liveStopping') : t('liveStarting'));
+      setTimeout(() => loadLive(view, live), 1500);
+    } catch (e) {
+      flash(e.message || t('recFailed'), 'error');
+    }
+  };
+  $('onair-state').textContent = data.on
+    ? t('liveOnSince', { at: unixLabel(Math.floor(data.since / 1000)) })
+    : t('liveOff', { until: unixLabel(data.expires) });
+  const url = `${location.origin}${data.playlist}`;
+  $('onair-url').textContent = url;
+  $('onair-whep').textContent = url.replace('/live/', '/whep/').replace(/\/index\.m3u8$/, '');
+}
