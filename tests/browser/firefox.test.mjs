@@ -225,7 +225,13 @@ test('a Firefox participant and a Chromium participant meet', { timeout: 120000 
       assert.notEqual(await ufrag(), u0, 'Firefox\'s new ICE credentials');
       await until(ff.page, () => ['connected', 'completed'].includes(window.huiyi.session.pc.iceConnectionState));
       await sleep(1000);
-      const [a, b] = await Promise.all([framesShown(ff.page, 2000), framesShown(cr.page, 2000)]);
+      // Sampled up to three times: on a loaded machine (CI) a decoder may
+      // still be catching up 1 s after the restart (once: 8 frames in 2 s).
+      let a, b;
+      for (let i = 0; i < 3; i++) {
+        [a, b] = await Promise.all([framesShown(ff.page, 2000), framesShown(cr.page, 2000)]);
+        if (a[idc] >= 10 && b[idf] >= 10) break;
+      }
       assert.ok(a[idc] >= 10 && b[idf] >= 10, `media flows both ways after the restart: Firefox ${a[idc]}, Chromium ${b[idf]} frames in 2 s`);
       const n1 = await negotiations();
       assert.ok(n1 - n0 <= 3, `no loop of offers and answers: ${n1 - n0} after the restart`);

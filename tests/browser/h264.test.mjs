@@ -3,7 +3,8 @@
 // room kit) meets two VP8-default Chromium participants. The server does
 // not transcode: when the H.264-only one offers video without VP8, the
 // meeting's video codec becomes H.264 (`meeting_state.video_codec`), every
-// client republishes in it, and everyone sees everyone. Links come from
+// client republishes in it, and everyone sees everyone. The chair then
+// records 8 s, which the Rust side composes. Links come from
 // HUIYI_LINKS (tests/tests/browser.rs).
 
 import { test } from 'node:test';
@@ -106,6 +107,15 @@ test('an H.264-only participant and two VP8-default participants see each other'
       assert.deepEqual(c.out, ['video/H264'], `participant ${i} sends H.264: ${JSON.stringify(c)}`);
     }
     if (process.env.HUIYI_SCREENSHOTS) await kit.page.screenshot({ path: `${process.env.HUIYI_SCREENSHOTS}/h264-kit.png` });
+    // The chair records a few seconds of the H.264 meeting (the Rust side
+    // composes it: issue 16).
+    const badge = (page, shown) => until(page, (s) => document.getElementById('rec-badge')?.hidden === !s, shown, 20000);
+    await a.page.click('#btn-console');
+    await a.page.click('#btn-record');
+    await badge(kit.page, true);
+    await new Promise((r) => setTimeout(r, 8000));
+    await a.page.click('#btn-record');
+    await badge(kit.page, false);
   } finally {
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
   }

@@ -3,6 +3,7 @@
 //! plane over loopback UDP, and a lossy UDP relay to impair one link.
 
 pub mod client;
+pub mod media_files;
 pub mod process;
 pub mod relay;
 pub mod server;

@@ -53,6 +53,8 @@ impl TestServer {
         if !estimation {
             config.sfu.bwe_initial_kbps = 0;
         }
+        // The test machine may have less free disk than a server should.
+        config.recording.min_free_mb = 64;
         let signer = Signer::load_or_create(&dir).expect("signing key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -68,6 +70,11 @@ impl TestServer {
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// Its data directory (removed when it is dropped).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Join tokens for one meeting, participants `p1`, `p2`, … in order.

@@ -112,6 +112,43 @@ async fn an_h264_only_participant_meets_vp8_participants() {
         .collect();
     let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
     let ok = node_scenario("h264.test.mjs", env).await;
-    server.stop().await;
     assert!(ok, "the H.264 scenario failed (its report is above)");
+    // The recording of an H.264 meeting composes with its pictures: its
+    // tracks are H.264 (Annex B), timed into Matroska for ffmpeg.
+    let recordings = huiyi_signaling::recording::scan(&server.data_dir().join("recordings"));
+    assert_eq!(recordings.len(), 1, "one recording");
+    let (rec, m) = &recordings[0];
+    let h264: Vec<_> = m.tracks.iter().filter(|t| t.codec == "h264" && t.frames > 0).collect();
+    assert!(h264.len() >= 3, "every camera recorded in H.264: {:?}", m.tracks);
+    for t in &m.tracks {
+        eprintln!(
+            "track {} {} {} layer {} frames {} from {} to {} (recording {}..{:?})",
+            t.file,
+            t.participant,
+            t.codec,
+            t.layer,
+            t.frames,
+            t.first_at,
+            t.last_at,
+            m.started_at,
+            m.stopped_at
+        );
+    }
+    let composite = huiyi_signaling::recording::compose::compose("ffmpeg", rec, |_| {}).expect("composed");
+    let recorded = m.duration_ms() as f64 / 1000.0;
+    let s = huiyi_tests::media_files::streams(&composite);
+    let video = s.iter().find(|(k, _)| k == "video").map(|v| v.1).unwrap_or(0.0);
+    assert!((video - recorded).abs() <= 1.0, "video of {video} s, recorded {recorded} s: {s:?}");
+    use huiyi_signaling::recording::compose::{THUMB, THUMB_Y};
+    for i in 0..3u32 {
+        let c = huiyi_tests::media_files::pixel(
+            &composite,
+            recorded / 2.0,
+            (THUMB.0 * i + THUMB.0 / 2, THUMB_Y + THUMB.1 / 2),
+        );
+        eprintln!("composite: thumbnail {i} at its centre {c:?}");
+        // Chromium's fake camera is green; the composite's background is grey.
+        assert!(c[1] > 100 && c[1] > c[0] + 40, "thumbnail {i} shows its H.264 camera: {c:?}");
+    }
+    server.stop().await;
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use huiyi_signaling::recording::compose::{MAIN, THUMB, THUMB_Y};
 use huiyi_signaling::recording::{scan, Manifest, RecState};
 use huiyi_signaling::token::{Role, Signer};
+use huiyi_tests::media_files::{pixel, streams};
 use huiyi_tests::process::{wait_file, ServerProcess};
 
 const MEETING: &str = "recording-test";
@@ -41,42 +42,6 @@ fn probe(path: &Path) -> Option<f64> {
         .success();
     let text = String::from_utf8_lossy(&out.stdout);
     decodes.then(|| text.trim().parse().ok()).flatten()
-}
-
-/// The streams of a file: (codec type, duration).
-fn streams(path: &Path) -> Vec<(String, f64)> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(','))
-        .map(|(k, d)| (k.to_string(), d.parse().unwrap_or(0.0)))
-        .collect()
-}
-
-/// The colour (RGB) at `(x, y)` of the composite's frame at `t` seconds.
-fn pixel(path: &Path, t: f64, (x, y): (u32, u32)) -> [u8; 3] {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &format!("{t}"), "-i"])
-        .arg(path)
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            &format!("format=rgb24,crop=1:1:{x}:{y}"),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert_eq!(out.stdout.len(), 3, "one pixel: {}", String::from_utf8_lossy(&out.stderr));
-    [out.stdout[0], out.stdout[1], out.stdout[2]]
 }
 
 fn is_red(c: [u8; 3]) -> bool {

@@ -1,7 +1,9 @@
-//! A live Matroska (WebM) stream written to a pipe: one VP8 video track
-//! and a few Opus audio tracks, for ffmpeg to read as it comes. The segment
-//! has an unknown size (it is never finished); each cluster is written
-//! whole, with its size, so the reader never waits inside one.
+//! A Matroska stream written as it comes: one video track (VP8, or H.264
+//! with its `avcC`) and a few Opus audio tracks — the live feed's pipe to
+//! ffmpeg, and a recording's H.264 track made into a file ffmpeg can time.
+//! The segment has an unknown size (it is never finished); each cluster is
+//! written whole, with its size, so a reader never waits inside one and a
+//! file cut short plays up to its last cluster.
 
 use std::io::{self, Write};
 
@@ -100,6 +102,16 @@ pub struct Block {
     pub data: Vec<u8>,
 }
 
+/// The video track's codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Video {
+    /// VP8 (`V_VP8`).
+    Vp8,
+    /// H.264 (`V_MPEG4/ISO/AVC`): its `avcC` record; blocks are NAL units
+    /// each prefixed with its 4-byte length.
+    H264(Vec<u8>),
+}
+
 /// The stream's writer.
 pub struct Mkv<W: Write> {
     out: W,
@@ -110,7 +122,12 @@ pub struct Mkv<W: Write> {
 impl<W: Write> Mkv<W> {
     /// Writes the header: a VP8 track (number 1; `size` is nominal, the
     /// decoder reads each keyframe's own) and `audio` Opus tracks (2…).
-    pub fn new(mut out: W, size: (u32, u32), audio: u8) -> io::Result<Self> {
+    pub fn new(out: W, size: (u32, u32), audio: u8) -> io::Result<Self> {
+        Self::with_video(out, size, &Video::Vp8, audio)
+    }
+
+    /// As [`Mkv::new`], with the video track's codec.
+    pub fn with_video(mut out: W, size: (u32, u32), video: &Video, audio: u8) -> io::Result<Self> {
         let mut b = Vec::new();
         master(&mut b, id::EBML, |e| {
             uint(e, id::EBML_VERSION, 1);
@@ -134,7 +151,13 @@ impl<W: Write> Mkv<W> {
                 uint(t, id::TRACK_UID, 1);
                 uint(t, id::TRACK_TYPE, 1);
                 uint(t, id::FLAG_LACING, 0);
-                text(t, id::CODEC_ID, "V_VP8");
+                match video {
+                    Video::Vp8 => text(t, id::CODEC_ID, "V_VP8"),
+                    Video::H264(avcc) => {
+                        text(t, id::CODEC_ID, "V_MPEG4/ISO/AVC");
+                        element(t, id::CODEC_PRIVATE, avcc);
+                    }
+                }
                 master(t, id::VIDEO, |v| {
                     uint(v, id::PIXEL_WIDTH, u64::from(size.0));
                     uint(v, id::PIXEL_HEIGHT, u64::from(size.1));
@@ -160,6 +183,11 @@ impl<W: Write> Mkv<W> {
         out.write_all(&b)?;
         out.flush()?;
         Ok(Mkv { out, last: 0 })
+    }
+
+    /// The writer, to flush or take back.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Writes `blocks` (in time order) as one cluster. A block earlier

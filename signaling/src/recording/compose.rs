@@ -124,12 +124,29 @@ pub fn main_speaker(m: &Manifest, with_video: &[String]) -> Vec<(f64, f64, Strin
 }
 
 /// The video files for the composite, each with its participant's slot
-/// (participants in id order): of each track the highest layer, every file
-/// of it (a track that paused and came back has several); a participant's
-/// cameras first, screens after (drawn over them).
+/// (participants in id order): of each track one simulcast layer, every
+/// file of it (a track that paused and came back has several); a
+/// participant's cameras first, screens after (drawn over them). The layer
+/// is the highest that lasts (nearly) as long as the longest: a publisher
+/// stops sending a layer nobody watches, or its link cannot carry, and a
+/// tile must not go blank when its top layer stops.
 fn videos(m: &Manifest) -> Vec<(usize, &TrackFile)> {
-    let usable = || m.tracks.iter().filter(|t| t.kind == "video" && t.codec == "vp8" && t.frames > 0);
-    let top = |track: u64| usable().filter(|t| t.track == track).map(|t| t.layer).max();
+    let usable = || {
+        m.tracks
+            .iter()
+            .filter(|t| t.kind == "video" && (t.codec == "vp8" || t.codec == "h264") && t.frames > 0)
+    };
+    let span = |track: u64, layer: u8| -> u64 {
+        usable()
+            .filter(|t| t.track == track && t.layer == layer)
+            .map(|t| t.last_at.saturating_sub(t.first_at))
+            .sum()
+    };
+    let top = |track: u64| {
+        let layers: Vec<u8> = usable().filter(|t| t.track == track).map(|t| t.layer).collect();
+        let longest = layers.iter().map(|l| span(track, *l)).max().unwrap_or(0);
+        layers.into_iter().filter(|l| span(track, *l) * 10 >= longest * 9).max()
+    };
     let mut who: Vec<&str> = usable().map(|t| t.participant.as_str()).collect();
     who.sort_unstable();
     who.dedup();
@@ -139,6 +156,33 @@ fn videos(m: &Manifest) -> Vec<(usize, &TrackFile)> {
         .collect();
     out.sort_by_key(|(slot, t)| (*slot, t.source == "screen", t.first_at));
     out
+}
+
+/// The file ffmpeg reads for a track: an H.264 track's timed copy.
+fn input_file(t: &TrackFile) -> String {
+    if t.codec == "h264" {
+        format!("{}.mkv", t.file)
+    } else {
+        t.file.clone()
+    }
+}
+
+/// Makes each H.264 track of `m` into Matroska (ffmpeg cannot time raw
+/// H.264); a track that cannot be is left out of the composite (logged).
+fn timed_h264(dir: &Path, m: &mut Manifest) {
+    m.tracks.retain(|t| {
+        if t.codec != "h264" || t.frames == 0 {
+            return true;
+        }
+        let (h264, pts) = (dir.join(&t.file), dir.join(format!("{}.pts", t.file)));
+        match super::h264mkv::convert(&h264, &pts, &dir.join(input_file(t))) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(file = %t.file, error = %e, "an H.264 track is left out of the composite");
+                false
+            }
+        }
+    });
 }
 
 /// A path or text for ffmpeg's filter syntax.
@@ -162,7 +206,7 @@ pub fn plan(m: &Manifest, dir: &Path, out: &Path, font: Option<&Path>) -> std::i
             "-itsoffset".into(),
             format!("{:.3}", offset(t)),
             "-i".into(),
-            dir.join(&t.file).display().to_string(),
+            dir.join(input_file(t)).display().to_string(),
         ]);
     }
     for t in &auds {
@@ -265,6 +309,8 @@ pub fn compose(ffmpeg: &str, dir: &Path, progress: impl FnMut(f64)) -> Result<Pa
     }
     let mut state = ComposeState { state: "composing".into(), progress: 0.0, error: None };
     state.save(dir);
+    let mut m = m;
+    timed_h264(dir, &mut m);
     let result = run(ffmpeg, dir, &m, &mut state, progress);
     if let Err(error) = &result {
         state.state = "failed".into();
@@ -409,6 +455,32 @@ mod tests {
             lost_packets: 0,
             bytes: 0,
         }
+    }
+
+    #[test]
+    fn a_tile_takes_the_layer_that_lasts_not_one_that_stopped() {
+        let mut m = manifest();
+        // p2's top layer stops after 2 s of its 15; its middle one goes on.
+        m.tracks = vec![
+            TrackFile { last_at: 1_002_500, ..track("top.h264", "p2", "video", 2, 1_000_500) },
+            TrackFile { last_at: 1_015_500, ..track("mid.h264", "p2", "video", 1, 1_000_500) },
+            TrackFile { last_at: 1_015_500, ..track("low.h264", "p2", "video", 0, 1_000_500) },
+        ];
+        for t in &mut m.tracks {
+            t.codec = "h264".into();
+        }
+        let files: Vec<&str> = videos(&m).iter().map(|(_, t)| t.file.as_str()).collect();
+        assert_eq!(files, ["mid.h264"], "the highest layer that lasts");
+        // A top layer that lasts as long is taken.
+        m.tracks[0].last_at = 1_015_000;
+        let files: Vec<&str> = videos(&m).iter().map(|(_, t)| t.file.as_str()).collect();
+        assert_eq!(files, ["top.h264"]);
+        let dir = std::env::temp_dir();
+        let args = plan(&m, &dir, &dir.join("out.mp4"), None).expect("plan");
+        assert!(
+            args.iter().any(|a| a.ends_with("top.h264.mkv")),
+            "H.264 is read from its timed copy: {args:?}"
+        );
     }
 
     #[test]

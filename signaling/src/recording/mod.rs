@@ -10,6 +10,7 @@
 
 pub mod compose;
 pub(crate) mod frames;
+pub mod h264mkv;
 mod ivf;
 pub mod manifest;
 pub(crate) mod ogg;

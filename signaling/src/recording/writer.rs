@@ -33,7 +33,7 @@ enum Sink {
     Opus(OggOpus<Out>),
     /// Opened at the first keyframe (its size goes in the header).
     Vp8(Option<Ivf<Out>>),
-    /// Annex B, and each frame's timestamp (90 kHz) on a line of its own.
+    /// Annex B, and each frame's time (90 kHz) and size on a line of its own.
     H264(Option<(Out, Out)>),
 }
 
@@ -362,7 +362,7 @@ impl Writer {
                         }
                         let (data, times) = files.as_mut().expect("opened above");
                         data.write_all(&frame.data)?;
-                        writeln!(times, "{pts}")?;
+                        writeln!(times, "{pts} {}", frame.data.len())?;
                         frame.data.len() as u64
                     }
                     Sink::Opus(_) => 0,
