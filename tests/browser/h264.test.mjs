@@ -4,7 +4,8 @@
 // not transcode: when the H.264-only one offers video without VP8, the
 // meeting's video codec becomes H.264 (`meeting_state.video_codec`), every
 // client republishes in it, and everyone sees everyone. The chair then
-// records 8 s, which the Rust side composes. Links come from
+// records 8 s, which the Rust side composes, and goes live for 10 s, whose
+// HLS segments the Rust side checks. Links come from
 // HUIYI_LINKS (tests/tests/browser.rs).
 
 import { test } from 'node:test';
@@ -116,6 +117,13 @@ test('an H.264-only participant and two VP8-default participants see each other'
     await new Promise((r) => setTimeout(r, 8000));
     await a.page.click('#btn-record');
     await badge(kit.page, false);
+    // And goes live for a few seconds: the feed carries H.264 pictures.
+    const live = (page, shown) => until(page, (s) => document.getElementById('live-badge')?.hidden === !s, shown, 20000);
+    await a.page.click('#btn-live');
+    await live(kit.page, true);
+    await new Promise((r) => setTimeout(r, 10000));
+    await a.page.click('#btn-live');
+    await live(kit.page, false);
   } finally {
     await Promise.all(people.map((p) => p.browser.close().catch(() => {})));
   }

@@ -150,5 +150,18 @@ async fn an_h264_only_participant_meets_vp8_participants() {
         // Chromium's fake camera is green; the composite's background is grey.
         assert!(c[1] > 100 && c[1] > c[0] + 40, "thumbnail {i} shows its H.264 camera: {c:?}");
     }
+    // The live feed of an H.264 meeting shows its pictures (not the slate).
+    let live = server.data_dir().join("live").join("h264-test");
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(&live)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ts")).collect())
+        .unwrap_or_default();
+    segments.sort();
+    assert!(segments.len() >= 3, "the feed made segments: {segments:?}");
+    let seg = &segments[segments.len() - 2];
+    let s = huiyi_tests::media_files::streams(seg);
+    assert!(s.iter().any(|(k, _)| k == "video") && s.iter().any(|(k, _)| k == "audio"), "{s:?}");
+    let c = huiyi_tests::media_files::last_pixel(seg, (640, 360));
+    eprintln!("live feed of the H.264 meeting: {} at its centre {c:?}", seg.display());
+    assert!(c[1] > 100 && c[1] > c[0] + 40, "the feed shows an H.264 camera: {c:?}");
     server.stop().await;
 }

@@ -86,20 +86,6 @@ fn decodes(path: &Path) -> bool {
         .success()
 }
 
-/// The colour (RGB) at the centre of the segment's last frame.
-fn centre(path: &Path) -> [u8; 3] {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-vf", "format=rgb24,crop=2:2:iw/2:ih/2,scale=1:1"])
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg");
-    let n = out.stdout.len();
-    assert!(n >= 3 && n.is_multiple_of(3), "pixels: {}", String::from_utf8_lossy(&out.stderr));
-    [out.stdout[n - 3], out.stdout[n - 2], out.stdout[n - 1]]
-}
-
 /// The loudest sample of the file's audio (dB), from ffmpeg's volumedetect.
 fn max_volume(path: &Path) -> f64 {
     let out = Command::new("ffmpeg")
@@ -129,7 +115,7 @@ fn check_segment(path: &Path) -> [u8; 3] {
     // Chromium's fake microphone beeps: the voices are in the mix.
     let loudest = max_volume(path);
     assert!(loudest > -40.0, "the segment's audio is not silence: {loudest} dB");
-    centre(path)
+    huiyi_tests::media_files::last_pixel(path, (320, 180))
 }
 
 fn log_has(dir: &Path, text: &str) -> bool {

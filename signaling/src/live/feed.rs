@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use huiyi_sfu::{RoomId, SfuHandle, TapCodec, TapPacket, TrackId};
 
-use super::mkv::{Block, Mkv};
+use super::mkv::{Block, Mkv, Video};
 use crate::recording::frames::{Assembler, Reorder};
 use crate::recording::ogg::opus_samples;
 use crate::recording::RecView;
@@ -108,13 +108,13 @@ struct Picture {
 }
 
 impl Picture {
-    fn new(track: TrackId, layer: u8) -> Self {
+    fn new(codec: TapCodec, track: TrackId, layer: u8) -> Self {
         Picture {
             track,
             layer,
             ssrc: None,
             reorder: Reorder::default(),
-            assembler: Assembler::new(TapCodec::Vp8),
+            assembler: Assembler::new(codec),
             anchor: None,
         }
     }
@@ -122,6 +122,8 @@ impl Picture {
 
 /// The feed's state.
 pub struct Feed<W: Write> {
+    /// The meeting's video codec (VP8 or H.264): the stream's.
+    codec: TapCodec,
     start: Instant,
     out: Mkv<W>,
     view: RecView,
@@ -159,16 +161,22 @@ pub struct Stats {
 }
 
 impl<W: Write> Feed<W> {
-    /// A feed writing to `out`; `placeholder`: a VP8 keyframe shown until
-    /// the first picture; `sfu`: where keyframes are asked for.
+    /// A feed of the meeting's `codec` (VP8 or H.264) writing to `out`;
+    /// `placeholder`: a keyframe in it shown until the first picture;
+    /// `sfu`: where keyframes are asked for.
     pub fn new(
         out: W,
+        codec: TapCodec,
         placeholder: Vec<u8>,
         sfu: Option<(SfuHandle, RoomId, tokio::runtime::Handle)>,
     ) -> std::io::Result<Self> {
+        // H.264 goes in as the assembler joins it: Annex B, the parameter
+        // sets in band (browsers send them with each keyframe).
+        let video = if codec == TapCodec::H264 { Video::H264(Vec::new()) } else { Video::Vp8 };
         Ok(Feed {
+            codec,
             start: Instant::now(),
-            out: Mkv::new(out, (1280, 720), SLOTS)?,
+            out: Mkv::with_video(out, (1280, 720), &video, SLOTS)?,
             view: RecView::default(),
             voices: HashMap::new(),
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
@@ -230,7 +238,10 @@ impl<W: Write> Feed<W> {
                     v.queue.pop_front();
                 }
             }
-            TapCodec::Vp8 => {
+            codec @ (TapCodec::Vp8 | TapCodec::H264) => {
+                if codec != self.codec {
+                    return; // the meeting changes its codec: a new feed follows
+                }
                 self.layers.insert((p.track, p.layer), arrival);
                 let Some(pic) = self.picture.as_mut().filter(|c| c.track == p.track && c.layer == p.layer)
                 else {
@@ -238,7 +249,7 @@ impl<W: Write> Feed<W> {
                 };
                 if pic.ssrc != Some(p.ssrc) {
                     // An encoder restart: its numbers start anew.
-                    *pic = Picture::new(p.track, p.layer);
+                    *pic = Picture::new(codec, p.track, p.layer);
                     pic.ssrc = Some(p.ssrc);
                 }
                 let now = p.arrival;
@@ -252,7 +263,7 @@ impl<W: Write> Feed<W> {
                     self.frames.push_back(Block { track: 1, at, keyframe: f.keyframe, data: f.data });
                 }
             }
-            _ => {} // H.264 and others: not in the live feed (docs/operations.md)
+            TapCodec::Other => {}
         }
     }
 
@@ -341,7 +352,7 @@ impl<W: Write> Feed<W> {
         let current = self.picture.as_ref().map(|p| (p.track, p.layer));
         if let Some((track, layer)) = wanted.filter(|w| Some(*w) != current) {
             tracing::debug!(?current, %track, layer, "the live feed follows another picture");
-            self.picture = Some(Picture::new(track, layer));
+            self.picture = Some(Picture::new(self.codec, track, layer));
             self.stats.switches += 1;
             self.ask_keyframe(track);
         }

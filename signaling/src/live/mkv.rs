@@ -107,8 +107,9 @@ pub struct Block {
 pub enum Video {
     /// VP8 (`V_VP8`).
     Vp8,
-    /// H.264 (`V_MPEG4/ISO/AVC`): its `avcC` record; blocks are NAL units
-    /// each prefixed with its 4-byte length.
+    /// H.264 (`V_MPEG4/ISO/AVC`): its `avcC` record, and blocks of NAL
+    /// units each prefixed with its 4-byte length; without a record (empty),
+    /// blocks in Annex B with the parameter sets in band (ffmpeg reads both).
     H264(Vec<u8>),
 }
 
@@ -155,7 +156,9 @@ impl<W: Write> Mkv<W> {
                     Video::Vp8 => text(t, id::CODEC_ID, "V_VP8"),
                     Video::H264(avcc) => {
                         text(t, id::CODEC_ID, "V_MPEG4/ISO/AVC");
-                        element(t, id::CODEC_PRIVATE, avcc);
+                        if !avcc.is_empty() {
+                            element(t, id::CODEC_PRIVATE, avcc);
+                        }
                     }
                 }
                 master(t, id::VIDEO, |v| {

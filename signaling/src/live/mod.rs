@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use huiyi_config::RecordingConfig;
-use huiyi_sfu::{RoomId, SfuHandle, Tap, TapKind};
+use huiyi_sfu::{RoomId, SfuHandle, Tap, TapCodec, TapKind};
 
 use crate::recording::RecView;
 use crate::token::Signer;
@@ -140,19 +140,33 @@ impl Lives {
                 "-hls_list_size",
                 &WINDOW.to_string(),
             ])
-            .args(["-hls_flags", "delete_segments+independent_segments+omit_endlist"])
+            .args([
+                "-hls_flags",
+                "delete_segments+independent_segments+omit_endlist+append_list+discont_start",
+            ])
             .arg("-hls_segment_filename")
             .arg(dir.join("seg%05d.ts"))
             .arg(dir.join("index.m3u8"));
         c
     }
 
-    /// Starts meeting `meeting`'s feed from media room `room`.
-    pub async fn start(&self, meeting: &str, room: RoomId) -> Result<Live, String> {
+    /// Starts meeting `meeting`'s feed from media room `room`, whose video
+    /// is in `codec`. `fresh`: a new feed (its directory emptied); else the
+    /// playlist goes on where the last feed left it (the meeting changed
+    /// its codec: players see a discontinuity, not a new stream).
+    pub async fn start(
+        &self,
+        meeting: &str,
+        room: RoomId,
+        codec: TapCodec,
+        fresh: bool,
+    ) -> Result<Live, String> {
         let dir = self.dir(meeting);
-        let _ = std::fs::remove_dir_all(&dir);
+        if fresh {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let placeholder = placeholder(&self.cfg.ffmpeg)?;
+        let placeholder = placeholder(&self.cfg.ffmpeg, codec)?;
         let log = std::fs::File::create(dir.join("ffmpeg.log"))
             .map_err(|e| format!("cannot write the log: {e}"))?;
         let mut child = self
@@ -167,7 +181,7 @@ impl Lives {
         let (notes, notes_rx) = crossbeam_channel::bounded(256);
         let ffmpeg = Arc::new(Mutex::new(child));
         let runtime = tokio::runtime::Handle::current();
-        let feed = Feed::new(stdin, placeholder, Some((self.sfu.clone(), room, runtime)))
+        let feed = Feed::new(stdin, codec, placeholder, Some((self.sfu.clone(), room, runtime)))
             .map_err(|e| format!("ffmpeg stopped at once: {e}"))?;
         let id = meeting.to_string();
         let thread = std::thread::Builder::new()
@@ -201,24 +215,32 @@ impl Lives {
     }
 }
 
-/// A VP8 keyframe (a plain dark picture) shown before the meeting's first
-/// picture, made once by ffmpeg.
-fn placeholder(ffmpeg: &str) -> Result<Vec<u8>, String> {
-    static MADE: OnceLock<Vec<u8>> = OnceLock::new();
-    if let Some(frame) = MADE.get() {
+/// A keyframe (a plain dark picture) in `codec` shown before the meeting's
+/// first picture, made once by ffmpeg: VP8, or H.264 in Annex B with its
+/// parameter sets.
+fn placeholder(ffmpeg: &str, codec: TapCodec) -> Result<Vec<u8>, String> {
+    static VP8: OnceLock<Vec<u8>> = OnceLock::new();
+    static H264: OnceLock<Vec<u8>> = OnceLock::new();
+    let h264 = codec == TapCodec::H264;
+    let (made, encoder, format) = if h264 { (&H264, "libx264", "h264") } else { (&VP8, "libvpx", "ivf") };
+    if let Some(frame) = made.get() {
         return Ok(frame.clone());
     }
     let out = Command::new(ffmpeg)
         .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i", "color=c=0x263238:s=640x360:d=1"])
-        .args(["-frames:v", "1", "-c:v", "libvpx", "-f", "ivf", "-"])
+        .args(["-frames:v", "1", "-pix_fmt", "yuv420p", "-c:v", encoder, "-f", format, "-"])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {ffmpeg} (recording.ffmpeg): {e}"))?;
-    // IVF: a 32-byte file header, a 12-byte frame header, the frame.
-    let frame = out.stdout.get(44..).filter(|f| !f.is_empty() && f[0] & 1 == 0);
-    let frame = frame
-        .ok_or_else(|| format!("{ffmpeg} made no VP8 picture: {}", String::from_utf8_lossy(&out.stderr)))?;
-    Ok(MADE.get_or_init(|| frame.to_vec()).clone())
+    let frame = if h264 {
+        Some(&out.stdout[..]).filter(|f| !f.is_empty())
+    } else {
+        // IVF: a 32-byte file header, a 12-byte frame header, the frame.
+        out.stdout.get(44..).filter(|f| !f.is_empty() && f[0] & 1 == 0)
+    };
+    let frame =
+        frame.ok_or_else(|| format!("{ffmpeg} made no picture: {}", String::from_utf8_lossy(&out.stderr)))?;
+    Ok(made.get_or_init(|| frame.to_vec()).clone())
 }
 
 impl Live {

@@ -218,6 +218,11 @@ impl Meeting {
                 }
             }
             self.taping.update(&self.core);
+            if self.airing.follow_codec(&self.core, self.room).await {
+                if let Some(input) = self.airing.check().await {
+                    self.input(input, None).await;
+                }
+            }
             self.airing.update(&self.core);
             if self.viewers.count() > 0 {
                 if self.core.state().live_since.is_none() {
