@@ -17,7 +17,9 @@ pub(crate) mod ogg;
 pub mod view;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use huiyi_config::RecordingConfig;
 use huiyi_sfu::{RoomId, SfuHandle, Tap};
@@ -32,7 +34,14 @@ pub struct Recordings {
     root: PathBuf,
     cfg: RecordingConfig,
     sfu: SfuHandle,
+    /// Manifests read, by directory, with their file's time and size: the
+    /// console lists every few seconds, and a manifest is read again only
+    /// when it changed.
+    read: Arc<Mutex<HashMap<PathBuf, Stamped>>>,
 }
+
+/// A manifest as read, with its file's modification time and size.
+type Stamped = (std::time::SystemTime, u64, Manifest);
 
 /// A recording being written.
 pub struct Recording {
@@ -47,7 +56,7 @@ pub struct Recording {
 impl Recordings {
     /// The recordings under `data_dir` (or `recording.dir` if absolute).
     pub fn new(data_dir: &Path, cfg: &RecordingConfig, sfu: SfuHandle) -> Self {
-        Recordings { root: data_dir.join(&cfg.dir), cfg: cfg.clone(), sfu }
+        Recordings { root: data_dir.join(&cfg.dir), cfg: cfg.clone(), sfu, read: Arc::default() }
     }
 
     /// Where they live.
@@ -143,8 +152,28 @@ impl Recordings {
         Ok(recording)
     }
 
+    /// As [`scan`], reading only the manifests that changed since the last.
     fn scan(&self) -> Vec<(PathBuf, Manifest)> {
-        scan(&self.root)
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
+        let mut read = self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for dir in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()) {
+            let Ok(meta) = std::fs::metadata(dir.join("manifest.json")) else { continue };
+            let stamp = (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len());
+            match read.get(&dir) {
+                Some((at, len, m)) if (*at, *len) == stamp => out.push((dir, m.clone())),
+                _ => {
+                    if let Ok(m) = Manifest::load(&dir) {
+                        read.insert(dir.clone(), (stamp.0, stamp.1, m.clone()));
+                        out.push((dir, m));
+                    }
+                }
+            }
+        }
+        let seen: std::collections::HashSet<&PathBuf> = out.iter().map(|(d, _)| d).collect();
+        read.retain(|dir, _| seen.contains(dir));
+        out.sort_by_key(|(_, m)| std::cmp::Reverse(m.started_at));
+        out
     }
 
     /// The recordings of `meeting` (all with `None`), newest first.
