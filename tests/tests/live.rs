@@ -22,9 +22,18 @@ const MEETING: &str = "live-test";
 
 /// A plain HTTP/1.1 GET: status and body.
 fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    request(addr, "GET", path, None)
+}
+
+/// A plain HTTP/1.1 request (with an SDP body, if any): status and body.
+fn request(addr: SocketAddr, method: &str, path: &str, sdp: Option<&str>) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("request");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").expect("request");
+    if let Some(body) = sdp {
+        write!(s, "Content-Type: application/sdp\r\nContent-Length: {}\r\n", body.len()).expect("request");
+    }
+    write!(s, "\r\n{}", sdp.unwrap_or("")).expect("request");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("response");
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
@@ -181,6 +190,10 @@ async fn a_broadcast_goes_live_as_hls() {
         let second = next_segment(addr, &playlist2, &listed, &out.join("red2.ts"));
         eprintln!("red segments: {first}, {second}");
         let red = check_segment(&out.join("red2.ts"));
+        // A WHEP offer that is no SDP is refused as such, and nothing breaks.
+        let whep = playlist2.replace("/live/", "/whep/").replace("/index.m3u8", "");
+        let (status, body) = request(addr, "POST", &whep, Some("v=0\r\nthis is no offer\r\n"));
+        assert_eq!(status, 400, "a malformed offer: {}", String::from_utf8_lossy(&body));
         std::fs::write(sync2.join("checked-red"), "").expect("write");
         wait_file(&sync2, "live-blue", Duration::from_secs(60));
         // The picture follows the floor within a segment or two.

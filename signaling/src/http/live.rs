@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::common::{allow, blocking, ApiError, AppState};
 use crate::live::Lives;
+use crate::meeting::viewers::Refused;
 use crate::permissions::Permission;
 use crate::store::Account;
 
@@ -151,7 +152,13 @@ pub(super) async fn whep_offer(
         None => {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "not_running", "the meeting is not running"))
         }
-        Some(Err(why)) => return Err(ApiError::new(StatusCode::CONFLICT, "not_live", why)),
+        Some(Err(why @ Refused::BadOffer(_))) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_sdp", why.to_string()))
+        }
+        Some(Err(why @ Refused::Full)) => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "full", why.to_string()))
+        }
+        Some(Err(why)) => return Err(ApiError::new(StatusCode::CONFLICT, "not_live", why.to_string())),
         Some(Ok(r)) => r,
     };
     whep_headers(Response::builder())

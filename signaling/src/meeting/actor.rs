@@ -54,7 +54,7 @@ pub enum Cmd {
         /// The SDP offer.
         offer: String,
         /// The result.
-        reply: oneshot::Sender<Result<(String, String), String>>,
+        reply: oneshot::Sender<Result<(String, String), super::viewers::Refused>>,
     },
     /// The WHEP viewer of this session leaves; the reply: whether it was one.
     ViewerGone {
@@ -272,7 +272,7 @@ impl Meeting {
             }
             Cmd::Viewer { offer, reply } => {
                 let result = if self.core.state().live_since.is_none() {
-                    Err("the meeting is not live".to_string())
+                    Err(super::viewers::Refused::NotLive)
                 } else {
                     let view = self.core.rec_view();
                     self.viewers.add(&self.sfu, self.room, &self.next_peer, offer, &view).await

@@ -312,7 +312,11 @@ impl Meetings {
 
     /// A WHEP viewer of live meeting `id` from its offer: the answer and
     /// the viewer's session id, or why not (`None`: no such meeting runs).
-    pub async fn viewer(&self, id: &str, offer: String) -> Option<Result<(String, String), String>> {
+    pub async fn viewer(
+        &self,
+        id: &str,
+        offer: String,
+    ) -> Option<Result<(String, String), viewers::Refused>> {
         let handle = self.registry.lock().await.by_id.get(id).cloned()?;
         let (reply, rx) = oneshot::channel();
         if !handle.send(Cmd::Viewer { offer, reply }).await {

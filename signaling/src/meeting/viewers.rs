@@ -16,6 +16,28 @@ use crate::recording::RecView;
 /// Most viewers of one meeting.
 pub const MAX_VIEWERS: usize = 100;
 
+/// Why a viewer was not let in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The meeting is not live (直播中) now.
+    NotLive,
+    /// It has [`MAX_VIEWERS`] already.
+    Full,
+    /// The offer is not one the media plane takes (malformed SDP, no
+    /// receive-only line); what it said.
+    BadOffer(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::NotLive => write!(f, "the meeting is not live"),
+            Refused::Full => write!(f, "this meeting has its maximum of {MAX_VIEWERS} viewers"),
+            Refused::BadOffer(why) => write!(f, "the offer was refused: {why}"),
+        }
+    }
+}
+
 /// The viewers of one meeting, and what their lines carry.
 #[derive(Default)]
 pub(super) struct Viewers {
@@ -63,13 +85,13 @@ impl Viewers {
         next_peer: &Arc<AtomicU64>,
         offer: String,
         view: &RecView,
-    ) -> Result<(String, String), String> {
+    ) -> Result<(String, String), Refused> {
         if self.by_session.len() >= MAX_VIEWERS {
-            return Err(format!("this meeting has its maximum of {MAX_VIEWERS} viewers"));
+            return Err(Refused::Full);
         }
         self.update(sfu, room, view).await;
         let peer = PeerId(next_peer.fetch_add(1, Ordering::Relaxed));
-        let answer = sfu.add_viewer(room, peer, offer).await.map_err(|e| e.to_string())?;
+        let answer = sfu.add_viewer(room, peer, offer).await.map_err(|e| Refused::BadOffer(e.to_string()))?;
         let (video, audio) = self.bound;
         let _ = sfu.bind_viewer(room, peer, TrackKind::Video, video).await;
         let _ = sfu.bind_viewer(room, peer, TrackKind::Audio, audio).await;
