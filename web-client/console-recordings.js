@@ -6,7 +6,7 @@
 
 import { $, h } from './dom.js';
 import { ask, flash, unixLabel } from './console-util.js';
-import { get, request } from './console-api.js';
+import { explain, get, request } from './console-api.js';
 import { t, label } from './i18n.js';
 
 const size = (bytes) => (bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(1)} GB`
@@ -15,6 +15,10 @@ const length = (ms) => {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
+
+/// Why starting or stopping a recording or the live feed failed: a meeting
+/// open but with nobody in it yet is not running (the server's 409).
+const switchFailed = (e) => (e.code === 'not_running' ? explain(e, t('notRunningYet')) : e.message || t('recFailed'));
 
 /// Loads the list (again) for meeting view `view`; `live`: the meeting runs.
 /// While a recording composes the list is loaded again every 2 s (one
@@ -40,7 +44,7 @@ export async function loadRecordings(view, live) {
       flash(running ? t('recordingStopping') : t('recordingStarting'));
       setTimeout(() => loadRecordings(view, live), 1500);
     } catch (e) {
-      flash(e.message || t('recFailed'), 'error');
+      flash(switchFailed(e), 'error');
     }
   };
   $('rec-none').hidden = list.length > 0;
@@ -123,7 +127,7 @@ export async function loadLive(view, live) {
       flash(data.on ? t('liveStopping') : t('liveStarting'));
       setTimeout(() => loadLive(view, live), 1500);
     } catch (e) {
-      flash(e.message || t('recFailed'), 'error');
+      flash(switchFailed(e), 'error');
     }
   };
   $('onair-state').textContent = data.on
