@@ -23,6 +23,19 @@ fn lives(state: &AppState) -> Result<&Lives, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this server has no live feed"))
 }
 
+/// The live feeds, if `token` is a valid viewer link to meeting `id` now.
+fn viewer<'a>(state: &'a AppState, id: &str, token: &str) -> Result<&'a Lives, ApiError> {
+    let lives = lives(state)?;
+    if !lives.check(id, token, crate::clock::unix_secs().max(0) as u64) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this viewer link is not valid (or expired)",
+        ));
+    }
+    Ok(lives)
+}
+
 /// The body of a switch.
 #[derive(Deserialize)]
 pub(super) struct Switch {
@@ -78,14 +91,7 @@ pub(super) async fn file(
     State(state): State<AppState>,
     Path((id, token, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let lives = lives(&state)?;
-    if !lives.check(&id, &token, crate::clock::unix_secs().max(0) as u64) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this viewer link is not valid (or expired)",
-        ));
-    }
+    let lives = viewer(&state, &id, &token)?;
     let not_found =
         || ApiError::new(StatusCode::NOT_FOUND, "not_found", "the feed has no such file (is it live?)");
     let path = lives.file(&id, &name).ok_or_else(not_found)?;
@@ -129,14 +135,7 @@ pub(super) async fn whep_offer(
     headers: axum::http::HeaderMap,
     offer: String,
 ) -> Result<Response, ApiError> {
-    let lives = lives(&state)?;
-    if !lives.check(&id, &token, crate::clock::unix_secs().max(0) as u64) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this viewer link is not valid (or expired)",
-        ));
-    }
+    viewer(&state, &id, &token)?;
     let sdp_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !sdp_type.starts_with("application/sdp") {
         return Err(ApiError::new(
@@ -176,14 +175,7 @@ pub(super) async fn whep_delete(
     State(state): State<AppState>,
     Path((id, token, session)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let lives = lives(&state)?;
-    if !lives.check(&id, &token, crate::clock::unix_secs().max(0) as u64) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this viewer link is not valid (or expired)",
-        ));
-    }
+    viewer(&state, &id, &token)?;
     if !state.meetings.viewer_gone(&id, &session).await {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such viewer session"));
     }
