@@ -75,6 +75,10 @@ pub struct Client {
     inbox: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
     /// Simulcast layers it publishes (rids, lowest first); empty: one stream.
     pub simulcast: Vec<&'static str>,
+    /// Its simulcast layers carry three temporal layers (VP8 TID in the
+    /// pattern 0 2 1 2, layer sync on each TL1 frame and the first TL2 after
+    /// a TL0, like libwebrtc's `L1T3`).
+    pub temporal: bool,
     /// Per simulcast layer: a keyframe was requested.
     pub layer_keyframe_wanted: [bool; 3],
     layer_seq: [u64; 3],
@@ -240,6 +244,7 @@ impl Sim {
             down_link: None,
             inbox: VecDeque::new(),
             simulcast: if simulcast { vec!["q", "h", "f"] } else { Vec::new() },
+            temporal: false,
             layer_keyframe_wanted: [true; 3],
             layer_seq: [0; 3],
         });
@@ -347,8 +352,8 @@ impl Sim {
     /// Client `i` sends one packet on each of its simulcast layers (sizes
     /// 150, 500 and 1 200 bytes: about 120 kbit/s, 400 kbit/s and 960 kbit/s
     /// at one packet per 10 ms), each layer starting a keyframe when one
-    /// was asked for it. The payload carries the layer index after the VP8
-    /// descriptor, then `id`.
+    /// was asked for it. Each packet is a frame. The payload carries the
+    /// layer index after the VP8 descriptor and payload header, then `id`.
     pub fn send_video_layers(&mut self, i: usize, id: u64) {
         let now = self.now;
         let c = &mut self.clients[i];
@@ -359,8 +364,14 @@ impl Sim {
             c.layer_seq[layer] += 1;
             let seq = c.layer_seq[layer];
             let pic = (seq & 0x7fff) as u16;
-            let mut payload =
-                vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe), layer as u8];
+            let mut payload = if c.temporal {
+                let tid = if keyframe { 0 } else { [0u8, 2, 1, 2][(seq % 4) as usize] };
+                let sync = tid == 1 || seq % 4 == 1;
+                let t = (tid << 6) | (u8::from(sync) << 5);
+                vec![0x90, 0xa0, 0x80 | (pic >> 8) as u8, pic as u8, t, u8::from(!keyframe), layer as u8]
+            } else {
+                vec![0x90, 0x80, 0x80 | (pic >> 8) as u8, pic as u8, u8::from(!keyframe), layer as u8]
+            };
             payload.extend_from_slice(&id.to_be_bytes());
             payload.resize(size, 0xab);
             let Some(pt) = c.rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {

@@ -225,3 +225,66 @@ fn publishers_are_asked_to_stop_layers_nobody_receives_and_to_send_them_again() 
     println!("after the tile grew: {video:?}");
     assert!(video.values().any(|l| l[1] >= 100), "the middle layer flows to the venue: {video:?}");
 }
+
+#[test]
+fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_gaps() {
+    let mut sim = sim(23);
+    sim.join_simulcast(ROOM, PeerId(1)).expect("publisher 1");
+    sim.join_simulcast(ROOM, PeerId(2)).expect("publisher 2");
+    sim.join(ROOM, PeerId(3), true, false).expect("the township venue");
+    sim.clients[0].temporal = true;
+    sim.clients[1].temporal = true;
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    // Room for the audio (about 140 kbit/s with overhead) and some video,
+    // not for both lowest layers whole (about 150 kbit/s each).
+    sim.clients[2].down_link = Some(Link::new(280_000, 20, Duration::from_millis(40), 0.0));
+    run(&mut sim, &[0, 1], 15_000);
+    let from = sim.clients[2].received.len();
+    run(&mut sim, &[0, 1], 5_000);
+    // Per video m-line: (sequence number, picture id) of each packet (one
+    // frame each), and the temporal layers seen.
+    type Frames = (Vec<(u64, u16)>, [u64; 3]);
+    let mut seen: BTreeMap<String, Frames> = BTreeMap::new();
+    let mut audio = 0;
+    for r in &sim.clients[2].received[from..] {
+        let Some(f) = huiyi_sfu::core::vp8::parse(&r.payload).filter(|_| r.payload.len() >= 150) else {
+            audio += 1;
+            continue;
+        };
+        let (at, _) = huiyi_sfu::core::vp8::frame_data(&r.payload).expect("descriptor");
+        assert_eq!(r.payload[at + 1], 0, "only the lowest spatial layer fits");
+        let e = seen.entry(r.mid.to_string()).or_default();
+        e.0.push((r.seq, f.picture_id.expect("picture id").0));
+        e.1[usize::from(f.temporal.expect("temporal layer"))] += 1;
+    }
+    println!(
+        "280 kbit/s, last 5 s: audio {audio}, video {:?}",
+        seen.values().map(|v| v.1).collect::<Vec<_>>()
+    );
+    assert_eq!(seen.len(), 2, "both videos move, none paused");
+    let mut thinned = false;
+    for (mid, (packets, temporal)) in &seen {
+        assert!(packets.len() >= 100, "{mid}: at least the base layer, 25 frames a second: {temporal:?}");
+        thinned |= temporal[2] == 0;
+        // The frames left out leave no gap: the receiver sees neither lost
+        // packets nor missing pictures for them (half the frames here). What
+        // is missing is what the congested link lost and no repair brought
+        // (each packet is a frame, so its picture id is missing with it).
+        let mut sorted = packets.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let missing: u64 = sorted.windows(2).map(|w| w[1].0 - w[0].0 - 1).sum();
+        assert!(
+            missing * 10 <= sorted.len() as u64,
+            "{mid}: {missing} sequence numbers missing of {}",
+            sorted.len()
+        );
+        let offset = |(seq, pic): (u64, u16)| (seq as u16).wrapping_sub(pic) & 0x7fff;
+        assert!(
+            sorted.iter().all(|p| offset(*p) == offset(sorted[0])),
+            "{mid}: picture ids run with the sequence numbers"
+        );
+    }
+    assert!(thinned, "a video goes at a lower frame rate: {seen:?}");
+    assert!(audio >= 450, "audio first: {audio} of 500");
+}

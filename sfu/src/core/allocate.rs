@@ -20,9 +20,19 @@
 //!    edge does not flap between layers. Changes of the estimate smaller
 //!    than [`SMALL_CHANGE`] with the same wants keep the allocation as is.
 //!
+//! A *layer* here is a quality: a spatial layer (simulcast stream) at a
+//! frame rate, i.e. with its temporal layers 0 ..= t (VP8 `L1T3`: 7.5, 15
+//! or 30 fps), numbered `spatial × TEMPORAL + t` ([`quality`]), lowest
+//! first. A publisher without temporal layers offers `t = 0` only (its
+//! whole stream). So a video is thinned in frame rate before it is paused,
+//! and a tile limit ([`VideoWant::max_layer`]) is a spatial limit. Frame
+//! rate comes before size: a video climbs to its full frame rate before it
+//! gets a larger picture, and never trades frame rate for size.
+//!
 //! The allocator decides targets only: the forwarding path switches a
 //! spatial layer on the next keyframe of the target (it asks for one) and
-//! keeps sending the current layer until then.
+//! keeps sending the current layer until then; it changes the frame rate
+//! at a frame boundary (down at once, up at a layer-sync frame).
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +40,25 @@ use crate::core::ids::TrackId;
 
 /// Spatial layers a publisher may send (simulcast: 0 lowest … 2 highest).
 pub const LAYERS: usize = 3;
+/// Temporal layers of each spatial layer the allocator tells apart.
+pub const TEMPORAL: usize = 3;
+/// Qualities: every spatial layer at every frame rate.
+pub const QUALITIES: usize = LAYERS * TEMPORAL;
+
+/// The quality of spatial layer `spatial` with temporal layers `0 ..= temporal`.
+pub fn quality(spatial: u8, temporal: u8) -> u8 {
+    spatial.min(LAYERS as u8 - 1) * TEMPORAL as u8 + temporal.min(TEMPORAL as u8 - 1)
+}
+
+/// The spatial layer of a quality.
+pub fn spatial(quality: u8) -> u8 {
+    quality / TEMPORAL as u8
+}
+
+/// The highest temporal layer of a quality.
+pub fn temporal(quality: u8) -> u8 {
+    quality % TEMPORAL as u8
+}
 
 /// Share of the estimate that increases may use.
 pub const UP_HEADROOM: f64 = 0.85;
@@ -117,10 +146,12 @@ pub struct VideoWant {
     pub track: TrackId,
     /// Higher is served first.
     pub priority: Priority,
-    /// Highest layer worth sending (the tile's size): 0 … `LAYERS - 1`.
+    /// Highest spatial layer worth sending (the tile's size): 0 … `LAYERS - 1`.
     pub max_layer: u8,
-    /// Bitrate of each layer as it arrives (bit/s); 0: not being sent.
-    pub layers: [u64; LAYERS],
+    /// Bitrate of each quality as it arrives (bit/s; a spatial layer's
+    /// temporal layers up to that one, together), by [`quality`]; 0: not
+    /// being sent.
+    pub layers: [u64; QUALITIES],
 }
 
 impl VideoWant {
@@ -128,15 +159,20 @@ impl VideoWant {
         self.layers[usize::from(layer)]
     }
 
-    /// The layers on offer, lowest first, up to the tile's limit.
-    fn available(&self) -> impl Iterator<Item = u8> + '_ {
-        (0..LAYERS as u8)
-            .filter(move |l| *l <= self.max_layer.max(self.lowest().unwrap_or(0)))
-            .filter(move |l| self.cost(*l) > 0)
+    /// The qualities on offer, lowest first, up to the tile's limit.
+    pub fn available(&self) -> impl Iterator<Item = u8> + '_ {
+        let top = self.max_layer.max(self.lowest().map_or(0, spatial));
+        (0..QUALITIES as u8).filter(move |l| spatial(*l) <= top).filter(move |l| self.cost(*l) > 0)
     }
 
-    fn lowest(&self) -> Option<u8> {
-        (0..LAYERS as u8).find(|l| self.cost(*l) > 0)
+    /// The lowest quality on offer.
+    pub fn lowest(&self) -> Option<u8> {
+        (0..QUALITIES as u8).find(|l| self.cost(*l) > 0)
+    }
+
+    /// The best quality worth sending.
+    pub fn best(&self) -> Option<u8> {
+        self.available().last()
     }
 }
 
@@ -260,11 +296,17 @@ impl Allocator {
                 let higher: Vec<u8> =
                     w.available().filter(|l| *l > start && (increases || *l <= kept)).collect();
                 for next in higher {
+                    // Frame rate first: a larger picture is a step up only
+                    // at the frame rate this one has (a larger picture at a
+                    // lower rate may cost less, but the video would stutter).
+                    if spatial(next) > spatial(at) && temporal(next) < temporal(at) {
+                        continue;
+                    }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
                     if !fits(extra, was, next, spent, spent_up) {
                         break;
                     }
-                    spent += extra;
+                    spent = (spent + w.cost(next)).saturating_sub(w.cost(at));
                     if !matches!(was, Some(Some(l)) if l >= next) {
                         spent_up += extra;
                     }
@@ -326,17 +368,91 @@ mod tests {
 
     const KBPS: u64 = 1000;
 
+    /// Costs of a publisher without temporal layers.
+    fn simulcast(spatial: [u64; LAYERS]) -> [u64; QUALITIES] {
+        let mut q = [0; QUALITIES];
+        for (s, b) in spatial.into_iter().enumerate() {
+            q[usize::from(quality(s as u8, 0))] = b;
+        }
+        q
+    }
+
     fn want(track: u64, priority: Priority) -> VideoWant {
         VideoWant {
             track: TrackId(track),
             priority,
             max_layer: 2,
-            layers: [150 * KBPS, 500 * KBPS, 1500 * KBPS],
+            layers: simulcast([150 * KBPS, 500 * KBPS, 1500 * KBPS]),
         }
     }
 
+    /// The spatial layer of each (for publishers without temporal layers).
     fn layers(a: &[Allocation]) -> Vec<Option<u8>> {
-        a.iter().map(|x| x.layer).collect()
+        a.iter().map(|x| x.layer.map(spatial)).collect()
+    }
+
+    /// Each as (spatial, temporal).
+    fn qualities(a: &[Allocation]) -> Vec<Option<(u8, u8)>> {
+        a.iter().map(|x| x.layer.map(|q| (spatial(q), temporal(q)))).collect()
+    }
+
+    /// L1T3 simulcast: each spatial layer's base at 60 % of its bitrate, the
+    /// next temporal layer +20 %, the top +20 %.
+    fn temporal_want(track: u64, priority: Priority) -> VideoWant {
+        let mut layers = [0; QUALITIES];
+        for (s, full) in [150 * KBPS, 500 * KBPS, 1500 * KBPS].into_iter().enumerate() {
+            for (t, share) in [60, 80, 100].into_iter().enumerate() {
+                layers[usize::from(quality(s as u8, t as u8))] = full * share / 100;
+            }
+        }
+        VideoWant { track: TrackId(track), priority, max_layer: 2, layers }
+    }
+
+    #[test]
+    fn a_video_is_thinned_in_frame_rate_before_it_is_paused() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [temporal_want(1, 10)];
+        assert_eq!(qualities(alloc.allocate(t0, 3000 * KBPS, 0, &wants)), [Some((2, 2))]);
+        // 140 kbit/s: not the lowest picture at 30 fps (150), at 15 (120).
+        let at = t0 + Duration::from_secs(1);
+        assert_eq!(qualities(alloc.allocate(at, 140 * KBPS, 0, &wants)), [Some((0, 1))]);
+        let at = at + Duration::from_secs(1);
+        assert_eq!(qualities(alloc.allocate(at, 100 * KBPS, 0, &wants)), [Some((0, 0))]);
+        // Below the base layer at 7.5 fps: paused after the grace.
+        let at = at + Duration::from_secs(1);
+        assert_eq!(qualities(alloc.allocate(at, 60 * KBPS, 0, &wants)), [Some((0, 0))]);
+        let at = at + PAUSE_GRACE;
+        assert_eq!(qualities(alloc.allocate(at, 60 * KBPS, 0, &wants)), [None]);
+    }
+
+    #[test]
+    fn on_a_weak_line_every_video_moves_before_the_speaker_gets_more() {
+        let mut alloc = Allocator::new();
+        let now = Instant::now();
+        let wants = [temporal_want(1, 0), temporal_want(2, 100)];
+        // 300 kbit/s, 40 of them audio: both at 7.5 fps first (90 + 90),
+        // then the speaker up to 30 fps (150) within the headroom.
+        assert_eq!(
+            qualities(alloc.allocate(now, 300 * KBPS, 40 * KBPS, &wants)),
+            [Some((0, 0)), Some((0, 2))]
+        );
+        // Frame rate before size: with a little more, the speaker does not
+        // go to the middle picture at 7.5 fps (100, cheaper than what it
+        // has); the other video gets the rest.
+        let mut cheap_middle = temporal_want(2, 100);
+        cheap_middle.layers[usize::from(quality(1, 0))] = 100 * KBPS;
+        let mut alloc = Allocator::new();
+        let wants = [temporal_want(1, 0), cheap_middle];
+        assert_eq!(
+            qualities(alloc.allocate(now, 320 * KBPS, 40 * KBPS, &wants)),
+            [Some((0, 1)), Some((0, 2))]
+        );
+        // The tile limit is spatial: a thumbnail gets its layer at full rate.
+        let mut thumb = temporal_want(3, 0);
+        thumb.max_layer = 0;
+        let mut alloc = Allocator::new();
+        assert_eq!(qualities(alloc.allocate(now, 10_000 * KBPS, 0, &[thumb])), [Some((0, 2))]);
     }
 
     #[test]
@@ -461,7 +577,7 @@ mod tests {
         let mut alloc = Allocator::new();
         let now = Instant::now();
         // aiortc, old browsers: one stream, reported as layer 0.
-        let one = VideoWant { layers: [900 * KBPS, 0, 0], ..want(1, 0) };
+        let one = VideoWant { layers: simulcast([900 * KBPS, 0, 0]), ..want(1, 0) };
         assert_eq!(layers(alloc.allocate(now, 2000 * KBPS, 0, std::slice::from_ref(&one))), [Some(0)]);
         let short = now + Duration::from_secs(1);
         assert_eq!(

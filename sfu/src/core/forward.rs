@@ -22,7 +22,7 @@ use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
 use crate::core::events::SfuEvent;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
-use crate::core::layers::Gate;
+use crate::core::layers::{Gate, PacketLayer};
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::red;
 use crate::core::rewrite::{Decision, RewriteIn};
@@ -48,8 +48,8 @@ struct Shared<'a> {
     rewrite: RewriteIn,
     descriptor: Option<Vp8Descriptor>,
     ext: ExtensionValues,
-    /// The simulcast layer the packet belongs to (0 without simulcast).
-    spatial: u8,
+    /// Its simulcast and temporal layer, and where its frame starts.
+    layer: PacketLayer,
     video: bool,
 }
 
@@ -72,9 +72,6 @@ impl Engine {
         let Some(ui) = p.up_index_for(packet.header.ssrc) else {
             return;
         };
-        let spatial =
-            self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64);
-        let Some(p) = self.peer_mut(pk) else { return };
         let pt = packet.header.payload_type;
         let (spec, red) = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, ..)| *x == pt)) {
             Some((_, spec, red)) => (*spec, *red),
@@ -91,6 +88,18 @@ impl Engine {
                 (spec, red)
             }
         };
+        let (vp8_fields, keyframe) = match spec.codec {
+            Codec::Vp8 => {
+                let f = vp8::parse(&packet.payload);
+                (f, f.is_some_and(|f| f.starts_keyframe))
+            }
+            Codec::H264 => (None, vp8::h264_starts_keyframe(&packet.payload)),
+            _ => (None, p.up[ui].as_ref().is_some_and(|u| u.kind == TrackKind::Audio)),
+        };
+        let tid = vp8_fields.and_then(|f| f.temporal);
+        let spatial =
+            self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64, tid);
+        let Some(p) = self.peer_mut(pk) else { return };
         let clock_rate = spec.clock_rate.get();
         let up = p.up[ui].as_mut().expect("index valid");
         let clock = up.clock.get_or_insert_with(|| StreamClock::new(clock_rate));
@@ -103,14 +112,6 @@ impl Engine {
             }
         }
         let wallclock = clock.wallclock(&mut p.clock, packet.header.timestamp, packet.timestamp);
-        let (vp8_fields, keyframe) = match spec.codec {
-            Codec::Vp8 => {
-                let f = vp8::parse(&packet.payload);
-                (f, f.is_some_and(|f| f.starts_keyframe))
-            }
-            Codec::H264 => (None, vp8::h264_starts_keyframe(&packet.payload)),
-            _ => (None, up.kind == TrackKind::Audio),
-        };
         let video = up.kind == TrackKind::Video;
         if up.muted {
             return; // server-enforced mute: the client's packets stop here
@@ -160,7 +161,13 @@ impl Engine {
             descriptor,
             ext,
             video,
-            spatial,
+            layer: PacketLayer {
+                spatial,
+                temporal: tid,
+                keyframe,
+                frame_start: vp8_fields.is_some_and(|f| f.starts_frame),
+                layer_sync: vp8_fields.is_some_and(|f| f.layer_sync),
+            },
         };
         let count =
             self.peers[pk].as_ref().and_then(|p| p.up[ui].as_ref()).map_or(0, |u| u.subscribers.len());
@@ -248,21 +255,25 @@ impl Engine {
             return None;
         }
         let down = sub.down.get_mut(s.down).and_then(Option::as_mut)?;
-        match down.layer.gate(sh.spatial, sh.rewrite.keyframe) {
+        let had = down.layer.current.is_some();
+        match down.layer.gate(sh.layer) {
             Gate::Forward => {}
             Gate::Drop => return None,
+            Gate::Skip => {
+                down.rewriter.skip(sh.rewrite);
+                return None;
+            }
             Gate::NeedKeyframe(layer) => return Some(layer),
             Gate::Switch => {
-                if down.layer.current.is_some() {
+                if had {
                     self.counters.layer_switches += 1;
                 }
-                down.layer.current = down.layer.target;
                 down.rewriter.switch_source();
             }
         }
         let out = match down.rewriter.rewrite(sh.rewrite) {
             Decision::Forward(out) => out,
-            Decision::WaitForKeyframe => return Some(sh.spatial),
+            Decision::WaitForKeyframe => return Some(sh.layer.spatial),
             Decision::Stale => return None,
         };
         let in_pt = sh.packet.header.payload_type;
@@ -345,7 +356,7 @@ impl Engine {
         let Some((owner, ui)) = p.down[di].as_ref().and_then(|d| d.source) else {
             return;
         };
-        let layer = p.down[di].as_ref().and_then(|d| d.layer.current);
+        let layer = p.down[di].as_ref().and_then(|d| d.layer.current_spatial());
         if let (Some(layer), Some(up)) =
             (layer, self.peer_mut(owner).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut))
         {

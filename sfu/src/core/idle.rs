@@ -44,8 +44,8 @@ impl Engine {
                     else {
                         continue;
                     };
-                    for l in [d.layer.target, d.layer.current].into_iter().flatten() {
-                        wanted |= 1 << l;
+                    for q in [d.layer.target, d.layer.current].into_iter().flatten() {
+                        wanted |= 1 << crate::core::allocate::spatial(q);
                     }
                 }
                 let (track, mid) = (up.id, up.mid);
@@ -62,13 +62,11 @@ impl Engine {
                         }
                     } else if !l.stopped
                         && l.last_wanted.is_none_or(|t| now.saturating_duration_since(t) >= IDLE_AFTER)
+                        && l.meter.rate(now) > 0
                     {
-                        let rate = l.meter.rate(now);
-                        if rate > 0 {
-                            l.held = Some(rate);
-                            l.stopped = true;
-                            changed = true;
-                        }
+                        l.held = Some(l.temporal.each_ref().map(|m| m.rate(now)));
+                        l.stopped = true;
+                        changed = true;
                     }
                     if !l.stopped && l.meter.rate(now) > 0 {
                         l.held = None; // flowing again: its own measure from now on

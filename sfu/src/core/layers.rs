@@ -14,7 +14,8 @@ use str0m::bwe::Bitrate;
 use str0m::media::KeyframeRequestKind;
 use str0m::rtp::Ssrc;
 
-use crate::core::allocate::{Allocation, Priority, VideoWant, LAYERS};
+use crate::core::allocate::{quality, spatial, Allocation, Priority, VideoWant, QUALITIES, TEMPORAL};
+pub(crate) use crate::core::choice::{Gate, LayerChoice, PacketLayer};
 use crate::core::engine::Engine;
 use crate::core::events::SfuEvent;
 use crate::core::ids::{PeerId, TrackKind};
@@ -78,79 +79,50 @@ impl RateMeter {
 pub(crate) struct LayerIn {
     pub ssrc: Ssrc,
     pub spatial: u8,
+    /// The whole stream.
     pub meter: RateMeter,
+    /// Each temporal layer of it (all in the first without temporal layers).
+    pub temporal: [RateMeter; TEMPORAL],
     /// The highest sequence number counted: repairs (RTX, resends) of
     /// older packets are not the layer's bitrate.
     pub max_seq: Option<u64>,
     /// The publisher was asked to stop it: nobody wanted it (`idle.rs`).
     pub stopped: bool,
-    /// Its bitrate when it was stopped, which allocators still see while it
-    /// is stopped and until it is measured again after it restarts.
-    pub held: Option<u64>,
+    /// Its temporal layers' bitrates when it was stopped, which allocators
+    /// still see while it is stopped and until it is measured again after
+    /// it restarts.
+    pub held: Option<[u64; TEMPORAL]>,
     /// When a subscriber last forwarded or targeted it.
     pub last_wanted: Option<Instant>,
 }
 
 impl LayerIn {
-    /// Its bitrate for the allocators: as measured, or as it was when the
-    /// publisher was asked to stop it.
-    pub fn offered_rate(&self, now: Instant) -> u64 {
-        let measured = if self.stopped { 0 } else { self.meter.rate(now) };
-        if measured > 0 {
-            measured
-        } else {
-            self.held.unwrap_or(0)
+    /// Its temporal layers' bitrates for the allocators (each alone): as
+    /// measured, or as they were when the publisher was asked to stop it.
+    pub fn offered_rates(&self, now: Instant) -> [u64; TEMPORAL] {
+        let measured = !self.stopped && self.meter.rate(now) > 0;
+        match (measured, self.held) {
+            (false, Some(held)) => held,
+            (false, None) => [0; TEMPORAL],
+            (true, _) => self.temporal.each_ref().map(|m| m.rate(now)),
         }
     }
-}
 
-/// What a subscriber's down track forwards of a layered video.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct LayerChoice {
-    /// The layer being forwarded now (None: nothing yet, or paused).
-    pub current: Option<u8>,
-    /// The layer wanted (None: paused — not even the lowest fits).
-    pub target: Option<u8>,
-    /// The subscriber was told this video is paused for lack of bandwidth.
-    pub paused_for_bandwidth: bool,
-}
-
-impl LayerChoice {
-    /// An audio track: its one layer, always.
-    pub fn audio() -> Self {
-        Self { current: Some(0), target: Some(0), paused_for_bandwidth: false }
+    /// Counts a new packet of temporal layer `tid`.
+    fn count(&mut self, now: Instant, bytes: u64, tid: Option<u8>) {
+        self.meter.add(now, bytes);
+        let t = usize::from(tid.unwrap_or(0)).min(TEMPORAL - 1);
+        self.temporal[t].add(now, bytes);
     }
-}
 
-/// What the forwarding path does with a packet of `spatial` for a down
-/// track whose choice is `c` (`keyframe`: the packet starts one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Gate {
-    /// Forward it.
-    Forward,
-    /// Forward it: the switch to the target happens with this keyframe.
-    Switch,
-    /// Not this layer (or paused): drop it.
-    Drop,
-    /// A packet of the target layer that is not a keyframe while switching:
-    /// drop it and ask for a keyframe of the target.
-    NeedKeyframe(u8),
-}
-
-impl LayerChoice {
-    pub fn gate(&self, spatial: u8, keyframe: bool) -> Gate {
-        let Some(target) = self.target else { return Gate::Drop };
-        if self.current == Some(target) {
-            return if spatial == target { Gate::Forward } else { Gate::Drop };
-        }
-        if spatial == target {
-            return if keyframe { Gate::Switch } else { Gate::NeedKeyframe(target) };
-        }
-        // Switching: the current layer goes on until the target's keyframe.
-        if Some(spatial) == self.current {
-            Gate::Forward
-        } else {
-            Gate::Drop
+    /// The qualities it offers (see `allocate::quality`), into `costs`.
+    fn offer(&self, now: Instant, costs: &mut [u64; QUALITIES]) {
+        let mut sum = 0;
+        for (t, rate) in self.offered_rates(now).into_iter().enumerate() {
+            if rate > 0 {
+                sum += rate;
+                costs[usize::from(quality(self.spatial, t as u8))] = sum;
+            }
         }
     }
 }
@@ -171,8 +143,9 @@ fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) 
 impl Engine {
     /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
     /// SSRC (and its rid) from str0m the first time — a layer that appears
-    /// is offered to the track's subscribers at once; counts its bytes if
-    /// it is new (not a repair of an earlier packet).
+    /// is offered to the track's subscribers at once; counts its bytes (in
+    /// temporal layer `tid`) if it is new (not a repair of an earlier packet).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn layer_of(
         &mut self,
         now: Instant,
@@ -181,6 +154,7 @@ impl Engine {
         ssrc: Ssrc,
         seq: u64,
         bytes: u64,
+        tid: Option<u8>,
     ) -> u8 {
         let Some(p) = self.peer_mut(pk) else { return 0 };
         let known = p.up[ui].as_ref().and_then(|u| u.layers.iter().position(|l| l.ssrc == ssrc));
@@ -197,12 +171,13 @@ impl Engine {
                     ssrc,
                     spatial,
                     meter: RateMeter::default(),
+                    temporal: Default::default(),
                     max_seq: Some(seq),
                     stopped: false,
                     held: None,
                     last_wanted: Some(now),
                 });
-                up.layers.last_mut().expect("just pushed").meter.add(now, bytes);
+                up.layers.last_mut().expect("just pushed").count(now, bytes, tid);
                 let subscribers: Vec<PeerKey> = up.subscribers.iter().map(|s| s.peer).collect();
                 for s in subscribers {
                     self.reallocate(now, s);
@@ -213,7 +188,7 @@ impl Engine {
         let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return 0 };
         if layer.max_seq.is_none_or(|m| seq > m) {
             layer.max_seq = Some(seq);
-            layer.meter.add(now, bytes);
+            layer.count(now, bytes, tid);
         }
         layer.spatial
     }
@@ -227,6 +202,7 @@ impl Engine {
         for up in p.up.iter_mut().flatten() {
             if let Some(l) = up.layers.iter_mut().find(|l| l.ssrc == paused.ssrc) {
                 l.meter.reset();
+                l.temporal.iter_mut().for_each(RateMeter::reset);
             }
         }
     }
@@ -320,13 +296,14 @@ impl Engine {
             if p.video_paused || p.video_sources.as_ref().is_some_and(|s| !s.contains(&o.id)) {
                 continue;
             }
-            let mut layers = [0u64; LAYERS];
+            let mut layers = [0u64; QUALITIES];
             for l in &up.layers {
-                layers[usize::from(l.spatial.min(LAYERS as u8 - 1))] = l.offered_rate(now);
+                l.offer(now, &mut layers);
             }
+            let top = crate::core::allocate::LAYERS as u8 - 1;
             let max_layer = match p.tile_limits.get(&up.id) {
-                None => LAYERS as u8 - 1,
-                Some(Some(l)) => (*l).min(LAYERS as u8 - 1),
+                None => top,
+                Some(Some(l)) => (*l).min(top),
                 Some(None) => {
                     hidden.push(di);
                     continue;
@@ -344,10 +321,7 @@ impl Engine {
         // nothing limits it: every video at its best layer.
         let estimate = p.estimate.unwrap_or(u64::MAX / 4);
         let desired: u64 = audio
-            + wants
-                .iter()
-                .map(|w| (0..=w.max_layer).map(|l| w.layers[usize::from(l)]).max().unwrap_or(0))
-                .sum::<u64>();
+            + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
         let wants_lowest: std::collections::HashMap<crate::core::ids::TrackId, bool> =
             wants.iter().map(|w| (w.track, w.layers.iter().any(|b| *b > 0))).collect();
@@ -384,8 +358,8 @@ impl Engine {
                 told.push(SfuEvent::VideoResumed { room, peer: subscriber, track });
             }
             if let Some(target) = a.layer {
-                if down.layer.current != Some(target) {
-                    switches.push((owner, ui, target));
+                if down.layer.current_spatial() != Some(spatial(target)) {
+                    switches.push((owner, ui, spatial(target)));
                 }
             }
         }
@@ -399,10 +373,7 @@ impl Engine {
             // beyond the estimate: a narrow line is not flooded with
             // padding, a wide one is found in a few steps (×4 each), and a
             // subscriber that has everything it wants costs no probing.
-            let at_best = allocation.iter().zip(&wants).all(|(a, w)| {
-                let best = (0..=w.max_layer).rev().find(|l| w.layers[usize::from(*l)] > 0);
-                a.layer == best
-            });
+            let at_best = allocation.iter().zip(&wants).all(|(a, w)| a.layer == w.best());
             let allocated: u64 = audio
                 + allocation
                     .iter()
@@ -456,20 +427,6 @@ mod tests {
     fn rids_name_layers() {
         assert_eq!([spatial_of(Some("q")), spatial_of(Some("h")), spatial_of(Some("f"))], [0, 1, 2]);
         assert_eq!(spatial_of(None), 0);
-    }
-
-    #[test]
-    fn a_switch_waits_for_the_targets_keyframe_and_keeps_the_current_layer() {
-        let mut c = LayerChoice { current: Some(0), target: Some(2), paused_for_bandwidth: false };
-        assert_eq!(c.gate(0, false), Gate::Forward, "the current layer goes on");
-        assert_eq!(c.gate(1, true), Gate::Drop);
-        assert_eq!(c.gate(2, false), Gate::NeedKeyframe(2));
-        assert_eq!(c.gate(2, true), Gate::Switch);
-        c.current = Some(2);
-        assert_eq!(c.gate(0, true), Gate::Drop);
-        assert_eq!(c.gate(2, false), Gate::Forward);
-        let paused = LayerChoice::default();
-        assert_eq!(paused.gate(0, true), Gate::Drop);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! decisions. No sockets, no threads, no clock reads: time is an argument.
 
 pub mod allocate;
+mod choice;
 pub mod clock;
 mod control;
 mod engine;

@@ -12,7 +12,16 @@
 //! at the first packet after [`Rewriter::switch_source`] (for video, the first
 //! packet of a keyframe) and continues right after the highest number sent so
 //! far, so the subscriber's decoder never sees a jump backwards or a gap.
+//!
+//! Within an epoch, packets of frames that are not forwarded (temporal
+//! layers above what the subscriber receives) are [`Rewriter::skip`]ped:
+//! the numbers after them close up, sequence numbers and VP8 picture ids
+//! alike, so the receiver sees neither lost packets nor missing pictures
+//! (libwebrtc holds back a frame while a picture id before it is missing).
+//! The skips are kept as points "from this input number on, this many
+//! fewer", so a late or repaired packet still gets the number it had.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::core::vp8::Vp8Fields;
@@ -77,6 +86,64 @@ struct Last {
     at: Instant,
 }
 
+/// How many numbers were skipped before each point of an epoch.
+#[derive(Debug, Clone, Default)]
+struct Skips {
+    /// (first input number after a run of skipped ones, skipped in total
+    /// up to it), ascending; at most [`Skips::KEPT`].
+    points: VecDeque<(u64, u64)>,
+    /// Input numbers below this are too old to place (their point was
+    /// dropped): such a packet is stale.
+    floor: u64,
+    /// The highest input number seen, forwarded or skipped.
+    highest: Option<u64>,
+}
+
+impl Skips {
+    /// About ten seconds of thinned video (one run per skipped frame).
+    const KEPT: usize = 512;
+
+    /// How many numbers before `n` were skipped; `None`: too old to say.
+    fn before(&self, n: u64) -> Option<u64> {
+        if n < self.floor {
+            return None;
+        }
+        let i = self.points.partition_point(|(from, _)| *from <= n);
+        Some(if i == 0 { 0 } else { self.points[i - 1].1 })
+    }
+
+    fn seen(&mut self, n: u64) {
+        self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
+    }
+
+    /// Number `n` is left out. Only numbers above every one seen close up
+    /// the numbering (one seen late cannot: numbers after it are out).
+    fn skip(&mut self, n: u64) {
+        if self.highest.is_some_and(|h| n <= h) {
+            return;
+        }
+        self.highest = Some(n);
+        match self.points.back_mut() {
+            Some((from, total)) if *from == n => {
+                *from = n + 1;
+                *total += 1;
+            }
+            last => {
+                let total = last.map_or(0, |(_, t)| *t) + 1;
+                self.points.push_back((n + 1, total));
+                if self.points.len() > Self::KEPT {
+                    let (from, _) = self.points.pop_front().expect("over the limit");
+                    self.floor = from;
+                }
+            }
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.points.back().map_or(0, |(_, t)| *t)
+    }
+}
+
 /// The rewriting state of one down track.
 #[derive(Debug, Clone)]
 pub struct Rewriter {
@@ -86,6 +153,11 @@ pub struct Rewriter {
     first_ts: u32,
     epoch: Option<Epoch>,
     last: Option<Last>,
+    /// Sequence numbers skipped in this epoch.
+    seq_skips: Skips,
+    /// Picture ids skipped in this epoch (extended, counted from the
+    /// epoch's first picture).
+    pic_skips: Skips,
 }
 
 impl Rewriter {
@@ -93,13 +165,45 @@ impl Rewriter {
     /// `first_seq` should be below 65 536 so a fresh receiver's SRTP
     /// rollover counter (0) matches.
     pub fn new(clock_rate: u32, video: bool, first_seq: u16, first_ts: u32) -> Self {
-        Self { clock_rate, video, first_seq: u64::from(first_seq), first_ts, epoch: None, last: None }
+        Self {
+            clock_rate,
+            video,
+            first_seq: u64::from(first_seq),
+            first_ts,
+            epoch: None,
+            last: None,
+            seq_skips: Skips::default(),
+            pic_skips: Skips::default(),
+        }
     }
 
     /// The next packet starts a new epoch: use after changing the source, or
     /// after a pause during which packets were not forwarded.
     pub fn switch_source(&mut self) {
         self.epoch = None;
+        self.seq_skips = Skips::default();
+        self.pic_skips = Skips::default();
+    }
+
+    /// A packet of the current epoch is not forwarded (its frame's temporal
+    /// layer is not sent): the numbers after it close up.
+    pub fn skip(&mut self, p: RewriteIn) {
+        let Some(epoch) = self.epoch else { return };
+        if p.seq < epoch.in_seq {
+            return;
+        }
+        self.seq_skips.skip(p.seq);
+        if let Some(pic) = picture_index(&epoch, &p, self.pic_skips.highest) {
+            // One picture has many packets: count it once.
+            if self.pic_skips.highest != Some(pic) {
+                self.pic_skips.skip(pic);
+            }
+        }
+    }
+
+    /// Numbers skipped so far in this epoch: (sequence numbers, pictures).
+    pub fn skipped(&self) -> (u64, u64) {
+        (self.seq_skips.total(), self.pic_skips.total())
     }
 
     /// True for a video stream (which restarts at keyframes).
@@ -128,12 +232,28 @@ impl Rewriter {
         if p.seq < epoch.in_seq {
             return Decision::Stale;
         }
+        let Some(seq_skipped) = self.seq_skips.before(p.seq) else {
+            return Decision::Stale;
+        };
+        let pic_index = picture_index(&epoch, &p, self.pic_skips.highest);
+        let pic_skipped = match pic_index {
+            Some(i) => match self.pic_skips.before(i) {
+                Some(n) => n,
+                None => return Decision::Stale,
+            },
+            None => 0,
+        };
+        self.seq_skips.seen(p.seq);
+        if let Some(i) = pic_index {
+            self.pic_skips.seen(i);
+        }
         let out = RewriteOut {
-            seq: p.seq - epoch.in_seq + epoch.out_seq,
+            seq: p.seq - epoch.in_seq + epoch.out_seq - seq_skipped,
             ts: p.ts.wrapping_sub(epoch.in_ts).wrapping_add(epoch.out_ts),
             picture_id: p.vp8.and_then(|v| v.picture_id).map(|(pic, long)| {
                 let mask = if long { 0x7fff } else { 0x7f };
-                pic.wrapping_sub(epoch.in_pic).wrapping_add(epoch.out_pic) & mask
+                pic.wrapping_sub(epoch.in_pic).wrapping_sub(pic_skipped as u16).wrapping_add(epoch.out_pic)
+                    & mask
             }),
             tl0_pic_idx: p
                 .vp8
@@ -174,6 +294,23 @@ impl Rewriter {
         };
         Epoch { in_seq: p.seq, out_seq, in_ts: p.ts, out_ts, in_pic, out_pic, in_tl0, out_tl0 }
     }
+}
+
+/// A packet's picture, counted from the epoch's first picture. Picture
+/// ids wrap (at 2^15, or 2^7 in the short form); the lap is the one that
+/// puts the picture nearest `highest`, the newest picture seen.
+fn picture_index(epoch: &Epoch, p: &RewriteIn, highest: Option<u64>) -> Option<u64> {
+    let (pic, long) = p.vp8?.picture_id?;
+    let modulus: u64 = if long { 1 << 15 } else { 1 << 7 };
+    let lap = u64::from(pic.wrapping_sub(epoch.in_pic)) % modulus;
+    let Some(h) = highest else { return Some(lap) };
+    let mut index = h - h % modulus + lap;
+    if index > h + modulus / 2 && index >= modulus {
+        index -= modulus;
+    } else if index + modulus / 2 < h {
+        index += modulus;
+    }
+    Some(index)
 }
 
 #[cfg(test)]
@@ -255,6 +392,7 @@ mod tests {
             picture_id: Some((pic, true)),
             tl0_pic_idx: Some(tl0),
             starts_keyframe: key,
+            ..Vp8Fields::default()
         };
         let mut p = pkt(1, 0, true, t0);
         p.vp8 = Some(vp8(0x7ffe, 255, true));
@@ -286,5 +424,80 @@ mod tests {
         let b = fwd(r.rewrite(pkt(50, 48_000, false, t0 + Duration::from_secs(1))));
         assert_eq!(b.seq, a.seq + 1);
         assert_eq!(b.ts, 48_000);
+    }
+
+    fn frame(seq: u64, pic: u16, tid: u8, key: bool, at: Instant) -> RewriteIn {
+        let vp8 = Vp8Fields {
+            picture_id: Some((pic & 0x7fff, true)),
+            tl0_pic_idx: Some(0),
+            starts_keyframe: key,
+            starts_frame: true,
+            temporal: Some(tid),
+            layer_sync: false,
+        };
+        RewriteIn { seq, ts: u32::from(pic) * 3000, vp8: Some(vp8), keyframe: key, arrival: at }
+    }
+
+    #[test]
+    fn skipped_frames_leave_no_gap_in_sequence_or_picture_id() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 10, 0);
+        // Two packets a frame; temporal pattern 0 2 1 2 0 2 1 2 …; only
+        // layers 0 and 1 go out.
+        let mut out = Vec::new();
+        for f in 0..12u64 {
+            let tid = [0, 2, 1, 2][f as usize % 4];
+            for k in 0..2 {
+                let p = frame(100 + 2 * f + k, 500 + f as u16, tid, f == 0, t0);
+                if tid == 2 {
+                    r.skip(p);
+                } else {
+                    out.push(fwd(r.rewrite(p)));
+                }
+            }
+        }
+        let seqs: Vec<u64> = out.iter().map(|o| o.seq).collect();
+        assert_eq!(seqs, (10..22).collect::<Vec<_>>(), "continuous sequence numbers");
+        let pics: Vec<u16> = out.iter().filter_map(|o| o.picture_id).step_by(2).collect();
+        assert_eq!(pics, (500..506).collect::<Vec<_>>(), "continuous picture ids");
+        assert_eq!(r.skipped(), (12, 6));
+        // A repair of a forwarded packet, late, gets its number again.
+        assert_eq!(fwd(r.rewrite(frame(104, 502, 1, false, t0))).seq, 12);
+        assert_eq!(fwd(r.rewrite(frame(104, 502, 1, false, t0))).picture_id, Some(501));
+    }
+
+    #[test]
+    fn skips_follow_the_picture_id_across_its_wrap() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 0);
+        let mut last = None;
+        // 70 000 frames (two laps of the 15-bit picture id), every other one skipped.
+        for f in 0..70_000u64 {
+            let p = frame(1 + f, (0x7f00 + f) as u16, (f % 2) as u8, f == 0, t0);
+            if f % 2 == 1 {
+                r.skip(p);
+            } else {
+                let o = fwd(r.rewrite(p));
+                if let Some(prev) = last {
+                    assert_eq!(o.picture_id, Some((prev + 1) & 0x7fff), "frame {f}");
+                }
+                last = o.picture_id;
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_epoch_forgets_the_skips() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 0);
+        let a = fwd(r.rewrite(frame(1, 10, 0, true, t0)));
+        r.skip(frame(2, 11, 2, false, t0));
+        let b = fwd(r.rewrite(frame(3, 12, 0, false, t0)));
+        assert_eq!((b.seq, b.picture_id), (a.seq + 1, Some(11)));
+        r.switch_source();
+        let c = fwd(r.rewrite(frame(900, 300, 0, true, t0)));
+        let d = fwd(r.rewrite(frame(901, 301, 0, false, t0)));
+        assert_eq!((c.seq, d.seq, d.picture_id), (b.seq + 1, b.seq + 2, Some(13)));
+        assert_eq!(r.skipped(), (0, 0));
     }
 }

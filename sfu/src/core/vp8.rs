@@ -13,6 +13,13 @@ pub struct Vp8Fields {
     pub tl0_pic_idx: Option<u8>,
     /// The packet is the first of a keyframe (S=1, PID=0, P=0).
     pub starts_keyframe: bool,
+    /// The packet is the first of a frame (S=1, PID=0).
+    pub starts_frame: bool,
+    /// The temporal layer (TID), when the descriptor carries one (T=1).
+    pub temporal: Option<u8>,
+    /// Layer sync (Y): the frame depends on the base temporal layer only,
+    /// so a receiver may start taking its layer here.
+    pub layer_sync: bool,
 }
 
 /// Parses the descriptor at the start of a VP8 RTP payload.
@@ -57,12 +64,17 @@ fn read(payload: &[u8]) -> Option<(Vp8Fields, usize, bool)> {
             at += 1;
         }
         if has_t || has_k {
-            payload.get(at)?;
+            let b = *payload.get(at)?;
+            if has_t {
+                fields.temporal = Some(b >> 6);
+                fields.layer_sync = b & 0x20 != 0;
+            }
             at += 1;
         }
     }
     let vp8_header = *payload.get(at)?;
     fields.starts_keyframe = start && pid == 0 && vp8_header & 0x01 == 0;
+    fields.starts_frame = start && pid == 0;
     Some((fields, at, start && pid == 0))
 }
 
@@ -110,6 +122,22 @@ mod tests {
         assert_eq!(f.picture_id, Some((0x1234, true)));
         assert_eq!(f.tl0_pic_idx, Some(7));
         assert!(f.starts_keyframe);
+    }
+
+    #[test]
+    fn temporal_layer_and_layer_sync() {
+        // X=1 S=1 | I=1 T=1 | picture id 5 | TID 2, Y=1, KEYIDX 0 | VP8 header P=1
+        let f = parse(&[0x90, 0xa0, 0x05, 0b1010_0000, 0x01]).expect("valid");
+        assert_eq!(
+            (f.temporal, f.layer_sync, f.starts_frame, f.starts_keyframe),
+            (Some(2), true, true, false)
+        );
+        // T=0, K=1: the byte is there but carries no TID.
+        let f = parse(&[0x80, 0x90, 0x05, 0b1100_0011, 0x01]).expect("valid");
+        assert_eq!((f.temporal, f.layer_sync, f.starts_frame), (None, false, false));
+        // A continuation of a TL1 frame.
+        let f = parse(&[0x80, 0x20, 0b0100_0000, 0x00]).expect("valid");
+        assert_eq!((f.temporal, f.starts_frame), (Some(1), false));
     }
 
     #[test]
