@@ -233,6 +233,8 @@ impl SfuHandle {
             sum.forwarded += c.forwarded;
             sum.peer_failures += c.peer_failures;
             sum.layer_switches += c.layer_switches;
+            sum.frame_rate_changes += c.frame_rate_changes;
+            sum.packets_thinned += c.packets_thinned;
             sum.videos_paused += c.videos_paused;
             sum.estimator_restarts += c.estimator_restarts;
             sum.audio_unselected += c.audio_unselected;

@@ -27,7 +27,10 @@
 //! whole stream). So a video is thinned in frame rate before it is paused,
 //! and a tile limit ([`VideoWant::max_layer`]) is a spatial limit. Frame
 //! rate comes before size: a video climbs to its full frame rate before it
-//! gets a larger picture, and never trades frame rate for size.
+//! gets a larger picture, and a larger picture is only ever taken at its
+//! full frame rate — so lower frame rates are used on the lowest picture
+//! only, where the alternative is a paused video. (A township venue at 300
+//! kbit/s sees the speaker at 120p and 20 fps, not 240p at 10.)
 //!
 //! The allocator decides targets only: the forwarding path switches a
 //! spatial layer on the next keyframe of the target (it asks for one) and
@@ -139,6 +142,12 @@ impl StaleEstimate {
 /// How much a video matters to this subscriber; higher first.
 pub type Priority = u8;
 
+/// Priorities from here up are videos the meeting watches (the floor
+/// holder, broadcast source, spotlight, active speaker): their lowest
+/// picture is taken at the highest frame rate that fits before the other
+/// videos get their base layers.
+pub const WATCHED: Priority = 100;
+
 /// One video the subscriber wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoWant {
@@ -168,6 +177,12 @@ impl VideoWant {
     /// The lowest quality on offer.
     pub fn lowest(&self) -> Option<u8> {
         (0..QUALITIES as u8).find(|l| self.cost(*l) > 0)
+    }
+
+    /// Whether a quality is its spatial layer at the full frame rate (its
+    /// highest temporal layer on offer).
+    fn is_full_rate(&self, q: u8) -> bool {
+        (temporal(q) + 1..TEMPORAL as u8).all(|t| self.cost(quality(spatial(q), t)) == 0)
     }
 
     /// The best quality worth sending.
@@ -255,17 +270,31 @@ impl Allocator {
                 spent + cost <= budget
             }
         };
-        // Every video at its lowest layer first.
+        // Every video at its lowest layer first. For a video the meeting
+        // watches (the floor holder, broadcast source, spotlight, speaker)
+        // that is its lowest picture at the highest frame rate that fits:
+        // a speaker at a quarter of the frames is not moving video, and the
+        // others' base layers should not take that from it.
         for &i in &order {
             let w = &wants[i];
             let Some(low) = w.lowest() else { continue };
             let was = previous(w.track);
-            let cost = w.cost(low);
-            let fresh = was.is_none() && cost > 0;
-            if fits(cost, was, low, spent, spent_up) || (fresh && spent + cost <= budget) {
-                layer[i] = Some(low);
+            let floors: Vec<u8> = if w.priority >= WATCHED {
+                let mut same: Vec<u8> = w.available().filter(|q| spatial(*q) == spatial(low)).collect();
+                same.reverse();
+                same
+            } else {
+                vec![low]
+            };
+            let fresh = was.is_none();
+            let taken = floors.into_iter().find(|q| {
+                fits(w.cost(*q), was, *q, spent, spent_up) || (fresh && spent + w.cost(*q) <= budget)
+            });
+            if let Some(q) = taken {
+                let cost = w.cost(q);
+                layer[i] = Some(q);
                 spent += cost;
-                if !fresh && !matches!(was, Some(Some(l)) if l >= low) {
+                if !fresh && !matches!(was, Some(Some(l)) if l >= q) {
                     spent_up += cost;
                 }
                 self.short_since.remove(&w.track);
@@ -276,7 +305,7 @@ impl Allocator {
                 let since = *self.short_since.entry(w.track).or_insert(now);
                 if now.saturating_duration_since(since) < PAUSE_GRACE {
                     layer[i] = Some(low);
-                    spent += cost;
+                    spent += w.cost(low);
                 }
             }
         }
@@ -296,10 +325,11 @@ impl Allocator {
                 let higher: Vec<u8> =
                     w.available().filter(|l| *l > start && (increases || *l <= kept)).collect();
                 for next in higher {
-                    // Frame rate first: a larger picture is a step up only
-                    // at the frame rate this one has (a larger picture at a
-                    // lower rate may cost less, but the video would stutter).
-                    if spatial(next) > spatial(at) && temporal(next) < temporal(at) {
+                    // Frame rate first: a larger picture only from this one
+                    // at its full frame rate, and only at its own full rate
+                    // (a larger picture at a lower rate may cost less, but
+                    // the video would stutter).
+                    if spatial(next) > spatial(at) && !(w.is_full_rate(at) && w.is_full_rate(next)) {
                         continue;
                     }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
@@ -427,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn on_a_weak_line_every_video_moves_before_the_speaker_gets_more() {
+    fn on_a_weak_line_the_speaker_moves_first_then_the_others() {
         let mut alloc = Allocator::new();
         let now = Instant::now();
         let wants = [temporal_want(1, 0), temporal_want(2, 100)];

@@ -101,6 +101,11 @@ pub struct EngineCounters {
     pub peer_failures: u64,
     /// Simulcast layer switches made for subscribers (at a keyframe of the new layer).
     pub layer_switches: u64,
+    /// Frame-rate changes made for subscribers (temporal layers added or
+    /// dropped, at a frame boundary).
+    pub frame_rate_changes: u64,
+    /// Packets not forwarded because their frame's temporal layer was not.
+    pub packets_thinned: u64,
     /// Videos paused for a subscriber's bandwidth (each time).
     pub videos_paused: u64,
     /// Bandwidth estimators restarted because they were stuck (`allocate::StaleEstimate`).

@@ -255,17 +255,22 @@ impl Engine {
             return None;
         }
         let down = sub.down.get_mut(s.down).and_then(Option::as_mut)?;
-        let had = down.layer.current.is_some();
-        match down.layer.gate(sh.layer) {
+        let had = down.layer.current;
+        let gate = down.layer.gate(sh.layer);
+        if matches!(gate, Gate::Forward | Gate::Skip) && down.layer.current != had {
+            self.counters.frame_rate_changes += 1;
+        }
+        match gate {
             Gate::Forward => {}
             Gate::Drop => return None,
             Gate::Skip => {
+                self.counters.packets_thinned += 1;
                 down.rewriter.skip(sh.rewrite);
                 return None;
             }
             Gate::NeedKeyframe(layer) => return Some(layer),
             Gate::Switch => {
-                if had {
+                if had.is_some() {
                     self.counters.layer_switches += 1;
                 }
                 down.rewriter.switch_source();

@@ -135,7 +135,7 @@ fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) 
         return 200u8.saturating_sub(i as u8);
     }
     if speaker == Some(publisher) {
-        return 100;
+        return crate::core::allocate::WATCHED;
     }
     0
 }

@@ -34,6 +34,8 @@ pub(crate) struct WorkerCounters {
     pub forwarded: AtomicU64,
     pub peer_failures: AtomicU64,
     pub layer_switches: AtomicU64,
+    pub frame_rate_changes: AtomicU64,
+    pub packets_thinned: AtomicU64,
     pub videos_paused: AtomicU64,
     pub estimator_restarts: AtomicU64,
     pub audio_unselected: AtomicU64,
@@ -60,6 +62,8 @@ impl WorkerCounters {
         self.forwarded.store(c.forwarded, Ordering::Relaxed);
         self.peer_failures.store(c.peer_failures, Ordering::Relaxed);
         self.layer_switches.store(c.layer_switches, Ordering::Relaxed);
+        self.frame_rate_changes.store(c.frame_rate_changes, Ordering::Relaxed);
+        self.packets_thinned.store(c.packets_thinned, Ordering::Relaxed);
         self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
         self.estimator_restarts.store(c.estimator_restarts, Ordering::Relaxed);
         self.audio_unselected.store(c.audio_unselected, Ordering::Relaxed);
@@ -96,6 +100,8 @@ impl WorkerCounters {
             forwarded: self.forwarded.load(Ordering::Relaxed),
             peer_failures: self.peer_failures.load(Ordering::Relaxed),
             layer_switches: self.layer_switches.load(Ordering::Relaxed),
+            frame_rate_changes: self.frame_rate_changes.load(Ordering::Relaxed),
+            packets_thinned: self.packets_thinned.load(Ordering::Relaxed),
             videos_paused: self.videos_paused.load(Ordering::Relaxed),
             estimator_restarts: self.estimator_restarts.load(Ordering::Relaxed),
             audio_unselected: self.audio_unselected.load(Ordering::Relaxed),

@@ -96,6 +96,16 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             c.layer_switches,
         ),
         (
+            "huiyi_media_frame_rate_changes_total",
+            "Frame-rate changes for subscribers (temporal layers added or dropped at a frame boundary)",
+            c.frame_rate_changes,
+        ),
+        (
+            "huiyi_media_packets_thinned_total",
+            "Video packets not forwarded to a subscriber because their frame's temporal layer was not",
+            c.packets_thinned,
+        ),
+        (
             "huiyi_media_videos_paused_total",
             "Videos paused because not even their lowest layer fitted a subscriber's link",
             c.videos_paused,
