@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What simulcast allocation costs (issue 12): Huiyi with the bandwidth
 # estimator and layer allocation on (the default, sfu.bwe_initial_kbps=1000)
-# and off (0), alternately, on the same scenarios, in one run, in a private
-# network namespace. "CPU per packet" is the server's CPU time divided by
+# and off (0), with simulcast publishers, and the figures before issue 12
+# (one stream, no allocation), alternately, on the same scenarios, in one
+# run, in a private network namespace. "CPU per packet" is the server's CPU time divided by
 # the RTP packets the participants received (docs/benchmarks.md).
 #
 #   benches/allocation.sh [rounds] [scenario ...]     default: 2 county-plenary discussion
@@ -23,18 +24,30 @@ cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --b
 source benches/lib.sh
 netns_up
 
+# Three arms per scenario and round, one after the other:
+#   simulcast+alloc  publishers send three layers (each with three temporal
+#                    layers), every subscriber has an estimator and allocator
+#   simulcast        the same layers, no estimator: every video at its best
+#   one stream       one layer, no estimator: the figures before issue 12
+# Allocation's cost is the first against the second (the issue's budget:
+# +10 %); simulcast's own (three layers received per camera) the second
+# against the third.
+ARMS=("simulcast+alloc|1000|--simulcast" "simulcast|0|--simulcast" "one stream|0|")
+
 for round in $(seq "$ROUNDS"); do
     for s in "${SCENARIOS[@]}"; do
-        for bwe in 1000 0; do
+        for arm in "${ARMS[@]}"; do
+            IFS='|' read -r name bwe flag <<<"$arm"
+            wait_idle
             start_huiyi target/release/huiyi --set "sfu.bwe_initial_kbps=$bwe"
-            report="$OUT/alloc-$s-bwe$bwe-r$round.json"
-            ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet \
+            report="$OUT/alloc-$s-${name// /-}-r$round.json"
+            # shellcheck disable=SC2086
+            ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet $flag \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"
-            python3 - "$report" "$s" "$bwe" "$round" <<'PY'
+            python3 - "$report" "$s" "$name" "$round" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["reports"][0]
-state = "on " if sys.argv[3] != "0" else "off"
-print(f"round {sys.argv[4]} {sys.argv[2]:15} allocation {state}: "
+print(f"round {sys.argv[4]} {sys.argv[2]:15} {sys.argv[3]:16}: "
       f"{r['server_cpu_us_per_packet']:.1f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
       f"loss {100 * r['loss']:.2f} %, latency p50 {r['latency_ms_p50']:.1f} ms, server CPU {r['server_cpu']:.2f}, "
       f"load generator CPU {r['loadgen_cpu']:.2f}")

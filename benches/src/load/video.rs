@@ -9,7 +9,9 @@
 //! with simulcast, a request for one layer (its rid) restarts only that
 //! layer. Simulcast payloads carry their layer in [`LAYER_TAG`] just before
 //! the 8-byte send time at the end, so a receiver sees which layer the SFU
-//! chose for it (its SSRC is the SFU's own).
+//! chose for it (its SSRC is the SFU's own). Simulcast layers also carry
+//! three temporal layers, as Chrome's `L1T3` (TID 0 2 1 2 …, layer sync on
+//! each TL1 frame and the first TL2 after a TL0), so the SFU can thin them.
 
 use std::time::Instant;
 
@@ -113,9 +115,17 @@ impl VideoSender {
             for i in 0..packets {
                 let first = i == 0;
                 let size = (bytes / packets).clamp(24, MTU_PAYLOAD);
-                // X=1 (S on the first packet) | I=1 | M=1 picture id | VP8 header (P bit: 0 = key)
-                let mut payload =
-                    vec![if first { 0x90 } else { 0x80 }, 0x80, 0x80 | (pic >> 8) as u8, pic as u8];
+                // X=1 (S on the first packet) | I=1 (T=1 with simulcast) | M=1
+                // picture id | TID, Y | VP8 header (P bit: 0 = key)
+                let start = if first { 0x90 } else { 0x80 };
+                let mut payload = if simulcast {
+                    let tid = if keyframe { 0 } else { [0u8, 2, 1, 2][usize::from(pic % 4)] };
+                    let sync = tid == 1 || (tid == 2 && pic % 4 == 1);
+                    let t = (tid << 6) | (u8::from(sync) << 5);
+                    vec![start, 0xa0, 0x80 | (pic >> 8) as u8, pic as u8, t]
+                } else {
+                    vec![start, 0x80, 0x80 | (pic >> 8) as u8, pic as u8]
+                };
                 if first {
                     payload.push(u8::from(!keyframe));
                     if keyframe {

@@ -1210,6 +1210,11 @@ pub enum Reason {
 /// instead of the full pass.
 const SEND_ONLY_PASS: bool = true;
 
+/// Huiyi patch (docs/adr/0014 in Huiyi): with the estimator on, whether the
+/// pacer is refreshed after each packet it releases, so a burst within its
+/// allowance leaves in one poll instead of one timeout pass per packet.
+pub(crate) const BURST_RELEASE: bool = true;
+
 impl Rtc {
     /// Creates a new instance with default settings.
     ///

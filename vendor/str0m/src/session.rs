@@ -1316,6 +1316,18 @@ impl Session {
             self.media_bytes_tx += payload_size as u64;
         }
 
+        // Huiyi patch (docs/adr/0014 in Huiyi): with the estimator on, the
+        // leaky-bucket pacer releases one packet per timeout and asks for the
+        // next timeout 1 µs later, so every packet sent cost a full timeout
+        // pass. While no probe runs (a probe keeps its own timing), the
+        // pacer picks the next queue here instead, from its snapshot of the
+        // queues: the next packet leaves in this same poll when the bucket's
+        // burst allowance covers it, and a timeout is needed only when it
+        // does not.
+        if crate::BURST_RELEASE {
+            self.pacer.release_next(now, midrid, payload_size.into());
+        }
+
         Some(protected.into())
     }
 

@@ -185,6 +185,37 @@ impl LeakyBucketPacer {
         }
     }
 
+    /// Huiyi patch (docs/adr/0014 in Huiyi): a packet from `from` of `size`
+    /// was just sent (after `register_send`). Without this the next packet
+    /// waits for a timeout pass (`needs_timeout_before_next_poll`), one pass
+    /// per packet. Here the queue snapshot of the last pass is brought up to
+    /// date for that packet and the next queue chosen from it, as the pass
+    /// would: if it is due now (within the burst allowance, no probe
+    /// running), it may be polled at once. Packets queued since the last
+    /// pass are not in the snapshot; they wait for the next pass as before.
+    pub(crate) fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize) {
+        if !self.probe_queue.is_empty() || self.next_poll_queue.is_some() {
+            return;
+        }
+        if let Some(q) = self.queue_states.iter_mut().find(|q| q.midrid == from) {
+            let snap = &mut q.snapshot;
+            snap.packet_count = snap.packet_count.saturating_sub(1);
+            snap.byte_size = snap.byte_size.saturating_sub(size.as_bytes_usize());
+            snap.last_emitted = Some(now);
+            if snap.packet_count == 0 {
+                snap.first_unsent = None;
+            }
+        }
+        let Some(((at, reason), Some(queue))) = self.next_poll(now) else {
+            return;
+        };
+        if at > now || matches!(reason, PacerReason::Probe1 | PacerReason::Probe2) {
+            return;
+        }
+        self.next_poll_queue = Some(queue.midrid);
+        self.needs_timeout_before_next_poll = false;
+    }
+
     /// Start executing a probe cluster.
     ///
     /// The pacer will pace at the probe's target bitrate and track packets sent.

@@ -31,6 +31,15 @@ impl PacerImpl {
         PacerImpl::Null(NullPacer::default())
     }
 
+    /// Huiyi patch (docs/adr/0014 in Huiyi): after a packet from `from` was
+    /// sent, let the next one go in the same poll if the leaky bucket's
+    /// burst allows it (no-op for the null pacer, which drains anyway).
+    pub fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize) {
+        if let PacerImpl::LeakyBucket(v) = self {
+            v.release_next(now, from, size);
+        }
+    }
+
     pub fn start_probe(&mut self, config: ProbeClusterConfig) {
         match self {
             PacerImpl::Null(_) => {
