@@ -50,19 +50,19 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     let key = &figures["key"];
     println!("weak line: {key}");
     let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
-    // What this test holds (the issue's targets that are reached, with room
-    // for a loaded 2-core machine; the report above prints every target):
-    // while shaped (after the first 10 s) the weak venue sees the speaker
-    // move — today's server before simulcast gave 0 fps and 55–63 %
-    // concealment on this line.
-    // (The issue asks ≥ 10 fps, printed above. Under CI's load — three
-    // Chromiums encoding on 2 cores, load average 13–14 — it measured 9.4,
-    // 10.8, 11.6 and 18.4 fps in four runs of one day: the assertion keeps
-    // room for that and still fails on video that stops, as it did before.)
-    assert!(num(&key["weakFps"]) >= 8.0, "the weak venue receives the speaker at ≥ 8 fps: {key}");
+    // What this test holds: the issue's targets for the weak venue while
+    // shaped (after the first 10 s) — today's server before simulcast gave
+    // 0 fps and 55–63 % concealment on this line. Under CI's load (three
+    // Chromiums encoding on 2 cores, load average 12–13) it measured 14.6
+    // and 14.7 fps, concealment 0.08–0.19 %, once the speaker's video was
+    // kept at its full frame rate before the others' base layers (before:
+    // 9.4–18.4 fps). The longest freeze (≤ 1 s asked; 0.3–0.45 s measured)
+    // is printed above, not held: one Chromium stall on this machine is
+    // not the server's.
+    assert!(num(&key["weakFps"]) >= 10.0, "the weak venue receives the speaker at ≥ 10 fps: {key}");
     assert!(
-        num(&key["weakConcealmentPct"]) < 10.0,
-        "the speaker's audio stays clear (< 10 % concealed): {key}"
+        num(&key["weakConcealmentPct"]) < 3.0,
+        "the speaker's audio stays clear (< 3 % concealed): {key}"
     );
     // The venues on the LAN are not dragged down by the weak one: their
     // frame rate holds (within a quarter, under this machine's load) and
