@@ -26,7 +26,8 @@ pub(crate) struct PacketLayer {
     pub temporal: Option<u8>,
     /// It starts a keyframe (always for audio).
     pub keyframe: bool,
-    /// It starts a frame.
+    /// It starts a frame newer than every packet of its layer seen so far
+    /// (a late or repaired frame start changes nothing).
     pub frame_start: bool,
     /// Its frame is a layer-sync frame (VP8 Y).
     pub layer_sync: bool,

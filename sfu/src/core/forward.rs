@@ -97,7 +97,7 @@ impl Engine {
             _ => (None, p.up[ui].as_ref().is_some_and(|u| u.kind == TrackKind::Audio)),
         };
         let tid = vp8_fields.and_then(|f| f.temporal);
-        let spatial =
+        let (spatial, fresh) =
             self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64, tid);
         let Some(p) = self.peer_mut(pk) else { return };
         let clock_rate = spec.clock_rate.get();
@@ -165,7 +165,8 @@ impl Engine {
                 spatial,
                 temporal: tid,
                 keyframe,
-                frame_start: vp8_fields.is_some_and(|f| f.starts_frame),
+                // (A late packet's frame start changes no frame rate.)
+                frame_start: fresh && vp8_fields.is_some_and(|f| f.starts_frame),
                 layer_sync: vp8_fields.is_some_and(|f| f.layer_sync),
             },
         };

@@ -144,7 +144,8 @@ impl Engine {
     /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
     /// SSRC (and its rid) from str0m the first time — a layer that appears
     /// is offered to the track's subscribers at once; counts its bytes (in
-    /// temporal layer `tid`) if it is new (not a repair of an earlier packet).
+    /// temporal layer `tid`) if it is new (not a repair of an earlier packet);
+    /// and whether it is.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn layer_of(
         &mut self,
@@ -155,15 +156,15 @@ impl Engine {
         seq: u64,
         bytes: u64,
         tid: Option<u8>,
-    ) -> u8 {
-        let Some(p) = self.peer_mut(pk) else { return 0 };
+    ) -> (u8, bool) {
+        let Some(p) = self.peer_mut(pk) else { return (0, true) };
         let known = p.up[ui].as_ref().and_then(|u| u.layers.iter().position(|l| l.ssrc == ssrc));
         let li = match known {
             Some(li) => li,
             None => {
                 let rid = p.rtc.direct_api().stream_rx(&ssrc).and_then(|rx| rx.rid());
                 let spatial = spatial_of(rid.as_ref().map(|r| r.as_ref()));
-                let Some(up) = p.up[ui].as_mut() else { return 0 };
+                let Some(up) = p.up[ui].as_mut() else { return (0, true) };
                 // A new SSRC for a layer already known (the publisher
                 // restarted its encoder) replaces the old one.
                 up.layers.retain(|l| l.spatial != spatial);
@@ -182,15 +183,16 @@ impl Engine {
                 for s in subscribers {
                     self.reallocate(now, s);
                 }
-                return spatial;
+                return (spatial, true);
             }
         };
-        let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return 0 };
-        if layer.max_seq.is_none_or(|m| seq > m) {
+        let Some(layer) = p.up[ui].as_mut().and_then(|u| u.layers.get_mut(li)) else { return (0, true) };
+        let fresh = layer.max_seq.is_none_or(|m| seq > m);
+        if fresh {
             layer.max_seq = Some(seq);
             layer.count(now, bytes, tid);
         }
-        layer.spatial
+        (layer.spatial, fresh)
     }
 
     /// str0m saw a layer stop (or start again): a stopped layer is no longer on offer.

@@ -89,12 +89,14 @@ struct Last {
 /// How many numbers were skipped before each point of an epoch.
 #[derive(Debug, Clone, Default)]
 struct Skips {
-    /// (first input number after a run of skipped ones, skipped in total
-    /// up to it), ascending; at most [`Skips::KEPT`].
-    points: VecDeque<(u64, u64)>,
+    /// (first input number of a run of skipped ones, the first after it,
+    /// skipped in total up to it), ascending; at most [`Skips::KEPT`].
+    points: VecDeque<(u64, u64, u64)>,
     /// Input numbers below this are too old to place (their point was
     /// dropped): such a packet is stale.
     floor: u64,
+    /// Skipped in total up to the first point kept (the last one dropped).
+    base: u64,
     /// The highest input number seen, forwarded or skipped.
     highest: Option<u64>,
 }
@@ -108,8 +110,14 @@ impl Skips {
         if n < self.floor {
             return None;
         }
-        let i = self.points.partition_point(|(from, _)| *from <= n);
-        Some(if i == 0 { 0 } else { self.points[i - 1].1 })
+        let i = self.points.partition_point(|(_, from, _)| *from <= n);
+        Some(if i == 0 { self.base } else { self.points[i - 1].2 })
+    }
+
+    /// Whether number `n` itself was skipped.
+    fn was_skipped(&self, n: u64) -> bool {
+        let i = self.points.partition_point(|(_, from, _)| *from <= n);
+        self.points.get(i).is_some_and(|(start, ..)| *start <= n)
     }
 
     fn seen(&mut self, n: u64) {
@@ -118,29 +126,37 @@ impl Skips {
 
     /// Number `n` is left out. Only numbers above every one seen close up
     /// the numbering (one seen late cannot: numbers after it are out).
-    fn skip(&mut self, n: u64) {
+    /// `run`: the numbers between the highest seen (itself skipped) and `n`
+    /// belong to the same skipped frame (lost or late on the way in), so
+    /// they are left out with it.
+    fn skip(&mut self, n: u64, run: bool) {
         if self.highest.is_some_and(|h| n <= h) {
             return;
         }
         self.highest = Some(n);
         match self.points.back_mut() {
-            Some((from, total)) if *from == n => {
+            Some((_, from, total)) if *from == n => {
                 *from = n + 1;
                 *total += 1;
             }
+            Some((_, from, total)) if run && *from < n => {
+                *total += n + 1 - *from;
+                *from = n + 1;
+            }
             last => {
-                let total = last.map_or(0, |(_, t)| *t) + 1;
-                self.points.push_back((n + 1, total));
+                let total = last.map_or(self.base, |(.., t)| *t) + 1;
+                self.points.push_back((n, n + 1, total));
                 if self.points.len() > Self::KEPT {
-                    let (from, _) = self.points.pop_front().expect("over the limit");
+                    let (_, from, total) = self.points.pop_front().expect("over the limit");
                     self.floor = from;
+                    self.base = total;
                 }
             }
         }
     }
 
     fn total(&self) -> u64 {
-        self.points.back().map_or(0, |(_, t)| *t)
+        self.points.back().map_or(self.base, |(.., t)| *t)
     }
 }
 
@@ -192,11 +208,17 @@ impl Rewriter {
         if p.seq < epoch.in_seq {
             return;
         }
-        self.seq_skips.skip(p.seq);
-        if let Some(pic) = picture_index(&epoch, &p, self.pic_skips.highest) {
+        let pic = picture_index(&epoch, &p, self.pic_skips.highest);
+        // The packets between the last one skipped and this one, of the
+        // same picture, are that picture's too.
+        let same_frame = pic.is_some()
+            && pic == self.pic_skips.highest
+            && self.seq_skips.highest.is_some_and(|h| self.seq_skips.was_skipped(h));
+        self.seq_skips.skip(p.seq, same_frame);
+        if let Some(pic) = pic {
             // One picture has many packets: count it once.
             if self.pic_skips.highest != Some(pic) {
-                self.pic_skips.skip(pic);
+                self.pic_skips.skip(pic, false);
             }
         }
     }
@@ -235,6 +257,11 @@ impl Rewriter {
         let Some(seq_skipped) = self.seq_skips.before(p.seq) else {
             return Decision::Stale;
         };
+        if self.seq_skips.was_skipped(p.seq) {
+            // Its number went to the packet after it: a late or repeated
+            // packet of a frame left out is never sent.
+            return Decision::Stale;
+        }
         let pic_index = picture_index(&epoch, &p, self.pic_skips.highest);
         let pic_skipped = match pic_index {
             Some(i) => match self.pic_skips.before(i) {
@@ -499,5 +526,42 @@ mod tests {
         let d = fwd(r.rewrite(frame(901, 301, 0, false, t0)));
         assert_eq!((c.seq, d.seq, d.picture_id), (b.seq + 1, b.seq + 2, Some(13)));
         assert_eq!(r.skipped(), (0, 0));
+    }
+
+    #[test]
+    fn a_skipped_packet_never_comes_out_late_and_a_lost_one_of_a_skipped_frame_leaves_no_gap() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 0);
+        let a = fwd(r.rewrite(frame(100, 10, 0, true, t0)));
+        // A TL2 frame in 101–103; 102 is lost on the way in.
+        r.skip(frame(101, 11, 2, false, t0));
+        r.skip(frame(103, 11, 2, false, t0));
+        let b = fwd(r.rewrite(frame(104, 12, 0, false, t0)));
+        assert_eq!((b.seq, b.picture_id), (a.seq + 1, Some(11)), "no gap for the lost 102");
+        // Its repair, forwarded by mistake, would take 104's number.
+        assert_eq!(r.rewrite(frame(102, 11, 2, false, t0)), Decision::Stale);
+        assert_eq!(r.rewrite(frame(101, 11, 2, false, t0)), Decision::Stale);
+    }
+
+    #[test]
+    fn late_packets_keep_their_numbers_after_old_skips_are_forgotten() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(90_000, true, 1, 0);
+        let mut sent = std::collections::HashMap::new();
+        // 600 runs of one skipped frame each (more than are kept).
+        for f in 0..1200u64 {
+            let p = frame(1 + f, f as u16, (f % 2) as u8, f == 0, t0);
+            if f % 2 == 1 {
+                r.skip(p);
+            } else {
+                sent.insert(1 + f, fwd(r.rewrite(p)).seq);
+            }
+        }
+        // A late repeat of the packet right after the last run forgotten
+        // gets its number again (88 skipped before it)…
+        let seq = 1 + 176;
+        assert_eq!(fwd(r.rewrite(frame(seq, 176, 0, false, t0))).seq, sent[&seq]);
+        // …and one from before the runs kept is stale, never renumbered.
+        assert_eq!(r.rewrite(frame(3, 2, 0, false, t0)), Decision::Stale);
     }
 }
