@@ -75,9 +75,8 @@ pub struct Client {
     inbox: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
     /// Simulcast layers it publishes (rids, lowest first); empty: one stream.
     pub simulcast: Vec<&'static str>,
-    /// Its simulcast layers carry three temporal layers (VP8 TID in the
-    /// pattern 0 2 1 2, layer sync on each TL1 frame and the first TL2 after
-    /// a TL0, like libwebrtc's `L1T3`).
+    /// Its simulcast layers carry temporal layers like libwebrtc's `L1T3`
+    /// (TID 0 2 1 2, layer sync on TL1 and on the first TL2 after a TL0).
     pub temporal: bool,
     /// Per simulcast layer: a keyframe was requested.
     pub layer_keyframe_wanted: [bool; 3],

@@ -62,13 +62,13 @@ impl Engine {
                         }
                     } else if !l.stopped
                         && l.last_wanted.is_none_or(|t| now.saturating_duration_since(t) >= IDLE_AFTER)
-                        && l.meter.rate(now) > 0
+                        && l.rate(now) > 0
                     {
                         l.held = Some(l.temporal.each_ref().map(|m| m.rate(now)));
                         l.stopped = true;
                         changed = true;
                     }
-                    if !l.stopped && l.meter.rate(now) > 0 {
+                    if !l.stopped && l.rate(now) > 0 {
                         l.held = None; // flowing again: its own measure from now on
                     }
                 }

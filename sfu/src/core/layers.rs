@@ -79,8 +79,6 @@ impl RateMeter {
 pub(crate) struct LayerIn {
     pub ssrc: Ssrc,
     pub spatial: u8,
-    /// The whole stream.
-    pub meter: RateMeter,
     /// Each temporal layer of it (all in the first without temporal layers).
     pub temporal: [RateMeter; TEMPORAL],
     /// The highest sequence number counted: repairs (RTX, resends) of
@@ -100,7 +98,7 @@ impl LayerIn {
     /// Its temporal layers' bitrates for the allocators (each alone): as
     /// measured, or as they were when the publisher was asked to stop it.
     pub fn offered_rates(&self, now: Instant) -> [u64; TEMPORAL] {
-        let measured = !self.stopped && self.meter.rate(now) > 0;
+        let measured = !self.stopped && self.rate(now) > 0;
         match (measured, self.held) {
             (false, Some(held)) => held,
             (false, None) => [0; TEMPORAL],
@@ -108,9 +106,13 @@ impl LayerIn {
         }
     }
 
+    /// The whole stream's bitrate (0: nothing for a second).
+    pub fn rate(&self, now: Instant) -> u64 {
+        self.temporal.iter().map(|m| m.rate(now)).sum()
+    }
+
     /// Counts a new packet of temporal layer `tid`.
     fn count(&mut self, now: Instant, bytes: u64, tid: Option<u8>) {
-        self.meter.add(now, bytes);
         let t = usize::from(tid.unwrap_or(0)).min(TEMPORAL - 1);
         self.temporal[t].add(now, bytes);
     }
@@ -171,7 +173,6 @@ impl Engine {
                 up.layers.push(LayerIn {
                     ssrc,
                     spatial,
-                    meter: RateMeter::default(),
                     temporal: Default::default(),
                     max_seq: Some(seq),
                     stopped: false,
@@ -203,7 +204,6 @@ impl Engine {
         let Some(p) = self.peer_mut(pk) else { return };
         for up in p.up.iter_mut().flatten() {
             if let Some(l) = up.layers.iter_mut().find(|l| l.ssrc == paused.ssrc) {
-                l.meter.reset();
                 l.temporal.iter_mut().for_each(RateMeter::reset);
             }
         }
@@ -292,7 +292,7 @@ impl Engine {
                 continue;
             }
             if up.kind == TrackKind::Audio {
-                audio += up.layers.iter().map(|l| l.meter.rate(now)).sum::<u64>();
+                audio += up.layers.iter().map(|l| l.rate(now)).sum::<u64>();
                 continue;
             }
             if p.video_paused || p.video_sources.as_ref().is_some_and(|s| !s.contains(&o.id)) {
