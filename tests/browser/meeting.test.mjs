@@ -34,6 +34,26 @@ async function bytesFrom(page) {
   });
 }
 
+/// What a page's video from `who` looks like (for a failure's report):
+/// inbound-rtp figures and the pause events it got.
+async function videoFrom(page, who) {
+  return page.evaluate(async (who) => {
+    const h = window.huiyi;
+    const out = [];
+    (await h.session.pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+      const info = h.tracks.get(h.session.trackIdOfMid(s.mid));
+      if (info?.participant !== who) return;
+      out.push(['packetsReceived', 'packetsLost', 'framesReceived', 'framesDecoded', 'keyFramesDecoded',
+        'framesDropped', 'framesPerSecond', 'frameWidth', 'pliCount', 'nackCount', 'freezeCount']
+        .map((k) => `${k} ${s[k]}`).join(', '));
+    });
+    const events = h.events.filter((e) => e.type === 'video_paused' || e.type === 'video_resumed')
+      .map((e) => `${e.type} ${e.detail?.reason || ''}`);
+    return `${out.join(' | ')}; events: ${events.join(', ') || 'none'}`;
+  }, who);
+}
+
 /// Opens and joins every link in turn; `people` receives each browser as it
 /// starts, so the caller can close them whatever fails.
 async function joinAll(people) {
@@ -79,7 +99,9 @@ test('a meeting of three in Chromium', { timeout: 180000 }, async (t) => {
         for (let i = 0; i < 3; i++) {
           assert.equal(Object.keys(after[i]).length, 2, `participant ${i} has two remote tiles`);
           for (const [who, n] of Object.entries(after[i])) {
-            if (!(n - before[i][who] >= 10)) problems.push(`participant ${i}: frames from ${who} ${before[i][who]} → ${n}`);
+            if (!(n - before[i][who] >= 10)) {
+              problems.push(`participant ${i}: frames from ${who} ${before[i][who]} → ${n} (${await videoFrom(all[i].page, who)})`);
+            }
           }
           const others = [ida, idb, idc].filter((_, j) => j !== i);
           for (const o of others) {

@@ -931,6 +931,9 @@ impl Session {
         let srtp: &mut SrtpContext = self.srtp_rx.as_mut()?;
         let unprotected = srtp.unprotect_rtcp(buf)?;
 
+        // Huiyi patch: an `Rtcp` is ~1 KB; a queue that grew for a burst
+        // (a receiver report on many streams) is not kept between bursts.
+        trim_rtcp_queue(&mut self.feedback_rx);
         Rtcp::read_packet(&unprotected, &mut self.feedback_rx);
         let mut need_configure_pacer = false;
         let mut may_move_timeout = false;
@@ -1226,6 +1229,8 @@ impl Session {
         };
 
         let len = Rtcp::write_packet(&mut self.feedback_tx, &mut data, output);
+        // Huiyi patch: see `trim_rtcp_queue`.
+        trim_rtcp_queue(&mut self.feedback_tx);
 
         if len == 0 {
             return None;
@@ -1652,6 +1657,18 @@ fn update_max_seq(map: &mut HashMap<Ssrc, SeqNoWindow>, ssrc: Ssrc, seq_no: SeqN
         .or_insert_with(|| SeqNoWindow::new(seq_no));
 }
 
+/// Huiyi patch: an emptied RTCP queue gives back what it grew beyond a few
+/// entries. `Rtcp` is ~1 KB (its report lists are inline), and sender
+/// reports and descriptions for every send stream of a peer come in one
+/// burst each interval: kept, that capacity was ~30 KB per peer of ten
+/// m-lines for nothing between bursts.
+fn trim_rtcp_queue(queue: &mut VecDeque<Rtcp>) {
+    const KEEP: usize = 4;
+    if queue.is_empty() && queue.capacity() > KEEP {
+        *queue = VecDeque::with_capacity(KEEP);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1812,3 +1829,4 @@ mod tests {
         );
     }
 }
+

@@ -15,6 +15,10 @@ use crate::util::already_happened;
 #[derive(Debug)]
 pub struct EvictingBuffer<T> {
     buf: Vec<Option<Entry<T>>>,
+    /// Huiyi patch: the size `buf` takes at the first push. A stream that
+    /// never caches a packet (audio without NACK, the probe stream) then
+    /// holds no buffer (10 entries of ~400 bytes each, per send stream).
+    initial_size: usize,
     /// How long to keep entries for.
     max_age: Duration,
     /// The maximum size allowed to grow to. Once this sized is reached, new pushed
@@ -53,7 +57,8 @@ impl<T> EvictingBuffer<T> {
     /// Creates a new buffer with an initial size.
     pub fn new(initial_size: usize, max_age: Duration, max_size: usize) -> Self {
         Self {
-            buf: prepare_buf(initial_size),
+            buf: Vec::new(),
+            initial_size,
             max_age,
             max_size,
             last_position: None,
@@ -75,6 +80,9 @@ impl<T> EvictingBuffer<T> {
     ///
     /// Position is an increasing sequence number. The sequence can be out of order.
     pub fn push(&mut self, position: u64, timestamp: Instant, value: T) {
+        if self.buf.is_empty() && !self.max_age.is_zero() {
+            self.buf = prepare_buf(self.initial_size);
+        }
         if self.is_inert() {
             return;
         }
