@@ -47,6 +47,9 @@ pub struct SfuConfig {
     pub audio_top_n: usize,
     /// The meeting size from which audio top-N applies.
     pub audio_top_n_min_peers: usize,
+    /// Participants joining a meeting where audio top-N applies receive
+    /// audio on voice lines, one per slot, instead of one per microphone.
+    pub audio_voice_lines: bool,
     /// ICE-TCP (RFC 6544, passive): each worker also listens on TCP, and
     /// clients whose UDP is blocked reach the media over it.
     pub ice_tcp: bool,
@@ -74,6 +77,7 @@ impl Default for SfuConfig {
             bwe_max_room_peers: 40,
             audio_top_n: 3,
             audio_top_n_min_peers: 20,
+            audio_voice_lines: true,
             ice_tcp: true,
             tcp_port: 0,
             max_tcp_connections: 500,

@@ -144,6 +144,7 @@ impl Sfu {
                 bwe_max_room_peers: config.bwe_max_room_peers,
                 audio_top_n: config.audio_top_n,
                 audio_top_n_min_peers: config.audio_top_n_min_peers,
+                voice_lines: config.audio_voice_lines,
             };
             let tcp = if config.ice_tcp { Some(bind_tcp(config, index, &socket)?) } else { None };
             workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone())?);

@@ -17,7 +17,12 @@ use huiyi_sfu::{PeerId, SfuEvent, Tap, TapCodec, TapKind, TrackId, TrackKind};
 /// that gets a slot back resumes without a gap, and the chair is always heard.
 #[test]
 fn audio_top_n_forwards_the_speaking_microphones_only() {
-    let cfg = EngineConfig { audio_top_n: 2, audio_top_n_min_peers: 2, ..EngineConfig::default() };
+    let cfg = EngineConfig {
+        audio_top_n: 2,
+        audio_top_n_min_peers: 2,
+        voice_lines: false,
+        ..EngineConfig::default()
+    };
     let mut sim = sim_with(cfg, 11);
     for i in 0..6 {
         sim.join(ROOM, PeerId(i), true, false).expect("join");
@@ -82,6 +87,104 @@ fn audio_top_n_forwards_the_speaking_microphones_only() {
     assert!(from0.len() > 150, "0 was heard in three spells");
     for w in from0.windows(2) {
         assert_eq!(w[1].seq, w[0].seq + 1, "0's stream has no gap where it was not forwarded");
+    }
+}
+
+/// Voice lines (issue 15, ADR 0015): who joins a large room receives audio
+/// on one m-line per slot (two voices and two always-heard here), whichever
+/// microphone holds it, with no gap in a line's numbers when its speaker
+/// changes, and never its own voice; who joined before keeps a line per
+/// microphone; a speaker who leaves frees its line for the next.
+#[test]
+fn listeners_of_a_large_room_hear_the_slots_on_voice_lines() {
+    let cfg = EngineConfig { audio_top_n: 2, audio_top_n_min_peers: 3, ..EngineConfig::default() };
+    let mut sim = sim_with(cfg, 12);
+    for i in 0..6 {
+        sim.join(ROOM, PeerId(i), true, false).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    let mut tick = 0u64;
+    let left = std::cell::Cell::new(None);
+    let mut run = |sim: &mut Sim, ticks: u64, speaking: &[usize]| {
+        for _ in 0..ticks {
+            tick += 1;
+            for p in 0..6 {
+                if left.get() == Some(p) {
+                    continue;
+                }
+                let level = if speaking.contains(&p) { -30 } else { -127 };
+                sim.send_audio_at_level(p, p as u64 * 1_000_000 + tick, level);
+            }
+            sim.advance(Duration::from_millis(20));
+        }
+    };
+    // Per publisher: packets client `c` got from it since `from`, and the
+    // m-lines they came on.
+    let heard = |sim: &Sim, c: usize, from: usize| -> Vec<(usize, Vec<String>)> {
+        let mut n = vec![(0, Vec::new()); 6];
+        for r in &sim.clients[c].received[from..] {
+            let (count, mids) = &mut n[(payload_id(false, &r.payload) / 1_000_000) as usize];
+            *count += 1;
+            if !mids.contains(&r.mid.to_string()) {
+                mids.push(r.mid.to_string());
+            }
+        }
+        n
+    };
+    let (listener, early) = (5, 0);
+    let start = [0, 1, 2, 3, 4, 5].map(|c| sim.clients[c].received.len());
+    run(&mut sim, 50, &[0, 1]);
+    let n = heard(&sim, listener, start[listener]);
+    assert!(n[0].0 >= 45 && n[1].0 >= 45, "the two speakers: {n:?}");
+    assert_eq!(n[2].0 + n[3].0 + n[4].0, 0, "silent microphones are not forwarded: {n:?}");
+    let line0 = n[0].1.clone();
+    assert_eq!(line0.len(), 1, "one line per voice: {n:?}");
+    assert_ne!(n[0].1, n[1].1, "two voices, two lines: {n:?}");
+
+    // 0 falls silent; 2 takes its slot after the hangover, on the same line.
+    let at = sim.clients[listener].received.len();
+    let at2 = sim.clients[2].received.len();
+    run(&mut sim, 130, &[1, 2]);
+    let n = heard(&sim, listener, at);
+    assert!(n[2].0 >= 20, "2 took 0's slot: {n:?}");
+    assert_eq!(n[2].1, line0, "on 0's line: {n:?}");
+    let own = heard(&sim, 2, at2);
+    assert_eq!(own[2].0, 0, "a speaker does not hear itself on its voice lines: {own:?}");
+    assert!(own[1].0 >= 100, "but hears the other voice: {own:?}");
+
+    // The chair is heard whatever the slots say, on a line of its own.
+    sim.engine.set_always_heard(ROOM, vec![PeerId(4)]).expect("room");
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[1, 2, 4]);
+    let n = heard(&sim, listener, at);
+    assert!(n[1].0 >= 45 && n[2].0 >= 45 && n[4].0 >= 45, "two slots and the chair: {n:?}");
+    assert!(!n[4].1.contains(&n[1].1[0]) && !n[4].1.contains(&n[2].1[0]), "{n:?}");
+
+    // The early peer has a line per microphone.
+    let e = heard(&sim, early, start[early]);
+    assert!(e[1].0 >= 200 && e[2].0 >= 100 && e[4].0 >= 45, "{e:?}");
+    assert!(e[1].1 != e[2].1 && e[2].1 != e[4].1, "a line per microphone: {e:?}");
+
+    // 1 leaves: its line is free for the next voice.
+    let line1 = heard(&sim, listener, start[listener])[1].1.clone();
+    sim.engine.remove_peer(sim.now, PeerId(1)).expect("leaves");
+    left.set(Some(1));
+    let at = sim.clients[listener].received.len();
+    run(&mut sim, 50, &[2, 3, 4]);
+    let n = heard(&sim, listener, at);
+    assert!(n[3].0 >= 45, "3 takes the freed slot at once: {n:?}");
+    assert_eq!(n[3].1, line1, "on 1's line: {n:?}");
+
+    // Each line's numbers run on whoever speaks on it.
+    let mut per_mid: HashMap<String, Vec<u64>> = HashMap::new();
+    for r in &sim.clients[listener].received[start[listener]..] {
+        per_mid.entry(r.mid.to_string()).or_default().push(r.seq);
+    }
+    assert!(per_mid.len() <= 4, "two voice lines and two for the always-heard: {:?}", per_mid.keys());
+    for (mid, seqs) in &per_mid {
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0] + 1, "line {mid} has no gap when its speaker changes");
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::core::events::{LeaveReason, SfuError, SfuEvent};
-use crate::core::ids::{PeerId, RoomId, TrackId};
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
 use crate::core::room::Room;
@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub audio_top_n: usize,
     /// The room size from which audio top-N applies.
     pub audio_top_n_min_peers: usize,
+    /// Peers joining a room where top-N applies get voice lines (one audio
+    /// m-line per slot) instead of one m-line per microphone.
+    pub voice_lines: bool,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +81,7 @@ impl Default for EngineConfig {
             bwe_max_room_peers: 40,
             audio_top_n: 3,
             audio_top_n_min_peers: 20,
+            voice_lines: true,
         }
     }
 }
@@ -120,7 +124,7 @@ pub const MAX_DATAGRAM: usize = 1600;
 /// The sans-IO media engine of one worker.
 pub struct Engine {
     pub(crate) cfg: EngineConfig,
-    pub(crate) peers: Vec<Option<Peer>>,
+    pub(crate) peers: Vec<Option<Box<Peer>>>,
     pub(crate) rooms: HashMap<RoomId, Room>,
     by_id: HashMap<PeerId, PeerKey>,
     /// Which peer a (transport, remote address) belongs to.
@@ -286,10 +290,29 @@ impl Engine {
         self.by_id.insert(peer, pk);
         self.rooms.get_mut(&room).expect("checked above").members.push(pk);
         // Subscribe the newcomer to everything already published in the
-        // room (a viewer receives what it is bound to instead).
-        let tracks: Vec<TrackId> =
-            if viewer { Vec::new() } else { self.rooms[&room].tracks.keys().copied().collect() };
+        // room (a viewer receives what it is bound to instead); in a large
+        // room its audio comes on voice lines, one per top-N slot.
+        let voices = if viewer { None } else { self.voice_lines_for_newcomer(room) };
+        let mut tracks: Vec<TrackId> = if viewer {
+            Vec::new()
+        } else {
+            let r = &self.rooms[&room];
+            let audio = |(owner, ui): (PeerKey, usize)| {
+                self.peers[owner]
+                    .as_ref()
+                    .and_then(|o| o.up.get(ui)?.as_ref())
+                    .is_some_and(|u| u.kind == TrackKind::Audio)
+            };
+            r.tracks.iter().filter(|(_, &at)| voices.is_none() || !audio(at)).map(|(t, _)| *t).collect()
+        };
+        if let Some(ids) = &voices {
+            tracks.extend(ids);
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.voice_peers.push(pk);
+            }
+        }
         if let Some(p) = self.peer_mut(pk) {
+            p.voices = voices.map(|ids| vec![None; ids.len()]);
             p.neg.queued.extend(tracks.into_iter().map(Change::Add));
         }
         self.process_work(now);
@@ -415,7 +438,7 @@ impl Engine {
     }
 
     pub(crate) fn peer_mut(&mut self, pk: PeerKey) -> Option<&mut Peer> {
-        self.peers.get_mut(pk).and_then(Option::as_mut)
+        self.peers.get_mut(pk).and_then(Option::as_deref_mut)
     }
 
     pub(crate) fn key_of(&self, peer: PeerId) -> Result<PeerKey, SfuError> {
@@ -467,6 +490,9 @@ impl Engine {
     }
 
     fn insert_peer(&mut self, peer: Peer) -> PeerKey {
+        // Boxed: a `Peer` is ~7 KB (its `Rtc` inline), and the table's
+        // spare capacity would hold that much per empty slot.
+        let peer = Box::new(peer);
         if let Some(i) = self.peers.iter().position(Option::is_none) {
             self.peers[i] = Some(peer);
             i
@@ -562,6 +588,7 @@ impl Engine {
         }
         if let Some(room) = self.rooms.get_mut(&peer.room) {
             room.members.retain(|k| *k != pk);
+            room.voice_peers.retain(|k| *k != pk);
         }
         // Best effort: tell the client (DTLS close) and let the datagrams out.
         let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -575,10 +602,10 @@ impl Engine {
     }
 
     /// A down track lost its source: stop forwarding and remove its m-line
-    /// (a viewer's stays, unbound, for the next source).
+    /// (a viewer's line and a voice line stay, unbound, for the next source).
     pub(crate) fn end_down_track(&mut self, pk: PeerKey, di: usize) {
         let Some(p) = self.peer_mut(pk) else { return };
-        if p.viewer.is_some() {
+        if p.viewer.is_some() || p.is_voice_line(di) {
             if let Some(down) = p.down.get_mut(di).and_then(Option::as_mut) {
                 down.source = None;
             }

@@ -20,6 +20,7 @@ mod room;
 pub mod tap;
 mod topn;
 mod viewer;
+mod voices;
 pub mod vp8;
 
 pub use engine::{Engine, EngineConfig, EngineCounters, MAX_DATAGRAM};

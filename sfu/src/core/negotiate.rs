@@ -178,6 +178,9 @@ impl Engine {
         let mut wanted = Vec::new();
         for change in changes {
             match change {
+                Change::Add(track) if self.voice_line_index(room, track).is_some() => {
+                    wanted.push((Change::Add(track), Some((TrackKind::Audio, "voices".to_string()))));
+                }
                 Change::Add(track) => {
                     let Some(&(owner, ui)) = self.rooms.get(&room).and_then(|r| r.tracks.get(&track)) else {
                         continue;
@@ -188,7 +191,7 @@ impl Engine {
                     let Some(up) = o.up[ui].as_ref() else {
                         continue;
                     };
-                    wanted.push((Change::Add(track), Some((up.kind, o.id))));
+                    wanted.push((Change::Add(track), Some((up.kind, format!("peer-{}", o.id)))));
                 }
                 Change::Remove(mid) => wanted.push((Change::Remove(mid), None)),
             }
@@ -206,7 +209,7 @@ impl Engine {
                         let mid = api.add_media(
                             kind.into(),
                             Direction::SendOnly,
-                            Some(format!("peer-{owner}")),
+                            Some(owner),
                             Some(format!("track-{track}")),
                             None,
                         );
@@ -239,6 +242,10 @@ impl Engine {
         let Some(p) = self.peers[pk].as_ref() else {
             return;
         };
+        if let Some(line) = self.voice_line_index(p.room, track) {
+            self.start_voice_line(pk, mid, line, track);
+            return;
+        }
         let source = self.rooms.get(&p.room).and_then(|r| r.tracks.get(&track)).copied();
         let Some((owner, ui)) = source else {
             // Unpublished while the offer was in flight.
@@ -349,7 +356,12 @@ impl Engine {
         tracing::info!(%room, %peer, %track, ?kind, "track published");
         self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind, mid: mid.to_string() });
         for other in others {
-            if let Some(o) = self.peer_mut(other).filter(|o| o.viewer.is_none()) {
+            // (A viewer is bound instead; a listener with voice lines hears
+            // microphones on them.)
+            let voices = kind == TrackKind::Audio;
+            if let Some(o) =
+                self.peer_mut(other).filter(|o| o.viewer.is_none() && !(voices && o.voices.is_some()))
+            {
                 o.neg.queued.push(Change::Add(track));
             }
             self.maybe_offer(other);

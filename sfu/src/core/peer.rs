@@ -158,6 +158,10 @@ pub(crate) struct Peer {
     /// A viewer (WHEP): it receives on the m-lines of its own offer, bound
     /// by the control plane; it is never offered the room's tracks.
     pub viewer: Option<ViewerLines>,
+    /// A listener of a large room: its audio comes on voice lines (down
+    /// track index per line, once negotiated), one per slot of the room's
+    /// audio top-N, instead of one m-line per microphone (ADR 0015).
+    pub voices: Option<Vec<Option<usize>>>,
 }
 
 impl Peer {
@@ -182,7 +186,13 @@ impl Peer {
             stale_estimate: StaleEstimate::default(),
             tile_limits: HashMap::new(),
             viewer: None,
+            voices: None,
         }
+    }
+
+    /// Whether down track `di` is one of its voice lines.
+    pub fn is_voice_line(&self, di: usize) -> bool {
+        self.voices.as_ref().is_some_and(|v| v.contains(&Some(di)))
     }
 
     /// The up track a packet with this SSRC belongs to, learning new SSRCs

@@ -21,6 +21,10 @@ pub(crate) struct Room {
     pub always_heard: Vec<PeerId>,
     /// Audio top-N: the microphones forwarded in a large room.
     pub audio_slots: AudioSlots,
+    /// The track ids of its voice lines, one per slot (given out when the
+    /// first listener gets voice lines), and the listeners that have them.
+    pub voice_ids: Vec<TrackId>,
+    pub voice_peers: Vec<PeerKey>,
     /// Recording and the live feed: a copy of each published packet goes
     /// to each (by [`TapKind`]).
     pub taps: [Option<Tap>; 2],
@@ -35,6 +39,8 @@ impl Room {
             last_speaker: None,
             always_heard: Vec::new(),
             audio_slots: AudioSlots::default(),
+            voice_ids: Vec::new(),
+            voice_peers: Vec::new(),
             taps: [None, None],
         }
     }

@@ -11,7 +11,7 @@ use crate::core::engine::Engine;
 use crate::core::events::SfuError;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::layers::LayerChoice;
-use crate::core::peer::{DownTrack, PeerKey, Subscriber};
+use crate::core::peer::{DownTrack, PeerKey};
 use crate::core::rewrite::Rewriter;
 use str0m::media::Mid;
 
@@ -106,25 +106,8 @@ impl Engine {
             track.and_then(|t| self.rooms.get(&p.room)?.tracks.get(&t).copied()).filter(|&(owner, ui)| {
                 self.peers[owner].as_ref().and_then(|o| o.up[ui].as_ref()).is_some_and(|u| u.kind == kind)
             });
-        let old = p.down.get(di).and_then(Option::as_ref).and_then(|d| d.source);
-        if old == source {
-            return;
-        }
-        if let Some((owner, ui)) = old {
-            if let Some(up) = self.peer_mut(owner).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut) {
-                up.subscribers.retain(|s| !(s.peer == pk && s.down == di));
-            }
-        }
-        if let Some(down) = self.peer_mut(pk).and_then(|p| p.down.get_mut(di)).and_then(Option::as_mut) {
-            down.source = source;
-            down.rewriter.switch_source();
-            down.pt_map.clear();
-            down.layer = if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() };
-        }
-        if let Some((owner, ui)) = source {
-            if let Some(up) = self.peer_mut(owner).and_then(|o| o.up.get_mut(ui)).and_then(Option::as_mut) {
-                up.subscribers.push(Subscriber { peer: pk, down: di });
-            }
+        let layer = if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() };
+        if self.rebind(pk, di, source, layer) && source.is_some() {
             if let (TrackKind::Video, Some(now)) = (kind, now) {
                 self.reallocate(now, pk); // its layer, and the keyframe it starts with
             }

@@ -1005,9 +1005,16 @@ fn ensure_stream_tx(session: &mut Session) {
                 session.send_buffer_video
             };
 
-            stream.set_rtx_cache(size, DEFAULT_RTX_CACHE_DURATION, DEFAULT_RTX_RATIO_CAP);
+            stream.set_rtx_cache(size, DEFAULT_RTX_CACHE_DURATION, rtx_ratio_cap(media.kind()));
         }
     }
+}
+
+/// Huiyi patch: the resend ratio cap keeps a history of the bytes sent
+/// (a push per packet) to weigh resends against; audio is not resent (no
+/// NACK for Opus), so an audio stream keeps none.
+fn rtx_ratio_cap(kind: MediaKind) -> Option<f32> {
+    if kind.is_audio() { None } else { DEFAULT_RTX_RATIO_CAP }
 }
 
 fn add_pending_changes(session: &mut Session, pending: Changes) {
@@ -1044,7 +1051,7 @@ fn add_pending_changes(session: &mut Session, pending: Changes) {
                 session.send_buffer_video
             };
 
-            stream.set_rtx_cache(size, DEFAULT_RTX_CACHE_DURATION, DEFAULT_RTX_RATIO_CAP);
+            stream.set_rtx_cache(size, DEFAULT_RTX_CACHE_DURATION, rtx_ratio_cap(media.kind()));
         }
     }
 }
