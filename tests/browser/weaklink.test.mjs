@@ -37,6 +37,10 @@
 //                                      of their unshaped frame rate (the better of the
 //                                      warm and healed phases), at the same height
 //   HUIYI_WEAKLINK_RECOVERY_S=10       after healing W is back to A's top layer within this
+//   HUIYI_WEAKLINK_RECOVERY_FPS=5      … decoded at ≥ this (moving: three Chromiums on 2
+//                                      cores decode the top layer slower than the
+//                                      bottom one; once the server sent it at 23 s but
+//                                      W decoded it at 8 fps, and MIN_FPS said "never")
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +61,7 @@ const HEALED_S = num('HUIYI_WEAKLINK_HEALED_S', 15);
 const SPEAKER_ONLY = env.HUIYI_WEAKLINK_SPEAKER_ONLY !== '0';
 const ASSERT = env.HUIYI_WEAKLINK_ASSERT === '1';
 const MIN_FPS = num('HUIYI_WEAKLINK_MIN_FPS', 10);
+const RECOVERY_FPS = num('HUIYI_WEAKLINK_RECOVERY_FPS', 5);
 const MAX_FREEZE_S = num('HUIYI_WEAKLINK_MAX_FREEZE_S', 1);
 const MAX_CONCEALMENT = num('HUIYI_WEAKLINK_MAX_CONCEALMENT', 3);
 const TOLERANCE = num('HUIYI_WEAKLINK_TOLERANCE', 10);
@@ -265,7 +270,7 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
       weakMaxFreezeS: wa.shaped?.maxFreezeS ?? null,
       weakConcealmentPct: waAudio.shaped?.concealmentPct ?? null,
       topHeight,
-      recoveryS: recoverySeconds(samples.W, idA, healAt, topHeight, MIN_FPS),
+      recoveryS: recoverySeconds(samples.W, idA, healAt, topHeight, RECOVERY_FPS),
       unrestricted: [['A', 'B'], ['B', 'A']].map(([rx, tx]) => {
         const f = report.receivers[rx]?.[`${tx}/video`] ?? {};
         // Unshaped: the better of before shaping (short, just after joining)
@@ -274,7 +279,7 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
         return { pair: `${rx}←${tx}`, unshapedFps: ref?.fps ?? 0, unshapedHeight: ref?.height ?? 0, warmFps: f.warm?.fps ?? 0, healedFps: f.healed?.fps ?? 0, shapedFps: f.shaped?.fps ?? 0, shapedHeight: f.shaped?.height ?? 0 };
       }),
     };
-    report.config = { WARM_S, SHAPED_S, SETTLE_S, HEALED_S, SPEAKER_ONLY, MIN_FPS, MAX_FREEZE_S, MAX_CONCEALMENT, TOLERANCE, RECOVERY_S };
+    report.config = { WARM_S, SHAPED_S, SETTLE_S, HEALED_S, SPEAKER_ONLY, MIN_FPS, RECOVERY_FPS, MAX_FREEZE_S, MAX_CONCEALMENT, TOLERANCE, RECOVERY_S };
     report.loadavg = loadavg().map((x) => Math.round(x * 100) / 100);
     report.runSeconds = Math.round((Date.now() - started) / 1000);
     printReport(report);
