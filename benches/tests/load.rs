@@ -21,12 +21,27 @@ struct Server {
 
 impl Server {
     async fn start(name: &str) -> Server {
+        Self::start_with(name, false).await
+    }
+
+    /// With `tls`, the server speaks HTTPS with a self-signed certificate
+    /// and the participants signal over `wss://`, trusting it.
+    async fn start_with(name: &str, tls: bool) -> Server {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = std::env::temp_dir().join(format!("huiyi-load-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut config = huiyi_config::Config { data_dir: dir.clone(), ..huiyi_config::Config::default() };
         config.sfu.udp_port = 0;
         config.sfu.workers = 1;
+        let mut trust = None;
+        if tls {
+            let names = ["127.0.0.1".to_string()];
+            let (cert, key) =
+                huiyi_signaling::tls::self_signed(&dir.join("tls"), &names).expect("certificate");
+            trust = Some(huiyi_bench::load::socket::trusting(&cert).expect("trusted"));
+            config.http.tls_cert = Some(cert);
+            config.http.tls_key = Some(key);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -42,11 +57,13 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let scheme = if tls { "wss" } else { "ws" };
         let target = Huiyi {
-            ws_url: format!("ws://{addr}/ws"),
+            ws_url: format!("{scheme}://{addr}/ws"),
             signer: Some(signer.expect("the server's key")),
             run_id: name.into(),
             record: false,
+            tls: trust,
         };
         Server { target, dir, stop, task }
     }
@@ -90,6 +107,21 @@ async fn a_small_plenary_is_received_in_full() {
     assert!(report.latency_ms_p50 > 0.0 && report.latency_ms_p99 < 1000.0, "latency measured: {report:?}");
     assert!(report.server_cpu > 0.0, "the server's CPU was read");
     assert!(report.weak.is_none() && report.layer_switches.is_some(), "no split without simulcast or a line");
+}
+
+/// Signaling over TLS (`wss://`, as a production server runs it): the
+/// participants trust the server's certificate, join and receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_plenary_signals_over_wss() {
+    let server = Server::start_with("wss", true).await;
+    assert!(server.target.ws_url.starts_with("wss://"));
+    let mut scenario = Scenario::named("county-plenary").expect("scenario");
+    scenario.listeners = 3;
+    scenario.video_bps = 300_000;
+    let report = server.run(&scenario, Duration::from_secs(1), Duration::from_secs(2)).await;
+    assert_eq!((report.joined, report.participants), (4, 4), "everyone joined over wss://");
+    assert!(report.packets_in_per_sec > 3.0 * 60.0, "media reached the receivers: {report:?}");
+    assert!(report.undelivered_audio < 0.01, "{report:?}");
 }
 
 /// Simulcast at 800 kbit/s (q 50, h 200, f 800) to four listeners, two of

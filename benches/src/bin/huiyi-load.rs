@@ -7,6 +7,8 @@
 //!     huiyi-load discussion --transport tcp          # media over ICE-TCP
 //!     huiyi-load county-plenary --tcp-share 0.5      # half over ICE-TCP, half over UDP
 //!     huiyi-load small-rooms --soak 1800             # 30 min of joins and leaves (churn)
+//!     huiyi-load county-plenary --server https://10.0.0.5:8443 --ca cert.pem --threads 4
+//!                                                    # a production-like server: wss:// signaling
 //!
 //! Prints a line each second and, at the end, a table; writes the report
 //! as JSON (`--out`).
@@ -130,6 +132,37 @@ struct Args {
     /// the recording): what recording costs the server.
     #[arg(long)]
     record: bool,
+    /// Threads of the load generator (default: half the cores, at least
+    /// one: the server on the same machine has the others).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// For an `https://` server: a PEM certificate to trust (default: the
+    /// server's self-signed `DATA_DIR/tls/cert.pem`); participants then
+    /// signal over `wss://`.
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    /// The signaling URL, and for `wss://` the certificates to trust.
+    fn signaling(&self) -> Result<(String, Option<Arc<rustls::ClientConfig>>)> {
+        let ws_url = format!("{}/ws", self.server.trim_end_matches('/').replacen("http", "ws", 1));
+        if !ws_url.starts_with("wss://") {
+            return Ok((ws_url, None));
+        }
+        let ca = self.ca.clone().unwrap_or_else(|| self.data_dir.join("tls").join("cert.pem"));
+        Ok((ws_url, Some(huiyi_bench::load::socket::trusting(&ca)?)))
+    }
+
+    /// A runtime of `--threads` worker threads.
+    fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = self.threads.unwrap_or((cores / 2).max(1));
+        if !(1..=256).contains(&threads) {
+            bail!("--threads 1 to 256");
+        }
+        Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?)
+    }
 }
 
 fn main() -> Result<()> {
@@ -171,8 +204,7 @@ fn main() -> Result<()> {
         t @ ("huiyi" | "janus") => vec![t],
         other => bail!("unknown target {other:?}: huiyi, janus or both"),
     };
-    // The load generator runs on one thread, leaving the other cores to the server.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = args.runtime()?;
     rt.block_on(async {
         let _ = rustls_provider();
         let mut reports: Vec<Report> = Vec::new();
@@ -197,10 +229,9 @@ fn main() -> Result<()> {
                     if signer.is_none() {
                         eprintln!("no {}/secret.key: joining as demo participants", args.data_dir.display());
                     }
-                    let ws_url =
-                        format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
+                    let (ws_url, tls) = args.signaling()?;
                     let run_id = format!("{}", huiyi_signaling::clock::unix_secs());
-                    run(Arc::new(Huiyi { ws_url, signer, run_id, record: args.record }), &scenario, cfg).await?
+                    run(Arc::new(Huiyi { ws_url, signer, run_id, record: args.record, tls }), &scenario, cfg).await?
                 }
                 _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,
             };
@@ -270,11 +301,11 @@ fn soak(args: &Args, scenario: &Scenario, secs: u64) -> Result<()> {
     if !(10..=7 * 24 * 3600).contains(&secs) {
         bail!("--soak 10 s to a week");
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = args.runtime()?;
     rt.block_on(async {
         let _ = rustls_provider();
         let signer = huiyi_signaling::token::Signer::load_existing(&args.data_dir).ok();
-        let ws_url = format!("{}/ws", args.server.trim_end_matches('/').replacen("http", "ws", 1));
+        let (ws_url, tls) = args.signaling()?;
         let metrics = huiyi_bench::load::metrics::http_host_of(&ws_url);
         let server_pid = args.huiyi_pid.or_else(|| find_process("huiyi"));
         let run_id = format!("soak-{}", huiyi_signaling::clock::unix_secs());
@@ -293,7 +324,7 @@ fn soak(args: &Args, scenario: &Scenario, secs: u64) -> Result<()> {
             },
             metrics,
         };
-        let report = soak(Arc::new(Huiyi { ws_url, signer, run_id, record: false }), scenario, cfg).await?;
+        let report = soak(Arc::new(Huiyi { ws_url, signer, run_id, record: false, tls }), scenario, cfg).await?;
         println!(
             "soak: {:.0} s, {} sessions, {} failures; RSS after warm-up {:?} KiB, at the end {:?} KiB ({:+.1} %)",
             report.secs,

@@ -29,6 +29,8 @@ pub struct Huiyi {
     pub run_id: String,
     /// Each meeting is recorded: its senders are chairs and ask for it.
     pub record: bool,
+    /// For a `wss://` server: the certificates to trust.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Huiyi {
@@ -92,8 +94,8 @@ impl Target for Huiyi {
         )
         .await?;
         let handle = PeerHandle::spawn(peer);
-        let connect = tokio_tungstenite::connect_async(self.ws_url.as_str());
-        let (ws, _) = tokio::time::timeout(HANDSHAKE, connect)
+        let connect = super::socket::open(&self.ws_url, self.tls.as_ref());
+        let ws = tokio::time::timeout(HANDSHAKE, connect)
             .await
             .map_err(|_| anyhow!("no signaling socket within {HANDSHAKE:?}"))?
             .context("signaling socket")?;

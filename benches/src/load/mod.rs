@@ -21,6 +21,7 @@ pub mod link;
 pub mod metrics;
 pub mod peer;
 pub mod soak;
+pub mod socket;
 pub mod stats;
 pub mod tcp;
 pub mod video;
