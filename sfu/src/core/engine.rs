@@ -22,7 +22,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::core::events::{LeaveReason, SfuError, SfuEvent};
-use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
+use crate::core::ids::{PeerId, RoomId};
 use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
 use crate::core::room::Room;
@@ -289,31 +289,9 @@ impl Engine {
         }
         self.by_id.insert(peer, pk);
         self.rooms.get_mut(&room).expect("checked above").members.push(pk);
-        // Subscribe the newcomer to everything already published in the
-        // room (a viewer receives what it is bound to instead); in a large
-        // room its audio comes on voice lines, one per top-N slot.
-        let voices = if viewer { None } else { self.voice_lines_for_newcomer(room) };
-        let mut tracks: Vec<TrackId> = if viewer {
-            Vec::new()
-        } else {
-            let r = &self.rooms[&room];
-            let audio = |(owner, ui): (PeerKey, usize)| {
-                self.peers[owner]
-                    .as_ref()
-                    .and_then(|o| o.up.get(ui)?.as_ref())
-                    .is_some_and(|u| u.kind == TrackKind::Audio)
-            };
-            r.tracks.iter().filter(|(_, &at)| voices.is_none() || !audio(at)).map(|(t, _)| *t).collect()
-        };
-        if let Some(ids) = &voices {
-            tracks.extend(ids);
-            if let Some(r) = self.rooms.get_mut(&room) {
-                r.voice_peers.push(pk);
-            }
-        }
-        if let Some(p) = self.peer_mut(pk) {
-            p.voices = voices.map(|ids| vec![None; ids.len()]);
-            p.neg.queued.extend(tracks.into_iter().map(Change::Add));
+        // A viewer receives what it is bound to instead.
+        if !viewer {
+            self.subscribe_newcomer(room, pk);
         }
         self.process_work(now);
         self.maybe_offer(pk);

@@ -53,6 +53,31 @@ impl Engine {
         Some(r.voice_ids.iter().take(microphones.min(n)).copied().collect())
     }
 
+    /// Subscribes a peer that joined `room` to everything already
+    /// published there; in a large room its audio comes on voice lines.
+    pub(crate) fn subscribe_newcomer(&mut self, room: RoomId, pk: PeerKey) {
+        let voices = self.voice_lines_for_newcomer(room);
+        let Some(r) = self.rooms.get(&room) else { return };
+        let audio = |(owner, ui): (PeerKey, usize)| {
+            self.peers[owner]
+                .as_ref()
+                .and_then(|o| o.up.get(ui)?.as_ref())
+                .is_some_and(|u| u.kind == TrackKind::Audio)
+        };
+        let mut tracks: Vec<TrackId> =
+            r.tracks.iter().filter(|(_, &at)| voices.is_none() || !audio(at)).map(|(t, _)| *t).collect();
+        if let Some(ids) = &voices {
+            tracks.extend(ids);
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.voice_peers.push(pk);
+            }
+        }
+        if let Some(p) = self.peer_mut(pk) {
+            p.voices = voices.map(|ids| vec![None; ids.len()]);
+            p.neg.queued.extend(tracks.into_iter().map(Change::Add));
+        }
+    }
+
     /// Which voice line of `room` track id `track` names.
     pub(crate) fn voice_line_index(&self, room: RoomId, track: TrackId) -> Option<usize> {
         self.rooms.get(&room)?.voice_ids.iter().position(|t| *t == track)
