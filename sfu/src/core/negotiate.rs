@@ -18,9 +18,7 @@ use str0m::media::{Direction, MediaAdded, Mid};
 use crate::core::engine::Engine;
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, TrackId, TrackKind};
-use crate::core::layers::LayerChoice;
 use crate::core::peer::{DownTrack, PeerKey, Subscriber, UpTrack};
-use crate::core::rewrite::Rewriter;
 
 /// One change to what a peer receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,20 +255,8 @@ impl Engine {
             return;
         };
         let seed = track.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (pk as u64).rotate_left(17);
-        let rewriter = match kind {
-            TrackKind::Audio => Rewriter::new(48_000, false, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
-            TrackKind::Video => Rewriter::new(90_000, true, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
-        };
         let p = self.peer_mut(pk).expect("present");
-        let down = p.insert_down(DownTrack {
-            mid,
-            source: Some((owner, ui)),
-            rewriter,
-            pt_map: Vec::new(),
-            rtx_sized: false,
-            ssrc: None,
-            layer: if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() },
-        });
+        let down = p.insert_down(DownTrack::new(mid, Some((owner, ui)), kind, seed));
         if let Some(up) = self.peer_mut(owner).and_then(|o| o.up[ui].as_mut()) {
             up.subscribers.push(Subscriber { peer: pk, down });
         }

@@ -111,6 +111,20 @@ pub(crate) struct DownTrack {
     pub layer: LayerChoice,
 }
 
+impl DownTrack {
+    /// A down track of `kind` on m-line `mid` fed by `source`; `seed`
+    /// picks its first sequence number and timestamp (unpredictable per
+    /// subscriber and line, below 2^16 for a fresh SRTP rollover counter).
+    pub fn new(mid: Mid, source: Option<(PeerKey, usize)>, kind: TrackKind, seed: u64) -> Self {
+        let (first_seq, first_ts) = ((seed % 30_000 + 1) as u16, (seed >> 16) as u32);
+        let (rewriter, layer) = match kind {
+            TrackKind::Audio => (Rewriter::new(48_000, false, first_seq, first_ts), LayerChoice::audio()),
+            TrackKind::Video => (Rewriter::new(90_000, true, first_seq, first_ts), LayerChoice::default()),
+        };
+        DownTrack { mid, source, rewriter, pt_map: Vec::new(), rtx_sized: false, ssrc: None, layer }
+    }
+}
+
 /// A WHEP viewer's m-lines (down track indices): its own offer's one
 /// audio and one video line, each bound to whichever track the control
 /// plane says (the meeting's main picture and voice).

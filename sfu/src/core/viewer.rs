@@ -12,7 +12,6 @@ use crate::core::events::SfuError;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::layers::LayerChoice;
 use crate::core::peer::{DownTrack, PeerKey};
-use crate::core::rewrite::Rewriter;
 use str0m::media::Mid;
 
 impl Engine {
@@ -41,21 +40,7 @@ impl Engine {
             return; // more lines than a viewer is given: they stay silent
         }
         let seed = (pk as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(kind == TrackKind::Video);
-        let rewriter = match kind {
-            TrackKind::Audio => Rewriter::new(48_000, false, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
-            TrackKind::Video => Rewriter::new(90_000, true, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
-        };
-        let layer = if kind == TrackKind::Audio { LayerChoice::audio() } else { LayerChoice::default() };
-        let down = DownTrack {
-            mid,
-            source: None,
-            rewriter,
-            pt_map: Vec::new(),
-            rtx_sized: false,
-            ssrc: None,
-            layer,
-        };
-        let di = p.insert_down(down);
+        let di = p.insert_down(DownTrack::new(mid, None, kind, seed));
         let lines = p.viewer.as_mut().expect("checked above");
         let want = match kind {
             TrackKind::Audio => {

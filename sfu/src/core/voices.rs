@@ -17,7 +17,6 @@ use crate::core::ids::{RoomId, TrackId, TrackKind};
 use crate::core::layers::LayerChoice;
 use crate::core::negotiate::Change;
 use crate::core::peer::{DownTrack, PeerKey, Subscriber};
-use crate::core::rewrite::Rewriter;
 use crate::core::topn::PINNED_LINES;
 use str0m::media::Mid;
 
@@ -40,16 +39,7 @@ impl Engine {
             r.voice_ids = (first..self.next_track).map(TrackId).collect();
         }
         let r = &self.rooms[&room];
-        let microphones = r
-            .tracks
-            .values()
-            .filter(|&&(owner, ui)| {
-                self.peers[owner]
-                    .as_ref()
-                    .and_then(|o| o.up.get(ui)?.as_ref())
-                    .is_some_and(|u| u.kind == TrackKind::Audio)
-            })
-            .count();
+        let microphones = r.tracks.values().filter(|&&at| self.is_audio(at)).count();
         Some(r.voice_ids.iter().take(microphones.min(n)).copied().collect())
     }
 
@@ -58,14 +48,12 @@ impl Engine {
     pub(crate) fn subscribe_newcomer(&mut self, room: RoomId, pk: PeerKey) {
         let voices = self.voice_lines_for_newcomer(room);
         let Some(r) = self.rooms.get(&room) else { return };
-        let audio = |(owner, ui): (PeerKey, usize)| {
-            self.peers[owner]
-                .as_ref()
-                .and_then(|o| o.up.get(ui)?.as_ref())
-                .is_some_and(|u| u.kind == TrackKind::Audio)
-        };
-        let mut tracks: Vec<TrackId> =
-            r.tracks.iter().filter(|(_, &at)| voices.is_none() || !audio(at)).map(|(t, _)| *t).collect();
+        let mut tracks: Vec<TrackId> = r
+            .tracks
+            .iter()
+            .filter(|(_, &at)| voices.is_none() || !self.is_audio(at))
+            .map(|(t, _)| *t)
+            .collect();
         if let Some(ids) = &voices {
             tracks.extend(ids);
             if let Some(r) = self.rooms.get_mut(&room) {
@@ -76,6 +64,14 @@ impl Engine {
             p.voices = voices.map(|ids| vec![None; ids.len()]);
             p.neg.queued.extend(tracks.into_iter().map(Change::Add));
         }
+    }
+
+    /// Whether up track `ui` of `owner` is a microphone.
+    fn is_audio(&self, (owner, ui): (PeerKey, usize)) -> bool {
+        self.peers[owner]
+            .as_ref()
+            .and_then(|o| o.up.get(ui)?.as_ref())
+            .is_some_and(|u| u.kind == TrackKind::Audio)
     }
 
     /// Which voice line of `room` track id `track` names.
@@ -89,15 +85,7 @@ impl Engine {
         let seed = track.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (pk as u64).rotate_left(17);
         let Some(p) = self.peer_mut(pk) else { return };
         let room = p.room;
-        let di = p.insert_down(DownTrack {
-            mid,
-            source: None,
-            rewriter: Rewriter::new(48_000, false, (seed % 30_000 + 1) as u16, (seed >> 16) as u32),
-            pt_map: Vec::new(),
-            rtx_sized: false,
-            ssrc: None,
-            layer: LayerChoice::audio(),
-        });
+        let di = p.insert_down(DownTrack::new(mid, None, TrackKind::Audio, seed));
         let Some(lines) = p.voices.as_mut() else { return };
         if lines.len() <= line {
             lines.resize(line + 1, None);
