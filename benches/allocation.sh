@@ -7,6 +7,7 @@
 # the RTP packets the participants received (docs/benchmarks.md).
 #
 #   benches/allocation.sh [rounds] [scenario ...]     default: 2 county-plenary discussion
+#   HUIYI_BIN=/path/to/huiyi: another build of the server (a before/after)
 #
 # Root is needed (network namespace). Reports go to benches/results/alloc-*.json.
 set -euo pipefail
@@ -39,10 +40,13 @@ for round in $(seq "$ROUNDS"); do
         for arm in "${ARMS[@]}"; do
             IFS='|' read -r name bwe flag <<<"$arm"
             wait_idle
-            start_huiyi target/release/huiyi --set "sfu.bwe_initial_kbps=$bwe"
+            start_huiyi "${HUIYI_BIN:-target/release/huiyi}" --set "sfu.bwe_initial_kbps=$bwe"
             report="$OUT/alloc-$s-${name// /-}-r$round.json"
             # shellcheck disable=SC2086
-            ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet $flag \
+            # --settle 10: measured once the estimates have climbed (a
+            # subscriber starts at 1 Mbit/s and takes a few seconds to reach
+            # its best layers), so the arms compare the same steady state.
+            ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet $flag --settle 10 \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"
             python3 - "$report" "$s" "$name" "$round" <<'PY'
 import json, sys

@@ -58,7 +58,7 @@ struct Args {
     listeners: Option<usize>,
     /// Senders per meeting whose microphone carries speech (the rest send
     /// silence, which a server with audio top-N need not forward); default:
-    /// every sender, 3 in audio-webinar.
+    /// every sender, 3 in audio-webinar and discussion.
     #[arg(long)]
     talkers: Option<usize>,
     /// Video bitrate per sender, kbit/s.

@@ -104,8 +104,11 @@ impl Scenario {
             listeners,
             video,
             // A panel of ten open microphones, three of them speaking (the
-            // chair and two speakers); elsewhere everyone who sends talks.
-            talkers: (name == "audio-webinar").then_some(3),
+            // chair and two speakers); a discussion of six cameras with three
+            // voices at once (what audio top-N forwards in a room of 20 or
+            // more: a fourth would count as undelivered); elsewhere everyone
+            // who sends talks.
+            talkers: matches!(name, "audio-webinar" | "discussion").then_some(3),
             video_bps: 1_000_000,
             fps: 25,
             simulcast: link.is_some(),

@@ -14,11 +14,15 @@
 //!    that fits (one video's increase never takes another's layer while the
 //!    estimate holds), and then up a layer at a time while the next layer
 //!    fits, never above what its tile can show (`max_layer`).
-//! 4. Hysteresis: going down happens at once; going up (a higher layer, or
-//!    resuming a paused video) only within [`UP_HEADROOM`] of the estimate
-//!    and not within [`UP_HOLD`] of the last step down, so a link at its
-//!    edge does not flap between layers. Changes of the estimate smaller
-//!    than [`SMALL_CHANGE`] with the same wants keep the allocation as is.
+//! 4. Hysteresis: going down happens at once when the estimate falls well
+//!    short of what is sent; a dip of up to [`DIP_SLACK`] (one back-off of
+//!    the delay-based estimator, which a busy receiver's late packets cause
+//!    as well as a queue does) is ridden out for [`DIP_GRACE`] first. Going
+//!    up (a higher layer, or resuming a paused video) only within
+//!    [`UP_HEADROOM`] of the estimate and not within [`UP_HOLD`] of the last
+//!    step down, so a link at its edge does not flap between layers. Changes
+//!    of the estimate smaller than [`SMALL_CHANGE`] with the same wants keep
+//!    the allocation as is.
 //!
 //! A *layer* here is a quality: a spatial layer (simulcast stream) at a
 //! frame rate, i.e. with its temporal layers 0 ..= t (VP8 `L1T3`: 7.5, 15
@@ -72,6 +76,19 @@ pub const UP_HOLD: Duration = Duration::from_secs(3);
 pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
+/// How far the estimate may fall short of what the current allocation
+/// sends (audio included) and the allocation still be kept for a while:
+/// the delay-based estimator backs off to 0.85 of the acknowledged rate at
+/// each overuse, so a single back-off from a stable point is within it.
+pub const DIP_SLACK: f64 = 0.2;
+/// How long a dip within [`DIP_SLACK`] is ridden out before the allocation
+/// steps down: about what the estimator takes to climb back after a single
+/// back-off. A deeper fall steps down at once.
+pub const DIP_GRACE: Duration = Duration::from_secs(3);
+/// A dip is ridden out only after this long without a step down: right
+/// after one the line has just been found short (the estimate is still
+/// falling on a congested line, and sending above it only deepens the loss).
+pub const DIP_CALM: Duration = Duration::from_secs(10);
 
 /// An estimate that has not moved for this long while a video waits for
 /// more is taken as stuck (the first time; each later time waits twice as
@@ -208,6 +225,9 @@ pub struct Allocator {
     /// whether increases were on hold then.
     basis: Option<(u64, Vec<VideoWant>, bool)>,
     last_down: Option<Instant>,
+    /// Since when the estimate has been short of the current allocation by
+    /// no more than [`DIP_SLACK`] (the allocation kept meanwhile).
+    dip_since: Option<Instant>,
     /// Since when each video's lowest layer has not fitted (it is paused
     /// after [`PAUSE_GRACE`]).
     short_since: std::collections::HashMap<TrackId, Instant>,
@@ -238,7 +258,7 @@ impl Allocator {
         if let Some((basis, old_wants, held)) = &self.basis {
             let change = (estimate as f64 - *basis as f64).abs() / (*basis).max(1) as f64;
             // (A hold that has ended is a change: increases may now happen.)
-            let grace_running = !self.short_since.is_empty();
+            let grace_running = !self.short_since.is_empty() || self.dip_since.is_some();
             if change < SMALL_CHANGE && old_wants.as_slice() == wants && *held == holding && !grace_running {
                 return &self.current;
             }
@@ -352,6 +372,10 @@ impl Allocator {
             Some(Some(was)) => a.layer.is_none_or(|l| l < was),
             _ => false,
         });
+        if went_down && self.ride_out_dip(now, estimate, audio, wants) {
+            return &self.current;
+        }
+        self.dip_since = None;
         if went_down {
             self.last_down = Some(now);
         }
@@ -359,6 +383,36 @@ impl Allocator {
         let holding = holding || went_down;
         self.basis = Some((estimate, wants.to_vec(), holding));
         &self.current
+    }
+
+    /// Whether to keep the current allocation through a shallow dip of the
+    /// estimate instead of stepping down: every wanted video has a layer
+    /// now, still on offer and within its tile, what they and the audio
+    /// send is within [`DIP_SLACK`] of the estimate, the dip is not older
+    /// than [`DIP_GRACE`], and the last step down is [`DIP_CALM`] ago.
+    fn ride_out_dip(&mut self, now: Instant, estimate: u64, audio: u64, wants: &[VideoWant]) -> bool {
+        if self.last_down.is_some_and(|t| now.saturating_duration_since(t) < DIP_CALM) {
+            return false;
+        }
+        let mut sent = audio;
+        let mut kept = Vec::with_capacity(wants.len());
+        for w in wants {
+            let Some(Some(layer)) = self.current.iter().find(|a| a.track == w.track).map(|a| a.layer) else {
+                return false;
+            };
+            if w.cost(layer) == 0 || spatial(layer) > w.max_layer {
+                return false;
+            }
+            sent += w.cost(layer);
+            kept.push(Allocation { track: w.track, layer: Some(layer) });
+        }
+        let shallow = sent as f64 <= estimate as f64 * (1.0 + DIP_SLACK);
+        let since = *self.dip_since.get_or_insert(now);
+        if !shallow || now.saturating_duration_since(since) >= DIP_GRACE {
+            return false;
+        }
+        self.current = kept;
+        true
     }
 }
 
@@ -448,7 +502,7 @@ mod tests {
         let at = t0 + Duration::from_secs(1);
         assert_eq!(qualities(alloc.allocate(at, 140 * KBPS, 0, &wants)), [Some((0, 1))]);
         let at = at + Duration::from_secs(1);
-        assert_eq!(qualities(alloc.allocate(at, 100 * KBPS, 0, &wants)), [Some((0, 0))]);
+        assert_eq!(qualities(alloc.allocate(at, 90 * KBPS, 0, &wants)), [Some((0, 0))]);
         // Below the base layer at 7.5 fps: paused after the grace.
         let at = at + Duration::from_secs(1);
         assert_eq!(qualities(alloc.allocate(at, 60 * KBPS, 0, &wants)), [Some((0, 0))]);
@@ -534,6 +588,36 @@ mod tests {
         assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(7), 1550 * KBPS, 0, &wants)), [Some(2)]);
         let mut fresh = Allocator::new();
         assert_eq!(layers(fresh.allocate(t0, 1550 * KBPS, 0, &wants)), [Some(1)]);
+    }
+
+    #[test]
+    fn a_shallow_dip_is_ridden_out_for_a_while_a_deep_fall_is_not() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 10), want(2, 0)];
+        // 1.5 + 0.5 + audio 0.1 sent; 2.6 Mbit/s covers it with headroom.
+        assert_eq!(layers(alloc.allocate(t0, 2600 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(1)]);
+        // One back-off of the estimator: 1.8 Mbit/s, 2.1 sent (within 20 %).
+        let dip = t0 + Duration::from_secs(1);
+        assert_eq!(layers(alloc.allocate(dip, 1800 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(1)]);
+        // It climbs back within the grace: nothing moved, no hold.
+        let back = dip + Duration::from_secs(2);
+        assert_eq!(layers(alloc.allocate(back, 2300 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(1)]);
+        // A dip that lasts: down once the grace is over.
+        let again = back + Duration::from_secs(1);
+        assert_eq!(layers(alloc.allocate(again, 1800 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(1)]);
+        let stays = again + DIP_GRACE;
+        assert_eq!(layers(alloc.allocate(stays, 1800 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(0)]);
+        // A deep fall (the weak line): down at once…
+        let mut other = Allocator::new();
+        assert_eq!(layers(other.allocate(t0, 2600 * KBPS, 100 * KBPS, &wants)), [Some(2), Some(1)]);
+        let fall = t0 + Duration::from_millis(100);
+        assert_eq!(layers(other.allocate(fall, 900 * KBPS, 100 * KBPS, &wants)), [Some(1), Some(0)]);
+        // …and for a while after, a shallow dip too: the line was just found short.
+        let up = fall + UP_HOLD;
+        assert_eq!(layers(other.allocate(up, 1000 * KBPS, 100 * KBPS, &wants)), [Some(1), Some(0)]);
+        let dip = up + Duration::from_secs(1);
+        assert_eq!(layers(other.allocate(dip, 700 * KBPS, 100 * KBPS, &wants)), [Some(0), Some(0)]);
     }
 
     #[test]

@@ -1209,6 +1209,9 @@ pub enum Reason {
 /// due takes the send-only pass (stamp the send queues, run the pacer)
 /// instead of the full pass.
 const SEND_ONLY_PASS: bool = true;
+/// Huiyi patch: peers with the estimator take the send-only pass too (the
+/// pass then runs the estimator's step, as the full pass does).
+const SEND_ONLY_WITH_BWE: bool = true;
 
 /// Huiyi patch (docs/adr/0014 in Huiyi): with the estimator on, whether the
 /// pacer is refreshed after each packet it releases, so a burst within its
@@ -2158,14 +2161,13 @@ impl Rtc {
         // Huiyi patch (docs/adr/0014 in Huiyi): when nothing changed since
         // the deadlines were computed and only sending is due (media written
         // through the direct API), do only that: stamp the send queues and
-        // run the pacer. Everything else waits for its own deadline, which
-        // has not come. Not with the estimator on: its course changed (the
-        // leaky-bucket pacer and the estimator expect a full pass per
-        // released packet), which is left for later.
+        // run the pacer (and, with the estimator, its step: probe clusters
+        // end and start as in the full pass). Everything else waits for its
+        // own deadline, which has not come.
         if send_only_ok
             && !self.readiness.wants_timeout()
             && now < self.cached_other_timeout
-            && !self.session.bwe_enabled()
+            && (SEND_ONLY_WITH_BWE || !self.session.bwe_enabled())
         {
             let Rtc {
                 session, readiness, ..

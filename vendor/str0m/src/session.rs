@@ -363,7 +363,14 @@ impl Session {
         }
         self.streams
             .handle_send_timeout(now, &self.medias, &self.codec_config);
-        let probe_media = self.streams.probe_media();
+        // With the estimator, its step runs as in the full pass: it ends the
+        // probe clusters the packets sent since completed and starts new
+        // ones, so the estimate follows the same course either way.
+        let probe_media = if self.bwe.is_some() {
+            self.handle_timeout_bwe(now)
+        } else {
+            self.streams.probe_media()
+        };
         self.update_queue_state(now, probe_media);
     }
 

@@ -13,6 +13,10 @@ const TOLERANCE: f64 = 0.05;
 /// Smooths BWE estimates by averaging over a time window.
 pub struct EstimateSmoother {
     estimates: VecDeque<TimeBitrate>,
+    /// Huiyi patch: the sum of `estimates`' bitrates, kept as they come and
+    /// go (the average was a walk over the window on every poll, and the
+    /// window holds an entry per pass in which the estimate moved).
+    sum: f64,
     maybe_emit: bool,
     emitted: Option<Bitrate>,
 }
@@ -21,6 +25,7 @@ impl EstimateSmoother {
     pub fn new() -> Self {
         Self {
             estimates: VecDeque::new(),
+            sum: 0.0,
             maybe_emit: false,
             emitted: None,
         }
@@ -34,6 +39,7 @@ impl EstimateSmoother {
         if do_update {
             self.maybe_emit = true;
             self.estimates.push_back((now, estimate));
+            self.sum += estimate.as_f64();
         }
 
         // Remove entries older than the window.
@@ -45,7 +51,13 @@ impl EstimateSmoother {
                 }
 
                 self.maybe_emit = true;
-                self.estimates.pop_front();
+                if let Some((_, gone)) = self.estimates.pop_front() {
+                    self.sum -= gone.as_f64();
+                }
+                if self.estimates.len() == 1 {
+                    // No drift from the running sum.
+                    self.sum = self.estimates.iter().map(|b| b.1.as_f64()).sum();
+                }
             } else {
                 break;
             }
@@ -62,8 +74,7 @@ impl EstimateSmoother {
             return None;
         }
 
-        let total: f64 = self.estimates.iter().map(|b| b.1.as_f64()).sum();
-        let avg = total / self.estimates.len() as f64;
+        let avg = self.sum / self.estimates.len() as f64;
         let rate: Bitrate = avg.into();
 
         // This forces emitting if we have the first ever value, or a last
