@@ -7,7 +7,8 @@
 # the RTP packets the participants received (docs/benchmarks.md).
 #
 #   benches/allocation.sh [rounds] [scenario ...]     default: 2 county-plenary discussion
-#   HUIYI_BIN=/path/to/huiyi: another build of the server (a before/after)
+#   SERVER_BIN=/path/to/huiyi: another build of the server (a before/after;
+#   not HUIYI_…: the server reads those as settings)
 #
 # Root is needed (network namespace). Reports go to benches/results/alloc-*.json.
 set -euo pipefail
@@ -40,7 +41,7 @@ for round in $(seq "$ROUNDS"); do
         for arm in "${ARMS[@]}"; do
             IFS='|' read -r name bwe flag <<<"$arm"
             wait_idle
-            start_huiyi "${HUIYI_BIN:-target/release/huiyi}" --set "sfu.bwe_initial_kbps=$bwe"
+            start_huiyi "${SERVER_BIN:-target/release/huiyi}" --set "sfu.bwe_initial_kbps=$bwe"
             report="$OUT/alloc-$s-${name// /-}-r$round.json"
             # shellcheck disable=SC2086
             # --settle 10: measured once the estimates have climbed (a

@@ -9,6 +9,7 @@
 #                                         default: all four scenarios
 #   e.g. benches/compare.sh audio-webinar -- --listeners 150
 #
+# Janus runs with one event loop per core (JANUS_EVENT_LOOPS overrides).
 # Reports go to benches/results/<scenario>.json; the tables to stdout.
 # Root is needed (network namespace). Bounded: each scenario stops by itself.
 set -euo pipefail
@@ -20,6 +21,11 @@ EXTRA=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(county-plenary discussion audio-webinar small-rooms)
 NS=huiyi-bench
 OUT=benches/results
+# Janus as its users run it under load: one media event loop per core
+# (`event_loops`; its default, a thread per PeerConnection, collapses on
+# these scenarios and would flatter Huiyi). JANUS_EVENT_LOOPS=0 for that
+# default.
+export JANUS_EVENT_LOOPS=${JANUS_EVENT_LOOPS:-$(nproc)}
 mkdir -p "$OUT"
 cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --bin huiyi-load
 

@@ -40,6 +40,17 @@ impl TestServer {
         seed: impl FnOnce(&huiyi_signaling::store::SqliteStore),
         estimation: bool,
     ) -> TestServer {
+        Self::start_configured(tag, seed, estimation, |_| {}).await
+    }
+
+    /// As [`TestServer::start_with`], with `configure` changing the
+    /// configuration last (a setting a test is about).
+    pub async fn start_configured(
+        tag: &str,
+        seed: impl FnOnce(&huiyi_signaling::store::SqliteStore),
+        estimation: bool,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = std::env::temp_dir().join(format!("huiyi-{tag}-{}", std::process::id()));
         seed(&huiyi_signaling::store::SqliteStore::open(&dir.join("huiyi.db")).expect("database"));
         let mut config = Config { data_dir: dir.clone(), ..Config::default() };
@@ -55,6 +66,7 @@ impl TestServer {
         }
         // The test machine may have less free disk than a server should.
         config.recording.min_free_mb = 64;
+        configure(&mut config);
         let signer = Signer::load_or_create(&dir).expect("signing key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -98,6 +98,38 @@ async fn three_participants_meet_in_chromium() {
     assert!(ok, "the meeting scenario failed (its report is above)");
 }
 
+/// Audio top-N's voice lines (ADR 0015) in Chromium: with top-N from two
+/// participants on, the third to join hears the others on two voice lines
+/// (tests/browser/voicelines.test.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latecomer_hears_the_meeting_on_voice_lines() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    run_setup(&dir.join("setup.sh"));
+    let server = TestServer::start_configured(
+        "voicelines",
+        |_| {},
+        true,
+        |config| {
+            config.sfu.audio_top_n_min_peers = 2;
+            config.sfu.audio_voice_lines = true;
+        },
+    )
+    .await;
+    // No chair: a chair's microphone is always heard, on a line of its own
+    // beyond the N (the test counts exactly the N lines' worth).
+    let people = [("城关镇", Role::Venue), ("河口乡", Role::Venue), ("东坝镇", Role::Venue)];
+    let links: Vec<String> = server
+        .tokens("voicelines-test", "语音线路测试", &people)
+        .into_iter()
+        .map(|t| format!("{}/?token={t}", server.base))
+        .collect();
+    let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
+    let ok = node_scenario("voicelines.test.mjs", env).await;
+    server.stop().await;
+    assert!(ok, "the voice lines scenario failed (its report is above)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h264_only_participant_meets_vp8_participants() {
     let _turn = ONE_AT_A_TIME.lock().await;
