@@ -53,10 +53,17 @@ start_huiyi() {
     local bin=$1; shift
     stop
     DATA=$(mktemp -d /tmp/huiyi-bench-XXXXXX)
-    ip netns exec "$NS" "$bin" --data-dir "$DATA" --set log.level=warn "$@" >/dev/null 2>&1 &
+    ip netns exec "$NS" "$bin" --data-dir "$DATA" --set log.level=warn "$@" >"$DATA/server.log" 2>&1 &
     HUIYI=$!
     for _ in $(seq 100); do
-        ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && break
+        ip netns exec "$NS" curl -sf http://127.0.0.1:8470/healthz >/dev/null && return 0
+        # A server that exited (a bad setting, e.g. a HUIYI_* variable it
+        # reads as one) says why, instead of a run of refused connections.
+        if ! kill -0 "$HUIYI" 2>/dev/null; then
+            echo "the server exited at start:" >&2
+            tail -5 "$DATA/server.log" >&2
+            return 1
+        fi
         sleep 0.2
     done
 }
