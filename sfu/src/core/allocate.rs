@@ -263,6 +263,9 @@ impl Allocator {
                 return &self.current;
             }
         }
+        if self.ride_out_dip(now, estimate, audio, wants) {
+            return &self.current;
+        }
         let budget = estimate.saturating_sub(audio);
         let previous = |track: TrackId| self.current.iter().find(|a| a.track == track).map(|a| a.layer);
         // An increase beyond the previous allocation must fit the headroom
@@ -372,9 +375,6 @@ impl Allocator {
             Some(Some(was)) => a.layer.is_none_or(|l| l < was),
             _ => false,
         });
-        if went_down && self.ride_out_dip(now, estimate, audio, wants) {
-            return &self.current;
-        }
         self.dip_since = None;
         if went_down {
             self.last_down = Some(now);
@@ -386,10 +386,11 @@ impl Allocator {
     }
 
     /// Whether to keep the current allocation through a shallow dip of the
-    /// estimate instead of stepping down: every wanted video has a layer
-    /// now, still on offer and within its tile, what they and the audio
-    /// send is within [`DIP_SLACK`] of the estimate, the dip is not older
-    /// than [`DIP_GRACE`], and the last step down is [`DIP_CALM`] ago.
+    /// estimate instead of allocating anew (which would step down): every
+    /// wanted video has a layer now, still on offer and within its tile,
+    /// what they and the audio send is above the estimate but within
+    /// [`DIP_SLACK`] of it, the dip is not older than [`DIP_GRACE`], and
+    /// the last step down is [`DIP_CALM`] ago.
     fn ride_out_dip(&mut self, now: Instant, estimate: u64, audio: u64, wants: &[VideoWant]) -> bool {
         if self.last_down.is_some_and(|t| now.saturating_duration_since(t) < DIP_CALM) {
             return false;
@@ -405,6 +406,9 @@ impl Allocator {
             }
             sent += w.cost(layer);
             kept.push(Allocation { track: w.track, layer: Some(layer) });
+        }
+        if sent <= estimate {
+            return false; // no dip: it all fits
         }
         let shallow = sent as f64 <= estimate as f64 * (1.0 + DIP_SLACK);
         let since = *self.dip_since.get_or_insert(now);

@@ -55,8 +55,7 @@ impl EstimateSmoother {
                     self.sum -= gone.as_f64();
                 }
                 if self.estimates.len() == 1 {
-                    // No drift from the running sum.
-                    self.sum = self.estimates.iter().map(|b| b.1.as_f64()).sum();
+                    self.sum = self.estimates[0].1.as_f64(); // no drift from the running sum
                 }
             } else {
                 break;
