@@ -43,10 +43,10 @@ for round in $(seq "$ROUNDS"); do
             wait_idle
             start_huiyi "${SERVER_BIN:-target/release/huiyi}" --set "sfu.bwe_initial_kbps=$bwe"
             report="$OUT/alloc-$s-${name// /-}-r$round.json"
-            # shellcheck disable=SC2086
             # --settle 10: measured once the estimates have climbed (a
             # subscriber starts at 1 Mbit/s and takes a few seconds to reach
             # its best layers), so the arms compare the same steady state.
+            # shellcheck disable=SC2086
             ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet $flag --settle 10 \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"
             python3 - "$report" "$s" "$name" "$round" <<'PY'

@@ -89,6 +89,12 @@ impl TestServer {
         &self.dir
     }
 
+    /// The web client's join links for one meeting (`BASE/?token=…`), as
+    /// [`TestServer::tokens`] gives the tokens.
+    pub fn join_links(&self, meeting: &str, title: &str, people: &[(&str, Role)]) -> Vec<String> {
+        self.tokens(meeting, title, people).into_iter().map(|t| format!("{}/?token={t}", self.base)).collect()
+    }
+
     /// Join tokens for one meeting, participants `p1`, `p2`, … in order.
     pub fn tokens(&self, meeting: &str, title: &str, people: &[(&str, Role)]) -> Vec<String> {
         let now = huiyi_signaling::clock::unix_millis() / 1000;

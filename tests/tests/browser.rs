@@ -87,11 +87,7 @@ async fn three_participants_meet_in_chromium() {
     run_setup(&dir.join("setup.sh"));
     let server = TestServer::start_with("browser", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("张三", Role::Participant)];
-    let links: Vec<String> = server
-        .tokens("browser-test", "浏览器测试会议", &people)
-        .into_iter()
-        .map(|t| format!("{}/?token={t}", server.base))
-        .collect();
+    let links = server.join_links("browser-test", "浏览器测试会议", &people);
     let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
     let ok = node_scenario("meeting.test.mjs", env).await;
     server.stop().await;
@@ -119,11 +115,7 @@ async fn a_latecomer_hears_the_meeting_on_voice_lines() {
     // No chair: a chair's microphone is always heard, on a line of its own
     // beyond the N (the test counts exactly the N lines' worth).
     let people = [("城关镇", Role::Venue), ("河口乡", Role::Venue), ("东坝镇", Role::Venue)];
-    let links: Vec<String> = server
-        .tokens("voicelines-test", "语音线路测试", &people)
-        .into_iter()
-        .map(|t| format!("{}/?token={t}", server.base))
-        .collect();
+    let links = server.join_links("voicelines-test", "语音线路测试", &people);
     let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
     let ok = node_scenario("voicelines.test.mjs", env).await;
     server.stop().await;
@@ -137,11 +129,7 @@ async fn an_h264_only_participant_meets_vp8_participants() {
     run_setup(&dir.join("setup.sh"));
     let server = TestServer::start_with("h264", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("会议终端", Role::Venue)];
-    let links: Vec<String> = server
-        .tokens("h264-test", "H.264 终端测试", &people)
-        .into_iter()
-        .map(|t| format!("{}/?token={t}", server.base))
-        .collect();
+    let links = server.join_links("h264-test", "H.264 终端测试", &people);
     let env = vec![("HUIYI_LINKS", serde_json::to_string(&links).expect("json"))];
     let ok = node_scenario("h264.test.mjs", env).await;
     assert!(ok, "the H.264 scenario failed (its report is above)");

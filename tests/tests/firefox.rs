@@ -20,11 +20,7 @@ async fn a_firefox_chair_meets_a_chromium_participant() {
     run_setup(&dir.join("setup.sh")); // Chromium, firefox-esr, fonts, playwright-core
     let server = TestServer::start_with("firefox", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("张三", Role::Participant)];
-    let links: Vec<String> = server
-        .tokens("firefox-test", "火狐浏览器测试会议", &people)
-        .into_iter()
-        .map(|t| format!("{}/?token={t}", server.base))
-        .collect();
+    let links = server.join_links("firefox-test", "火狐浏览器测试会议", &people);
     let links = serde_json::to_string(&links).expect("json");
     let status = tokio::task::spawn_blocking(move || {
         Command::new("node")
