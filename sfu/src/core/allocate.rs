@@ -9,7 +9,10 @@
 //!    priority (the floor holder, the broadcast source, the spotlight, the
 //!    active speaker, what the subscriber pinned, then the rest). A video
 //!    whose lowest layer does not fit is *paused* — the subscriber is told,
-//!    never shown a black tile without a reason.
+//!    never shown a black tile without a reason — after [`PAUSE_GRACE`];
+//!    the meeting's focus (the first video, if watched) is kept at its
+//!    lowest quality while that is within [`OVERSEND_SHARE`] of the
+//!    estimate above it.
 //! 3. Then, by priority, each video goes back up to the layer it had while
 //!    that fits (one video's increase never takes another's layer while the
 //!    estimate holds), and then up a layer at a time while the next layer
@@ -74,6 +77,20 @@ pub const UP_HOLD: Duration = Duration::from_secs(3);
 /// How long a video that had a layer keeps its lowest one after the
 /// estimate stopped covering it, before it is paused.
 pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
+/// The meeting's focus (the first video by priority, if the meeting
+/// watches it: [`WATCHED`]) keeps its lowest quality while that exceeds
+/// what is left of the estimate by no more than this share of the
+/// estimate ([`OVERSEND_MAX`] at most), instead of being paused after
+/// [`PAUSE_GRACE`]. An estimate that collapses for a while on a lossy line
+/// (seen: 85–135 kbit/s on a 300 kbit/s township line, the speaker's
+/// lowest quality ~60) would otherwise freeze the one video the venue is
+/// watching; on a line that truly cannot carry it, the loss the extra
+/// bitrate causes takes the estimate further down, below the allowance,
+/// and the video is paused as any other. (Jitsi's bridge oversends its
+/// on-stage video in the same way, by up to 500 kbit/s.)
+pub const OVERSEND_SHARE: f64 = 0.5;
+/// The most the focus is sent above the estimate ([`OVERSEND_SHARE`]).
+pub const OVERSEND_MAX: u64 = 150_000;
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 /// How far the estimate may fall short of what the current allocation
@@ -280,6 +297,8 @@ impl Allocator {
         let mut layer: Vec<Option<u8>> = vec![None; wants.len()];
         let mut spent = 0u64;
         let mut spent_up = 0u64; // the part of `spent` that is an increase
+        let focus = order.first().copied().filter(|i| wants[*i].priority >= WATCHED);
+        let oversend = ((estimate as f64 * OVERSEND_SHARE) as u64).min(OVERSEND_MAX);
         let fits = |cost: u64, was: Option<Option<u8>>, target: u8, spent: u64, spent_up: u64| {
             let increase = match was {
                 Some(Some(w)) => target > w,
@@ -322,9 +341,16 @@ impl Allocator {
                 }
                 self.short_since.remove(&w.track);
             } else if matches!(was, Some(Some(_))) {
-                // It had a layer: keep the lowest for a grace period before
-                // pausing (an estimate that dips for a moment, a CPU-loaded
-                // receiver), then pause.
+                // It had a layer: the focus keeps its lowest while that is
+                // within the oversend allowance; any other for a grace period
+                // before pausing (an estimate that dips for a moment, a
+                // CPU-loaded receiver), then it is paused.
+                if focus == Some(i) && spent + w.cost(low) <= budget + oversend {
+                    self.short_since.remove(&w.track);
+                    layer[i] = Some(low);
+                    spent += w.cost(low);
+                    continue;
+                }
                 let since = *self.short_since.entry(w.track).or_insert(now);
                 if now.saturating_duration_since(since) < PAUSE_GRACE {
                     layer[i] = Some(low);
@@ -573,6 +599,40 @@ mod tests {
         );
         let later = now + PAUSE_GRACE;
         assert_eq!(layers(alloc.allocate(later, 120 * KBPS, 40 * KBPS, &wants)), [None, None]);
+    }
+
+    #[test]
+    fn the_focus_keeps_its_lowest_quality_through_a_collapse_within_the_allowance() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        // The speaker (watched) and another venue, L1T3: lowest qualities 90.
+        let wants = [temporal_want(1, 0), temporal_want(2, WATCHED)];
+        assert_eq!(
+            qualities(alloc.allocate(t0, 300 * KBPS, 50 * KBPS, &wants)),
+            [Some((0, 0)), Some((0, 2))]
+        );
+        // The estimate collapses to 120 (70 left after audio): the other
+        // video is paused after the grace; the speaker stays at its lowest
+        // quality (90 ≤ 70 + 60), past the grace too.
+        let fall = t0 + Duration::from_secs(1);
+        assert_eq!(qualities(alloc.allocate(fall, 120 * KBPS, 50 * KBPS, &wants)), [Some((0, 0)), Some((0, 0))]);
+        let later = fall + PAUSE_GRACE * 3;
+        assert_eq!(qualities(alloc.allocate(later, 120 * KBPS, 50 * KBPS, &wants)), [None, Some((0, 0))]);
+        // Lower still (80: 30 left, 30 + 40 < 90): paused after all, and not
+        // resumed by the allowance: only when it fits with headroom.
+        let lower = later + Duration::from_secs(1);
+        assert_eq!(qualities(alloc.allocate(lower, 80 * KBPS, 50 * KBPS, &wants)), [None, Some((0, 0))]);
+        let gone = lower + PAUSE_GRACE;
+        assert_eq!(qualities(alloc.allocate(gone, 80 * KBPS, 50 * KBPS, &wants)), [None, None]);
+        let up = gone + UP_HOLD;
+        assert_eq!(qualities(alloc.allocate(up, 130 * KBPS, 50 * KBPS, &wants)), [None, None]);
+        // A video nobody watches in particular gets no allowance.
+        let mut alone = Allocator::new();
+        let plain = [temporal_want(1, 10)];
+        assert_eq!(qualities(alone.allocate(t0, 300 * KBPS, 50 * KBPS, &plain)), [Some((0, 2))]);
+        let fall = t0 + Duration::from_secs(1);
+        alone.allocate(fall, 120 * KBPS, 50 * KBPS, &plain);
+        assert_eq!(qualities(alone.allocate(fall + PAUSE_GRACE, 120 * KBPS, 50 * KBPS, &plain)), [None]);
     }
 
     #[test]
