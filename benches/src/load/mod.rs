@@ -288,7 +288,6 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
     let shared =
         Arc::new(RunShared { totals: totals.clone(), stop, started: Instant::now(), cfg: cfg.clone() });
     target.prepare(scenario).await?;
-    let counters_before = target.server_counters().await;
     let usage_before = cfg.server_pid.and_then(process_usage);
     let me = std::process::id();
     eprintln!("{}: {} with {} participants", target.name(), scenario.name, seats.len());
@@ -308,6 +307,9 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(cfg.settle).await;
+    // The server's counters over the window, as every other figure (the
+    // joins' climb through the layers is not a switch the window made).
+    let counters_before = target.server_counters().await;
     totals.set_measuring(true);
     let (a, cpu_a, gen_a, t_a) =
         (totals.snapshot(), cfg.server_pid.and_then(process_usage), process_usage(me), Instant::now());

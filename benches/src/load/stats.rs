@@ -275,10 +275,10 @@ pub struct Report {
     pub weak: Option<Audience>,
     /// The rest of the audience.
     pub unrestricted: Option<Audience>,
-    /// Simulcast layer switches the server made during the run (its
+    /// Simulcast layer switches the server made in the measured window (its
     /// `/metrics`; Huiyi only).
     pub layer_switches: Option<u64>,
-    /// Videos the server paused for a subscriber during the run.
+    /// Videos the server paused for a subscriber in the measured window.
     pub videos_paused: Option<u64>,
     /// Participants planned over ICE-TCP (the rest over UDP).
     pub tcp_participants: usize,

@@ -615,7 +615,10 @@ mod tests {
         // video is paused after the grace; the speaker stays at its lowest
         // quality (90 ≤ 70 + 60), past the grace too.
         let fall = t0 + Duration::from_secs(1);
-        assert_eq!(qualities(alloc.allocate(fall, 120 * KBPS, 50 * KBPS, &wants)), [Some((0, 0)), Some((0, 0))]);
+        assert_eq!(
+            qualities(alloc.allocate(fall, 120 * KBPS, 50 * KBPS, &wants)),
+            [Some((0, 0)), Some((0, 0))]
+        );
         let later = fall + PAUSE_GRACE * 3;
         assert_eq!(qualities(alloc.allocate(later, 120 * KBPS, 50 * KBPS, &wants)), [None, Some((0, 0))]);
         // Lower still (80: 30 left, 30 + 40 < 90): paused after all, and not

@@ -17,6 +17,7 @@ mod peer;
 pub mod red;
 pub mod rewrite;
 mod room;
+mod settings;
 pub mod tap;
 mod topn;
 mod viewer;
