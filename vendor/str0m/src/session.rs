@@ -99,13 +99,6 @@ pub(crate) struct Session {
 
     bwe: Option<Bwe>,
     bwe_last_event: Option<(Bitrate, bool)>,
-    /// Huiyi patch (docs/adr/0014 in Huiyi): the media probes would use
-    /// (`probe_media`, with SRTP keys), as the last full pass found it. What
-    /// it depends on (the negotiated media, the keys) changes only in calls
-    /// after which the next pass is a full one, so the send-only pass and
-    /// `poll_event` take it from here instead of searching the media for it
-    /// each time.
-    probe_media_found: Option<(Mid, Pt)>,
 
     enable_twcc_feedback: bool,
 
@@ -211,7 +204,6 @@ impl Session {
             max_rx_seq_lookup: HashMap::new(),
             bwe,
             bwe_last_event: None,
-            probe_media_found: None,
             enable_twcc_feedback: false,
             pacer,
             pacer_control: PacerControl::new(),
@@ -347,9 +339,6 @@ impl Session {
             self.last_nack = now;
         }
 
-        if self.bwe.is_some() {
-            self.probe_media_found = self.srtp_tx.as_ref().and_then(|_| self.probe_media());
-        }
         let probe_media = self.handle_timeout_bwe(now);
         self.update_queue_state(now, probe_media);
 
@@ -392,8 +381,7 @@ impl Session {
         // sending media section has both a transport sequence extension and a
         // payload type supporting TWCC feedback. No prior media packet or RTX
         // stream is required. The Direct API uses its configured capabilities.
-        // (Huiyi patch: as the last full pass found it.)
-        let probe_media = self.probe_media_found;
+        let probe_media = self.srtp_tx.as_ref().and_then(|_| self.probe_media());
         let do_probe = probe_media.is_some();
         let bwe = self.bwe.as_mut()?;
 
@@ -1054,8 +1042,8 @@ impl Session {
             }
         }
 
-        // (Huiyi patch: as the last full pass found it.)
-        let can_probe = self.bwe.is_some() && self.probe_media_found.is_some();
+        let can_probe =
+            self.bwe.is_some() && self.srtp_tx.is_some() && self.probe_media().is_some();
         if let Some(bwe) = &mut self.bwe {
             // Drain estimates even while unavailable so they cannot be delivered later.
             let estimate = bwe.poll_estimate();
