@@ -12,6 +12,14 @@ use huiyi_tests::server::{run_setup, TestServer};
 /// processes, and they share `tests/browser/node_modules` (set up once).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// This test's turn with the browsers, once `tests/browser` is set up
+/// (Chromium, fonts, node modules: `setup.sh`).
+async fn browser_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    let turn = ONE_AT_A_TIME.lock().await;
+    run_setup(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser").join("setup.sh"));
+    turn
+}
+
 /// Runs one node scenario in `tests/browser` with the given environment;
 /// its report goes straight to this process's output as it runs.
 async fn node_scenario(file: &'static str, env: Vec<(&'static str, String)>) -> bool {
@@ -35,9 +43,7 @@ async fn node_scenario(file: &'static str, env: Vec<(&'static str, String)>) -> 
 /// it counted present in the live status (tests/browser/console.test.mjs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secretary_schedules_and_sees_a_venue_join() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    run_setup(&dir.join("setup.sh"));
+    let _turn = browser_turn().await;
     let server = TestServer::start_with(
         "console",
         |store| {
@@ -82,9 +88,7 @@ async fn the_secretary_schedules_and_sees_a_venue_join() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_participants_meet_in_chromium() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    run_setup(&dir.join("setup.sh"));
+    let _turn = browser_turn().await;
     let server = TestServer::start_with("browser", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("张三", Role::Participant)];
     let links = server.join_links("browser-test", "浏览器测试会议", &people);
@@ -99,9 +103,7 @@ async fn three_participants_meet_in_chromium() {
 /// (tests/browser/voicelines.test.mjs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latecomer_hears_the_meeting_on_voice_lines() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    run_setup(&dir.join("setup.sh"));
+    let _turn = browser_turn().await;
     let server = TestServer::start_configured(
         "voicelines",
         |_| {},
@@ -124,9 +126,7 @@ async fn a_latecomer_hears_the_meeting_on_voice_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h264_only_participant_meets_vp8_participants() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    run_setup(&dir.join("setup.sh"));
+    let _turn = browser_turn().await;
     let server = TestServer::start_with("h264", |_| {}, true).await;
     let people = [("县政府办", Role::Chair), ("城关镇", Role::Venue), ("会议终端", Role::Venue)];
     let links = server.join_links("h264-test", "H.264 终端测试", &people);
