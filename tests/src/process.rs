@@ -13,9 +13,18 @@ pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// A free UDP port on loopback.
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+/// A loopback port free for UDP and for TCP alike: the media port (the
+/// server's ICE-TCP listener takes the UDP port's number too; a port free
+/// for UDP only made the server exit at start, "cannot bind ICE-TCP
+/// listener", now and then).
+pub fn free_media_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The server process, killed if the test ends early (a panic).
@@ -67,7 +76,7 @@ impl ServerProcess {
             exe: exe.into(),
             dir: dir.to_path_buf(),
             http: format!("127.0.0.1:{}", free_tcp_port()).parse().expect("addr"),
-            udp: free_udp_port(),
+            udp: free_media_port(),
             settings: Vec::new(),
         }
     }
