@@ -37,34 +37,58 @@ pub(crate) fn spatial_of(rid: Option<&str>) -> u8 {
 }
 
 /// The bitrate of one stream, over windows of half a second.
+///
+/// Until a whole window has been measured, a layer that starts (or starts
+/// again: the publisher's encoder brought it back, or it was asked to) is
+/// on offer at what it has sent so far over the time so far: on the high
+/// side, never for nothing. (It once reported 1 bit/s for its first half
+/// second, and a township venue's allocator took the speaker's 480p for
+/// free, whose keyframe then overflowed the line.) A gap of [`Self::GAP`]
+/// starts the measurement over, so a window never spreads a resumed
+/// layer's packets over its pause.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RateMeter {
     window: Option<(Instant, u64)>,
     /// Bits per second over the last complete window.
-    bps: u64,
+    bps: Option<u64>,
     last_packet: Option<Instant>,
 }
 
 impl RateMeter {
     const WINDOW: Duration = Duration::from_millis(500);
+    /// Nothing for this long: the stream stopped.
+    const GAP: Duration = Duration::from_secs(1);
+    /// The shortest time a first, partial window's bytes are spread over.
+    const FIRST: Duration = Duration::from_millis(100);
 
     pub fn add(&mut self, now: Instant, bytes: u64) {
+        if self.last_packet.is_some_and(|t| now.saturating_duration_since(t) >= Self::GAP) {
+            self.reset();
+        }
         self.last_packet = Some(now);
         let (start, sum) = self.window.get_or_insert((now, 0));
         let elapsed = now.saturating_duration_since(*start);
         if elapsed >= Self::WINDOW {
-            self.bps = *sum * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+            self.bps = Some(*sum * 8 * 1000 / elapsed.as_millis().max(1) as u64);
             *start = now;
             *sum = 0;
         }
         *sum += bytes;
     }
 
-    /// Bits per second, or 0 when nothing arrived for a second (the layer
-    /// stopped: the publisher's encoder dropped it, or it paused).
+    /// Bits per second, or 0 when nothing arrived for [`Self::GAP`] (the
+    /// layer stopped: the publisher's encoder dropped it, or it paused).
+    /// Before the first whole window, what has arrived so far over the time
+    /// so far, at least [`Self::FIRST`]: on the high side (a starting
+    /// layer begins with a keyframe), never next to nothing.
     pub fn rate(&self, now: Instant) -> u64 {
-        match self.last_packet {
-            Some(t) if now.saturating_duration_since(t) < Duration::from_secs(1) => self.bps.max(1),
+        match (self.last_packet, self.bps, self.window) {
+            (Some(t), _, _) if now.saturating_duration_since(t) >= Self::GAP => 0,
+            (Some(_), Some(bps), _) => bps.max(1),
+            (Some(_), None, Some((start, sum))) => {
+                let elapsed = now.saturating_duration_since(start).max(Self::FIRST);
+                (sum * 8 * 1000 / elapsed.as_millis() as u64).max(1)
+            }
             _ => 0,
         }
     }
@@ -343,8 +367,12 @@ impl Engine {
             if before.target == a.layer {
                 continue;
             }
+            let cost = |q: Option<u8>| {
+                q.and_then(|q| wants.iter().find(|w| w.track == track).map(|w| w.layers[usize::from(q)]))
+            };
             tracing::debug!(room = room.0, subscriber = subscriber.0, track = track.0, from = ?before.target,
-                to = ?a.layer, estimate = p.estimate, "layer target");
+                to = ?a.layer, from_cost = ?cost(before.target), to_cost = ?cost(a.layer), audio,
+                estimate = p.estimate, "layer target");
             down.layer.target = a.layer;
             if a.layer.is_none() {
                 down.layer.current = None;
@@ -441,5 +469,36 @@ mod tests {
         let r = m.rate(t0 + Duration::from_millis(1000));
         assert!((900_000..=1_100_000).contains(&r), "{r}");
         assert_eq!(m.rate(t0 + Duration::from_secs(3)), 0, "stopped");
+    }
+
+    #[test]
+    fn a_starting_meter_reports_what_arrived_so_far_and_starts_over_after_a_gap() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut m = RateMeter::default();
+        for i in 0..40 {
+            m.add(at(10 * i), 1250); // 1 Mbit/s for 0.4 s
+        }
+        let first = m.rate(at(400));
+        assert!((900_000..=1_100_000).contains(&first), "the first partial window: {first}");
+        let mut one = RateMeter::default();
+        one.add(at(0), 1250);
+        assert_eq!(one.rate(at(0)), 100_000, "one packet: over at least 100 ms, not over nothing");
+        for i in 40..100 {
+            m.add(at(10 * i), 1250);
+        }
+        assert!(m.rate(at(1000)) > 900_000);
+        // Paused for 5 s, then back at 1 Mbit/s: the first window is its
+        // own, not the old one's bytes over 5 s.
+        for i in 0..40 {
+            m.add(at(6000 + 10 * i), 1250);
+        }
+        let resumed = m.rate(at(6400));
+        assert!((900_000..=1_100_000).contains(&resumed), "resumed: its own bytes, {resumed}");
+        for i in 40..60 {
+            m.add(at(6000 + 10 * i), 1250);
+        }
+        let r = m.rate(at(6600));
+        assert!((900_000..=1_100_000).contains(&r), "{r}");
     }
 }
