@@ -23,7 +23,9 @@
 //!    as well as a queue does) is ridden out for [`DIP_GRACE`] first. Going
 //!    up (a higher layer, or resuming a paused video) only within
 //!    [`UP_HEADROOM`] of the estimate and not within [`UP_HOLD`] of the last
-//!    step down, so a link at its edge does not flap between layers. Changes
+//!    step down, so a link at its edge does not flap between layers; an
+//!    increase is judged by the target's recent peak bitrate
+//!    ([`VideoWant::peaks`]), not by one low reading. Changes
 //!    of the estimate smaller than [`SMALL_CHANGE`] with the same wants keep
 //!    the allocation as is.
 //!
@@ -195,11 +197,22 @@ pub struct VideoWant {
     /// temporal layers up to that one, together), by [`quality`]; 0: not
     /// being sent.
     pub layers: [u64; QUALITIES],
+    /// The highest bitrate of each quality over the last second or so (0:
+    /// as `layers`): what an *increase* to it is judged by. One window's
+    /// reading can be low (the publisher's encoder skipped frames, or the
+    /// layer just came back), and a step up taken on it sends a keyframe
+    /// of the real size into a line sized for the low one.
+    pub peaks: [u64; QUALITIES],
 }
 
 impl VideoWant {
     fn cost(&self, layer: u8) -> u64 {
         self.layers[usize::from(layer)]
+    }
+
+    /// What going up to `layer` is judged by: its recent peak.
+    fn up_cost(&self, layer: u8) -> u64 {
+        self.cost(layer).max(self.peaks[usize::from(layer)])
     }
 
     /// The qualities on offer, lowest first, up to the tile's limit.
@@ -299,19 +312,22 @@ impl Allocator {
         let mut spent_up = 0u64; // the part of `spent` that is an increase
         let focus = order.first().copied().filter(|i| wants[*i].priority >= WATCHED);
         let oversend = ((estimate as f64 * OVERSEND_SHARE) as u64).min(OVERSEND_MAX);
-        let fits = |cost: u64, was: Option<Option<u8>>, target: u8, spent: u64, spent_up: u64| {
-            let increase = match was {
-                Some(Some(w)) => target > w,
-                // A video just wanted, or resuming a paused one: an increase
-                // (a newcomer's lowest layer is let in below, without).
-                None | Some(None) => true,
+        // `cost`: what it adds as measured; `up_cost`: the same by the
+        // target's recent peak, which an increase is judged by.
+        let fits =
+            |cost: u64, up_cost: u64, was: Option<Option<u8>>, target: u8, spent: u64, spent_up: u64| {
+                let increase = match was {
+                    Some(Some(w)) => target > w,
+                    // A video just wanted, or resuming a paused one: an increase
+                    // (a newcomer's lowest layer is let in below, without).
+                    None | Some(None) => true,
+                };
+                if increase {
+                    spent + up_cost <= budget && spent_up + up_cost <= up_budget
+                } else {
+                    spent + cost <= budget
+                }
             };
-            if increase {
-                spent + cost <= budget && spent_up + cost <= up_budget
-            } else {
-                spent + cost <= budget
-            }
-        };
         // Every video at its lowest layer first. For a video the meeting
         // watches (the floor holder, broadcast source, spotlight, speaker)
         // that is its lowest picture at the highest frame rate that fits:
@@ -330,7 +346,8 @@ impl Allocator {
             };
             let fresh = was.is_none();
             let taken = floors.into_iter().find(|q| {
-                fits(w.cost(*q), was, *q, spent, spent_up) || (fresh && spent + w.cost(*q) <= budget)
+                fits(w.cost(*q), w.up_cost(*q), was, *q, spent, spent_up)
+                    || (fresh && spent + w.cost(*q) <= budget)
             });
             if let Some(q) = taken {
                 let cost = w.cost(q);
@@ -382,7 +399,8 @@ impl Allocator {
                         continue;
                     }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
-                    if !fits(extra, was, next, spent, spent_up) {
+                    let up_extra = w.up_cost(next).saturating_sub(w.cost(at));
+                    if !fits(extra, up_extra, was, next, spent, spent_up) {
                         break;
                     }
                     spent = (spent + w.cost(next)).saturating_sub(w.cost(at));
@@ -497,6 +515,7 @@ mod tests {
             priority,
             max_layer: 2,
             layers: simulcast([150 * KBPS, 500 * KBPS, 1500 * KBPS]),
+            peaks: [0; QUALITIES],
         }
     }
 
@@ -519,7 +538,7 @@ mod tests {
                 layers[usize::from(quality(s as u8, t as u8))] = full * share / 100;
             }
         }
-        VideoWant { track: TrackId(track), priority, max_layer: 2, layers }
+        VideoWant { track: TrackId(track), priority, max_layer: 2, layers, peaks: [0; QUALITIES] }
     }
 
     #[test]
@@ -779,5 +798,34 @@ mod tests {
         // 160: the layer (150) fits but not within 0.85 × 160 = 136.
         assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(10), 160 * KBPS, 0, &wants)), [None]);
         assert_eq!(layers(alloc.allocate(t0 + Duration::from_secs(11), 200 * KBPS, 0, &wants)), [Some(0)]);
+    }
+
+    #[test]
+    fn a_step_up_is_judged_by_the_layers_recent_peak_and_keeping_by_its_reading() {
+        let mut alloc = Allocator::new();
+        let t0 = Instant::now();
+        let wants = [want(1, 0)];
+        assert_eq!(layers(alloc.allocate(t0, 400 * KBPS, 0, &wants)), [Some(0)]);
+        // The 360p layer reads 200 kbit/s this half second (its encoder
+        // skipped frames), 500 the one before: 400 does not take it.
+        let mut dip = want(1, 0);
+        dip.layers[usize::from(quality(1, 0))] = 200 * KBPS;
+        dip.peaks = dip.layers;
+        dip.peaks[usize::from(quality(1, 0))] = 500 * KBPS;
+        let at = t0 + Duration::from_secs(5);
+        assert_eq!(layers(alloc.allocate(at, 400 * KBPS, 0, std::slice::from_ref(&dip))), [Some(0)]);
+        // Without the peak it would have been taken.
+        let mut low = dip.clone();
+        low.peaks = [0; QUALITIES];
+        assert_eq!(layers(Allocator::new().allocate(at, 400 * KBPS, 0, &[low])), [Some(1)]);
+        // Keeping a layer goes by what it sends now: at 600 kbit/s the video
+        // climbs to 360p, and a later peak above the estimate does not take it away.
+        let at = at + Duration::from_secs(5);
+        assert_eq!(layers(alloc.allocate(at, 600 * KBPS, 0, &wants)), [Some(1)]);
+        let mut spike = want(1, 0);
+        spike.peaks = spike.layers;
+        spike.peaks[usize::from(quality(1, 0))] = 700 * KBPS;
+        let at = at + Duration::from_secs(5);
+        assert_eq!(layers(alloc.allocate(at, 560 * KBPS, 0, &[spike])), [Some(1)]);
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct RateMeter {
     window: Option<(Instant, u64)>,
     /// Bits per second over the last complete window.
     bps: Option<u64>,
+    /// Over the one before it.
+    prev_bps: Option<u64>,
     last_packet: Option<Instant>,
 }
 
@@ -69,6 +71,7 @@ impl RateMeter {
         let (start, sum) = self.window.get_or_insert((now, 0));
         let elapsed = now.saturating_duration_since(*start);
         if elapsed >= Self::WINDOW {
+            self.prev_bps = self.bps;
             self.bps = Some(*sum * 8 * 1000 / elapsed.as_millis().max(1) as u64);
             *start = now;
             *sum = 0;
@@ -90,6 +93,14 @@ impl RateMeter {
                 (sum * 8 * 1000 / elapsed.as_millis() as u64).max(1)
             }
             _ => 0,
+        }
+    }
+
+    /// The higher of [`Self::rate`] and the window before (0 when stopped).
+    pub fn peak(&self, now: Instant) -> u64 {
+        match self.rate(now) {
+            0 => 0,
+            r => r.max(self.prev_bps.unwrap_or(0)),
         }
     }
 
@@ -130,6 +141,17 @@ impl LayerIn {
         }
     }
 
+    /// Its temporal layers' recent peaks ([`RateMeter::peak`]), or as
+    /// [`Self::offered_rates`] while it is not measured.
+    pub fn offered_peaks(&self, now: Instant) -> [u64; TEMPORAL] {
+        let measured = !self.stopped && self.rate(now) > 0;
+        match (measured, self.held) {
+            (false, Some(held)) => held,
+            (false, None) => [0; TEMPORAL],
+            (true, _) => self.temporal.each_ref().map(|m| m.peak(now)),
+        }
+    }
+
     /// The whole stream's bitrate (0: nothing for a second).
     pub fn rate(&self, now: Instant) -> u64 {
         self.temporal.iter().map(|m| m.rate(now)).sum()
@@ -141,13 +163,17 @@ impl LayerIn {
         self.temporal[t].add(now, bytes);
     }
 
-    /// The qualities it offers (see `allocate::quality`), into `costs`.
-    fn offer(&self, now: Instant, costs: &mut [u64; QUALITIES]) {
-        let mut sum = 0;
+    /// The qualities it offers (see `allocate::quality`), into `costs`,
+    /// and their recent peaks into `peaks`.
+    fn offer(&self, now: Instant, costs: &mut [u64; QUALITIES], peaks: &mut [u64; QUALITIES]) {
+        let (mut sum, mut peak) = (0, 0);
+        let highs = self.offered_peaks(now);
         for (t, rate) in self.offered_rates(now).into_iter().enumerate() {
             if rate > 0 {
                 sum += rate;
+                peak += highs[t].max(rate);
                 costs[usize::from(quality(self.spatial, t as u8))] = sum;
+                peaks[usize::from(quality(self.spatial, t as u8))] = peak;
             }
         }
     }
@@ -322,9 +348,9 @@ impl Engine {
             if p.video_paused || p.video_sources.as_ref().is_some_and(|s| !s.contains(&o.id)) {
                 continue;
             }
-            let mut layers = [0u64; QUALITIES];
+            let (mut layers, mut peaks) = ([0u64; QUALITIES], [0u64; QUALITIES]);
             for l in &up.layers {
-                l.offer(now, &mut layers);
+                l.offer(now, &mut layers, &mut peaks);
             }
             let top = crate::core::allocate::LAYERS as u8 - 1;
             let max_layer = match p.tile_limits.get(&up.id) {
@@ -340,6 +366,7 @@ impl Engine {
                 priority: priority_of(&featured, speaker, o.id),
                 max_layer,
                 layers,
+                peaks,
             });
             downs.push((di, owner, ui, up.id));
         }
@@ -468,7 +495,16 @@ mod tests {
         }
         let r = m.rate(t0 + Duration::from_millis(1000));
         assert!((900_000..=1_100_000).contains(&r), "{r}");
+        // Then a window at half the rate: the peak remembers the one before.
+        for i in 0..50 {
+            m.add(t0 + Duration::from_millis(1000 + 10 * i), 625);
+        }
+        m.add(t0 + Duration::from_millis(1500), 625);
+        let (r, peak) = (m.rate(t0 + Duration::from_millis(1500)), m.peak(t0 + Duration::from_millis(1500)));
+        assert!((450_000..=550_000).contains(&r), "{r}");
+        assert!((900_000..=1_100_000).contains(&peak), "{peak}");
         assert_eq!(m.rate(t0 + Duration::from_secs(3)), 0, "stopped");
+        assert_eq!(m.peak(t0 + Duration::from_secs(3)), 0, "stopped");
     }
 
     #[test]
