@@ -16,9 +16,7 @@
 //! 3. Then, by priority, each video goes back up to the layer it had while
 //!    that fits (one video's increase never takes another's layer while the
 //!    estimate holds), and then up a layer at a time while the next layer
-//!    fits, never above what its tile can show (`max_layer`). While a
-//!    watched video waits for its next step, the others get no larger
-//!    picture.
+//!    fits, never above what its tile can show (`max_layer`).
 //! 4. Hysteresis: going down happens at once when the estimate falls well
 //!    short of what is sent; a dip of up to [`DIP_SLACK`] (one back-off of
 //!    the delay-based estimator, which a busy receiver's late packets cause
@@ -380,12 +378,6 @@ impl Allocator {
         // Then up, a layer at a time, by priority: first back to what each
         // had (so that one video's increase never takes another's layer
         // while the estimate holds), then increases.
-        // A watched video (the floor holder, the speaker …) that could not
-        // take its next step keeps the others at their picture size: a
-        // larger picture for someone else would take what the focus needs
-        // (seen: the healed township venue got the other venue's 480p, and
-        // the speaker's waited behind it).
-        let mut focus_waits = false;
         for increases in [false, true] {
             for &i in &order {
                 let w = &wants[i];
@@ -406,13 +398,9 @@ impl Allocator {
                     if spatial(next) > spatial(at) && !(w.is_full_rate(at) && w.is_full_rate(next)) {
                         continue;
                     }
-                    if focus_waits && w.priority < WATCHED && spatial(next) > spatial(at) {
-                        break;
-                    }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
                     let up_extra = w.up_cost(next).saturating_sub(w.cost(at));
                     if !fits(extra, up_extra, was, next, spent, spent_up) {
-                        focus_waits |= increases && w.priority >= WATCHED;
                         break;
                     }
                     spent = (spent + w.cost(next)).saturating_sub(w.cost(at));
@@ -839,30 +827,5 @@ mod tests {
         spike.peaks[usize::from(quality(1, 0))] = 700 * KBPS;
         let at = at + Duration::from_secs(5);
         assert_eq!(layers(alloc.allocate(at, 560 * KBPS, 0, &[spike])), [Some(1)]);
-    }
-
-    #[test]
-    fn while_the_speaker_waits_for_a_larger_picture_nobody_else_gets_one() {
-        let mut alloc = Allocator::new();
-        let t0 = Instant::now();
-        // The speaker's 360p costs more than the other venue's.
-        let speaker =
-            VideoWant { layers: simulcast([150 * KBPS, 900 * KBPS, 1500 * KBPS]), ..want(1, WATCHED) };
-        let wants = [speaker, want(2, 0)];
-        assert_eq!(layers(alloc.allocate(t0, 400 * KBPS, 0, &wants)), [Some(0), Some(0)]);
-        // 1 Mbit/s: the other's 360p would fit, the speaker's not.
-        let at = t0 + Duration::from_secs(5);
-        assert_eq!(layers(alloc.allocate(at, 1000 * KBPS, 0, &wants)), [Some(0), Some(0)]);
-        // 1.3 Mbit/s: the speaker's comes first.
-        let at = at + Duration::from_secs(5);
-        assert_eq!(layers(alloc.allocate(at, 1300 * KBPS, 0, &wants)), [Some(1), Some(0)]);
-        // Without a watched video, the one that fits goes up.
-        let plain = [VideoWant { priority: 0, ..wants[0].clone() }, want(2, 0)];
-        let mut other = Allocator::new();
-        assert_eq!(layers(other.allocate(t0, 400 * KBPS, 0, &plain)), [Some(0), Some(0)]);
-        assert_eq!(
-            layers(other.allocate(t0 + Duration::from_secs(5), 1000 * KBPS, 0, &plain)),
-            [Some(0), Some(1)]
-        );
     }
 }
