@@ -23,9 +23,9 @@
 //!    as well as a queue does) is ridden out for [`DIP_GRACE`] first. Going
 //!    up (a higher layer, or resuming a paused video) only within
 //!    [`UP_HEADROOM`] of the estimate and not within [`UP_HOLD`] of the last
-//!    step down, so a link at its edge does not flap between layers; an
-//!    increase is judged by the target's recent peak bitrate
-//!    ([`VideoWant::peaks`]), not by one low reading. Changes
+//!    step down, so a link at its edge does not flap between layers; a
+//!    larger picture (which starts with a keyframe) is judged by its recent
+//!    peak bitrate ([`VideoWant::peaks`]), not by one low reading. Changes
 //!    of the estimate smaller than [`SMALL_CHANGE`] with the same wants keep
 //!    the allocation as is.
 //!
@@ -198,10 +198,12 @@ pub struct VideoWant {
     /// being sent.
     pub layers: [u64; QUALITIES],
     /// The highest bitrate of each quality over the last second or so (0:
-    /// as `layers`): what an *increase* to it is judged by. One window's
-    /// reading can be low (the publisher's encoder skipped frames, or the
-    /// layer just came back), and a step up taken on it sends a keyframe
-    /// of the real size into a line sized for the low one.
+    /// as `layers`): what a step up to a larger picture, or a start, is
+    /// judged by. One window's reading can be low (the publisher's encoder
+    /// skipped frames, or the layer just came back), and such a step taken
+    /// on it sends a keyframe and the real bitrate into a line sized for
+    /// the low one. (A higher frame rate of the same picture needs no
+    /// keyframe and goes by the reading, as does keeping a layer.)
     pub peaks: [u64; QUALITIES],
 }
 
@@ -210,7 +212,7 @@ impl VideoWant {
         self.layers[usize::from(layer)]
     }
 
-    /// What going up to `layer` is judged by: its recent peak.
+    /// What a larger picture or a start at `layer` is judged by: its recent peak.
     fn up_cost(&self, layer: u8) -> u64 {
         self.cost(layer).max(self.peaks[usize::from(layer)])
     }
@@ -346,8 +348,9 @@ impl Allocator {
             };
             let fresh = was.is_none();
             let taken = floors.into_iter().find(|q| {
-                fits(w.cost(*q), w.up_cost(*q), was, *q, spent, spent_up)
-                    || (fresh && spent + w.cost(*q) <= budget)
+                // Starting or resuming takes a keyframe: judged by the peak.
+                let up = if matches!(was, Some(Some(_))) { w.cost(*q) } else { w.up_cost(*q) };
+                fits(w.cost(*q), up, was, *q, spent, spent_up) || (fresh && spent + w.cost(*q) <= budget)
             });
             if let Some(q) = taken {
                 let cost = w.cost(q);
@@ -399,7 +402,13 @@ impl Allocator {
                         continue;
                     }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
-                    let up_extra = w.up_cost(next).saturating_sub(w.cost(at));
+                    // A larger picture starts with a keyframe: judged by
+                    // its peak; a higher frame rate by what it sends now.
+                    let up_extra = if spatial(next) > spatial(at) {
+                        w.up_cost(next).saturating_sub(w.cost(at))
+                    } else {
+                        extra
+                    };
                     if !fits(extra, up_extra, was, next, spent, spent_up) {
                         break;
                     }
@@ -827,5 +836,13 @@ mod tests {
         spike.peaks[usize::from(quality(1, 0))] = 700 * KBPS;
         let at = at + Duration::from_secs(5);
         assert_eq!(layers(alloc.allocate(at, 560 * KBPS, 0, &[spike])), [Some(1)]);
+        // A higher frame rate of the same picture needs no keyframe: it goes
+        // by the reading (the full rate reads 150, peaked at 400).
+        let mut alloc = Allocator::new();
+        let mut thin = temporal_want(1, 0);
+        thin.peaks[usize::from(quality(0, 2))] = 400 * KBPS;
+        assert_eq!(qualities(alloc.allocate(t0, 110 * KBPS, 0, std::slice::from_ref(&thin))), [Some((0, 0))]);
+        let at = t0 + Duration::from_secs(5);
+        assert_eq!(qualities(alloc.allocate(at, 200 * KBPS, 0, &[thin])), [Some((0, 2))]);
     }
 }
