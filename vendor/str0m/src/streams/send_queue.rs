@@ -75,6 +75,15 @@ impl SendQueue {
         self.total.decrease(now, packet.payload.len(), queue_time);
         self.last_emitted = Some(now);
 
+        // Huiyi patch: an emptied queue gives back what a burst (a
+        // keyframe, a busy worker's backlog) grew it to beyond a frame's
+        // worth. An `RtpPacket` is ~400 bytes, and each subscriber's video
+        // stream kept ~50 of them (~20 KB) for nothing between bursts.
+        const KEEP: usize = 16;
+        if self.queue.is_empty() && self.queue.capacity() > KEEP {
+            self.queue = VecDeque::with_capacity(KEEP);
+        }
+
         Some(packet)
     }
 
