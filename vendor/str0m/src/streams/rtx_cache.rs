@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
 use crate::io::DATAGRAM_MAX_PACKET_SIZE;
-use crate::rtp_::SeqNo;
+use crate::packet::Vp8Patch;
+use crate::rtp_::{ExtensionValues, MediaTime, Pt, SenderInfo, SeqNo, Ssrc};
 
 use super::RtpPacket;
 use super::rtx_cache_buf::EvictingBuffer;
@@ -13,12 +15,100 @@ const RTX_CACHE_QUANTIZE_SLOTS: usize = DATAGRAM_MAX_PACKET_SIZE / RTX_CACHE_SIZ
 #[derive(Debug)]
 pub(crate) struct RtxCache {
     // Data, new additions here probably need to be cleared in [`clear`].
-    packet_by_seq_no: EvictingBuffer<RtpPacket>,
+    packet_by_seq_no: EvictingBuffer<CachedPacket>,
 
     // Technically we want [Option<SeqNo>; X] to indicate the absence of
     // a SeqNo. However We can half the storage space by using the sentinel
     // values SeqNo::MAX to indicate None
     seq_no_by_quantized_size: [SeqNo; RTX_CACHE_QUANTIZE_SLOTS],
+
+    /// Huiyi patch: the cached packet last asked for, as a whole
+    /// `RtpPacket` (resends and padding read and adjust it in place).
+    out: RtpPacket,
+}
+
+/// Huiyi patch: what the cache keeps of a sent packet. An `RtpPacket` is
+/// 408 bytes (its header's parsed extension values 192 of them, an inline
+/// CSRC list 60), and an SFU caches about a second of packets for every
+/// subscriber of every video; this keeps ~110 bytes, the rarely set parts
+/// boxed, and gives the packet back whole when it is resent.
+#[derive(Debug)]
+struct CachedPacket {
+    seq_no: SeqNo,
+    time: MediaTime,
+    payload: Arc<[u8]>,
+    vp8_patch: Option<Vp8Patch>,
+    timestamp: Instant,
+    ssrc: Ssrc,
+    rtp_time: u32,
+    sequence_number: u16,
+    header_len: u16,
+    payload_type: Pt,
+    version: u8,
+    csrc_count: u8,
+    has_padding: bool,
+    has_extension: bool,
+    marker: bool,
+    nackable: bool,
+    /// Only when there are any.
+    csrc: Option<Box<[u32; 15]>>,
+    /// Only when any is set.
+    ext_vals: Option<Box<ExtensionValues>>,
+    last_sender_info: Option<Box<SenderInfo>>,
+}
+
+impl CachedPacket {
+    fn new(p: RtpPacket) -> Self {
+        let h = p.header;
+        Self {
+            seq_no: p.seq_no,
+            time: p.time,
+            payload: p.payload,
+            vp8_patch: p.vp8_patch,
+            timestamp: p.timestamp,
+            ssrc: h.ssrc,
+            rtp_time: h.timestamp,
+            sequence_number: h.sequence_number,
+            header_len: h.header_len as u16,
+            payload_type: h.payload_type,
+            version: h.version,
+            csrc_count: h.csrc_count as u8,
+            has_padding: h.has_padding,
+            has_extension: h.has_extension,
+            marker: h.marker,
+            nackable: p.nackable,
+            csrc: (h.csrc_count > 0 || h.csrc != [0; 15]).then(|| Box::new(h.csrc)),
+            ext_vals: (h.ext_vals != ExtensionValues::default()).then(|| Box::new(h.ext_vals)),
+            last_sender_info: p.last_sender_info.map(Box::new),
+        }
+    }
+
+    /// The packet as it was cached, into `out`.
+    fn restore(&self, out: &mut RtpPacket) {
+        out.seq_no = self.seq_no;
+        out.time = self.time;
+        out.payload = self.payload.clone();
+        out.vp8_patch = self.vp8_patch;
+        out.timestamp = self.timestamp;
+        out.last_sender_info = self.last_sender_info.as_deref().copied();
+        out.nackable = self.nackable;
+        let h = &mut out.header;
+        h.version = self.version;
+        h.has_padding = self.has_padding;
+        h.has_extension = self.has_extension;
+        h.csrc_count = usize::from(self.csrc_count);
+        h.marker = self.marker;
+        h.payload_type = self.payload_type;
+        h.sequence_number = self.sequence_number;
+        h.timestamp = self.rtp_time;
+        h.ssrc = self.ssrc;
+        h.csrc = self.csrc.as_deref().copied().unwrap_or([0; 15]);
+        match &self.ext_vals {
+            Some(e) => h.ext_vals.clone_from(e),
+            None => h.ext_vals = ExtensionValues::default(),
+        }
+        h.header_len = usize::from(self.header_len);
+    }
 }
 
 impl RtxCache {
@@ -26,6 +116,7 @@ impl RtxCache {
         Self {
             packet_by_seq_no: EvictingBuffer::new(10, max_packet_age, max_packet_count),
             seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
+            out: RtpPacket::blank(),
         }
     }
 
@@ -33,7 +124,8 @@ impl RtxCache {
         assert!(packet.nackable);
         let seq_no = packet.seq_no;
         let quantized_size = packet.payload.len() / RTX_CACHE_SIZE_QUANTIZER;
-        self.packet_by_seq_no.push(*seq_no, now, packet);
+        self.packet_by_seq_no
+            .push(*seq_no, now, CachedPacket::new(packet));
         self.seq_no_by_quantized_size[quantized_size] = seq_no;
         self.remove_old_packets(now);
     }
@@ -43,7 +135,9 @@ impl RtxCache {
     }
 
     pub fn get_cached_packet_by_seq_no(&mut self, seq_no: SeqNo) -> Option<&mut RtpPacket> {
-        self.packet_by_seq_no.get_mut(*seq_no)
+        let cached = self.packet_by_seq_no.get(*seq_no)?;
+        cached.restore(&mut self.out);
+        Some(&mut self.out)
     }
 
     pub fn get_cached_packet_smaller_than(&mut self, max_size: usize) -> Option<&mut RtpPacket> {

@@ -142,6 +142,7 @@ impl<T> EvictingBuffer<T> {
         None
     }
 
+    #[allow(unused)] // Huiyi patch: the RTX cache restores a copy instead
     pub fn get_mut(&mut self, position: u64) -> Option<&mut T> {
         if self.is_inert() {
             return None;

@@ -1024,12 +1024,14 @@ impl StreamTx {
         use RtcpFb::*;
         match fb {
             ReceptionReport(r) => {
-                if let Some(rtx_ssrc) = self.rtx {
-                    if rtx_ssrc == r.ssrc {
-                        // Receiver has bound MidRid to RTX SSRC
-                        self.remote_acked_rtx_ssrc = true;
-                    }
-                } else if r.ssrc == self.ssrc {
+                // Huiyi patch: the main SSRC is acknowledged also when the
+                // stream has an RTX SSRC (upstream's `else if` left every
+                // video stream with RTX sending its MID on every packet).
+                if self.rtx == Some(r.ssrc) {
+                    // Receiver has bound MidRid to RTX SSRC
+                    self.remote_acked_rtx_ssrc = true;
+                }
+                if r.ssrc == self.ssrc {
                     // Receiver has bound MidRid to SSRC
                     self.remote_acked_ssrc = true;
                 }
