@@ -185,6 +185,7 @@ function seriesFor(samples, pick) {
         kbps: (d('bytesReceived') * 8) / dt / 1000,
         concealed: d('concealedSamples'), samples: d('totalSamplesReceived'),
         lost: d('packetsLost'), received: d('packetsReceived'),
+        plis: d('pliCount'), keyframes: d('keyFramesDecoded'), nacks: d('nackCount'),
       });
     }
     prev = { pc: s.pc, id: cur.id, t: s.t, stat: cur };
@@ -201,11 +202,15 @@ function videoFigures(xs) {
   const seconds = sum(xs, (x) => x.dt);
   // Longest stall: consecutive seconds without a new decoded frame (also
   // catches a picture that stopped for good, which freezeCount never counts).
-  let stall = 0; let run = 0;
-  for (const x of xs) { run = x.frames === 0 ? run + x.dt : 0; stall = Math.max(stall, run); }
+  let stall = 0; let run = 0; let stallEndT = null;
+  for (const x of xs) {
+    run = x.frames === 0 ? run + x.dt : 0;
+    if (run > stall) { stall = run; stallEndT = x.t; }
+  }
   // Longest freeze by Chromium's definition: freezes end in a sample
   // interval; with one ending per interval its duration is exact.
   const maxFreeze = Math.max(0, ...xs.filter((x) => x.freezes > 0).map((x) => x.freezeDur / x.freezes));
+  const freezeEndT = xs.find((x) => x.freezes > 0 && x.freezeDur / x.freezes === maxFreeze)?.t ?? null;
   const heights = xs.filter((x) => x.frames > 0).map((x) => x.height);
   const widths = xs.filter((x) => x.frames > 0).map((x) => x.width);
   return {
@@ -217,6 +222,8 @@ function videoFigures(xs) {
     freezeSeconds: round(sum(xs, (x) => x.freezeDur), 2),
     maxFreezeS: round(Math.max(maxFreeze, stall), 2),
     longestStallS: round(stall),
+    // When the longest freeze or stall ended (ms since epoch).
+    worstEndT: stall >= maxFreeze ? stallEndT : freezeEndT,
     width: widths.length ? Math.max(...widths) : 0,
     height: heights.length ? Math.max(...heights) : 0,
     minHeight: heights.length ? Math.min(...heights) : 0,
@@ -315,6 +322,16 @@ export function figures(people, samplesByLabel, phases, labelOf) {
     report.speakers[p.label] = [...new Set(samples.map((s) => labelOf(s.speaker)).filter(Boolean))];
   }
   return report;
+}
+
+/// Per second around a freeze of `participant`'s video ending at `endT`
+/// (ms since epoch): what the receiver saw, to tell a lost keyframe (PLIs
+/// sent, no keyframe decoded) from a stream that stopped (nothing received).
+export function stallDetail(samples, participant, endT, t0) {
+  const series = seriesFor(samples, (s) => s.inbound.find((i) => i.participant === participant && i.kind === 'video') ?? null);
+  return series
+    .filter((x) => x.t >= endT - 8000 && x.t <= endT + 3000)
+    .map((x) => `    ${round((x.t - t0) / 1000)}s: ${x.frames} frames ${x.height}p, ${x.received} packets received, ${x.lost} lost, ${x.nacks} NACKs, ${x.plis} PLIs, ${x.keyframes} keyframes decoded`);
 }
 
 /// Seconds from `healAt` until the stream's height first reaches `topHeight`

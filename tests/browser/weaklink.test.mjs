@@ -48,7 +48,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { until } from './lib.mjs';
 import {
-  participantIn, startServer, linkem, startSampler, samplesOf, figures, recoverySeconds, sleep, cleanupScratch,
+  participantIn, startServer, linkem, startSampler, samplesOf, figures, recoverySeconds, stallDetail, sleep, cleanupScratch,
   noticesOf, pauseFigures,
 } from './weaklink-lib.mjs';
 
@@ -283,6 +283,10 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
     report.loadavg = loadavg().map((x) => Math.round(x * 100) / 100);
     report.runSeconds = Math.round((Date.now() - started) / 1000);
     printReport(report);
+    if (wa.shaped?.worstEndT && (wa.shaped.maxFreezeS ?? 0) > MAX_FREEZE_S) {
+      console.log(`-- W ← A's longest freeze while shaped (${wa.shaped.maxFreezeS}s), per second since warm-up --`);
+      for (const line of stallDetail(samples.W, idA, wa.shaped.worstEndT, warmAt)) console.log(line);
+    }
     if (env.HUIYI_WEAKLINK_REPORT) {
       writeFileSync(env.HUIYI_WEAKLINK_REPORT, JSON.stringify({ ...report, ids, samples: env.HUIYI_WEAKLINK_RAW === '1' ? samples : undefined }, null, 1));
     }
