@@ -265,8 +265,12 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     let mut thinned = false;
     for (mid, (packets, temporal)) in &seen {
         assert!(packets.len() >= 100, "{mid}: at least the base layer, 25 frames a second: {temporal:?}");
-        // (Each layer sends 250 TL2 frames in 5 s.)
-        thinned |= temporal[2] < 125;
+        // (Each layer sends 250 TL2 frames in 5 s.) Thinned: a fifth or
+        // more of them left out. The share moves between runs as the
+        // estimate settles near the line's rate: one video below half, or
+        // both near 60 % while the allocation alternates between them;
+        // both are a lower frame rate.
+        thinned |= temporal[2] < 200;
         // The frames left out leave no gap: the receiver sees neither lost
         // packets nor missing pictures for them (half the frames or more of
         // a thinned video: as many as it receives). What is missing is what
