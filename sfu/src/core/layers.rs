@@ -133,22 +133,21 @@ impl LayerIn {
     /// Its temporal layers' bitrates for the allocators (each alone): as
     /// measured, or as they were when the publisher was asked to stop it.
     pub fn offered_rates(&self, now: Instant) -> [u64; TEMPORAL] {
-        let measured = !self.stopped && self.rate(now) > 0;
-        match (measured, self.held) {
-            (false, Some(held)) => held,
-            (false, None) => [0; TEMPORAL],
-            (true, _) => self.temporal.each_ref().map(|m| m.rate(now)),
-        }
+        self.offered(now, RateMeter::rate)
     }
 
     /// Its temporal layers' recent peaks ([`RateMeter::peak`]), or as
     /// [`Self::offered_rates`] while it is not measured.
     pub fn offered_peaks(&self, now: Instant) -> [u64; TEMPORAL] {
+        self.offered(now, RateMeter::peak)
+    }
+
+    fn offered(&self, now: Instant, read: fn(&RateMeter, Instant) -> u64) -> [u64; TEMPORAL] {
         let measured = !self.stopped && self.rate(now) > 0;
         match (measured, self.held) {
             (false, Some(held)) => held,
             (false, None) => [0; TEMPORAL],
-            (true, _) => self.temporal.each_ref().map(|m| m.peak(now)),
+            (true, _) => self.temporal.each_ref().map(|m| read(m, now)),
         }
     }
 
