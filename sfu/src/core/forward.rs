@@ -32,6 +32,15 @@ use crate::core::tap::{TapCodec, TapPacket};
 const RTX_CACHE_PACKETS: usize = 1024;
 /// How long a sent video packet stays available for a resend.
 const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
+/// Resent bytes may reach the bytes sent (a share of 0.5 of both) over a
+/// second before str0m drops a stream's queued resends. str0m's default of
+/// 0.15 fired on every lossy township line: a 240p stream at 80 kbit/s with
+/// 5 % loss and a few queue drops after a keyframe crosses it, the repairs
+/// the browser waits for are dropped, and it asks for a keyframe only after
+/// its NACKs time out — a 3–5 s freeze (ADR 0014). libwebrtc lets resends
+/// use up to the whole estimate; this bounds what one subscriber's NACKs can
+/// make the server send to twice its media.
+const RTX_RATIO_CAP: f32 = 0.5;
 use crate::core::vp8;
 
 /// What every subscriber's copy of one packet shares.
@@ -332,7 +341,7 @@ impl Engine {
                 return Written::Lost;
             };
             if size_cache {
-                tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+                tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
             }
             let ssrc = tx.ssrc();
             tx.write_rtp(write);

@@ -871,6 +871,15 @@ impl StreamTx {
 
             // If we hit the cap, stop doing resends by clearing those we have queued.
             if ratio > ratio_cap {
+                if !self.resends.is_empty() {
+                    debug!(
+                        "RTX ratio {:.2} over cap {:.2}: {} queued resends cleared on {}",
+                        ratio,
+                        ratio_cap,
+                        self.resends.len(),
+                        self.ssrc
+                    );
+                }
                 self.resends.clear();
                 return None;
             }
