@@ -56,10 +56,16 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // Chromiums encoding on 2 cores, load average 12–13) it measured 14.6
     // and 14.7 fps, concealment 0.08–0.19 %, once the speaker's video was
     // kept at its full frame rate before the others' base layers (before:
-    // 9.4–18.4 fps). The longest freeze (≤ 1 s asked; 0.3–0.45 s measured)
-    // is printed above, not held: one Chromium stall on this machine is
-    // not the server's.
+    // 9.4–18.4 fps).
     assert!(num(&key["weakFps"]) >= 10.0, "the weak venue receives the speaker at ≥ 10 fps: {key}");
+    // The longest freeze (≤ 1 s asked) is held at twice that, for a stall
+    // of the starved machine: 0.31–0.56 s measured once resends were no
+    // longer dropped at 15 % of the bytes (ADR 0010, "Repairs on a lossy
+    // line"); 3.6–5.3 s freezes before, with NACKs unanswered.
+    assert!(
+        num(&key["weakMaxFreezeS"]) <= 2.0,
+        "the speaker's video at the weak venue never freezes for long: {key}"
+    );
     assert!(
         num(&key["weakConcealmentPct"]) < 3.0,
         "the speaker's audio stays clear (< 3 % concealed): {key}"
