@@ -30,7 +30,9 @@ use crate::core::tap::{TapCodec, TapPacket};
 
 /// Most packets a subscriber's video RTX cache holds (see `write_down`).
 const RTX_CACHE_PACKETS: usize = 1024;
-/// How long a sent video packet stays available for a resend.
+/// How long a sent video packet stays available for a resend, at most: the
+/// vendored str0m keeps three of the subscriber's round trips and 200 ms
+/// (at least 300 ms) once its receiver reports give one (ADR 0014).
 const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
 /// Resent bytes may reach the bytes sent (a share of 0.5 of both) over a
 /// second before str0m drops a stream's queued resends. str0m's default of

@@ -10,6 +10,14 @@ type TimeBitrate = (Instant, Bitrate);
 
 const TOLERANCE: f64 = 0.05;
 
+/// Huiyi patch: an estimate within this long of the newest entry replaces
+/// it. The delay-based estimate moves on nearly every pass (its AIMD
+/// step), so the window held an entry per pass: hundreds a second, a
+/// 3-second buffer grown to ~1 500 entries (35 KiB) per peer with the
+/// estimator, and a push and pop per pass. With 50 ms grains the window
+/// holds at most ~61 samples, one per grain, the last value of each.
+const GRAIN: Duration = Duration::from_millis(50);
+
 /// Smooths BWE estimates by averaging over a time window.
 pub struct EstimateSmoother {
     estimates: VecDeque<TimeBitrate>,
@@ -38,8 +46,16 @@ impl EstimateSmoother {
 
         if do_update {
             self.maybe_emit = true;
-            self.estimates.push_back((now, estimate));
-            self.sum += estimate.as_f64();
+            match self.estimates.back_mut() {
+                Some((t, last)) if now >= *t && now - *t < GRAIN => {
+                    self.sum += estimate.as_f64() - last.as_f64();
+                    *last = estimate;
+                }
+                _ => {
+                    self.estimates.push_back((now, estimate));
+                    self.sum += estimate.as_f64();
+                }
+            }
         }
 
         // Remove entries older than the window.
@@ -103,4 +119,29 @@ fn in_tolerance(b1: Bitrate, b2: Bitrate) -> bool {
     let min = b1 * (1.0 - TOLERANCE);
     let max = b1 * (1.0 + TOLERANCE);
     b2 > min && b2 < max
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn estimates_within_a_grain_share_one_sample() {
+        let start = Instant::now();
+        let mut s = EstimateSmoother::new();
+        // An estimate that moves every 2 ms for 3 s.
+        for i in 0..1500_u64 {
+            s.record(start + Duration::from_millis(2 * i), Bitrate::kbps(1000 + i));
+        }
+        assert!(s.estimates.len() <= 61, "{} samples in the window", s.estimates.len());
+        // The average is of the last value of each 50 ms grain: close to the
+        // window's middle value.
+        let avg = s.poll().expect("an estimate").as_f64();
+        assert!((avg - 1_750_000.0).abs() < 20_000.0, "{avg}");
+        // A steady estimate, once the window has passed, is what comes out.
+        for i in 0..200_u64 {
+            s.record(start + Duration::from_millis(3000 + 20 * i), Bitrate::kbps(500));
+        }
+        assert_eq!(s.poll(), Some(Bitrate::kbps(500)));
+    }
 }

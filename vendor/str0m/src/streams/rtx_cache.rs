@@ -25,7 +25,19 @@ pub(crate) struct RtxCache {
     /// Huiyi patch: the cached packet last asked for, as a whole
     /// `RtpPacket` (resends and padding read and adjust it in place).
     out: RtpPacket,
+
+    /// Huiyi patch: the age given at creation, the most `fit_to_rtt` keeps.
+    max_age: Duration,
 }
+
+/// Huiyi patch: a NACK comes about a round trip after the packet was sent,
+/// and a receiver asks again each round trip while the repair is lost: a
+/// cache of three round trips and 200 ms answers the third ask on a line
+/// with jitter. A LAN subscriber (a round trip of a few ms) then keeps 300
+/// ms of its videos instead of the whole age (1 s in Huiyi).
+const RTT_FIT_ROUND_TRIPS: u32 = 3;
+const RTT_FIT_SLACK: Duration = Duration::from_millis(200);
+const RTT_FIT_MIN: Duration = Duration::from_millis(300);
 
 /// Huiyi patch: what the cache keeps of a sent packet. An `RtpPacket` is
 /// 408 bytes (its header's parsed extension values 192 of them, an inline
@@ -117,7 +129,19 @@ impl RtxCache {
             packet_by_seq_no: EvictingBuffer::new(10, max_packet_age, max_packet_count),
             seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
             out: RtpPacket::blank(),
+            max_age: max_packet_age,
         }
+    }
+
+    /// Huiyi patch: keeps packets for as long as the receiver's round trip
+    /// needs (see `RTT_FIT_ROUND_TRIPS`), never longer than the age the cache
+    /// was made with.
+    pub fn fit_to_rtt(&mut self, rtt: Duration) {
+        if self.max_age.is_zero() {
+            return;
+        }
+        let age = (rtt * RTT_FIT_ROUND_TRIPS + RTT_FIT_SLACK).max(RTT_FIT_MIN);
+        self.packet_by_seq_no.set_max_age(age.min(self.max_age));
     }
 
     pub fn cache_sent_packet(&mut self, packet: RtpPacket, now: Instant) {

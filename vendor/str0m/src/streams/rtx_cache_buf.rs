@@ -213,6 +213,39 @@ impl<T> EvictingBuffer<T> {
         self.next_evict = Some(position);
     }
 
+    /// Huiyi patch: how long entries are kept from now on; and a buffer
+    /// grown beyond what is kept shrinks (checked here, about once a second
+    /// as receiver reports come, not on every push).
+    pub fn set_max_age(&mut self, max_age: Duration) {
+        self.max_age = max_age;
+        self.maybe_shrink();
+    }
+
+    /// Huiyi patch: a buffer whose live entries span less than a third of
+    /// it is rebuilt at twice their span (not below its initial size). The
+    /// buffer only grew before: a burst, or a second of packets kept before
+    /// the receiver's round trip was known, sized it for the stream's life.
+    fn maybe_shrink(&mut self) {
+        let (Some(first), Some(last)) = (self.next_evict, self.last_position) else {
+            return;
+        };
+        let span = (last + 1).saturating_sub(first) as usize;
+        let to = (span * 2).max(self.initial_size);
+        if self.buf.len() <= (span * 3).max(self.initial_size) {
+            return;
+        }
+        // Entries can be pushed out of order: make room for all there are.
+        let (lo, hi) = self
+            .buf
+            .iter()
+            .flatten()
+            .fold((u64::MAX, 0), |(lo, hi), e| (lo.min(e.position), hi.max(e.position)));
+        let to = if lo <= hi { to.max((hi - lo + 1) as usize) } else { to };
+        if to < self.buf.len() {
+            self.resize(to);
+        }
+    }
+
     fn grow(&mut self) {
         if self.buf.len() >= self.max_size {
             // No growing.
@@ -225,6 +258,10 @@ impl<T> EvictingBuffer<T> {
             .min((self.buf.len() * 133) / 100)
             .max(self.buf.len() + 1);
 
+        self.resize(new_size);
+    }
+
+    fn resize(&mut self, new_size: usize) {
         let old_buffer = mem::replace(&mut self.buf, prepare_buf(new_size));
 
         // Move all entries over to the new buffer. Changing the buffer size might alter the
@@ -275,6 +312,34 @@ impl<T> EvictingBuffer<T> {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_buffer_grown_for_a_long_age_shrinks_when_the_age_is_cut() {
+        let mut buf = EvictingBuffer::new(10, Duration::from_secs(1), 1024);
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // 125 packets a second for 2 s, kept for a second.
+        for i in 0..250_u64 {
+            buf.push(i, at(8 * i), i);
+            buf.maybe_evict(at(8 * i));
+        }
+        let grown = buf.buf.len();
+        assert!(grown >= 125, "{grown}");
+        // Then kept for 300 ms (the next receiver report sets it again).
+        buf.set_max_age(Duration::from_millis(300));
+        for i in 250..500_u64 {
+            buf.push(i, at(8 * i), i);
+            buf.maybe_evict(at(8 * i));
+        }
+        assert_eq!(buf.buf.len(), grown, "no check on a push");
+        buf.set_max_age(Duration::from_millis(300));
+        assert!(buf.buf.len() <= 100, "{} slots for ~38 packets", buf.buf.len());
+        // Everything of the last 300 ms is still there, nothing older.
+        for i in 463..500_u64 {
+            assert_eq!(buf.get(i), Some(&i));
+        }
+        assert_eq!(buf.get(450), None);
+    }
 
     #[test]
     fn push_and_get() {

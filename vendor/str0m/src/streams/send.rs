@@ -1045,7 +1045,12 @@ impl StreamTx {
                     self.remote_acked_ssrc = true;
                 }
 
-                self.stats.update_with_rr(now, self.last_sent_seq_no, r)
+                self.stats.update_with_rr(now, self.last_sent_seq_no, r);
+                // Huiyi patch: the resend cache keeps what this receiver's
+                // round trip needs.
+                if let Some(rtt) = self.stats.rtt() {
+                    self.rtx_cache.fit_to_rtt(rtt);
+                }
             }
             Nack(_, list) => {
                 self.stats.increase_nacks();
