@@ -85,9 +85,10 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         assert!(shaped >= unshaped * share, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
-    // Healed: back to the top layer (measured 10 s in a release build; in
-    // CI's debug build on a loaded machine 8.6 to 28.4 s, where every
-    // subscriber's delay-based estimate, the LAN ones too, flaps with the
-    // CPU starvation: issue 12's notes; the issue asks 10).
-    assert!(num(&key["recoveryS"]) <= 40.0, "back to the top layer after healing: {key}");
+    // Healed: back to the top layer (the issue asks 10 s). Held at twice
+    // that for the starved machine: 2.5–7.1 s in seven runs (CI's among
+    // them) once resends were no longer dropped; 8.6 to 31 s before, with
+    // every subscriber's delay-based estimate flapping under the CPU
+    // starvation (issue 12's notes).
+    assert!(num(&key["recoveryS"]) <= 20.0, "back to the top layer after healing: {key}");
 }
