@@ -78,11 +78,19 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // Chromiums encode and decode more on 2 cores: CI once saw 19.9 fps at
     // 240p become 13.6 fps at 480p with the load average at 14. That is the
     // machine, not the server, so a rise in resolution allows more.)
+    // And when the publisher's own encoder fell behind on the starved
+    // machine, the receivers can get no more than it encoded: CI once saw
+    // A encode 18.3 fps warm and 11.9 shaped (load average 16), and B
+    // receive 13.6 of it at 480p. The frame rate held is then scaled by
+    // what the publisher encoded, shaped against unshaped.
     for pair in key["unrestricted"].as_array().expect("pairs") {
         let (unshaped, shaped) = (num(&pair["unshapedFps"]), num(&pair["shapedFps"]));
         let higher = num(&pair["shapedHeight"]) > num(&pair["unshapedHeight"]);
         let share = if higher { 0.6 } else { 0.75 };
-        assert!(shaped >= unshaped * share, "{pair}: its frame rate holds");
+        let (sent_before, sent_shaped) = (num(&pair["sentUnshapedFps"]), num(&pair["sentShapedFps"]));
+        let encoded =
+            if sent_before > 0.0 && sent_shaped > 0.0 { (sent_shaped / sent_before).min(1.0) } else { 1.0 };
+        assert!(shaped >= unshaped * share * encoded, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
     // Healed: back to the top layer (the issue asks 10 s). Held at twice
