@@ -17,6 +17,30 @@ fn sim(seed: u64) -> Sim {
     sim_with(EngineConfig::default(), seed)
 }
 
+/// A video publisher and a subscriber, connected and negotiated.
+fn one_publisher_one_subscriber(seed: u64) -> (Sim, usize, usize) {
+    let mut sim = sim(seed);
+    let publisher = sim.join(ROOM, PeerId(1), false, true).expect("join");
+    let subscriber = sim.join(ROOM, PeerId(2), false, false).expect("join");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        sim.advance(Duration::from_millis(5));
+    }
+    (sim, publisher, subscriber)
+}
+
+/// Every video packet from the first the subscriber got up to `last`
+/// (exclusive) reached it, originally or repaired.
+fn assert_every_video_packet_arrived(sim: &Sim, subscriber: usize, last: u64) {
+    let got: BTreeSet<u64> =
+        sim.clients[subscriber].received.iter().map(|r| payload_id(true, &r.payload)).collect();
+    let first = *got.first().expect("video arrived");
+    let expected: BTreeSet<u64> = (first..last).collect();
+    let missing: Vec<_> = expected.difference(&got).collect();
+    assert!(expected.len() > 900, "about 1 000 packets were sent after the first keyframe");
+    assert!(missing.is_empty(), "{} of {} packets never arrived: {missing:?}", missing.len(), expected.len());
+}
+
 #[test]
 fn three_peers_receive_each_other_in_order() {
     let mut sim = sim(1);
@@ -58,13 +82,7 @@ fn three_peers_receive_each_other_in_order() {
 
 #[test]
 fn nack_and_rtx_repair_five_percent_loss_on_both_legs() {
-    let mut sim = sim(7);
-    let publisher = sim.join(ROOM, PeerId(1), false, true).expect("join");
-    let subscriber = sim.join(ROOM, PeerId(2), false, false).expect("join");
-    assert!(sim.connect_all(Duration::from_secs(5)));
-    for _ in 0..100 {
-        sim.advance(Duration::from_millis(5));
-    }
+    let (mut sim, publisher, subscriber) = one_publisher_one_subscriber(7);
     sim.clients[publisher].loss_out = 0.05; // publisher → SFU: the SFU NACKs the publisher
     sim.clients[subscriber].loss_in = 0.05; // SFU → subscriber: the SFU answers from its RTX cache
     let last = run_media(&mut sim, &[publisher], 10_000, 1);
@@ -74,13 +92,7 @@ fn nack_and_rtx_repair_five_percent_loss_on_both_legs() {
     for _ in 0..200 {
         sim.advance(Duration::from_millis(5));
     }
-    let got: BTreeSet<u64> =
-        sim.clients[subscriber].received.iter().map(|r| payload_id(true, &r.payload)).collect();
-    let first = *got.first().expect("video arrived");
-    let expected: BTreeSet<u64> = (first..last).collect();
-    let missing: Vec<_> = expected.difference(&got).collect();
-    assert!(expected.len() > 900, "about 1 000 packets were sent after the first keyframe");
-    assert!(missing.is_empty(), "{} of {} packets never arrived: {missing:?}", missing.len(), expected.len());
+    assert_every_video_packet_arrived(&sim, subscriber, last);
     // Rewriting is consistent: the same payload always carries the same number.
     let mut seqs: Vec<(u64, u64)> =
         sim.clients[subscriber].received.iter().map(|r| (payload_id(true, &r.payload), r.seq)).collect();
@@ -98,26 +110,14 @@ fn a_line_losing_a_fifth_of_its_packets_still_gets_every_repair() {
     // cap (15 %) dropped the queued repairs there and the browser froze
     // until it gave up and asked for a keyframe; the SFU's cap lets
     // resends reach the media's own rate.
-    let mut sim = sim(11);
-    let publisher = sim.join(ROOM, PeerId(1), false, true).expect("join");
-    let subscriber = sim.join(ROOM, PeerId(2), false, false).expect("join");
-    assert!(sim.connect_all(Duration::from_secs(5)));
-    for _ in 0..100 {
-        sim.advance(Duration::from_millis(5));
-    }
+    let (mut sim, publisher, subscriber) = one_publisher_one_subscriber(11);
     sim.clients[subscriber].loss_in = 0.2;
     let last = run_media(&mut sim, &[publisher], 10_000, 1);
     // A lost last packet shows no gap until the next one arrives: go on
     // sending over a clean line while the last repairs come in.
     sim.clients[subscriber].loss_in = 0.0;
     run_media(&mut sim, &[publisher], 1000, last);
-    let got: BTreeSet<u64> =
-        sim.clients[subscriber].received.iter().map(|r| payload_id(true, &r.payload)).collect();
-    let first = *got.first().expect("video arrived");
-    let expected: BTreeSet<u64> = (first..last).collect();
-    let missing: Vec<_> = expected.difference(&got).collect();
-    assert!(expected.len() > 900, "about 1 000 packets were sent after the first keyframe");
-    assert!(missing.is_empty(), "{} of {} packets never arrived: {missing:?}", missing.len(), expected.len());
+    assert_every_video_packet_arrived(&sim, subscriber, last);
 }
 
 #[test]
