@@ -5,6 +5,7 @@
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
 
@@ -15,6 +16,29 @@ pub(crate) const SEND_BATCH: usize = 64;
 /// Receive buffer per datagram: larger than any datagram the engine accepts,
 /// so an oversized one is seen (and dropped) rather than truncated silently.
 const BUF_SIZE: usize = 2048;
+
+/// A kernel receive time older than this is not trusted (a wall clock
+/// stepped back, or a stall long enough that precision no longer matters).
+const MAX_ARRIVAL_AGE: Duration = Duration::from_secs(1);
+
+/// When a datagram reached the socket, on the monotonic clock: the kernel's
+/// receive time (`SO_TIMESTAMPNS`, which quinn-udp turns on, on the wall
+/// clock) carried over through one reading of both clocks, `now` and `wall`,
+/// taken after the datagram was read; `now` without a usable time.
+///
+/// The arrival times of a publisher's packets are what the server's
+/// transport-wide feedback reports, and the publisher's delay-based
+/// estimator reads their spacing as the path's queueing. Stamped when the
+/// worker got round to reading them, a worker kept off the CPU for 30 ms
+/// by a loaded machine looks like a 30 ms queue on the path, and every
+/// publisher lowers its bitrate (ADR 0014, "Arrival times from the kernel").
+pub(crate) fn arrival(received: Option<Duration>, now: Instant, wall: Duration) -> Instant {
+    received
+        .and_then(|t| wall.checked_sub(t))
+        .filter(|age| *age <= MAX_ARRIVAL_AGE)
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+}
 
 pub(crate) struct BatchSocket {
     pub socket: mio::net::UdpSocket,
@@ -51,9 +75,14 @@ impl BatchSocket {
         })
     }
 
-    /// Receives one batch; calls `f(source, destination, datagram)` for each.
-    /// Returns how many were received (0 when nothing is waiting).
-    pub fn recv_batch(&mut self, mut f: impl FnMut(SocketAddr, SocketAddr, &[u8])) -> io::Result<usize> {
+    /// Receives one batch; calls `f(source, destination, datagram, arrival)`
+    /// for each, `arrival` being when the kernel received it (see
+    /// [`arrival`]). Returns how many were received (0 when nothing is
+    /// waiting).
+    pub fn recv_batch(
+        &mut self,
+        mut f: impl FnMut(SocketAddr, SocketAddr, &[u8], Instant),
+    ) -> io::Result<usize> {
         let mut slices: Vec<IoSliceMut<'_>> = Vec::with_capacity(BATCH_SIZE);
         slices.extend(self.bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])));
         let n = match self.state.recv((&self.socket).into(), &mut slices, &mut self.meta) {
@@ -61,12 +90,15 @@ impl BatchSocket {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             Err(e) => return Err(e),
         };
+        // One reading of both clocks for the batch, after it was received.
+        let (now, wall) = (Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
         for (meta, buf) in self.meta.iter().zip(self.bufs.iter()).take(n) {
             let destination = meta.dst_ip.map_or(self.local, |ip| SocketAddr::new(ip, self.local.port()));
+            let at = arrival(meta.timestamp, now, wall);
             // With GRO one buffer may hold several datagrams of `stride` bytes.
             let stride = meta.stride.max(1);
             for chunk in buf[..meta.len].chunks(stride) {
-                f(meta.addr, destination, chunk);
+                f(meta.addr, destination, chunk, at);
             }
         }
         Ok(n)
@@ -202,5 +234,46 @@ mod tests {
             let (n, _) = to.recv_from(&mut buf).expect("datagram");
             assert_eq!(&buf[..n], expected);
         }
+    }
+
+    #[test]
+    fn a_datagram_read_late_keeps_the_time_the_kernel_received_it() {
+        let mut socket = BatchSocket::new(UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
+        let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        // (The kernel starts stamping datagrams shortly after the first
+        // socket asks for it; until then it stamps them when read.)
+        std::thread::sleep(Duration::from_millis(100));
+        let sent = Instant::now();
+        sender.send_to(b"early", socket.local).expect("send");
+        // The worker gets round to reading it 80 ms later.
+        std::thread::sleep(Duration::from_millis(80));
+        let read = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() {
+            socket.recv_batch(|_, _, data, at| got.push((data.to_vec(), at))).expect("receive");
+        }
+        let (data, at) = &got[0];
+        assert_eq!(data, b"early");
+        assert!(*at >= sent - Duration::from_millis(5), "not before it was sent");
+        assert!(
+            *at < read - Duration::from_millis(60),
+            "stamped when it arrived, not when read: {:?} early",
+            read - *at
+        );
+    }
+
+    #[test]
+    fn an_arrival_time_that_cannot_be_trusted_is_the_time_of_reading() {
+        let now = Instant::now();
+        let wall = Duration::from_secs(1_800_000_000);
+        let ms = Duration::from_millis;
+        assert_eq!(arrival(Some(wall - ms(30)), now, wall), now - ms(30));
+        assert_eq!(arrival(None, now, wall), now, "no kernel time");
+        assert_eq!(
+            arrival(Some(wall + ms(5)), now, wall),
+            now,
+            "from the future: the wall clock stepped back"
+        );
+        assert_eq!(arrival(Some(wall - ms(1500)), now, wall), now, "older than a second");
     }
 }

@@ -175,6 +175,7 @@ pub(crate) fn spawn(
             events,
             counters: thread_counters,
             sent: 0,
+            clock: Instant::now(),
             outgoing: Vec::with_capacity(crate::net::udp::SEND_BATCH),
         };
         worker.run();
@@ -199,6 +200,8 @@ struct Worker {
     events: UnboundedSender<SfuEvent>,
     counters: Arc<WorkerCounters>,
     sent: u64,
+    /// The latest time the engine was given.
+    clock: Instant,
     /// UDP datagrams of this flush, sent together (kept for its capacity).
     outgoing: Vec<str0m::net::Transmit>,
 }
@@ -224,21 +227,30 @@ impl Worker {
             }
             self.receive();
             self.tcp_events(&events);
-            self.engine.handle_timeout(Instant::now());
+            let now = self.now();
+            self.engine.handle_timeout(now);
             self.flush();
         }
-        self.engine.shutdown(Instant::now());
+        let now = self.now();
+        self.engine.shutdown(now);
         self.flush();
         tracing::info!("media worker stopped");
     }
 
     /// Returns false when the worker must stop.
+    /// The time to give the engine now: never before a time it was given.
+    fn now(&mut self) -> Instant {
+        self.clock = Instant::now().max(self.clock);
+        self.clock
+    }
+
     fn handle_commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
                 Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return false,
                 Ok(command) => {
-                    command.apply(&mut self.engine, Instant::now());
+                    let now = self.now();
+                    command.apply(&mut self.engine, now);
                     // Replies went out first; events caused by the command follow.
                     self.flush();
                 }
@@ -250,12 +262,14 @@ impl Worker {
     fn receive(&mut self) {
         // Bounded: at most 64 batches before timers and sends get their turn.
         for _ in 0..64 {
-            let engine = &mut self.engine;
-            let now = Instant::now();
-            match self
-                .socket
-                .recv_batch(|source, destination, data| engine.handle_receive(now, source, destination, data))
-            {
+            let (engine, clock) = (&mut self.engine, &mut self.clock);
+            // Each datagram at the time it arrived (udp.rs, `arrival`), but
+            // the engine's time never goes back: one that arrived before
+            // the last timeout pass counts as arriving at it.
+            match self.socket.recv_batch(|source, destination, data, arrival| {
+                *clock = arrival.max(*clock);
+                engine.handle_receive(*clock, source, destination, data)
+            }) {
                 Ok(0) => return,
                 Ok(_) => self.flush(),
                 Err(e) => {
@@ -269,7 +283,7 @@ impl Worker {
     /// ICE-TCP: new connections, frames in, room to write; stale ones
     /// closed. Once a second, peers counted by transport.
     fn tcp_events(&mut self, events: &Events) {
-        let now = Instant::now();
+        let now = self.now();
         if now >= self.next_transport_count {
             self.next_transport_count = now + Duration::from_secs(1);
             let (over_tcp, over_udp) = self.engine.peers_by_transport();
