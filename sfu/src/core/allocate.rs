@@ -380,8 +380,14 @@ impl Allocator {
         }
         // Then up, a layer at a time, by priority: first back to what each
         // had (so that one video's increase never takes another's layer
-        // while the estimate holds), then increases.
+        // while the estimate holds), then increases. While a video the
+        // meeting watches waits for a larger picture that does not fit now
+        // but would within the headroom of the whole estimate, no video
+        // after it gets a larger picture (a higher frame rate, yes): once
+        // taken, the other's picture would be kept, and the speaker's would
+        // wait behind it as the estimate climbs.
         for increases in [false, true] {
+            let mut watched_waits = false;
             for &i in &order {
                 let w = &wants[i];
                 let Some(start) = layer[i] else { continue };
@@ -401,15 +407,17 @@ impl Allocator {
                     if spatial(next) > spatial(at) && !(w.is_full_rate(at) && w.is_full_rate(next)) {
                         continue;
                     }
+                    let larger = spatial(next) > spatial(at);
+                    if larger && watched_waits && !matches!(was, Some(Some(l)) if l >= next) {
+                        break;
+                    }
                     let extra = w.cost(next).saturating_sub(w.cost(at));
                     // A larger picture starts with a keyframe: judged by
                     // its peak; a higher frame rate by what it sends now.
-                    let up_extra = if spatial(next) > spatial(at) {
-                        w.up_cost(next).saturating_sub(w.cost(at))
-                    } else {
-                        extra
-                    };
+                    let up_extra = if larger { w.up_cost(next).saturating_sub(w.cost(at)) } else { extra };
                     if !fits(extra, up_extra, was, next, spent, spent_up) {
+                        watched_waits |=
+                            increases && larger && w.priority >= WATCHED && up_extra <= up_budget;
                         break;
                     }
                     spent = (spent + w.cost(next)).saturating_sub(w.cost(at));
@@ -595,6 +603,47 @@ mod tests {
         thumb.max_layer = 0;
         let mut alloc = Allocator::new();
         assert_eq!(qualities(alloc.allocate(now, 10_000 * KBPS, 0, &[thumb])), [Some((0, 2))]);
+    }
+
+    #[test]
+    fn no_other_video_gets_a_larger_picture_while_the_speakers_waits() {
+        let now = Instant::now();
+        // The speaker's middle picture peaks at 700 (its keyframe's
+        // window): from its lowest at full rate, +550 does not fit 760
+        // after the two lowest (150 + 90). The other's middle (+350)
+        // would, and would then be kept ahead of the speaker's.
+        let mut speaker = temporal_want(2, WATCHED);
+        speaker.peaks[usize::from(quality(1, 2))] = 700 * KBPS;
+        let wants = [temporal_want(1, 0), speaker];
+        let mut alloc = Allocator::new();
+        assert_eq!(
+            qualities(alloc.allocate(now, 800 * KBPS, 40 * KBPS, &wants)),
+            [Some((0, 2)), Some((0, 2))],
+            "the other video gets its full frame rate, not a larger picture"
+        );
+        // Once the speaker's fits, it goes up first; its top picture (+1000)
+        // would fit the headroom of 1 360 (1 156) but not now: the other
+        // still waits.
+        let at = now + UP_HOLD;
+        assert_eq!(
+            qualities(alloc.allocate(at, 1400 * KBPS, 40 * KBPS, &wants)),
+            [Some((0, 2)), Some((1, 2))]
+        );
+        // Its top out of reach of the whole estimate's headroom (+1000 over
+        // 0.85 × 1 060): the other goes up as far as the rest allows.
+        let at = at + UP_HOLD;
+        assert_eq!(
+            qualities(alloc.allocate(at, 1100 * KBPS, 40 * KBPS, &wants)),
+            [Some((1, 2)), Some((1, 2))]
+        );
+        // A video that is not watched waiting does not hold the others.
+        let mut big = temporal_want(2, 0);
+        big.peaks[usize::from(quality(1, 2))] = 700 * KBPS;
+        let mut alloc = Allocator::new();
+        assert_eq!(
+            qualities(alloc.allocate(now, 800 * KBPS, 40 * KBPS, &[temporal_want(1, 0), big])),
+            [Some((1, 2)), Some((0, 2))]
+        );
     }
 
     #[test]
