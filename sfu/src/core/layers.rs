@@ -104,6 +104,17 @@ impl RateMeter {
         }
     }
 
+    /// The lower of [`Self::rate`] and the window before (0 when stopped;
+    /// [`Self::rate`] until two windows are measured): what the stream
+    /// sends apart from a keyframe, which inflates the one window it falls
+    /// in.
+    pub fn low(&self, now: Instant) -> u64 {
+        match self.rate(now) {
+            0 => 0,
+            r => self.prev_bps.map_or(r, |p| r.min(p.max(1))),
+        }
+    }
+
     pub fn reset(&mut self) {
         *self = Self::default();
     }
@@ -131,9 +142,10 @@ pub(crate) struct LayerIn {
 
 impl LayerIn {
     /// Its temporal layers' bitrates for the allocators (each alone): as
-    /// measured, or as they were when the publisher was asked to stop it.
+    /// measured ([`RateMeter::low`]: a keyframe's window does not count),
+    /// or as they were when the publisher was asked to stop it.
     pub fn offered_rates(&self, now: Instant) -> [u64; TEMPORAL] {
-        self.offered(now, RateMeter::rate)
+        self.offered(now, RateMeter::low)
     }
 
     /// Its temporal layers' recent peaks ([`RateMeter::peak`]), or as
@@ -504,6 +516,33 @@ mod tests {
         assert!((900_000..=1_100_000).contains(&peak), "{peak}");
         assert_eq!(m.rate(t0 + Duration::from_secs(3)), 0, "stopped");
         assert_eq!(m.peak(t0 + Duration::from_secs(3)), 0, "stopped");
+    }
+
+    #[test]
+    fn a_keyframes_window_raises_the_peak_not_the_low_reading() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut m = RateMeter::default();
+        // 500 kbit/s, then a window with a 20 kB keyframe in it (~820).
+        for i in 0..100 {
+            m.add(at(10 * i), 625);
+        }
+        m.add(at(1000), 20_000);
+        for i in 1..50 {
+            m.add(at(1000 + 10 * i), 625);
+        }
+        m.add(at(1500), 625);
+        let (rate, peak, low) = (m.rate(at(1500)), m.peak(at(1500)), m.low(at(1500)));
+        assert!(rate > 750_000, "the keyframe's window: {rate}");
+        assert_eq!(peak, rate);
+        assert!((450_000..=550_000).contains(&low), "what it sends apart from the keyframe: {low}");
+        // A window later, both readings are the layer's own again.
+        for i in 1..=50 {
+            m.add(at(1500 + 10 * i), 625);
+        }
+        assert!((450_000..=550_000).contains(&m.low(at(2000))));
+        assert!(m.peak(at(2000)) > 750_000, "the peak keeps the window before");
+        assert_eq!(m.low(at(4000)), 0, "stopped");
     }
 
     #[test]
