@@ -208,9 +208,14 @@ function videoFigures(xs) {
     if (run > stall) { stall = run; stallEndT = x.t; }
   }
   // Longest freeze by Chromium's definition: freezes end in a sample
-  // interval; with one ending per interval its duration is exact.
-  const maxFreeze = Math.max(0, ...xs.filter((x) => x.freezes > 0).map((x) => x.freezeDur / x.freezes));
-  const freezeEndT = xs.find((x) => x.freezes > 0 && x.freezeDur / x.freezes === maxFreeze)?.t ?? null;
+  // interval; with one ending per interval its duration is exact. Only its
+  // part within the phase counts: a freeze that began in the phase before
+  // (for "shaped", in the first 10 s on the line, which issue 12 leaves
+  // out) and ended early in this one is that phase's, not this one's.
+  const phaseStart = xs[0].t - xs[0].dt * 1000;
+  const inPhase = (x) => Math.min(x.freezeDur / x.freezes, Math.max(0, (x.t - phaseStart) / 1000));
+  const maxFreeze = Math.max(0, ...xs.filter((x) => x.freezes > 0).map(inPhase));
+  const freezeEndT = xs.find((x) => x.freezes > 0 && inPhase(x) === maxFreeze)?.t ?? null;
   const heights = xs.filter((x) => x.frames > 0).map((x) => x.height);
   const widths = xs.filter((x) => x.frames > 0).map((x) => x.width);
   return {

@@ -61,7 +61,10 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // The longest freeze (≤ 1 s asked) is held at twice that, for a stall
     // of the starved machine: 0.31–0.56 s measured once resends were no
     // longer dropped at 15 % of the bytes (ADR 0010, "Repairs on a lossy
-    // line"); 3.6–5.3 s freezes before, with NACKs unanswered.
+    // line"); 3.6–5.3 s freezes before, with NACKs unanswered. Only a
+    // freeze's part after the first 10 s counts (the issue leaves those
+    // out): CI once failed on a 2.11 s freeze that began 1.6 s before them,
+    // during the first switch down to 240p.
     assert!(
         num(&key["weakMaxFreezeS"]) <= 2.0,
         "the speaker's video at the weak venue never freezes for long: {key}"
