@@ -9,6 +9,8 @@
 #   benches/allocation.sh [rounds] [scenario ...]     default: 2 county-plenary discussion
 #   SERVER_BIN=/path/to/huiyi: another build of the server (a before/after;
 #   not HUIYI_…: the server reads those as settings)
+#   NO_ONE_STREAM=1: leave the third arm out (more rounds of the two that
+#   give allocation's cost in the same time)
 #
 # Root is needed (network namespace). Reports go to benches/results/alloc-*.json.
 set -euo pipefail
@@ -35,6 +37,7 @@ netns_up
 # +10 %); simulcast's own (three layers received per camera) the second
 # against the third.
 ARMS=("simulcast+alloc|1000|--simulcast" "simulcast|0|--simulcast" "one stream|0|")
+[ -n "${NO_ONE_STREAM:-}" ] && ARMS=("${ARMS[@]:0:2}")
 
 for round in $(seq "$ROUNDS"); do
     for s in "${SCENARIOS[@]}"; do
@@ -60,3 +63,20 @@ PY
         done
     done
 done
+
+# Summary: allocation's cost per round and from the medians of the arms
+# (one round reads anywhere within ±15 % on a shared 2-vCPU machine; the
+# medians of several are the figure to quote).
+python3 - "$OUT" "$ROUNDS" "${SCENARIOS[@]}" <<'PY'
+import json, statistics, sys
+out, rounds, scenarios = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def cpu(s, arm, r):
+    return json.load(open(f"{out}/alloc-{s}-{arm}-r{r}.json"))["reports"][0]["server_cpu_us_per_packet"]
+for s in scenarios:
+    a = [cpu(s, "simulcast+alloc", r) for r in range(1, rounds + 1)]
+    b = [cpu(s, "simulcast", r) for r in range(1, rounds + 1)]
+    per_round = " ".join(f"{100 * (x / y - 1):+.0f}" for x, y in zip(a, b))
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(f"{s}: allocation's cost per round (%): {per_round}")
+    print(f"{s}: medians {ma:.1f} µs with allocation, {mb:.1f} µs without: {100 * (ma / mb - 1):+.1f} %")
+PY

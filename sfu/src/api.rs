@@ -228,6 +228,7 @@ impl SfuHandle {
             let c = w.counters.snapshot();
             sum.datagrams_in += c.datagrams_in;
             sum.datagrams_out += c.datagrams_out;
+            sum.datagrams_segmented += c.datagrams_segmented;
             sum.dropped_unroutable += c.dropped_unroutable;
             sum.dropped_malformed += c.dropped_malformed;
             sum.dropped_rejected += c.dropped_rejected;

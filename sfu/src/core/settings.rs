@@ -69,6 +69,9 @@ pub struct EngineCounters {
     pub datagrams_in: u64,
     /// Datagrams handed out for sending.
     pub datagrams_out: u64,
+    /// Of those, datagrams that left in segmented sends (GSO: a run of a
+    /// frame's packets to one destination in one system call).
+    pub datagrams_segmented: u64,
     /// Datagrams no peer accepted (unknown source, stray STUN).
     pub dropped_unroutable: u64,
     /// Datagrams that are not STUN, DTLS, RTP or RTCP, or are oversized.

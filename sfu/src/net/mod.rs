@@ -5,12 +5,16 @@
 //! The loop: wait (mio) until the socket is readable, a command arrives, or
 //! the engine's next deadline; receive datagrams in batches (`recvmmsg`
 //! through quinn-udp) and feed each to the engine; handle due timeouts;
-//! send everything the engine queued (`sendmmsg`, rustix); pass events to
-//! the control plane.
+//! send everything the engine queued (a frame's packets to one peer as one
+//! segmented send, GSO; the rest through `sendmmsg`, rustix); pass events
+//! to the control plane.
 
 mod tcp;
 mod udp;
 mod worker;
 
 pub use tcp::TcpCounters;
+/// The media socket, for the benchmarks of its send path (`benches/`).
+#[doc(hidden)]
+pub use udp::BatchSocket;
 pub(crate) use worker::{spawn, TcpListen, WorkerLink};

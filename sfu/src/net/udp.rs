@@ -1,6 +1,8 @@
 //! A UDP socket with batched receive and send: receive through quinn-udp
-//! (recvmmsg, GRO where the kernel has it), send through `sendmmsg` (rustix),
-//! one system call for up to `SEND_BATCH` datagrams to any destinations.
+//! (recvmmsg, GRO where the kernel has it); send a run of equal datagrams to
+//! one destination as one segmented send (GSO, through quinn-udp) and the
+//! rest through `sendmmsg` (rustix), one system call for up to `SEND_BATCH`
+//! datagrams to any destinations.
 //! Non-blocking; readiness comes from mio.
 
 use std::io::{self, IoSliceMut};
@@ -12,6 +14,14 @@ use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
 /// Datagrams per `sendmmsg` call (the kernel takes up to 1 024; 64 keeps
 /// one call's work and its header vectors short).
 pub(crate) const SEND_BATCH: usize = 64;
+
+/// Most datagrams in one segmented send (the kernel's `UDP_MAX_SEGMENTS`
+/// was 64 before Linux 6.1).
+const GSO_MAX_SEGMENTS: usize = 64;
+
+/// Most bytes in one segmented send: under a UDP datagram's 65 507-byte
+/// payload limit.
+const GSO_MAX_BYTES: usize = 65_000;
 
 /// Receive buffer per datagram: larger than any datagram the engine accepts,
 /// so an oversized one is seen (and dropped) rather than truncated silently.
@@ -40,7 +50,7 @@ pub(crate) fn arrival(received: Option<Duration>, now: Instant, wall: Duration) 
         .unwrap_or(now)
 }
 
-pub(crate) struct BatchSocket {
+pub struct BatchSocket {
     pub socket: mio::net::UdpSocket,
     state: UdpSocketState,
     bufs: Vec<[u8; BUF_SIZE]>,
@@ -52,6 +62,13 @@ pub(crate) struct BatchSocket {
     addrs: Vec<rustix::net::SocketAddrAny>,
     #[cfg(target_os = "linux")]
     controls: Vec<rustix::net::SendAncillaryBuffer<'static, 'static, 'static>>,
+    /// A run of datagrams to one destination, joined for a segmented send.
+    #[cfg(target_os = "linux")]
+    run_buf: Vec<u8>,
+    /// Datagrams sent in segmented sends.
+    pub segmented: u64,
+    /// Most datagrams in one segmented send (1: none).
+    max_segments: usize,
 }
 
 impl BatchSocket {
@@ -72,7 +89,17 @@ impl BatchSocket {
             addrs: Vec::with_capacity(SEND_BATCH),
             #[cfg(target_os = "linux")]
             controls: (0..SEND_BATCH).map(|_| rustix::net::SendAncillaryBuffer::default()).collect(),
+            #[cfg(target_os = "linux")]
+            run_buf: Vec::new(),
+            segmented: 0,
+            max_segments: GSO_MAX_SEGMENTS,
         })
+    }
+
+    /// Sends at most `n` datagrams in one segmented send (1: none, every
+    /// datagram on its own); the benchmarks compare the two.
+    pub fn set_max_segments(&mut self, n: usize) {
+        self.max_segments = n.clamp(1, GSO_MAX_SEGMENTS);
     }
 
     /// Receives one batch; calls `f(source, destination, datagram, arrival)`
@@ -118,27 +145,117 @@ impl BatchSocket {
         }
     }
 
-    /// Sends every datagram of `batch`, `SEND_BATCH` to a system call (one
-    /// alone goes through `send`). Returns how many were not sent: a full
-    /// send buffer drops the rest of the batch (as `send` would drop each),
-    /// a datagram the kernel refuses (an unreachable destination) is skipped.
-    /// Allocates two short vectors per call of up to `SEND_BATCH` datagrams;
-    /// the addresses go into a buffer the socket keeps.
+    /// Sends every datagram of `batch`, in order.
+    /// Returns how many were not sent (a full send buffer or a destination
+    /// the kernel refuses drops them; media is loss-tolerant).
+    ///
+    /// A run of datagrams to one destination, all of one size but the last
+    /// (which may be shorter), goes out as one segmented send (GSO,
+    /// `UDP_SEGMENT`): the packets of a video frame that one subscriber gets
+    /// in a pass. The kernel walks its UDP and IP path once for the run and
+    /// cuts it into datagrams at the end (or the network card does), so the
+    /// receiver sees the same datagrams. The rest go `SEND_BATCH` to a
+    /// `sendmmsg` call (one alone through `send`). Allocates a few short
+    /// vectors per call; a run is copied into one buffer the socket keeps.
     #[cfg(target_os = "linux")]
-    pub fn send_batch<'a>(&mut self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+    pub fn send_batch<'a>(&mut self, batch: impl Iterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+        let max_segments = self.state.max_gso_segments().min(self.max_segments);
+        let mut failed = 0;
+        let mut singles: Vec<(SocketAddr, &'a [u8])> = Vec::with_capacity(SEND_BATCH);
+        let mut run: Vec<&'a [u8]> = Vec::new();
+        let mut batch = batch.peekable();
+        while let Some((destination, first)) = batch.next() {
+            run.clear();
+            run.push(first);
+            let (size, mut total) = (first.len(), first.len());
+            while run.len() < max_segments {
+                let Some(&(next_destination, next)) = batch.peek() else { break };
+                if next_destination != destination
+                    || next.is_empty()
+                    || next.len() > size
+                    || total + next.len() > GSO_MAX_BYTES
+                {
+                    break;
+                }
+                batch.next();
+                run.push(next);
+                total += next.len();
+                if next.len() < size {
+                    break; // only the last segment may be shorter
+                }
+            }
+            if run.len() == 1 {
+                singles.push((destination, first));
+                if singles.len() == SEND_BATCH {
+                    failed += self.send_each(&singles);
+                    singles.clear();
+                }
+                continue;
+            }
+            // Everything in the engine's order: what waits goes first (an
+            // audio packet is not held back behind other peers' frames).
+            if !singles.is_empty() {
+                failed += self.send_each(&singles);
+                singles.clear();
+            }
+            failed += self.send_run(destination, size, &run);
+        }
+        if !singles.is_empty() {
+            failed += self.send_each(&singles);
+        }
+        failed
+    }
+
+    /// One segmented send of `run` (datagrams of `size` bytes, the last
+    /// possibly shorter) to `destination`. Returns how many were not sent.
+    /// A kernel or card that refuses segmentation turns it off for the
+    /// socket (quinn-udp), and the run goes out datagram by datagram.
+    #[cfg(target_os = "linux")]
+    fn send_run(&mut self, destination: SocketAddr, size: usize, run: &[&[u8]]) -> usize {
+        self.run_buf.clear();
+        for datagram in run {
+            self.run_buf.extend_from_slice(datagram);
+        }
+        let t = Transmit {
+            destination,
+            ecn: None,
+            contents: &self.run_buf,
+            segment_size: Some(size),
+            src_ip: None,
+        };
+        match self.state.try_send((&self.socket).into(), &t) {
+            Ok(()) => {
+                self.segmented += run.len() as u64;
+                0
+            }
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && self.state.max_gso_segments() == 1 => {
+                tracing::info!(error = %e, "segmented sends refused here; sending datagram by datagram");
+                let each: Vec<(SocketAddr, &[u8])> = run.iter().map(|d| (destination, *d)).collect();
+                self.send_each(&each)
+            }
+            Err(e) => {
+                tracing::trace!(%destination, error = %e, "udp send failed");
+                run.len()
+            }
+        }
+    }
+
+    /// Sends each datagram of `batch`, `SEND_BATCH` to a `sendmmsg` call
+    /// (one alone through `send`). Returns how many were not sent: a full
+    /// send buffer drops the rest of the batch, a datagram the kernel
+    /// refuses (an unreachable destination) is skipped.
+    #[cfg(target_os = "linux")]
+    fn send_each(&mut self, batch: &[(SocketAddr, &[u8])]) -> usize {
         use rustix::net::{sendmmsg, MMsgHdr, SendFlags, SocketAddrAny};
-        if batch.len() == 1 {
-            return batch.filter(|(d, c)| !self.send(*d, c)).count();
+        if let [(destination, contents)] = batch {
+            return usize::from(!self.send(*destination, contents));
         }
         let mut failed = 0;
-        let mut batch = batch.peekable();
-        while batch.peek().is_some() {
+        for (k, chunk) in batch.chunks(SEND_BATCH).enumerate() {
             self.addrs.clear();
-            let mut iovs: Vec<[io::IoSlice<'_>; 1]> = Vec::with_capacity(batch.len().min(SEND_BATCH));
-            for (destination, contents) in batch.by_ref().take(SEND_BATCH) {
-                self.addrs.push(SocketAddrAny::from(self.mapped(destination)));
-                iovs.push([io::IoSlice::new(contents)]);
-            }
+            let local = self.local;
+            self.addrs.extend(chunk.iter().map(|(d, _)| SocketAddrAny::from(mapped(local, *d))));
+            let iovs: Vec<[io::IoSlice<'_>; 1]> = chunk.iter().map(|(_, c)| [io::IoSlice::new(c)]).collect();
             let mut msgs: Vec<MMsgHdr<'_>> = self
                 .addrs
                 .iter()
@@ -151,7 +268,7 @@ impl BatchSocket {
                 match sendmmsg(&self.socket, &mut msgs[start..], SendFlags::empty()) {
                     Ok(n) if n > 0 => start += n,
                     Ok(_) | Err(rustix::io::Errno::AGAIN) => {
-                        let dropped = msgs.len() - start + batch.len();
+                        let dropped = batch.len() - k * SEND_BATCH - start;
                         tracing::trace!(dropped, "udp send buffer full");
                         return failed + dropped;
                     }
@@ -169,20 +286,20 @@ impl BatchSocket {
 
     /// Sends every datagram of `batch`, one at a time.
     #[cfg(not(target_os = "linux"))]
-    pub fn send_batch<'a>(&mut self, batch: impl ExactSizeIterator<Item = (SocketAddr, &'a [u8])>) -> usize {
+    pub fn send_batch<'a>(&mut self, batch: impl Iterator<Item = (SocketAddr, &'a [u8])>) -> usize {
         batch.filter(|(d, c)| !self.send(*d, c)).count()
     }
+}
 
-    /// `destination` as the socket takes it: an IPv4 address as IPv4-mapped
-    /// IPv6 on an IPv6 socket.
-    #[cfg(target_os = "linux")]
-    fn mapped(&self, destination: SocketAddr) -> SocketAddr {
-        match (self.local, destination) {
-            (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
-                SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
-            }
-            _ => destination,
+/// `destination` as a socket bound to `local` takes it: an IPv4 address as
+/// IPv4-mapped IPv6 on an IPv6 socket.
+#[cfg(target_os = "linux")]
+fn mapped(local: SocketAddr, destination: SocketAddr) -> SocketAddr {
+    match (local, destination) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
         }
+        _ => destination,
     }
 }
 
@@ -221,19 +338,61 @@ mod tests {
         }
     }
 
+    /// Every datagram `socket` has waiting, in order.
+    fn drain(socket: &UdpSocket) -> Vec<Vec<u8>> {
+        socket.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = socket.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    }
+
+    #[test]
+    fn a_frames_packets_to_one_subscriber_go_out_as_one_segmented_send_and_arrive_as_they_were() {
+        let mut sender = BatchSocket::new(UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
+        let (a, b) = (receiver(), receiver());
+        let (to_a, to_b) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
+        let packet =
+            |tag: u8, len: usize| -> Vec<u8> { (0..len).map(|i| tag.wrapping_add(i as u8)).collect() };
+        // A: an audio packet, then a frame of four equal packets and a
+        // shorter last one, then one larger (which starts a new run);
+        // B: a frame of three, in between.
+        let batch: Vec<(SocketAddr, Vec<u8>)> = vec![
+            (to_a, packet(1, 120)),
+            (to_b, packet(2, 1100)),
+            (to_b, packet(3, 1100)),
+            (to_b, packet(4, 1100)),
+            (to_a, packet(5, 1000)),
+            (to_a, packet(6, 1000)),
+            (to_a, packet(7, 1000)),
+            (to_a, packet(8, 1000)),
+            (to_a, packet(9, 640)),
+            (to_a, packet(10, 1200)),
+        ];
+        assert_eq!(sender.send_batch(batch.iter().map(|(d, c)| (*d, &c[..]))), 0);
+        let expect = |to: SocketAddr| -> Vec<Vec<u8>> {
+            batch.iter().filter(|(d, _)| *d == to).map(|(_, c)| c.clone()).collect()
+        };
+        assert_eq!(drain(&a), expect(to_a), "A: every datagram, whole and in order");
+        assert_eq!(drain(&b), expect(to_b), "B: every datagram, whole and in order");
+        if sender.state.max_gso_segments() > 1 {
+            assert_eq!(sender.segmented, 8, "A's five and B's three went out segmented");
+        }
+    }
+
     #[test]
     fn an_ipv6_socket_reaches_ipv4_destinations() {
         let Ok(v6) = UdpSocket::bind("[::]:0") else { return }; // (no IPv6 here)
         let mut sender = BatchSocket::new(v6).expect("socket");
         let to = receiver();
         let dest = to.local_addr().expect("addr");
-        // (Two: one alone would not go through sendmmsg.)
-        assert_eq!(sender.send_batch([(dest, &b"hello"[..]), (dest, &b"again"[..])].into_iter()), 0);
-        let mut buf = [0u8; 16];
-        for expected in [b"hello", b"again"] {
-            let (n, _) = to.recv_from(&mut buf).expect("datagram");
-            assert_eq!(&buf[..n], expected);
-        }
+        // Two through sendmmsg (one alone would not go through it), then a
+        // run of two equal ones through a segmented send.
+        let batch = [&b"hello"[..], b"again!", b"one", b"two"];
+        assert_eq!(sender.send_batch(batch.iter().map(|c| (dest, *c))), 0);
+        assert_eq!(drain(&to), batch.map(<[u8]>::to_vec));
     }
 
     #[test]

@@ -28,6 +28,7 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 pub(crate) struct WorkerCounters {
     pub datagrams_in: AtomicU64,
     pub datagrams_out: AtomicU64,
+    pub datagrams_segmented: AtomicU64,
     pub dropped_unroutable: AtomicU64,
     pub dropped_malformed: AtomicU64,
     pub dropped_rejected: AtomicU64,
@@ -56,6 +57,7 @@ impl WorkerCounters {
     fn store(&self, c: &EngineCounters, peers: usize, rooms: usize) {
         self.datagrams_in.store(c.datagrams_in, Ordering::Relaxed);
         self.datagrams_out.store(c.datagrams_out, Ordering::Relaxed);
+        self.datagrams_segmented.store(c.datagrams_segmented, Ordering::Relaxed);
         self.dropped_unroutable.store(c.dropped_unroutable, Ordering::Relaxed);
         self.dropped_malformed.store(c.dropped_malformed, Ordering::Relaxed);
         self.dropped_rejected.store(c.dropped_rejected, Ordering::Relaxed);
@@ -94,6 +96,7 @@ impl WorkerCounters {
         EngineCounters {
             datagrams_in: self.datagrams_in.load(Ordering::Relaxed),
             datagrams_out: self.datagrams_out.load(Ordering::Relaxed),
+            datagrams_segmented: self.datagrams_segmented.load(Ordering::Relaxed),
             dropped_unroutable: self.dropped_unroutable.load(Ordering::Relaxed),
             dropped_malformed: self.dropped_malformed.load(Ordering::Relaxed),
             dropped_rejected: self.dropped_rejected.load(Ordering::Relaxed),
@@ -343,6 +346,7 @@ impl Worker {
         }
         let mut c = self.engine.counters();
         c.datagrams_out = self.sent;
+        c.datagrams_segmented = self.socket.segmented;
         self.counters.store(&c, self.engine.peer_count(), self.engine.room_count());
     }
 }

@@ -77,6 +77,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Datagrams (UDP, and ICE-TCP frames) sent by the media workers",
             c.datagrams_out,
         ),
+        (
+            "huiyi_media_datagrams_segmented_total",
+            "Of the UDP datagrams sent, those that left in segmented sends (GSO: a frame's packets to one peer in one system call)",
+            c.datagrams_segmented,
+        ),
         ("huiyi_media_rtp_forwarded_total", "RTP packets written to subscribers", c.forwarded),
         ("huiyi_media_dropped_unroutable_total", "Datagrams no peer accepted", c.dropped_unroutable),
         (
