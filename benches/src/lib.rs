@@ -1,7 +1,9 @@
 //! Huiyi's benchmarks. `benches/fanout.rs` measures the forwarding path
 //! (one publisher fanned out to N subscribers through the real engine, SRTP
-//! included); [`load`] is the `huiyi-load` load generator.
+//! included); [`load`] is the `huiyi-load` load generator; [`floor`] what
+//! the kernel and the cipher alone cost per packet on this machine.
 
+pub mod floor;
 pub mod load;
 
 use std::net::SocketAddr;

@@ -136,6 +136,11 @@ struct Args {
     /// one: the server on the same machine has the others).
     #[arg(long)]
     threads: Option<usize>,
+    /// Before the runs, measure this machine's floor (`huiyi_bench::floor`:
+    /// the kernel's send path and AES-GCM alone per datagram), this many
+    /// CPU-seconds for each way of sending; 0: not measured.
+    #[arg(long, default_value_t = 1.0)]
+    floor: f64,
     /// For an `https://` server: a PEM certificate to trust (default: the
     /// server's self-signed `DATA_DIR/tls/cert.pem`); participants then
     /// signal over `wss://`.
@@ -204,6 +209,21 @@ fn main() -> Result<()> {
         t @ ("huiyi" | "janus") => vec![t],
         other => bail!("unknown target {other:?}: huiyi, janus or both"),
     };
+    if !(0.0..=60.0).contains(&args.floor) {
+        bail!("--floor 0 to 60 s");
+    }
+    let floor = if args.floor > 0.0 {
+        let f = huiyi_bench::floor::measure(Duration::from_secs_f64(args.floor))
+            .context("measuring the floor")?;
+        eprintln!(
+            "floor (kernel + AES-GCM per datagram on this machine): sendmsg {:.2} µs, sendmmsg {:.2} µs, \
+             a frame per destination segmented {:.2} µs",
+            f.sendmsg_us, f.sendmmsg_us, f.segmented_us
+        );
+        Some(f)
+    } else {
+        None
+    };
     let rt = args.runtime()?;
     rt.block_on(async {
         let _ = rustls_provider();
@@ -235,6 +255,8 @@ fn main() -> Result<()> {
                 }
                 _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,
             };
+            let mut report = report;
+            report.floor_us_per_packet = floor.map(|f| f.per_datagram_us());
             reports.push(report);
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
@@ -244,7 +266,7 @@ fn main() -> Result<()> {
             "listeners": scenario.listeners, "talkers": scenario.talkers, "video_kbps": args.video_kbps, "fps": args.fps,
             "join_rate": args.join_rate, "duration_secs": args.duration, "settle_secs": args.settle,
             "simulcast": scenario.simulcast, "link": scenario.link, "weak_share": scenario.weak_share,
-            "tcp_share": scenario.tcp_share,
+            "tcp_share": scenario.tcp_share, "floor": floor,
             "reports": reports,
         }))?;
         std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;

@@ -250,6 +250,9 @@ pub struct Report {
     pub server_cpu: f64,
     /// Server CPU per packet received by participants, µs.
     pub server_cpu_us_per_packet: f64,
+    /// The machine's floor measured before the run (`crate::floor`: the
+    /// cheaper of `sendmsg` and `sendmmsg` per datagram, with AES-GCM), µs.
+    pub floor_us_per_packet: Option<f64>,
     /// Server resident memory at the end, MB.
     pub server_rss_mb: f64,
     /// Server resident memory growth from before the first join, MB.
@@ -316,7 +319,7 @@ impl Report {
 pub fn table(reports: &[Report]) -> String {
     type Row = (&'static str, fn(&Report) -> String);
     let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
-    let rows: [Row; 25] = [
+    let rows: [Row; 26] = [
         ("participants joined", |r| format!("{}/{}", r.joined, r.participants)),
         ("join p50 / p99 (ms)", |r| format!("{:.0} / {:.0}", r.join_ms_p50, r.join_ms_p99)),
         ("measured (s)", |r| format!("{:.1}", r.measured_secs)),
@@ -337,6 +340,10 @@ pub fn table(reports: &[Report]) -> String {
         ("server CPU (s/s)", |r| format!("{:.3}", r.server_cpu)),
         ("server CPU per packet in (µs)", |r| format!("{:.2}", r.server_cpu_us_per_packet)),
         ("media workers' CPU per packet in (µs)", |r| format!("{:.2}", r.media_cpu_us_per_packet)),
+        ("CPU per packet ÷ floor (µs)", |r| match r.floor_us_per_packet {
+            Some(f) if f > 0.0 => format!("{:.2} ({f:.2})", r.server_cpu_us_per_packet / f),
+            _ => "-".into(),
+        }),
         ("server RSS end / growth (MB)", |r| {
             format!("{:.1} / {:.1}", r.server_rss_mb, r.server_rss_growth_mb)
         }),
