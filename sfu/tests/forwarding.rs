@@ -121,6 +121,26 @@ fn a_line_losing_a_fifth_of_its_packets_still_gets_every_repair() {
 }
 
 #[test]
+fn losses_too_old_to_resend_bring_a_keyframe_request_at_once() {
+    // A subscriber's line drops everything for 1.5 s, longer than the
+    // resend cache keeps (3 round trips and 200 ms here, at least 300 ms).
+    // Its NACKs for what was lost then can no longer be answered; the SFU
+    // asks the publisher for a keyframe for it at once, instead of leaving
+    // its picture frozen until the browser gives up on its NACKs and sends
+    // a PLI itself (the str0m client here never does).
+    let (mut sim, publisher, subscriber) = one_publisher_one_subscriber(13);
+    let next = run_media(&mut sim, &[publisher], 2_000, 1);
+    sim.clients[subscriber].loss_in = 1.0;
+    let next = run_media(&mut sim, &[publisher], 1_500, next);
+    sim.clients[subscriber].loss_in = 0.0;
+    let before = sim.clients[publisher].keyframe_requests;
+    run_media(&mut sim, &[publisher], 300, next);
+    let asked = sim.clients[publisher].keyframe_requests - before;
+    assert!(asked >= 1, "the publisher was asked for a keyframe within 300 ms of the line's return");
+    assert!(asked <= 2, "one request (the throttle folds the rest): {asked}");
+}
+
+#[test]
 fn a_leaving_peer_stops_its_forwarding() {
     let mut sim = sim(3);
     sim.join(ROOM, PeerId(1), true, true).expect("join");

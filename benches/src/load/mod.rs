@@ -399,6 +399,8 @@ pub async fn run<T: Target>(target: Arc<T>, scenario: &Scenario, cfg: RunConfig)
         (r.server_peers_udp, r.server_peers_tcp) = (y.peers_udp, y.peers_tcp);
         r.server_tcp_connections = y.tcp_connections;
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    r.warnings = r.warnings(cores);
     Ok(r)
 }
 

@@ -301,6 +301,8 @@ pub struct Report {
     /// Datagrams the server dropped during the run because an ICE-TCP
     /// connection's backlog was full.
     pub server_tcp_send_overflows: Option<u64>,
+    /// What makes the figures of this run doubtful ([`Report::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -312,6 +314,43 @@ impl Report {
         self.packets_in_per_sec = (b.packets_in - a.packets_in) as f64 / secs;
         self.mbit_out = (b.bytes_out - a.bytes_out) as f64 * 8.0 / secs / 1e6;
         self.mbit_in = (b.bytes_in - a.bytes_in) as f64 * 8.0 / secs / 1e6;
+    }
+}
+
+impl Report {
+    /// What makes this run's figures doubtful, on a machine of `cores`:
+    /// a server that fell behind (packets offered but not delivered, its
+    /// busiest thread at a full core), a machine with no CPU to spare (the
+    /// server and the load generator measure the machine then, not the
+    /// server), other processes busy beside them.
+    pub fn warnings(&self, cores: usize) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.undelivered_audio > 0.001 || self.undelivered > 0.01 {
+            w.push(format!(
+                "overloaded: {:.2} % of the packets offered were not delivered ({:.2} % of audio)",
+                self.undelivered * 100.0,
+                self.undelivered_audio * 100.0
+            ));
+        }
+        if self.server_busiest_thread_cpu > 0.95 {
+            w.push(format!(
+                "the server's busiest thread ({}) used {:.2} of a core: it is the bottleneck",
+                self.server_busiest_thread, self.server_busiest_thread_cpu
+            ));
+        }
+        let cores = cores.max(1) as f64;
+        if self.machine_cpu > 0.9 * cores {
+            w.push(format!(
+                "the machine was saturated: {:.2} of {cores} cores busy (server {:.2}, load generator {:.2}); \
+                 the figures measure the machine, not the server",
+                self.machine_cpu, self.server_cpu, self.loadgen_cpu
+            ));
+        }
+        let others = self.machine_cpu - self.server_cpu - self.loadgen_cpu;
+        if others > 0.3 {
+            w.push(format!("other processes used {others:.2} cores during the run"));
+        }
+        w
     }
 }
 
@@ -380,10 +419,49 @@ pub fn table(reports: &[Report]) -> String {
         }
         out.push('\n');
     }
+    for r in reports {
+        for w in &r.warnings {
+            out.push_str(&format!("warning ({}): {w}\n", r.target));
+        }
+    }
     out
 }
 
 /// A duration in ms.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_fell_behind_or_saturated_the_machine_says_so() {
+        let calm = Report {
+            target: "huiyi".into(),
+            server_cpu: 0.4,
+            loadgen_cpu: 0.4,
+            machine_cpu: 0.85,
+            server_busiest_thread_cpu: 0.4,
+            ..Report::default()
+        };
+        assert!(calm.warnings(2).is_empty(), "{:?}", calm.warnings(2));
+        let behind = Report {
+            undelivered: 0.2,
+            undelivered_audio: 0.1,
+            server_busiest_thread_cpu: 0.99,
+            ..calm.clone()
+        };
+        let w = behind.warnings(2);
+        assert!(w[0].starts_with("overloaded: 20.00 %"), "{w:?}");
+        assert!(w[1].contains("bottleneck"), "{w:?}");
+        let saturated = Report { server_cpu: 1.0, loadgen_cpu: 0.5, machine_cpu: 1.95, ..calm.clone() };
+        let w = saturated.warnings(2);
+        assert!(w[0].starts_with("the machine was saturated: 1.95 of 2 cores"), "{w:?}");
+        assert!(w[1].starts_with("other processes used 0.45 cores"), "{w:?}");
+        // The run keeps them in the report, and the table prints them.
+        let reported = Report { warnings: w, ..saturated };
+        assert!(table(&[reported]).contains("warning (huiyi): the machine was saturated"));
+    }
 }

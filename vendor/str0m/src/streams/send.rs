@@ -31,6 +31,10 @@ use super::rtx_cache::RtxCache;
 use super::send_queue::SendQueue;
 use super::send_stats::StreamTxStats;
 
+/// Huiyi patch: the least time between two keyframe requests a stream makes
+/// for its receiver because NACKed packets could no longer be resent.
+const UNREPAIRABLE_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The smallest size of padding for which we attempt to use a spurious resend. For padding
 /// requests smaller than this we use blank packets instead.
 const MIN_SPURIOUS_PADDING_SIZE: usize = 50;
@@ -153,6 +157,10 @@ pub struct StreamTx {
 
     /// If we have a pending incoming keyframe request.
     pending_request_keyframe: Option<KeyframeRequestKind>,
+
+    /// Huiyi patch: when a keyframe was last asked for because NACKed
+    /// packets could no longer be resent.
+    last_unrepairable_keyframe: Option<Instant>,
 
     /// If we have a pending incoming remb request.
     pending_request_remb: Option<Bitrate>,
@@ -383,6 +391,7 @@ impl StreamTx {
             rtx_ratio_cap: DEFAULT_RTX_RATIO_CAP,
             last_sender_report: already_happened(),
             pending_request_keyframe: None,
+            last_unrepairable_keyframe: None,
             pending_request_remb: None,
             stats: StreamTxStats::new(enable_stats),
             rtx_ratio: (0.0, already_happened()),
@@ -880,6 +889,10 @@ impl StreamTx {
                         self.ssrc
                     );
                 }
+                if !self.resends.is_empty() {
+                    // Huiyi patch: as above, these losses will not be repaired.
+                    self.request_keyframe_for_unrepairable(now);
+                }
                 self.resends.clear();
                 return None;
             }
@@ -1087,6 +1100,11 @@ impl StreamTx {
         for seq_no in iter {
             let Some(packet) = self.rtx_cache.get_cached_packet_by_seq_no(seq_no) else {
                 // Packet was not available in RTX cache, it has probably expired.
+                // Huiyi patch: the receiver's picture cannot be repaired, so
+                // ask for a keyframe on its behalf now, instead of letting it
+                // wait out its own NACK retries (a frozen picture for seconds
+                // on a lossy township line) before it sends a PLI.
+                self.request_keyframe_for_unrepairable(now);
                 continue;
             };
 
@@ -1099,6 +1117,26 @@ impl StreamTx {
         }
 
         Some(())
+    }
+
+    /// Huiyi patch: a NACKed packet can no longer be resent (gone from the
+    /// resend cache, or the resend ratio is over its cap): the receiver's
+    /// picture stays broken until a keyframe, so one is asked for as if the
+    /// receiver had sent a PLI (a FIR already pending stays). At most one
+    /// per `UNREPAIRABLE_KEYFRAME_INTERVAL`: on a congested line losses
+    /// beyond repair come in runs, and a keyframe every few hundred ms
+    /// would congest it further.
+    fn request_keyframe_for_unrepairable(&mut self, now: Instant) {
+        if self
+            .last_unrepairable_keyframe
+            .is_some_and(|t| now < t + UNREPAIRABLE_KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        self.last_unrepairable_keyframe = Some(now);
+        if self.pending_request_keyframe.is_none() {
+            self.pending_request_keyframe = Some(KeyframeRequestKind::Pli);
+        }
     }
 
     pub(crate) fn need_sr(&self, now: Instant, intervals: RtcpReportIntervals) -> bool {
