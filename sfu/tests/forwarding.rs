@@ -141,6 +141,23 @@ fn losses_too_old_to_resend_bring_a_keyframe_request_at_once() {
 }
 
 #[test]
+fn losses_on_the_publishers_uplink_bring_no_keyframe_requests_from_subscribers() {
+    // A packet the publisher's uplink lost leaves a gap in what the SFU
+    // sends; subscribers NACK it, and the SFU has nothing to resend until
+    // its own NACK upstream brings it. That is not a loss beyond repair:
+    // no keyframe is asked for on the subscribers' behalf.
+    let (mut sim, publisher, subscriber) = one_publisher_one_subscriber(17);
+    let next = run_media(&mut sim, &[publisher], 1_000, 1);
+    let before = sim.clients[publisher].keyframe_requests;
+    sim.clients[publisher].loss_out = 0.05;
+    let last = run_media(&mut sim, &[publisher], 5_000, next);
+    sim.clients[publisher].loss_out = 0.0;
+    run_media(&mut sim, &[publisher], 500, last);
+    assert_eq!(sim.clients[publisher].keyframe_requests, before, "no keyframe requests for upstream losses");
+    assert!(sim.clients[subscriber].received.len() > 600, "the video went on");
+}
+
+#[test]
 fn a_leaving_peer_stops_its_forwarding() {
     let mut sim = sim(3);
     sim.join(ROOM, PeerId(1), true, true).expect("join");

@@ -134,6 +134,24 @@ impl BatchSocket {
     /// Sends one datagram. A full send buffer or an unreachable destination
     /// drops it (media is loss-tolerant, and NACK/RTX repairs video); the
     /// caller counts the failures.
+    ///
+    /// (Not through quinn-udp, which takes any `EINVAL` or `EIO`, such as a
+    /// datagram to port 0, as the kernel refusing segmentation and turns
+    /// segmented sends off for the socket for good.)
+    #[cfg(target_os = "linux")]
+    pub fn send(&self, destination: SocketAddr, contents: &[u8]) -> bool {
+        let to = rustix::net::SocketAddrAny::from(mapped(self.local, destination));
+        match rustix::net::sendto(&self.socket, contents, rustix::net::SendFlags::empty(), &to) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::trace!(%destination, error = %e, "udp send failed");
+                false
+            }
+        }
+    }
+
+    /// Sends one datagram (see the Linux version).
+    #[cfg(not(target_os = "linux"))]
     pub fn send(&self, destination: SocketAddr, contents: &[u8]) -> bool {
         let t = Transmit { destination, ecn: None, contents, segment_size: None, src_ip: None };
         match self.state.try_send((&self.socket).into(), &t) {
@@ -229,7 +247,7 @@ impl BatchSocket {
                 0
             }
             Err(e) if e.kind() != io::ErrorKind::WouldBlock && self.state.max_gso_segments() == 1 => {
-                tracing::info!(error = %e, "segmented sends refused here; sending datagram by datagram");
+                tracing::info!(error = %e, "a segmented send was refused (EINVAL or EIO); this socket sends datagram by datagram from now on");
                 let each: Vec<(SocketAddr, &[u8])> = run.iter().map(|d| (destination, *d)).collect();
                 self.send_each(&each)
             }
@@ -388,9 +406,9 @@ mod tests {
         let mut sender = BatchSocket::new(v6).expect("socket");
         let to = receiver();
         let dest = to.local_addr().expect("addr");
-        // Two through sendmmsg (one alone would not go through it), then a
-        // run of two equal ones through a segmented send.
-        let batch = [&b"hello"[..], b"again!", b"one", b"two"];
+        // Three of growing sizes (no run: one `sendmmsg` call, IPv4-mapped
+        // addresses), then a run of two equal ones (a segmented send).
+        let batch = [&b"a"[..], b"bb", b"ccc", b"dddd", b"eeee"];
         assert_eq!(sender.send_batch(batch.iter().map(|c| (dest, *c))), 0);
         assert_eq!(drain(&to), batch.map(<[u8]>::to_vec));
     }

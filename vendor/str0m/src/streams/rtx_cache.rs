@@ -158,6 +158,16 @@ impl RtxCache {
         Some(self.packet_by_seq_no.last_position()?.into())
     }
 
+    /// Huiyi patch: `seq_no` was sent but is no longer kept (older than
+    /// anything the cache still holds). A gap inside what it holds was never
+    /// sent: a packet the publisher's uplink lost, which the SFU's own NACK
+    /// upstream may still bring.
+    pub fn expired(&self, seq_no: SeqNo) -> bool {
+        self.packet_by_seq_no
+            .first_kept_position()
+            .is_some_and(|first| *seq_no < first)
+    }
+
     pub fn get_cached_packet_by_seq_no(&mut self, seq_no: SeqNo) -> Option<&mut RtpPacket> {
         let cached = self.packet_by_seq_no.get(*seq_no)?;
         cached.restore(&mut self.out);

@@ -213,6 +213,12 @@ impl<T> EvictingBuffer<T> {
         self.next_evict = Some(position);
     }
 
+    /// Huiyi patch: the oldest position that may still be kept: everything
+    /// before it was evicted (or came before the first value pushed).
+    pub fn first_kept_position(&self) -> Option<u64> {
+        self.next_evict
+    }
+
     /// Huiyi patch: how long entries are kept from now on; and a buffer
     /// grown beyond what is kept shrinks (checked here, about once a second
     /// as receiver reports come, not on every push).

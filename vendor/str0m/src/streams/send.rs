@@ -1100,11 +1100,16 @@ impl StreamTx {
         for seq_no in iter {
             let Some(packet) = self.rtx_cache.get_cached_packet_by_seq_no(seq_no) else {
                 // Packet was not available in RTX cache, it has probably expired.
-                // Huiyi patch: the receiver's picture cannot be repaired, so
-                // ask for a keyframe on its behalf now, instead of letting it
-                // wait out its own NACK retries (a frozen picture for seconds
-                // on a lossy township line) before it sends a PLI.
-                self.request_keyframe_for_unrepairable(now);
+                // Huiyi patch: if it was sent and has expired, the receiver's
+                // picture cannot be repaired, so ask for a keyframe on its
+                // behalf now, instead of letting it wait out its own NACK
+                // retries (a frozen picture for seconds on a lossy township
+                // line) before it sends a PLI. (A gap that was never sent is
+                // a loss upstream, which the SFU's NACK to the publisher
+                // repairs.)
+                if self.rtx_cache.expired(seq_no) {
+                    self.request_keyframe_for_unrepairable(now);
+                }
                 continue;
             };
 
