@@ -243,7 +243,7 @@ fn main() -> Result<()> {
                 server_pid,
                 live: !args.quiet,
             };
-            let report = match t {
+            let mut report = match t {
                 "huiyi" => {
                     let signer = huiyi_signaling::token::Signer::load_existing(&args.data_dir).ok();
                     if signer.is_none() {
@@ -255,7 +255,6 @@ fn main() -> Result<()> {
                 }
                 _ => run(Arc::new(Janus::new(args.janus.clone())), &scenario, cfg).await?,
             };
-            let mut report = report;
             report.floor_us_per_packet = floor.map(|f| f.per_datagram_us());
             reports.push(report);
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -179,7 +179,8 @@ impl BatchSocket {
     pub fn send_batch<'a>(&mut self, batch: impl Iterator<Item = (SocketAddr, &'a [u8])>) -> usize {
         let max_segments = self.state.max_gso_segments().min(self.max_segments);
         let mut failed = 0;
-        let mut singles: Vec<(SocketAddr, &'a [u8])> = Vec::with_capacity(SEND_BATCH);
+        // (No allocation for a flush of runs only: `singles` grows when used.)
+        let mut singles: Vec<(SocketAddr, &'a [u8])> = Vec::new();
         let mut run: Vec<&'a [u8]> = Vec::new();
         let mut batch = batch.peekable();
         while let Some((destination, first)) = batch.next() {
