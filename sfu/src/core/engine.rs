@@ -26,6 +26,7 @@ use crate::core::ids::{PeerId, RoomId};
 use crate::core::negotiate::{bad_sdp, new_server_rtc, parse_offer, Change};
 use crate::core::peer::{Peer, PeerKey};
 use crate::core::room::Room;
+use crate::core::timers::Timers;
 
 pub use crate::core::settings::{EngineConfig, EngineCounters};
 
@@ -46,6 +47,10 @@ pub struct Engine {
     work: VecDeque<(PeerKey, Event)>,
     /// Peers to remove at the end of the current entry point.
     doomed: Vec<(PeerKey, LeaveReason)>,
+    /// When each peer next needs a timeout pass (its `Rtc`, its keyframe throttles).
+    pub(crate) timers: Timers,
+    /// The peers due in this timeout pass (kept for its capacity).
+    due: Vec<PeerKey>,
     pub(crate) next_track: u64,
     next_stats: Option<Instant>,
     pub(crate) next_speaker_check: Option<Instant>,
@@ -67,6 +72,8 @@ impl Engine {
             events: VecDeque::new(),
             work: VecDeque::new(),
             doomed: Vec::new(),
+            timers: Timers::default(),
+            due: Vec::new(),
             next_track: 1,
             next_stats: None,
             next_speaker_check: None,
@@ -235,6 +242,7 @@ impl Engine {
         destination: SocketAddr,
         data: &[u8],
     ) -> bool {
+        self.timers.advance(now);
         self.counters.datagrams_in += 1;
         if data.len() > MAX_DATAGRAM {
             self.counters.dropped_malformed += 1;
@@ -276,17 +284,26 @@ impl Engine {
         true
     }
 
-    /// Time passed: drive every peer whose deadline is due.
+    /// Time passed: drive the peers that are due (their `Rtc`'s deadline,
+    /// or a packet written to them waits for release), and only those.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for pk in 0..self.peers.len() {
-            let due = self.peers[pk].as_ref().is_some_and(|p| p.deadline <= now);
-            if due {
+        let mut due = std::mem::take(&mut self.due);
+        self.timers.take_due(now, &mut due);
+        for &pk in &due {
+            let Some(deadline) = self.peers.get(pk).and_then(Option::as_ref).map(|p| p.deadline) else {
+                continue; // left since
+            };
+            if deadline <= now {
                 if let Some(Err(e)) = self.with_rtc(pk, |rtc| rtc.handle_input(Input::Timeout(now))) {
                     tracing::debug!(error = %e, "timeout input failed");
                 }
+            } else {
+                self.timers.schedule(pk, deadline); // an early hint: not due yet
             }
             self.poll_keyframe_throttles(now, pk);
         }
+        due.clear();
+        self.due = due;
         self.process_work(now);
         self.update_speakers(now);
         self.reallocate_due(now);
@@ -305,13 +322,8 @@ impl Engine {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        for p in self.peers.iter().flatten() {
-            next = Some(next.map_or(p.deadline, |n| n.min(p.deadline)));
-            for up in p.up.iter().flatten() {
-                if let Some(d) = up.throttle.deadline() {
-                    next = Some(next.map_or(d, |n| n.min(d)));
-                }
-            }
+        if let Some(t) = self.timers.next() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
     }
@@ -340,6 +352,7 @@ impl Engine {
         let peer = self.peers.get_mut(pk)?.as_mut()?;
         let transmits = &mut self.transmits;
         let work = &mut self.work;
+        let timers = &mut self.timers;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let r = f(&mut peer.rtc);
             let deadline = loop {
@@ -355,6 +368,7 @@ impl Engine {
         match result {
             Ok((r, Ok(deadline))) => {
                 peer.deadline = deadline;
+                timers.schedule(pk, deadline);
                 Some(r)
             }
             Ok((_, Err(e))) => {
@@ -382,17 +396,21 @@ impl Engine {
         // Boxed: a `Peer` is ~7 KB (its `Rtc` inline), and the table's
         // spare capacity would hold that much per empty slot.
         let peer = Box::new(peer);
-        if let Some(i) = self.peers.iter().position(Option::is_none) {
+        let deadline = peer.deadline;
+        let pk = if let Some(i) = self.peers.iter().position(Option::is_none) {
             self.peers[i] = Some(peer);
             i
         } else {
             self.peers.push(Some(peer));
             self.peers.len() - 1
-        }
+        };
+        self.timers.schedule(pk, deadline);
+        pk
     }
 
     fn drop_peer_silently(&mut self, pk: PeerKey) {
         self.peers[pk] = None;
+        self.timers.forget(pk);
         self.doomed.retain(|(k, _)| *k != pk);
         self.work.retain(|(k, _)| *k != pk);
     }
@@ -446,6 +464,7 @@ impl Engine {
         let Some(mut peer) = self.peers.get_mut(pk).and_then(Option::take) else {
             return;
         };
+        self.timers.forget(pk);
         if reason == LeaveReason::Failed {
             self.counters.peer_failures += 1;
         }

@@ -399,16 +399,23 @@ impl Engine {
             self.send_keyframe_request(owner, ui, kind);
         } else {
             tracing::trace!(track = up.id.0, layers = up.keyframe_layers, "keyframe request held back");
+            if let Some(at) = up.throttle.deadline() {
+                self.timers.schedule(owner, at);
+            }
         }
     }
 
-    /// Sends keyframe requests that the throttle held back and are now due.
+    /// Sends keyframe requests that the throttle held back and are now due;
+    /// arms the peer's timer for those still held back.
     pub(crate) fn poll_keyframe_throttles(&mut self, now: Instant, pk: PeerKey) {
-        let Some(p) = self.peer_mut(pk) else { return };
+        let Some(p) = self.peers.get_mut(pk).and_then(Option::as_deref_mut) else { return };
         let mut due = Vec::new();
         for (ui, up) in p.up.iter_mut().enumerate() {
-            if let Some(kind) = up.as_mut().and_then(|u| u.throttle.poll(now)) {
+            let Some(up) = up.as_mut() else { continue };
+            if let Some(kind) = up.throttle.poll(now) {
                 due.push((ui, kind));
+            } else if let Some(at) = up.throttle.deadline() {
+                self.timers.schedule(pk, at);
             }
         }
         for (ui, kind) in due {

@@ -49,7 +49,8 @@ impl KeyframeThrottle {
     /// When a folded request becomes due.
     pub fn deadline(&self) -> Option<Instant> {
         self.pending?;
-        Some(self.last_sent.map_or(Instant::now(), |t| t + self.min_interval))
+        // (A request is held back only after one was sent.)
+        Some(self.last_sent? + self.min_interval)
     }
 
     /// A keyframe arrived from the publisher: folded requests are answered.

@@ -19,6 +19,7 @@ pub mod rewrite;
 mod room;
 mod settings;
 pub mod tap;
+mod timers;
 mod topn;
 mod viewer;
 mod voices;
