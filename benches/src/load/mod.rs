@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod peer;
 pub mod soak;
 pub mod socket;
+mod stamp;
 pub mod stats;
 pub mod tcp;
 pub mod video;

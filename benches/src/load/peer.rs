@@ -95,6 +95,13 @@ pub struct Peer {
     pub latency_us: Vec<u32>,
     totals: Arc<Totals>,
     buf: Vec<u8>,
+    /// Space for the receive time the kernel attaches to a datagram.
+    cmsg: Vec<u8>,
+    /// When the kernel received the datagram being handled (µs since the
+    /// Unix epoch), if it came straight from the socket: latency is
+    /// measured to it, so the generator's own backlog is not counted as
+    /// the server's.
+    arrival_us: Option<u64>,
     /// The tags of the streams it sends, and delivered against offered.
     audio_tag: u32,
     video_tag: u32,
@@ -124,6 +131,7 @@ impl Peer {
         }
         let socket = UdpSocket::bind(SocketAddr::new(bind, 0)).await.context("bind a UDP socket")?;
         let local = socket.local_addr()?;
+        super::stamp::enable(&socket).context("turn on receive timestamps")?;
         let now = Instant::now();
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
@@ -162,6 +170,8 @@ impl Peer {
             latency_us: Vec::new(),
             totals,
             buf: vec![0; 2048],
+            cmsg: super::stamp::space(),
+            arrival_us: None,
             audio_tag: delivery::new_tag(false),
             video_tag: delivery::new_tag(true),
             delivery: Delivery::default(),
@@ -230,9 +240,16 @@ impl Peer {
     pub async fn step(&mut self, deadline: Instant) -> Result<()> {
         let sleep = tokio::time::sleep_until(deadline.into());
         tokio::select! {
-            r = self.socket.recv_from(&mut self.buf) => {
-                let (n, from) = r?;
-                self.input_datagram(n, from)?;
+            r = self.socket.readable() => {
+                r?;
+                match super::stamp::recv(&self.socket, &mut self.buf, &mut self.cmsg) {
+                    Ok((n, from, at)) => {
+                        self.arrival_us = at;
+                        self.input_datagram(n, from)?;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             r = super::tcp::ready(self.tcp.as_ref()) => self.input_tcp(r?)?,
             () = sleep => {}
@@ -244,6 +261,7 @@ impl Peer {
     /// frame in, draining str0m's output after each (its contract).
     fn input_tcp(&mut self, ready: tokio::io::Ready) -> Result<()> {
         let Some(path) = self.tcp.as_mut() else { return Ok(()) };
+        self.arrival_us = None;
         let (local, remote) = (path.local, path.remote);
         let mut gone = path.io(ready).err();
         while gone.is_none() {
@@ -282,6 +300,7 @@ impl Peer {
     /// into its state machine, and its own datagrams onto the socket.
     fn carry(&mut self, now: Instant) -> Result<()> {
         let Some((down, up)) = self.link.as_mut() else { return Ok(()) };
+        self.arrival_us = None; // the line's arrival: now
         while let Some((from, bytes)) = down.pop_arrived(now) {
             let Ok(contents) = bytes.as_slice().try_into() else { continue };
             receive(&mut self.rtc, Protocol::Udp, self.local, from, contents)?;
@@ -302,7 +321,9 @@ impl Peer {
             self.send_due(now);
         }
         self.rtc.handle_input(Input::Timeout(now)).map_err(|e| anyhow!("timeout: {e}"))?;
-        self.drain()
+        let drained = self.drain();
+        self.arrival_us = None;
+        drained
     }
 
     /// The next instant this peer needs attention.
@@ -360,7 +381,7 @@ impl Peer {
                 (self.next_audio, self.next_frame) = (now, now);
             }
             Event::RtpPacket(p) => {
-                let arrived = wallclock_us();
+                let arrived = self.arrival_us.unwrap_or_else(wallclock_us);
                 self.totals.add_received(p.payload.len());
                 if let Some((tag, sent)) = delivery::read(&p.payload) {
                     self.delivery.arrived(tag, sent, self.totals.window());

@@ -1,0 +1,83 @@
+//! Receiving a datagram with the time the kernel received it
+//! (`SO_TIMESTAMPNS`), so a peer's latency is measured to its arrival and
+//! not to when the generator's busy thread got to it.
+
+use std::io::{self, IoSliceMut};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use nix::sys::time::TimeSpec;
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Asks the kernel to stamp each datagram the socket receives.
+pub fn enable(socket: &UdpSocket) -> io::Result<()> {
+    setsockopt(socket, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
+}
+
+/// Room for the stamp.
+pub fn space() -> Vec<u8> {
+    nix::cmsg_space!(TimeSpec)
+}
+
+/// One datagram, if one is waiting: its length, its source and when the
+/// kernel received it (µs since the Unix epoch; `None` if unstamped).
+/// `WouldBlock` when nothing is waiting.
+pub fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    cmsg: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<u64>)> {
+    socket.try_io(Interest::READABLE, || {
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg =
+            recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::MSG_DONTWAIT)
+                .map_err(io::Error::from)?;
+        let at = msg.cmsgs().map_err(io::Error::from)?.find_map(|c| match c {
+            ControlMessageOwned::ScmTimestampns(t) => {
+                Some(t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000)
+            }
+            _ => None,
+        });
+        let from =
+            msg.address.as_ref().and_then(std_addr).ok_or_else(|| io::Error::other("no source address"))?;
+        Ok((msg.bytes, from, at))
+    })
+}
+
+fn std_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::new(v4.ip(), v4.port())));
+    }
+    let v6 = a.as_sockaddr_in6()?;
+    Some(SocketAddr::V6(SocketAddrV6::new(v6.ip(), v6.port(), v6.flowinfo(), v6.scope_id())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_datagram_comes_with_the_time_the_kernel_received_it() {
+        let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        enable(&rx).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // (The kernel turns its receive stamps on a moment after the first
+        // socket asks; until then a datagram is stamped when read.)
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let before = crate::load::peer::wallclock_us();
+        tx.send_to(b"hello", rx.local_addr().unwrap()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let (mut buf, mut cmsg) = (vec![0; 64], space());
+        rx.readable().await.unwrap();
+        let (n, from, at) = recv(&rx, &mut buf, &mut cmsg).unwrap();
+        let after = crate::load::peer::wallclock_us();
+        assert_eq!((&buf[..n], from), (&b"hello"[..], tx.local_addr().unwrap()));
+        let at = at.expect("stamped");
+        // Received on arrival, before the 30 ms the reader slept.
+        assert!(before <= at && at + 25_000 < after, "{before} <= {at} < {after} - 25 ms");
+        let e = recv(&rx, &mut buf, &mut cmsg).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}
