@@ -15,13 +15,20 @@
 //!   than the peer's real deadline (the deadline moved later), never later.
 //!   The engine checks the peer's deadline when the hint fires and arms
 //!   again if it is not due; str0m's timers move later far less often than
-//!   packets are written, so the heap stays small.
+//!   packets are written, so the heap stays small. No hint is set more than
+//!   a second ahead, so every entry, stale or not, leaves within a second.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::core::peer::PeerKey;
+
+/// The furthest ahead a hint is set: a peer whose deadline is later is
+/// looked at (and armed again) once a second. It bounds the heap: every
+/// entry leaves it within this time, stale ones (a peer that left, a
+/// duplicate of a time armed again) included.
+const MAX_HINT: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub(crate) struct Timers {
@@ -55,6 +62,7 @@ impl Timers {
             }
             return;
         }
+        let at = self.now.map_or(at, |now| at.min(now + MAX_HINT));
         if self.armed[pk].is_some_and(|t| t <= at) {
             return; // an earlier hint will fire and look again
         }
@@ -74,10 +82,8 @@ impl Timers {
     /// Moves every peer whose visit is due by `now` into `out` (each once).
     pub fn take_due(&mut self, now: Instant, out: &mut Vec<PeerKey>) {
         self.advance(now);
-        for pk in self.ready.drain(..) {
-            self.listed[pk] = false;
-            out.push(pk);
-        }
+        let start = out.len();
+        out.append(&mut self.ready); // still listed: not taken twice below
         while let Some(&Reverse((at, pk))) = self.heap.peek() {
             if at > now {
                 break;
@@ -86,9 +92,13 @@ impl Timers {
             if self.armed[pk] == Some(at) {
                 self.armed[pk] = None;
                 if !self.listed[pk] {
+                    self.listed[pk] = true;
                     out.push(pk);
                 }
             }
+        }
+        for &pk in &out[start..] {
+            self.listed[pk] = false;
         }
         // Entries whose peer has an earlier one again, or left, are dropped
         // when they reach the top; keep the top honest for `next`.
@@ -180,6 +190,37 @@ mod tests {
         // The 50 ms entry is stale: dropped, not a visit.
         assert_eq!(t.next(), None);
         assert_eq!(due(&mut t, t0 + ms(60)), Vec::<PeerKey>::new());
+    }
+
+    #[test]
+    fn a_peer_both_ready_and_due_on_the_heap_is_visited_once() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.advance(t0);
+        t.schedule(4, t0 + ms(5)); // the pacer's next release
+        t.advance(t0 + ms(5));
+        t.schedule(4, t0 + ms(5)); // a packet written at that moment
+        assert_eq!(due(&mut t, t0 + ms(5)), vec![4]);
+        assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn a_far_deadline_is_looked_at_within_a_second_and_leaves_nothing_behind() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.advance(t0);
+        t.schedule(0, t0 + Duration::from_secs(3600)); // nothing planned
+        assert_eq!(t.next(), Some(t0 + MAX_HINT));
+        t.schedule(0, t0 + ms(20)); // then something is
+        t.forget(0); // and the peer leaves
+        assert_eq!(t.heap_len(), 0);
+        // Many re-arms of one time leave at most a second of entries.
+        for i in 0..100u32 {
+            let now = t0 + ms(u64::from(i) * 10);
+            due(&mut t, now);
+            t.schedule(1, now + ms(5));
+        }
+        assert!(t.heap_len() <= 2, "{}", t.heap_len());
     }
 
     #[test]
