@@ -71,6 +71,11 @@ struct Args {
     /// and all of --video-kbps, same frame rate).
     #[arg(long)]
     simulcast: bool,
+    /// Video senders pace each frame's packets as browsers do (libwebrtc:
+    /// 2.5× the bitrate; a 1 Mbit/s frame over ~14 ms) instead of sending
+    /// it as one burst.
+    #[arg(long)]
+    paced: bool,
     /// Put listeners behind a weak line of this rate each way, kbit/s.
     #[arg(long)]
     link_kbps: Option<u64>,
@@ -182,6 +187,7 @@ fn main() -> Result<()> {
     scenario.video_bps = args.video_kbps * 1000;
     scenario.fps = args.fps;
     scenario.simulcast |= args.simulcast;
+    scenario.paced = args.paced;
     weak_line(&args, &mut scenario)?;
     scenario.tcp_share = match (args.tcp_share, args.transport) {
         (Some(share), _) if (0.0..=1.0).contains(&share) => share,
@@ -264,7 +270,7 @@ fn main() -> Result<()> {
             "scenario": scenario.name, "rooms": scenario.rooms, "senders": scenario.senders,
             "listeners": scenario.listeners, "talkers": scenario.talkers, "video_kbps": args.video_kbps, "fps": args.fps,
             "join_rate": args.join_rate, "duration_secs": args.duration, "settle_secs": args.settle,
-            "simulcast": scenario.simulcast, "link": scenario.link, "weak_share": scenario.weak_share,
+            "simulcast": scenario.simulcast, "paced": scenario.paced, "link": scenario.link, "weak_share": scenario.weak_share,
             "tcp_share": scenario.tcp_share, "floor": floor,
             "reports": reports,
         }))?;

@@ -170,6 +170,7 @@ impl Janus {
             fps: seat.media.fps,
             simulcast: false,
             talking: false,
+            paced: false,
         };
         let peer = Peer::new(shared.cfg.bind, media, seat.link, seat.transport, shared.totals.clone(), began)
             .await?;

@@ -67,6 +67,9 @@ pub struct Scenario {
     pub fps: u32,
     /// Video senders publish three simulcast layers (q, h, f).
     pub simulcast: bool,
+    /// Video senders pace each frame's packets as browsers do (else one
+    /// burst per frame).
+    pub paced: bool,
     /// The weak line some receiving participants sit behind.
     pub link: Option<LinkSpec>,
     /// The share (0..1) of each meeting's audience behind `link`.
@@ -113,6 +116,7 @@ impl Scenario {
             video_bps: 1_000_000,
             fps: 25,
             simulcast: link.is_some(),
+            paced: false,
             link,
             weak_share: if link.is_some() { 1.0 / 3.0 } else { 1.0 },
             tcp_share: 0.0,
@@ -139,6 +143,7 @@ impl Scenario {
                     fps: self.fps,
                     simulcast: self.simulcast,
                     talking: self.talkers.is_none_or(|t| i < t),
+                    paced: self.paced,
                 };
                 let link = if audience_senders { self.link_for(i, self.senders) } else { None };
                 let name = format!("会场{room}-{i}");
@@ -156,8 +161,14 @@ impl Scenario {
         }
         for room in 0..self.rooms {
             for i in 0..self.listeners {
-                let media =
-                    Media { audio: false, video_bps: 0, fps: self.fps, simulcast: false, talking: false };
+                let media = Media {
+                    audio: false,
+                    video_bps: 0,
+                    fps: self.fps,
+                    simulcast: false,
+                    talking: false,
+                    paced: false,
+                };
                 let link = self.link_for(i, self.listeners);
                 let name = format!("收看{room}-{i}");
                 let transport = self.transport_for(i, self.listeners);

@@ -54,6 +54,9 @@ pub struct Media {
     /// microphone in a quiet room (-127 dBov), which a server with audio
     /// top-N need not forward, so it is not counted as offered.
     pub talking: bool,
+    /// Pace each video frame's packets as a browser does (2.5× the
+    /// bitrate) instead of sending the frame as one burst.
+    pub paced: bool,
 }
 
 /// Per received stream: sequence numbers seen, for loss.
@@ -154,7 +157,7 @@ impl Peer {
             audio: None,
             video: None,
             pending: None,
-            camera: VideoSender::new(media.video_bps, media.simulcast),
+            camera: VideoSender::new(media.video_bps, media.simulcast, media.paced),
             audio_seq: 0,
             next_frame: now,
             next_audio: now,
@@ -335,6 +338,7 @@ impl Peer {
             }
             if self.video.is_some() {
                 next = next.min(self.next_frame);
+                next = self.camera.next_release().map_or(next, |t| next.min(t));
             }
         }
         if let Some((down, up)) = &self.link {
@@ -461,6 +465,7 @@ impl Peer {
                 }
                 self.next_frame += Duration::from_secs(1) / fps;
             }
+            self.camera.release(&mut self.rtc, mid, now);
         }
     }
 

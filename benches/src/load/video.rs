@@ -12,8 +12,14 @@
 //! chose for it (its SSRC is the SFU's own). Simulcast layers also carry
 //! three temporal layers, as Chrome's `L1T3` (TID 0 2 1 2 …, layer sync on
 //! each TL1 frame and the first TL2 after a TL0), so the SFU can thin them.
+//!
+//! By default a frame's packets go out as one burst. Paced, they go out as
+//! a browser sends them: libwebrtc's pacer spreads a frame at 2.5× the
+//! video's bitrate (a 5-packet frame at 1 Mbit/s over ~14 ms, a keyframe
+//! over ~60 ms), and each packet's send time is when it leaves.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
 use str0m::media::{Mid, Simulcast, SimulcastLayer};
@@ -41,22 +47,98 @@ struct Layer {
     picture_id: u16,
 }
 
+/// libwebrtc's pacing factor: media leaves at 2.5× its target bitrate.
+pub const PACING_FACTOR: f64 = 2.5;
+
+/// A packet built and waiting for the pacer.
+#[derive(Debug)]
+struct Queued {
+    layer: usize,
+    seq: u64,
+    ts: u32,
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+/// A leaky bucket: packets leave at `bytes_per_s`.
+#[derive(Debug)]
+struct Pacer {
+    bytes_per_s: f64,
+    /// When the next packet may leave.
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    /// Whether a packet of `size` bytes may leave at `now`; if so, it is
+    /// counted. (A late wake-up may send up to 5 ms of the budget at once.)
+    fn admit(&mut self, now: Instant, size: usize) -> bool {
+        let floor = now.checked_sub(Duration::from_millis(5)).unwrap_or(now);
+        let at = self.next.map_or(now, |t| t.max(floor));
+        if at > now {
+            return false;
+        }
+        self.next = Some(at + Duration::from_secs_f64(size as f64 / self.bytes_per_s));
+        true
+    }
+}
+
 /// What a peer's camera sends.
 #[derive(Debug)]
 pub struct VideoSender {
     layers: Vec<Layer>,
+    /// Paced: the pacer and the packets waiting for it.
+    pace: Option<Pacer>,
+    queue: VecDeque<Queued>,
 }
 
 impl VideoSender {
-    /// A camera at `bps` (the top layer's rate with simulcast).
-    pub fn new(bps: u32, simulcast: bool) -> Self {
+    /// A camera at `bps` (the top layer's rate with simulcast), its frames
+    /// in bursts or `paced`.
+    pub fn new(bps: u32, simulcast: bool, paced: bool) -> Self {
         let layer = |rid, bps| Layer { rid, bps, keyframe_wanted: true, seq: 0, picture_id: 0 };
-        let layers = if simulcast {
+        let layers: Vec<Layer> = if simulcast {
             LAYERS.iter().map(|(rid, div)| layer(Some(*rid), bps / div)).collect()
         } else {
             vec![layer(None, bps)]
         };
-        Self { layers }
+        let total: f64 = layers.iter().map(|l| f64::from(l.bps)).sum();
+        let pace =
+            (paced && total > 0.0).then_some(Pacer { bytes_per_s: total * PACING_FACTOR / 8.0, next: None });
+        Self { layers, pace, queue: VecDeque::new() }
+    }
+
+    /// When the pacer next lets a packet go, if one waits.
+    pub fn next_release(&self) -> Option<Instant> {
+        if self.queue.is_empty() {
+            None
+        } else {
+            self.pace.as_ref().and_then(|p| p.next)
+        }
+    }
+
+    /// Writes the waiting packets whose time has come, each stamped with
+    /// the time it leaves.
+    pub fn release(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant) {
+        let Some(pacer) = self.pace.as_mut() else { return };
+        let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+            return;
+        };
+        while let Some(front) = self.queue.front() {
+            if !pacer.admit(now, front.payload.len()) {
+                break;
+            }
+            let Some(mut q) = self.queue.pop_front() else { break };
+            let n = q.payload.len();
+            q.payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
+            let rid = self.layers[q.layer].rid;
+            let mut api = rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, rid.map(Into::into)) else { continue };
+            let write = RtpWrite::new(pt, q.seq.into(), q.ts, now, q.payload)
+                .marker(q.marker)
+                .nackable(true)
+                .ext_vals(ExtensionValues::default());
+            tx.write_rtp(write);
+        }
     }
 
     /// The simulcast description for the offer, if simulcast.
@@ -143,14 +225,19 @@ impl VideoSender {
                 super::delivery::stamp(&mut payload, stream);
                 layer.seq += 1;
                 let last = i + 1 == packets;
+                written += 1;
+                if self.pace.is_some() {
+                    self.queue.push_back(Queued { layer: index, seq: layer.seq, ts, marker: last, payload });
+                    continue;
+                }
                 let write = RtpWrite::new(pt, layer.seq.into(), ts, now, payload)
                     .marker(last)
                     .nackable(true)
                     .ext_vals(ExtensionValues::default());
                 tx.write_rtp(write);
-                written += 1;
             }
         }
+        self.release(rtc, mid, now);
         if simulcast {
             0
         } else {
@@ -205,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_keyframe_request_for_one_rid_restarts_that_layer_only() {
-        let mut v = VideoSender::new(1_000_000, true);
+        let mut v = VideoSender::new(1_000_000, true, false);
         v.layers.iter_mut().for_each(|l| l.keyframe_wanted = false);
         v.keyframe_requested(Some("h"));
         let wanted: Vec<bool> = v.layers.iter().map(|l| l.keyframe_wanted).collect();
@@ -214,6 +301,23 @@ mod tests {
         assert!(v.layers.iter().all(|l| l.keyframe_wanted));
         let rates: Vec<u32> = v.layers.iter().map(|l| l.bps).collect();
         assert_eq!(rates, [62_500, 250_000, 1_000_000]);
-        assert!(VideoSender::new(1_000_000, false).simulcast().is_none());
+        assert!(VideoSender::new(1_000_000, false, false).simulcast().is_none());
+    }
+
+    #[test]
+    fn paced_packets_leave_at_two_and_a_half_times_the_bitrate() {
+        // 1 Mbit/s: 312 500 bytes a second, a 1 000-byte packet every 3.2 ms.
+        let mut p = Pacer { bytes_per_s: 1_000_000.0 * PACING_FACTOR / 8.0, next: None };
+        let t0 = Instant::now();
+        let ms = |n: f64| t0 + Duration::from_secs_f64(n / 1000.0);
+        assert!(p.admit(t0, 1000));
+        assert!(!p.admit(t0, 1000), "the second waits");
+        assert!(!p.admit(ms(3.1), 1000));
+        assert!(p.admit(ms(3.2), 1000));
+        assert_eq!(p.next, Some(ms(6.4)));
+        // Idle for a second: no budget saved beyond 5 ms.
+        assert!(p.admit(ms(1000.0), 1000));
+        assert!(p.admit(ms(1000.0), 1000));
+        assert!(!p.admit(ms(1000.0), 1000));
     }
 }
