@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use huiyi_bench::{fanout, replay};
+use huiyi_bench::{fanout, fanout_beside, replay};
 
 const FANOUT: [usize; 3] = [1, 10, 150];
 
@@ -73,6 +73,30 @@ fn forwarding(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+    // The worker's timeout pass should cost what is due, not what the
+    // worker holds: the same fan-out beside 500 quiet peers.
+    let mut group = c.benchmark_group("fanout_beside_500_quiet_peers");
+    group.measurement_time(Duration::from_secs(5)).sample_size(20);
+    let n = 10;
+    let mut sim = fanout_beside(n, 500);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::from_parameter(n), |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let chunk = left.min(1000);
+                left -= chunk;
+                let datagrams = sim.capture_video(0, chunk);
+                let start = Instant::now();
+                let forwarded = replay(&mut sim, &datagrams);
+                elapsed += start.elapsed();
+                assert_eq!(forwarded, chunk * n as u64, "every packet reached every subscriber");
+            }
+            elapsed
+        })
+    });
     group.finish();
 }
 

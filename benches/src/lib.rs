@@ -19,9 +19,16 @@ pub const ROOM: RoomId = RoomId(1);
 /// One publisher (client 0, video) and `subscribers` receivers, connected,
 /// negotiated and already receiving video.
 pub fn fanout(subscribers: usize) -> Sim {
+    fanout_beside(subscribers, 0)
+}
+
+/// The same, on a worker that also holds `quiet` connected peers in rooms
+/// of five where nobody sends (what the worker's timeout pass must not
+/// spend time on).
+pub fn fanout_beside(subscribers: usize, quiet: usize) -> Sim {
     let server: SocketAddr = "10.9.9.9:3478".parse().expect("valid address");
     let cfg = EngineConfig {
-        max_peers: subscribers + 1,
+        max_peers: subscribers + 1 + quiet,
         stats_interval: Duration::from_secs(3600),
         // (The capture sends 100 000 packets per simulated second, far over
         // the per-track cap a real publisher is held to.)
@@ -33,6 +40,13 @@ pub fn fanout(subscribers: usize) -> Sim {
     sim.join(ROOM, PeerId(0), false, true).expect("publisher joins");
     for i in 1..=subscribers {
         sim.join(ROOM, PeerId(i as u64), false, false).expect("subscriber joins");
+    }
+    for i in 0..quiet {
+        let room = RoomId(1_000 + (i / 5) as u64);
+        if i % 5 == 0 {
+            sim.engine.create_room(room).expect("new room");
+        }
+        sim.join(room, PeerId(1_000_000 + i as u64), false, false).expect("a quiet peer joins");
     }
     assert!(sim.connect_all(Duration::from_secs(30)), "all peers connect");
     // 2.5 s: every subscriber's receiver reports (each second, for video)
