@@ -15,7 +15,8 @@
 #
 # A scenario may carry huiyi-load flags in the same (quoted) argument;
 # AFTER_FLAGS="..." adds huiyi-load flags to the after arm only (e.g. the
-# same binary twice, AFTER_FLAGS=--record: what recording costs);
+# same binary twice, AFTER_FLAGS=--record: what recording costs), and
+# BEFORE_FLAGS to the before arm;
 # HUIYI_SET="key=value ..." adds server settings to both. Root is needed
 # (network namespace). Reports go to benches/results/ab-*.json; a summary
 # (medians, after ÷ before) ends the output. Before each run the script waits
@@ -53,7 +54,8 @@ for round in $(seq "$ROUNDS"); do
             report="$OUT/ab-$tag-$arm-r$round.json"
             ip netns exec "$NS" "$BIN/huiyi-load" "$s" --target huiyi --quiet \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report" ${flags[@]+"${flags[@]}"} \
-                $([ "$arm" = after ] && echo "${AFTER_FLAGS-}") >/dev/null
+                $([ "$arm" = after ] && echo "${AFTER_FLAGS-}") \
+                $([ "$arm" = before ] && echo "${BEFORE_FLAGS-}") >/dev/null
             REPORTS+=("$arm:$report")
             python3 - "$report" "$spec" "$arm" "$round" "$IDLE_CORES" <<'PY'
 import json, sys
