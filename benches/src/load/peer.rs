@@ -465,7 +465,10 @@ impl Peer {
                 }
                 self.next_frame += Duration::from_secs(1) / fps;
             }
-            self.camera.release(&mut self.rtc, mid, now);
+            let released = self.camera.release(&mut self.rtc, mid, now, self.totals.window());
+            if released > 0 {
+                self.delivery.sent(self.video_tag, released);
+            }
         }
     }
 

@@ -117,19 +117,26 @@ impl VideoSender {
     }
 
     /// Writes the waiting packets whose time has come, each stamped with
-    /// the time it leaves.
-    pub fn release(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant) {
-        let Some(pacer) = self.pace.as_mut() else { return };
+    /// the time it leaves. Returns how many of them count as offered: of
+    /// one stream (not simulcast), stamped within `window`.
+    pub fn release(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant, window: (u64, u64)) -> u64 {
+        let Some(pacer) = self.pace.as_mut() else { return 0 };
         let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
-            return;
+            return 0;
         };
+        let single = self.layers.len() == 1;
+        let mut offered = 0;
         while let Some(front) = self.queue.front() {
             if !pacer.admit(now, front.payload.len()) {
                 break;
             }
             let Some(mut q) = self.queue.pop_front() else { break };
             let n = q.payload.len();
-            q.payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
+            let stamp = wallclock_us();
+            q.payload[n - 8..].copy_from_slice(&stamp.to_be_bytes());
+            if single && super::delivery::in_window(stamp, window) {
+                offered += 1;
+            }
             let rid = self.layers[q.layer].rid;
             let mut api = rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(mid, rid.map(Into::into)) else { continue };
@@ -139,6 +146,7 @@ impl VideoSender {
                 .ext_vals(ExtensionValues::default());
             tx.write_rtp(write);
         }
+        offered
     }
 
     /// The simulcast description for the offer, if simulcast.
@@ -165,9 +173,10 @@ impl VideoSender {
     }
 
     /// Writes one frame of every layer, captured at RTP time `ts`, each
-    /// payload tagged `stream` (`super::delivery`). Returns the packets
-    /// written when it sends one layer (0 with simulcast, whose layers are
-    /// not counted as offered).
+    /// payload tagged `stream` (`super::delivery`); paced, queues it for
+    /// [`VideoSender::release`]. Returns the packets written when it sends
+    /// one layer unpaced (0 with simulcast, whose layers are not counted as
+    /// offered, and when paced: `release` counts them as they leave).
     pub fn send_frame(
         &mut self,
         rtc: &mut Rtc,
@@ -237,8 +246,7 @@ impl VideoSender {
                 tx.write_rtp(write);
             }
         }
-        self.release(rtc, mid, now);
-        if simulcast {
+        if simulcast || self.pace.is_some() {
             0
         } else {
             written

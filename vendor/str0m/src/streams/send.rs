@@ -1139,6 +1139,7 @@ impl StreamTx {
             return;
         }
         self.last_unrepairable_keyframe = Some(now);
+        debug!("Losses beyond repair on {}: keyframe asked for", self.ssrc);
         if self.pending_request_keyframe.is_none() {
             self.pending_request_keyframe = Some(KeyframeRequestKind::Pli);
         }
