@@ -29,7 +29,10 @@ ROUNDS=${1:-3}
 [ $# -gt 0 ] && shift
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(county-plenary "audio-webinar --listeners 150")
-SETTINGS=(${HUIYI_SET-})
+SETTINGS=()
+for kv in ${HUIYI_SET-}; do SETTINGS+=(--set "$kv"); done
+# (The server reads HUIYI_* variables as its own settings: "set" is none.)
+unset HUIYI_SET
 NS=huiyi-ab
 OUT=benches/results
 BIN=${CARGO_TARGET_DIR:-target}/release
@@ -50,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
         for arm in before after; do
             bin=$BEFORE; [ "$arm" = after ] && bin=$AFTER
             wait_idle
-            start_huiyi "$bin" ${SETTINGS[@]+"${SETTINGS[@]/#/--set=}"}
+            start_huiyi "$bin" ${SETTINGS[@]+"${SETTINGS[@]}"}
             report="$OUT/ab-$tag-$arm-r$round.json"
             ip netns exec "$NS" "$BIN/huiyi-load" "$s" --target huiyi --quiet \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report" ${flags[@]+"${flags[@]}"} \

@@ -31,6 +31,8 @@ ROUNDS=${1:-3}
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(discussion "county-plenary --listeners 75")
 SETTINGS=(${HUIYI_SET-sfu.bwe_initial_kbps=0})
+# (The server reads HUIYI_* variables as its own settings: "set" is none.)
+unset HUIYI_SET
 NS=huiyi-transport
 OUT=benches/results
 BIN=${CARGO_TARGET_DIR:-target}/release
