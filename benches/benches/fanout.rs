@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use huiyi_bench::{fanout, fanout_beside, replay};
+use huiyi_sfu::sim::Sim;
 
 const FANOUT: [usize; 3] = [1, 10, 150];
 
@@ -49,40 +51,12 @@ fn spread() {
     }
 }
 
-fn forwarding(c: &mut Criterion) {
-    let mut group = c.benchmark_group("fanout");
-    group.measurement_time(Duration::from_secs(5)).sample_size(20);
-    for n in FANOUT {
-        let mut sim = fanout(n);
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(BenchmarkId::from_parameter(n), |b| {
-            b.iter_custom(|iters| {
-                // Captured in chunks: a whole run's datagrams would be gigabytes.
-                let mut elapsed = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let chunk = left.min(1000);
-                    left -= chunk;
-                    let datagrams = sim.capture_video(0, chunk);
-                    let start = Instant::now();
-                    let forwarded = replay(&mut sim, &datagrams);
-                    elapsed += start.elapsed();
-                    assert_eq!(forwarded, chunk * n as u64, "every packet reached every subscriber");
-                }
-                elapsed
-            })
-        });
-    }
-    group.finish();
-    // The worker's timeout pass should cost what is due, not what the
-    // worker holds: the same fan-out beside 500 quiet peers.
-    let mut group = c.benchmark_group("fanout_beside_500_quiet_peers");
-    group.measurement_time(Duration::from_secs(5)).sample_size(20);
-    let n = 10;
-    let mut sim = fanout_beside(n, 500);
+/// Times `sim`'s fan-out to its `n` subscribers per delivered packet.
+fn bench_fanout(group: &mut BenchmarkGroup<'_, WallTime>, mut sim: Sim, n: usize) {
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(BenchmarkId::from_parameter(n), |b| {
         b.iter_custom(|iters| {
+            // Captured in chunks: a whole run's datagrams would be gigabytes.
             let mut elapsed = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
@@ -97,6 +71,20 @@ fn forwarding(c: &mut Criterion) {
             elapsed
         })
     });
+}
+
+fn forwarding(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fanout");
+    group.measurement_time(Duration::from_secs(5)).sample_size(20);
+    for n in FANOUT {
+        bench_fanout(&mut group, fanout(n), n);
+    }
+    group.finish();
+    // The worker's timeout pass should cost what is due, not what the
+    // worker holds: the same fan-out beside 500 quiet peers.
+    let mut group = c.benchmark_group("fanout_beside_500_quiet_peers");
+    group.measurement_time(Duration::from_secs(5)).sample_size(20);
+    bench_fanout(&mut group, fanout_beside(10, 500), 10);
     group.finish();
 }
 

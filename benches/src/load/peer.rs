@@ -458,11 +458,7 @@ impl Peer {
             let fps = self.media.fps.max(1);
             while self.next_frame <= now {
                 let ts = media_ts(self.start, self.next_frame, 90);
-                let sent = wallclock_us();
-                let single = self.camera.send_frame(&mut self.rtc, mid, now, ts, fps, self.video_tag);
-                if single > 0 && delivery::in_window(sent, self.totals.window()) {
-                    self.delivery.sent(self.video_tag, single);
-                }
+                self.camera.send_frame(&self.rtc, ts, fps, self.video_tag);
                 self.next_frame += Duration::from_secs(1) / fps;
             }
             let released = self.camera.release(&mut self.rtc, mid, now, self.totals.window());

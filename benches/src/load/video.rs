@@ -50,7 +50,7 @@ struct Layer {
 /// libwebrtc's pacing factor: media leaves at 2.5× its target bitrate.
 pub const PACING_FACTOR: f64 = 2.5;
 
-/// A packet built and waiting for the pacer.
+/// A packet built and not yet sent (waiting for the pacer, if paced).
 #[derive(Debug)]
 struct Queued {
     layer: usize,
@@ -86,8 +86,9 @@ impl Pacer {
 #[derive(Debug)]
 pub struct VideoSender {
     layers: Vec<Layer>,
-    /// Paced: the pacer and the packets waiting for it.
+    /// Paced: the pacer.
     pace: Option<Pacer>,
+    /// Packets built and not yet sent.
     queue: VecDeque<Queued>,
 }
 
@@ -116,18 +117,19 @@ impl VideoSender {
         }
     }
 
-    /// Writes the waiting packets whose time has come, each stamped with
-    /// the time it leaves. Returns how many of them count as offered: of
-    /// one stream (not simulcast), stamped within `window`.
+    /// Writes the waiting packets whose time has come (all of them
+    /// unpaced), each stamped with the time it leaves. Returns how many of
+    /// them count as offered: of one stream (not simulcast), stamped within
+    /// `window`.
     pub fn release(&mut self, rtc: &mut Rtc, mid: Mid, now: Instant, window: (u64, u64)) -> u64 {
-        let Some(pacer) = self.pace.as_mut() else { return 0 };
-        let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
+        let Some(pt) = vp8_pt(rtc) else {
+            self.queue.clear();
             return 0;
         };
         let single = self.layers.len() == 1;
         let mut offered = 0;
         while let Some(front) = self.queue.front() {
-            if !pacer.admit(now, front.payload.len()) {
+            if !self.pace.as_mut().is_none_or(|p| p.admit(now, front.payload.len())) {
                 break;
             }
             let Some(mut q) = self.queue.pop_front() else { break };
@@ -172,24 +174,13 @@ impl VideoSender {
         }
     }
 
-    /// Writes one frame of every layer, captured at RTP time `ts`, each
-    /// payload tagged `stream` (`super::delivery`); paced, queues it for
-    /// [`VideoSender::release`]. Returns the packets written when it sends
-    /// one layer unpaced (0 with simulcast, whose layers are not counted as
-    /// offered, and when paced: `release` counts them as they leave).
-    pub fn send_frame(
-        &mut self,
-        rtc: &mut Rtc,
-        mid: Mid,
-        now: Instant,
-        ts: u32,
-        fps: u32,
-        stream: u32,
-    ) -> u64 {
-        let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) else {
-            return 0;
-        };
-        let mut written = 0;
+    /// Makes one frame of every layer, captured at RTP time `ts`, each
+    /// payload tagged `stream` (`super::delivery`), and queues its packets
+    /// for [`VideoSender::release`] (which sends them at once unpaced).
+    pub fn send_frame(&mut self, rtc: &Rtc, ts: u32, fps: u32, stream: u32) {
+        if vp8_pt(rtc).is_none() {
+            return;
+        }
         let simulcast = self.layers.len() > 1;
         for (index, layer) in self.layers.iter_mut().enumerate() {
             let tag = simulcast.then_some(LAYER_TAG | index as u8);
@@ -201,8 +192,6 @@ impl VideoSender {
             let packets = bytes.div_ceil(MTU_PAYLOAD).max(1);
             layer.picture_id = (layer.picture_id + 1) & 0x7fff;
             let pic = layer.picture_id;
-            let mut api = rtc.direct_api();
-            let Some(tx) = api.stream_tx_by_mid(mid, layer.rid.map(Into::into)) else { continue };
             for i in 0..packets {
                 let first = i == 0;
                 let size = (bytes / packets).clamp(24, MTU_PAYLOAD);
@@ -227,31 +216,21 @@ impl VideoSender {
                 }
                 payload.resize(size, 0xab);
                 let n = payload.len();
-                payload[n - 8..].copy_from_slice(&wallclock_us().to_be_bytes());
                 if let Some(tag) = tag {
                     payload[n - 9] = tag;
                 }
                 super::delivery::stamp(&mut payload, stream);
                 layer.seq += 1;
                 let last = i + 1 == packets;
-                written += 1;
-                if self.pace.is_some() {
-                    self.queue.push_back(Queued { layer: index, seq: layer.seq, ts, marker: last, payload });
-                    continue;
-                }
-                let write = RtpWrite::new(pt, layer.seq.into(), ts, now, payload)
-                    .marker(last)
-                    .nackable(true)
-                    .ext_vals(ExtensionValues::default());
-                tx.write_rtp(write);
+                self.queue.push_back(Queued { layer: index, seq: layer.seq, ts, marker: last, payload });
             }
         }
-        if simulcast || self.pace.is_some() {
-            0
-        } else {
-            written
-        }
     }
+}
+
+/// The payload type the peer negotiated for VP8.
+fn vp8_pt(rtc: &Rtc) -> Option<str0m::media::Pt> {
+    rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt())
 }
 
 /// The simulcast layer (0 = q, 1 = h, 2 = f) a received video payload

@@ -138,6 +138,14 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// Timers given their first time, and that time.
+    fn started() -> (Instant, Timers) {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.advance(t0);
+        (t0, t)
+    }
+
     fn due(t: &mut Timers, now: Instant) -> Vec<PeerKey> {
         let mut out = Vec::new();
         t.take_due(now, &mut out);
@@ -147,9 +155,7 @@ mod tests {
 
     #[test]
     fn a_peer_is_visited_when_its_time_comes_and_not_before() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(0, t0 + ms(20));
         t.schedule(1, t0 + ms(50));
         assert_eq!(t.next(), Some(t0 + ms(20)));
@@ -162,9 +168,7 @@ mod tests {
 
     #[test]
     fn a_peer_due_at_once_is_listed_once_and_touches_no_heap() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(3, t0 + ms(20));
         for _ in 0..100 {
             t.schedule(3, t0); // a packet written: due now
@@ -179,9 +183,7 @@ mod tests {
 
     #[test]
     fn an_earlier_time_replaces_the_hint_and_a_later_one_keeps_it() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(0, t0 + ms(50));
         t.schedule(0, t0 + ms(30)); // earlier: a new entry
         t.schedule(0, t0 + ms(80)); // later: the 30 ms hint stays
@@ -194,9 +196,7 @@ mod tests {
 
     #[test]
     fn a_peer_both_ready_and_due_on_the_heap_is_visited_once() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(4, t0 + ms(5)); // the pacer's next release
         t.advance(t0 + ms(5));
         t.schedule(4, t0 + ms(5)); // a packet written at that moment
@@ -206,9 +206,7 @@ mod tests {
 
     #[test]
     fn a_far_deadline_is_looked_at_within_a_second_and_leaves_nothing_behind() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(0, t0 + Duration::from_secs(3600)); // nothing planned
         assert_eq!(t.next(), Some(t0 + MAX_HINT));
         t.schedule(0, t0 + ms(20)); // then something is
@@ -225,9 +223,7 @@ mod tests {
 
     #[test]
     fn a_forgotten_peer_is_not_visited() {
-        let t0 = Instant::now();
-        let mut t = Timers::default();
-        t.advance(t0);
+        let (t0, mut t) = started();
         t.schedule(2, t0 + ms(10));
         t.forget(2);
         assert_eq!(t.next(), None);
