@@ -32,8 +32,14 @@ use crate::core::tap::{TapCodec, TapPacket};
 const RTX_CACHE_PACKETS: usize = 1024;
 /// How long a sent video packet stays available for a resend, at most: the
 /// vendored str0m keeps three of the subscriber's round trips and 200 ms
-/// (at least 300 ms) once its receiver reports give one (ADR 0014).
-const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
+/// (at least 300 ms) once its receiver reports give one (ADR 0014), so this
+/// bounds only a subscriber whose round trip is over ~270 ms. A township
+/// line with a standing queue has round trips of 0.5–1.3 s, and there a
+/// bound of 1 s made most second asks for a lost packet come after it had
+/// left the cache: each such loss cost a keyframe (ADR 0010, "Resent once
+/// per round trip, kept for the round trip"). Three seconds is str0m's own
+/// default; a LAN subscriber still keeps 300 ms.
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
 /// Resent bytes may reach the bytes sent (a share of 0.5 of both) over a
 /// second before str0m drops a stream's queued resends. str0m's default of
 /// 0.15 fired on every lossy township line: a 240p stream at 80 kbit/s with
@@ -252,11 +258,10 @@ impl Engine {
 
     /// Writes one packet to one subscriber.
     ///
-    /// A subscriber's video RTX cache keeps one second of packets (str0m's
-    /// default is three): on a county intranet a NACK comes within tens of
-    /// milliseconds, and a repair older than a second would arrive after the
-    /// receiver's jitter buffer gave up. Memory per subscribed video stream
-    /// drops threefold (docs/benchmarks.md). Returns the layer it waits for a
+    /// A subscriber's video RTX cache keeps what its round trip needs (see
+    /// `RTX_CACHE_AGE`): on a county intranet a NACK comes within tens of
+    /// milliseconds and 300 ms are kept, on a township line up to three
+    /// seconds (docs/benchmarks.md). Returns the layer it waits for a
     /// keyframe of, if it does.
     fn write_down(&mut self, s: Subscriber, sh: &Shared<'_>) -> Option<u8> {
         let sub = self.peers.get_mut(s.peer).and_then(Option::as_mut)?;

@@ -62,6 +62,10 @@ struct CachedPacket {
     has_extension: bool,
     marker: bool,
     nackable: bool,
+    /// Huiyi patch: when this packet was last queued for a resend, in ms
+    /// after it was sent (0: never), so that a receiver asking again before
+    /// the resend could reach it is not answered twice.
+    resent_ms: u16,
     /// Only when there are any.
     csrc: Option<Box<[u32; 15]>>,
     /// Only when any is set.
@@ -89,6 +93,7 @@ impl CachedPacket {
             has_extension: h.has_extension,
             marker: h.marker,
             nackable: p.nackable,
+            resent_ms: 0,
             csrc: (h.csrc_count > 0 || h.csrc != [0; 15]).then(|| Box::new(h.csrc)),
             ext_vals: (h.ext_vals != ExtensionValues::default()).then(|| Box::new(h.ext_vals)),
             last_sender_info: p.last_sender_info.map(Box::new),
@@ -174,6 +179,24 @@ impl RtxCache {
         Some(&mut self.out)
     }
 
+    /// Huiyi patch: `seq_no` is to be resent now, unless it was queued for
+    /// a resend less than `min_interval` ago (a receiver repeats its NACK
+    /// each of its round trips until the repair arrives, and on a line with
+    /// a standing queue that is several times before the first resend can
+    /// arrive; answering each multiplies the resends, which congest the line
+    /// further). libwebrtc's sender does the same (one resend per round
+    /// trip). Returns whether to resend; `None` when the packet is not kept.
+    pub fn take_for_resend(&mut self, seq_no: SeqNo, now: Instant, min_interval: Duration) -> Option<bool> {
+        let (cached, sent) = self.packet_by_seq_no.get_mut_with_time(*seq_no)?;
+        let since_sent = now.saturating_duration_since(sent);
+        let resent = Duration::from_millis(u64::from(cached.resent_ms));
+        if cached.resent_ms != 0 && since_sent < resent + min_interval {
+            return Some(false);
+        }
+        cached.resent_ms = since_sent.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
+        Some(true)
+    }
+
     pub fn get_cached_packet_smaller_than(&mut self, max_size: usize) -> Option<&mut RtpPacket> {
         let quantized_size = max_size / RTX_CACHE_SIZE_QUANTIZER;
 
@@ -238,6 +261,23 @@ mod test {
             Some(&mut packet(now, 1, 10)),
             rtx_cache.get_cached_packet_smaller_than(1000)
         );
+    }
+
+    #[test]
+    fn a_packet_is_resent_once_per_interval() {
+        let now = Instant::now();
+        let rtt = Duration::from_millis(100);
+        let mut rtx_cache = RtxCache::new(100, Duration::from_secs(1));
+        rtx_cache.cache_sent_packet(packet(now, 1, 0), now);
+        assert_eq!(Some(true), rtx_cache.take_for_resend(1.into(), after(now, 50), rtt));
+        // Asked again within the round trip: the resend is on its way.
+        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 60), rtt));
+        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 149), rtt));
+        // A round trip later the resend is taken to be lost: again.
+        assert_eq!(Some(true), rtx_cache.take_for_resend(1.into(), after(now, 150), rtt));
+        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 200), rtt));
+        // A packet never cached.
+        assert_eq!(None, rtx_cache.take_for_resend(2.into(), after(now, 200), rtt));
     }
 
     #[test]

@@ -142,6 +142,19 @@ impl<T> EvictingBuffer<T> {
         None
     }
 
+    /// Huiyi patch: the value and the time it was pushed.
+    pub fn get_mut_with_time(&mut self, position: u64) -> Option<(&mut T, Instant)> {
+        if self.is_inert() {
+            return None;
+        }
+
+        let index = (position % self.buf.len() as u64) as usize;
+        match &mut self.buf[index] {
+            Some(entry) if entry.position == position => Some((&mut entry.value, entry.timestamp)),
+            _ => None,
+        }
+    }
+
     #[allow(unused)] // Huiyi patch: the RTX cache restores a copy instead
     pub fn get_mut(&mut self, position: u64) -> Option<&mut T> {
         if self.is_inert() {

@@ -35,6 +35,10 @@ use super::send_stats::StreamTxStats;
 /// for its receiver because NACKed packets could no longer be resent.
 const UNREPAIRABLE_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Huiyi patch: the least time between two resends of one packet, when the
+/// receiver's round trip is shorter or not yet known.
+const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(10);
+
 /// The smallest size of padding for which we attempt to use a spurious resend. For padding
 /// requests smaller than this we use blank packets instead.
 const MIN_SPURIOUS_PADDING_SIZE: usize = 50;
@@ -1097,7 +1101,15 @@ impl StreamTx {
         let iter = entries.flat_map(|n| n.into_iter(seq_no));
 
         // Schedule all resends. They will be handled on next poll_packet
+        // Huiyi patch: one resend of a packet per round trip (see
+        // `RtxCache::take_for_resend`); before the first receiver report,
+        // a floor that only folds NACKs repeated within one burst.
+        let min_interval = self.stats.rtt().unwrap_or(Duration::ZERO).max(MIN_RESEND_INTERVAL);
         for seq_no in iter {
+            match self.rtx_cache.take_for_resend(seq_no, now, min_interval) {
+                Some(false) => continue,
+                Some(true) | None => {}
+            }
             let Some(packet) = self.rtx_cache.get_cached_packet_by_seq_no(seq_no) else {
                 // Packet was not available in RTX cache, it has probably expired.
                 // Huiyi patch: if it was sent and has expired, the receiver's
@@ -1526,6 +1538,39 @@ mod test {
         // The five queued packets are 0, 10, 20, 30 and 40 ms old.
         assert_eq!(snapshot.packet_count, 5);
         assert_eq!(snapshot.total_queue_time(now), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_nack_repeated_within_the_round_trip_is_resent_once() {
+        let start = Instant::now();
+        let codecs = CodecConfig::new_with_defaults();
+        // A video codec with RTX.
+        let pt = codecs.params().iter().find(|p| p.resend().is_some()).unwrap().pt();
+        let exts = ExtensionMap::standard();
+        let mut streams = crate::streams::Streams::new(false, 1200, Duration::from_millis(1500));
+        let stream = streams.declare_stream_tx(42.into(), Some(44.into()), MidRid("vid".into(), None));
+        stream.stats.set_rtt(Duration::from_millis(200));
+        let mut buf = vec![];
+        for i in 0..10_u64 {
+            let write = RtpWrite::new(pt, i.into(), 0, start, vec![0_u8; 1000]).nackable(true);
+            stream.write_rtp(write);
+            stream.send_queue.handle_timeout(start);
+            stream.poll_packet(start, &exts, None, codecs.params(), &mut buf).expect("sent");
+        }
+        let nack = |at_ms: u64, stream: &mut StreamTx| {
+            // 3 and 5 lost.
+            let entry = NackEntry { pid: 3, blp: 0b10 };
+            stream.handle_nack([entry].into_iter(), start + Duration::from_millis(at_ms));
+        };
+        nack(50, stream);
+        assert_eq!(stream.resends.len(), 2);
+        // The receiver asks again before a resend could have reached it.
+        nack(100, stream);
+        nack(249, stream);
+        assert_eq!(stream.resends.len(), 2, "asked again within the round trip");
+        // A round trip after the resend, it is taken to be lost.
+        nack(250, stream);
+        assert_eq!(stream.resends.len(), 4);
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl StreamTxStats {
         self.rtt
     }
 
+    /// Huiyi patch: a round trip for tests.
+    #[cfg(test)]
+    pub(crate) fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = Some(rtt);
+    }
+
     pub fn update_with_rr(&mut self, now: Instant, last_sent_seq_no: SeqNo, r: ReceptionReport) {
         let ntp_time = now.to_ntp_duration();
         let rtt = calculate_rtt(ntp_time, r.last_sr_delay, r.last_sr_time);
