@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -28,7 +29,19 @@ pub(crate) struct RtxCache {
 
     /// Huiyi patch: the age given at creation, the most `fit_to_rtt` keeps.
     max_age: Duration,
+
+    /// Huiyi patch: sequence numbers skipped when packets were cached,
+    /// `[start, end)`, oldest first, at most `SKIPPED_KEPT` runs. In an SFU
+    /// a skipped number is a packet the publisher's uplink lost: the SFU's
+    /// own NACK upstream may bring it (it is then cached late), and until
+    /// then a receiver's NACK for it is no loss beyond repair, however old.
+    skipped: VecDeque<(u64, u64)>,
+    /// Huiyi patch: the highest sequence number cached.
+    highest: Option<u64>,
 }
+
+/// Huiyi patch: how many runs of skipped sequence numbers are remembered.
+const SKIPPED_KEPT: usize = 32;
 
 /// Huiyi patch: a NACK comes about a round trip after the packet was sent,
 /// and a receiver asks again each round trip while the repair is lost: a
@@ -135,6 +148,8 @@ impl RtxCache {
             seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
             out: RtpPacket::blank(),
             max_age: max_packet_age,
+            skipped: VecDeque::new(),
+            highest: None,
         }
     }
 
@@ -152,11 +167,41 @@ impl RtxCache {
     pub fn cache_sent_packet(&mut self, packet: RtpPacket, now: Instant) {
         assert!(packet.nackable);
         let seq_no = packet.seq_no;
+        self.note_skipped(*seq_no);
         let quantized_size = packet.payload.len() / RTX_CACHE_SIZE_QUANTIZER;
         self.packet_by_seq_no
             .push(*seq_no, now, CachedPacket::new(packet));
         self.seq_no_by_quantized_size[quantized_size] = seq_no;
         self.remove_old_packets(now);
+    }
+
+    /// Huiyi patch: keeps `skipped` up to date with a packet about to be
+    /// cached at `pos`: a jump past the last one opens a run, a late packet
+    /// inside a run closes its place in it.
+    fn note_skipped(&mut self, pos: u64) {
+        let Some(last) = self.highest.replace(pos) else {
+            return;
+        };
+        if pos <= last {
+            self.highest = Some(last);
+        }
+        if pos > last + 1 {
+            if self.skipped.len() == SKIPPED_KEPT {
+                self.skipped.pop_front();
+            }
+            self.skipped.push_back((last + 1, pos));
+        } else if pos < last {
+            if let Some(i) = self.skipped.iter().position(|(s, e)| (*s..*e).contains(&pos)) {
+                let (s, e) = self.skipped[i];
+                self.skipped.remove(i);
+                if pos + 1 < e {
+                    self.skipped.insert(i, (pos + 1, e));
+                }
+                if s < pos {
+                    self.skipped.insert(i, (s, pos));
+                }
+            }
+        }
     }
 
     pub fn last_cached_seq_no(&self) -> Option<SeqNo> {
@@ -168,9 +213,11 @@ impl RtxCache {
     /// sent: a packet the publisher's uplink lost, which the SFU's own NACK
     /// upstream may still bring.
     pub fn expired(&self, seq_no: SeqNo) -> bool {
+        let pos = *seq_no;
         self.packet_by_seq_no
             .first_kept_position()
-            .is_some_and(|first| *seq_no < first)
+            .is_some_and(|first| pos < first)
+            && !self.skipped.iter().any(|(s, e)| (*s..*e).contains(&pos))
     }
 
     pub fn get_cached_packet_by_seq_no(&mut self, seq_no: SeqNo) -> Option<&mut RtpPacket> {
@@ -221,6 +268,8 @@ impl RtxCache {
     pub(crate) fn clear(&mut self) {
         self.packet_by_seq_no.clear();
         self.seq_no_by_quantized_size = [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS];
+        self.skipped.clear();
+        self.highest = None;
     }
 }
 
@@ -278,6 +327,25 @@ mod test {
         assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 200), rtt));
         // A packet never cached.
         assert_eq!(None, rtx_cache.take_for_resend(2.into(), after(now, 200), rtt));
+    }
+
+    #[test]
+    fn a_number_skipped_upstream_is_never_expired_a_sent_one_is() {
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(100, Duration::from_millis(300));
+        // 1, 2, then 5 (3 and 4 lost upstream), 6.
+        for (seq, ms) in [(1, 0), (2, 10), (5, 20), (6, 30)] {
+            rtx_cache.cache_sent_packet(packet(now, seq, ms), after(now, ms));
+        }
+        // 3 comes late, upstream's resend.
+        rtx_cache.cache_sent_packet(packet(now, 3, 40), after(now, 40));
+        // Long after, everything has left the cache.
+        rtx_cache.cache_sent_packet(packet(now, 7, 1000), after(now, 1000));
+        assert!(rtx_cache.get_cached_packet_by_seq_no(2.into()).is_none());
+        assert!(rtx_cache.expired(2.into()), "sent, and gone");
+        assert!(rtx_cache.expired(3.into()), "sent late, and gone");
+        assert!(!rtx_cache.expired(4.into()), "never sent: upstream may still bring it");
+        assert!(rtx_cache.expired(5.into()));
     }
 
     #[test]
