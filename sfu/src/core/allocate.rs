@@ -94,8 +94,7 @@ pub const OVERSEND_SHARE: f64 = 0.5;
 /// The most the focus is sent above the estimate ([`OVERSEND_SHARE`]).
 pub const OVERSEND_MAX: u64 = 150_000;
 /// The focus also keeps its lowest quality while that and the audio fit
-/// the highest estimate of this last while (the estimate's high-water mark,
-/// renewed when it is this old). On a township line the estimate falls for
+/// the highest estimate of this last while (a sliding maximum). On a township line the estimate falls for
 /// two to four seconds after each burst of loss (a keyframe crossing a
 /// 20-packet queue; seen: 97 → 49 kbit/s on a 300 kbit/s line, below the
 /// audio alone), and a pause there froze the speaker for three seconds:
@@ -103,6 +102,9 @@ pub const OVERSEND_MAX: u64 = 150_000;
 /// keyframe, itself the next burst. A line that has truly narrowed keeps
 /// the estimate down for longer than this, and the share rule above decides.
 pub const FOCUS_MEMORY: Duration = Duration::from_secs(10);
+/// What [`Allocator::allocate`] is given for a subscriber without an
+/// estimate (no transport-wide feedback): nothing limits it.
+pub const NO_ESTIMATE: u64 = u64::MAX / 4;
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 /// How far the estimate may fall short of what the current allocation
@@ -273,8 +275,9 @@ pub struct Allocator {
     /// Since when each video's lowest layer has not fitted (it is paused
     /// after [`PAUSE_GRACE`]).
     short_since: std::collections::HashMap<TrackId, Instant>,
-    /// The highest estimate since the instant, for [`FOCUS_MEMORY`].
-    high: Option<(u64, Instant)>,
+    /// The estimates of the last [`FOCUS_MEMORY`] that no later one
+    /// exceeds, oldest (the highest) first: their sliding maximum.
+    highs: std::collections::VecDeque<(Instant, u64)>,
     /// The focus has its lowest quality only by that memory (reconsidered
     /// on every call, as the memory may run out).
     remembering: bool,
@@ -301,9 +304,15 @@ impl Allocator {
         audio: u64,
         wants: &[VideoWant],
     ) -> &[Allocation] {
-        if self.high.is_none_or(|(h, at)| estimate >= h || now.saturating_duration_since(at) >= FOCUS_MEMORY)
-        {
-            self.high = Some((estimate, now));
+        if estimate < NO_ESTIMATE {
+            while self.highs.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) >= FOCUS_MEMORY)
+            {
+                self.highs.pop_front();
+            }
+            while self.highs.back().is_some_and(|(_, e)| *e <= estimate) {
+                self.highs.pop_back();
+            }
+            self.highs.push_back((now, estimate));
         }
         let holding = self.last_down.is_some_and(|t| now.saturating_duration_since(t) < UP_HOLD);
         if let Some((basis, old_wants, held)) = &self.basis {
@@ -334,7 +343,7 @@ impl Allocator {
         let mut spent_up = 0u64; // the part of `spent` that is an increase
         let focus = order.first().copied().filter(|i| wants[*i].priority >= WATCHED);
         let oversend = ((estimate as f64 * OVERSEND_SHARE) as u64).min(OVERSEND_MAX);
-        let high = self.high.map_or(estimate, |(h, _)| h);
+        let high = self.highs.front().map_or(estimate, |(_, h)| *h);
         // `cost`: what it adds as measured; `up_cost`: the same by the
         // target's recent peak, which an increase is judged by.
         let fits =
@@ -758,6 +767,19 @@ mod tests {
         assert_eq!(qualities(alloc.allocate(at(11), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
         let paused = at(11) + PAUSE_GRACE;
         assert_eq!(qualities(alloc.allocate(paused, 49 * KBPS, 50 * KBPS, &wants)), [None]);
+        // A dip that begins just before the highest estimate is 10 s old
+        // keeps the one after it (a sliding maximum, not a mark renewed).
+        let mut steady = Allocator::new();
+        steady.allocate(at(0), 300 * KBPS, 50 * KBPS, &wants);
+        steady.allocate(at(5), 280 * KBPS, 50 * KBPS, &wants);
+        steady.allocate(at(9), 49 * KBPS, 50 * KBPS, &wants);
+        assert_eq!(qualities(steady.allocate(at(12), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
+        // Without an estimate nothing is remembered: the first real one
+        // is the memory.
+        let mut blind = Allocator::new();
+        blind.allocate(at(0), NO_ESTIMATE, 50 * KBPS, &wants);
+        blind.allocate(at(1), 49 * KBPS, 50 * KBPS, &wants);
+        assert_eq!(qualities(blind.allocate(at(1) + PAUSE_GRACE, 49 * KBPS, 50 * KBPS, &wants)), [None]);
         // Only the focus: another video is paused after the grace.
         let mut other = Allocator::new();
         let plain = [temporal_want(1, 10)];

@@ -33,7 +33,7 @@ const RTX_CACHE_PACKETS: usize = 1024;
 /// How long a sent video packet stays available for a resend, at most: the
 /// vendored str0m keeps three of the subscriber's round trips and 200 ms
 /// (at least 300 ms) once its receiver reports give one (ADR 0014), so this
-/// bounds only a subscriber whose round trip is over ~270 ms. A township
+/// bounds only a subscriber whose round trip is over ~930 ms. A township
 /// line with a standing queue has round trips of 0.5–1.3 s, and there a
 /// bound of 1 s made most second asks for a lost packet come after it had
 /// left the cache: each such loss cost a keyframe (ADR 0010, "Resent once

@@ -31,30 +31,46 @@ pub(crate) struct RtxCache {
     max_age: Duration,
 
     /// Huiyi patch: sequence numbers skipped when packets were cached,
-    /// `[start, end)`, oldest first, at most `SKIPPED_KEPT` runs. In an SFU
-    /// a skipped number is a packet the publisher's uplink lost: the SFU's
-    /// own NACK upstream may bring it (it is then cached late), and until
-    /// then a receiver's NACK for it is no loss beyond repair, however old.
-    skipped: VecDeque<(u64, u64)>,
+    /// oldest first, at most `SKIPPED_KEPT` runs, each for `SKIPPED_AGE`. In
+    /// an SFU a skipped number is a packet the publisher's uplink lost: the
+    /// SFU's own NACK upstream may bring it (it is then cached late), and
+    /// until then a receiver's NACK for it is no loss beyond repair.
+    skipped: VecDeque<Skipped>,
     /// Huiyi patch: the highest sequence number cached.
     highest: Option<u64>,
+}
+
+/// Huiyi patch: a run of sequence numbers skipped, `[start, end)`, and
+/// when.
+#[derive(Debug, Clone, Copy)]
+struct Skipped {
+    start: u64,
+    end: u64,
+    at: Instant,
 }
 
 /// Huiyi patch: how many runs of skipped sequence numbers are remembered.
 const SKIPPED_KEPT: usize = 32;
 
+/// Huiyi patch: how long a skipped number waits for the publisher's
+/// repair before a NACK for it counts as a loss beyond repair: two round
+/// trips of a township line with a standing queue (up to 1.3 s each). A
+/// number never repaired (the publisher's resend lost too, or no NACK
+/// negotiated upstream) then asks for a keyframe as a sent one does.
+const SKIPPED_AGE: Duration = Duration::from_secs(3);
+
 /// Huiyi patch: a NACK comes about a round trip after the packet was sent,
 /// and a receiver asks again each round trip while the repair is lost: a
 /// cache of three round trips and 200 ms answers the third ask on a line
 /// with jitter. A LAN subscriber (a round trip of a few ms) then keeps 300
-/// ms of its videos instead of the whole age (1 s in Huiyi).
+/// ms of its videos instead of the whole age (3 s in Huiyi).
 const RTT_FIT_ROUND_TRIPS: u32 = 3;
 const RTT_FIT_SLACK: Duration = Duration::from_millis(200);
 const RTT_FIT_MIN: Duration = Duration::from_millis(300);
 
 /// Huiyi patch: what the cache keeps of a sent packet. An `RtpPacket` is
 /// 408 bytes (its header's parsed extension values 192 of them, an inline
-/// CSRC list 60), and an SFU caches about a second of packets for every
+/// CSRC list 60), and an SFU caches a few hundred ms of packets for every
 /// subscriber of every video; this keeps ~110 bytes, the rarely set parts
 /// boxed, and gives the packet back whole when it is resent.
 #[derive(Debug)]
@@ -167,7 +183,7 @@ impl RtxCache {
     pub fn cache_sent_packet(&mut self, packet: RtpPacket, now: Instant) {
         assert!(packet.nackable);
         let seq_no = packet.seq_no;
-        self.note_skipped(*seq_no);
+        self.note_skipped(*seq_no, now);
         let quantized_size = packet.payload.len() / RTX_CACHE_SIZE_QUANTIZER;
         self.packet_by_seq_no
             .push(*seq_no, now, CachedPacket::new(packet));
@@ -177,8 +193,16 @@ impl RtxCache {
 
     /// Huiyi patch: keeps `skipped` up to date with a packet about to be
     /// cached at `pos`: a jump past the last one opens a run, a late packet
-    /// inside a run closes its place in it.
-    fn note_skipped(&mut self, pos: u64) {
+    /// inside a run closes its place in it; runs older than `SKIPPED_AGE`
+    /// and beyond `SKIPPED_KEPT` are forgotten.
+    fn note_skipped(&mut self, pos: u64, now: Instant) {
+        while self
+            .skipped
+            .front()
+            .is_some_and(|r| now.saturating_duration_since(r.at) >= SKIPPED_AGE)
+        {
+            self.skipped.pop_front();
+        }
         let Some(last) = self.highest.replace(pos) else {
             return;
         };
@@ -186,21 +210,21 @@ impl RtxCache {
             self.highest = Some(last);
         }
         if pos > last + 1 {
-            if self.skipped.len() == SKIPPED_KEPT {
-                self.skipped.pop_front();
-            }
-            self.skipped.push_back((last + 1, pos));
+            self.skipped.push_back(Skipped { start: last + 1, end: pos, at: now });
         } else if pos < last {
-            if let Some(i) = self.skipped.iter().position(|(s, e)| (*s..*e).contains(&pos)) {
-                let (s, e) = self.skipped[i];
+            if let Some(i) = self.skipped.iter().position(|r| (r.start..r.end).contains(&pos)) {
+                let r = self.skipped[i];
                 self.skipped.remove(i);
-                if pos + 1 < e {
-                    self.skipped.insert(i, (pos + 1, e));
+                if pos + 1 < r.end {
+                    self.skipped.insert(i, Skipped { start: pos + 1, ..r });
                 }
-                if s < pos {
-                    self.skipped.insert(i, (s, pos));
+                if r.start < pos {
+                    self.skipped.insert(i, Skipped { end: pos, ..r });
                 }
             }
+        }
+        while self.skipped.len() > SKIPPED_KEPT {
+            self.skipped.pop_front();
         }
     }
 
@@ -209,15 +233,19 @@ impl RtxCache {
     }
 
     /// Huiyi patch: `seq_no` was sent but is no longer kept (older than
-    /// anything the cache still holds). A gap inside what it holds was never
-    /// sent: a packet the publisher's uplink lost, which the SFU's own NACK
-    /// upstream may still bring.
-    pub fn expired(&self, seq_no: SeqNo) -> bool {
+    /// anything the cache still holds), or was skipped more than
+    /// `SKIPPED_AGE` ago. A gap inside what it holds, or a number skipped
+    /// since, was never sent: a packet the publisher's uplink lost, which
+    /// the SFU's own NACK upstream may still bring.
+    pub fn expired(&self, seq_no: SeqNo, now: Instant) -> bool {
         let pos = *seq_no;
+        let waiting = |r: &Skipped| {
+            (r.start..r.end).contains(&pos) && now.saturating_duration_since(r.at) < SKIPPED_AGE
+        };
         self.packet_by_seq_no
             .first_kept_position()
             .is_some_and(|first| pos < first)
-            && !self.skipped.iter().any(|(s, e)| (*s..*e).contains(&pos))
+            && !self.skipped.iter().any(waiting)
     }
 
     pub fn get_cached_packet_by_seq_no(&mut self, seq_no: SeqNo) -> Option<&mut RtpPacket> {
@@ -330,22 +358,54 @@ mod test {
     }
 
     #[test]
-    fn a_number_skipped_upstream_is_never_expired_a_sent_one_is() {
+    fn a_number_skipped_upstream_is_not_expired_while_its_repair_may_come() {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(100, Duration::from_millis(300));
-        // 1, 2, then 5 (3 and 4 lost upstream), 6.
-        for (seq, ms) in [(1, 0), (2, 10), (5, 20), (6, 30)] {
+        // 1, 2, then 5 (3 and 4 lost upstream), 6, then 10 (7 to 9 lost).
+        for (seq, ms) in [(1, 0), (2, 10), (5, 20), (6, 30), (10, 35)] {
             rtx_cache.cache_sent_packet(packet(now, seq, ms), after(now, ms));
         }
-        // 3 comes late, upstream's resend.
+        // 3 and 8 come late, upstream's resends.
         rtx_cache.cache_sent_packet(packet(now, 3, 40), after(now, 40));
-        // Long after, everything has left the cache.
-        rtx_cache.cache_sent_packet(packet(now, 7, 1000), after(now, 1000));
+        rtx_cache.cache_sent_packet(packet(now, 8, 45), after(now, 45));
+        // A second later everything has left the cache.
+        rtx_cache.cache_sent_packet(packet(now, 11, 1000), after(now, 1000));
+        let t = after(now, 1000);
         assert!(rtx_cache.get_cached_packet_by_seq_no(2.into()).is_none());
-        assert!(rtx_cache.expired(2.into()), "sent, and gone");
-        assert!(rtx_cache.expired(3.into()), "sent late, and gone");
-        assert!(!rtx_cache.expired(4.into()), "never sent: upstream may still bring it");
-        assert!(rtx_cache.expired(5.into()));
+        assert!(rtx_cache.expired(2.into(), t), "sent, and gone");
+        assert!(rtx_cache.expired(3.into(), t), "sent late, and gone");
+        assert!(!rtx_cache.expired(4.into(), t), "never sent: upstream may still bring it");
+        assert!(rtx_cache.expired(5.into(), t));
+        // A run split in the middle keeps both sides.
+        assert!(!rtx_cache.expired(7.into(), t));
+        assert!(rtx_cache.expired(8.into(), t));
+        assert!(!rtx_cache.expired(9.into(), t));
+        // Past the wait, a number never repaired is beyond repair too.
+        let late = after(now, 20) + SKIPPED_AGE;
+        assert!(rtx_cache.expired(4.into(), late));
+    }
+
+    #[test]
+    fn skipped_runs_are_bounded_in_number_and_age() {
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(1000, Duration::from_millis(300));
+        // Every other number lost upstream, and each run split by nothing.
+        for i in 0..200_u64 {
+            rtx_cache.cache_sent_packet(packet(now, i * 2, i), after(now, i));
+        }
+        assert_eq!(rtx_cache.skipped.len(), SKIPPED_KEPT);
+        // Late packets splitting a long run do not grow it past the bound.
+        rtx_cache.cache_sent_packet(packet(now, 2000, 200), after(now, 200));
+        for i in 0..40_u64 {
+            let seq = 401 + i * 2;
+            rtx_cache.cache_sent_packet(packet(now, seq, 201 + i), after(now, 201 + i));
+        }
+        assert_eq!(rtx_cache.skipped.len(), SKIPPED_KEPT);
+        assert!(rtx_cache.skipped.iter().all(|r| r.start < r.end));
+        // Old runs go.
+        let later = after(now, 300) + SKIPPED_AGE;
+        rtx_cache.cache_sent_packet(packet(now, 3000, 0), later);
+        assert!(rtx_cache.skipped.len() <= 1, "{:?}", rtx_cache.skipped);
     }
 
     #[test]

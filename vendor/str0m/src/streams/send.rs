@@ -1119,7 +1119,7 @@ impl StreamTx {
                 // line) before it sends a PLI. (A gap that was never sent is
                 // a loss upstream, which the SFU's NACK to the publisher
                 // repairs.)
-                if self.rtx_cache.expired(seq_no) {
+                if self.rtx_cache.expired(seq_no, now) {
                     self.request_keyframe_for_unrepairable(now);
                 }
                 continue;
