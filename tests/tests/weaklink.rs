@@ -68,7 +68,7 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // 10 s counts (the issue leaves those out): CI once failed on a 2.11 s
     // freeze that began 1.6 s before them, during the first switch down to
     // 240p. The 2–3 s tail's three causes were removed on 2026-12-01 (ADR
-    // 0010, "Resent once per round trip…"): 22 runs since, all ≤ 0.88 s,
+    // 0010, "Resent once per round trip…"): 28 runs since, all ≤ 0.88 s,
     // on a quiet machine; the bound stays until CI's loaded runs agree.
     assert!(
         num(&key["weakMaxFreezeS"]) <= 3.5,
