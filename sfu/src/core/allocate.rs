@@ -94,10 +94,11 @@ pub const OVERSEND_SHARE: f64 = 0.5;
 /// The most the focus is sent above the estimate ([`OVERSEND_SHARE`]).
 pub const OVERSEND_MAX: u64 = 150_000;
 /// The focus also keeps its lowest quality while that and the audio fit
-/// the highest estimate of this last while (a sliding maximum). On a township line the estimate falls for
-/// two to four seconds after each burst of loss (a keyframe crossing a
-/// 20-packet queue; seen: 97 → 49 kbit/s on a 300 kbit/s line, below the
-/// audio alone), and a pause there froze the speaker for three seconds:
+/// the highest estimate of this last while (a sliding maximum). On a
+/// township line the estimate falls for two to four seconds after each
+/// burst of loss (a keyframe crossing a 20-packet queue; seen: 97 → 49
+/// kbit/s on a 300 kbit/s line, below the audio alone), and a pause there
+/// froze the speaker for three seconds:
 /// its resumption waits for the estimate to climb back and then for a
 /// keyframe, itself the next burst. A line that has truly narrowed keeps
 /// the estimate down for longer than this, and the share rule above decides.

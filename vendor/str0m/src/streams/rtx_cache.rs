@@ -49,6 +49,17 @@ struct Skipped {
     at: Instant,
 }
 
+/// Huiyi patch: what to do with a NACKed packet ([`RtxCache::take_for_resend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResendAsk {
+    /// Resend it (its payload is this long).
+    Resend { payload_size: usize },
+    /// A resend of it went out less than a round trip ago.
+    Recent,
+    /// It is not in the cache.
+    NotKept,
+}
+
 /// Huiyi patch: how many runs of skipped sequence numbers are remembered.
 const SKIPPED_KEPT: usize = 32;
 
@@ -260,16 +271,23 @@ impl RtxCache {
     /// a standing queue that is several times before the first resend can
     /// arrive; answering each multiplies the resends, which congest the line
     /// further). libwebrtc's sender does the same (one resend per round
-    /// trip). Returns whether to resend; `None` when the packet is not kept.
-    pub fn take_for_resend(&mut self, seq_no: SeqNo, now: Instant, min_interval: Duration) -> Option<bool> {
-        let (cached, sent) = self.packet_by_seq_no.get_mut_with_time(*seq_no)?;
+    /// trip).
+    pub fn take_for_resend(
+        &mut self,
+        seq_no: SeqNo,
+        now: Instant,
+        min_interval: Duration,
+    ) -> ResendAsk {
+        let Some((cached, sent)) = self.packet_by_seq_no.get_mut_with_time(*seq_no) else {
+            return ResendAsk::NotKept;
+        };
         let since_sent = now.saturating_duration_since(sent);
         let resent = Duration::from_millis(u64::from(cached.resent_ms));
         if cached.resent_ms != 0 && since_sent < resent + min_interval {
-            return Some(false);
+            return ResendAsk::Recent;
         }
         cached.resent_ms = since_sent.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
-        Some(true)
+        ResendAsk::Resend { payload_size: cached.payload.len() }
     }
 
     pub fn get_cached_packet_smaller_than(&mut self, max_size: usize) -> Option<&mut RtpPacket> {
@@ -342,19 +360,26 @@ mod test {
 
     #[test]
     fn a_packet_is_resent_once_per_interval() {
+        let ask = |c: &mut RtxCache, seq: u64, at: Instant, rtt: Duration| {
+            match c.take_for_resend(seq.into(), at, rtt) {
+                ResendAsk::Resend { .. } => Some(true),
+                ResendAsk::Recent => Some(false),
+                ResendAsk::NotKept => None,
+            }
+        };
         let now = Instant::now();
         let rtt = Duration::from_millis(100);
         let mut rtx_cache = RtxCache::new(100, Duration::from_secs(1));
         rtx_cache.cache_sent_packet(packet(now, 1, 0), now);
-        assert_eq!(Some(true), rtx_cache.take_for_resend(1.into(), after(now, 50), rtt));
+        assert_eq!(Some(true), ask(&mut rtx_cache, 1, after(now, 50), rtt));
         // Asked again within the round trip: the resend is on its way.
-        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 60), rtt));
-        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 149), rtt));
+        assert_eq!(Some(false), ask(&mut rtx_cache, 1, after(now, 60), rtt));
+        assert_eq!(Some(false), ask(&mut rtx_cache, 1, after(now, 149), rtt));
         // A round trip later the resend is taken to be lost: again.
-        assert_eq!(Some(true), rtx_cache.take_for_resend(1.into(), after(now, 150), rtt));
-        assert_eq!(Some(false), rtx_cache.take_for_resend(1.into(), after(now, 200), rtt));
+        assert_eq!(Some(true), ask(&mut rtx_cache, 1, after(now, 150), rtt));
+        assert_eq!(Some(false), ask(&mut rtx_cache, 1, after(now, 200), rtt));
         // A packet never cached.
-        assert_eq!(None, rtx_cache.take_for_resend(2.into(), after(now, 200), rtt));
+        assert_eq!(None, ask(&mut rtx_cache, 2, after(now, 200), rtt));
     }
 
     #[test]

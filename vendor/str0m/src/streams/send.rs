@@ -27,7 +27,7 @@ use crate::util::value_history::ValueHistory;
 use crate::util::{InstantExt, already_happened, not_happening};
 
 use super::RtpPacket;
-use super::rtx_cache::RtxCache;
+use super::rtx_cache::{ResendAsk, RtxCache};
 use super::send_queue::SendQueue;
 use super::send_stats::StreamTxStats;
 
@@ -1106,29 +1106,29 @@ impl StreamTx {
         // a floor that only folds NACKs repeated within one burst.
         let min_interval = self.stats.rtt().unwrap_or(Duration::ZERO).max(MIN_RESEND_INTERVAL);
         for seq_no in iter {
-            match self.rtx_cache.take_for_resend(seq_no, now, min_interval) {
-                Some(false) => continue,
-                Some(true) | None => {}
-            }
-            let Some(packet) = self.rtx_cache.get_cached_packet_by_seq_no(seq_no) else {
-                // Packet was not available in RTX cache, it has probably expired.
-                // Huiyi patch: if it was sent and has expired, the receiver's
-                // picture cannot be repaired, so ask for a keyframe on its
-                // behalf now, instead of letting it wait out its own NACK
-                // retries (a frozen picture for seconds on a lossy township
-                // line) before it sends a PLI. (A gap that was never sent is
-                // a loss upstream, which the SFU's NACK to the publisher
-                // repairs.)
-                if self.rtx_cache.expired(seq_no, now) {
-                    self.request_keyframe_for_unrepairable(now);
+            let payload_size = match self.rtx_cache.take_for_resend(seq_no, now, min_interval) {
+                ResendAsk::Resend { payload_size } => payload_size,
+                ResendAsk::Recent => continue,
+                ResendAsk::NotKept => {
+                    // Packet was not available in RTX cache, it has probably expired.
+                    // Huiyi patch: if it was sent and has expired, the receiver's
+                    // picture cannot be repaired, so ask for a keyframe on its
+                    // behalf now, instead of letting it wait out its own NACK
+                    // retries (a frozen picture for seconds on a lossy township
+                    // line) before it sends a PLI. (A gap that was never sent is
+                    // a loss upstream, which the SFU's NACK to the publisher
+                    // repairs.)
+                    if self.rtx_cache.expired(seq_no, now) {
+                        self.request_keyframe_for_unrepairable(now);
+                    }
+                    continue;
                 }
-                continue;
             };
 
             let resend = Resend {
                 seq_no,
                 queued_at: now,
-                payload_size: packet.payload.len(),
+                payload_size,
             };
             self.resends.push_back(resend);
         }
