@@ -93,19 +93,6 @@ pub const PAUSE_GRACE: Duration = Duration::from_secs(2);
 pub const OVERSEND_SHARE: f64 = 0.5;
 /// The most the focus is sent above the estimate ([`OVERSEND_SHARE`]).
 pub const OVERSEND_MAX: u64 = 150_000;
-/// The focus also keeps its lowest quality while that and the audio fit
-/// the highest estimate of this last while (a sliding maximum). On a
-/// township line the estimate falls for two to four seconds after each
-/// burst of loss (a keyframe crossing a 20-packet queue; seen: 97 → 49
-/// kbit/s on a 300 kbit/s line, below the audio alone), and a pause there
-/// froze the speaker for three seconds:
-/// its resumption waits for the estimate to climb back and then for a
-/// keyframe, itself the next burst. A line that has truly narrowed keeps
-/// the estimate down for longer than this, and the share rule above decides.
-pub const FOCUS_MEMORY: Duration = Duration::from_secs(10);
-/// What [`Allocator::allocate`] is given for a subscriber without an
-/// estimate (no transport-wide feedback): nothing limits it.
-pub const NO_ESTIMATE: u64 = u64::MAX / 4;
 /// A relative change of the estimate below which nothing is reconsidered.
 pub const SMALL_CHANGE: f64 = 0.08;
 /// How far the estimate may fall short of what the current allocation
@@ -276,12 +263,6 @@ pub struct Allocator {
     /// Since when each video's lowest layer has not fitted (it is paused
     /// after [`PAUSE_GRACE`]).
     short_since: std::collections::HashMap<TrackId, Instant>,
-    /// The estimates of the last [`FOCUS_MEMORY`] that no later one
-    /// exceeds, oldest (the highest) first: their sliding maximum.
-    highs: std::collections::VecDeque<(Instant, u64)>,
-    /// The focus has its lowest quality only by that memory (reconsidered
-    /// on every call, as the memory may run out).
-    remembering: bool,
 }
 
 impl Allocator {
@@ -305,21 +286,11 @@ impl Allocator {
         audio: u64,
         wants: &[VideoWant],
     ) -> &[Allocation] {
-        if estimate < NO_ESTIMATE {
-            while self.highs.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) >= FOCUS_MEMORY)
-            {
-                self.highs.pop_front();
-            }
-            while self.highs.back().is_some_and(|(_, e)| *e <= estimate) {
-                self.highs.pop_back();
-            }
-            self.highs.push_back((now, estimate));
-        }
         let holding = self.last_down.is_some_and(|t| now.saturating_duration_since(t) < UP_HOLD);
         if let Some((basis, old_wants, held)) = &self.basis {
             let change = (estimate as f64 - *basis as f64).abs() / (*basis).max(1) as f64;
             // (A hold that has ended is a change: increases may now happen.)
-            let grace_running = !self.short_since.is_empty() || self.dip_since.is_some() || self.remembering;
+            let grace_running = !self.short_since.is_empty() || self.dip_since.is_some();
             if change < SMALL_CHANGE && old_wants.as_slice() == wants && *held == holding && !grace_running {
                 return &self.current;
             }
@@ -327,7 +298,6 @@ impl Allocator {
         if self.ride_out_dip(now, estimate, audio, wants) {
             return &self.current;
         }
-        self.remembering = false;
         let budget = estimate.saturating_sub(audio);
         let previous = |track: TrackId| self.current.iter().find(|a| a.track == track).map(|a| a.layer);
         // An increase beyond the previous allocation must fit the headroom
@@ -344,7 +314,6 @@ impl Allocator {
         let mut spent_up = 0u64; // the part of `spent` that is an increase
         let focus = order.first().copied().filter(|i| wants[*i].priority >= WATCHED);
         let oversend = ((estimate as f64 * OVERSEND_SHARE) as u64).min(OVERSEND_MAX);
-        let high = self.highs.front().map_or(estimate, |(_, h)| *h);
         // `cost`: what it adds as measured; `up_cost`: the same by the
         // target's recent peak, which an increase is judged by.
         let fits =
@@ -396,10 +365,7 @@ impl Allocator {
                 // within the oversend allowance; any other for a grace period
                 // before pausing (an estimate that dips for a moment, a
                 // CPU-loaded receiver), then it is paused.
-                let shared = spent + w.cost(low) <= budget + oversend;
-                let remembered = audio + spent + w.cost(low) <= high;
-                if focus == Some(i) && (shared || remembered) {
-                    self.remembering = !shared;
+                if focus == Some(i) && spent + w.cost(low) <= budget + oversend {
                     self.short_since.remove(&w.track);
                     layer[i] = Some(low);
                     spent += w.cost(low);
@@ -732,10 +698,9 @@ mod tests {
         );
         let later = fall + PAUSE_GRACE * 3;
         assert_eq!(qualities(alloc.allocate(later, 120 * KBPS, 50 * KBPS, &wants)), [None, Some((0, 0))]);
-        // Lower still (80: 30 left, 30 + 40 < 90), and for longer than the
-        // focus remembers the estimate of 300: paused after all, and not
+        // Lower still (80: 30 left, 30 + 40 < 90): paused after all, and not
         // resumed by the allowance: only when it fits with headroom.
-        let lower = t0 + FOCUS_MEMORY + Duration::from_secs(1);
+        let lower = later + Duration::from_secs(1);
         assert_eq!(qualities(alloc.allocate(lower, 80 * KBPS, 50 * KBPS, &wants)), [None, Some((0, 0))]);
         let gone = lower + PAUSE_GRACE;
         assert_eq!(qualities(alloc.allocate(gone, 80 * KBPS, 50 * KBPS, &wants)), [None, None]);
@@ -748,45 +713,6 @@ mod tests {
         let fall = t0 + Duration::from_secs(1);
         alone.allocate(fall, 120 * KBPS, 50 * KBPS, &plain);
         assert_eq!(qualities(alone.allocate(fall + PAUSE_GRACE, 120 * KBPS, 50 * KBPS, &plain)), [None]);
-    }
-
-    #[test]
-    fn the_focus_rides_out_a_dip_below_its_audio_that_the_line_recently_carried() {
-        let mut alloc = Allocator::new();
-        let t0 = Instant::now();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        // The speaker at its lowest quality (90) beside 50 of audio.
-        let wants = [temporal_want(1, WATCHED)];
-        assert_eq!(qualities(alloc.allocate(at(0), 160 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
-        // After a burst of loss the estimate falls below the audio alone,
-        // far beyond the share allowance (90 > 0 + 24): the line carried
-        // 140 a moment ago, so the speaker stays, past the pause grace too.
-        assert_eq!(qualities(alloc.allocate(at(1), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
-        assert_eq!(qualities(alloc.allocate(at(5), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
-        // An estimate that stays down longer than the memory is believed:
-        // the grace, then the pause.
-        assert_eq!(qualities(alloc.allocate(at(11), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
-        let paused = at(11) + PAUSE_GRACE;
-        assert_eq!(qualities(alloc.allocate(paused, 49 * KBPS, 50 * KBPS, &wants)), [None]);
-        // A dip that begins just before the highest estimate is 10 s old
-        // keeps the one after it (a sliding maximum, not a mark renewed).
-        let mut steady = Allocator::new();
-        steady.allocate(at(0), 300 * KBPS, 50 * KBPS, &wants);
-        steady.allocate(at(5), 280 * KBPS, 50 * KBPS, &wants);
-        steady.allocate(at(9), 49 * KBPS, 50 * KBPS, &wants);
-        assert_eq!(qualities(steady.allocate(at(12), 49 * KBPS, 50 * KBPS, &wants)), [Some((0, 0))]);
-        // Without an estimate nothing is remembered: the first real one
-        // is the memory.
-        let mut blind = Allocator::new();
-        blind.allocate(at(0), NO_ESTIMATE, 50 * KBPS, &wants);
-        blind.allocate(at(1), 49 * KBPS, 50 * KBPS, &wants);
-        assert_eq!(qualities(blind.allocate(at(1) + PAUSE_GRACE, 49 * KBPS, 50 * KBPS, &wants)), [None]);
-        // Only the focus: another video is paused after the grace.
-        let mut other = Allocator::new();
-        let plain = [temporal_want(1, 10)];
-        assert_eq!(qualities(other.allocate(at(0), 160 * KBPS, 50 * KBPS, &plain)), [Some((0, 0))]);
-        other.allocate(at(1), 49 * KBPS, 50 * KBPS, &plain);
-        assert_eq!(qualities(other.allocate(at(1) + PAUSE_GRACE, 49 * KBPS, 50 * KBPS, &plain)), [None]);
     }
 
     #[test]

@@ -383,7 +383,7 @@ impl Engine {
         }
         // Without an estimate (no transport-wide feedback from this client)
         // nothing limits it: every video at its best layer.
-        let estimate = p.estimate.unwrap_or(crate::core::allocate::NO_ESTIMATE);
+        let estimate = p.estimate.unwrap_or(u64::MAX / 4);
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
