@@ -455,8 +455,10 @@ impl Engine {
                 let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
                 needed.min(estimate.saturating_mul(4)).max(100_000)
             };
-            let stuck =
-                self.peer_mut(pk).is_some_and(|p| p.stale_estimate.restart_due(now, !at_best, estimate));
+            let stuck = self.peer_mut(pk).is_some_and(|p| {
+                let short = p.allocator.focus_short();
+                p.stale_estimate.restart_due(now, !at_best, estimate, short)
+            });
             self.with_rtc(pk, |rtc| {
                 rtc.bwe().set_bitrate(min, Bitrate::from(want));
                 if stuck {
@@ -468,7 +470,7 @@ impl Engine {
                     room = room.0,
                     subscriber = subscriber.0,
                     estimate,
-                    "estimator restarted: stuck while a video waits for more"
+                    "estimator restarted: stuck while a video waits for more, or the focus short"
                 );
                 self.counters.estimator_restarts += 1;
             }
