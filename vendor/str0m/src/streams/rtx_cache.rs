@@ -30,6 +30,11 @@ pub(crate) struct RtxCache {
     /// Huiyi patch: the age given at creation, the most `fit_to_rtt` keeps.
     max_age: Duration,
 
+    /// Huiyi patch: the round trip the cache is fitted to: the highest
+    /// recent sample, an eighth less with each report that brings a lower
+    /// one (`fit_to_rtt`).
+    fit_rtt: Duration,
+
     /// Huiyi patch: sequence numbers skipped when packets were cached,
     /// oldest first, at most `SKIPPED_KEPT` runs, each for `SKIPPED_AGE`. In
     /// an SFU a skipped number is a packet the publisher's uplink lost: the
@@ -175,6 +180,7 @@ impl RtxCache {
             seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
             out: RtpPacket::blank(),
             max_age: max_packet_age,
+            fit_rtt: Duration::ZERO,
             skipped: VecDeque::new(),
             highest: None,
         }
@@ -182,12 +188,18 @@ impl RtxCache {
 
     /// Huiyi patch: keeps packets for as long as the receiver's round trip
     /// needs (see `RTT_FIT_ROUND_TRIPS`), never longer than the age the cache
-    /// was made with.
+    /// was made with. The round trip is the highest of the recent samples,
+    /// falling by an eighth per report (about a second each) once they are
+    /// lower: a line whose queue fills and drains has round trips of 0.1 to
+    /// 1.3 s from one report to the next (a township line), and a cache cut
+    /// to a low sample dropped packets whose NACK came a queue later, each
+    /// such loss a keyframe on the line (a 2 s freeze seen).
     pub fn fit_to_rtt(&mut self, rtt: Duration) {
         if self.max_age.is_zero() {
             return;
         }
-        let age = (rtt * RTT_FIT_ROUND_TRIPS + RTT_FIT_SLACK).max(RTT_FIT_MIN);
+        self.fit_rtt = rtt.max(self.fit_rtt - self.fit_rtt / 8);
+        let age = (self.fit_rtt * RTT_FIT_ROUND_TRIPS + RTT_FIT_SLACK).max(RTT_FIT_MIN);
         self.packet_by_seq_no.set_max_age(age.min(self.max_age));
     }
 
@@ -341,6 +353,29 @@ mod test {
             last_sender_info: None,
             nackable: true,
         }
+    }
+
+    #[test]
+    fn the_cache_follows_the_highest_recent_round_trip() {
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(1024, Duration::from_secs(3));
+        for i in 0..200 {
+            rtx_cache.cache_sent_packet(packet(now, i, i * 10), after(now, i * 10));
+        }
+        // A queue-filled round trip, then a report from an empty queue: the
+        // cache still keeps 3 × 7/8 × 600 + 200 = 1 775 ms, not 500.
+        rtx_cache.fit_to_rtt(Duration::from_millis(600));
+        rtx_cache.fit_to_rtt(Duration::from_millis(100));
+        rtx_cache.cache_sent_packet(packet(now, 200, 2_000), after(now, 2_000));
+        assert!(rtx_cache.get_cached_packet_by_seq_no(30.into()).is_some(), "1.7 s old: kept");
+        assert!(rtx_cache.get_cached_packet_by_seq_no(20.into()).is_none(), "1.8 s old: gone");
+        // Low reports go on: an eighth less each, down to what they say.
+        for _ in 0..40 {
+            rtx_cache.fit_to_rtt(Duration::from_millis(100));
+        }
+        rtx_cache.cache_sent_packet(packet(now, 201, 2_010), after(now, 2_010));
+        assert!(rtx_cache.get_cached_packet_by_seq_no(152.into()).is_some(), "490 ms old: kept");
+        assert!(rtx_cache.get_cached_packet_by_seq_no(150.into()).is_none(), "510 ms old: gone");
     }
 
     #[test]
