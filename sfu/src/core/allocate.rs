@@ -123,6 +123,33 @@ pub const SHORT_PROBE_GAP: Duration = Duration::from_secs(5);
 /// come [`SHORT_PROBE_GAP`] after it again.
 pub const SHORT_CALM: Duration = Duration::from_secs(30);
 
+/// A subscriber whose transport-wide feedback reports more than this share
+/// of the last second's packets lost is *losing* ([`delivered_bound`]).
+/// Above the 5 % a township line loses of its own, below what a queue that
+/// overflows loses.
+pub const LOSING: f32 = 0.1;
+
+/// The estimate to allocate by: str0m's `estimate`, but while the line is
+/// losing ([`LOSING`]) no more than what arrives of what the current
+/// allocation sends (`sent`, audio included; `loss`: the share of the last
+/// second's packets lost, from the transport-wide feedback).
+///
+/// str0m's loss-based estimator (libwebrtc's `LossBasedBweV2`) settles near
+/// a line's capacity; on a line that only congests (one drop-tail queue for
+/// audio and video) what the allocation keeps at that estimate fills the
+/// queue, and the audio in it pays (`sfu/tests/simulcast.rs`,
+/// `a_line_too_narrow_…`: 439–504 of 500 audio packets). Bounded by what is
+/// delivered while the line loses, the allocation steps down and the queue
+/// drains (450–502). On the 300 kbit/s township line it also shortens the
+/// freeze when the line first narrows: the SFU stops sending a
+/// megabit into it before the estimate has come down (ADR 0010).
+pub fn delivered_bound(estimate: u64, sent: u64, loss: Option<f32>) -> u64 {
+    match loss {
+        Some(l) if l > LOSING => estimate.min((sent as f64 * (1.0 - f64::from(l.min(1.0)))) as u64),
+        _ => estimate,
+    }
+}
+
 /// Restarts a bandwidth estimator that is stuck below what the link
 /// carries, or sliding under the meeting's focus.
 ///
@@ -653,6 +680,18 @@ mod tests {
         assert!(!fresh.restart_due(at(0), false, 900_000, false));
         assert!(fresh.restart_due(at(100), false, 60_000, true));
         assert!(!fresh.restart_due(at(200), false, 60_000, true), "nothing unmet: still once");
+    }
+
+    #[test]
+    fn a_losing_line_is_allocated_no_more_than_it_delivers() {
+        // 600 kbit/s sent, a quarter lost: 450 at most, whatever the estimate.
+        assert_eq!(delivered_bound(900_000, 600_000, Some(0.25)), 450_000);
+        assert_eq!(delivered_bound(400_000, 600_000, Some(0.25)), 400_000, "a lower estimate stands");
+        // The line's own loss, or no feedback yet: the estimate as it is.
+        assert_eq!(delivered_bound(900_000, 600_000, Some(0.05)), 900_000);
+        assert_eq!(delivered_bound(900_000, 600_000, Some(0.1)), 900_000);
+        assert_eq!(delivered_bound(900_000, 600_000, None), 900_000);
+        assert_eq!(delivered_bound(900_000, 600_000, Some(1.5)), 0, "all lost");
     }
 
     const KBPS: u64 = 1000;

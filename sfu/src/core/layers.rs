@@ -334,6 +334,9 @@ impl Engine {
     /// targets (with a keyframe request for a spatial switch), pauses and
     /// resumes told to the control plane, and the estimator's target.
     pub(crate) fn reallocate(&mut self, now: Instant, pk: PeerKey) {
+        // The share of the last second's packets lost (transport-wide
+        // feedback; none without the estimator).
+        let loss = self.with_rtc(pk, |rtc| rtc.bwe().recent_loss(now)).flatten();
         let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else { return };
         if !p.connected {
             return;
@@ -383,7 +386,18 @@ impl Engine {
         }
         // Without an estimate (no transport-wide feedback from this client)
         // nothing limits it: every video at its best layer.
-        let estimate = p.estimate.unwrap_or(u64::MAX / 4);
+        let sent: u64 = audio
+            + p.allocator
+                .current()
+                .iter()
+                .filter_map(|a| {
+                    let w = wants.iter().find(|w| w.track == a.track)?;
+                    a.layer.map(|q| w.layers[usize::from(q)])
+                })
+                .sum::<u64>();
+        // (str0m's own estimate still steers its probes and restarts.)
+        let raw = p.estimate.unwrap_or(u64::MAX / 4);
+        let estimate = crate::core::allocate::delivered_bound(raw, sent, loss);
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
@@ -453,23 +467,23 @@ impl Engine {
                 allocated.max(100_000)
             } else {
                 let needed = (desired.max(minimum) as f64 / crate::core::allocate::UP_HEADROOM) as u64 + 1;
-                needed.min(estimate.saturating_mul(4)).max(100_000)
+                needed.min(raw.saturating_mul(4)).max(100_000)
             };
             let stuck = self.peer_mut(pk).is_some_and(|p| {
                 let short = p.allocator.focus_short();
-                p.stale_estimate.restart_due(now, !at_best, estimate, short)
+                p.stale_estimate.restart_due(now, !at_best, raw, short)
             });
             self.with_rtc(pk, |rtc| {
                 rtc.bwe().set_bitrate(min, Bitrate::from(want));
                 if stuck {
-                    rtc.bwe().reset(Bitrate::from(estimate));
+                    rtc.bwe().reset(Bitrate::from(raw));
                 }
             });
             if stuck {
                 tracing::debug!(
                     room = room.0,
                     subscriber = subscriber.0,
-                    estimate,
+                    estimate = raw,
                     "estimator restarted: stuck while a video waits for more, or the focus short"
                 );
                 self.counters.estimator_restarts += 1;

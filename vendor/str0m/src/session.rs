@@ -1457,6 +1457,13 @@ impl Session {
         snapshot.ingress_loss_fraction = self.twcc_rx_register.loss();
     }
 
+    /// Huiyi patch: the share of the packets sent in the last second that
+    /// the receiver's transport-wide feedback reports lost (`None` without
+    /// the estimator, or before any feedback).
+    pub(crate) fn recent_egress_loss(&self, now: Instant) -> Option<f32> {
+        self.twcc_tx_register.loss(Duration::from_secs(1), now)
+    }
+
     pub fn set_bwe_bitrate(&mut self, minimum: Bitrate, desired: Bitrate) {
         if let Some(bwe) = self.bwe.as_mut() {
             bwe.set_bitrate(minimum, desired);

@@ -46,6 +46,13 @@ impl<'a> Bwe<'a> {
         Bwe(RtcMut::new(rtc))
     }
 
+    /// Huiyi patch: the share of the packets sent in the last second (as of
+    /// `now`) that the receiver's transport-wide feedback reports lost;
+    /// `None` without the estimator or before any feedback.
+    pub fn recent_loss(&self, now: std::time::Instant) -> Option<f32> {
+        self.0.session.recent_egress_loss(now)
+    }
+
     /// Configure the minimum transmit bitrate and desired bandwidth.
     ///
     /// `minimum` is the total outgoing rate to sustain with media and padding. When
