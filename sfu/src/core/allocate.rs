@@ -167,13 +167,13 @@ pub fn delivered_bound(estimate: u64, sent: u64, loss: Option<f32>) -> u64 {
 /// lift the estimate back off (×2 up to [`STALE_MAX`]); one that lifts it
 /// starts the backoff over (a healing line is climbed quickly).
 ///
-/// The same estimator can also slide: on a line with loss of its own,
-/// its loss-based part steps down 5 % at a time for as long as the loss it
-/// sees stays above the line's inherent loss it has learnt, and it neither
-/// probes nor stops on the way. Seen on the 300 kbit/s township line (5 %
-/// loss): 860 → 61 kbit/s in 11 s while the line carried 200–250, and
-/// once to 49, below the audio alone, so the speaker was paused for 3 s.
-/// So the moment the focus becomes short ([`Allocator::focus_short`]) is a
+/// The same estimator can also slide below what a line delivers. Seen on
+/// the 300 kbit/s township line (5 % loss): 860 → 61 kbit/s in 11 s while
+/// the line carried 200–250, and once to 49, below the audio alone, so the
+/// speaker was paused for 3 s. That slide was a porting error in str0m's
+/// loss-based part (its high-bandwidth bias; fixed in the vendored crate,
+/// ADR 0010), but an estimate can fall under the focus for other reasons
+/// too. So the moment the focus becomes short ([`Allocator::focus_short`]) is a
 /// reason for a restart of its own, once per shortage, spaced by
 /// [`SHORT_PROBE_GAP`] with its own backoff. If the probe finds nothing,
 /// the focus stays where the estimate puts it: on the oversend allowance
