@@ -143,12 +143,28 @@ pub const LOSING: f32 = 0.1;
 /// drains (450–502). On the 300 kbit/s township line it also shortens the
 /// freeze when the line first narrows: the SFU stops sending a
 /// megabit into it before the estimate has come down (ADR 0010).
-pub fn delivered_bound(estimate: u64, sent: u64, loss: Option<f32>) -> u64 {
+pub fn delivered_bound(estimate: u64, loss: Option<f32>, sent: impl FnOnce() -> u64) -> u64 {
     match loss {
-        Some(l) if l > LOSING => estimate.min((sent as f64 * (1.0 - f64::from(l.min(1.0)))) as u64),
+        Some(l) if l > LOSING => estimate.min((sent() as f64 * (1.0 - f64::from(l.min(1.0)))) as u64),
         _ => estimate,
     }
 }
+
+/// What `allocation` sends of `wants` (each video at its layer's bitrate;
+/// tracks no longer wanted count nothing).
+pub fn allocation_cost(allocation: &[Allocation], wants: &[VideoWant]) -> u64 {
+    allocation
+        .iter()
+        .filter_map(|a| {
+            let w = wants.iter().find(|w| w.track == a.track)?;
+            a.layer.map(|q| w.cost(q))
+        })
+        .sum()
+}
+
+/// What [`Allocator::allocate`] is given for a subscriber without an
+/// estimate (no transport-wide feedback): nothing limits it.
+pub const NO_ESTIMATE: u64 = u64::MAX / 4;
 
 /// Restarts a bandwidth estimator that is stuck below what the link
 /// carries, or sliding under the meeting's focus.
@@ -185,11 +201,19 @@ pub struct StaleEstimate {
     wait: Duration,
     /// The estimate at the last restart.
     restarted_at: Option<u64>,
-    /// Whether a restart was made for the focus's present shortage, when
-    /// the last such restart was, and how long after it the next may come.
-    short_probed: bool,
-    short_probe: Option<Instant>,
-    short_gap: Duration,
+    /// Restarts for the focus becoming short.
+    short: ShortProbe,
+}
+
+/// When the focus became short and was probed for ([`StaleEstimate`]).
+#[derive(Debug, Clone, Copy)]
+struct ShortProbe {
+    /// A restart was made for the present shortage.
+    probed: bool,
+    /// When the last such restart was.
+    last: Option<Instant>,
+    /// How long after it the next may come.
+    gap: Duration,
 }
 
 impl Default for StaleEstimate {
@@ -198,9 +222,7 @@ impl Default for StaleEstimate {
             since: None,
             wait: STALE_AFTER,
             restarted_at: None,
-            short_probed: false,
-            short_probe: None,
-            short_gap: SHORT_PROBE_GAP,
+            short: ShortProbe { probed: false, last: None, gap: SHORT_PROBE_GAP },
         }
     }
 }
@@ -220,18 +242,12 @@ impl StaleEstimate {
     /// `estimate`: the current one. `focus_short`: the meeting's focus is
     /// kept beyond what the estimate leaves it ([`Allocator::focus_short`]).
     pub fn restart_due(&mut self, now: Instant, unmet: bool, estimate: u64, focus_short: bool) -> bool {
-        if self.short_restart_due(now, focus_short) {
+        if self.short.due(now, focus_short) {
             self.since = Some(now);
             return true;
         }
         if !unmet {
-            *self = Self {
-                since: Some(now),
-                short_probed: self.short_probed,
-                short_probe: self.short_probe,
-                short_gap: self.short_gap,
-                ..Self::default()
-            };
+            *self = Self { since: Some(now), short: self.short, ..Self::default() };
             return false;
         }
         let since = *self.since.get_or_insert(now);
@@ -243,24 +259,26 @@ impl StaleEstimate {
         self.restarted_at = Some(estimate);
         true
     }
+}
 
+impl ShortProbe {
     /// Whether the focus has just become short (or is still short, its
     /// restart held back by the gap) and its restart may come now.
-    fn short_restart_due(&mut self, now: Instant, focus_short: bool) -> bool {
-        self.short_probed &= focus_short;
-        if !focus_short || self.short_probed {
+    fn due(&mut self, now: Instant, focus_short: bool) -> bool {
+        self.probed &= focus_short;
+        if !focus_short || self.probed {
             return false;
         }
-        let since_last = self.short_probe.map(|t| now.saturating_duration_since(t));
-        if since_last.is_some_and(|d| d < self.short_gap) {
+        let since_last = self.last.map(|t| now.saturating_duration_since(t));
+        if since_last.is_some_and(|d| d < self.gap) {
             return false;
         }
-        self.short_gap = match since_last {
-            Some(d) if d < SHORT_CALM => (self.short_gap * 2).min(STALE_MAX),
+        self.gap = match since_last {
+            Some(d) if d < SHORT_CALM => (self.gap * 2).min(STALE_MAX),
             _ => SHORT_PROBE_GAP,
         };
-        self.short_probed = true;
-        self.short_probe = Some(now);
+        self.probed = true;
+        self.last = Some(now);
         true
     }
 }
@@ -685,13 +703,13 @@ mod tests {
     #[test]
     fn a_losing_line_is_allocated_no_more_than_it_delivers() {
         // 600 kbit/s sent, a quarter lost: 450 at most, whatever the estimate.
-        assert_eq!(delivered_bound(900_000, 600_000, Some(0.25)), 450_000);
-        assert_eq!(delivered_bound(400_000, 600_000, Some(0.25)), 400_000, "a lower estimate stands");
+        assert_eq!(delivered_bound(900_000, Some(0.25), || 600_000), 450_000);
+        assert_eq!(delivered_bound(400_000, Some(0.25), || 600_000), 400_000, "a lower estimate stands");
         // The line's own loss, or no feedback yet: the estimate as it is.
-        assert_eq!(delivered_bound(900_000, 600_000, Some(0.05)), 900_000);
-        assert_eq!(delivered_bound(900_000, 600_000, Some(0.1)), 900_000);
-        assert_eq!(delivered_bound(900_000, 600_000, None), 900_000);
-        assert_eq!(delivered_bound(900_000, 600_000, Some(1.5)), 0, "all lost");
+        assert_eq!(delivered_bound(900_000, Some(0.05), || 600_000), 900_000);
+        assert_eq!(delivered_bound(900_000, Some(0.1), || 600_000), 900_000);
+        assert_eq!(delivered_bound(900_000, None, || 600_000), 900_000);
+        assert_eq!(delivered_bound(900_000, Some(1.5), || 600_000), 0, "all lost");
     }
 
     const KBPS: u64 = 1000;

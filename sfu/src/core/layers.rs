@@ -335,8 +335,11 @@ impl Engine {
     /// resumes told to the control plane, and the estimator's target.
     pub(crate) fn reallocate(&mut self, now: Instant, pk: PeerKey) {
         // The share of the last second's packets lost (transport-wide
-        // feedback; none without the estimator).
-        let loss = self.with_rtc(pk, |rtc| rtc.bwe().recent_loss(now)).flatten();
+        // feedback), for a subscriber with an estimate (a scan of str0m's
+        // register of the last second's packets).
+        let estimated = self.peers.get(pk).and_then(Option::as_ref).is_some_and(|p| p.estimate.is_some());
+        let loss =
+            if estimated { self.with_rtc(pk, |rtc| rtc.bwe().recent_loss(now)).flatten() } else { None };
         let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else { return };
         if !p.connected {
             return;
@@ -386,18 +389,11 @@ impl Engine {
         }
         // Without an estimate (no transport-wide feedback from this client)
         // nothing limits it: every video at its best layer.
-        let sent: u64 = audio
-            + p.allocator
-                .current()
-                .iter()
-                .filter_map(|a| {
-                    let w = wants.iter().find(|w| w.track == a.track)?;
-                    a.layer.map(|q| w.layers[usize::from(q)])
-                })
-                .sum::<u64>();
         // (str0m's own estimate still steers its probes and restarts.)
-        let raw = p.estimate.unwrap_or(u64::MAX / 4);
-        let estimate = crate::core::allocate::delivered_bound(raw, sent, loss);
+        let raw = p.estimate.unwrap_or(crate::core::allocate::NO_ESTIMATE);
+        let estimate = crate::core::allocate::delivered_bound(raw, loss, || {
+            audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants)
+        });
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
@@ -456,12 +452,7 @@ impl Engine {
             // padding, a wide one is found in a few steps (×4 each), and a
             // subscriber that has everything it wants costs no probing.
             let at_best = allocation.iter().zip(&wants).all(|(a, w)| a.layer == w.best());
-            let allocated: u64 = audio
-                + allocation
-                    .iter()
-                    .zip(&wants)
-                    .filter_map(|(a, w)| a.layer.map(|l| w.layers[usize::from(l)]))
-                    .sum::<u64>();
+            let allocated = audio + crate::core::allocate::allocation_cost(&allocation, &wants);
             let min = Bitrate::from(minimum.max(30_000));
             let want = if at_best {
                 allocated.max(100_000)
