@@ -14,6 +14,7 @@ use huiyi_bench::load::{run, RunConfig, Scenario};
 /// loopback), its data directory and how to stop it.
 struct Server {
     target: Huiyi,
+    addr: std::net::SocketAddr,
     dir: std::path::PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -27,12 +28,18 @@ impl Server {
     /// With `tls`, the server speaks HTTPS with a self-signed certificate
     /// and the participants signal over `wss://`, trusting it.
     async fn start_with(name: &str, tls: bool) -> Server {
+        Self::start_on(name, tls, |_| {}).await
+    }
+
+    /// As [`Server::start_with`], with the configuration changed by `edit`.
+    async fn start_on(name: &str, tls: bool, edit: impl FnOnce(&mut huiyi_config::Config)) -> Server {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = std::env::temp_dir().join(format!("huiyi-load-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut config = huiyi_config::Config { data_dir: dir.clone(), ..huiyi_config::Config::default() };
         config.sfu.udp_port = 0;
         config.sfu.workers = 1;
+        edit(&mut config);
         let mut trust = None;
         if tls {
             let names = ["127.0.0.1".to_string()];
@@ -65,11 +72,33 @@ impl Server {
             record: false,
             tls: trust,
         };
-        Server { target, dir, stop, task }
+        Server { target, addr, dir, stop, task }
+    }
+
+    /// The server's `/metrics` page.
+    async fn metrics(addr: std::net::SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("request");
+        let mut page = String::new();
+        stream.read_to_string(&mut page).await.expect("response");
+        page
     }
 
     /// Runs `scenario` measured for `duration` after `settle`, then stops.
     async fn run(self, scenario: &Scenario, settle: Duration, duration: Duration) -> Report {
+        self.run_reading(scenario, settle, duration).await.0
+    }
+
+    /// As [`Server::run`], also returning `/metrics` as it was in the
+    /// measured window (its joins take a few seconds before it).
+    async fn run_reading(
+        self,
+        scenario: &Scenario,
+        settle: Duration,
+        duration: Duration,
+    ) -> (Report, String) {
         let cfg = RunConfig {
             join_rate: 20.0,
             duration,
@@ -79,12 +108,19 @@ impl Server {
             server_pid: Some(std::process::id()),
             live: false,
         };
+        // Read half-way through the measured window, while everyone is in.
+        let addr = self.addr;
+        let reading = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1) + settle + duration / 2).await;
+            Self::metrics(addr).await
+        });
         let report = run(Arc::new(self.target), scenario, cfg).await.expect("run");
+        let metrics = reading.await.expect("metrics read");
         println!("{}", huiyi_bench::load::stats::table(std::slice::from_ref(&report)));
         let _ = self.stop.send(());
         self.task.await.expect("join").expect("clean shutdown");
         std::fs::remove_dir_all(&self.dir).ok();
-        report
+        (report, metrics)
     }
 }
 
@@ -107,6 +143,39 @@ async fn a_small_plenary_is_received_in_full() {
     assert!(report.latency_ms_p50 > 0.0 && report.latency_ms_p99 < 1000.0, "latency measured: {report:?}");
     assert!(report.server_cpu > 0.0, "the server's CPU was read");
     assert!(report.weak.is_none() && report.layer_switches.is_some(), "no split without simulcast or a line");
+}
+
+/// A plenary over two media workers (ADR 0018): the meeting's first
+/// participants on its home worker, the rest on the other, which holds a
+/// shard of the meeting; the camera's packets cross once per packet and
+/// reach every listener on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plenary_spread_over_two_workers_is_received_in_full() {
+    let server = Server::start_on("spread", false, |c| {
+        c.sfu.workers = 2;
+        c.sfu.spread_after = 3;
+    })
+    .await;
+    let mut scenario = Scenario::named("county-plenary").expect("scenario");
+    scenario.listeners = 8;
+    scenario.video_bps = 300_000;
+    let (report, metrics) =
+        server.run_reading(&scenario, Duration::from_secs(2), Duration::from_secs(2)).await;
+    assert_eq!((report.joined, report.participants), (9, 9), "everyone joined");
+    assert!(report.packets_in_per_sec > 8.0 * 60.0, "media reached the receivers: {report:?}");
+    assert!(report.loss < 0.01, "nothing lost on loopback: {report:?}");
+    assert!(report.undelivered_audio < 0.01, "audio delivered = offered: {report:?}");
+    let gauge = |name: &str| {
+        metrics.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let (w0, w1) =
+        (gauge("huiyi_media_worker_peers{worker=\"0\"}"), gauge("huiyi_media_worker_peers{worker=\"1\"}"));
+    let (w0, w1) = (w0.expect("worker 0's peers"), w1.expect("worker 1's peers"));
+    assert_eq!(w0 + w1, 9.0, "every participant on one worker: {w0} + {w1}");
+    assert!(w0 >= 3.0 && w1 >= 3.0, "the meeting spread over both workers: {w0} and {w1}");
+    let relayed = gauge("huiyi_media_relayed_total").expect("relayed counter");
+    println!("peers on the workers: {w0} and {w1}; packets relayed: {relayed}");
+    assert!(relayed > 100.0, "the camera's and microphone's packets crossed to the shard: {relayed}");
 }
 
 /// Signaling over TLS (`wss://`, as a production server runs it): the
@@ -215,7 +284,7 @@ async fn two_minutes_of_joins_and_leaves_leave_nothing_behind() {
         },
         metrics,
     };
-    let Server { target, dir, stop, task } = server;
+    let Server { target, dir, stop, task, .. } = server;
     let report = soak(Arc::new(target), &scenario, cfg).await.expect("soak");
     println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     let _ = stop.send(());

@@ -60,6 +60,11 @@ pub struct SfuConfig {
     /// Most ICE-TCP connections one worker holds (open or still silent);
     /// more are closed as they come.
     pub max_tcp_connections: usize,
+    /// A meeting's participants join the worker it was opened on until it
+    /// holds this many there; later ones go to the least busy worker, so
+    /// that one large meeting uses every core (ADR 0018). 0: a meeting
+    /// stays on one worker.
+    pub spread_after: usize,
 }
 
 impl Default for SfuConfig {
@@ -81,6 +86,7 @@ impl Default for SfuConfig {
             ice_tcp: true,
             tcp_port: 0,
             max_tcp_connections: 500,
+            spread_after: 64,
         }
     }
 }
@@ -135,6 +141,9 @@ impl SfuConfig {
         }
         if !(64..=1_000_000).contains(&self.max_track_kbps) {
             problems.push(Problem::new("sfu.max_track_kbps", "must be between 64 and 1000000"));
+        }
+        if self.spread_after != 0 && self.spread_after < 2 {
+            problems.push(Problem::new("sfu.spread_after", "must be 0 (never spread) or at least 2"));
         }
         if self.max_peers_per_worker == 0 {
             problems.push(Problem::new("sfu.max_peers_per_worker", "must be at least 1"));

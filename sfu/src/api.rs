@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
+use crate::core::relay::Relay;
 use crate::core::tap::{Tap, TapKind};
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
@@ -27,22 +28,102 @@ type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
 /// A command for one worker.
 pub(crate) enum Command {
-    CreateRoom { room: RoomId, reply: Reply<()> },
-    CloseRoom { room: RoomId, reply: Reply<()> },
-    AddPeer { room: RoomId, peer: PeerId, offer: String, may_publish: bool, reply: Reply<String> },
-    AddViewer { room: RoomId, peer: PeerId, offer: String, reply: Reply<String> },
-    BindViewer { peer: PeerId, kind: TrackKind, track: Option<TrackId>, reply: Reply<()> },
-    Renegotiate { peer: PeerId, offer: String, reply: Reply<String> },
-    AcceptAnswer { peer: PeerId, offer_id: u64, answer: String, reply: Reply<()> },
-    RemovePeer { peer: PeerId, reply: Reply<()> },
-    SetMuted { peer: PeerId, track: TrackId, muted: bool, reply: Reply<()> },
-    SetReceiveVideo { peer: PeerId, receive: bool, reply: Reply<()> },
-    SetVideoSources { peer: PeerId, sources: Option<Vec<PeerId>>, reply: Reply<()> },
-    SetFeatured { room: RoomId, featured: Vec<PeerId>, reply: Reply<()> },
-    SetAlwaysHeard { room: RoomId, peers: Vec<PeerId>, reply: Reply<()> },
-    SetTileLimits { peer: PeerId, limits: Vec<(TrackId, Option<u8>)>, reply: Reply<()> },
-    SetTap { room: RoomId, kind: TapKind, tap: Option<Tap>, reply: Reply<()> },
-    RecordingKeyframe { room: RoomId, track: TrackId, reply: Reply<()> },
+    CreateRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
+    CloseRoom {
+        room: RoomId,
+        reply: Reply<()>,
+    },
+    AddPeer {
+        room: RoomId,
+        peer: PeerId,
+        offer: String,
+        may_publish: bool,
+        reply: Reply<String>,
+    },
+    AddViewer {
+        room: RoomId,
+        peer: PeerId,
+        offer: String,
+        reply: Reply<String>,
+    },
+    BindViewer {
+        peer: PeerId,
+        kind: TrackKind,
+        track: Option<TrackId>,
+        reply: Reply<()>,
+    },
+    Renegotiate {
+        peer: PeerId,
+        offer: String,
+        reply: Reply<String>,
+    },
+    AcceptAnswer {
+        peer: PeerId,
+        offer_id: u64,
+        answer: String,
+        reply: Reply<()>,
+    },
+    RemovePeer {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
+    SetMuted {
+        peer: PeerId,
+        track: TrackId,
+        muted: bool,
+        reply: Reply<()>,
+    },
+    SetReceiveVideo {
+        peer: PeerId,
+        receive: bool,
+        reply: Reply<()>,
+    },
+    SetVideoSources {
+        peer: PeerId,
+        sources: Option<Vec<PeerId>>,
+        reply: Reply<()>,
+    },
+    SetFeatured {
+        room: RoomId,
+        featured: Vec<PeerId>,
+        reply: Reply<()>,
+    },
+    SetAlwaysHeard {
+        room: RoomId,
+        peers: Vec<PeerId>,
+        reply: Reply<()>,
+    },
+    SetTileLimits {
+        peer: PeerId,
+        limits: Vec<(TrackId, Option<u8>)>,
+        reply: Reply<()>,
+    },
+    SetTap {
+        room: RoomId,
+        kind: TapKind,
+        tap: Option<Tap>,
+        reply: Reply<()>,
+    },
+    RecordingKeyframe {
+        room: RoomId,
+        track: TrackId,
+        reply: Reply<()>,
+    },
+    /// Opens a shard of a room whose other parts are on these workers (ADR 0018).
+    OpenShard {
+        room: RoomId,
+        workers: Vec<usize>,
+    },
+    /// Another worker opened a shard of a room this one holds.
+    AddShard {
+        room: RoomId,
+        worker: usize,
+    },
+    /// Messages from the worker that holds another part of a room.
+    Relay(Vec<Relay>),
     Shutdown,
 }
 
@@ -92,6 +173,21 @@ impl Command {
             Command::RecordingKeyframe { room, track, reply } => {
                 drop(reply.send(engine.keyframe_for_recording(now, room, track)))
             }
+            Command::OpenShard { room, workers } => {
+                if let Err(e) = engine.open_shard(room, workers) {
+                    tracing::warn!(error = %e, "room shard not opened");
+                }
+            }
+            Command::AddShard { room, worker } => {
+                if let Err(e) = engine.add_shard(room, worker) {
+                    tracing::debug!(error = %e, "a shard of a room closed here");
+                }
+            }
+            Command::Relay(messages) => {
+                for m in messages {
+                    engine.handle_relay(now, m);
+                }
+            }
             Command::Shutdown => {}
         }
     }
@@ -108,11 +204,24 @@ pub type SfuEvents = mpsc::UnboundedReceiver<SfuEvent>;
 struct Shared {
     workers: Vec<WorkerLink>,
     placement: Mutex<Placement>,
+    /// Peers a room takes on its home worker before it spreads (0: never).
+    spread_after: usize,
 }
 
+/// Where each room and each peer is.
 #[derive(Default)]
 struct Placement {
-    rooms: HashMap<RoomId, usize>,
+    rooms: HashMap<RoomId, RoomPlace>,
+    /// Each peer's room and worker.
+    peers: HashMap<PeerId, (RoomId, usize)>,
+}
+
+/// The workers that hold a part of a room (ADR 0018).
+struct RoomPlace {
+    /// Where it was opened; it holds the room's first peers.
+    home: usize,
+    /// Every worker with a part of it, its home first.
+    workers: Vec<usize>,
 }
 
 /// A cloneable handle to command the media plane.
@@ -127,6 +236,8 @@ impl Sfu {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut workers = Vec::new();
         let advertised = config.candidate_ips();
+        // Every worker's door, for the others to relay a large room's packets.
+        let relay = Arc::new(std::sync::OnceLock::new());
         for index in 0..config.worker_count() {
             let addr = SocketAddr::new(config.bind_address, config.port_of_worker(index));
             let socket = UdpSocket::bind(addr).map_err(|e| {
@@ -145,11 +256,18 @@ impl Sfu {
                 audio_top_n: config.audio_top_n,
                 audio_top_n_min_peers: config.audio_top_n_min_peers,
                 voice_lines: config.audio_voice_lines,
+                worker: index,
+                workers: config.worker_count(),
             };
             let tcp = if config.ice_tcp { Some(bind_tcp(config, index, &socket)?) } else { None };
-            workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone())?);
+            workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone(), relay.clone())?);
         }
-        let handle = SfuHandle { shared: Arc::new(Shared { workers, placement: Mutex::default() }) };
+        let relays = workers.iter().map(WorkerLink::relay_link).collect();
+        if relay.set(relays).is_err() {
+            unreachable!("set once, here");
+        }
+        let shared = Shared { workers, placement: Mutex::default(), spread_after: config.spread_after };
+        let handle = SfuHandle { shared: Arc::new(shared) };
         Ok((Sfu { handle }, rx))
     }
 
@@ -240,8 +358,15 @@ impl SfuHandle {
             sum.videos_paused += c.videos_paused;
             sum.estimator_restarts += c.estimator_restarts;
             sum.audio_unselected += c.audio_unselected;
+            sum.relayed += c.relayed;
         }
         sum
+    }
+
+    /// Peers on each worker (a large meeting spreads over them, ADR 0018).
+    pub fn peers_per_worker(&self) -> Vec<u64> {
+        let peers = |w: &WorkerLink| w.counters.peers.load(std::sync::atomic::Ordering::Relaxed);
+        self.shared.workers.iter().map(peers).collect()
     }
 
     /// Opens a room on the least busy worker.
@@ -252,11 +377,11 @@ impl SfuHandle {
                 return Err(SfuError::RoomExists(room));
             }
             let mut load = vec![0usize; self.shared.workers.len()];
-            for w in placement.rooms.values() {
-                load[*w] += 1;
+            for r in placement.rooms.values() {
+                load[r.home] += 1;
             }
             let worker = (0..load.len()).min_by_key(|w| load[*w]).ok_or(SfuError::WorkerGone)?;
-            placement.rooms.insert(room, worker);
+            placement.rooms.insert(room, RoomPlace { home: worker, workers: vec![worker] });
             worker
         };
         let result = self.call(worker, |reply| Command::CreateRoom { room, reply }).await;
@@ -266,31 +391,46 @@ impl SfuHandle {
         result
     }
 
-    /// Closes a room and removes its peers.
+    /// Closes a room (every part of it) and removes its peers.
     pub async fn close_room(&self, room: RoomId) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
-        let result = self.call(worker, |reply| Command::CloseRoom { room, reply }).await;
+        let workers = self.workers_of(room)?;
+        let mut result = Ok(());
+        for (i, worker) in workers.into_iter().enumerate() {
+            let r = self.call(worker, |reply| Command::CloseRoom { room, reply }).await;
+            if i == 0 {
+                result = r; // the home's word
+            }
+        }
         self.forget(room);
         result
     }
 
     /// Adds a peer to a room from its SDP offer; returns the SDP answer.
     pub async fn add_peer(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: true, reply }).await
+        let worker = self.place(room, peer)?;
+        let result =
+            self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: true, reply }).await;
+        self.unplace_failed(peer, &result);
+        result
     }
 
     /// Adds a peer that only receives (an observer, 列席): whatever its SDP
     /// negotiates, nothing it sends is published or forwarded.
     pub async fn add_receiver(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: false, reply }).await
+        let worker = self.place(room, peer)?;
+        let result = self
+            .call(worker, |reply| Command::AddPeer { room, peer, offer, may_publish: false, reply })
+            .await;
+        self.unplace_failed(peer, &result);
+        result
     }
 
     /// Adds a WHEP viewer from its offer (receive-only lines); the answer.
     pub async fn add_viewer(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::AddViewer { room, peer, offer, reply }).await
+        let worker = self.place(room, peer)?;
+        let result = self.call(worker, |reply| Command::AddViewer { room, peer, offer, reply }).await;
+        self.unplace_failed(peer, &result);
+        result
     }
 
     /// Binds viewer `peer`'s audio or video line to `track` (`None`: nothing).
@@ -301,13 +441,13 @@ impl SfuHandle {
         kind: TrackKind,
         track: Option<TrackId>,
     ) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::BindViewer { peer, kind, track, reply }).await
     }
 
     /// Applies a new offer from the client; returns the answer.
     pub async fn renegotiate(&self, room: RoomId, peer: PeerId, offer: String) -> Result<String, SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::Renegotiate { peer, offer, reply }).await
     }
 
@@ -319,14 +459,16 @@ impl SfuHandle {
         offer_id: u64,
         answer: String,
     ) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::AcceptAnswer { peer, offer_id, answer, reply }).await
     }
 
     /// Removes a peer; its tracks end for the others.
     pub async fn remove_peer(&self, room: RoomId, peer: PeerId) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::RemovePeer { peer, reply }).await
+        let worker = self.worker_of_peer(room, peer)?;
+        let result = self.call(worker, |reply| Command::RemovePeer { peer, reply }).await;
+        self.shared.placement.lock().expect("placement lock poisoned").peers.remove(&peer);
+        result
     }
 
     /// Mutes or unmutes a published track at the server: while muted, none
@@ -338,13 +480,13 @@ impl SfuHandle {
         track: TrackId,
         muted: bool,
     ) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::SetMuted { peer, track, muted, reply }).await
     }
 
     /// Audio-only mode for a subscriber on a weak link: no video is sent to it.
     pub async fn set_receive_video(&self, room: RoomId, peer: PeerId, receive: bool) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::SetReceiveVideo { peer, receive, reply }).await
     }
 
@@ -355,22 +497,40 @@ impl SfuHandle {
         peer: PeerId,
         sources: Option<Vec<PeerId>>,
     ) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::SetVideoSources { peer, sources, reply }).await
     }
 
     /// The publishers whose video comes first for everyone in `room` (the
     /// floor holder, the broadcast source, the spotlight, in that order).
     pub async fn set_featured(&self, room: RoomId, featured: Vec<PeerId>) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::SetFeatured { room, featured, reply }).await
+        let workers = self.workers_of(room)?;
+        // Every part of the room (the home first: its word is the answer).
+        let mut result = Ok(());
+        for (i, worker) in workers.into_iter().enumerate() {
+            let featured = featured.clone();
+            let r = self.call(worker, |reply| Command::SetFeatured { room, featured, reply }).await;
+            if i == 0 {
+                result = r;
+            }
+        }
+        result
     }
 
     /// Publishers of `room` heard under audio top-N whatever the others say
     /// (the chair; the featured ones are heard anyway).
     pub async fn set_always_heard(&self, room: RoomId, peers: Vec<PeerId>) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
-        self.call(worker, |reply| Command::SetAlwaysHeard { room, peers, reply }).await
+        let workers = self.workers_of(room)?;
+        // Every part of the room (the home first: its word is the answer).
+        let mut result = Ok(());
+        for (i, worker) in workers.into_iter().enumerate() {
+            let peers = peers.clone();
+            let r = self.call(worker, |reply| Command::SetAlwaysHeard { room, peers, reply }).await;
+            if i == 0 {
+                result = r;
+            }
+        }
+        result
     }
 
     /// What `peer` shows of each video: the highest simulcast layer worth
@@ -381,7 +541,7 @@ impl SfuHandle {
         peer: PeerId,
         limits: Vec<(TrackId, Option<u8>)>,
     ) -> Result<(), SfuError> {
-        let worker = self.worker_of(room)?;
+        let worker = self.worker_of_peer(room, peer)?;
         self.call(worker, |reply| Command::SetTileLimits { peer, limits, reply }).await
     }
 
@@ -399,13 +559,75 @@ impl SfuHandle {
         self.call(worker, |reply| Command::RecordingKeyframe { room, track, reply }).await
     }
 
+    /// The room's home worker.
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {
         let placement = self.shared.placement.lock().expect("placement lock poisoned");
-        placement.rooms.get(&room).copied().ok_or(SfuError::RoomNotFound(room))
+        placement.rooms.get(&room).map(|r| r.home).ok_or(SfuError::RoomNotFound(room))
+    }
+
+    /// Every worker with a part of the room, its home first.
+    fn workers_of(&self, room: RoomId) -> Result<Vec<usize>, SfuError> {
+        let placement = self.shared.placement.lock().expect("placement lock poisoned");
+        placement.rooms.get(&room).map(|r| r.workers.clone()).ok_or(SfuError::RoomNotFound(room))
+    }
+
+    /// The worker a peer of `room` lives on (its home if not placed).
+    fn worker_of_peer(&self, room: RoomId, peer: PeerId) -> Result<usize, SfuError> {
+        let placement = self.shared.placement.lock().expect("placement lock poisoned");
+        let home = placement.rooms.get(&room).map(|r| r.home).ok_or(SfuError::RoomNotFound(room))?;
+        Ok(placement.peers.get(&peer).filter(|(r, _)| *r == room).map_or(home, |(_, w)| *w))
+    }
+
+    /// Chooses the worker a joining peer lives on: the room's home until
+    /// it holds `spread_after` of the room's peers, then the worker with
+    /// the fewest peers, which opens a shard of the room if it has none
+    /// (the commands that open it go out before the peer's own, in order).
+    fn place(&self, room: RoomId, peer: PeerId) -> Result<usize, SfuError> {
+        let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
+        let place = placement.rooms.get(&room).ok_or(SfuError::RoomNotFound(room))?;
+        if let Some((r, w)) = placement.peers.get(&peer) {
+            if *r == room {
+                return Ok(*w); // (already there: the worker says so)
+            }
+        }
+        let (home, n, spread) = (place.home, self.shared.workers.len(), self.shared.spread_after);
+        let mut worker = home;
+        if spread > 0 && n > 1 {
+            let on_home = placement.peers.values().filter(|(r, w)| *r == room && *w == home).count();
+            if on_home >= spread {
+                let mut load = vec![0usize; n];
+                for (_, w) in placement.peers.values() {
+                    load[*w] += 1;
+                }
+                worker = (0..n).min_by_key(|w| (load[*w], *w != home)).unwrap_or(home);
+            }
+        }
+        let place = placement.rooms.get_mut(&room).expect("checked");
+        if !place.workers.contains(&worker) {
+            let existing = place.workers.clone();
+            place.workers.push(worker);
+            let link = self.shared.workers.get(worker).ok_or(SfuError::WorkerGone)?;
+            link.send(Command::OpenShard { room, workers: place.workers.clone() });
+            for w in existing {
+                self.shared.workers[w].send(Command::AddShard { room, worker });
+            }
+            tracing::info!(%room, worker, "a large room spreads to another worker");
+        }
+        placement.peers.insert(peer, (room, worker));
+        Ok(worker)
+    }
+
+    /// A peer that could not join is not counted where it was placed.
+    fn unplace_failed<T>(&self, peer: PeerId, result: &Result<T, SfuError>) {
+        if matches!(result, Err(e) if !matches!(e, SfuError::PeerExists(_))) {
+            self.shared.placement.lock().expect("placement lock poisoned").peers.remove(&peer);
+        }
     }
 
     fn forget(&self, room: RoomId) {
-        self.shared.placement.lock().expect("placement lock poisoned").rooms.remove(&room);
+        let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
+        placement.rooms.remove(&room);
+        placement.peers.retain(|_, (r, _)| *r != room);
     }
 
     async fn call<T>(&self, worker: usize, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, SfuError> {

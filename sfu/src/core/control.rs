@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use crate::core::engine::Engine;
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
+use crate::core::peer::PeerKey;
 
 /// How often the active speaker is re-evaluated.
 pub(crate) const SPEAKER_WINDOW: Duration = Duration::from_millis(500);
@@ -114,9 +115,12 @@ impl Engine {
         self.next_speaker_check = Some(now + SPEAKER_WINDOW);
         let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
         for room in rooms {
-            let members = self.rooms[&room].members.clone();
+            // Its publishers here and the stand-ins of those elsewhere.
+            let r = &self.rooms[&room];
+            let publishers: Vec<PeerKey> = r.members.iter().chain(r.remote.values()).copied().collect();
+            let home = r.home;
             let mut loudest: Option<(i8, PeerId)> = None;
-            for pk in members {
+            for pk in publishers {
                 let Some(p) = self.peer_mut(pk) else { continue };
                 let id = p.id;
                 for up in p.up.iter_mut().flatten() {
@@ -132,7 +136,8 @@ impl Engine {
                 r.last_speaker = Some(s);
             }
             let current = self.speakers.entry(room).or_insert(None);
-            if *current != speaker {
+            // (Every shard knows the speaker for its allocations; the home tells.)
+            if *current != speaker && home {
                 *current = speaker;
                 self.events.push_back(SfuEvent::ActiveSpeaker { room, peer: speaker });
             }

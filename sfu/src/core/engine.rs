@@ -42,6 +42,8 @@ pub struct Engine {
     /// Which peer a (transport, remote address) belongs to.
     addrs: HashMap<(Protocol, SocketAddr), PeerKey>,
     transmits: VecDeque<Transmit>,
+    /// Messages for the workers that hold other shards of a room (ADR 0018).
+    pub(crate) relay_out: VecDeque<(usize, crate::core::relay::Relay)>,
     pub(crate) events: VecDeque<SfuEvent>,
     /// str0m events waiting to be handled, in order.
     work: VecDeque<(PeerKey, Event)>,
@@ -62,6 +64,7 @@ pub struct Engine {
 impl Engine {
     /// An engine with no rooms.
     pub fn new(cfg: EngineConfig) -> Self {
+        let next_track = cfg.worker as u64 + 1;
         Self {
             cfg,
             peers: Vec::new(),
@@ -69,12 +72,13 @@ impl Engine {
             by_id: HashMap::new(),
             addrs: HashMap::new(),
             transmits: VecDeque::new(),
+            relay_out: VecDeque::new(),
             events: VecDeque::new(),
             work: VecDeque::new(),
             doomed: Vec::new(),
             timers: Timers::default(),
             due: Vec::new(),
-            next_track: 1,
+            next_track,
             next_stats: None,
             next_speaker_check: None,
             next_allocation: None,
@@ -114,6 +118,7 @@ impl Engine {
             self.doomed.push((pk, LeaveReason::RoomClosed));
         }
         self.finish(now);
+        self.forget_stand_ins(room);
         self.rooms.remove(&room);
         self.speakers.remove(&room);
         Ok(())
@@ -175,7 +180,9 @@ impl Engine {
         crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer_text = offer;
         let offer = parse_offer(offer)?;
-        let crowded = self.rooms.get(&room).is_some_and(|r| r.members.len() >= self.cfg.bwe_max_room_peers);
+        // (A shard's room is large by definition.)
+        let crowded =
+            self.rooms.get(&room).is_some_and(|r| r.members.len() >= self.cfg.bwe_max_room_peers || !r.home);
         let mut rtc = new_server_rtc(now, if crowded { None } else { self.cfg.bwe_initial });
         for addr in &self.cfg.candidates {
             if let Ok(c) = str0m::Candidate::host(*addr, "udp") {
@@ -338,6 +345,13 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// A track id no worker gives out again.
+    pub(crate) fn new_track_id(&mut self) -> crate::core::ids::TrackId {
+        let id = self.next_track;
+        self.next_track += self.cfg.workers.max(1) as u64;
+        crate::core::ids::TrackId(id)
+    }
+
     pub(crate) fn peer_mut(&mut self, pk: PeerKey) -> Option<&mut Peer> {
         self.peers.get_mut(pk).and_then(Option::as_deref_mut)
     }
@@ -350,13 +364,14 @@ impl Engine {
     /// output error dooms the peer. `None` when the peer is gone or failed.
     pub(crate) fn with_rtc<R>(&mut self, pk: PeerKey, f: impl FnOnce(&mut Rtc) -> R) -> Option<R> {
         let peer = self.peers.get_mut(pk)?.as_mut()?;
+        let rtc = peer.rtc.as_mut()?; // (none: a remote publisher's stand-in)
         let transmits = &mut self.transmits;
         let work = &mut self.work;
         let timers = &mut self.timers;
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let r = f(&mut peer.rtc);
+            let r = f(rtc);
             let deadline = loop {
-                match peer.rtc.poll_output() {
+                match rtc.poll_output() {
                     Ok(Output::Timeout(t)) => break Ok(t),
                     Ok(Output::Transmit(t)) => transmits.push_back(t),
                     Ok(Output::Event(e)) => work.push_back((pk, e)),
@@ -388,11 +403,12 @@ impl Engine {
         // Only STUN with a matching ICE ufrag is accepted from an unknown address.
         self.peers.iter().position(|p| {
             p.as_ref()
-                .is_some_and(|p| catch_unwind(AssertUnwindSafe(|| p.rtc.accepts(input))).unwrap_or(false))
+                .and_then(|p| p.rtc.as_ref())
+                .is_some_and(|rtc| catch_unwind(AssertUnwindSafe(|| rtc.accepts(input))).unwrap_or(false))
         })
     }
 
-    fn insert_peer(&mut self, peer: Peer) -> PeerKey {
+    pub(crate) fn insert_peer(&mut self, peer: Peer) -> PeerKey {
         // Boxed: a `Peer` is ~7 KB (its `Rtc` inline), and the table's
         // spare capacity would hold that much per empty slot.
         let peer = Box::new(peer);
@@ -408,7 +424,7 @@ impl Engine {
         pk
     }
 
-    fn drop_peer_silently(&mut self, pk: PeerKey) {
+    pub(crate) fn drop_peer_silently(&mut self, pk: PeerKey) {
         self.peers[pk] = None;
         self.timers.forget(pk);
         self.doomed.retain(|(k, _)| *k != pk);
@@ -482,6 +498,7 @@ impl Engine {
                 peer: peer.id,
                 track: up.id,
             });
+            self.relay_unpublished(peer.room, up.id);
             for s in up.subscribers.clone() {
                 self.end_down_track(s.peer, s.down);
             }
@@ -499,12 +516,14 @@ impl Engine {
             room.voice_peers.retain(|k| *k != pk);
         }
         // Best effort: tell the client (DTLS close) and let the datagrams out.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            peer.rtc.disconnect();
-            while let Ok(Output::Transmit(t)) = peer.rtc.poll_output() {
-                self.transmits.push_back(t);
-            }
-        }));
+        if let Some(rtc) = peer.rtc.as_mut() {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                rtc.disconnect();
+                while let Ok(Output::Transmit(t)) = rtc.poll_output() {
+                    self.transmits.push_back(t);
+                }
+            }));
+        }
         tracing::info!(room = %peer.room, peer = %peer.id, ?reason, "peer left");
         self.events.push_back(SfuEvent::PeerLeft { room: peer.room, peer: peer.id, reason });
     }
@@ -527,7 +546,7 @@ impl Engine {
     }
 
     fn emit_stats(&mut self) {
-        for p in self.peers.iter().flatten() {
+        for p in self.peers.iter().flatten().filter(|p| p.origin.is_none()) {
             self.events.push_back(SfuEvent::PeerStats { room: p.room, peer: p.id, stats: p.counters });
         }
     }

@@ -25,6 +25,7 @@ use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::layers::{Gate, PacketLayer};
 use crate::core::peer::{PeerKey, Subscriber};
 use crate::core::red;
+use crate::core::relay::Relay;
 use crate::core::rewrite::{Decision, RewriteIn};
 use crate::core::tap::{TapCodec, TapPacket};
 
@@ -82,7 +83,6 @@ enum Written {
 
 impl Engine {
     pub(crate) fn forward(&mut self, now: Instant, pk: PeerKey, packet: RtpPacket) {
-        let cap = self.cfg.max_track_bytes_per_sec;
         let Some(p) = self.peer_mut(pk) else { return };
         p.counters.packets_in += 1;
         p.counters.bytes_in += packet.payload.len() as u64;
@@ -93,18 +93,51 @@ impl Engine {
         let (spec, red) = match p.up[ui].as_ref().and_then(|u| u.pt_specs.iter().find(|(x, ..)| *x == pt)) {
             Some((_, spec, red)) => (*spec, *red),
             None => {
-                let Some((spec, red)) = p
-                    .rtc
-                    .codec_config()
-                    .find(|c| c.pt() == pt || c.red() == Some(pt))
-                    .map(|c| (c.spec(), c.red() == Some(pt)))
-                else {
+                let Some((spec, red)) = p.rtc.as_ref().and_then(|rtc| {
+                    rtc.codec_config()
+                        .find(|c| c.pt() == pt || c.red() == Some(pt))
+                        .map(|c| (c.spec(), c.red() == Some(pt)))
+                }) else {
                     return;
                 };
                 p.up[ui].as_mut().expect("index valid").pt_specs.push((pt, spec, red));
                 (spec, red)
             }
         };
+        self.fan_out(now, pk, ui, packet, spec, red, None);
+    }
+
+    /// A packet another worker relayed for up track `ui` of stand-in `pk`
+    /// (ADR 0018): its publisher's worker found its codec and layer and
+    /// applied the mute and the bitrate cap.
+    pub(crate) fn forward_relayed(
+        &mut self,
+        now: Instant,
+        pk: PeerKey,
+        ui: usize,
+        codec: (CodecSpec, bool),
+        spatial: u8,
+        packet: RtpPacket,
+    ) {
+        self.fan_out(now, pk, ui, packet, codec.0, codec.1, Some(spatial));
+    }
+
+    /// One published packet to every subscriber of its track here (and to
+    /// the room's other shards, if it was published here). `spatial`: its
+    /// layer as its publisher's worker found it, for a relayed packet.
+    #[allow(clippy::too_many_arguments)]
+    fn fan_out(
+        &mut self,
+        now: Instant,
+        pk: PeerKey,
+        ui: usize,
+        packet: RtpPacket,
+        spec: CodecSpec,
+        red: bool,
+        spatial: Option<u8>,
+    ) {
+        let cap = self.cfg.max_track_bytes_per_sec;
+        let Some(p) = self.peer_mut(pk) else { return };
         let (vp8_fields, keyframe) = match spec.codec {
             Codec::Vp8 => {
                 let f = vp8::parse(&packet.payload);
@@ -113,9 +146,17 @@ impl Engine {
             Codec::H264 => (None, vp8::h264_starts_keyframe(&packet.payload)),
             _ => (None, p.up[ui].as_ref().is_some_and(|u| u.kind == TrackKind::Audio)),
         };
+        let local = p.origin.is_none();
         let tid = vp8_fields.and_then(|f| f.temporal);
-        let (spatial, fresh) =
-            self.layer_of(now, pk, ui, packet.header.ssrc, *packet.seq_no, packet.payload.len() as u64, tid);
+        let (spatial, fresh) = self.layer_of(
+            now,
+            pk,
+            ui,
+            (packet.header.ssrc, spatial),
+            *packet.seq_no,
+            packet.payload.len() as u64,
+            tid,
+        );
         let Some(p) = self.peer_mut(pk) else { return };
         let clock_rate = spec.clock_rate.get();
         let up = p.up[ui].as_mut().expect("index valid");
@@ -133,7 +174,7 @@ impl Engine {
         if up.muted {
             return; // server-enforced mute: the client's packets stop here
         }
-        if !up.within_cap(now, packet.payload.len() as u64, cap) {
+        if local && !up.within_cap(now, packet.payload.len() as u64, cap) {
             return; // over the per-track bitrate cap
         }
         if let Some(level) = packet.header.ext_vals.audio_level {
@@ -145,6 +186,9 @@ impl Engine {
         let publisher = p.id;
         let (track, room) = (up.id, p.room);
         self.tap(room, track, publisher, spatial, spec.codec, red, &packet);
+        if local {
+            self.relay_media(room, track, (spec, red), spatial, &packet);
+        }
         if !video && !self.audio_admitted(now, pk, ui, packet.header.ext_vals.audio_level) {
             return; // audio top-N: a microphone without a slot
         }
@@ -302,7 +346,7 @@ impl Engine {
         let (out_pt, unwrap) = match down.pt_map.iter().find(|(i, ..)| *i == in_pt) {
             Some((_, o, u)) => (*o, *u),
             None => {
-                let (o, u) = subscriber_pt(&sub.rtc, &sh.spec, sh.red)?;
+                let (o, u) = subscriber_pt(sub.rtc.as_ref()?, &sh.spec, sh.red)?;
                 down.pt_map.push((in_pt, o, u));
                 (o, u)
             }
@@ -436,6 +480,11 @@ impl Engine {
         let (room, peer, track, mid) = (o.room, o.id, up.id, up.mid);
         // The layers asked for (all of them when nobody said which).
         let mask = std::mem::take(&mut up.keyframe_layers);
+        if let Some(origin) = o.origin {
+            // A remote publisher's track: its own worker's throttle decides.
+            self.relay_out.push_back((origin, Relay::KeyframeWanted { room, track, layers: mask, kind }));
+            return;
+        }
         let ssrcs: Vec<_> =
             up.layers.iter().filter(|l| mask == 0 || mask & (1 << l.spatial) != 0).map(|l| l.ssrc).collect();
         o.counters.keyframe_requests += 1;

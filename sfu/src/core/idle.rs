@@ -26,7 +26,7 @@ impl Engine {
     pub(crate) fn update_layer_use(&mut self, now: Instant) {
         for pk in 0..self.peers.len() {
             let Some(p) = self.peers[pk].as_ref() else { continue };
-            let (room, peer) = (p.room, p.id);
+            let (room, peer, remote) = (p.room, p.id, p.origin.is_some());
             for ui in 0..p.up.len() {
                 let Some(up) = self.peers[pk].as_ref().and_then(|p| p.up[ui].as_ref()) else { continue };
                 if up.layers.len() < 2 {
@@ -50,7 +50,19 @@ impl Engine {
                 }
                 let (track, mid) = (up.id, up.mid);
                 let lowest = up.layers.iter().map(|l| l.spatial).min().unwrap_or(0);
+                if remote {
+                    // Its publisher's worker decides (ADR 0018), with what
+                    // every shard says it forwards.
+                    self.relay_layer_use(pk, ui, wanted);
+                    if let Some(up) = self.peers[pk].as_mut().and_then(|p| p.up[ui].as_mut()) {
+                        for l in up.layers.iter_mut().filter(|l| !l.stopped && l.rate(now) > 0) {
+                            l.held = None;
+                        }
+                    }
+                    continue;
+                }
                 let Some(up) = self.peers[pk].as_mut().and_then(|p| p.up[ui].as_mut()) else { continue };
+                wanted |= Engine::remote_layer_wants(up, now);
                 let mut changed = false;
                 for l in &mut up.layers {
                     let wants = wanted & (1 << l.spatial) != 0 || l.spatial == lowest;
@@ -77,6 +89,7 @@ impl Engine {
                         up.layers.iter().filter(|l| !l.stopped).map(|l| l.spatial).collect();
                     active.sort_unstable();
                     tracing::debug!(room = room.0, peer = peer.0, track = track.0, ?active, "layers wanted");
+                    self.relay_layers_held(pk, ui);
                     self.events.push_back(SfuEvent::LayersWanted {
                         room,
                         peer,

@@ -205,7 +205,8 @@ fn priority_of(featured: &[PeerId], speaker: Option<PeerId>, publisher: PeerId) 
 
 impl Engine {
     /// The layer of a packet's SSRC on up track `ui` of `pk`, learning the
-    /// SSRC (and its rid) from str0m the first time — a layer that appears
+    /// SSRC (and its rid) from str0m the first time (or taking the layer
+    /// its publisher's worker found, for a relayed packet) — a layer that appears
     /// is offered to the track's subscribers at once; counts its bytes (in
     /// temporal layer `tid`) if it is new (not a repair of an earlier packet);
     /// and whether it is.
@@ -215,7 +216,7 @@ impl Engine {
         now: Instant,
         pk: PeerKey,
         ui: usize,
-        ssrc: Ssrc,
+        (ssrc, relayed): (Ssrc, Option<u8>),
         seq: u64,
         bytes: u64,
         tid: Option<u8>,
@@ -225,8 +226,10 @@ impl Engine {
         let li = match known {
             Some(li) => li,
             None => {
-                let rid = p.rtc.direct_api().stream_rx(&ssrc).and_then(|rx| rx.rid());
-                let spatial = spatial_of(rid.as_ref().map(|r| r.as_ref()));
+                let spatial = relayed.unwrap_or_else(|| {
+                    let rid = p.rtc.as_mut().and_then(|rtc| rtc.direct_api().stream_rx(&ssrc)?.rid());
+                    spatial_of(rid.as_ref().map(|r| r.as_ref()))
+                });
                 let Some(up) = p.up[ui].as_mut() else { return (0, true) };
                 // A new SSRC for a layer already known (the publisher
                 // restarted its encoder) replaces the old one.

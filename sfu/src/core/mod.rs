@@ -15,6 +15,7 @@ mod layers;
 mod negotiate;
 mod peer;
 pub mod red;
+pub(crate) mod relay;
 pub mod rewrite;
 mod room;
 mod settings;

@@ -17,7 +17,7 @@ use str0m::media::{Direction, MediaAdded, Mid};
 
 use crate::core::engine::Engine;
 use crate::core::events::{SfuError, SfuEvent};
-use crate::core::ids::{PeerId, TrackId, TrackKind};
+use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::peer::{DownTrack, PeerKey, Subscriber, UpTrack};
 
 /// One change to what a peer receives.
@@ -287,7 +287,9 @@ impl Engine {
         match (existing, direction.is_receiving()) {
             (Some(ui), false) => self.unpublish(pk, ui),
             (None, true) => {
-                if let Some(kind) = p.rtc.media(mid).map(|m| TrackKind::from(m.kind())) {
+                if let Some(kind) =
+                    p.rtc.as_ref().and_then(|r| r.media(mid)).map(|m| TrackKind::from(m.kind()))
+                {
                     self.publish(pk, mid, kind);
                 }
             }
@@ -300,13 +302,14 @@ impl Engine {
         let Some(p) = self.peers[pk].as_ref() else {
             return;
         };
+        let Some(rtc) = p.rtc.as_ref() else { return };
         let gone: Vec<usize> = p
             .up
             .iter()
             .enumerate()
             .filter_map(|(i, u)| {
                 let u = u.as_ref()?;
-                let alive = p.rtc.media(u.mid).is_some_and(|m| m.direction().is_receiving() && !m.disabled());
+                let alive = rtc.media(u.mid).is_some_and(|m| m.direction().is_receiving() && !m.disabled());
                 (!alive).then_some(i)
             })
             .collect();
@@ -317,8 +320,7 @@ impl Engine {
 
     fn publish(&mut self, pk: PeerKey, mid: Mid, kind: TrackKind) {
         let interval = self.cfg.keyframe_interval;
-        let track = TrackId(self.next_track);
-        self.next_track += 1;
+        let track = self.new_track_id();
         let max_tracks = self.cfg.max_tracks_per_peer;
         let Some(p) = self.peer_mut(pk) else { return };
         if p.up_index_by_mid(mid).is_some() {
@@ -338,9 +340,17 @@ impl Engine {
             return;
         };
         r.tracks.insert(track, (pk, ui));
-        let others: Vec<PeerKey> = r.members.iter().copied().filter(|k| *k != pk).collect();
         tracing::info!(%room, %peer, %track, ?kind, "track published");
         self.events.push_back(SfuEvent::TrackPublished { room, peer, track, kind, mid: mid.to_string() });
+        self.relay_published(room, pk, ui, None);
+        self.offer_track(room, pk, track, kind);
+    }
+
+    /// Offers a newly published track to the room's members here (all but
+    /// its publisher).
+    pub(crate) fn offer_track(&mut self, room: RoomId, publisher: PeerKey, track: TrackId, kind: TrackKind) {
+        let Some(r) = self.rooms.get(&room) else { return };
+        let others: Vec<PeerKey> = r.members.iter().copied().filter(|k| *k != publisher).collect();
         for other in others {
             // (A viewer is bound instead; a listener with voice lines hears
             // microphones on them.)
@@ -354,15 +364,20 @@ impl Engine {
         }
     }
 
-    fn unpublish(&mut self, pk: PeerKey, ui: usize) {
+    /// Ends up track `ui` of `pk` for every subscriber (here and, for a
+    /// track published here, on the room's other shards).
+    pub(crate) fn unpublish(&mut self, pk: PeerKey, ui: usize) {
         let Some(p) = self.peer_mut(pk) else { return };
         let Some(up) = p.up[ui].take() else { return };
-        let (room, peer) = (p.room, p.id);
+        let (room, peer, local) = (p.room, p.id, p.origin.is_none());
         if let Some(r) = self.rooms.get_mut(&room) {
             r.tracks.remove(&up.id);
             r.audio_slots.remove(up.id);
         }
-        self.events.push_back(SfuEvent::TrackUnpublished { room, peer, track: up.id });
+        if local {
+            self.events.push_back(SfuEvent::TrackUnpublished { room, peer, track: up.id });
+            self.relay_unpublished(room, up.id);
+        }
         for s in up.subscribers {
             self.end_down_track(s.peer, s.down);
         }

@@ -55,6 +55,9 @@ pub(crate) struct UpTrack {
     pub layers: Vec<LayerIn>,
     /// Layers a keyframe is wanted on (bit per spatial layer; 0: all).
     pub keyframe_layers: u8,
+    /// The layers the room's other shards forward of it (ADR 0018), as
+    /// each last said: worker, layer bits, when.
+    pub remote_wants: Vec<(usize, u8, Instant)>,
 }
 
 impl UpTrack {
@@ -74,6 +77,7 @@ impl UpTrack {
             window: None,
             layers: Vec::new(),
             keyframe_layers: 0,
+            remote_wants: Vec::new(),
         }
     }
 
@@ -141,7 +145,13 @@ pub(crate) struct ViewerLines {
 pub(crate) struct Peer {
     pub id: PeerId,
     pub room: RoomId,
-    pub rtc: Rtc,
+    /// Its connection; `None` for a remote publisher's stand-in.
+    pub rtc: Option<Rtc>,
+    /// A remote publisher's stand-in (ADR 0018): a publisher of a large
+    /// room that lives on worker `origin`, whose up tracks here are fed by
+    /// the packets that worker relays. It has no connection and no down
+    /// tracks, and is not among the room's members.
+    pub origin: Option<usize>,
     /// When str0m next wants a timeout.
     pub deadline: Instant,
     pub up: Vec<Option<UpTrack>>,
@@ -180,10 +190,15 @@ pub(crate) struct Peer {
 
 impl Peer {
     pub fn new(id: PeerId, room: RoomId, rtc: Rtc, now: Instant) -> Self {
+        Self::new_with(id, room, Some(rtc), now)
+    }
+
+    fn new_with(id: PeerId, room: RoomId, rtc: Option<Rtc>, now: Instant) -> Self {
         Self {
             id,
             room,
             rtc,
+            origin: None,
             deadline: now,
             up: Vec::new(),
             down: Vec::new(),
@@ -204,6 +219,13 @@ impl Peer {
         }
     }
 
+    /// A stand-in for publisher `id` of `room`, which lives on worker `origin`.
+    pub fn remote(id: PeerId, room: RoomId, origin: usize, now: Instant) -> Self {
+        let mut p = Self::new_with(id, room, None, now);
+        p.origin = Some(origin);
+        p
+    }
+
     /// Whether down track `di` is one of its voice lines.
     pub fn is_voice_line(&self, di: usize) -> bool {
         self.voices.as_ref().is_some_and(|v| v.contains(&Some(di)))
@@ -215,7 +237,7 @@ impl Peer {
         if let Some(i) = self.up.iter().position(|u| u.as_ref().is_some_and(|u| u.ssrcs.contains(&ssrc))) {
             return Some(i);
         }
-        let mid = self.rtc.direct_api().stream_rx(&ssrc)?.mid();
+        let mid = self.rtc.as_mut()?.direct_api().stream_rx(&ssrc)?.mid();
         let i = self.up_index_by_mid(mid)?;
         let video = self.nack_negotiated(mid);
         let up = self.up[i].as_mut().expect("index from position");
@@ -224,18 +246,21 @@ impl Peer {
             // str0m NACKs only streams with an RTX repair stream. Clients that
             // negotiate generic NACK without RTX (RFC 4585: the sender repeats
             // the packet on its own SSRC) are repaired just the same.
-            if let Some(rx) = self.rtc.direct_api().stream_rx(&ssrc) {
-                rx.suppress_nack(false);
+            if let Some(rtc) = self.rtc.as_mut() {
+                if let Some(rx) = rtc.direct_api().stream_rx(&ssrc) {
+                    rx.suppress_nack(false);
+                }
             }
         }
         Some(i)
     }
 
     fn nack_negotiated(&self, mid: Mid) -> bool {
-        let Some(media) = self.rtc.media(mid) else {
+        let Some(rtc) = self.rtc.as_ref() else { return false };
+        let Some(media) = rtc.media(mid) else {
             return false;
         };
-        let config = self.rtc.codec_config();
+        let config = rtc.codec_config();
         media.remote_pts().iter().any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
     }
 

@@ -28,6 +28,14 @@ pub(crate) struct Room {
     /// Recording and the live feed: a copy of each published packet goes
     /// to each (by [`TapKind`]).
     pub taps: [Option<Tap>; 2],
+    /// This is the room's home (the worker it was opened on), not a shard
+    /// (ADR 0018): the home alone reports the room's active speaker.
+    pub home: bool,
+    /// The other workers that hold a part of the room: each track
+    /// published here is relayed to them.
+    pub shards: Vec<usize>,
+    /// Stand-ins for the publishers on those workers.
+    pub remote: HashMap<PeerId, PeerKey>,
 }
 
 impl Room {
@@ -42,12 +50,21 @@ impl Room {
             voice_ids: Vec::new(),
             voice_peers: Vec::new(),
             taps: [None, None],
+            home: true,
+            shards: Vec::new(),
+            remote: HashMap::new(),
         }
     }
 
     /// The tap of `kind`'s slot.
     pub fn tap_mut(&mut self, kind: TapKind) -> &mut Option<Tap> {
         &mut self.taps[kind as usize]
+    }
+
+    /// Large enough for audio top-N and voice lines: `min_peers` members,
+    /// or spread over workers (which only a large room is).
+    pub fn large(&self, min_peers: usize) -> bool {
+        self.members.len() >= min_peers || !self.shards.is_empty()
     }
 
     /// Heard whatever audio top-N decides: featured or always heard.

@@ -41,6 +41,12 @@ pub struct EngineConfig {
     /// Peers joining a room where top-N applies get voice lines (one audio
     /// m-line per slot) instead of one m-line per microphone.
     pub voice_lines: bool,
+    /// This engine's worker index, and how many workers there are: track
+    /// ids are `worker + 1 + k × workers`, unique across the server, since a
+    /// large room's tracks are known by the same id on every worker that
+    /// holds a shard of it (ADR 0018).
+    pub worker: usize,
+    pub workers: usize,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +64,8 @@ impl Default for EngineConfig {
             audio_top_n: 3,
             audio_top_n_min_peers: 20,
             voice_lines: true,
+            worker: 0,
+            workers: 1,
         }
     }
 }
@@ -95,4 +103,7 @@ pub struct EngineCounters {
     pub estimator_restarts: u64,
     /// Audio packets not forwarded by audio top-N (a microphone without a slot).
     pub audio_unselected: u64,
+    /// Packets relayed to another worker holding a shard of their room
+    /// (once per shard, ADR 0018).
+    pub relayed: u64,
 }

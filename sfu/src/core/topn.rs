@@ -170,7 +170,7 @@ impl Engine {
         let Some(r) = self.rooms.get_mut(&room) else { return true };
         // Once listeners have voice lines, the slots decide what they hear
         // whatever the room's size.
-        if n == 0 || (r.members.len() < min_peers && r.voice_peers.is_empty()) {
+        if n == 0 || (!r.large(min_peers) && r.voice_peers.is_empty()) {
             return true;
         }
         let always = r.always_heard(publisher);

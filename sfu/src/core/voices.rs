@@ -29,14 +29,12 @@ impl Engine {
     pub(crate) fn voice_lines_for_newcomer(&mut self, room: RoomId) -> Option<Vec<TrackId>> {
         let n = self.cfg.audio_top_n;
         let r = self.rooms.get(&room)?;
-        if n == 0 || !self.cfg.voice_lines || r.members.len() < self.cfg.audio_top_n_min_peers {
+        if n == 0 || !self.cfg.voice_lines || !r.large(self.cfg.audio_top_n_min_peers) {
             return None;
         }
         if r.voice_ids.is_empty() {
-            let first = self.next_track;
-            self.next_track += (n + PINNED_LINES) as u64;
-            let r = self.rooms.get_mut(&room)?;
-            r.voice_ids = (first..self.next_track).map(TrackId).collect();
+            let ids: Vec<TrackId> = (0..n + PINNED_LINES).map(|_| self.new_track_id()).collect();
+            self.rooms.get_mut(&room)?.voice_ids = ids;
         }
         let r = &self.rooms[&room];
         let microphones = r.tracks.values().filter(|&&at| self.is_audio(at)).count();

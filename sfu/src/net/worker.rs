@@ -2,7 +2,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::api::Command;
 use crate::core::events::SfuEvent;
+use crate::core::relay::Relay;
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::tcp::{TcpCounters, TcpMedia, FIRST_TOKEN};
 use crate::net::udp::BatchSocket;
@@ -40,6 +41,7 @@ pub(crate) struct WorkerCounters {
     pub videos_paused: AtomicU64,
     pub estimator_restarts: AtomicU64,
     pub audio_unselected: AtomicU64,
+    pub relayed: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -69,6 +71,7 @@ impl WorkerCounters {
         self.videos_paused.store(c.videos_paused, Ordering::Relaxed);
         self.estimator_restarts.store(c.estimator_restarts, Ordering::Relaxed);
         self.audio_unselected.store(c.audio_unselected, Ordering::Relaxed);
+        self.relayed.store(c.relayed, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -108,6 +111,7 @@ impl WorkerCounters {
             videos_paused: self.videos_paused.load(Ordering::Relaxed),
             estimator_restarts: self.estimator_restarts.load(Ordering::Relaxed),
             audio_unselected: self.audio_unselected.load(Ordering::Relaxed),
+            relayed: self.relayed.load(Ordering::Relaxed),
         }
     }
 }
@@ -123,7 +127,22 @@ pub(crate) struct WorkerLink {
     pub thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
+/// What another worker needs to hand this one relayed messages.
+#[derive(Clone)]
+pub(crate) struct RelayLink {
+    commands: crossbeam_channel::Sender<Command>,
+    waker: Arc<Waker>,
+}
+
+/// Every worker's [`RelayLink`], by index (set once all are started).
+pub(crate) type RelayLinks = Arc<OnceLock<Vec<RelayLink>>>;
+
 impl WorkerLink {
+    /// Its door for the other workers.
+    pub fn relay_link(&self) -> RelayLink {
+        RelayLink { commands: self.commands.clone(), waker: self.waker.clone() }
+    }
+
     pub fn send(&self, command: Command) -> bool {
         if self.commands.send(command).is_err() {
             return false;
@@ -146,6 +165,7 @@ pub(crate) fn spawn(
     mut cfg: EngineConfig,
     advertised: &[std::net::IpAddr],
     events: UnboundedSender<SfuEvent>,
+    relay: RelayLinks,
 ) -> io::Result<WorkerLink> {
     let mut socket = BatchSocket::new(socket)?;
     let local = socket.local;
@@ -180,6 +200,8 @@ pub(crate) fn spawn(
             sent: 0,
             clock: Instant::now(),
             outgoing: Vec::with_capacity(crate::net::udp::SEND_BATCH),
+            relay,
+            relaying: Vec::new(),
         };
         worker.run();
     })?;
@@ -207,6 +229,10 @@ struct Worker {
     clock: Instant,
     /// UDP datagrams of this flush, sent together (kept for its capacity).
     outgoing: Vec<str0m::net::Transmit>,
+    /// The other workers, for a large room's relayed packets (ADR 0018).
+    relay: RelayLinks,
+    /// This flush's messages for each of them, sent as one command each.
+    relaying: Vec<Vec<Relay>>,
 }
 
 impl Worker {
@@ -341,6 +367,7 @@ impl Worker {
             }
             self.outgoing.clear();
         }
+        self.relay();
         while let Some(e) = self.engine.poll_event() {
             let _ = self.events.send(e);
         }
@@ -348,5 +375,33 @@ impl Worker {
         c.datagrams_out = self.sent;
         c.datagrams_segmented = self.socket.segmented;
         self.counters.store(&c, self.engine.peer_count(), self.engine.room_count());
+    }
+
+    /// Hands the other workers what the engine relays to them: one
+    /// command (and one wake-up) per worker and flush.
+    fn relay(&mut self) {
+        let Some(links) = self.relay.get() else {
+            while self.engine.poll_relay().is_some() {} // (not started yet: nobody to tell)
+            return;
+        };
+        while let Some((to, message)) = self.engine.poll_relay() {
+            if to >= self.relaying.len() {
+                self.relaying.resize_with(to + 1, Vec::new);
+            }
+            self.relaying[to].push(message);
+        }
+        for (to, batch) in self.relaying.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(link) = links.get(to) else {
+                batch.clear();
+                continue;
+            };
+            // A worker that stopped has no room left to relay to.
+            if link.commands.send(Command::Relay(std::mem::take(batch))).is_ok() {
+                let _ = link.waker.wake();
+            }
+        }
     }
 }

@@ -125,6 +125,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Audio packets not forwarded by audio top-N: microphones without a slot in a large meeting",
             c.audio_unselected,
         ),
+        (
+            "huiyi_media_relayed_total",
+            "Packets relayed between media workers that hold parts of one large meeting",
+            c.relayed,
+        ),
         ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
         ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {
@@ -171,6 +176,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "# HELP huiyi_media_tcp_connections ICE-TCP connections open\n# TYPE huiyi_media_tcp_connections gauge\nhuiyi_media_tcp_connections {}\n",
         t.open
     ));
+    out.push_str(
+        "# HELP huiyi_media_worker_peers Media peers on each worker\n# TYPE huiyi_media_worker_peers gauge\n",
+    );
+    for (i, n) in state.media.peers_per_worker().iter().enumerate() {
+        out.push_str(&format!("huiyi_media_worker_peers{{worker=\"{i}\"}} {n}\n"));
+    }
     let meetings = state.meetings.count().await;
     out.push_str(&format!(
         "# HELP huiyi_meetings Open meetings\n# TYPE huiyi_meetings gauge\nhuiyi_meetings {meetings}\n"

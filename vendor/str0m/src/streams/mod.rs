@@ -40,7 +40,7 @@ pub(crate) struct StreamTimeoutConfig<'a> {
 /// Packet of RTP data.
 ///
 /// As emitted by [`Event::RtpPacket`][crate::Event::RtpPacket] when using rtp mode.
-#[derive(PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RtpPacket {
     /// Extended sequence number to avoid having to deal with ROC.
     pub seq_no: SeqNo,
