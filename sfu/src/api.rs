@@ -2,8 +2,11 @@
 //!
 //! [`Sfu::start`] binds one UDP socket per worker and starts the worker
 //! threads; it returns the [`SfuHandle`] (cheap to clone, async methods) and
-//! the stream of [`SfuEvent`]s. A room is placed on the worker with the
-//! fewest rooms and stays there; every command about it goes to that worker.
+//! the stream of [`SfuEvent`]s. A room is opened on the worker with the
+//! fewest rooms (its home), which takes its first `spread_after` peers;
+//! later peers go to the worker with the fewest peers, which opens a shard
+//! of the room (ADR 0018). Commands about a peer go to its worker, commands
+//! about the room to every worker that holds a part of it.
 //!
 //! Events about a peer follow the reply to the command that caused them, so
 //! a caller that sends the reply (an SDP answer) before handling the next
@@ -22,7 +25,7 @@ use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
 use crate::core::relay::Relay;
 use crate::core::tap::{Tap, TapKind};
 use crate::core::{Engine, EngineConfig, EngineCounters};
-use crate::net::{spawn, TcpCounters, TcpListen, WorkerLink};
+use crate::net::{spawn, Neighbours, TcpCounters, TcpListen, WorkerLink};
 
 type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
@@ -203,7 +206,8 @@ pub type SfuEvents = mpsc::UnboundedReceiver<SfuEvent>;
 
 struct Shared {
     workers: Vec<WorkerLink>,
-    placement: Mutex<Placement>,
+    /// (Shared with the workers, which free a departed peer's place.)
+    placement: Arc<Mutex<Placement>>,
     /// Peers a room takes on its home worker before it spreads (0: never).
     spread_after: usize,
 }
@@ -238,6 +242,13 @@ impl Sfu {
         let advertised = config.candidate_ips();
         // Every worker's door, for the others to relay a large room's packets.
         let relay = Arc::new(std::sync::OnceLock::new());
+        let placement = Arc::new(Mutex::new(Placement::default()));
+        let gone = placement.clone();
+        let on_left: crate::net::PeerGone = Arc::new(move |peer| {
+            if let Ok(mut p) = gone.lock() {
+                p.peers.remove(&peer);
+            }
+        });
         for index in 0..config.worker_count() {
             let addr = SocketAddr::new(config.bind_address, config.port_of_worker(index));
             let socket = UdpSocket::bind(addr).map_err(|e| {
@@ -260,13 +271,14 @@ impl Sfu {
                 workers: config.worker_count(),
             };
             let tcp = if config.ice_tcp { Some(bind_tcp(config, index, &socket)?) } else { None };
-            workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone(), relay.clone())?);
+            let neighbours = Neighbours { relay: relay.clone(), on_left: on_left.clone() };
+            workers.push(spawn(index, socket, tcp, cfg, &advertised, tx.clone(), neighbours)?);
         }
         let relays = workers.iter().map(WorkerLink::relay_link).collect();
         if relay.set(relays).is_err() {
             unreachable!("set once, here");
         }
-        let shared = Shared { workers, placement: Mutex::default(), spread_after: config.spread_after };
+        let shared = Shared { workers, placement, spread_after: config.spread_after };
         let handle = SfuHandle { shared: Arc::new(shared) };
         Ok((Sfu { handle }, rx))
     }

@@ -43,6 +43,7 @@ impl Engine {
         let kind = up.kind;
         if !muted {
             self.resume_track(pk, ui);
+            self.relay_resumed(room, track);
             if kind == TrackKind::Video {
                 self.request_keyframe(now, pk, ui, str0m::media::KeyframeRequestKind::Pli);
             }

@@ -361,6 +361,14 @@ impl Engine {
                 o.neg.queued.push(Change::Add(track));
             }
             self.maybe_offer(other);
+            // A viewer told to show this track before it was here shows it now.
+            let wanted = self.peers[other].as_ref().and_then(|o| o.viewer).is_some_and(|v| match kind {
+                TrackKind::Audio => v.want_audio == Some(track),
+                TrackKind::Video => v.want_video == Some(track),
+            });
+            if wanted {
+                self.bind_line(None, other, kind, Some(track));
+            }
         }
     }
 

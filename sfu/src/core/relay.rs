@@ -56,6 +56,9 @@ pub(crate) enum Relay {
     },
     /// It ended.
     Unpublished { room: RoomId, track: TrackId },
+    /// Its packets come again after the server muted it: each subscriber's
+    /// stream continues without a gap in its numbers.
+    Resumed { room: RoomId, track: TrackId },
     /// One of its packets: codec (and whether RED-wrapped), simulcast layer.
     Media { room: RoomId, track: TrackId, codec: (CodecSpec, bool), spatial: u8, packet: RtpPacket },
     /// Subscribers on another shard want a keyframe (layer bits; 0: all).
@@ -186,8 +189,17 @@ impl Engine {
         }
     }
 
+    /// A local track was unmuted: the other shards continue it without a gap.
+    pub(crate) fn relay_resumed(&mut self, room: RoomId, track: TrackId) {
+        let Some(r) = self.rooms.get(&room) else { return };
+        for &w in &r.shards {
+            self.relay_out.push_back((w, Relay::Resumed { room, track }));
+        }
+    }
+
     /// A message from another worker.
     pub(crate) fn handle_relay(&mut self, now: Instant, message: Relay) {
+        self.timers.advance(now);
         match message {
             Relay::Media { room, track, codec, spatial, packet } => {
                 if let Some((pk, ui)) = self.remote_track(room, track) {
@@ -203,10 +215,16 @@ impl Engine {
                     self.forget_idle_stand_in(pk);
                 }
             }
+            Relay::Resumed { room, track } => {
+                if let Some((pk, ui)) = self.remote_track(room, track) {
+                    self.resume_track(pk, ui);
+                }
+            }
             Relay::KeyframeWanted { room, track, layers, kind } => {
                 if let Some((pk, ui)) = self.local_track(room, track) {
                     if let Some(up) = self.peer_mut(pk).and_then(|p| p.up[ui].as_mut()) {
-                        up.keyframe_layers |= layers;
+                        // (0 asks for every layer, whatever else was asked.)
+                        up.keyframe_layers = if layers == 0 { 0 } else { up.keyframe_layers | layers };
                     }
                     self.request_keyframe(now, pk, ui, kind);
                 }

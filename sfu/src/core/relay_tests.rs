@@ -193,3 +193,41 @@ fn track_ids_are_unique_across_workers() {
     assert_eq!(pair.a.engine.rooms[&ROOM].tracks.len(), 4, "worker 0 knows all four");
     assert_eq!(pair.b.engine.rooms[&ROOM].tracks.len(), 4, "worker 1 knows all four");
 }
+
+#[test]
+fn a_server_unmute_continues_the_track_without_a_gap_on_the_other_worker() {
+    let mut pair = Pair::new();
+    let publisher = pair.a.join(ROOM, PeerId(1), false, true).expect("join");
+    let far = pair.b.join(ROOM, PeerId(3), false, false).expect("join");
+    assert!(pair.a.connect_all(Duration::from_secs(5)) && pair.b.connect_all(Duration::from_secs(5)));
+    for _ in 0..100 {
+        pair.advance(Duration::from_millis(5));
+    }
+    let camera = pair
+        .a
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SfuEvent::TrackPublished { track, kind: crate::core::ids::TrackKind::Video, .. } => Some(*track),
+            _ => None,
+        })
+        .expect("the camera");
+    let mut id = pair.media(&[(false, publisher)], 1000, 1);
+    let now = pair.a.now;
+    pair.a.engine.set_muted(now, PeerId(1), camera, true).expect("mute");
+    id = pair.media(&[(false, publisher)], 500, id);
+    let muted_at = pair.b.clients[far].received.len();
+    let now = pair.a.now;
+    pair.a.engine.set_muted(now, PeerId(1), camera, false).expect("unmute");
+    pair.a.pump();
+    pair.relay();
+    pair.media(&[(false, publisher)], 1000, id);
+    let received = &pair.b.clients[far].received;
+    assert!(received.len() > muted_at + 50, "the far subscriber receives again after the unmute");
+    let mut seqs: Vec<u64> = received.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "no gap in the far subscriber's numbers across the mute");
+    }
+}

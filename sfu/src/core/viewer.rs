@@ -78,7 +78,13 @@ impl Engine {
     }
 
     /// Moves a viewer's line of `kind`, if it has one, to `track`.
-    fn bind_line(&mut self, now: Option<Instant>, pk: PeerKey, kind: TrackKind, track: Option<TrackId>) {
+    pub(crate) fn bind_line(
+        &mut self,
+        now: Option<Instant>,
+        pk: PeerKey,
+        kind: TrackKind,
+        track: Option<TrackId>,
+    ) {
         let Some(p) = self.peers[pk].as_ref() else { return };
         let Some(lines) = p.viewer else { return };
         let Some(di) = (match kind {

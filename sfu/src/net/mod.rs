@@ -17,4 +17,4 @@ pub use tcp::TcpCounters;
 /// The media socket, for the benchmarks of its send path (`benches/`).
 #[doc(hidden)]
 pub use udp::BatchSocket;
-pub(crate) use worker::{spawn, TcpListen, WorkerLink};
+pub(crate) use worker::{spawn, Neighbours, PeerGone, TcpListen, WorkerLink};

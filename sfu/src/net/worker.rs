@@ -137,6 +137,16 @@ pub(crate) struct RelayLink {
 /// Every worker's [`RelayLink`], by index (set once all are started).
 pub(crate) type RelayLinks = Arc<OnceLock<Vec<RelayLink>>>;
 
+/// Told of each peer that left (its place is free again).
+pub(crate) type PeerGone = Arc<dyn Fn(crate::core::ids::PeerId) + Send + Sync>;
+
+/// What a worker shares with the others and the control plane.
+#[derive(Clone)]
+pub(crate) struct Neighbours {
+    pub relay: RelayLinks,
+    pub on_left: PeerGone,
+}
+
 impl WorkerLink {
     /// Its door for the other workers.
     pub fn relay_link(&self) -> RelayLink {
@@ -165,7 +175,7 @@ pub(crate) fn spawn(
     mut cfg: EngineConfig,
     advertised: &[std::net::IpAddr],
     events: UnboundedSender<SfuEvent>,
-    relay: RelayLinks,
+    Neighbours { relay, on_left }: Neighbours,
 ) -> io::Result<WorkerLink> {
     let mut socket = BatchSocket::new(socket)?;
     let local = socket.local;
@@ -202,6 +212,8 @@ pub(crate) fn spawn(
             outgoing: Vec::with_capacity(crate::net::udp::SEND_BATCH),
             relay,
             relaying: Vec::new(),
+            on_left,
+            backlog: false,
         };
         worker.run();
     })?;
@@ -233,6 +245,9 @@ struct Worker {
     relay: RelayLinks,
     /// This flush's messages for each of them, sent as one command each.
     relaying: Vec<Vec<Relay>>,
+    on_left: PeerGone,
+    /// Commands were left for the next turn.
+    backlog: bool,
 }
 
 impl Worker {
@@ -245,6 +260,7 @@ impl Worker {
                 .engine
                 .poll_timeout()
                 .map_or(MAX_WAIT, |t| t.saturating_duration_since(now).min(MAX_WAIT));
+            let wait = if self.backlog { Duration::ZERO } else { wait };
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "poll failed; media worker stops");
@@ -274,7 +290,11 @@ impl Worker {
     }
 
     fn handle_commands(&mut self) -> bool {
-        loop {
+        // At most what was queued when the turn began: the other workers
+        // keep relaying a large room's packets, and the socket and the
+        // timers must get their turn (the rest waits for the next one).
+        let queued = self.commands.len().max(1);
+        for _ in 0..queued {
             match self.commands.try_recv() {
                 Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return false,
                 Ok(command) => {
@@ -283,9 +303,11 @@ impl Worker {
                     // Replies went out first; events caused by the command follow.
                     self.flush();
                 }
-                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Empty) => break,
             }
         }
+        self.backlog = !self.commands.is_empty();
+        true
     }
 
     fn receive(&mut self) {
@@ -369,6 +391,9 @@ impl Worker {
         }
         self.relay();
         while let Some(e) = self.engine.poll_event() {
+            if let SfuEvent::PeerLeft { peer, .. } = &e {
+                (self.on_left)(*peer);
+            }
             let _ = self.events.send(e);
         }
         let mut c = self.engine.counters();
