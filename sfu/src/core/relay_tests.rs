@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::core::events::SfuEvent;
-use crate::core::ids::{PeerId, RoomId};
+use crate::core::ids::{PeerId, RoomId, TrackKind};
 use crate::core::{Engine, EngineConfig};
 use crate::sim::Sim;
 
@@ -208,7 +208,7 @@ fn a_server_unmute_continues_the_track_without_a_gap_on_the_other_worker() {
         .events
         .iter()
         .find_map(|e| match e {
-            SfuEvent::TrackPublished { track, kind: crate::core::ids::TrackKind::Video, .. } => Some(*track),
+            SfuEvent::TrackPublished { track, kind: TrackKind::Video, .. } => Some(*track),
             _ => None,
         })
         .expect("the camera");
@@ -230,4 +230,51 @@ fn a_server_unmute_continues_the_track_without_a_gap_on_the_other_worker() {
     for w in seqs.windows(2) {
         assert_eq!(w[1], w[0] + 1, "no gap in the far subscriber's numbers across the mute");
     }
+}
+
+#[test]
+fn a_layer_only_another_workers_subscribers_receive_is_not_stopped() {
+    let mut pair = Pair::new();
+    let publisher = pair.a.join_simulcast(ROOM, PeerId(1)).expect("join");
+    pair.b.join(ROOM, PeerId(3), false, false).expect("join");
+    assert!(pair.a.connect_all(Duration::from_secs(5)) && pair.b.connect_all(Duration::from_secs(5)));
+    let layers = |pair: &mut Pair, ms: u64, id: &mut u64| {
+        for t in 0..ms {
+            if t % 10 == 0 {
+                pair.a.send_video_layers(publisher, *id);
+                *id += 1;
+            }
+            pair.advance(Duration::from_millis(1));
+        }
+    };
+    let wanted = |sim: &Sim, from: usize| -> Vec<Vec<u8>> {
+        sim.events[from..]
+            .iter()
+            .filter_map(|e| match e {
+                SfuEvent::LayersWanted { active, .. } => Some(active.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut id = 1;
+    // Worker 0 has no subscriber of the camera; worker 1's one shows it at
+    // its best. Well past the 10 s after which a layer nobody wants stops.
+    layers(&mut pair, 14_000, &mut id);
+    // (The middle layer is nobody's: worker 1's venue gets the top one.)
+    let said = wanted(&pair.a, 0);
+    assert!(!said.is_empty() && said.iter().all(|a| a.contains(&2)), "the top layer stays on: {said:?}");
+    // Its tile shrinks to a thumbnail: now the top one is nobody's either.
+    let (told, now) = (pair.a.events.len(), pair.b.now);
+    let b = &pair.b.engine;
+    let camera = *b.rooms[&ROOM]
+        .tracks
+        .iter()
+        .find(|(_, &(pk, ui))| {
+            b.peers[pk].as_ref().and_then(|p| p.up[ui].as_ref()).is_some_and(|u| u.kind == TrackKind::Video)
+        })
+        .expect("the relayed camera")
+        .0;
+    pair.b.engine.set_tile_limits(now, PeerId(3), vec![(camera, Some(0))]).expect("limits");
+    layers(&mut pair, 13_000, &mut id);
+    assert_eq!(wanted(&pair.a, told).last(), Some(&vec![0]), "only the lowest is sent in the end");
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use huiyi_protocol::{close, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
@@ -163,13 +164,21 @@ pub async fn run(socket: WebSocket, gate: Gate) {
             return;
         }
     };
+    // (Instrumented, not entered: a span entered across an `.await` stays
+    // entered on the runtime's thread while the task waits, and every task
+    // that thread then runs, other sessions and the meeting actor among
+    // them, logs inside it; the server's log lines nested one session in
+    // another.)
     let span = tracing::info_span!("session", meeting = %meeting.id, participant = %me.pid);
-    let _guard = span.enter();
-    // 3. the loop
-    let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me, &gate.turn).await;
-    if !left {
-        meeting.send(Cmd::Input(Input::Detach { pid: me.pid.clone(), epoch: me.epoch })).await;
+    async {
+        // 3. the loop
+        let left = pump(&mut sink, &mut stream, &mut out_rx, &meeting, &me, &gate.turn).await;
+        if !left {
+            meeting.send(Cmd::Input(Input::Detach { pid: me.pid.clone(), epoch: me.epoch })).await;
+        }
     }
+    .instrument(span)
+    .await;
 }
 
 type Refused = (ErrorCode, String);
