@@ -12,7 +12,6 @@
 //! a caller that sends the reply (an SDP answer) before handling the next
 //! events for that peer never sends an offer ahead of an answer.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use crate::core::relay::Relay;
 use crate::core::tap::{Tap, TapKind};
 use crate::core::{Engine, EngineConfig, EngineCounters};
 use crate::net::{spawn, Neighbours, TcpCounters, TcpListen, WorkerLink};
+use crate::placement::Placement;
 
 type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
@@ -212,22 +212,6 @@ struct Shared {
     spread_after: usize,
 }
 
-/// Where each room and each peer is.
-#[derive(Default)]
-struct Placement {
-    rooms: HashMap<RoomId, RoomPlace>,
-    /// Each peer's room and worker.
-    peers: HashMap<PeerId, (RoomId, usize)>,
-}
-
-/// The workers that hold a part of a room (ADR 0018).
-struct RoomPlace {
-    /// Where it was opened; it holds the room's first peers.
-    home: usize,
-    /// Every worker with a part of it, its home first.
-    workers: Vec<usize>,
-}
-
 /// A cloneable handle to command the media plane.
 #[derive(Clone)]
 pub struct SfuHandle {
@@ -246,7 +230,7 @@ impl Sfu {
         let gone = placement.clone();
         let on_left: crate::net::PeerGone = Arc::new(move |peer| {
             if let Ok(mut p) = gone.lock() {
-                p.peers.remove(&peer);
+                p.forget_peer(peer);
             }
         });
         for index in 0..config.worker_count() {
@@ -383,19 +367,8 @@ impl SfuHandle {
 
     /// Opens a room on the least busy worker.
     pub async fn create_room(&self, room: RoomId) -> Result<(), SfuError> {
-        let worker = {
-            let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
-            if placement.rooms.contains_key(&room) {
-                return Err(SfuError::RoomExists(room));
-            }
-            let mut load = vec![0usize; self.shared.workers.len()];
-            for r in placement.rooms.values() {
-                load[r.home] += 1;
-            }
-            let worker = (0..load.len()).min_by_key(|w| load[*w]).ok_or(SfuError::WorkerGone)?;
-            placement.rooms.insert(room, RoomPlace { home: worker, workers: vec![worker] });
-            worker
-        };
+        let workers = self.shared.workers.len();
+        let worker = self.placement().open_room(room, workers)?;
         let result = self.call(worker, |reply| Command::CreateRoom { room, reply }).await;
         if result.is_err() {
             self.forget(room);
@@ -479,7 +452,7 @@ impl SfuHandle {
     pub async fn remove_peer(&self, room: RoomId, peer: PeerId) -> Result<(), SfuError> {
         let worker = self.worker_of_peer(room, peer)?;
         let result = self.call(worker, |reply| Command::RemovePeer { peer, reply }).await;
-        self.shared.placement.lock().expect("placement lock poisoned").peers.remove(&peer);
+        self.placement().forget_peer(peer);
         result
     }
 
@@ -571,75 +544,54 @@ impl SfuHandle {
         self.call(worker, |reply| Command::RecordingKeyframe { room, track, reply }).await
     }
 
+    fn placement(&self) -> std::sync::MutexGuard<'_, Placement> {
+        self.shared.placement.lock().expect("placement lock poisoned")
+    }
+
     /// The room's home worker.
     fn worker_of(&self, room: RoomId) -> Result<usize, SfuError> {
-        let placement = self.shared.placement.lock().expect("placement lock poisoned");
-        placement.rooms.get(&room).map(|r| r.home).ok_or(SfuError::RoomNotFound(room))
+        self.placement().home(room)
     }
 
     /// Every worker with a part of the room, its home first.
     fn workers_of(&self, room: RoomId) -> Result<Vec<usize>, SfuError> {
-        let placement = self.shared.placement.lock().expect("placement lock poisoned");
-        placement.rooms.get(&room).map(|r| r.workers.clone()).ok_or(SfuError::RoomNotFound(room))
+        self.placement().workers_of(room)
     }
 
-    /// The worker a peer of `room` lives on (its home if not placed).
+    /// The worker a peer of `room` lives on.
     fn worker_of_peer(&self, room: RoomId, peer: PeerId) -> Result<usize, SfuError> {
-        let placement = self.shared.placement.lock().expect("placement lock poisoned");
-        let home = placement.rooms.get(&room).map(|r| r.home).ok_or(SfuError::RoomNotFound(room))?;
-        Ok(placement.peers.get(&peer).filter(|(r, _)| *r == room).map_or(home, |(_, w)| *w))
+        self.placement().worker_of_peer(room, peer)
     }
 
-    /// Chooses the worker a joining peer lives on: the room's home until
-    /// it holds `spread_after` of the room's peers, then the worker with
-    /// the fewest peers, which opens a shard of the room if it has none
-    /// (the commands that open it go out before the peer's own, in order).
+    /// The worker a joining peer lives on ([`Placement::place`]); a new
+    /// shard of the room is opened there first, and the workers holding the
+    /// others told of it, before the peer's own command (in order, under
+    /// the lock).
     fn place(&self, room: RoomId, peer: PeerId) -> Result<usize, SfuError> {
-        let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
-        let place = placement.rooms.get(&room).ok_or(SfuError::RoomNotFound(room))?;
-        if let Some((r, w)) = placement.peers.get(&peer) {
-            if *r == room {
-                return Ok(*w); // (already there: the worker says so)
-            }
-        }
-        let (home, n, spread) = (place.home, self.shared.workers.len(), self.shared.spread_after);
-        let mut worker = home;
-        if spread > 0 && n > 1 {
-            let on_home = placement.peers.values().filter(|(r, w)| *r == room && *w == home).count();
-            if on_home >= spread {
-                let mut load = vec![0usize; n];
-                for (_, w) in placement.peers.values() {
-                    load[*w] += 1;
-                }
-                worker = (0..n).min_by_key(|w| (load[*w], *w != home)).unwrap_or(home);
-            }
-        }
-        let place = placement.rooms.get_mut(&room).expect("checked");
-        if !place.workers.contains(&worker) {
-            let existing = place.workers.clone();
-            place.workers.push(worker);
+        let workers = self.shared.workers.len();
+        let mut placement = self.placement();
+        let placed = placement.place(room, peer, workers, self.shared.spread_after)?;
+        let worker = placed.worker;
+        if let Some(all) = placed.new_shard {
             let link = self.shared.workers.get(worker).ok_or(SfuError::WorkerGone)?;
-            link.send(Command::OpenShard { room, workers: place.workers.clone() });
-            for w in existing {
+            link.send(Command::OpenShard { room, workers: all.clone() });
+            for w in all.into_iter().filter(|w| *w != worker) {
                 self.shared.workers[w].send(Command::AddShard { room, worker });
             }
             tracing::info!(%room, worker, "a large room spreads to another worker");
         }
-        placement.peers.insert(peer, (room, worker));
         Ok(worker)
     }
 
     /// A peer that could not join is not counted where it was placed.
     fn unplace_failed<T>(&self, peer: PeerId, result: &Result<T, SfuError>) {
         if matches!(result, Err(e) if !matches!(e, SfuError::PeerExists(_))) {
-            self.shared.placement.lock().expect("placement lock poisoned").peers.remove(&peer);
+            self.placement().forget_peer(peer);
         }
     }
 
     fn forget(&self, room: RoomId) {
-        let mut placement = self.shared.placement.lock().expect("placement lock poisoned");
-        placement.rooms.remove(&room);
-        placement.peers.retain(|_, (r, _)| *r != room);
+        self.placement().forget_room(room);
     }
 
     async fn call<T>(&self, worker: usize, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, SfuError> {

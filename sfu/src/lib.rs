@@ -13,6 +13,7 @@
 pub mod api;
 pub mod core;
 pub mod net;
+mod placement;
 pub mod sim;
 
 pub use crate::api::{Sfu, SfuHandle};
