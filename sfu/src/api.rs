@@ -127,6 +127,13 @@ pub(crate) enum Command {
     },
     /// Messages from the worker that holds another part of a room.
     Relay(Vec<Relay>),
+    /// How many of a spread room's peers are on other workers (sent before
+    /// a peer joins this worker's part: the room's size decides whether
+    /// the newcomer gets a bandwidth estimator).
+    PeersElsewhere {
+        room: RoomId,
+        peers: usize,
+    },
     Shutdown,
 }
 
@@ -186,6 +193,7 @@ impl Command {
                     tracing::debug!(error = %e, "a shard of a room closed here");
                 }
             }
+            Command::PeersElsewhere { room, peers } => engine.set_peers_elsewhere(room, peers),
             Command::Relay(messages) => {
                 for m in messages {
                     engine.handle_relay(now, m);
@@ -579,6 +587,10 @@ impl SfuHandle {
                 self.shared.workers[w].send(Command::AddShard { room, worker });
             }
             tracing::info!(%room, worker, "a large room spreads to another worker");
+        }
+        if placement.workers_of(room)?.len() > 1 {
+            let link = self.shared.workers.get(worker).ok_or(SfuError::WorkerGone)?;
+            link.send(Command::PeersElsewhere { room, peers: placed.elsewhere });
         }
         Ok(worker)
     }

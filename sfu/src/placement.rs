@@ -34,6 +34,8 @@ pub(crate) struct Placed {
     /// A shard of the room opens on `worker`: every worker that then holds
     /// a part of the room (`worker` last), to be told in that order.
     pub new_shard: Option<Vec<usize>>,
+    /// The room's peers on its other workers (0 while it has one).
+    pub elsewhere: usize,
 }
 
 impl Placement {
@@ -64,7 +66,8 @@ impl Placement {
         let place = self.rooms.get(&room).ok_or(SfuError::RoomNotFound(room))?;
         if let Some((r, w)) = self.peers.get(&peer) {
             if *r == room {
-                return Ok(Placed { worker: *w, new_shard: None }); // (the worker says it exists)
+                return Ok(Placed { worker: *w, new_shard: None, elsewhere: 0 });
+                // (the worker says it exists)
             }
         }
         let home = place.home;
@@ -84,8 +87,9 @@ impl Placement {
             place.workers.push(worker);
             place.workers.clone()
         });
+        let elsewhere = self.peers.values().filter(|(r, w)| *r == room && *w != worker).count();
         self.peers.insert(peer, (room, worker));
-        Ok(Placed { worker, new_shard })
+        Ok(Placed { worker, new_shard, elsewhere })
     }
 
     /// The room's home worker.
@@ -127,18 +131,21 @@ mod tests {
         let mut p = Placement::default();
         let home = p.open_room(ROOM, 2).expect("room");
         for i in 0..3 {
-            assert_eq!(p.place(ROOM, PeerId(i), 2, 3), Ok(Placed { worker: home, new_shard: None }));
+            assert_eq!(
+                p.place(ROOM, PeerId(i), 2, 3),
+                Ok(Placed { worker: home, new_shard: None, elsewhere: 0 })
+            );
         }
         let other = 1 - home;
         // The fourth opens a shard on the other worker; the next ones
         // balance the two, ties going home.
-        assert_eq!(
-            p.place(ROOM, PeerId(3), 2, 3),
-            Ok(Placed { worker: other, new_shard: Some(vec![home, other]) })
-        );
+        let shard = Placed { worker: other, new_shard: Some(vec![home, other]), elsewhere: 3 };
+        assert_eq!(p.place(ROOM, PeerId(3), 2, 3), Ok(shard), "the three at home are elsewhere for it");
+        assert_eq!(p.place(ROOM, PeerId(4), 2, 3).expect("placed").elsewhere, 3);
+        assert_eq!(p.place(ROOM, PeerId(5), 2, 3).expect("placed").elsewhere, 3);
         let rest: Vec<usize> =
-            (4..9).map(|i| p.place(ROOM, PeerId(i), 2, 3).expect("placed").worker).collect();
-        assert_eq!(rest, vec![other, other, home, other, home]);
+            (6..9).map(|i| p.place(ROOM, PeerId(i), 2, 3).expect("placed").worker).collect();
+        assert_eq!(rest, vec![home, other, home]);
         assert_eq!(p.workers_of(ROOM), Ok(vec![home, other]));
         assert_eq!(p.worker_of_peer(ROOM, PeerId(3)), Ok(other));
         assert_eq!(p.place(ROOM, PeerId(3), 2, 3).expect("again").worker, other, "a placed peer stays put");

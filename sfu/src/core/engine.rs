@@ -180,9 +180,11 @@ impl Engine {
         crate::core::negotiate::check_track_count(offer, self.cfg.max_tracks_per_peer)?;
         let offer_text = offer;
         let offer = parse_offer(offer)?;
-        // (A shard's room is large by definition.)
-        let crowded =
-            self.rooms.get(&room).is_some_and(|r| r.members.len() >= self.cfg.bwe_max_room_peers || !r.home);
+        // (A spread room counts its peers on every worker.)
+        let crowded = self
+            .rooms
+            .get(&room)
+            .is_some_and(|r| r.members.len() + r.elsewhere >= self.cfg.bwe_max_room_peers);
         let mut rtc = new_server_rtc(now, if crowded { None } else { self.cfg.bwe_initial });
         for addr in &self.cfg.candidates {
             if let Ok(c) = str0m::Candidate::host(*addr, "udp") {

@@ -127,6 +127,14 @@ impl Engine {
         Ok(())
     }
 
+    /// How many of the room's peers are on its other workers (the control
+    /// plane says so before each peer joins here).
+    pub(crate) fn set_peers_elsewhere(&mut self, room: RoomId, peers: usize) {
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.elsewhere = peers;
+        }
+    }
+
     /// Tells the room's other shards (or only `to`) of up track `ui` of
     /// `pk`, if it is published here.
     pub(crate) fn relay_published(&mut self, room: RoomId, pk: PeerKey, ui: usize, to: Option<usize>) {

@@ -36,6 +36,8 @@ pub(crate) struct Room {
     pub shards: Vec<usize>,
     /// Stand-ins for the publishers on those workers.
     pub remote: HashMap<PeerId, PeerKey>,
+    /// The room's peers on those workers, as the control plane last said.
+    pub elsewhere: usize,
 }
 
 impl Room {
@@ -53,6 +55,7 @@ impl Room {
             home: true,
             shards: Vec::new(),
             remote: HashMap::new(),
+            elsewhere: 0,
         }
     }
 
@@ -61,10 +64,10 @@ impl Room {
         &mut self.taps[kind as usize]
     }
 
-    /// Large enough for audio top-N and voice lines: `min_peers` members,
-    /// or spread over workers (which only a large room is).
+    /// Large enough for audio top-N and voice lines: `min_peers` peers,
+    /// here and on the room's other workers.
     pub fn large(&self, min_peers: usize) -> bool {
-        self.members.len() >= min_peers || !self.shards.is_empty()
+        self.members.len() + self.elsewhere >= min_peers
     }
 
     /// Heard whatever audio top-N decides: featured or always heard.
