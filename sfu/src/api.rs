@@ -14,195 +14,20 @@
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use huiyi_config::SfuConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::events::{SfuError, SfuEvent};
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
-use crate::core::relay::Relay;
 use crate::core::tap::{Tap, TapKind};
-use crate::core::{Engine, EngineConfig, EngineCounters};
+use crate::core::{EngineConfig, EngineCounters};
 use crate::net::{spawn, Neighbours, TcpCounters, TcpListen, WorkerLink};
 use crate::placement::Placement;
 
-type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
-
-/// A command for one worker.
-pub(crate) enum Command {
-    CreateRoom {
-        room: RoomId,
-        reply: Reply<()>,
-    },
-    CloseRoom {
-        room: RoomId,
-        reply: Reply<()>,
-    },
-    AddPeer {
-        room: RoomId,
-        peer: PeerId,
-        offer: String,
-        may_publish: bool,
-        reply: Reply<String>,
-    },
-    AddViewer {
-        room: RoomId,
-        peer: PeerId,
-        offer: String,
-        reply: Reply<String>,
-    },
-    BindViewer {
-        peer: PeerId,
-        kind: TrackKind,
-        track: Option<TrackId>,
-        reply: Reply<()>,
-    },
-    Renegotiate {
-        peer: PeerId,
-        offer: String,
-        reply: Reply<String>,
-    },
-    AcceptAnswer {
-        peer: PeerId,
-        offer_id: u64,
-        answer: String,
-        reply: Reply<()>,
-    },
-    RemovePeer {
-        peer: PeerId,
-        reply: Reply<()>,
-    },
-    SetMuted {
-        peer: PeerId,
-        track: TrackId,
-        muted: bool,
-        reply: Reply<()>,
-    },
-    SetReceiveVideo {
-        peer: PeerId,
-        receive: bool,
-        reply: Reply<()>,
-    },
-    SetVideoSources {
-        peer: PeerId,
-        sources: Option<Vec<PeerId>>,
-        reply: Reply<()>,
-    },
-    SetFeatured {
-        room: RoomId,
-        featured: Vec<PeerId>,
-        reply: Reply<()>,
-    },
-    SetAlwaysHeard {
-        room: RoomId,
-        peers: Vec<PeerId>,
-        reply: Reply<()>,
-    },
-    SetTileLimits {
-        peer: PeerId,
-        limits: Vec<(TrackId, Option<u8>)>,
-        reply: Reply<()>,
-    },
-    SetTap {
-        room: RoomId,
-        kind: TapKind,
-        tap: Option<Tap>,
-        reply: Reply<()>,
-    },
-    RecordingKeyframe {
-        room: RoomId,
-        track: TrackId,
-        reply: Reply<()>,
-    },
-    /// Opens a shard of a room whose other parts are on these workers (ADR 0018).
-    OpenShard {
-        room: RoomId,
-        workers: Vec<usize>,
-    },
-    /// Another worker opened a shard of a room this one holds.
-    AddShard {
-        room: RoomId,
-        worker: usize,
-    },
-    /// Messages from the worker that holds another part of a room.
-    Relay(Vec<Relay>),
-    /// How many of a spread room's peers are on other workers (sent before
-    /// a peer joins this worker's part: the room's size decides whether
-    /// the newcomer gets a bandwidth estimator).
-    PeersElsewhere {
-        room: RoomId,
-        peers: usize,
-    },
-    Shutdown,
-}
-
-impl Command {
-    pub(crate) fn apply(self, engine: &mut Engine, now: Instant) {
-        // A dropped receiver means the caller gave up waiting; nothing to do.
-        match self {
-            Command::CreateRoom { room, reply } => drop(reply.send(engine.create_room(room))),
-            Command::CloseRoom { room, reply } => drop(reply.send(engine.close_room(now, room))),
-            Command::AddPeer { room, peer, offer, may_publish, reply } => {
-                drop(reply.send(engine.add_peer_with(now, room, peer, &offer, may_publish)))
-            }
-            Command::AddViewer { room, peer, offer, reply } => {
-                drop(reply.send(engine.add_viewer(now, room, peer, &offer)))
-            }
-            Command::BindViewer { peer, kind, track, reply } => {
-                drop(reply.send(engine.bind_viewer(now, peer, kind, track)))
-            }
-            Command::Renegotiate { peer, offer, reply } => {
-                drop(reply.send(engine.renegotiate(now, peer, &offer)))
-            }
-            Command::AcceptAnswer { peer, offer_id, answer, reply } => {
-                drop(reply.send(engine.accept_answer(now, peer, offer_id, &answer)))
-            }
-            Command::RemovePeer { peer, reply } => drop(reply.send(engine.remove_peer(now, peer))),
-            Command::SetMuted { peer, track, muted, reply } => {
-                drop(reply.send(engine.set_muted(now, peer, track, muted)))
-            }
-            Command::SetReceiveVideo { peer, receive, reply } => {
-                drop(reply.send(engine.set_receive_video(now, peer, receive)))
-            }
-            Command::SetVideoSources { peer, sources, reply } => {
-                drop(reply.send(engine.set_video_sources(now, peer, sources)))
-            }
-            Command::SetFeatured { room, featured, reply } => {
-                drop(reply.send(engine.set_featured(now, room, featured)))
-            }
-            Command::SetTileLimits { peer, limits, reply } => {
-                drop(reply.send(engine.set_tile_limits(now, peer, limits)))
-            }
-            Command::SetAlwaysHeard { room, peers, reply } => {
-                drop(reply.send(engine.set_always_heard(room, peers)))
-            }
-            Command::SetTap { room, kind, tap, reply } => {
-                drop(reply.send(engine.set_tap(now, room, kind, tap)))
-            }
-            Command::RecordingKeyframe { room, track, reply } => {
-                drop(reply.send(engine.keyframe_for_recording(now, room, track)))
-            }
-            Command::OpenShard { room, workers } => {
-                if let Err(e) = engine.open_shard(room, workers) {
-                    tracing::warn!(error = %e, "room shard not opened");
-                }
-            }
-            Command::AddShard { room, worker } => {
-                if let Err(e) = engine.add_shard(room, worker) {
-                    tracing::debug!(error = %e, "a shard of a room closed here");
-                }
-            }
-            Command::PeersElsewhere { room, peers } => engine.set_peers_elsewhere(room, peers),
-            Command::Relay(messages) => {
-                for m in messages {
-                    engine.handle_relay(now, m);
-                }
-            }
-            Command::Shutdown => {}
-        }
-    }
-}
+pub(crate) use crate::command::Command;
+use crate::command::Reply;
 
 /// The running media plane. Dropping it without [`Sfu::shutdown`] also stops the workers.
 pub struct Sfu {
@@ -386,14 +211,7 @@ impl SfuHandle {
 
     /// Closes a room (every part of it) and removes its peers.
     pub async fn close_room(&self, room: RoomId) -> Result<(), SfuError> {
-        let workers = self.workers_of(room)?;
-        let mut result = Ok(());
-        for (i, worker) in workers.into_iter().enumerate() {
-            let r = self.call(worker, |reply| Command::CloseRoom { room, reply }).await;
-            if i == 0 {
-                result = r; // the home's word
-            }
-        }
+        let result = self.call_every_part(room, |reply| Command::CloseRoom { room, reply }).await;
         self.forget(room);
         result
     }
@@ -497,33 +315,15 @@ impl SfuHandle {
     /// The publishers whose video comes first for everyone in `room` (the
     /// floor holder, the broadcast source, the spotlight, in that order).
     pub async fn set_featured(&self, room: RoomId, featured: Vec<PeerId>) -> Result<(), SfuError> {
-        let workers = self.workers_of(room)?;
-        // Every part of the room (the home first: its word is the answer).
-        let mut result = Ok(());
-        for (i, worker) in workers.into_iter().enumerate() {
-            let featured = featured.clone();
-            let r = self.call(worker, |reply| Command::SetFeatured { room, featured, reply }).await;
-            if i == 0 {
-                result = r;
-            }
-        }
-        result
+        self.call_every_part(room, |reply| Command::SetFeatured { room, featured: featured.clone(), reply })
+            .await
     }
 
     /// Publishers of `room` heard under audio top-N whatever the others say
     /// (the chair; the featured ones are heard anyway).
     pub async fn set_always_heard(&self, room: RoomId, peers: Vec<PeerId>) -> Result<(), SfuError> {
-        let workers = self.workers_of(room)?;
-        // Every part of the room (the home first: its word is the answer).
-        let mut result = Ok(());
-        for (i, worker) in workers.into_iter().enumerate() {
-            let peers = peers.clone();
-            let r = self.call(worker, |reply| Command::SetAlwaysHeard { room, peers, reply }).await;
-            if i == 0 {
-                result = r;
-            }
-        }
-        result
+        self.call_every_part(room, |reply| Command::SetAlwaysHeard { room, peers: peers.clone(), reply })
+            .await
     }
 
     /// What `peer` shows of each video: the highest simulcast layer worth
@@ -604,6 +404,22 @@ impl SfuHandle {
 
     fn forget(&self, room: RoomId) {
         self.placement().forget_room(room);
+    }
+
+    /// A command to every worker with a part of `room`; the home's answer.
+    async fn call_every_part(
+        &self,
+        room: RoomId,
+        make: impl Fn(Reply<()>) -> Command,
+    ) -> Result<(), SfuError> {
+        let mut result = Ok(());
+        for (i, worker) in self.workers_of(room)?.into_iter().enumerate() {
+            let r = self.call(worker, &make).await;
+            if i == 0 {
+                result = r;
+            }
+        }
+        result
     }
 
     async fn call<T>(&self, worker: usize, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, SfuError> {

@@ -11,6 +11,7 @@
 //! `docs/architecture.md` follows one packet from socket to subscriber.
 
 pub mod api;
+mod command;
 pub mod core;
 pub mod net;
 mod placement;

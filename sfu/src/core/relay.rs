@@ -160,12 +160,17 @@ impl Engine {
         }
     }
 
-    /// Tells the room's other shards that a track published here ended.
-    pub(crate) fn relay_unpublished(&mut self, room: RoomId, track: TrackId) {
+    /// Queues a `message()` for each of the room's other shards.
+    fn relay_to_shards(&mut self, room: RoomId, mut message: impl FnMut() -> Relay) {
         let Some(r) = self.rooms.get(&room) else { return };
         for &w in &r.shards {
-            self.relay_out.push_back((w, Relay::Unpublished { room, track }));
+            self.relay_out.push_back((w, message()));
         }
+    }
+
+    /// Tells the room's other shards that a track published here ended.
+    pub(crate) fn relay_unpublished(&mut self, room: RoomId, track: TrackId) {
+        self.relay_to_shards(room, || Relay::Unpublished { room, track });
     }
 
     /// A packet of a track published here, to each of the room's other shards.
@@ -177,12 +182,10 @@ impl Engine {
         spatial: u8,
         packet: &RtpPacket,
     ) {
-        let Some(r) = self.rooms.get(&room) else { return };
-        for &w in &r.shards {
-            let packet = packet.clone(); // (the payload is shared)
-            self.relay_out.push_back((w, Relay::Media { room, track, codec, spatial, packet }));
-            self.counters.relayed += 1;
-        }
+        let before = self.relay_out.len();
+        // (The payload is shared: a clone is its header and a reference.)
+        self.relay_to_shards(room, || Relay::Media { room, track, codec, spatial, packet: packet.clone() });
+        self.counters.relayed += (self.relay_out.len() - before) as u64;
     }
 
     /// A local track's layer states changed: the other shards offer the same.
@@ -190,24 +193,26 @@ impl Engine {
         let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else { return };
         let Some(up) = p.up.get(ui).and_then(Option::as_ref) else { return };
         let (room, track, layers) = (p.room, up.id, held_layers(&up.layers));
-        let Some(r) = self.rooms.get(&room) else { return };
-        for &w in &r.shards {
-            let layers = layers.clone();
-            self.relay_out.push_back((w, Relay::LayersHeld { room, track, layers }));
-        }
+        self.relay_to_shards(room, || Relay::LayersHeld { room, track, layers: layers.clone() });
     }
 
     /// A local track was unmuted: the other shards continue it without a gap.
     pub(crate) fn relay_resumed(&mut self, room: RoomId, track: TrackId) {
-        let Some(r) = self.rooms.get(&room) else { return };
-        for &w in &r.shards {
-            self.relay_out.push_back((w, Relay::Resumed { room, track }));
-        }
+        self.relay_to_shards(room, || Relay::Resumed { room, track });
     }
 
-    /// A message from another worker.
-    pub(crate) fn handle_relay(&mut self, now: Instant, message: Relay) {
+    /// A batch of messages from another worker.
+    pub(crate) fn handle_relays(&mut self, now: Instant, messages: Vec<Relay>) {
         self.timers.advance(now);
+        for m in messages {
+            self.handle_relay(now, m);
+        }
+        self.process_work(now);
+        self.finish(now);
+    }
+
+    /// A message from another worker (the caller handles the work it causes).
+    fn handle_relay(&mut self, now: Instant, message: Relay) {
         match message {
             Relay::Media { room, track, codec, spatial, packet } => {
                 if let Some((pk, ui)) = self.remote_track(room, track) {
@@ -263,8 +268,6 @@ impl Engine {
                 }
             }
         }
-        self.process_work(now);
-        self.finish(now);
     }
 
     /// The layers of a remote publisher's track that this shard's

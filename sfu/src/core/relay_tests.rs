@@ -37,13 +37,13 @@ impl Pair {
             let mut moved = false;
             while let Some((to, m)) = self.a.engine.poll_relay() {
                 assert_eq!(to, 1, "worker 0 relays to worker 1 only");
-                self.b.engine.handle_relay(self.b.now, m);
+                self.b.engine.handle_relays(self.b.now, vec![m]);
                 moved = true;
                 self.moved += 1;
             }
             while let Some((to, m)) = self.b.engine.poll_relay() {
                 assert_eq!(to, 0, "worker 1 relays to worker 0 only");
-                self.a.engine.handle_relay(self.a.now, m);
+                self.a.engine.handle_relays(self.a.now, vec![m]);
                 moved = true;
                 self.moved += 1;
             }
