@@ -671,10 +671,24 @@ impl Streams {
             queue.midrid = MidRid(MID_PROBE, None);
             queue
         });
+        //
+        // Huiyi patch (docs/adr/0019 in Huiyi): idle streams (nothing queued,
+        // resent or owed as padding) are not handed to the pacer, but for the
+        // one padding source a pacer would choose among them: the most
+        // recently used (the last of equals, as `max_by_key` picks). A pacer
+        // reads nothing from an empty queue but its padding eligibility and
+        // last use, so its decisions are the same; a pass costs what the
+        // busy streams cost, not what every subscription costs.
+        let mut idle_padding: Option<QueueState> = None;
         let mut streams = self.streams_tx.values_mut();
         std::iter::from_fn(move || {
-            if let Some(stream) = streams.next() {
-                let mut queue = stream.queue_state(now);
+            for stream in streams.by_ref() {
+                let idle = stream.is_idle();
+                let mut queue = if idle {
+                    stream.idle_queue_state(now)
+                } else {
+                    stream.queue_state(now)
+                };
                 if probe_queue.is_some() && queue.use_for_padding {
                     // Only negotiated feedback sources can provide probe padding.
                     // Ordinary padding keeps its existing eligibility.
@@ -683,6 +697,16 @@ impl Streams {
                         .is_some_and(|pt| can_probe(stream.mid(), pt));
                 }
                 media_padding |= queue.use_for_padding;
+                if !idle {
+                    return Some(queue);
+                }
+                let later = idle_padding
+                    .is_none_or(|best| queue.snapshot.last_emitted >= best.snapshot.last_emitted);
+                if queue.use_for_padding && later {
+                    idle_padding = Some(queue);
+                }
+            }
+            if let Some(queue) = idle_padding.take() {
                 return Some(queue);
             }
             let mut queue = probe_queue.take()?;

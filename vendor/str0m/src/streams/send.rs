@@ -1279,6 +1279,34 @@ impl StreamTx {
         }
     }
 
+    /// Huiyi patch (docs/adr/0019 in Huiyi): nothing queued, no resend, no
+    /// padding owed. Most of a subscriber's streams are idle at any pacer
+    /// pass, and the pacer needs none of their states but one padding source.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.send_queue.is_empty() && self.resends.is_empty() && self.padding == 0
+    }
+
+    /// Huiyi patch: the state [`Self::queue_state`] gives for an idle stream,
+    /// without walking its queues.
+    pub(crate) fn idle_queue_state(&mut self, now: Instant) -> QueueState {
+        let snapshot = QueueSnapshot {
+            created_at: now,
+            byte_size: 0,
+            packet_count: 0,
+            total_queue_time_origin: Duration::ZERO,
+            last_emitted: self.send_queue.last_emitted(),
+            first_unsent: None,
+            priority: QueuePriority::Empty,
+        };
+        self.queue_info = Some(snapshot);
+        QueueState {
+            midrid: self.midrid,
+            unpaced: self.unpaced.unwrap_or(true),
+            use_for_padding: self.padding_enabled(),
+            snapshot,
+        }
+    }
+
     fn queue_state_resend(&self, now: Instant) -> Option<QueueSnapshot> {
         if self.resends.is_empty() {
             return None;
@@ -1481,6 +1509,48 @@ mod test {
             .collect();
         assert_eq!(queues.len(), 1);
         assert!(queues[0].use_for_padding);
+    }
+
+    // Huiyi patch (docs/adr/0019 in Huiyi): the pacer is handed the busy
+    // streams and, of the idle ones, only the padding source it would pick.
+    #[test]
+    fn idle_streams_are_left_out_of_the_pacer_but_for_one_padding_source() {
+        let start = Instant::now();
+        let codecs = CodecConfig::new_with_defaults();
+        let pt = codecs.params()[0].pt();
+        let mut streams = crate::streams::Streams::new(false, 1200, Duration::from_millis(1500));
+        // Two idle streams that could pad, one used at 10 ms and one at 20 ms,
+        // one idle stream without RTX, and one with a packet queued.
+        for (ssrc, rtx, mid, used_ms) in [
+            (1, Some(11), "a", Some(10)),
+            (2, Some(12), "b", Some(20)),
+            (3, None, "c", None),
+            (4, Some(14), "d", None),
+        ] {
+            let stream = streams.declare_stream_tx(ssrc.into(), rtx.map(Into::into), MidRid(mid.into(), None));
+            stream.pt_for_padding = Some(pt);
+            if let Some(ms) = used_ms {
+                let at = start + Duration::from_millis(ms);
+                stream.write_rtp(RtpWrite::new(pt, 1.into(), 0, at, vec![0_u8; 100]));
+                stream.send_queue.handle_timeout(at);
+                stream.send_queue.pop(at).expect("the packet leaves");
+            }
+        }
+        let now = start + Duration::from_millis(30);
+        let busy = streams.stream_tx(&4.into()).expect("stream d");
+        busy.write_rtp(RtpWrite::new(pt, 2.into(), 0, now, vec![0_u8; 100]));
+        busy.send_queue.handle_timeout(now);
+
+        let queues: Vec<_> = streams.send_queue_states(now, |_, _| true).collect();
+        let mids: Vec<_> = queues.iter().map(|q| q.midrid.mid().to_string()).collect();
+        assert_eq!(mids, ["d", "b"], "the busy stream and the latest-used padding source");
+        assert_eq!(queues[0].snapshot.packet_count, 1);
+        assert_eq!(queues[1].snapshot.packet_count, 0);
+        assert_eq!(queues[1].snapshot.last_emitted, Some(start + Duration::from_millis(20)));
+        assert!(queues[1].use_for_padding);
+        // Every stream's sampled queue information is current, idle or not.
+        let info = streams.stream_tx(&3.into()).unwrap().queue_info().expect("sampled");
+        assert_eq!((info.created_at(), info.packet_count()), (now, 0));
     }
 
     #[test]

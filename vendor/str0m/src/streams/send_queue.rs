@@ -87,6 +87,11 @@ impl SendQueue {
         Some(packet)
     }
 
+    /// Huiyi patch: when a packet last left this queue.
+    pub fn last_emitted(&self) -> Option<Instant> {
+        self.last_emitted
+    }
+
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
