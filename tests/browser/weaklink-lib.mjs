@@ -179,7 +179,7 @@ function seriesFor(samples, pick) {
       const dt = (s.t - prev.t) / 1000;
       const d = (k) => Math.max(0, (cur[k] ?? 0) - (prev.stat[k] ?? 0));
       out.push({
-        t: s.t, dt, frames: d('framesDecoded'), fps: d('framesDecoded') / dt,
+        t: s.t, dt, frames: d('framesDecoded'), fps: d('framesDecoded') / dt, framesIn: d('framesReceived'),
         freezes: d('freezeCount'), freezeDur: d('totalFreezesDuration'),
         width: cur.frameWidth ?? 0, height: cur.frameHeight ?? 0,
         kbps: (d('bytesReceived') * 8) / dt / 1000,
@@ -221,6 +221,9 @@ function videoFigures(xs) {
   return {
     seconds: round(seconds),
     fps: round(sum(xs, (x) => x.frames) / seconds),
+    // Complete frames that arrived (decoded or not): what the server
+    // delivered, whatever the receiving machine had left to decode them.
+    receivedFps: round(sum(xs, (x) => x.framesIn) / seconds),
     minFps: round(Math.min(...xs.map((x) => x.fps))),
     zeroFpsSeconds: xs.filter((x) => x.frames === 0).length,
     freezes: sum(xs, (x) => x.freezes),

@@ -159,7 +159,7 @@ function printReport(report) {
   console.log('\n-- the issue\'s targets --');
   console.log(`  W ← A video while shaped: ${k.weakFps} fps (target ≥ ${MIN_FPS}), longest freeze ${k.weakMaxFreezeS}s (target ≤ ${MAX_FREEZE_S})`);
   console.log(`  W ← A audio while shaped: concealment ${k.weakConcealmentPct}% (target < ${MAX_CONCEALMENT})`);
-  for (const u of k.unrestricted) console.log(`  ${u.pair} video: ${u.unshapedFps} fps ${u.unshapedHeight}p unshaped (warm ${u.warmFps}, healed ${u.healedFps}) → ${u.shapedFps} fps ${u.shapedHeight}p shaped (target within ${TOLERANCE}% at the same height; the publisher encoded ${u.sentUnshapedFps} → ${u.sentShapedFps} fps)`);
+  for (const u of k.unrestricted) console.log(`  ${u.pair} video: ${u.unshapedFps} fps ${u.unshapedHeight}p unshaped (warm ${u.warmFps}, healed ${u.healedFps}) → ${u.shapedFps} fps ${u.shapedHeight}p shaped (target within ${TOLERANCE}% at the same height; frames arriving ${u.unshapedReceivedFps} → ${u.shapedReceivedFps} per second; the publisher encoded ${u.sentUnshapedFps} → ${u.sentShapedFps} fps)`);
   console.log(`  W back to A's top layer (${k.topHeight}p) ${k.recoveryS === null ? 'never' : `${k.recoveryS}s`} after healing (target ≤ ${RECOVERY_S}s)`);
   console.log(`  load average at the end: ${report.loadavg.join(' ')} (2 cores)`);
   console.log(ASSERT ? '  (asserting these targets)' : '  (report only: HUIYI_WEAKLINK_ASSERT=1 asserts them)');
@@ -282,6 +282,7 @@ test('a township venue behind a 300 kbit/s lossy line, then healed', { timeout: 
         // what lowers the frame rate every receiver gets.
         const sent = report.sent[tx] ?? {};
         return { pair: `${rx}←${tx}`, unshapedFps: ref?.fps ?? 0, unshapedHeight: ref?.height ?? 0, warmFps: f.warm?.fps ?? 0, healedFps: f.healed?.fps ?? 0, shapedFps: f.shaped?.fps ?? 0, shapedHeight: f.shaped?.height ?? 0,
+          unshapedReceivedFps: ref?.receivedFps ?? 0, shapedReceivedFps: f.shaped?.receivedFps ?? 0,
           sentUnshapedFps: (healedRef ? sent.healed?.fps : sent.warm?.fps) ?? null, sentShapedFps: sent.shaped?.fps ?? null };
       }),
     };

@@ -75,8 +75,10 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         num(&key["weakConcealmentPct"]) < 3.0,
         "the speaker's audio stays clear (< 3 % concealed): {key}"
     );
-    // The venues on the LAN are not dragged down by the weak one: their
-    // frame rate holds (within a quarter, under this machine's load) and
+    // The venues on the LAN are not dragged down by the weak one: the frames
+    // they are sent hold (within 10 %), the frame rate they decode holds
+    // (within a quarter, under this machine's load: three Chromiums decode
+    // on 2 cores) and
     // their resolution does not drop (it may still be climbing to the top
     // layer in the unshaped warm-up).
     // (When the allocator gave them a higher layer while shaped, three
@@ -88,6 +90,10 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
     // A encode 18.3 fps warm and 11.9 shaped (load average 16), and B
     // receive 13.6 of it at 480p. The frame rate held is then scaled by
     // what the publisher encoded, shaped against unshaped.
+    // What the server delivers is held to the 10 %: the complete
+    // frames arriving per second (Chromium's `framesReceived`, decoded or
+    // not), scaled by what the publisher encoded. In ten local runs they
+    // were within 3 %.
     for pair in key["unrestricted"].as_array().expect("pairs") {
         let (unshaped, shaped) = (num(&pair["unshapedFps"]), num(&pair["shapedFps"]));
         let higher = num(&pair["shapedHeight"]) > num(&pair["unshapedHeight"]);
@@ -95,6 +101,12 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         let (sent_before, sent_shaped) = (num(&pair["sentUnshapedFps"]), num(&pair["sentShapedFps"]));
         let encoded =
             if sent_before > 0.0 && sent_shaped > 0.0 { (sent_shaped / sent_before).min(1.0) } else { 1.0 };
+        let (arriving, arriving_shaped) =
+            (num(&pair["unshapedReceivedFps"]), num(&pair["shapedReceivedFps"]));
+        assert!(
+            arriving_shaped >= arriving * 0.9 * encoded,
+            "{pair}: the frames it is sent hold (within 10 %)"
+        );
         assert!(shaped >= unshaped * share * encoded, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
