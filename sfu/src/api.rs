@@ -188,6 +188,7 @@ impl SfuHandle {
             sum.estimator_restarts += c.estimator_restarts;
             sum.audio_unselected += c.audio_unselected;
             sum.relayed += c.relayed;
+            sum.sent_directly += c.sent_directly;
         }
         sum
     }

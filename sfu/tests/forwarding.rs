@@ -555,8 +555,9 @@ fn an_answer_that_changes_ice_credentials_gets_one_restart_offer_not_a_loop() {
 }
 
 /// A forwarded packet leaves for every subscriber in the worker turn that
-/// received it: the datagram (the queued write, docs/adr/0014), then the
-/// timeout pass at the same instant, which must release what was written.
+/// received it: without the estimator, released and protected in the
+/// forwarding call itself (ADR 0020); otherwise by the queued write
+/// (docs/adr/0014) and the timeout pass at the same instant.
 #[test]
 fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
     let mut sim = sim(7);
@@ -571,11 +572,14 @@ fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
     assert_eq!(datagrams.len(), 20, "the publisher wrote 20 packets");
     let (now, server) = (sim.now, sim.server);
     for (source, data) in &datagrams {
-        let forwarded = sim.engine.counters().forwarded;
+        let before = sim.engine.counters();
         sim.engine.handle_receive(now, *source, server, data);
-        assert_eq!(sim.engine.counters().forwarded - forwarded, 3, "one write per subscriber");
-        assert!(sim.engine.poll_timeout().is_some_and(|t| t <= now), "the release is due at once");
-        sim.engine.handle_timeout(now);
+        let after = sim.engine.counters();
+        assert_eq!(after.forwarded - before.forwarded, 3, "one write per subscriber");
+        assert_eq!(after.sent_directly - before.sent_directly, 3, "each released in the forwarding call");
+        if sim.engine.poll_timeout().is_some_and(|t| t <= now) {
+            sim.engine.handle_timeout(now);
+        }
         let mut reached = BTreeSet::new();
         while let Some(t) = sim.engine.poll_transmit() {
             reached.insert(t.destination);

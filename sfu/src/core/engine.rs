@@ -41,7 +41,7 @@ pub struct Engine {
     by_id: HashMap<PeerId, PeerKey>,
     /// Which peer a (transport, remote address) belongs to.
     addrs: HashMap<(Protocol, SocketAddr), PeerKey>,
-    transmits: VecDeque<Transmit>,
+    pub(crate) transmits: VecDeque<Transmit>,
     /// Messages for the workers that hold other shards of a room (ADR 0018).
     pub(crate) relay_out: VecDeque<(usize, crate::core::relay::Relay)>,
     pub(crate) events: VecDeque<SfuEvent>,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use str0m::format::{Codec, CodecSpec};
 use str0m::media::{KeyframeRequest, KeyframeRequestKind, Pt};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc, Vp8Descriptor};
+use str0m::RtpWritten;
 
 use crate::core::clock::StreamClock;
 use crate::core::engine::Engine;
@@ -69,11 +70,15 @@ struct Shared<'a> {
     /// Its simulcast and temporal layer, and where its frame starts.
     layer: PacketLayer,
     video: bool,
+    /// The worker's time for this packet (a direct release's send time).
+    now: Instant,
 }
 
 /// How a write to a subscriber's stream went.
 enum Written {
-    /// Through the known SSRC.
+    /// Through the known SSRC, released at once (ADR 0020): send this.
+    Sent(str0m::net::Transmit),
+    /// Through the known SSRC, queued for the peer's next pass.
     Queued,
     /// Through the m-line; the stream's SSRC, and whether its RTX cache was sized.
     Looked { ssrc: Ssrc, sized: bool },
@@ -206,6 +211,7 @@ impl Engine {
             ..Default::default()
         };
         let shared = Shared {
+            now,
             rewrite: RewriteIn {
                 seq: *packet.seq_no,
                 ts: packet.header.timestamp,
@@ -385,7 +391,11 @@ impl Engine {
         // a video's RTX cache.
         let written = self.with_rtc(s.peer, |rtc| {
             if let Some(ssrc) = known {
-                return if rtc.write_rtp_queued(ssrc, write) { Written::Queued } else { Written::Lost };
+                return match rtc.write_rtp_now(ssrc, write, sh.now) {
+                    RtpWritten::Sent(transmit) => Written::Sent(transmit),
+                    RtpWritten::Queued => Written::Queued,
+                    RtpWritten::NoStream => Written::Lost,
+                };
             }
             let mut api = rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(mid, None) else {
@@ -400,6 +410,10 @@ impl Engine {
         });
         let down = self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut);
         match (written, down) {
+            (Some(Written::Sent(transmit)), _) => {
+                self.counters.sent_directly += 1;
+                self.transmits.push_back(transmit);
+            }
             (Some(Written::Looked { ssrc, sized }), Some(down)) => {
                 down.ssrc = Some(ssrc);
                 down.rtx_sized |= sized;

@@ -106,4 +106,8 @@ pub struct EngineCounters {
     /// Packets relayed to another worker holding a shard of their room
     /// (once per shard, ADR 0018).
     pub relayed: u64,
+    /// Of the packets forwarded, those released and protected in the
+    /// forwarding call itself (str0m's `write_rtp_now`, ADR 0020) rather
+    /// than by the subscriber's next timeout pass.
+    pub sent_directly: u64,
 }

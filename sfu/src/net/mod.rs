@@ -5,10 +5,11 @@
 //! The loop: wait (mio) until the socket is readable, a command arrives, or
 //! the engine's next deadline; receive datagrams in batches (`recvmmsg`
 //! through quinn-udp) and feed each to the engine; handle due timeouts;
-//! send everything the engine queued (a frame's packets to one peer as one
-//! segmented send, GSO; the rest through `sendmmsg`, rustix); pass events
+//! send everything the engine queued (each peer's datagrams in a row, a
+//! frame's packets to one peer as one segmented send, GSO; the rest through `sendmmsg`, rustix); pass events
 //! to the control plane.
 
+mod group;
 mod tcp;
 mod udp;
 mod worker;

@@ -42,6 +42,7 @@ pub(crate) struct WorkerCounters {
     pub estimator_restarts: AtomicU64,
     pub audio_unselected: AtomicU64,
     pub relayed: AtomicU64,
+    pub sent_directly: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -72,6 +73,7 @@ impl WorkerCounters {
         self.estimator_restarts.store(c.estimator_restarts, Ordering::Relaxed);
         self.audio_unselected.store(c.audio_unselected, Ordering::Relaxed);
         self.relayed.store(c.relayed, Ordering::Relaxed);
+        self.sent_directly.store(c.sent_directly, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -112,6 +114,7 @@ impl WorkerCounters {
             estimator_restarts: self.estimator_restarts.load(Ordering::Relaxed),
             audio_unselected: self.audio_unselected.load(Ordering::Relaxed),
             relayed: self.relayed.load(Ordering::Relaxed),
+            sent_directly: self.sent_directly.load(Ordering::Relaxed),
         }
     }
 }
@@ -210,6 +213,7 @@ pub(crate) fn spawn(
             sent: 0,
             clock: Instant::now(),
             outgoing: Vec::with_capacity(crate::net::udp::SEND_BATCH),
+            grouper: crate::net::group::Grouper::default(),
             relay,
             relaying: Vec::new(),
             on_left,
@@ -241,6 +245,9 @@ struct Worker {
     clock: Instant,
     /// UDP datagrams of this flush, sent together (kept for its capacity).
     outgoing: Vec<str0m::net::Transmit>,
+    /// Puts each destination's datagrams of a flush in a row (segmented
+    /// sends; direct releases come packet by packet, ADR 0020).
+    grouper: crate::net::group::Grouper,
     /// The other workers, for a large room's relayed packets (ADR 0018).
     relay: RelayLinks,
     /// This flush's messages for each of them, sent as one command each.
@@ -381,6 +388,7 @@ impl Worker {
             self.outgoing.push(t);
         }
         if !self.outgoing.is_empty() {
+            self.grouper.group(&mut self.outgoing, |t| t.destination);
             let failed =
                 self.socket.send_batch(self.outgoing.iter().map(|t| (t.destination, &t.contents[..])));
             self.sent += (self.outgoing.len() - failed) as u64;

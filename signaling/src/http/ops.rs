@@ -130,6 +130,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Packets relayed between media workers that hold parts of one large meeting",
             c.relayed,
         ),
+        (
+            "huiyi_media_sent_directly_total",
+            "Forwarded packets released in the forwarding call, without a pass of the subscriber's send queue",
+            c.sent_directly,
+        ),
         ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
         ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {

@@ -948,6 +948,17 @@ pub struct Rtc {
     cached_other_timeout: Instant,
 }
 
+/// Huiyi patch (docs/adr/0020 in Huiyi): what [`Rtc::write_rtp_now`] did.
+#[derive(Debug)]
+pub enum RtpWritten {
+    /// Released now: send this datagram.
+    Sent(net::Transmit),
+    /// Queued: the peer's next timeout (due now) sends it.
+    Queued,
+    /// No send stream has this SSRC (nothing written).
+    NoStream,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RtcState {
     Alive,
@@ -2090,6 +2101,56 @@ impl Rtc {
             self.cached_timeout = self.last_now;
         }
         true
+    }
+
+    /// Huiyi patch (docs/adr/0020 in Huiyi): writes an RTP packet on the
+    /// send stream with this SSRC and, when a timeout pass at this instant
+    /// would release it anyway, releases it at once: the protected datagram
+    /// comes back to be sent with the caller's batch, with no timeout pass,
+    /// pacer poll or output pipeline on its behalf. Where that does not
+    /// apply (the estimator's pacer holds it back or runs a probe, other
+    /// packets wait, the stream's first packet, no nominated address yet)
+    /// the packet is queued as [`Rtc::write_rtp_queued`] does. `now` is the
+    /// caller's current time.
+    pub fn write_rtp_now(
+        &mut self,
+        ssrc: crate::rtp::Ssrc,
+        packet: crate::rtp::RtpWrite,
+        now: Instant,
+    ) -> RtpWritten {
+        if self.state != RtcState::Alive {
+            return RtpWritten::NoStream;
+        }
+        let Some(send) = &self.send_addr else {
+            return self.queue_rtp(ssrc, packet);
+        };
+        let (proto, source, destination) = (send.proto, send.source, send.destination);
+        let now = now.max(self.last_now);
+        match self.session.write_rtp_now(ssrc, packet, now) {
+            session::WriteNow::Sent(contents) => {
+                self.peer_bytes_tx += contents.len() as u64;
+                RtpWritten::Sent(net::Transmit {
+                    proto,
+                    source,
+                    destination,
+                    contents,
+                })
+            }
+            session::WriteNow::Queued => {
+                self.wake_all();
+                RtpWritten::Queued
+            }
+            session::WriteNow::Declined(packet) => self.queue_rtp(ssrc, packet),
+            session::WriteNow::NoStream => RtpWritten::NoStream,
+        }
+    }
+
+    fn queue_rtp(&mut self, ssrc: crate::rtp::Ssrc, packet: crate::rtp::RtpWrite) -> RtpWritten {
+        if self.write_rtp_queued(ssrc, packet) {
+            RtpWritten::Queued
+        } else {
+            RtpWritten::NoStream
+        }
     }
 
     /// Starts local shutdown.

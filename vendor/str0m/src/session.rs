@@ -36,9 +36,9 @@ use crate::rtp_::{Bitrate, ExtensionMap, Goodbye, Mid, ReportList, Rtcp, RtcpFb}
 use crate::rtp_::{Dlrr, DlrrItem, ExtendedReport, ReportBlock};
 use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
 use crate::rtp_::{SrtpContext, Ssrc};
-use crate::rtp_::{TwccRecvRegister, TwccSendRegister};
+use crate::rtp_::{TwccClusterId, TwccRecvRegister, TwccSendRegister};
 use crate::stats::StatsSnapshot;
-use crate::streams::{RtpPacket, StreamTimeoutConfig, Streams};
+use crate::streams::{RtpPacket, RtpWrite, StreamTimeoutConfig, Streams};
 use crate::util::{Soonest, SystemTimeExt, already_happened, not_happening};
 use crate::{Reason, net};
 use crate::{RtcConfig, RtcError};
@@ -1257,12 +1257,60 @@ impl Session {
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
-        let srtp_tx = self.srtp_tx.as_mut()?;
+        self.srtp_tx.as_ref()?;
 
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
         let (midrid, cluster_id) = self.pacer.poll_queue()?;
-        let stream = self.streams.stream_tx_by_midrid(midrid)?;
+        self.release_packet(now, Release::Pacer(midrid), cluster_id)
+    }
+
+    /// Huiyi patch (docs/adr/0020 in Huiyi): writes `packet` on the send
+    /// stream `ssrc` and releases it at once, protected, without the send
+    /// queue's timeout pass, the pacer's poll or the output pipeline: for a
+    /// forwarding server's packets, when a pass at this instant would
+    /// release the packet anyway (the null pacer always; the estimator's
+    /// leaky bucket when no probe runs, nothing else waits on the peer and
+    /// the media debt is within the burst allowance). Declined, the packet
+    /// handed back, otherwise, when SRTP is not ready, when the stream has
+    /// never been written (its first packet starts its report timers
+    /// through the full pass) or when it still holds something to send
+    /// (order is kept).
+    pub(crate) fn write_rtp_now(&mut self, ssrc: Ssrc, packet: RtpWrite, now: Instant) -> WriteNow {
+        if self.rtp_closing || self.srtp_tx.is_none() || !self.pacer.may_release_now(now) {
+            return WriteNow::Declined(packet);
+        }
+        // With the estimator's leaky bucket, only when nothing else waits:
+        // then the pass would release this packet first, and now.
+        if self.bwe.is_some() && !self.streams.all_tx_idle() {
+            return WriteNow::Declined(packet);
+        }
+        let Some(stream) = self.streams.stream_tx(&ssrc) else {
+            return WriteNow::NoStream;
+        };
+        if !stream.has_written() || !stream.is_idle() {
+            return WriteNow::Declined(packet);
+        }
+        stream.write_rtp(packet);
+        stream.stamp_send_queue(now);
+        match self.release_packet(now, Release::Ssrc(ssrc), None) {
+            Some(datagram) => WriteNow::Sent(datagram),
+            None => WriteNow::Queued,
+        }
+    }
+
+    fn release_packet(
+        &mut self,
+        now: Instant,
+        which: Release,
+        cluster_id: Option<TwccClusterId>,
+    ) -> Option<DatagramSend> {
+        let srtp_tx = self.srtp_tx.as_mut()?;
+        let stream = match which {
+            Release::Pacer(midrid) => self.streams.stream_tx_by_midrid(midrid)?,
+            Release::Ssrc(ssrc) => self.streams.stream_tx(&ssrc)?,
+        };
+        let midrid = stream.midrid();
         let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
             trace!("Pacer pointed to mid {} which has no media", midrid.mid());
             return None;
@@ -1612,6 +1660,27 @@ impl Session {
     pub fn is_connected(&self) -> bool {
         self.srtp_rx.is_some() && self.srtp_tx.is_some()
     }
+}
+
+/// Huiyi patch (docs/adr/0020 in Huiyi): which stream a release takes from.
+#[derive(Debug, Clone, Copy)]
+enum Release {
+    /// The one the pacer chose.
+    Pacer(MidRid),
+    /// The one just written (`write_rtp_now`).
+    Ssrc(Ssrc),
+}
+
+/// Huiyi patch: what `Session::write_rtp_now` did with a packet.
+pub(crate) enum WriteNow {
+    /// Released: the protected datagram.
+    Sent(DatagramSend),
+    /// Queued (it could not be released at once; a pass sends it).
+    Queued,
+    /// Not taken; the caller queues it.
+    Declined(RtpWrite),
+    /// No send stream has this SSRC.
+    NoStream,
 }
 
 pub struct PacketReceipt {

@@ -216,6 +216,29 @@ impl LeakyBucketPacer {
         self.needs_timeout_before_next_poll = false;
     }
 
+    /// Huiyi patch (docs/adr/0020 in Huiyi): whether a packet queued now, on
+    /// a peer whose queues are otherwise empty, would be released by a pass
+    /// at this instant: no probe running (a probe keeps its own timing), no
+    /// queue already chosen, and the media debt, cleared for the time since
+    /// the last pass as the pass would, within the burst allowance
+    /// (`next_poll`'s "send now"). Then the packet may leave at once.
+    pub(crate) fn may_release_now(&self, now: Instant) -> bool {
+        if !self.probe_queue.is_empty()
+            || self.next_poll_queue.is_some()
+            || self.adjusted_bitrate == Bitrate::ZERO
+        {
+            return false;
+        }
+        let Some(last) = self.last_handle_time else {
+            return false;
+        };
+        let debt = self
+            .media_debt
+            .saturating_sub(self.adjusted_bitrate * now.saturating_duration_since(last));
+        let burst_interval = PACING.min(MAX_BURST_SIZE / self.adjusted_bitrate);
+        debt / self.adjusted_bitrate < burst_interval
+    }
+
     /// Start executing a probe cluster.
     ///
     /// The pacer will pace at the probe's target bitrate and track packets sent.

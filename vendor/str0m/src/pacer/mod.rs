@@ -40,6 +40,16 @@ impl PacerImpl {
         }
     }
 
+    /// Huiyi patch (docs/adr/0020 in Huiyi): whether a packet written now
+    /// on a peer whose queues are all idle would leave at a pass at this
+    /// instant (always for the null pacer).
+    pub fn may_release_now(&self, now: Instant) -> bool {
+        match self {
+            PacerImpl::Null(_) => true,
+            PacerImpl::LeakyBucket(v) => v.may_release_now(now),
+        }
+    }
+
     pub fn start_probe(&mut self, config: ProbeClusterConfig) {
         match self {
             PacerImpl::Null(_) => {

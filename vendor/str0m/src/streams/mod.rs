@@ -715,6 +715,12 @@ impl Streams {
         })
     }
 
+    /// Huiyi patch (docs/adr/0020 in Huiyi): no send stream holds anything
+    /// to send (queued, resent or owed padding).
+    pub(crate) fn all_tx_idle(&self) -> bool {
+        self.probe_tx.is_idle() && self.streams_tx.values().all(|s| s.is_idle())
+    }
+
     pub(crate) fn stream_tx_by_midrid(&mut self, midrid: MidRid) -> Option<&mut StreamTx> {
         if midrid == MidRid(MID_PROBE, None) {
             self.probe_media?;

@@ -1279,6 +1279,17 @@ impl StreamTx {
         }
     }
 
+    /// Huiyi patch (docs/adr/0020 in Huiyi): the stream's mid and rid.
+    pub(crate) fn midrid(&self) -> MidRid {
+        self.midrid
+    }
+
+    /// Huiyi patch (docs/adr/0020 in Huiyi): timestamps what was written
+    /// since the last pass, as a timeout pass does, so it can be released.
+    pub(crate) fn stamp_send_queue(&mut self, now: Instant) {
+        self.send_queue.handle_timeout(now);
+    }
+
     /// Huiyi patch (docs/adr/0019 in Huiyi): nothing queued, no resend, no
     /// padding owed. Most of a subscriber's streams are idle at any pacer
     /// pass, and the pacer needs none of their states but one padding source.
