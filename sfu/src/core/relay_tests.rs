@@ -117,9 +117,18 @@ fn a_room_over_two_workers_reaches_every_subscriber_and_repairs_where_they_are()
         assert!(last - first > 900, "{name}: started late, at {first}");
         assert!(missing.is_empty(), "{name}: {} of {} never arrived", missing.len(), last - first);
     }
-    // Worker 0's subscriber receives the far publisher too.
+    // Worker 0's subscriber receives the far publisher too, and worker 1's
+    // the near one: audio as well as video, each way.
     let mids: BTreeSet<_> = pair.a.clients[near].received.iter().map(|r| r.mid).collect();
     assert_eq!(mids.len(), 4, "two microphones and two cameras, one of each relayed: {mids:?}");
+    for (name, sim, client) in [("near", &pair.a, near), ("far", &pair.b, far)] {
+        let mut audio = std::collections::BTreeMap::new();
+        for r in sim.clients[client].received.iter().filter(|r| r.payload.len() != 1000) {
+            *audio.entry(r.mid).or_insert(0_usize) += 1;
+        }
+        assert_eq!(audio.len(), 2, "{name} hears both microphones: {audio:?}");
+        assert!(audio.values().all(|n| *n >= 450), "{name}: each microphone's packets arrived: {audio:?}");
+    }
     let cameras: Vec<usize> = mids
         .iter()
         .map(|m| {
