@@ -323,6 +323,18 @@ export function figures(people, samplesByLabel, phases, labelOf) {
         const xs = series.filter((x) => x.t > from && x.t <= to);
         rx[key][name] = kind === 'video' ? videoFigures(xs) : audioFigures(xs);
       }
+      // More than one inbound stream attributed to one publisher and kind
+      // (a second m-line, or one the client mapped to the wrong track): the
+      // figures above are the first one's; list them all, with the packets
+      // each had at the end, so a "no packets" can be told from audio that
+      // arrived on another line.
+      const last = new Map();
+      for (const s of samples) {
+        for (const i of s.inbound) {
+          if (i.participant === participant && i.kind === kind) last.set(i.id, { mid: i.mid, packets: i.packetsReceived ?? 0 });
+        }
+      }
+      if (last.size > 1) rx[key].streams = [...last.values()];
       rx[key].perSecond = series.map((x) => [round((x.t - t0) / 1000), kind === 'video' ? round(x.fps) : round(x.samples ? (100 * x.concealed) / x.samples : null), kind === 'video' ? x.height : null]);
     }
     report.receivers[p.label] = rx;
