@@ -385,10 +385,11 @@ impl Engine {
         sub.counters.packets_out += 1;
         sub.counters.bytes_out += write_len as u64;
         self.counters.forwarded += 1;
-        // The stream is found by its SSRC once known, and the write only
-        // makes sending due (the vendored str0m's queued write, ADR 0014);
-        // the first packets go through the m-line lookup, which also sizes
-        // a video's RTX cache.
+        // The stream is found by its SSRC once known, and the write releases
+        // the packet at once when the subscriber's pacer would (ADR 0020),
+        // else queues it for the peer's next pass (ADR 0014); the first
+        // packets go through the m-line lookup, which also sizes a video's
+        // RTX cache.
         let written = self.with_rtc(s.peer, |rtc| {
             if let Some(ssrc) = known {
                 return match rtc.write_rtp_now(ssrc, write, sh.now) {

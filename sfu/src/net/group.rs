@@ -10,13 +10,17 @@
 //! longer than the flush it is in). It allocates only when a batch is larger
 //! than any before it.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
 
 /// Scratch space kept across flushes.
 #[derive(Debug, Default)]
 pub(crate) struct Grouper {
-    rank: HashMap<SocketAddr, u32>,
+    // (Fx: a lookup per datagram of every flush. A flush holds at most a
+    // few thousand datagrams, and each peer has one address, so keys made
+    // to collide could not cost much.)
+    rank: FxHashMap<SocketAddr, u32>,
     keyed: Vec<(u32, u32)>,
 }
 

@@ -955,7 +955,7 @@ pub enum RtpWritten {
     Sent(net::Transmit),
     /// Queued: the peer's next timeout (due now) sends it.
     Queued,
-    /// No send stream has this SSRC (nothing written).
+    /// No send stream has this SSRC, or the peer is closing (nothing written).
     NoStream,
 }
 
