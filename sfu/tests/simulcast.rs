@@ -149,11 +149,18 @@ fn subscribers_on_the_lan_get_the_top_layer_of_every_video() {
     // layer (2.6 Mbit/s for both) came at 13–17 s in 24 runs; 22 s leaves room.
     run(&mut sim, &[0, 1], 22_000);
     let from = sim.clients[2].received.len();
+    let before = sim.engine.counters();
     run(&mut sim, &[0, 1], 2_000);
+    let after = sim.engine.counters();
     let (video, _) = received(&sim, 2, from);
     for (mid, layers) in &video {
         assert!(layers[2] >= 190, "{mid}: the top layer: {layers:?}");
     }
+    // Every subscriber has all it wants: forwarded packets leave in the
+    // forwarding call, not through a pacer pass (ADR 0020, 0021).
+    let (forwarded, direct) =
+        (after.forwarded - before.forwarded, after.sent_directly - before.sent_directly);
+    assert!(direct * 100 >= forwarded * 95, "{direct} of {forwarded} sent in the forwarding call");
     // The publishers see each other's top layers too.
     let (video, _) = received(&sim, 0, sim.clients[0].received.len().saturating_sub(300));
     assert!(video.values().all(|l| l[2] > 0), "{video:?}");
@@ -247,7 +254,9 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     sim.clients[2].down_link = Some(Link::new(340_000, 20, Duration::from_millis(40), 0.0));
     run(&mut sim, &[0, 1], 15_000);
     let from = sim.clients[2].received.len();
+    let before = sim.engine.counters();
     run(&mut sim, &[0, 1], 5_000);
+    let after = sim.engine.counters();
     // Per video m-line: (sequence number, picture id) of each packet (one
     // frame each), and the temporal layers seen.
     type Frames = (Vec<(u64, u16)>, [u64; 3]);
@@ -312,5 +321,13 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
         );
     }
     assert!(thinned, "a video goes at a lower frame rate: {seen:?}");
+    // The venue's line is the limit, so what is forwarded to it goes through
+    // its pacer, which sends audio ahead of the video it holds (ADR 0021):
+    // nearly as many packets as it received (repairs among them) were not
+    // sent directly. (Released in the forwarding call whenever its leaky
+    // bucket allowed, a third to nearly all of them were.)
+    let queued = (after.forwarded - before.forwarded) - (after.sent_directly - before.sent_directly);
+    let received = (sim.clients[2].received.len() - from) as u64;
+    assert!(queued * 10 >= received * 9, "{queued} packets paced, the venue received {received}");
     assert!(audio >= 450, "audio first: {audio} of 500");
 }

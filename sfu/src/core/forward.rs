@@ -390,8 +390,12 @@ impl Engine {
         // else queues it for the peer's next pass (ADR 0014); the first
         // packets go through the m-line lookup, which also sizes a video's
         // RTX cache.
+        let paced = sub.paced;
         let written = self.with_rtc(s.peer, |rtc| {
             if let Some(ssrc) = known {
+                if paced {
+                    return if rtc.write_rtp_queued(ssrc, write) { Written::Queued } else { Written::Lost };
+                }
                 return match rtc.write_rtp_now(ssrc, write, sh.now) {
                     RtpWritten::Sent(transmit) => Written::Sent(transmit),
                     RtpWritten::Queued => Written::Queued,

@@ -464,6 +464,7 @@ impl Engine {
                 needed.min(raw.saturating_mul(4)).max(100_000)
             };
             let stuck = self.peer_mut(pk).is_some_and(|p| {
+                p.paced = !at_best;
                 let short = p.allocator.focus_short();
                 p.stale_estimate.restart_due(now, !at_best, raw, short)
             });

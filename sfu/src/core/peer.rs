@@ -176,6 +176,11 @@ pub(crate) struct Peer {
     pub allocator: Allocator,
     /// Notices its estimator stuck while a video waits for more.
     pub stale_estimate: StaleEstimate,
+    /// Its line is the limit (some video below what it wants, by the
+    /// estimate): packets forwarded to it go through its pacer, which sends
+    /// audio ahead of queued video, instead of leaving in the forwarding
+    /// call (ADR 0021).
+    pub paced: bool,
     /// The highest layer worth sending for a track, by the size of its
     /// tile (`None`: not shown, nothing sent).
     pub tile_limits: HashMap<TrackId, Option<u8>>,
@@ -213,6 +218,7 @@ impl Peer {
             estimate: None,
             allocator: Allocator::new(),
             stale_estimate: StaleEstimate::default(),
+            paced: false,
             tile_limits: HashMap::new(),
             viewer: None,
             voices: None,
