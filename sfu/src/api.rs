@@ -189,6 +189,7 @@ impl SfuHandle {
             sum.audio_unselected += c.audio_unselected;
             sum.relayed += c.relayed;
             sum.sent_directly += c.sent_directly;
+            sum.sent_paced += c.sent_paced;
         }
         sum
     }

@@ -161,6 +161,7 @@ fn subscribers_on_the_lan_get_the_top_layer_of_every_video() {
     let (forwarded, direct) =
         (after.forwarded - before.forwarded, after.sent_directly - before.sent_directly);
     assert!(direct * 100 >= forwarded * 95, "{direct} of {forwarded} sent in the forwarding call");
+    assert_eq!(after.sent_paced, before.sent_paced, "no line is the limit");
     // The publishers see each other's top layers too.
     let (video, _) = received(&sim, 0, sim.clients[0].received.len().saturating_sub(300));
     assert!(video.values().all(|l| l[2] > 0), "{video:?}");
@@ -322,12 +323,11 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     }
     assert!(thinned, "a video goes at a lower frame rate: {seen:?}");
     // The venue's line is the limit, so what is forwarded to it goes through
-    // its pacer, which sends audio ahead of the video it holds (ADR 0021):
-    // nearly as many packets as it received (repairs among them) were not
-    // sent directly. (Released in the forwarding call whenever its leaky
-    // bucket allowed, a third to nearly all of them were.)
-    let queued = (after.forwarded - before.forwarded) - (after.sent_directly - before.sent_directly);
+    // its pacer, which sends audio ahead of the video it holds (ADR 0021),
+    // for most of the window (53–100 % of what it received in 16 runs: a
+    // spell without loss ends the pacing for a while).
+    let paced = after.sent_paced - before.sent_paced;
     let received = (sim.clients[2].received.len() - from) as u64;
-    assert!(queued * 10 >= received * 9, "{queued} packets paced, the venue received {received}");
+    assert!(paced * 3 >= received, "{paced} packets paced, the venue received {received}");
     assert!(audio >= 450, "audio first: {audio} of 500");
 }

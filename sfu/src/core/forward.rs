@@ -80,6 +80,8 @@ enum Written {
     Sent(str0m::net::Transmit),
     /// Through the known SSRC, queued for the peer's next pass.
     Queued,
+    /// Through the known SSRC, queued because the subscriber is paced (ADR 0021).
+    Paced,
     /// Through the m-line; the stream's SSRC, and whether its RTX cache was sized.
     Looked { ssrc: Ssrc, sized: bool },
     /// No such stream.
@@ -394,7 +396,7 @@ impl Engine {
         let written = self.with_rtc(s.peer, |rtc| {
             if let Some(ssrc) = known {
                 if paced {
-                    return if rtc.write_rtp_queued(ssrc, write) { Written::Queued } else { Written::Lost };
+                    return if rtc.write_rtp_queued(ssrc, write) { Written::Paced } else { Written::Lost };
                 }
                 return match rtc.write_rtp_now(ssrc, write, sh.now) {
                     RtpWritten::Sent(transmit) => Written::Sent(transmit),
@@ -415,6 +417,7 @@ impl Engine {
         });
         let down = self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut);
         match (written, down) {
+            (Some(Written::Paced), _) => self.counters.sent_paced += 1,
             (Some(Written::Sent(transmit)), _) => {
                 self.counters.sent_directly += 1;
                 self.transmits.push_back(transmit);

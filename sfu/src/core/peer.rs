@@ -141,6 +141,13 @@ pub(crate) struct ViewerLines {
     pub want_video: Option<TrackId>,
 }
 
+/// A subscriber's lost share (of the last second's packets, from its
+/// transport-wide feedback) above which its line counts as full, when some
+/// video is also below what it wants ([`Peer::paced`], ADR 0021).
+pub const PACING_LOSS: f32 = 0.01;
+/// How long after such a loss a subscriber stays paced.
+pub const PACED_AFTER_LOSS: Duration = Duration::from_secs(10);
+
 /// A participant.
 pub(crate) struct Peer {
     pub id: PeerId,
@@ -177,10 +184,13 @@ pub(crate) struct Peer {
     /// Notices its estimator stuck while a video waits for more.
     pub stale_estimate: StaleEstimate,
     /// Its line is the limit (some video below what it wants, by the
-    /// estimate): packets forwarded to it go through its pacer, which sends
-    /// audio ahead of queued video, instead of leaving in the forwarding
-    /// call (ADR 0021).
+    /// estimate, and packets lost within [`PACED_AFTER_LOSS`]): packets
+    /// forwarded to it go through its pacer, which sends audio ahead of
+    /// queued video, instead of leaving in the forwarding call (ADR 0021).
     pub paced: bool,
+    /// When its transport-wide feedback last reported more than
+    /// [`PACING_LOSS`] of a second's packets lost.
+    pub lossy_at: Option<Instant>,
     /// The highest layer worth sending for a track, by the size of its
     /// tile (`None`: not shown, nothing sent).
     pub tile_limits: HashMap<TrackId, Option<u8>>,
@@ -219,6 +229,7 @@ impl Peer {
             allocator: Allocator::new(),
             stale_estimate: StaleEstimate::default(),
             paced: false,
+            lossy_at: None,
             tile_limits: HashMap::new(),
             viewer: None,
             voices: None,

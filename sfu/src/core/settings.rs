@@ -110,4 +110,7 @@ pub struct EngineCounters {
     /// forwarding call itself (str0m's `write_rtp_now`, ADR 0020) rather
     /// than by the subscriber's next timeout pass.
     pub sent_directly: u64,
+    /// Of the packets forwarded, those written to a paced subscriber's
+    /// send queue because its line is the limit (ADR 0021).
+    pub sent_paced: u64,
 }

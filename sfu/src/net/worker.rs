@@ -43,6 +43,7 @@ pub(crate) struct WorkerCounters {
     pub audio_unselected: AtomicU64,
     pub relayed: AtomicU64,
     pub sent_directly: AtomicU64,
+    pub sent_paced: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -74,6 +75,7 @@ impl WorkerCounters {
         self.audio_unselected.store(c.audio_unselected, Ordering::Relaxed);
         self.relayed.store(c.relayed, Ordering::Relaxed);
         self.sent_directly.store(c.sent_directly, Ordering::Relaxed);
+        self.sent_paced.store(c.sent_paced, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -115,6 +117,7 @@ impl WorkerCounters {
             audio_unselected: self.audio_unselected.load(Ordering::Relaxed),
             relayed: self.relayed.load(Ordering::Relaxed),
             sent_directly: self.sent_directly.load(Ordering::Relaxed),
+            sent_paced: self.sent_paced.load(Ordering::Relaxed),
         }
     }
 }

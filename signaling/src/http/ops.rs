@@ -135,6 +135,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Forwarded packets released in the forwarding call, without a pass of the subscriber's send queue",
             c.sent_directly,
         ),
+        (
+            "huiyi_media_sent_paced_total",
+            "Forwarded packets sent through the pacer of a subscriber whose line is the limit",
+            c.sent_paced,
+        ),
         ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
         ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {
