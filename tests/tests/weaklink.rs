@@ -110,10 +110,22 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         assert!(shaped >= unshaped * share * encoded, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
-    // Healed: back to the top layer (the issue asks 10 s). 2.5–7.1 s in
-    // seven runs once resends were no longer dropped, but a CI run at load
-    // average 15 took 35.7 s (its healed phase at 5–7 fps everywhere):
-    // every subscriber's delay-based estimate flaps under the CPU
-    // starvation (issue 12's notes), so the hold stays at 40 s.
-    assert!(num(&key["recoveryS"]) <= 40.0, "back to the top layer after healing: {key}");
+    // Healed: back to the top layer within the issue's 10 s. 2.3–7.1 s in
+    // the runs since resends were no longer dropped, but a CI run at load
+    // average 15 took 35.7 s, its healed phase at 5–7 fps everywhere: every
+    // subscriber's delay-based estimate flaps when the three Chromiums
+    // starve the machine (issue 12's notes). So the 10 s hold when the
+    // machine was not starved after healing (both LAN venues at 15 fps or
+    // more, as they are whenever the machine keeps up), 40 s when it was.
+    let healed_fps = key["unrestricted"]
+        .as_array()
+        .expect("pairs")
+        .iter()
+        .map(|p| num(&p["healedFps"]))
+        .fold(f64::INFINITY, f64::min);
+    let recovery_limit = if healed_fps >= 15.0 { 10.0 } else { 40.0 };
+    assert!(
+        num(&key["recoveryS"]) <= recovery_limit,
+        "back to the top layer after healing within {recovery_limit} s (LAN venues at {healed_fps} fps healed): {key}"
+    );
 }
