@@ -101,8 +101,14 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         let (sent_before, sent_shaped) = (num(&pair["sentUnshapedFps"]), num(&pair["sentShapedFps"]));
         let encoded =
             if sent_before > 0.0 && sent_shaped > 0.0 { (sent_shaped / sent_before).min(1.0) } else { 1.0 };
-        let (arriving, arriving_shaped) =
+        // (Frames cannot arrive faster than they were encoded for long: a
+        // warm phase just after joining once read 23.9 arriving per second
+        // of 20 encoded, a burst, so the reference is capped at the latter.)
+        let (mut arriving, arriving_shaped) =
             (num(&pair["unshapedReceivedFps"]), num(&pair["shapedReceivedFps"]));
+        if sent_before > 0.0 {
+            arriving = arriving.min(sent_before);
+        }
         assert!(
             arriving_shaped >= arriving * 0.9 * encoded,
             "{pair}: the frames it is sent hold (within 10 %)"
