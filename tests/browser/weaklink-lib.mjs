@@ -317,22 +317,26 @@ export function figures(people, samplesByLabel, phases, labelOf) {
       }
     }
     for (const [key, { participant, kind }] of keys) {
-      const series = seriesFor(samples, (s) => s.inbound.find((i) => i.participant === participant && i.kind === kind) ?? null);
-      rx[key] = {};
-      for (const [name, [from, to]] of Object.entries(phases)) {
-        const xs = series.filter((x) => x.t > from && x.t <= to);
-        rx[key][name] = kind === 'video' ? videoFigures(xs) : audioFigures(xs);
-      }
-      // More than one inbound stream attributed to one publisher and kind
-      // (a second m-line, or one the client mapped to the wrong track): the
-      // figures above are the first one's; list them all, with the packets
-      // each had at the end, so a "no packets" can be told from audio that
-      // arrived on another line.
+      // More than one inbound stream may be attributed to one publisher and
+      // kind: its line's sender changed SSRC (a closed microphone's line
+      // has shown a first stream of 1–5 packets, then the one that goes
+      // on), or a second m-line. The figures are the stream's that ended
+      // with the most packets (the one that went on; the first one found
+      // could be a stale stream, reported as "no packets" all run), before
+      // it appeared the first one found; all are listed below.
       const last = new Map();
       for (const s of samples) {
         for (const i of s.inbound) {
           if (i.participant === participant && i.kind === kind) last.set(i.id, { mid: i.mid, packets: i.packetsReceived ?? 0 });
         }
+      }
+      const liveId = [...last.entries()].reduce((a, b) => (a && a[1].packets >= b[1].packets ? a : b), null)?.[0];
+      const series = seriesFor(samples, (s) => s.inbound.find((i) => i.id === liveId)
+        ?? s.inbound.find((i) => i.participant === participant && i.kind === kind) ?? null);
+      rx[key] = {};
+      for (const [name, [from, to]] of Object.entries(phases)) {
+        const xs = series.filter((x) => x.t > from && x.t <= to);
+        rx[key][name] = kind === 'video' ? videoFigures(xs) : audioFigures(xs);
       }
       if (last.size > 1) rx[key].streams = [...last.values()];
       rx[key].perSecond = series.map((x) => [round((x.t - t0) / 1000), kind === 'video' ? round(x.fps) : round(x.samples ? (100 * x.concealed) / x.samples : null), kind === 'video' ? x.height : null]);

@@ -137,7 +137,7 @@ function printReport(report) {
         console.log(`  ${key.padEnd(8)} ${ph.padEnd(13)} ${key.endsWith('/video') ? fmtVideo(f) : fmtAudio(f)}`);
       }
       if (byPhase.streams) {
-        console.log(`  ${key.padEnd(8)} ${byPhase.streams.length} inbound streams (the first is reported): ${byPhase.streams.map((x) => `mid ${x.mid} ${x.packets} packets`).join(', ')}`);
+        console.log(`  ${key.padEnd(8)} ${byPhase.streams.length} inbound streams (the one with the most packets is reported): ${byPhase.streams.map((x) => `mid ${x.mid} ${x.packets} packets`).join(', ')}`);
       }
     }
   }
