@@ -439,9 +439,17 @@ impl Session {
     // Use a negotiated PT and MID so browser transports can route the packet to
     // their receive-side congestion controller before discarding the empty payload.
     fn probe_media(&self) -> Option<(Mid, Pt)> {
-        self.medias.iter().find_map(|media| {
-            Self::probe_pt(media, &self.codec_config, None).map(|pt| (media.mid(), pt))
-        })
+        // Huiyi patch (docs/adr/0022 in Huiyi): probe padding goes on a video
+        // m-line only, as libwebrtc pads only video. On an audio m-line (a
+        // subscriber's first down m-line is often a microphone's) the
+        // receiver takes the padding's SSRC for a new audio stream of that
+        // m-line: Chromium listed a second inbound stream beside the real one.
+        self.medias
+            .iter()
+            .filter(|media| !media.kind().is_audio())
+            .find_map(|media| {
+                Self::probe_pt(media, &self.codec_config, None).map(|pt| (media.mid(), pt))
+            })
     }
 
     // A regular padding source needs feedback for its actual payload type;
@@ -1758,6 +1766,7 @@ mod tests {
     use crate::RtcConfig;
     use crate::io::DATAGRAM_MTU_TARGET;
     use crate::packet::RedEncoder;
+    use crate::packet::MediaKind;
 
     use crate::poll::Readiness;
     use crate::rtp_::RtcpPacket;
@@ -1769,6 +1778,25 @@ mod tests {
         let mat = KeyingMaterial::new(&vec![0; profile.keying_material_len()]);
         session.set_keying_material(mat, crypto, profile, true);
         session
+    }
+
+    #[test]
+    fn probe_padding_goes_on_a_video_media_only() {
+        let mut session = keyed_session();
+        let media = |session: &Session, mid: &str, kind: MediaKind| {
+            let exts = session.exts.cloned_with_type(kind.is_audio());
+            Media::from_direct_api(mid.into(), session.medias.len(), kind, exts)
+        };
+        let audio = media(&session, "aud", MediaKind::Audio);
+        session.medias.push(audio);
+        assert_eq!(session.probe_media(), None, "no padding on a microphone's m-line");
+        let video = media(&session, "vid", MediaKind::Video);
+        session.medias.push(video);
+        assert_eq!(
+            session.probe_media().map(|(mid, _)| mid),
+            Some("vid".into()),
+            "the video m-line after it is the probe's"
+        );
     }
 
     #[test]
