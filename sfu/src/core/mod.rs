@@ -19,6 +19,7 @@ pub(crate) mod relay;
 pub mod rewrite;
 mod room;
 mod settings;
+pub mod stale;
 pub mod tap;
 mod timers;
 mod topn;

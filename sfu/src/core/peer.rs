@@ -9,7 +9,7 @@ use str0m::media::{Mid, Pt};
 use str0m::rtp::Ssrc;
 use str0m::Rtc;
 
-use crate::core::allocate::{Allocator, StaleEstimate};
+use crate::core::allocate::Allocator;
 use crate::core::clock::{PublisherClock, StreamClock};
 use crate::core::events::PeerCounters;
 use crate::core::ids::{PeerId, RoomId, TrackId, TrackKind};
@@ -17,6 +17,7 @@ use crate::core::keyframe::KeyframeThrottle;
 use crate::core::layers::{LayerChoice, LayerIn};
 use crate::core::negotiate::Negotiation;
 use crate::core::rewrite::Rewriter;
+use crate::core::stale::StaleEstimate;
 
 /// Index of a peer in the engine's peer table. Stable while the peer lives;
 /// every reference to it is removed when it leaves.

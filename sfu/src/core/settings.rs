@@ -99,7 +99,7 @@ pub struct EngineCounters {
     pub packets_thinned: u64,
     /// Videos paused for a subscriber's bandwidth (each time).
     pub videos_paused: u64,
-    /// Bandwidth estimators restarted because they were stuck (`allocate::StaleEstimate`).
+    /// Bandwidth estimators restarted because they were stuck (`stale::StaleEstimate`).
     pub estimator_restarts: u64,
     /// Audio packets not forwarded by audio top-N (a microphone without a slot).
     pub audio_unselected: u64,
