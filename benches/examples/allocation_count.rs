@@ -52,19 +52,7 @@ fn main() {
     }
     assert!(sim.connect_all(Duration::from_secs(5)), "everyone connects");
     let cameras: Vec<usize> = (0..CAMERAS as usize).collect();
-    let mut id = 0;
-    for t in 0..SECONDS * 1000 {
-        for &c in &cameras {
-            if t % 10 == 0 {
-                sim.send_video_layers(c, id);
-            }
-            if t % 20 == 0 {
-                sim.send_audio(c, id);
-            }
-        }
-        id += u64::from(t % 10 == 0);
-        sim.advance(Duration::from_millis(1));
-    }
+    sim.run_media(&cameras, SECONDS * 1000, 0, true);
     let c = sim.engine.counters();
     // The layers the listeners got, by the size of their video packets
     // (150, 500 and 1 200 bytes for the three layers).

@@ -20,6 +20,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 use crate::core::events::{SfuError, SfuEvent};
 
 mod link;
+mod media;
 use crate::core::ids::{PeerId, RoomId};
 use crate::core::Engine;
 pub use link::Link;

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its part
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use huiyi_sfu::core::{Engine, EngineConfig};
 use huiyi_sfu::sim::Sim;
@@ -28,18 +28,5 @@ pub fn payload_id(video: bool, payload: &[u8]) -> u64 {
 /// Runs `ms` milliseconds: every publisher sends one audio packet per 20 ms
 /// and one video packet per 10 ms, ids counting from `first`.
 pub fn run_media(sim: &mut Sim, publishers: &[usize], ms: u64, first: u64) -> u64 {
-    let mut id = first;
-    for t in 0..ms {
-        for &p in publishers {
-            if t % 10 == 0 {
-                sim.send_video(p, id);
-            }
-            if t % 20 == 0 {
-                sim.send_audio(p, id);
-            }
-        }
-        id += u64::from(t % 10 == 0);
-        sim.advance(Duration::from_millis(1));
-    }
-    id
+    sim.run_media(publishers, ms, first, false)
 }
