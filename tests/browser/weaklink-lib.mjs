@@ -318,9 +318,9 @@ export function figures(people, samplesByLabel, phases, labelOf) {
     }
     for (const [key, { participant, kind }] of keys) {
       // More than one inbound stream may be attributed to one publisher and
-      // kind: its line's sender changed SSRC (a closed microphone's line
-      // has shown a first stream of 1–5 packets, then the one that goes
-      // on), or a second m-line. The figures are the stream's that ended
+      // kind: another SSRC on its line (before ADR 0022 the server's probe
+      // padding went on a microphone's line and showed as a stream of 1–5
+      // packets beside the audio), or a second m-line. The figures are the stream's that ended
       // with the most packets (the one that went on; the first one found
       // could be a stale stream, reported as "no packets" all run), before
       // it appeared the first one found; all are listed below.

@@ -116,7 +116,7 @@ fn a_township_venue_on_a_weak_line_keeps_moving_video_and_clear_audio() {
         assert!(shaped >= unshaped * share * encoded, "{pair}: its frame rate holds");
         assert!(num(&pair["shapedHeight"]) >= num(&pair["unshapedHeight"]), "{pair}: its resolution holds");
     }
-    // Healed: back to the top layer within the 10 s. 2.3–7.1 s in
+    // Healed: back to the top layer within the 10 s. 2.3–8.7 s in
     // the runs since resends were no longer dropped, but a CI run at load
     // average 15 took 35.7 s, its healed phase at 5–7 fps everywhere: every
     // subscriber's delay-based estimate flaps when the three Chromiums
