@@ -22,17 +22,7 @@ fn sim(seed: u64) -> Sim {
 
 /// Runs `ms`: the publishers send their three layers every 10 ms and audio every 20 ms.
 fn run(sim: &mut Sim, publishers: &[usize], ms: u64) {
-    for t in 0..ms {
-        for &p in publishers {
-            if t % 10 == 0 {
-                sim.send_video_layers(p, t);
-            }
-            if t % 20 == 0 {
-                sim.send_audio(p, t);
-            }
-        }
-        sim.advance(Duration::from_millis(1));
-    }
+    sim.run_media(publishers, ms, 0, true);
 }
 
 /// What client `i` received from packet `from` on: per video m-line, the
