@@ -464,11 +464,7 @@ impl Engine {
                 needed.min(raw.saturating_mul(4)).max(100_000)
             };
             let stuck = self.peer_mut(pk).is_some_and(|p| {
-                if loss.is_some_and(|l| l > crate::core::peer::PACING_LOSS) {
-                    p.lossy_at = Some(now);
-                }
-                let lossy = p.lossy_at.is_some_and(|t| now < t + crate::core::peer::PACED_AFTER_LOSS);
-                p.paced = !at_best && lossy;
+                p.update_paced(now, loss, at_best);
                 let short = p.allocator.focus_short();
                 p.stale_estimate.restart_due(now, !at_best, raw, short)
             });

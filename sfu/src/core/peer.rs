@@ -205,6 +205,17 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
+    /// Decides [`Self::paced`] at an allocation at `now`: `loss`, the share
+    /// of the last second's packets its feedback reports lost; `at_best`,
+    /// every video it receives at the best layer it wants.
+    pub fn update_paced(&mut self, now: Instant, loss: Option<f32>, at_best: bool) {
+        if loss.is_some_and(|l| l > PACING_LOSS) {
+            self.lossy_at = Some(now);
+        }
+        let lossy = self.lossy_at.is_some_and(|t| now < t + PACED_AFTER_LOSS);
+        self.paced = !at_best && lossy;
+    }
+
     pub fn new(id: PeerId, room: RoomId, rtc: Rtc, now: Instant) -> Self {
         Self::new_with(id, room, Some(rtc), now)
     }
