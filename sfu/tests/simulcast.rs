@@ -246,8 +246,11 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     run(&mut sim, &[0, 1], 15_000);
     let from = sim.clients[2].received.len();
     let before = sim.engine.counters();
+    let events_from = sim.events.len();
     run(&mut sim, &[0, 1], 5_000);
     let after = sim.engine.counters();
+    let told_paused =
+        sim.events[events_from..].iter().any(|e| matches!(e, SfuEvent::VideoPaused { peer: PeerId(3), .. }));
     // Per video m-line: (sequence number, picture id) of each packet (one
     // frame each), and the temporal layers seen.
     type Frames = (Vec<(u64, u16)>, [u64; 3]);
@@ -265,7 +268,7 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
         e.1[usize::from(f.temporal.expect("temporal layer"))] += 1;
     }
     println!(
-        "340 kbit/s, last 5 s: audio {audio}, video {:?}",
+        "340 kbit/s, last 5 s: audio {audio}, video {:?}, told of a pause: {told_paused}",
         seen.values().map(|v| v.1).collect::<Vec<_>>()
     );
     assert_eq!(seen.len(), 2, "both videos move");
@@ -275,7 +278,9 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     // video's base layer (ADR 0010, "Temporal layers"), and another video
     // that does not fit is paused after the grace. (Seen in about one run
     // in ten: 86 and 56 frames of the other in the 5 s.) It still moves
-    // for most of the window.
+    // for most of the window, or, paused for longer (25 and 39 frames, in
+    // about one run in fifty), the venue is told so in the window and it
+    // still moves in it.
     assert!(
         seen.values().any(|(packets, _)| packets.len() >= 100),
         "one video at least at its base layer's 25 frames a second: {:?}",
@@ -283,7 +288,10 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     );
     let mut thinned = false;
     for (mid, (packets, temporal)) in &seen {
-        assert!(packets.len() >= 40, "{mid}: moves for most of the 5 s: {temporal:?}");
+        assert!(
+            packets.len() >= 40 || (told_paused && packets.len() >= 20),
+            "{mid}: moves for most of the 5 s, or is paused and said so: {temporal:?} (told: {told_paused})"
+        );
         // (Each layer sends 250 TL2 frames in 5 s.) Thinned: a fifth or
         // more of them left out. The share moves between runs as the
         // estimate settles near the line's rate: one video below half, or
