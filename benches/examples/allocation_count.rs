@@ -64,7 +64,7 @@ fn main() {
     }
     let arm = if on { "on" } else { "off" };
     println!(
-        "allocation {arm}: forwarded {} packets ({} released in the forwarding call, ADR 0020; {} paced, ADR 0021), layer switches {}, listeners' video packets by layer {sizes:?}",
-        c.forwarded, c.sent_directly, c.sent_paced, c.layer_switches
+        "allocation {arm}: forwarded {} packets ({} released in the forwarding call, ADR 0020; {} paced, ADR 0021), {} timeout passes (ADR 0023), layer switches {}, listeners' video packets by layer {sizes:?}",
+        c.forwarded, c.sent_directly, c.sent_paced, c.timeout_passes, c.layer_switches
     );
 }

@@ -190,6 +190,7 @@ impl SfuHandle {
             sum.relayed += c.relayed;
             sum.sent_directly += c.sent_directly;
             sum.sent_paced += c.sent_paced;
+            sum.timeout_passes += c.timeout_passes;
         }
         sum
     }

@@ -303,6 +303,7 @@ impl Engine {
                 continue; // left since
             };
             if deadline <= now {
+                self.counters.timeout_passes += 1;
                 if let Some(Err(e)) = self.with_rtc(pk, |rtc| rtc.handle_input(Input::Timeout(now))) {
                     tracing::debug!(error = %e, "timeout input failed");
                 }

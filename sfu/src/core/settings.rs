@@ -113,4 +113,7 @@ pub struct EngineCounters {
     /// Of the packets forwarded, those written to a paced subscriber's
     /// send queue because its line is the limit (ADR 0021).
     pub sent_paced: u64,
+    /// Timeout passes of a peer's state machine because its own timer was
+    /// due (ADR 0023: how often subscribers are woken, per delivered packet).
+    pub timeout_passes: u64,
 }

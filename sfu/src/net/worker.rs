@@ -44,6 +44,7 @@ pub(crate) struct WorkerCounters {
     pub relayed: AtomicU64,
     pub sent_directly: AtomicU64,
     pub sent_paced: AtomicU64,
+    pub timeout_passes: AtomicU64,
     pub send_failures: AtomicU64,
     pub peers: AtomicU64,
     pub rooms: AtomicU64,
@@ -76,6 +77,7 @@ impl WorkerCounters {
         self.relayed.store(c.relayed, Ordering::Relaxed);
         self.sent_directly.store(c.sent_directly, Ordering::Relaxed);
         self.sent_paced.store(c.sent_paced, Ordering::Relaxed);
+        self.timeout_passes.store(c.timeout_passes, Ordering::Relaxed);
         self.peers.store(peers as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
     }
@@ -118,6 +120,7 @@ impl WorkerCounters {
             relayed: self.relayed.load(Ordering::Relaxed),
             sent_directly: self.sent_directly.load(Ordering::Relaxed),
             sent_paced: self.sent_paced.load(Ordering::Relaxed),
+            timeout_passes: self.timeout_passes.load(Ordering::Relaxed),
         }
     }
 }

@@ -140,6 +140,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             "Forwarded packets sent through the pacer of a subscriber whose line is the limit",
             c.sent_paced,
         ),
+        (
+            "huiyi_media_timeout_passes_total",
+            "Timeout passes of a participant's connection because its own timer was due",
+            c.timeout_passes,
+        ),
         ("huiyi_media_checks_total", "Pre-join media checks started", checks.0),
         ("huiyi_media_checks_busy_total", "Pre-join media checks refused: all check slots taken", checks.1),
     ] {
