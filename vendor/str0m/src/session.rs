@@ -1393,7 +1393,8 @@ impl Session {
         // burst allowance covers it, and a timeout is needed only when it
         // does not.
         if crate::BURST_RELEASE {
-            self.pacer.release_next(now, midrid, payload_size.into());
+            let polled = matches!(which, Release::Pacer(_));
+            self.pacer.release_next(now, midrid, payload_size.into(), polled);
         }
 
         Some(protected.into())

@@ -193,8 +193,12 @@ impl LeakyBucketPacer {
     /// would: if it is due now (within the burst allowance, no probe
     /// running), it may be polled at once. Packets queued since the last
     /// pass are not in the snapshot; they wait for the next pass as before.
-    pub(crate) fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize) {
-        if !self.probe_queue.is_empty() || self.next_poll_queue.is_some() {
+    pub(crate) fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize, polled: bool) {
+        if !polled || !self.probe_queue.is_empty() || self.next_poll_queue.is_some() {
+            // (Huiyi patch, docs/adr/0023 in Huiyi: a packet `write_rtp_now`
+            // released went out with every queue idle, so no queue in the
+            // snapshot holds a packet and there is no burst to continue;
+            // the next pass rebuilds the snapshot. Nothing to do.)
             return;
         }
         if let Some(q) = self.queue_states.iter_mut().find(|q| q.midrid == from) {
@@ -206,14 +210,38 @@ impl LeakyBucketPacer {
                 snap.first_unsent = None;
             }
         }
-        let Some(((at, reason), Some(queue))) = self.next_poll(now) else {
-            return;
-        };
-        if at > now || matches!(reason, PacerReason::Probe1 | PacerReason::Probe2) {
-            return;
+        if let Some(((at, reason), Some(queue))) = self.next_poll(now) {
+            if at <= now && !matches!(reason, PacerReason::Probe1 | PacerReason::Probe2) {
+                self.next_poll_queue = Some(queue.midrid);
+                self.needs_timeout_before_next_poll = false;
+                return;
+            }
         }
-        self.next_poll_queue = Some(queue.midrid);
-        self.needs_timeout_before_next_poll = false;
+        self.refresh_after_burst(now);
+    }
+
+    /// Huiyi patch (docs/adr/0023 in Huiyi): the burst polled from the
+    /// queues is out, and what is left (if anything) is not due now.
+    /// `poll_queue` asked for a pass 1 µs on to refresh the pacer; that pass
+    /// would find the time computed here from the same debt and snapshot:
+    /// when the debt this burst ran up has drained (the next packet, or
+    /// padding), or no time at all when nothing waits. So the pacer wakes
+    /// then instead. Packets queued since the last pass wake the session
+    /// themselves. Upstream's pass 1 µs on was, on a forwarding server, one
+    /// more wake-up of a subscriber after each paced burst, which found
+    /// nothing to send. The gate stays shut: the pass at the wake-up
+    /// refreshes the pacer before it polls. Anything else (a probe's or
+    /// padding's time now) keeps the pass 1 µs on.
+    fn refresh_after_burst(&mut self, now: Instant) {
+        match self.next_poll(now) {
+            None if self.padding_bitrate == Bitrate::ZERO => self.next_poll_time = None,
+            Some(((at, reason), _))
+                if at > now && matches!(reason, PacerReason::Paced | PacerReason::Padding) =>
+            {
+                self.next_poll_time = Some((at, reason));
+            }
+            _ => {}
+        }
     }
 
     /// Huiyi patch (docs/adr/0020 in Huiyi): whether a packet queued now, on
@@ -1079,6 +1107,44 @@ mod test {
 
         let next_poll = pacer.poll_timeout().0.unwrap();
         (burst, next_poll - at)
+    }
+
+    /// Huiyi patch (docs/adr/0023 in Huiyi): a burst released through
+    /// `release_next` leaves the pacer waking when the burst's debt has
+    /// drained (or at its regular tick), not 1 µs on for a pass that
+    /// would find nothing due; the pass at that wake releases the rest.
+    #[test]
+    fn a_burst_through_release_next_wakes_when_its_debt_drains() {
+        for (count, rest) in [(10_u16, true), (3, false)] {
+            let now = Instant::now();
+            let mut queue = Queue::default();
+            let mut pacer = LeakyBucketPacer::new(Bitrate::mbps(1));
+            handle_timeout_noisy(&mut pacer, &mut queue, now);
+            let at = now + duration_ms(1);
+            for seq_no in 0..count {
+                enqueue_packet_noisy(&mut pacer, &mut queue, seq_no, 1200, PacketKind::Video, at);
+            }
+            let mut sent = 0;
+            while let Some((qid, _)) = pacer.poll_queue() {
+                let packet = queue.next_packet().unwrap();
+                let size = DataSize::from(packet.size());
+                pacer.register_send(at, size, qid);
+                queue.register_send(qid, at);
+                pacer.release_next(at, qid, size, true);
+                sent += 1;
+            }
+            assert_eq!(sent < count, rest, "{count} queued, {sent} sent in the burst");
+            let wake = pacer.poll_timeout().0.unwrap();
+            assert!(
+                wake >= at + duration_ms(30),
+                "{count} queued: the pacer wakes {:?} after the burst",
+                wake - at
+            );
+            if rest {
+                handle_timeout_noisy(&mut pacer, &mut queue, wake);
+                assert!(pacer.poll_queue().is_some(), "the rest leaves at the wake");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::arrival_group::ArrivalGroupAccumulator;
 use super::rate_control::RateControl;
 use super::trendline::TrendlineEstimator;
 use crate::rtp_::Bitrate;
-use crate::util::{MovingAverage, already_happened};
+use crate::util::{MovingAverage, already_happened, not_happening};
 
 const MAX_RTT_HISTORY_WINDOW: usize = 32;
 const UPDATE_INTERVAL: Duration = Duration::from_millis(25);
@@ -114,14 +114,14 @@ impl DelayController {
             // We haven't received a TWCC report in a while. The trendline hypothesis can
             // no longer be considered valid. We need another TWCC report before we can update
             // estimates.
-            let next_timeout_in = self
-                .get_smoothed_rtt()
-                .unwrap_or(MAX_TWCC_GAP)
-                .min(UPDATE_INTERVAL);
-
-            // Set this even if we didn't update, otherwise we get stuck in a poll -> handle loop
-            // that starves the run loop.
-            self.next_timeout = now + next_timeout_in;
+            //
+            // Huiyi patch (docs/adr/0023 in Huiyi): nothing here can change until that
+            // report arrives, and its arrival (`update`) sets the next timeout. Upstream
+            // polled again after the smoothed round trip, at most 25 ms (the round trip
+            // here runs to the feedback's arrival, so it is rarely shorter), each time a
+            // full timeout pass of the session that found the hypothesis still stale.
+            // Not polling also keeps us out of the poll -> handle loop upstream warned of.
+            self.next_timeout = not_happening();
             return;
         }
 
