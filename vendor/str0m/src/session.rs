@@ -1392,9 +1392,13 @@ impl Session {
         // queues: the next packet leaves in this same poll when the bucket's
         // burst allowance covers it, and a timeout is needed only when it
         // does not.
-        if crate::BURST_RELEASE {
-            let polled = matches!(which, Release::Pacer(_));
-            self.pacer.release_next(now, midrid, payload_size.into(), polled);
+        //
+        // (Huiyi patch, docs/adr/0023 in Huiyi: not for a packet
+        // `write_rtp_now` released. It went out with every queue idle, so
+        // there is no burst to continue, and the next pass rebuilds the
+        // pacer's snapshot.)
+        if crate::BURST_RELEASE && matches!(which, Release::Pacer(_)) {
+            self.pacer.release_next(now, midrid, payload_size.into());
         }
 
         Some(protected.into())

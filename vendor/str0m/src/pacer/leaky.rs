@@ -193,12 +193,23 @@ impl LeakyBucketPacer {
     /// would: if it is due now (within the burst allowance, no probe
     /// running), it may be polled at once. Packets queued since the last
     /// pass are not in the snapshot; they wait for the next pass as before.
-    pub(crate) fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize, polled: bool) {
-        if !polled || !self.probe_queue.is_empty() || self.next_poll_queue.is_some() {
-            // (Huiyi patch, docs/adr/0023 in Huiyi: a packet `write_rtp_now`
-            // released went out with every queue idle, so no queue in the
-            // snapshot holds a packet and there is no burst to continue;
-            // the next pass rebuilds the snapshot. Nothing to do.)
+    ///
+    /// Huiyi patch (docs/adr/0023 in Huiyi): when the burst is out and no
+    /// queue holds a packet any more, the pass 1 µs on that `poll_queue`
+    /// asked for would find the time computed here from the same debt and
+    /// snapshot: padding's, once the debt this burst ran up has drained, or
+    /// none when nothing waits. So the pacer wakes then instead; packets
+    /// queued meanwhile wake the session themselves. On a forwarding server
+    /// that pass was one more wake-up of a subscriber after each paced burst
+    /// that found nothing to send. The gate stays shut: the pass at the
+    /// wake-up refreshes the pacer before it polls. When a queue still holds
+    /// packets, the pass 1 µs on stays, since it may raise the drain rate
+    /// for them (`maybe_update_adjusted_bitrate`): deferring that to the
+    /// drained debt's time slowed a township line's queue (12.6 frames a
+    /// second at the weak venue and 11.9 s back to the top layer in Huiyi's
+    /// weak-line test, against 16–20 and 2–9 s before).
+    pub(crate) fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize) {
+        if !self.probe_queue.is_empty() || self.next_poll_queue.is_some() {
             return;
         }
         if let Some(q) = self.queue_states.iter_mut().find(|q| q.midrid == from) {
@@ -210,39 +221,18 @@ impl LeakyBucketPacer {
                 snap.first_unsent = None;
             }
         }
-        if let Some(((at, reason), Some(queue))) = self.next_poll(now) {
-            if at <= now && !matches!(reason, PacerReason::Probe1 | PacerReason::Probe2) {
-                self.next_poll_queue = Some(queue.midrid);
+        let next = self.next_poll(now).map(|(at, queue)| (at, queue.map(|q| q.midrid)));
+        match next {
+            Some(((at, reason), Some(midrid)))
+                if at <= now && !matches!(reason, PacerReason::Probe1 | PacerReason::Probe2) =>
+            {
+                self.next_poll_queue = Some(midrid);
                 self.needs_timeout_before_next_poll = false;
-                return;
             }
-        }
-        self.refresh_after_burst(now);
-    }
-
-    /// Huiyi patch (docs/adr/0023 in Huiyi): the burst polled from the
-    /// queues is out, and what is left (if anything) is not due now.
-    /// `poll_queue` asked for a pass 1 µs on to refresh the pacer. When no
-    /// queue holds a packet any more, that pass would find the time
-    /// computed here from the same debt and snapshot: padding's, once the
-    /// debt this burst ran up has drained, or none when nothing waits. So
-    /// the pacer wakes then instead; packets queued meanwhile wake the
-    /// session themselves. On a forwarding server the pass 1 µs on was one
-    /// more wake-up of a subscriber after each paced burst that found
-    /// nothing to send. The gate stays shut: the pass at the wake-up
-    /// refreshes the pacer before it polls.
-    fn refresh_after_burst(&mut self, now: Instant) {
-        match self.next_poll(now) {
             None if self.padding_bitrate == Bitrate::ZERO => self.next_poll_time = None,
             Some(((at, PacerReason::Padding), _)) if at > now => {
                 self.next_poll_time = Some((at, PacerReason::Padding));
             }
-            // A queue still holds packets: the pass 1 µs on stays, since
-            // it may raise the drain rate for them (the queue's wait,
-            // `maybe_update_adjusted_bitrate`). Deferring that to the
-            // drained debt's time slowed a township line's queue: 12.6
-            // frames a second at the weak venue, 11.9 s back to the top
-            // layer (Huiyi's weak-line test; 16–20 and 2–9 s before).
             _ => {}
         }
     }
@@ -1135,7 +1125,7 @@ mod test {
                 let size = DataSize::from(packet.size());
                 pacer.register_send(at, size, qid);
                 queue.register_send(qid, at);
-                pacer.release_next(at, qid, size, true);
+                pacer.release_next(at, qid, size);
                 sent += 1;
             }
             assert_eq!(sent < count, rest, "{count} queued, {sent} sent in the burst");

@@ -34,11 +34,9 @@ impl PacerImpl {
     /// Huiyi patch (docs/adr/0014 in Huiyi): after a packet from `from` was
     /// sent, let the next one go in the same poll if the leaky bucket's
     /// burst allows it (no-op for the null pacer, which drains anyway).
-    /// `polled`: the packet came from the pacer's poll (not released
-    /// directly by `write_rtp_now`).
-    pub fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize, polled: bool) {
+    pub fn release_next(&mut self, now: Instant, from: MidRid, size: DataSize) {
         if let PacerImpl::LeakyBucket(v) = self {
-            v.release_next(now, from, size, polled);
+            v.release_next(now, from, size);
         }
     }
 
