@@ -93,19 +93,30 @@ fn a_subscriber_on_a_weak_line_gets_the_layers_that_fit_and_the_top_once_it_heal
     let link = sim.clients[2].down_link.take().expect("link");
     println!("link dropped {} by queue, {} by loss", link.dropped_queue, link.dropped_loss);
 
-    // Healed: both videos climb back to the top layer as the estimate grows
-    // (6.5–14.4 s over 19 runs on this simulated network, whose str0m
-    // clients make the estimator's probes slow; the browser test holds the
-    // real figure). Before stuck estimators were restarted, one run in
-    // eight stayed at the lowest layer for good (allocate::StaleEstimate).
-    run(&mut sim, &[0, 1], 20_000);
-    let from = sim.clients[2].received.len();
-    run(&mut sim, &[0, 1], 3_000);
-    let (video, _) = received(&sim, 2, from);
-    println!("healed: {video:?}");
-    for (mid, layers) in &video {
-        assert!(layers[2] >= 280, "{mid}: at the top layer: {layers:?}");
+    // Healed: both videos climb back to the top layer as the estimate
+    // grows, measured second by second: back when both videos arrive whole
+    // at the top layer two seconds running. On this simulated network,
+    // whose str0m clients make the estimator's probes slow, that took 5–18
+    // s in 100 runs (median 12); a fixed 20 s wait failed about 1 run in 50
+    // (a stuck estimator's restart whose probes found only part of the
+    // line, then the additive climb). The browser test holds the issue's
+    // 10 s. Before stuck estimators were restarted, one run in eight stayed
+    // at the lowest layer for good (stale::StaleEstimate).
+    let mut whole_seconds = 0;
+    let mut recovery = None;
+    for second in 1..=40 {
+        let from = sim.clients[2].received.len();
+        run(&mut sim, &[0, 1], 1_000);
+        let (video, _) = received(&sim, 2, from);
+        let whole = video.len() == 2 && video.values().all(|l| l[2] >= 93);
+        whole_seconds = if whole { whole_seconds + 1 } else { 0 };
+        if whole_seconds == 2 {
+            recovery = Some(second - 1);
+            break;
+        }
     }
+    println!("healed: both videos back at the top layer after {recovery:?} s");
+    assert!(recovery.is_some(), "both videos back at the top layer within 40 s of the heal");
 }
 
 #[test]

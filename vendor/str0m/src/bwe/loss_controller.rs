@@ -344,6 +344,7 @@ impl LossController {
             LossControllerState::Increasing
         } else if loss_limited_bandwidth < self.delay_based_estimate
             && loss_limited_bandwidth < self.max_bitrate
+            && (self.is_bandwidth_limited_due_to_loss() || self.loss_seen())
         {
             // Entering Decreasing state - set HOLD info
             if self.state != LossControllerState::Decreasing
@@ -693,6 +694,21 @@ impl LossController {
         }
 
         current == candidate && self.state == LossControllerState::Increasing
+    }
+
+    /// Huiyi patch (docs/adr/0024 in Huiyi): whether the observation window
+    /// holds loss enough to limit the estimate by (above the lower bound of
+    /// inherent loss). Only then does a delay-based estimate give way to a
+    /// loss-limited one. Without it, the candidates' upper bound (the link
+    /// capacity in ALR, the instant upper bound) held the loss-limited
+    /// estimate under a delay-based estimate that rose above it, and that
+    /// alone entered `Decreasing` with no packet lost. An application-limited
+    /// sender then stayed there (no candidate above the bound could show an
+    /// increase) and reported `LossLimitedBwe`, which forbids every probe: a
+    /// subscriber whose wanted bitrate grew never probed for it. Each such
+    /// entry also doubled the HOLD duration.
+    fn loss_seen(&self) -> bool {
+        self.average_reported_loss_ratio() > self.config.inherent_loss_lower_bound
     }
 
     fn is_bandwidth_limited_due_to_loss(&self) -> bool {
@@ -1370,6 +1386,45 @@ mod test {
             after >= Bitrate::kbps(200),
             "5 s of 300 kbit/s sent at the line's own loss: the estimate follows it, not {after}"
         );
+    }
+
+    #[test]
+    fn a_delay_based_estimate_above_the_bound_is_not_loss_limited_without_loss() {
+        // Huiyi patch (docs/adr/0024 in Huiyi): a subscriber sending less
+        // than it may (in ALR, its link capacity from an earlier probe),
+        // no packet lost, while the delay-based estimate climbs above that
+        // capacity. The loss-limited candidates stop at the capacity; that
+        // is no reason to call the estimate loss-limited (`Decreasing`
+        // forbids every probe, so the subscriber could never ask for more).
+        let now = Instant::now();
+        let mut lbc = LossController::new();
+        lbc.set_min_bitrate(Bitrate::kbps(10));
+        lbc.set_max_bitrate(Bitrate::gbps(1));
+        lbc.set_alr_start_time(Some(now));
+        lbc.set_link_capacity_estimate(Some(Bitrate::kbps(460)));
+        lbc.set_acknowledged_bitrate(Bitrate::kbps(220));
+        lbc.set_bandwidth_estimate(Bitrate::kbps(460));
+
+        let mut pkt_builder = PacketBuilder::new(now).num_packets(8);
+        for step in 0..20_u64 {
+            let result = pkt_builder.build_packets();
+            let delay_based = Bitrate::kbps(480 + 5 * step);
+            lbc.update_bandwidth_estimate(&result, delay_based);
+            let LossBasedBweResult { state, .. } = lbc.loss_based_result();
+            assert_eq!(state, LossControllerState::DelayBased, "step {step}, nothing lost");
+            pkt_builder = pkt_builder.forward_time(Duration::from_millis(250));
+        }
+
+        // Loss still gives way as before.
+        pkt_builder = pkt_builder.with_loss(0.3).num_packets(20);
+        let mut state = LossControllerState::DelayBased;
+        for _ in 0..8 {
+            let result = pkt_builder.build_packets();
+            lbc.update_bandwidth_estimate(&result, Bitrate::kbps(600));
+            state = lbc.loss_based_result().state;
+            pkt_builder = pkt_builder.forward_time(Duration::from_millis(250));
+        }
+        assert_eq!(state, LossControllerState::Decreasing, "30 % lost: loss-limited");
     }
 
     #[test]
