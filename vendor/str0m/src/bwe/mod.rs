@@ -145,6 +145,9 @@ struct SendSideBandwidthEstimator {
     alr_detector: AlrDetector,
     link_capacity_estimator: LinkCapacityEstimator,
     last_updated_estimate: Option<Bitrate>,
+    /// Huiyi patch: the last report's acknowledged packets, kept for its
+    /// allocation (`update`).
+    acked_packets: Vec<AckedPacket>,
 }
 
 impl SendSideBandwidthEstimator {
@@ -168,6 +171,7 @@ impl SendSideBandwidthEstimator {
             alr_detector,
             link_capacity_estimator: LinkCapacityEstimator::new(),
             last_updated_estimate: None,
+            acked_packets: Vec::new(),
         }
     }
 
@@ -189,7 +193,9 @@ impl SendSideBandwidthEstimator {
 
     /// Record a packet from a TWCC report.
     pub fn update<'t>(&mut self, records: impl Iterator<Item = &'t TwccSendRecord>, now: Instant) {
-        let send_records: Vec<_> = records.collect();
+        // Huiyi patch: sized once, at the report's range.
+        let mut send_records = Vec::with_capacity(records.size_hint().1.unwrap_or(0));
+        send_records.extend(records);
         if send_records.is_empty() {
             return;
         }
@@ -209,9 +215,12 @@ impl SendSideBandwidthEstimator {
             }
         }
 
-        let mut acked_packets = vec![];
+        // Huiyi patch: the acknowledged packets go in a buffer kept between
+        // reports (no vector grown per report), and no unused round trip
+        // is computed per record (the delay controller takes its own).
+        let mut acked_packets = std::mem::take(&mut self.acked_packets);
+        acked_packets.clear();
 
-        let mut max_rtt = None;
         let mut count = 0;
         let mut lost = 0;
         for record in send_records.iter() {
@@ -221,7 +230,6 @@ impl SendSideBandwidthEstimator {
                 continue;
             };
             acked_packets.push(acked_packet);
-            max_rtt = max_rtt.max(record.rtt());
         }
         acked_packets.sort_by(AckedPacket::order_by_receive_time);
 
@@ -241,6 +249,7 @@ impl SendSideBandwidthEstimator {
         let maybe_estimate =
             self.delay_controller
                 .update(&acked_packets, acked_bitrate, probe_result, now);
+        self.acked_packets = acked_packets;
 
         let Some(delay_estimate) = maybe_estimate else {
             return;

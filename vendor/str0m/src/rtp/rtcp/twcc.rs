@@ -1380,6 +1380,20 @@ impl<'a> Iterator for TwccSendRecordsIter<'a> {
 
         Some(item)
     }
+
+    /// Huiyi patch: exact (the records are contiguous in `range`), so that
+    /// the estimator can size its vector of a report's records once; the
+    /// report's own filter (records acknowledged before are left out) keeps
+    /// it as the upper bound.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (current, start, end) = (*self.current, **self.range.start(), **self.range.end());
+        let left = if current < start || current > end {
+            0
+        } else {
+            (end - current + 1) as usize
+        };
+        (left, Some(left))
+    }
 }
 
 // Below is a clarification of the RFC draft from an email exchange with Erik Språng (one of the authors).
@@ -2243,13 +2257,17 @@ mod test {
             now = now + Duration::from_micros(15);
         }
 
-        let iter = reg
+        let mut iter = reg
             .apply_report(received(990, 8), now)
             .expect("apply_report to return Some(_)");
 
+        // Huiyi patch: the size hint bounds the report's records, all along.
+        assert_eq!(iter.size_hint().1, Some(8));
+        iter.next();
+        assert_eq!(iter.size_hint().1, Some(7));
         assert_eq!(
             iter.map(|r| *r.seq()).collect::<Vec<_>>(),
-            (990..998).collect::<Vec<_>>()
+            (991..998).collect::<Vec<_>>()
         );
     }
 
