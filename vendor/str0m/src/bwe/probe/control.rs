@@ -77,10 +77,6 @@ pub struct ProbeControl {
 
     next_cluster_id: TwccClusterId,
     pending: VecDeque<ProbeClusterConfig>,
-
-    scheduled_exponential: Option<Instant>,
-    scheduled_periodic_alr: Option<Instant>,
-    scheduled_stagnant: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,9 +111,6 @@ impl Default for ProbeControl {
             large_drop: None,
             last_stagnant: None,
             pending: VecDeque::new(),
-            scheduled_exponential: None,
-            scheduled_periodic_alr: None,
-            scheduled_stagnant: None,
         }
     }
 }
@@ -141,9 +134,6 @@ impl ProbeControl {
             self.last_stagnant = None;
             self.last_probe = None;
             self.prev_estimate = None;
-            self.scheduled_exponential = None;
-            self.scheduled_periodic_alr = None;
-            self.scheduled_stagnant = None;
             self.next_timeout = not_happening();
         }
     }
@@ -151,6 +141,13 @@ impl ProbeControl {
     pub fn set_desired_bitrate(&mut self, v: Bitrate) {
         // Don't accept Bitrate::ZERO as first ever value.
         if self.desired_bitrate.is_none() && v.is_zero() {
+            return;
+        }
+        // Huiyi patch (docs/adr/0025 in Huiyi): the estimator hands the
+        // desired bitrate over on every pass of its session; only a change
+        // is news. Upstream asked for an immediate pass each time, so every
+        // probe kind was re-evaluated on every session pass.
+        if self.desired_bitrate == Some(v) {
             return;
         }
         self.desired_bitrate = Some(v);
@@ -199,9 +196,6 @@ impl ProbeControl {
 
     fn request_immediate(&mut self) {
         self.next_timeout = already_happened();
-        self.scheduled_exponential = None;
-        self.scheduled_periodic_alr = None;
-        self.scheduled_stagnant = None;
     }
 
     pub fn poll_timeout(&self) -> Instant {
@@ -563,35 +557,45 @@ impl ProbeControl {
         });
     }
 
-    fn compute_next_timeout(&mut self, now: Instant) -> Instant {
-        // Exponential probing: wait for probe result before re-probing at same estimate.
-        // This handles the case where we sent a probe but haven't received updated estimate yet.
-        if let Some(last) = &self.last_probe {
+    /// Huiyi patch (docs/adr/0025 in Huiyi): the soonest time at which a
+    /// probe kind blocked now only by time may fire, from the state that
+    /// gates it. Everything else that unblocks one (a new desired bitrate,
+    /// estimate or cause, ALR starting or ending, enabling) asks for an
+    /// immediate pass itself. Upstream scheduled "now + interval" and
+    /// cleared that on every immediate request, which came on every pass,
+    /// so its schedule was never reached: the probes fired from the
+    /// per-pass evaluation alone.
+    fn compute_next_timeout(&self, now: Instant) -> Instant {
+        let mut due = not_happening();
+        let mut at = |t: Instant| {
+            if t > now && t < due {
+                due = t;
+            }
+        };
+        if let Some(last) = self.last_probe {
             if matches!(last.kind, ProbeKind::Initial | ProbeKind::Exponential) {
-                if self.scheduled_exponential.is_none() {
-                    self.scheduled_exponential = Some(now + MAX_WAITING_TIME_FOR_PROBING_RESULT);
-                }
-                return self.scheduled_exponential.unwrap();
+                // Re-probing at an unchanged estimate, and the end of the
+                // initial phase (inclusive) that holds the other kinds back.
+                at(last.when + MAX_WAITING_TIME_FOR_PROBING_RESULT);
+                at(last.when + MAX_WAITING_TIME_FOR_PROBING_RESULT + Duration::from_millis(1));
+            }
+            if self.in_alr() || self.large_drop.is_some() {
+                // Periodic ALR probing, or recovering from a large drop.
+                at(last.when + MIN_TIME_BETWEEN_ALR_PROBES);
             }
         }
-
-        // ALR periodic probing
-        if self.in_alr() {
-            if self.scheduled_periodic_alr.is_none() {
-                self.scheduled_periodic_alr = Some(now + MIN_TIME_BETWEEN_ALR_PROBES);
-            }
-            return self.scheduled_periodic_alr.unwrap();
-        }
-
-        // Stagnant probing (only when not in ALR)
         if !self.in_alr() {
-            if self.scheduled_stagnant.is_none() {
-                self.scheduled_stagnant = Some(now + MIN_TIME_BETWEEN_STAGNANT_PROBES);
+            // Stagnant probing: the estimate unchanged, and the last such
+            // probe, long enough ago.
+            if let Some(change) = self.last_estimate_change {
+                let mut t = change + MIN_TIME_BETWEEN_STAGNANT_PROBES;
+                if let Some(last) = self.last_stagnant {
+                    t = t.max(last + MIN_TIME_BETWEEN_STAGNANT_PROBES);
+                }
+                at(t);
             }
-            return self.scheduled_stagnant.unwrap();
         }
-
-        not_happening()
+        due
     }
 
     fn can_probe(&self, estimate: Bitrate) -> bool {
@@ -1087,6 +1091,39 @@ mod test {
             "Should trigger periodic ALR probe after 5 seconds in ALR"
         );
         assert!(probe.unwrap().is_alr_probe());
+    }
+
+    #[test]
+    fn probes_wait_for_their_time_not_for_every_pass() {
+        // Huiyi patch (docs/adr/0025 in Huiyi): the estimator hands the same
+        // desired bitrate over on every pass of its session. That asks for
+        // no pass; the periodic ALR probe comes from the schedule, 5 s after
+        // the last probe.
+        let mut pc = ProbeControl::new();
+        pc.enable(true);
+        let now = Instant::now();
+        pc.set_desired_bitrate(Bitrate::mbps(5));
+        pc.set_estimated_bitrate(Bitrate::mbps(1), BandwidthLimitedCause::DelayBasedLimited);
+        let _ = pc.handle_timeout(now);
+        let _ = pc.handle_timeout(now);
+        assert!(pc.handle_timeout(now + Duration::from_secs(2)).is_none());
+        pc.set_alr_start_time(now + Duration::from_secs(2));
+        assert!(pc.handle_timeout(now + Duration::from_secs(2)).is_none());
+
+        for ms in [2_100, 3_000, 4_000, 4_900] {
+            let t = now + Duration::from_millis(ms);
+            pc.set_desired_bitrate(Bitrate::mbps(5));
+            assert!(pc.poll_timeout() > t, "no pass asked for at {ms} ms");
+            assert!(pc.handle_timeout(t).is_none());
+        }
+        let due = pc.poll_timeout();
+        assert_eq!(due, now + Duration::from_secs(5), "5 s after the initial probes");
+        let probe = pc.handle_timeout(due);
+        assert!(probe.is_some_and(|p| p.is_alr_probe()), "the periodic ALR probe, on time");
+
+        // A new desired bitrate is news: a pass at once.
+        pc.set_desired_bitrate(Bitrate::mbps(6));
+        assert!(pc.poll_timeout() <= due);
     }
 
     #[test]
