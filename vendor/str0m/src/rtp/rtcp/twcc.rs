@@ -2262,13 +2262,13 @@ mod test {
             .expect("apply_report to return Some(_)");
 
         // Huiyi patch: the size hint bounds the report's records, all along.
-        assert_eq!(iter.size_hint().1, Some(8));
-        iter.next();
-        assert_eq!(iter.size_hint().1, Some(7));
-        assert_eq!(
-            iter.map(|r| *r.seq()).collect::<Vec<_>>(),
-            (991..998).collect::<Vec<_>>()
-        );
+        let mut seqs = Vec::new();
+        for left in (1..=8).rev() {
+            assert_eq!(iter.size_hint().1, Some(left));
+            seqs.push(*iter.next().expect("a record").seq());
+        }
+        assert!(iter.next().is_none());
+        assert_eq!(seqs, (990..998).collect::<Vec<_>>());
     }
 
     #[test]
