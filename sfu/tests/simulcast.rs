@@ -254,7 +254,10 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     // Room for the audio (about 140 kbit/s with overhead) and one lowest
     // layer whole (about 150 kbit/s: the speaker's), not for two.
     sim.clients[2].down_link = Some(Link::new(340_000, 20, Duration::from_millis(40), 0.0));
-    run(&mut sim, &[0, 1], 15_000);
+    run(&mut sim, &[0, 1], 5_000);
+    let drops = |sim: &Sim| sim.clients[2].down_link.as_ref().map_or(0, |l| l.dropped_queue);
+    let drops_from = drops(&sim);
+    run(&mut sim, &[0, 1], 10_000);
     let from = sim.clients[2].received.len();
     let before = sim.engine.counters();
     let events_from = sim.events.len();
@@ -331,12 +334,21 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
         );
     }
     assert!(thinned, "a video goes at a lower frame rate: {seen:?}");
-    // The venue's line is the limit, so what is forwarded to it goes through
-    // its pacer, which sends audio ahead of the video it holds (ADR 0021),
-    // for most of the window (53–100 % of what it received in 16 runs: a
-    // spell without loss ends the pacing for a while).
+    // A line that is the limit and loses packets is paced: what is forwarded
+    // to it goes through its pacer, which sends audio ahead of the video it
+    // holds (ADR 0021), for most of the window (53–100 % of what it
+    // received in 16 runs: a spell without loss ends the pacing for a
+    // while). Since ADR 0026 no periodic probe floods the line while the
+    // estimate covers the subscriber's want, and in some runs (about one in
+    // twenty) the line lost only a few packets in the 15 s before the
+    // window's end (11 in those seen, against 57 to 351 in 60 others): it is
+    // paced only after them, or not at all, and needs not be more.
     let paced = after.sent_paced - before.sent_paced;
     let received = (sim.clients[2].received.len() - from) as u64;
-    assert!(paced * 3 >= received, "{paced} packets paced, the venue received {received}");
+    let dropped = drops(&sim) - drops_from;
+    println!("{paced} packets paced of {received} received; the line dropped {dropped} in the last 15 s");
+    if dropped >= 30 {
+        assert!(paced * 3 >= received, "{paced} packets paced, the venue received {received}");
+    }
     assert!(audio >= 450, "audio first: {audio} of 500");
 }

@@ -99,6 +99,16 @@ pub(crate) struct Session {
 
     bwe: Option<Bwe>,
     bwe_last_event: Option<(Bitrate, bool)>,
+    /// Huiyi patch: whether the last estimator step found a media to probe
+    /// on (`handle_timeout_bwe`), read by `poll_event` instead of searching
+    /// the media on every poll.
+    bwe_can_probe: bool,
+    /// Huiyi patch: some send stream may hold something to send. Set by
+    /// `Rtc` on every call that can queue on a stream (any input, the
+    /// APIs, a queued write) and by a direct write that queued; cleared
+    /// when `write_rtp_now` found every stream idle. While clear, the next
+    /// direct write need not walk every send stream to know that.
+    pub(crate) tx_maybe_busy: bool,
 
     enable_twcc_feedback: bool,
 
@@ -204,6 +214,8 @@ impl Session {
             max_rx_seq_lookup: HashMap::new(),
             bwe,
             bwe_last_event: None,
+            bwe_can_probe: false,
+            tx_maybe_busy: true,
             enable_twcc_feedback: false,
             pacer,
             pacer_control: PacerControl::new(),
@@ -274,6 +286,8 @@ impl Session {
 
         self.srtp_rx = Some(SrtpContext::new(crypto, srtp_profile, &mat, !left));
         self.srtp_tx = Some(SrtpContext::new(crypto, srtp_profile, &mat, left));
+        // Huiyi patch: `poll_event`'s answer for probing follows the keys at once.
+        self.bwe_can_probe = self.bwe.is_some() && self.probe_media().is_some();
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wake: &mut Wake) -> Result<(), RtcError> {
@@ -383,6 +397,7 @@ impl Session {
         // stream is required. The Direct API uses its configured capabilities.
         let probe_media = self.srtp_tx.as_ref().and_then(|_| self.probe_media());
         let do_probe = probe_media.is_some();
+        self.bwe_can_probe = do_probe;
         let bwe = self.bwe.as_mut()?;
 
         if let Some(probe_config) = bwe.handle_timeout(now, do_probe) {
@@ -1050,8 +1065,12 @@ impl Session {
             }
         }
 
-        let can_probe =
-            self.bwe.is_some() && self.srtp_tx.is_some() && self.probe_media().is_some();
+        // Huiyi patch: whether a media can carry probes, as the estimator's
+        // last step found it (`handle_timeout_bwe`, which runs on every pass
+        // and searches the media). Upstream searched here, on every poll:
+        // ~3 polls per packet sent. What changes the answer (keys, the
+        // negotiated media) is followed by a pass.
+        let can_probe = self.bwe.is_some() && self.bwe_can_probe;
         if let Some(bwe) = &mut self.bwe {
             // Drain estimates even while unavailable so they cannot be delivered later.
             let estimate = bwe.poll_estimate();
@@ -1290,8 +1309,13 @@ impl Session {
         }
         // With the estimator's leaky bucket, only when nothing else waits:
         // then the pass would release this packet first, and now.
-        if self.bwe.is_some() && !self.streams.all_tx_idle() {
-            return WriteNow::Declined(packet);
+        // (Huiyi patch: the walk over every send stream only when one may
+        // have been given something since the last walk found them idle.)
+        if self.bwe.is_some() && self.tx_maybe_busy {
+            if !self.streams.all_tx_idle() {
+                return WriteNow::Declined(packet);
+            }
+            self.tx_maybe_busy = false;
         }
         let Some(stream) = self.streams.stream_tx(&ssrc) else {
             return WriteNow::NoStream;
@@ -1303,7 +1327,10 @@ impl Session {
         stream.stamp_send_queue(now);
         match self.release_packet(now, Release::Ssrc(ssrc), None) {
             Some(datagram) => WriteNow::Sent(datagram),
-            None => WriteNow::Queued,
+            None => {
+                self.tx_maybe_busy = true;
+                WriteNow::Queued
+            }
         }
     }
 

@@ -109,8 +109,10 @@ impl AckedBitrateEstimator {
         }
 
         if let Some(last) = self.last_update {
-            self.current_window += receive_time - last;
-            if receive_time - last >= window {
+            // Huiyi patch: one subtraction (two before; per acknowledged packet).
+            let since_last = receive_time - last;
+            self.current_window += since_last;
+            if since_last >= window {
                 // No update for a while, reset estimates.
                 self.sum = DataSize::ZERO;
                 let remaining = self.current_window.as_micros() as u64 % window.as_micros() as u64;

@@ -199,6 +199,10 @@ impl SendSideBandwidthEstimator {
         if send_records.is_empty() {
             return;
         }
+        // Huiyi patch (docs/adr/0026 in Huiyi): the delay controller's steps
+        // due before this report, with what they would have read then.
+        self.delay_controller
+            .catch_up(self.acked_bitrate_estimator.current_estimate(), now);
         let _ = self.started_at.get_or_insert(now);
 
         // Feed records to probe estimator for analysis and process any new probe results

@@ -48,7 +48,7 @@ impl DelayController {
             last_estimate: Some(initial_bitrate),
             smoothed_rtt: MovingAverage::new(RTT_SMOOTHING_FACTOR),
             max_rtt_history: VecDeque::default(),
-            next_timeout: already_happened(),
+            next_timeout: not_happening(),
             last_twcc_report: already_happened(),
         }
     }
@@ -105,11 +105,43 @@ impl DelayController {
         self.last_estimate
     }
 
+    /// Huiyi patch (docs/adr/0026 in Huiyi): the controller asks for no
+    /// wake-up of its own. Its steps between feedback reports (every
+    /// `UPDATE_INTERVAL` while the hypothesis is valid) are taken, each at
+    /// its own time, by `catch_up` on the session's next pass or report,
+    /// before anything else, so the estimate follows the same course.
+    /// Upstream returned `next_timeout`: a session pass for each step, ~40
+    /// a second per subscriber, a fifth to a half of a busy server's passes.
     pub fn poll_timeout(&self) -> Instant {
-        self.next_timeout
+        not_happening()
+    }
+
+    /// Huiyi patch (docs/adr/0026 in Huiyi): takes the steps due before
+    /// `now`, each at the time it was due, as the timer passes upstream asks
+    /// for would have. Between two feedback reports nothing a step reads
+    /// changes (the hypothesis, the acknowledged bitrate: pass the estimate
+    /// from before any report being handled now, the round trip), so the
+    /// steps come out as they would have. At most two: a step is taken only
+    /// while the hypothesis is valid, 50 ms after a report at most.
+    pub fn catch_up(&mut self, acked_bitrate: Option<Bitrate>, now: Instant) {
+        while self.next_timeout < now {
+            let at = self.next_timeout;
+            if !self.trendline_hypothesis_valid(at) {
+                self.next_timeout = not_happening();
+                return;
+            }
+            self.update_estimate(
+                self.trendline_estimator.hypothesis(),
+                acked_bitrate,
+                None,
+                self.get_smoothed_rtt(),
+                at,
+            );
+        }
     }
 
     pub fn handle_timeout(&mut self, acked_bitrate: Option<Bitrate>, now: Instant) {
+        self.catch_up(acked_bitrate, now);
         if !self.trendline_hypothesis_valid(now) {
             // We haven't received a TWCC report in a while. The trendline hypothesis can
             // no longer be considered valid. We need another TWCC report before we can update
@@ -222,5 +254,61 @@ impl DelayController {
                 .map(|rtt| rtt * 2)
                 .unwrap_or(MAX_TWCC_GAP)
                 .min(UPDATE_INTERVAL * 2)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::super::super::AckedPacket;
+    use super::*;
+    use crate::rtp_::DataSize;
+
+    /// A report of `n` packets of 1 000 bytes sent every 8 ms from `start`
+    /// (1 Mbit/s), each received 20 ms later, acknowledged at `at`.
+    fn report(first: u64, n: u64, start: Instant, at: Instant) -> Vec<AckedPacket> {
+        (0..n)
+            .map(|i| {
+                let sent = start + Duration::from_millis(8 * i);
+                AckedPacket {
+                    seq_no: (first + i).into(),
+                    size: DataSize::bytes(1000),
+                    local_send_time: sent,
+                    remote_recv_time: sent + Duration::from_millis(20),
+                    local_recv_time: at,
+                }
+            })
+            .collect()
+    }
+
+    /// Huiyi patch (docs/adr/0026 in Huiyi): the steps a timer would have
+    /// taken between reports are taken by the next pass, at their own
+    /// times, and the estimate comes out the same; the controller asks for
+    /// no wake-up of its own.
+    #[test]
+    fn steps_between_reports_are_caught_up_at_the_next_pass() {
+        let t0 = Instant::now();
+        let acked = Some(Bitrate::mbps(1));
+        let mut timed = DelayController::new(Bitrate::kbps(300));
+        let mut lazy = DelayController::new(Bitrate::kbps(300));
+        let mut t = t0;
+        let mut seq = 0;
+        for _ in 0..20 {
+            // A report every 40 ms.
+            let r = report(seq, 5, t, t + Duration::from_millis(30));
+            seq += 5;
+            let at = t + Duration::from_millis(40);
+            timed.update(&r, acked, None, at);
+            lazy.catch_up(acked, at);
+            lazy.update(&r, acked, None, at);
+            assert_eq!(lazy.poll_timeout(), not_happening());
+            // The timer's step 25 ms on (upstream's wake-up), and a pass for
+            // something else 35 ms on, which the lazy controller alone sees.
+            timed.handle_timeout(acked, at + UPDATE_INTERVAL);
+            timed.handle_timeout(acked, at + Duration::from_millis(35));
+            lazy.handle_timeout(acked, at + Duration::from_millis(35));
+            assert_eq!(timed.last_estimate(), lazy.last_estimate());
+            t = at;
+        }
+        assert!(timed.last_estimate().unwrap() > Bitrate::kbps(300), "the estimate climbed");
     }
 }

@@ -389,6 +389,17 @@ impl ProbeControl {
             return false;
         }
 
+        // Huiyi patch (docs/adr/0026 in Huiyi): not while the estimate already
+        // covers what the application wants, as for allocation probes below.
+        // A subscriber receiving every layer it wants is application-limited
+        // by design; probing it every 5 s at twice its want found nothing it
+        // would use, cost a burst of padding and paced its media meanwhile.
+        // A rise of the want probes at once (`maybe_allocation`); a want the
+        // estimate does not cover keeps the periodic probes.
+        if self.last_estimate.is_some_and(|estimate| desired <= estimate) {
+            return false;
+        }
+
         // Periodic ALR probe at 2× desired (capped by queue_probe to 2× desired anyway).
         // Using desired rather than estimate allows discovering higher capacity when
         // the app wants more bandwidth than currently estimated.
@@ -1126,8 +1137,12 @@ mod test {
         assert!(pc.poll_timeout() <= due);
     }
 
+    /// Huiyi patch (docs/adr/0026 in Huiyi): upstream's test held that
+    /// periodic ALR probes go on when the estimate reaches the desired
+    /// bitrate ("to maintain confidence in the estimate"). Here they stop
+    /// then, and resume once the estimate falls below the want.
     #[test]
-    fn periodic_alr_probing_continues_even_when_estimate_reaches_max() {
+    fn periodic_alr_probing_stops_while_the_estimate_covers_the_want() {
         let mut pc = ProbeControl::new();
         pc.enable(true);
         let now = Instant::now();
@@ -1148,15 +1163,16 @@ mod test {
         // No immediate probe on ALR entry
         assert!(pc.handle_timeout(now + Duration::from_secs(2)).is_none());
 
-        // Now increase estimate to match max_bitrate
+        // The estimate reaches the desired bitrate: nothing to find, no probe.
         pc.set_estimated_bitrate(Bitrate::mbps(2), BandwidthLimitedCause::DelayBasedLimited);
-
-        // Wait 5 seconds - should still trigger periodic probe in ALR
-        // even though estimate >= max_bitrate, to maintain confidence in the estimate
-        let probe = pc.handle_timeout(now + Duration::from_secs(7));
         assert!(
-            probe.is_some(),
-            "Should continue periodic probing in ALR even when estimate >= max_bitrate"
+            pc.handle_timeout(now + Duration::from_secs(7)).is_none(),
+            "no periodic probe while the estimate covers the want"
         );
+
+        // It falls below the want again: the periodic probe is back.
+        pc.set_estimated_bitrate(Bitrate::kbps(1500), BandwidthLimitedCause::DelayBasedLimited);
+        let probe = pc.handle_timeout(now + Duration::from_secs(8));
+        assert!(probe.is_some(), "a want the estimate does not cover is probed for");
     }
 }
