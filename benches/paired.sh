@@ -20,17 +20,22 @@
 # prints both arms' CPU): discussion (30 participants) uses about 0.5 cores
 # per arm here. A scenario may carry huiyi-load flags in the same quoted
 # argument. Root is needed. Reports go to benches/results/paired-*.json; a
-# summary of A ÷ B per round and its median ends the output.
+# summary of A ÷ B per round and its median ends the output. Reports are
+# named paired-RUN-scenario-arm-rROUND.json, RUN the run's start (UTC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-6}
 [ $# -gt 0 ] && shift
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(discussion)
-ARM_A=${ARM_A:-"simulcast+alloc|target/release/huiyi|sfu.bwe_initial_kbps=1000|--simulcast"}
-ARM_B=${ARM_B:-"simulcast|target/release/huiyi|sfu.bwe_initial_kbps=0|--simulcast"}
-OUT=benches/results
 BIN=${CARGO_TARGET_DIR:-target}/release
+ARM_A=${ARM_A:-"simulcast+alloc|$BIN/huiyi|sfu.bwe_initial_kbps=1000|--simulcast"}
+ARM_B=${ARM_B:-"simulcast|$BIN/huiyi|sfu.bwe_initial_kbps=0|--simulcast"}
+OUT=benches/results
+# Each run's reports carry its start time: a later run with the same arm
+# names does not overwrite them.
+RUN=$(date -u +%Y%m%dT%H%M)
+[ $((ROUNDS % 2)) -eq 0 ] || echo "note: an odd number of rounds leaves one namespace (and start slot) to arm A once more" >&2
 mkdir -p "$OUT"
 cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --bin huiyi-load
 
@@ -38,13 +43,16 @@ cargo build --release --locked -p huiyi-signaling -p huiyi-bench --bin huiyi --b
 source benches/lib.sh
 
 NS=(huiyi-pair-1 huiyi-pair-2)
-PIDS=(); DIRS=()
+PIDS=(); DIRS=(); LOADS=()
 cleanup() {
-    for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
-    # (The servers are not this shell's children: wait until they are gone.)
+    for p in ${LOADS[@]+"${LOADS[@]}"} ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
+    # (The servers are not this shell's children: wait until they are gone,
+    # so the next round's server can take the port.)
     for p in ${PIDS[@]+"${PIDS[@]}"}; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
     done
+    LOADS=()
     for d in ${DIRS[@]+"${DIRS[@]}"}; do rm -rf "$d"; done
     PIDS=(); DIRS=()
 }
@@ -65,10 +73,11 @@ start() {
     pid=$!
     for _ in $(seq 100); do
         ip netns exec "$ns" curl -sf http://127.0.0.1:8470/healthz >/dev/null && { echo "$pid $dir"; return 0; }
-        kill -0 "$pid" 2>/dev/null || { echo "the server in $ns exited at start:" >&2; tail -5 "$dir/server.log" >&2; return 1; }
+        kill -0 "$pid" 2>/dev/null || { echo "the server in $ns exited at start:" >&2; tail -5 "$dir/server.log" >&2; rm -rf "$dir"; return 1; }
         sleep 0.2
     done
     echo "the server in $ns did not answer" >&2
+    kill -9 "$pid" 2>/dev/null; rm -rf "$dir"
     return 1
 }
 
@@ -89,7 +98,7 @@ for round in $(seq "$ROUNDS"); do
             read -r pid dir < <(start "${NS[$i]}" "$bin" "$settings") || true
             [ -n "${pid:-}" ] || exit 1
             PIDS+=("$pid"); DIRS+=("$dir")
-            report="$OUT/paired-$tag-${name// /-}-r$round.json"
+            report="$OUT/paired-$RUN-$tag-${name// /-}-r$round.json"
             # shellcheck disable=SC2086
             ip netns exec "${NS[$i]}" "$BIN/huiyi-load" "$s" --target huiyi --quiet --floor 0 --settle 10 \
                 --data-dir "$dir" --huiyi-pid "$pid" --out "$report" \
@@ -101,7 +110,7 @@ for round in $(seq "$ROUNDS"); do
         for arm in A B; do
             spec_arm=$ARM_A; [ "$arm" = B ] && spec_arm=$ARM_B
             IFS='|' read -r name _ <<<"$spec_arm"
-            python3 - "$OUT/paired-$tag-${name// /-}-r$round.json" "$s" "$name" "$round" <<'PY'
+            python3 - "$OUT/paired-$RUN-$tag-${name// /-}-r$round.json" "$s" "$name" "$round" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["reports"][0]
 print(f"round {sys.argv[4]} {sys.argv[2]:15} {sys.argv[3]:16}: "
@@ -115,11 +124,11 @@ done
 
 IFS='|' read -r NAME_A _ <<<"$ARM_A"
 IFS='|' read -r NAME_B _ <<<"$ARM_B"
-python3 - "$OUT" "$ROUNDS" "${NAME_A// /-}" "${NAME_B// /-}" "${SCENARIOS[@]}" <<'PY'
+python3 - "$OUT/paired-$RUN" "$ROUNDS" "${NAME_A// /-}" "${NAME_B// /-}" "${SCENARIOS[@]}" <<'PY'
 import json, re, statistics, sys
 out, rounds, a, b, specs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 def cpu(tag, arm, r):
-    return json.load(open(f"{out}/paired-{tag}-{arm}-r{r}.json"))["reports"][0]["server_cpu_us_per_packet"]
+    return json.load(open(f"{out}-{tag}-{arm}-r{r}.json"))["reports"][0]["server_cpu_us_per_packet"]
 for spec in specs:
     tag = re.sub("-+", "-", re.sub("[^a-zA-Z0-9]", "-", spec))
     xa = [cpu(tag, a, r) for r in range(1, rounds + 1)]

@@ -1068,8 +1068,9 @@ impl Session {
         // Huiyi patch: whether a media can carry probes, as the estimator's
         // last step found it (`handle_timeout_bwe`, which runs on every pass
         // and searches the media). Upstream searched here, on every poll:
-        // ~3 polls per packet sent. What changes the answer (keys, the
-        // negotiated media) is followed by a pass.
+        // ~3 polls per packet sent. The keys update it at once; a change of
+        // the negotiated media shows at the next pass (the estimator itself
+        // reads it there too).
         let can_probe = self.bwe.is_some() && self.bwe_can_probe;
         if let Some(bwe) = &mut self.bwe {
             // Drain estimates even while unavailable so they cannot be delivered later.

@@ -124,7 +124,12 @@ impl DelayController {
     /// steps come out as they would have. At most two: a step is taken only
     /// while the hypothesis is valid, 50 ms after a report at most.
     pub fn catch_up(&mut self, acked_bitrate: Option<Bitrate>, now: Instant) {
-        while self.next_timeout < now {
+        // (Bounded by the hypothesis' validity: two steps at most; the cap
+        // is a guard.)
+        for _ in 0..4 {
+            if self.next_timeout >= now {
+                return;
+            }
             let at = self.next_timeout;
             if !self.trendline_hypothesis_valid(at) {
                 self.next_timeout = not_happening();
@@ -294,9 +299,9 @@ mod test {
         let mut seq = 0;
         for _ in 0..20 {
             // A report every 40 ms.
-            let r = report(seq, 5, t, t + Duration::from_millis(30));
-            seq += 5;
             let at = t + Duration::from_millis(40);
+            let r = report(seq, 5, t, at);
+            seq += 5;
             timed.update(&r, acked, None, at);
             lazy.catch_up(acked, at);
             lazy.update(&r, acked, None, at);
@@ -310,5 +315,36 @@ mod test {
             t = at;
         }
         assert!(timed.last_estimate().unwrap() > Bitrate::kbps(300), "the estimate climbed");
+    }
+
+    /// Reports 80 ms apart and no pass between: the next report catches up
+    /// the steps at +25 and +50 ms (the hypothesis valid 50 ms after a
+    /// report), takes none at +75, and the estimate comes out as a timer's.
+    #[test]
+    fn a_report_catches_up_the_steps_since_the_last_one() {
+        let t0 = Instant::now();
+        let acked = Some(Bitrate::mbps(1));
+        let mut timed = DelayController::new(Bitrate::kbps(300));
+        let mut lazy = DelayController::new(Bitrate::kbps(300));
+        let mut t = t0;
+        let mut seq = 0;
+        let mut stepped = Vec::new();
+        for _ in 0..12 {
+            let at = t + Duration::from_millis(80);
+            let r = report(seq, 10, t, at);
+            seq += 10;
+            // A timer: wakes at +25, +50, +75 after the previous report.
+            for ms in [25, 50, 75] {
+                timed.handle_timeout(acked, t + Duration::from_millis(ms));
+            }
+            timed.update(&r, acked, None, at);
+            let before = lazy.last_estimate();
+            lazy.catch_up(acked, at);
+            stepped.push(lazy.last_estimate() != before);
+            lazy.update(&r, acked, None, at);
+            assert_eq!(timed.last_estimate(), lazy.last_estimate());
+            t = at;
+        }
+        assert!(stepped.iter().skip(1).any(|s| *s), "catching up took steps: {stepped:?}");
     }
 }

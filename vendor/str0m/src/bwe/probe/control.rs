@@ -395,7 +395,8 @@ impl ProbeControl {
         // by design; probing it every 5 s at twice its want found nothing it
         // would use, cost a burst of padding and paced its media meanwhile.
         // A rise of the want probes at once (`maybe_allocation`); a want the
-        // estimate does not cover keeps the periodic probes.
+        // estimate does not cover keeps the periodic probes. (`last_estimate`
+        // follows changes above 5 %: they resume 5 % below the want at most.)
         if self.last_estimate.is_some_and(|estimate| desired <= estimate) {
             return false;
         }
@@ -1173,6 +1174,9 @@ mod test {
         // It falls below the want again: the periodic probe is back.
         pc.set_estimated_bitrate(Bitrate::kbps(1500), BandwidthLimitedCause::DelayBasedLimited);
         let probe = pc.handle_timeout(now + Duration::from_secs(8));
-        assert!(probe.is_some(), "a want the estimate does not cover is probed for");
+        assert!(
+            probe.is_some_and(|p| p.is_alr_probe()),
+            "a want the estimate does not cover is probed for: {probe:?}"
+        );
     }
 }
