@@ -52,14 +52,7 @@ for round in $(seq "$ROUNDS"); do
             # shellcheck disable=SC2086
             ip netns exec "$NS" target/release/huiyi-load "$s" --target huiyi --quiet $flag --settle 10 \
                 --data-dir "$DATA" --huiyi-pid "$HUIYI" --out "$report"
-            python3 - "$report" "$s" "$name" "$round" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["reports"][0]
-print(f"round {sys.argv[4]} {sys.argv[2]:15} {sys.argv[3]:16}: "
-      f"{r['server_cpu_us_per_packet']:.1f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
-      f"loss {100 * r['loss']:.2f} %, latency p50 {r['latency_ms_p50']:.1f} ms, server CPU {r['server_cpu']:.2f}, "
-      f"load generator CPU {r['loadgen_cpu']:.2f}")
-PY
+            report_line "$report" "$s" "$name" "$round"
         done
     done
 done

@@ -67,3 +67,15 @@ start_huiyi() {
         sleep 0.2
     done
 }
+
+# report_line REPORT SCENARIO ARM ROUND: one line of a huiyi-load report.
+report_line() {
+    python3 - "$@" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["reports"][0]
+print(f"round {sys.argv[4]} {sys.argv[2]:15} {sys.argv[3]:16}: "
+      f"{r['server_cpu_us_per_packet']:.2f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
+      f"loss {100 * r['loss']:.2f} %, latency p50 / p99 {r['latency_ms_p50']:.1f} / {r['latency_ms_p99']:.1f} ms, "
+      f"server CPU {r['server_cpu']:.2f}, load generator CPU {r['loadgen_cpu']:.2f}")
+PY
+}

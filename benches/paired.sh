@@ -110,14 +110,7 @@ for round in $(seq "$ROUNDS"); do
         for arm in A B; do
             spec_arm=$ARM_A; [ "$arm" = B ] && spec_arm=$ARM_B
             IFS='|' read -r name _ <<<"$spec_arm"
-            python3 - "$OUT/paired-$RUN-$tag-${name// /-}-r$round.json" "$s" "$name" "$round" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["reports"][0]
-print(f"round {sys.argv[4]} {sys.argv[2]:15} {sys.argv[3]:16}: "
-      f"{r['server_cpu_us_per_packet']:.2f} µs/packet, {r['packets_in_per_sec']:,.0f} packets/s received, "
-      f"loss {100 * r['loss']:.2f} %, latency p99 {r['latency_ms_p99']:.1f} ms, server CPU {r['server_cpu']:.2f}, "
-      f"load generator CPU {r['loadgen_cpu']:.2f}")
-PY
+            report_line "$OUT/paired-$RUN-$tag-${name// /-}-r$round.json" "$s" "$name" "$round"
         done
     done
 done

@@ -1478,7 +1478,7 @@ impl Rtc {
     /// rtc.sdp_api().accept_answer(pending, answer).unwrap();
     /// ```
     pub fn sdp_api(&mut self) -> SdpApi {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         SdpApi::new(self)
     }
 
@@ -1486,7 +1486,7 @@ impl Rtc {
     ///
     /// This is a low level API. For "normal" use via SDP, see [`Rtc::sdp_api()`].
     pub fn direct_api(&mut self) -> DirectApi {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         DirectApi::new(self)
     }
 
@@ -1520,7 +1520,7 @@ impl Rtc {
     /// and [`DirectApi::stream_rx()`].
     ///
     pub fn writer(&mut self, mid: Mid) -> Option<Writer> {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         if self.session.rtp_mode {
             panic!("In rtp_mode use direct_api().stream_tx().write_rtp()");
         }
@@ -2062,7 +2062,7 @@ impl Rtc {
     /// }
     /// ```
     pub fn handle_input(&mut self, input: Input) -> Result<(), RtcError> {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         if self.state == RtcState::Closed {
             return Ok(());
         }
@@ -2091,7 +2091,7 @@ impl Rtc {
     /// re-polls everything (it starts the stream's report timers). `false`
     /// when there is no such stream (nothing written).
     pub fn write_rtp_queued(&mut self, ssrc: crate::rtp::Ssrc, packet: crate::rtp::RtpWrite) -> bool {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         if self.state == RtcState::Closed {
             return false;
         }
@@ -2376,7 +2376,7 @@ impl Rtc {
     ///
     /// Only relevant if BWE was enabled in the [`RtcConfig::enable_bwe()`]
     pub fn bwe(&mut self) -> Bwe {
-        self.session.tx_maybe_busy = true; // (Huiyi patch: see the field)
+        self.session.tx_touched();
         Bwe::new(self)
     }
 

@@ -108,7 +108,7 @@ pub(crate) struct Session {
     /// APIs, a queued write) and by a direct write that queued; cleared
     /// when `write_rtp_now` found every stream idle. While clear, the next
     /// direct write need not walk every send stream to know that.
-    pub(crate) tx_maybe_busy: bool,
+    tx_maybe_busy: bool,
 
     enable_twcc_feedback: bool,
 
@@ -363,6 +363,12 @@ impl Session {
         }
 
         Ok(())
+    }
+
+    /// Huiyi patch: a call that may queue on a send stream came in
+    /// (`tx_maybe_busy`).
+    pub(crate) fn tx_touched(&mut self) {
+        self.tx_maybe_busy = true;
     }
 
     /// Huiyi patch (docs/adr/0014): the send-side estimator runs.

@@ -127,27 +127,21 @@ impl DelayController {
         // (Bounded by the hypothesis' validity: two steps at most; the cap
         // is a guard.)
         for _ in 0..4 {
-            if self.next_timeout >= now {
+            if self.next_timeout >= now || !self.step(acked_bitrate, self.next_timeout) {
                 return;
             }
-            let at = self.next_timeout;
-            if !self.trendline_hypothesis_valid(at) {
-                self.next_timeout = not_happening();
-                return;
-            }
-            self.update_estimate(
-                self.trendline_estimator.hypothesis(),
-                acked_bitrate,
-                None,
-                self.get_smoothed_rtt(),
-                at,
-            );
         }
     }
 
     pub fn handle_timeout(&mut self, acked_bitrate: Option<Bitrate>, now: Instant) {
         self.catch_up(acked_bitrate, now);
-        if !self.trendline_hypothesis_valid(now) {
+        self.step(acked_bitrate, now);
+    }
+
+    /// One step of the rate controller at `at` between reports; `false`
+    /// (and no step) when the hypothesis is no longer valid then.
+    fn step(&mut self, acked_bitrate: Option<Bitrate>, at: Instant) -> bool {
+        if !self.trendline_hypothesis_valid(at) {
             // We haven't received a TWCC report in a while. The trendline hypothesis can
             // no longer be considered valid. We need another TWCC report before we can update
             // estimates.
@@ -159,7 +153,7 @@ impl DelayController {
             // full timeout pass of the session that found the hypothesis still stale.
             // Not polling also keeps us out of the poll -> handle loop upstream warned of.
             self.next_timeout = not_happening();
-            return;
+            return false;
         }
 
         self.update_estimate(
@@ -167,8 +161,9 @@ impl DelayController {
             acked_bitrate,
             None,
             self.get_smoothed_rtt(),
-            now,
+            at,
         );
+        true
     }
 
     /// Get the latest estimate.
