@@ -1120,17 +1120,17 @@ impl Default for Config {
     }
 }
 
-impl PacketResult for &TwccSendRecord {
+impl PacketResult for TwccSendRecord {
     fn local_send_time(&self) -> Instant {
-        (*self).local_send_time()
+        TwccSendRecord::local_send_time(self)
     }
 
     fn size(&self) -> DataSize {
-        (*self).size().into()
+        TwccSendRecord::size(self).into()
     }
 
     fn lost(&self) -> bool {
-        (*self).remote_recv_time().is_none()
+        self.remote_recv_time().is_none()
     }
 }
 

@@ -93,11 +93,7 @@ impl Bwe {
         self.bwe.reset(init_bitrate);
     }
 
-    pub fn update<'t>(
-        &mut self,
-        records: impl Iterator<Item = &'t crate::rtp_::TwccSendRecord>,
-        now: Instant,
-    ) {
+    pub fn update(&mut self, records: impl Iterator<Item = crate::rtp_::TwccSendRecord>, now: Instant) {
         self.bwe.update(records, now);
     }
 
@@ -192,7 +188,7 @@ impl SendSideBandwidthEstimator {
     }
 
     /// Record a packet from a TWCC report.
-    pub fn update<'t>(&mut self, records: impl Iterator<Item = &'t TwccSendRecord>, now: Instant) {
+    pub fn update(&mut self, records: impl Iterator<Item = TwccSendRecord>, now: Instant) {
         // Huiyi patch: sized once, at the report's range.
         let mut send_records = Vec::with_capacity(records.size_hint().1.unwrap_or(0));
         send_records.extend(records);
@@ -207,7 +203,7 @@ impl SendSideBandwidthEstimator {
 
         // Feed records to probe estimator for analysis and process any new probe results
         let mut latest_probe_result = None;
-        for (config, bitrate) in self.probe_estimator.update(send_records.iter().copied()) {
+        for (config, bitrate) in self.probe_estimator.update(send_records.iter()) {
             latest_probe_result = Some(bitrate);
 
             // Update link capacity estimator for every successful ALR probe, not just the latest.
@@ -229,7 +225,7 @@ impl SendSideBandwidthEstimator {
         let mut lost = 0;
         for record in send_records.iter() {
             count += 1;
-            let Ok(acked_packet) = (*record).try_into() else {
+            let Ok(acked_packet) = AckedPacket::try_from(record) else {
                 lost += 1;
                 continue;
             };
@@ -551,7 +547,7 @@ mod test {
             now,
             Some(now - Duration::from_millis(10)),
         );
-        bwe.update(std::iter::once(&record), now);
+        bwe.update(std::iter::once(record), now);
         let probe = bwe.handle_timeout(desired, true, now).unwrap();
         assert!(probe.is_alr_probe());
 

@@ -21,11 +21,15 @@ pub(crate) struct RtxCache {
     // Technically we want [Option<SeqNo>; X] to indicate the absence of
     // a SeqNo. However We can half the storage space by using the sentinel
     // values SeqNo::MAX to indicate None
-    seq_no_by_quantized_size: [SeqNo; RTX_CACHE_QUANTIZE_SLOTS],
+    //
+    // Huiyi patch: made at the first cached packet (640 bytes that a stream
+    // which never caches, audio and the probe stream, does not need).
+    seq_no_by_quantized_size: Option<Box<[SeqNo; RTX_CACHE_QUANTIZE_SLOTS]>>,
 
     /// Huiyi patch: the cached packet last asked for, as a whole
-    /// `RtpPacket` (resends and padding read and adjust it in place).
-    out: RtpPacket,
+    /// `RtpPacket` (resends and padding read and adjust it in place); made
+    /// at the first resend or padding, since most streams never ask.
+    out: Option<Box<RtpPacket>>,
 
     /// Huiyi patch: the age given at creation, the most `fit_to_rtt` keeps.
     max_age: Duration,
@@ -83,6 +87,14 @@ const SKIPPED_AGE: Duration = Duration::from_secs(3);
 const RTT_FIT_ROUND_TRIPS: u32 = 3;
 const RTT_FIT_SLACK: Duration = Duration::from_millis(200);
 const RTT_FIT_MIN: Duration = Duration::from_millis(300);
+
+/// Huiyi patch: what the cache keeps until the receiver's first report
+/// gives its round trip (libwebrtc's shortest history). The whole age (3 s
+/// in Huiyi) for every subscription of a meeting that just started grew
+/// each ring to ~340 packets and held three seconds of every video's
+/// payloads, a peak the process kept as resident memory after the rings
+/// were fitted.
+const RTT_UNKNOWN_AGE: Duration = Duration::from_secs(1);
 
 /// Huiyi patch: what the cache keeps of a sent packet. An `RtpPacket` is
 /// 408 bytes (its header's parsed extension values 192 of them, an inline
@@ -176,9 +188,13 @@ impl CachedPacket {
 impl RtxCache {
     pub fn new(max_packet_count: usize, max_packet_age: Duration) -> Self {
         Self {
-            packet_by_seq_no: EvictingBuffer::new(10, max_packet_age, max_packet_count),
-            seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
-            out: RtpPacket::blank(),
+            packet_by_seq_no: EvictingBuffer::new(
+                10,
+                max_packet_age.min(RTT_UNKNOWN_AGE),
+                max_packet_count,
+            ),
+            seq_no_by_quantized_size: None,
+            out: None,
             max_age: max_packet_age,
             fit_rtt: Duration::ZERO,
             skipped: VecDeque::new(),
@@ -210,7 +226,9 @@ impl RtxCache {
         let quantized_size = packet.payload.len() / RTX_CACHE_SIZE_QUANTIZER;
         self.packet_by_seq_no
             .push(*seq_no, now, CachedPacket::new(packet));
-        self.seq_no_by_quantized_size[quantized_size] = seq_no;
+        self.seq_no_by_quantized_size
+            .get_or_insert_with(|| Box::new([SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS]))
+            [quantized_size] = seq_no;
         self.remove_old_packets(now);
     }
 
@@ -233,13 +251,27 @@ impl RtxCache {
             self.highest = Some(last);
         }
         if pos > last + 1 {
-            self.skipped.push_back(Skipped { start: last + 1, end: pos, at: now });
+            self.skipped.push_back(Skipped {
+                start: last + 1,
+                end: pos,
+                at: now,
+            });
         } else if pos < last {
-            if let Some(i) = self.skipped.iter().position(|r| (r.start..r.end).contains(&pos)) {
+            if let Some(i) = self
+                .skipped
+                .iter()
+                .position(|r| (r.start..r.end).contains(&pos))
+            {
                 let r = self.skipped[i];
                 self.skipped.remove(i);
                 if pos + 1 < r.end {
-                    self.skipped.insert(i, Skipped { start: pos + 1, ..r });
+                    self.skipped.insert(
+                        i,
+                        Skipped {
+                            start: pos + 1,
+                            ..r
+                        },
+                    );
                 }
                 if r.start < pos {
                     self.skipped.insert(i, Skipped { end: pos, ..r });
@@ -273,8 +305,9 @@ impl RtxCache {
 
     pub fn get_cached_packet_by_seq_no(&mut self, seq_no: SeqNo) -> Option<&mut RtpPacket> {
         let cached = self.packet_by_seq_no.get(*seq_no)?;
-        cached.restore(&mut self.out);
-        Some(&mut self.out)
+        let out = self.out.get_or_insert_with(|| Box::new(RtpPacket::blank()));
+        cached.restore(out);
+        Some(out)
     }
 
     /// Huiyi patch: `seq_no` is to be resent now, unless it was queued for
@@ -299,13 +332,15 @@ impl RtxCache {
             return ResendAsk::Recent;
         }
         cached.resent_ms = since_sent.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
-        ResendAsk::Resend { payload_size: cached.payload.len() }
+        ResendAsk::Resend {
+            payload_size: cached.payload.len(),
+        }
     }
 
     pub fn get_cached_packet_smaller_than(&mut self, max_size: usize) -> Option<&mut RtpPacket> {
         let quantized_size = max_size / RTX_CACHE_SIZE_QUANTIZER;
 
-        let seq_no = self.seq_no_by_quantized_size[..quantized_size]
+        let seq_no = self.seq_no_by_quantized_size.as_ref()?[..quantized_size]
             .iter()
             .rev()
             .filter(|seq_no| !seq_no.is_max())
@@ -325,7 +360,7 @@ impl RtxCache {
 
     pub(crate) fn clear(&mut self) {
         self.packet_by_seq_no.clear();
-        self.seq_no_by_quantized_size = [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS];
+        self.seq_no_by_quantized_size = None;
         self.skipped.clear();
         self.highest = None;
     }
@@ -355,27 +390,70 @@ mod test {
         }
     }
 
+    // Huiyi patch: a second until the first round trip, then what it needs.
     #[test]
-    fn the_cache_follows_the_highest_recent_round_trip() {
+    fn the_cache_keeps_a_second_until_the_round_trip_is_known() {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(1024, Duration::from_secs(3));
         for i in 0..200 {
             rtx_cache.cache_sent_packet(packet(now, i, i * 10), after(now, i * 10));
         }
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(100.into()).is_some(),
+            "990 ms old: kept"
+        );
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(98.into()).is_none(),
+            "1.01 s old: gone"
+        );
+        assert!(
+            rtx_cache.packet_by_seq_no.slots() < 140,
+            "the ring fits a second"
+        );
+        // A township line's round trip: up to the whole age.
+        rtx_cache.fit_to_rtt(Duration::from_millis(1300));
+        for i in 200..500 {
+            rtx_cache.cache_sent_packet(packet(now, i, i * 10), after(now, i * 10));
+        }
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(200.into()).is_some(),
+            "2.99 s old: kept"
+        );
+    }
+
+    #[test]
+    fn the_cache_follows_the_highest_recent_round_trip() {
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(1024, Duration::from_secs(3));
         // A queue-filled round trip, then a report from an empty queue: the
         // cache still keeps 3 × 7/8 × 600 + 200 = 1 775 ms, not 500.
         rtx_cache.fit_to_rtt(Duration::from_millis(600));
+        for i in 0..200 {
+            rtx_cache.cache_sent_packet(packet(now, i, i * 10), after(now, i * 10));
+        }
         rtx_cache.fit_to_rtt(Duration::from_millis(100));
         rtx_cache.cache_sent_packet(packet(now, 200, 2_000), after(now, 2_000));
-        assert!(rtx_cache.get_cached_packet_by_seq_no(30.into()).is_some(), "1.7 s old: kept");
-        assert!(rtx_cache.get_cached_packet_by_seq_no(20.into()).is_none(), "1.8 s old: gone");
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(30.into()).is_some(),
+            "1.7 s old: kept"
+        );
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(20.into()).is_none(),
+            "1.8 s old: gone"
+        );
         // Low reports go on: an eighth less each, down to what they say.
         for _ in 0..40 {
             rtx_cache.fit_to_rtt(Duration::from_millis(100));
         }
         rtx_cache.cache_sent_packet(packet(now, 201, 2_010), after(now, 2_010));
-        assert!(rtx_cache.get_cached_packet_by_seq_no(152.into()).is_some(), "490 ms old: kept");
-        assert!(rtx_cache.get_cached_packet_by_seq_no(150.into()).is_none(), "510 ms old: gone");
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(152.into()).is_some(),
+            "490 ms old: kept"
+        );
+        assert!(
+            rtx_cache.get_cached_packet_by_seq_no(150.into()).is_none(),
+            "510 ms old: gone"
+        );
     }
 
     #[test]
@@ -395,12 +473,14 @@ mod test {
 
     #[test]
     fn a_packet_is_resent_once_per_interval() {
-        let ask = |c: &mut RtxCache, seq: u64, at: Instant, rtt: Duration| {
-            match c.take_for_resend(seq.into(), at, rtt) {
-                ResendAsk::Resend { .. } => Some(true),
-                ResendAsk::Recent => Some(false),
-                ResendAsk::NotKept => None,
-            }
+        let ask = |c: &mut RtxCache, seq: u64, at: Instant, rtt: Duration| match c.take_for_resend(
+            seq.into(),
+            at,
+            rtt,
+        ) {
+            ResendAsk::Resend { .. } => Some(true),
+            ResendAsk::Recent => Some(false),
+            ResendAsk::NotKept => None,
         };
         let now = Instant::now();
         let rtt = Duration::from_millis(100);
@@ -434,7 +514,10 @@ mod test {
         assert!(rtx_cache.get_cached_packet_by_seq_no(2.into()).is_none());
         assert!(rtx_cache.expired(2.into(), t), "sent, and gone");
         assert!(rtx_cache.expired(3.into(), t), "sent late, and gone");
-        assert!(!rtx_cache.expired(4.into(), t), "never sent: upstream may still bring it");
+        assert!(
+            !rtx_cache.expired(4.into(), t),
+            "never sent: upstream may still bring it"
+        );
         assert!(rtx_cache.expired(5.into(), t));
         // A run split in the middle keeps both sides.
         assert!(!rtx_cache.expired(7.into(), t));
@@ -506,6 +589,9 @@ mod test {
     fn rtx_cache_100_sized_backwards() {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(100, Duration::from_secs(3));
+        // Huiyi patch: the whole age once a round trip calls for it (until
+        // then the cache keeps a second).
+        rtx_cache.fit_to_rtt(Duration::from_secs(1));
 
         for i in 1..=200 {
             let seq_no = 201 - i;

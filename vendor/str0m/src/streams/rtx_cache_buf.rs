@@ -67,6 +67,12 @@ impl<T> EvictingBuffer<T> {
         }
     }
 
+    /// Huiyi patch: how many entries the buffer has room for.
+    #[cfg(test)]
+    pub fn slots(&self) -> usize {
+        self.buf.len()
+    }
+
     fn index_for_position(&self, position: u64) -> usize {
         (position % self.buf.len() as u64) as usize
     }
@@ -240,17 +246,19 @@ impl<T> EvictingBuffer<T> {
         self.maybe_shrink();
     }
 
-    /// Huiyi patch: a buffer whose live entries span less than a third of
-    /// it is rebuilt at twice their span (not below its initial size). The
-    /// buffer only grew before: a burst, or a second of packets kept before
-    /// the receiver's round trip was known, sized it for the stream's life.
+    /// Huiyi patch: a buffer whose live entries span less than half of it
+    /// is rebuilt at their span and a quarter (not below its initial size).
+    /// The buffer only grew before: a burst, or a second of packets kept
+    /// before the receiver's round trip was known, sized it for the stream's
+    /// life. A quarter more than the span takes a frame's jitter; a burst
+    /// beyond it grows the buffer by a third, until the next report.
     fn maybe_shrink(&mut self) {
         let (Some(first), Some(last)) = (self.next_evict, self.last_position) else {
             return;
         };
         let span = (last + 1).saturating_sub(first) as usize;
-        let to = (span * 2).max(self.initial_size);
-        if self.buf.len() <= (span * 3).max(self.initial_size) {
+        let to = (span + span / 4).max(self.initial_size);
+        if self.buf.len() <= (span * 2).max(self.initial_size) {
             return;
         }
         // Entries can be pushed out of order: make room for all there are.
@@ -258,8 +266,14 @@ impl<T> EvictingBuffer<T> {
             .buf
             .iter()
             .flatten()
-            .fold((u64::MAX, 0), |(lo, hi), e| (lo.min(e.position), hi.max(e.position)));
-        let to = if lo <= hi { to.max((hi - lo + 1) as usize) } else { to };
+            .fold((u64::MAX, 0), |(lo, hi), e| {
+                (lo.min(e.position), hi.max(e.position))
+            });
+        let to = if lo <= hi {
+            to.max((hi - lo + 1) as usize)
+        } else {
+            to
+        };
         if to < self.buf.len() {
             self.resize(to);
         }
@@ -352,12 +366,23 @@ mod test {
         }
         assert_eq!(buf.buf.len(), grown, "no check on a push");
         buf.set_max_age(Duration::from_millis(300));
-        assert!(buf.buf.len() <= 100, "{} slots for ~38 packets", buf.buf.len());
+        let fitted = buf.buf.len();
+        assert!(fitted <= 48, "{fitted} slots for ~38 packets");
         // Everything of the last 300 ms is still there, nothing older.
         for i in 463..500_u64 {
             assert_eq!(buf.get(i), Some(&i));
         }
         assert_eq!(buf.get(450), None);
+        // At a steady rate the fitted buffer does not grow again.
+        for i in 500..750_u64 {
+            buf.push(i, at(8 * i), i);
+            buf.maybe_evict(at(8 * i));
+        }
+        buf.set_max_age(Duration::from_millis(300));
+        assert_eq!(buf.buf.len(), fitted);
+        for i in 713..750_u64 {
+            assert_eq!(buf.get(i), Some(&i));
+        }
     }
 
     #[test]

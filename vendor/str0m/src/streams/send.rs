@@ -147,7 +147,11 @@ pub struct StreamTx {
     padding: usize,
 
     /// Dummy packet for resends. Used between poll_packet and poll_packet_padding
-    blank_packet: RtpPacket,
+    ///
+    /// Huiyi patch: made at the first padding packet (an `RtpPacket` is 408
+    /// bytes, and most send streams never pad: audio, and every video
+    /// stream but the estimator's padding source).
+    blank_packet: Option<Box<RtpPacket>>,
 
     /// Cache of sent packets to be able to answer to NACKs as well as
     /// sending spurious resends as padding.
@@ -390,7 +394,7 @@ impl StreamTx {
             unpaced: None,
             resends: VecDeque::new(),
             padding: 0,
-            blank_packet: RtpPacket::blank(),
+            blank_packet: None,
             rtx_cache: RtxCache::new(2000, DEFAULT_RTX_CACHE_DURATION),
             rtx_ratio_cap: DEFAULT_RTX_RATIO_CAP,
             last_sender_report: already_happened(),
@@ -1002,7 +1006,9 @@ impl StreamTx {
             self.seq_no_rtx.inc()
         };
 
-        let pkt = &mut self.blank_packet;
+        let pkt = self
+            .blank_packet
+            .get_or_insert_with(|| Box::new(RtpPacket::blank()));
         pkt.seq_no = seq_no;
         // Unwrap here is correct because self.padding_enabled() above checks the we got the PT set.
         pkt.header.payload_type = self.pt_for_padding.unwrap();
@@ -1104,7 +1110,11 @@ impl StreamTx {
         // Huiyi patch: one resend of a packet per round trip (see
         // `RtxCache::take_for_resend`); before the first receiver report,
         // a floor that only folds NACKs repeated within one burst.
-        let min_interval = self.stats.rtt().unwrap_or(Duration::ZERO).max(MIN_RESEND_INTERVAL);
+        let min_interval = self
+            .stats
+            .rtt()
+            .unwrap_or(Duration::ZERO)
+            .max(MIN_RESEND_INTERVAL);
         for seq_no in iter {
             let payload_size = match self.rtx_cache.take_for_resend(seq_no, now, min_interval) {
                 ResendAsk::Resend { payload_size } => payload_size,
@@ -1462,7 +1472,9 @@ impl StreamTx {
         self.last_sender_report = already_happened();
 
         // Reset blank packet's SSRC
-        self.blank_packet.header.ssrc = new_ssrc;
+        if let Some(blank) = self.blank_packet.as_mut() {
+            blank.header.ssrc = new_ssrc;
+        }
 
         // Clear any pending requests
         self.pending_request_keyframe = None;
@@ -1538,7 +1550,11 @@ mod test {
             (3, None, "c", None),
             (4, Some(14), "d", None),
         ] {
-            let stream = streams.declare_stream_tx(ssrc.into(), rtx.map(Into::into), MidRid(mid.into(), None));
+            let stream = streams.declare_stream_tx(
+                ssrc.into(),
+                rtx.map(Into::into),
+                MidRid(mid.into(), None),
+            );
             stream.pt_for_padding = Some(pt);
             if let Some(ms) = used_ms {
                 let at = start + Duration::from_millis(ms);
@@ -1554,13 +1570,24 @@ mod test {
 
         let queues: Vec<_> = streams.send_queue_states(now, |_, _| true).collect();
         let mids: Vec<_> = queues.iter().map(|q| q.midrid.mid().to_string()).collect();
-        assert_eq!(mids, ["d", "b"], "the busy stream and the latest-used padding source");
+        assert_eq!(
+            mids,
+            ["d", "b"],
+            "the busy stream and the latest-used padding source"
+        );
         assert_eq!(queues[0].snapshot.packet_count, 1);
         assert_eq!(queues[1].snapshot.packet_count, 0);
-        assert_eq!(queues[1].snapshot.last_emitted, Some(start + Duration::from_millis(20)));
+        assert_eq!(
+            queues[1].snapshot.last_emitted,
+            Some(start + Duration::from_millis(20))
+        );
         assert!(queues[1].use_for_padding);
         // Every stream's sampled queue information is current, idle or not.
-        let info = streams.stream_tx(&3.into()).unwrap().queue_info().expect("sampled");
+        let info = streams
+            .stream_tx(&3.into())
+            .unwrap()
+            .queue_info()
+            .expect("sampled");
         assert_eq!((info.created_at(), info.packet_count()), (now, 0));
     }
 
@@ -1626,17 +1653,25 @@ mod test {
         let start = Instant::now();
         let codecs = CodecConfig::new_with_defaults();
         // A video codec with RTX.
-        let pt = codecs.params().iter().find(|p| p.resend().is_some()).unwrap().pt();
+        let pt = codecs
+            .params()
+            .iter()
+            .find(|p| p.resend().is_some())
+            .unwrap()
+            .pt();
         let exts = ExtensionMap::standard();
         let mut streams = crate::streams::Streams::new(false, 1200, Duration::from_millis(1500));
-        let stream = streams.declare_stream_tx(42.into(), Some(44.into()), MidRid("vid".into(), None));
+        let stream =
+            streams.declare_stream_tx(42.into(), Some(44.into()), MidRid("vid".into(), None));
         stream.stats.set_rtt(Duration::from_millis(200));
         let mut buf = vec![];
         for i in 0..10_u64 {
             let write = RtpWrite::new(pt, i.into(), 0, start, vec![0_u8; 1000]).nackable(true);
             stream.write_rtp(write);
             stream.send_queue.handle_timeout(start);
-            stream.poll_packet(start, &exts, None, codecs.params(), &mut buf).expect("sent");
+            stream
+                .poll_packet(start, &exts, None, codecs.params(), &mut buf)
+                .expect("sent");
         }
         let nack = |at_ms: u64, stream: &mut StreamTx| {
             // 3 and 5 lost.

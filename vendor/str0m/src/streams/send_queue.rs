@@ -76,10 +76,13 @@ impl SendQueue {
         self.last_emitted = Some(now);
 
         // Huiyi patch: an emptied queue gives back what a burst (a
-        // keyframe, a busy worker's backlog) grew it to beyond a frame's
-        // worth. An `RtpPacket` is ~400 bytes, and each subscriber's video
-        // stream kept ~50 of them (~20 KB) for nothing between bursts.
-        const KEEP: usize = 16;
+        // keyframe, a busy worker's backlog) grew it to. An `RtpPacket` is
+        // ~400 bytes, and each subscriber's video stream kept ~50 of them
+        // (~20 KB) for nothing between bursts. A forwarded packet leaves in
+        // the pass that queued it (one at a time), so four is what a stream
+        // needs between bursts; a paced stream grows again per burst (a few
+        // reallocations a burst, not per packet).
+        const KEEP: usize = 4;
         if self.queue.is_empty() && self.queue.capacity() > KEEP {
             self.queue = VecDeque::with_capacity(KEEP);
         }

@@ -1,5 +1,4 @@
 use std::collections::VecDeque;
-use std::collections::vec_deque;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -1011,34 +1010,6 @@ impl<'a> TryFrom<&'a [u8]> for PacketChunk {
     }
 }
 
-#[derive(Debug)]
-pub struct TwccSendRegister {
-    /// How many send records to keep.
-    keep: usize,
-
-    /// Circular buffer of send records.
-    queue: VecDeque<TwccSendRecord>,
-
-    /// 0 offset for remote time in Twcc structs.
-    time_zero: Option<Instant>,
-
-    /// Counter of invocations of apply_report. Used to identify
-    /// which TwccSendRecord resulted from each invocation.
-    apply_report_counter: u64,
-
-    /// Last registered Twcc number.
-    last_registered: TwccSeq,
-}
-
-impl<'a> IntoIterator for &'a TwccSendRegister {
-    type Item = &'a TwccSendRecord;
-    type IntoIter = vec_deque::Iter<'a, TwccSendRecord>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.queue.iter()
-    }
-}
-
 /// Packet identification for TWCC tracking.
 ///
 /// Groups together the TWCC sequence number and optional probe cluster context.
@@ -1079,7 +1050,7 @@ impl TwccPacketId {
 }
 
 /// Record for a send entry in twcc.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct TwccSendRecord {
     /// Packet identification (sequence + optional probe cluster)
     packet_id: TwccPacketId,
@@ -1122,12 +1093,6 @@ impl TwccSendRecord {
     pub fn remote_recv_time(&self) -> Option<Instant> {
         self.recv_report.as_ref().and_then(|r| r.remote_recv_time)
     }
-
-    /// The rtt time between sending the packet and receiving the twcc report response.
-    pub fn rtt(&self) -> Option<Duration> {
-        let recv_report = self.recv_report.as_ref()?;
-        Some(recv_report.local_recv_time - self.local_send_time)
-    }
 }
 
 #[cfg(test)]
@@ -1150,7 +1115,6 @@ impl TwccSendRecord {
             recv_report: Some(TwccRecvReport {
                 local_recv_time,
                 remote_recv_time,
-                apply_report_counter: 0,
             }),
         }
     }
@@ -1163,9 +1127,95 @@ pub struct TwccRecvReport {
 
     /// The remote time the other side received the seq.
     remote_recv_time: Option<Instant>,
+}
 
-    /// The invocation count of apply_report(). Used for filtering.
+#[derive(Debug)]
+pub struct TwccSendRegister {
+    /// How many send records to keep.
+    keep: usize,
+
+    /// Circular buffer of send records (Huiyi patch: as compact slots,
+    /// 48 bytes where a [`TwccSendRecord`] is 88; a subscriber with an
+    /// estimator keeps 1 000 of them).
+    queue: VecDeque<Slot>,
+
+    /// Huiyi patch: the instant the slots' times count from (the first
+    /// registered packet's send time).
+    epoch: Option<Instant>,
+
+    /// 0 offset for remote time in Twcc structs.
+    time_zero: Option<Instant>,
+
+    /// Counter of invocations of apply_report. Used to identify
+    /// which TwccSendRecord resulted from each invocation.
     apply_report_counter: u64,
+
+    /// Last registered Twcc number.
+    last_registered: TwccSeq,
+}
+
+/// Huiyi patch: a send record as the register keeps it. Times are
+/// nanoseconds from the register's epoch (exact: an `Instant` has no finer
+/// grain), `NONE` where the record has none; the probe cluster is its id
+/// plus one (0: none), the report counter its low 32 bits (a record lives
+/// about a second, the counter moves once per feedback report).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: TwccSeq,
+    sent: i64,
+    /// When the latest report covering the packet arrived.
+    local_recv: i64,
+    /// When the remote side received the packet.
+    remote_recv: i64,
+    counter: u32,
+    cluster: u32,
+    size: u16,
+}
+
+const NONE: i64 = i64::MIN;
+
+fn to_ns(epoch: Instant, t: Instant) -> i64 {
+    let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    match t.checked_duration_since(epoch) {
+        Some(after) => ns(after),
+        // Never NONE: i64::MIN + 1 at the furthest.
+        None => -ns(epoch.duration_since(t)).min(i64::MAX),
+    }
+}
+
+fn from_ns(epoch: Instant, ns: i64) -> Option<Instant> {
+    if ns == NONE {
+        return None;
+    }
+    let d = Duration::from_nanos(ns.unsigned_abs());
+    Some(if ns >= 0 {
+        epoch + d
+    } else {
+        epoch.checked_sub(d).unwrap_or(epoch)
+    })
+}
+
+impl Slot {
+    fn view(&self, epoch: Instant) -> TwccSendRecord {
+        let cluster = self
+            .cluster
+            .checked_sub(1)
+            .map(|c| TwccClusterId::from(u64::from(c)));
+        let packet_id = TwccPacketId {
+            seq: self.seq,
+            cluster,
+        };
+        let at = |ns| from_ns(epoch, ns);
+        TwccSendRecord {
+            packet_id,
+            local_send_time: at(self.sent).unwrap_or(epoch),
+            size: self.size,
+            recv_report: at(self.local_recv).map(|local_recv_time| TwccRecvReport {
+                local_recv_time,
+                remote_recv_time: at(self.remote_recv),
+            }),
+        }
+    }
 }
 
 impl TwccSendRegister {
@@ -1173,6 +1223,7 @@ impl TwccSendRegister {
         TwccSendRegister {
             keep,
             queue: VecDeque::new(),
+            epoch: None,
             time_zero: None,
             apply_report_counter: 0,
             last_registered: 0.into(),
@@ -1181,14 +1232,26 @@ impl TwccSendRegister {
 
     pub fn register_seq(&mut self, packet_id: TwccPacketId, now: Instant, size: usize) {
         self.last_registered = packet_id.seq();
-        self.queue.push_back(TwccSendRecord {
-            packet_id,
-            local_send_time: now,
+        let epoch = *self.epoch.get_or_insert(now);
+        let cluster = packet_id
+            .cluster()
+            .and_then(|c| u32::try_from(*c).ok())
+            .and_then(|c| c.checked_add(1))
+            .unwrap_or(0);
+        if self.queue.len() >= self.keep {
+            self.queue.pop_front();
+        }
+        self.queue.push_back(Slot {
+            seq: packet_id.seq(),
+            sent: to_ns(epoch, now),
             // In practice the max sizes is constrained by the MTU and will max out around 1200
             // bytes, hence this cast is fine.
             size: size as u16,
             // The recv report, derived from TWCC feedback later.
-            recv_report: None,
+            local_recv: NONE,
+            remote_recv: NONE,
+            counter: 0,
+            cluster,
         });
         while self.queue.len() > self.keep {
             self.queue.pop_front();
@@ -1203,16 +1266,17 @@ impl TwccSendRegister {
         &mut self,
         twcc: Twcc,
         now: Instant,
-    ) -> Option<impl Iterator<Item = &TwccSendRecord>> {
+    ) -> Option<impl Iterator<Item = TwccSendRecord> + '_> {
         if self.time_zero.is_none() {
             self.time_zero = Some(now);
         }
 
         self.apply_report_counter += 1;
-        let apply_report_counter = self.apply_report_counter;
+        let counter = self.apply_report_counter as u32;
 
         let time_zero = self.time_zero.unwrap();
-        let head_seq = self.queue.front().map(|r| r.seq())?;
+        let epoch = self.epoch?;
+        let head_seq = self.queue.front().map(|r| r.seq)?;
 
         let mut iter = twcc
             .into_iter(time_zero, self.last_registered)
@@ -1226,72 +1290,47 @@ impl TwccSendRegister {
         // distance from the head; searched for only if not. The search read
         // ~10 records of a 90 KB ring, a cache miss each, on every report.)
         let at = usize::try_from((*first_seq_no).saturating_sub(*head_seq)).unwrap_or(usize::MAX);
-        let first_index = if self.queue.get(at).is_some_and(|r| r.seq() == first_seq_no) {
+        let first_index = if self.queue.get(at).is_some_and(|r| r.seq == first_seq_no) {
             at
         } else {
-            let Ok(i) = self.queue.binary_search_by_key(&first_seq_no, |r| r.seq()) else {
+            let Ok(i) = self.queue.binary_search_by_key(&first_seq_no, |r| r.seq) else {
                 // Old report for which we no longer have any send records.
                 return None;
             };
             i
         };
-        let mut iter2 = self.queue.range_mut(first_index..);
-        let first_record = iter2.next()?;
+        let local_recv = to_ns(epoch, now);
 
-        fn update(
-            now: Instant,
-            r: &mut TwccSendRecord,
-            seq: TwccSeq,
-            remote_recv_time: Option<Instant>,
-            apply_report_counter: u64,
-        ) -> bool {
-            if r.seq() != seq {
+        // Marks the record acknowledged by this report. A record acked
+        // before keeps its remote time and its report counter, so that it is
+        // not returned (counted by the estimator) twice.
+        let update = |r: &mut Slot, seq: TwccSeq, remote_recv_time: Option<Instant>| -> bool {
+            if r.seq != seq {
                 return false;
             }
-
-            let apply_report_counter = if let Some(rr) = r.recv_report {
-                // This packed was already acked and handled before so carry
-                // over previous apply_report_counter, so it won't be included
-                // in the current apply_report() call result.
-                rr.remote_recv_time
-                    .map(|_| rr.apply_report_counter)
-                    .unwrap_or_else(|| apply_report_counter)
-            } else {
-                apply_report_counter
-            };
-
-            // Carry over remote recv time if this packet was acked before.
-            let remote_recv_time = r.remote_recv_time().or(remote_recv_time);
-            let recv_report = TwccRecvReport {
-                local_recv_time: now,
-                remote_recv_time,
-                apply_report_counter,
-            };
-            r.recv_report = Some(recv_report);
-
+            let acked_before = r.local_recv != NONE && r.remote_recv != NONE;
+            if !acked_before {
+                r.counter = counter;
+                r.remote_recv = remote_recv_time.map_or(NONE, |t| to_ns(epoch, t));
+            }
+            r.local_recv = local_recv;
             true
-        }
+        };
 
+        let mut slots = self.queue.range_mut(first_index..);
+        let first_slot = slots.next()?;
         let mut problematic_seq = None;
-
-        if !update(
-            now,
-            first_record,
-            first_seq_no,
-            first_instant,
-            apply_report_counter,
-        ) {
-            problematic_seq = Some((first_record.seq(), first_seq_no));
+        if !update(first_slot, first_seq_no, first_instant) {
+            problematic_seq = Some((first_slot.seq, first_seq_no));
         }
 
         let mut last_seq_no = first_seq_no;
-        for ((seq, _, instant), record) in iter.zip(iter2) {
+        for ((seq, _, instant), slot) in iter.zip(slots) {
             if problematic_seq.is_some() {
                 break;
             }
-
-            if !update(now, record, seq, instant, apply_report_counter) {
-                problematic_seq = Some((record.seq(), seq));
+            if !update(slot, seq, instant) {
+                problematic_seq = Some((slot.seq, seq));
             }
             last_seq_no = seq;
         }
@@ -1309,7 +1348,7 @@ impl TwccSendRegister {
 
         Some(
             TwccSendRecordsIter {
-                range: range.clone(),
+                range,
                 index: first_index,
                 current: first_seq_no,
                 queue: &self.queue,
@@ -1317,11 +1356,8 @@ impl TwccSendRegister {
             // We only want the records that were registered in this invocation of
             // apply_report_counter(). This is to not double count in the BWE,
             // which is the consumer of this returned iterator.
-            .filter(move |s| {
-                s.recv_report
-                    .map(|r| r.apply_report_counter == apply_report_counter)
-                    .unwrap_or_default()
-            }),
+            .filter(move |s| s.local_recv != NONE && s.counter == counter)
+            .map(move |s| s.view(epoch)),
         )
     }
 
@@ -1331,8 +1367,9 @@ impl TwccSendRegister {
     /// larger than ~1-2 seconds is liable to be inaccurate since some packets sent might have already
     /// been evicted from the register.
     pub fn loss(&self, duration: Duration, now: Instant) -> Option<f32> {
+        let epoch = self.epoch?;
         // Consider only packets in the span specified by the caller
-        let lower_bound = now - duration;
+        let lower_bound = to_ns(epoch, now.checked_sub(duration).unwrap_or(epoch));
 
         let packets = self
             .queue
@@ -1341,17 +1378,11 @@ impl TwccSendRegister {
             // If there's ingress loss but no egress loss, there's a chance the TWCC reports
             // themselves are lost. In this case considering packets that haven't been reported as
             // lost will incorrectly conclude that there is in fact egress loss.
-            .filter(|s| s.recv_report.is_some())
-            .take_while(|s| s.local_send_time >= lower_bound);
+            .filter(|s| s.local_recv != NONE)
+            .take_while(|s| s.sent >= lower_bound);
 
         let (total, lost) = packets.fold((0, 0), |(total, lost), s| {
-            let was_lost = s
-                .recv_report
-                .as_ref()
-                .map(|rr| rr.remote_recv_time.is_none())
-                .unwrap_or(true);
-
-            (total + 1, lost + u64::from(was_lost))
+            (total + 1, lost + u64::from(s.remote_recv == NONE))
         });
 
         if total == 0 {
@@ -1363,7 +1394,10 @@ impl TwccSendRegister {
 
     /// Calculate the RTT for the most recently reported packet.
     pub fn rtt(&self) -> Option<Duration> {
-        self.queue.iter().rev().find_map(|s| s.rtt())
+        let s = self.queue.iter().rev().find(|s| s.local_recv != NONE)?;
+        Some(Duration::from_nanos(
+            s.local_recv.saturating_sub(s.sent).max(0) as u64,
+        ))
     }
 }
 
@@ -1372,11 +1406,11 @@ struct TwccSendRecordsIter<'a> {
     range: RangeInclusive<TwccSeq>,
     current: TwccSeq,
     index: usize,
-    queue: &'a VecDeque<TwccSendRecord>,
+    queue: &'a VecDeque<Slot>,
 }
 
 impl<'a> Iterator for TwccSendRecordsIter<'a> {
-    type Item = &'a TwccSendRecord;
+    type Item = &'a Slot;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.current > *self.range.end() || self.current < *self.range.start() {
@@ -1384,7 +1418,7 @@ impl<'a> Iterator for TwccSendRecordsIter<'a> {
         }
 
         let item = &self.queue[self.index];
-        assert!(self.current == item.seq());
+        assert!(self.current == item.seq);
         self.current.inc();
         self.index += 1;
 
@@ -2256,6 +2290,53 @@ mod test {
             .into(),
             delta: (0..status_count).map(|_| Delta::Small(10)).collect(),
         }
+    }
+
+    // Huiyi patch: the register keeps compact slots and gives back the
+    // records exactly as registered and reported.
+    #[test]
+    fn compact_records_give_back_what_was_registered() {
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
+        let mut reg = TwccSendRegister::new(10);
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_nanos(1_234_567);
+        reg.register_seq(TwccPacketId::new(0), t0, 1200);
+        reg.register_seq(TwccPacketId::with_cluster(1, 7), t1, 300);
+        assert!(
+            reg.loss(Duration::from_secs(1), t1).is_none(),
+            "nothing reported yet"
+        );
+        assert!(reg.rtt().is_none());
+
+        let now = t1 + Duration::from_millis(40);
+        let records: Vec<_> = reg
+            .apply_report(received(0, 2), now)
+            .expect("records")
+            .collect();
+        assert_eq!(records.len(), 2);
+        let (a, b) = (records[0], records[1]);
+        assert_eq!((*a.seq(), a.cluster(), a.size()), (0, None, 1200));
+        assert_eq!((*b.seq(), b.cluster(), b.size()), (1, Some(7.into()), 300));
+        assert_eq!(a.local_send_time(), t0);
+        assert_eq!(b.local_send_time(), t1);
+        assert_eq!(a.local_recv_time(), Some(now));
+        let remote = a.remote_recv_time().expect("received");
+        assert_eq!(
+            b.remote_recv_time(),
+            Some(remote + Duration::from_micros(2_500))
+        );
+        assert_eq!(reg.rtt(), Some(now - t1));
+        assert_eq!(reg.loss(Duration::from_secs(1), now), Some(0.0));
+
+        // Reported again: not returned a second time, and still received.
+        let later = now + Duration::from_millis(50);
+        assert_eq!(
+            reg.apply_report(received(0, 2), later)
+                .expect("in range")
+                .count(),
+            0
+        );
+        assert_eq!(reg.rtt(), Some(later - t1));
     }
 
     #[test]
