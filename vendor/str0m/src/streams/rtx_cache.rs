@@ -89,12 +89,15 @@ const RTT_FIT_SLACK: Duration = Duration::from_millis(200);
 const RTT_FIT_MIN: Duration = Duration::from_millis(300);
 
 /// Huiyi patch: what the cache keeps until the receiver's first report
-/// gives its round trip (libwebrtc's shortest history). The whole age (3 s
-/// in Huiyi) for every subscription of a meeting that just started grew
-/// each ring to ~340 packets and held three seconds of every video's
-/// payloads, a peak the process kept as resident memory after the rings
-/// were fitted.
-const RTT_UNKNOWN_AGE: Duration = Duration::from_secs(1);
+/// gives its round trip (a second or two into the stream): a NACK comes a
+/// round trip after the packet, so this answers the first ask of a receiver
+/// up to ~450 ms away; one further away gets a keyframe instead, as when a
+/// repair is lost. The whole age (3 s in Huiyi) for every subscription of a
+/// meeting that just started grew each ring to ~340 packets and held three
+/// seconds of every video's payloads, a peak the process kept as resident
+/// memory after the rings were fitted (a second still cost ~1 MB of
+/// resident memory for six cameras in `discussion`).
+const RTT_UNKNOWN_AGE: Duration = Duration::from_millis(500);
 
 /// Huiyi patch: what the cache keeps of a sent packet. An `RtpPacket` is
 /// 408 bytes (its header's parsed extension values 192 of them, an inline
@@ -132,7 +135,14 @@ struct CachedPacket {
 
 impl CachedPacket {
     fn new(p: RtpPacket) -> Self {
-        let h = p.header;
+        let mut h = p.header;
+        // A resend (RTX) writes its own MID and repair RID, and never the
+        // RID: what the sent packet carried of them (the MID until the
+        // receiver's first report) would only box the extension values
+        // of every packet of a stream's first second.
+        h.ext_vals.mid = None;
+        h.ext_vals.rid = None;
+        h.ext_vals.rid_repair = None;
         Self {
             seq_no: p.seq_no,
             time: p.time,
@@ -390,25 +400,49 @@ mod test {
         }
     }
 
-    // Huiyi patch: a second until the first round trip, then what it needs.
+    // Huiyi patch: the MID and RID a packet was sent with are not kept (a
+    // resend writes its own); other extension values are.
     #[test]
-    fn the_cache_keeps_a_second_until_the_round_trip_is_known() {
+    fn the_mid_and_rid_are_not_cached() {
+        let now = Instant::now();
+        let mut rtx_cache = RtxCache::new(1024, Duration::from_secs(3));
+        let mut sent = packet(now, 1, 10);
+        sent.header.ext_vals.mid = Some("1".into());
+        sent.header.ext_vals.rid = Some("h".into());
+        rtx_cache.cache_sent_packet(sent, after(now, 10));
+        let mut rotated = packet(now, 2, 20);
+        rotated.header.ext_vals.mid = Some("1".into());
+        rotated.header.ext_vals.video_orientation = Some(crate::rtp_::VideoOrientation::Deg90);
+        rtx_cache.cache_sent_packet(rotated, after(now, 20));
+
+        assert!(rtx_cache.packet_by_seq_no.get(1).expect("cached").ext_vals.is_none(), "nothing boxed");
+        let back = rtx_cache.get_cached_packet_by_seq_no(1.into()).expect("cached");
+        assert_eq!((back.header.ext_vals.mid, back.header.ext_vals.rid), (None, None));
+        let back = rtx_cache.get_cached_packet_by_seq_no(2.into()).expect("cached");
+        assert_eq!(back.header.ext_vals.video_orientation, Some(crate::rtp_::VideoOrientation::Deg90));
+        assert_eq!(back.header.ext_vals.mid, None);
+    }
+
+    // Huiyi patch: half a second until the first round trip, then what it
+    // needs.
+    #[test]
+    fn the_cache_keeps_half_a_second_until_the_round_trip_is_known() {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(1024, Duration::from_secs(3));
         for i in 0..200 {
             rtx_cache.cache_sent_packet(packet(now, i, i * 10), after(now, i * 10));
         }
         assert!(
-            rtx_cache.get_cached_packet_by_seq_no(100.into()).is_some(),
-            "990 ms old: kept"
+            rtx_cache.get_cached_packet_by_seq_no(150.into()).is_some(),
+            "490 ms old: kept"
         );
         assert!(
-            rtx_cache.get_cached_packet_by_seq_no(98.into()).is_none(),
-            "1.01 s old: gone"
+            rtx_cache.get_cached_packet_by_seq_no(148.into()).is_none(),
+            "510 ms old: gone"
         );
         assert!(
-            rtx_cache.packet_by_seq_no.slots() < 140,
-            "the ring fits a second"
+            rtx_cache.packet_by_seq_no.slots() < 75,
+            "the ring fits half a second"
         );
         // A township line's round trip: up to the whole age.
         rtx_cache.fit_to_rtt(Duration::from_millis(1300));
@@ -590,7 +624,7 @@ mod test {
         let now = Instant::now();
         let mut rtx_cache = RtxCache::new(100, Duration::from_secs(3));
         // Huiyi patch: the whole age once a round trip calls for it (until
-        // then the cache keeps a second).
+        // then the cache keeps half a second).
         rtx_cache.fit_to_rtt(Duration::from_secs(1));
 
         for i in 1..=200 {
@@ -613,6 +647,8 @@ mod test {
         let now = Instant::now();
         // Cache can take all entries
         let mut rtx_cache = RtxCache::new(400, Duration::from_secs(1));
+        // Huiyi patch: the whole age once a round trip calls for it.
+        rtx_cache.fit_to_rtt(Duration::from_millis(500));
         for i in 1..=200 {
             let seq_no = i;
             let pkt = packet(now, seq_no, i * 10);

@@ -246,8 +246,9 @@ impl<T> EvictingBuffer<T> {
         self.maybe_shrink();
     }
 
-    /// Huiyi patch: a buffer whose live entries span less than half of it
-    /// is rebuilt at their span and a quarter (not below its initial size).
+    /// Huiyi patch: a buffer whose live entries span less than two thirds
+    /// of it is rebuilt at their span and a quarter (not below its initial
+    /// size; at most one copy of the ring per report, ~1 s).
     /// The buffer only grew before: a burst, or a second of packets kept
     /// before the receiver's round trip was known, sized it for the stream's
     /// life. A quarter more than the span takes a frame's jitter; a burst
@@ -258,7 +259,7 @@ impl<T> EvictingBuffer<T> {
         };
         let span = (last + 1).saturating_sub(first) as usize;
         let to = (span + span / 4).max(self.initial_size);
-        if self.buf.len() <= (span * 2).max(self.initial_size) {
+        if self.buf.len() <= (span + span / 2).max(self.initial_size) {
             return;
         }
         // Entries can be pushed out of order: make room for all there are.

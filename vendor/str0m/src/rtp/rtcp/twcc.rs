@@ -1240,6 +1240,11 @@ impl TwccSendRegister {
             .unwrap_or(0);
         if self.queue.len() >= self.keep {
             self.queue.pop_front();
+        } else if self.queue.capacity() == 0 {
+            // Huiyi patch: the ring at its size at once. Grown by doubling,
+            // it left ten freed buffers of up to half its size behind in
+            // the allocator's arena, per peer.
+            self.queue.reserve_exact(self.keep);
         }
         self.queue.push_back(Slot {
             seq: packet_id.seq(),
