@@ -79,6 +79,7 @@ pub fn replay(sim: &mut Sim, datagrams: &[(SocketAddr, Vec<u8>)]) -> u64 {
         sim.engine.handle_timeout(now);
         while let Some(t) = sim.engine.poll_transmit() {
             std::hint::black_box(&t);
+            sim.engine.recycle(t.contents);
             sent += 1;
         }
     }

@@ -282,6 +282,8 @@ impl Sim {
                 );
                 let _ = c.rtc.handle_input(input);
                 drain_client(c, self.now, &mut self.engine, &mut self.loss, self.server);
+                // (As the worker does once a datagram is sent: ADR 0027.)
+                self.engine.recycle(t.contents);
             }
             while let Some(e) = self.engine.poll_event() {
                 moved = true;

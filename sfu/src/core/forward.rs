@@ -393,12 +393,14 @@ impl Engine {
         // packets go through the m-line lookup, which also sizes a video's
         // RTX cache.
         let paced = sub.paced;
+        // (The worker's spare buffers, for the datagram: ADR 0027.)
+        let mut spare = std::mem::take(&mut self.spare);
         let written = self.with_rtc(s.peer, |rtc| {
             if let Some(ssrc) = known {
                 if paced {
                     return if rtc.write_rtp_queued(ssrc, write) { Written::Paced } else { Written::Lost };
                 }
-                return match rtc.write_rtp_now(ssrc, write, sh.now) {
+                return match rtc.write_rtp_now(ssrc, write, sh.now, &mut spare) {
                     RtpWritten::Sent(transmit) => Written::Sent(transmit),
                     RtpWritten::Queued => Written::Queued,
                     RtpWritten::NoStream => Written::Lost,
@@ -415,6 +417,7 @@ impl Engine {
             tx.write_rtp(write);
             Written::Looked { ssrc, sized: size_cache }
         });
+        self.spare = spare;
         let down = self.peers[s.peer].as_mut().and_then(|p| p.down.get_mut(s.down)).and_then(Option::as_mut);
         match (written, down) {
             (Some(Written::Paced), _) => self.counters.sent_paced += 1,

@@ -389,6 +389,7 @@ impl Worker {
                 } else {
                     self.counters.send_failures.fetch_add(1, Ordering::Relaxed);
                 }
+                self.engine.recycle(t.contents);
                 continue;
             }
             self.outgoing.push(t);
@@ -401,7 +402,9 @@ impl Worker {
             if failed > 0 {
                 self.counters.send_failures.fetch_add(failed as u64, Ordering::Relaxed);
             }
-            self.outgoing.clear();
+            for t in self.outgoing.drain(..) {
+                self.engine.recycle(t.contents);
+            }
         }
         self.relay();
         while let Some(e) = self.engine.poll_event() {

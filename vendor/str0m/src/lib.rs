@@ -2117,11 +2117,18 @@ impl Rtc {
     /// packets wait, the stream's first packet, no nominated address yet)
     /// the packet is queued as [`Rtc::write_rtp_queued`] does. `now` is the
     /// caller's current time.
+    ///
+    /// (Huiyi patch, docs/adr/0027 in Huiyi: the datagram is protected into
+    /// a buffer taken from `spare`, a new one when it is empty. A caller
+    /// that gives back the buffers of the datagrams it sent, as `Vec<u8>`
+    /// from [`net::DatagramSend`], forwards without an allocation per
+    /// packet.)
     pub fn write_rtp_now(
         &mut self,
         ssrc: crate::rtp::Ssrc,
         packet: crate::rtp::RtpWrite,
         now: Instant,
+        spare: &mut Vec<Vec<u8>>,
     ) -> RtpWritten {
         if self.state != RtcState::Alive {
             return RtpWritten::NoStream;
@@ -2131,7 +2138,7 @@ impl Rtc {
         };
         let (proto, source, destination) = (send.proto, send.source, send.destination);
         let now = now.max(self.last_now);
-        match self.session.write_rtp_now(ssrc, packet, now) {
+        match self.session.write_rtp_now(ssrc, packet, now, spare) {
             session::WriteNow::Sent(contents) => {
                 self.peer_bytes_tx += contents.len() as u64;
                 RtpWritten::Sent(net::Transmit {

@@ -1296,7 +1296,7 @@ impl Session {
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
         let (midrid, cluster_id) = self.pacer.poll_queue()?;
-        self.release_packet(now, Release::Pacer(midrid), cluster_id)
+        self.release_packet(now, Release::Pacer(midrid), cluster_id, Vec::new())
     }
 
     /// Huiyi patch (docs/adr/0020 in Huiyi): writes `packet` on the send
@@ -1310,7 +1310,16 @@ impl Session {
     /// never been written (its first packet starts its report timers
     /// through the full pass) or when it still holds something to send
     /// (order is kept).
-    pub(crate) fn write_rtp_now(&mut self, ssrc: Ssrc, packet: RtpWrite, now: Instant) -> WriteNow {
+    ///
+    /// The datagram is protected into a buffer taken from `spare` (a new
+    /// one when it is empty).
+    pub(crate) fn write_rtp_now(
+        &mut self,
+        ssrc: Ssrc,
+        packet: RtpWrite,
+        now: Instant,
+        spare: &mut Vec<Vec<u8>>,
+    ) -> WriteNow {
         if self.rtp_closing || self.srtp_tx.is_none() || !self.pacer.may_release_now(now) {
             return WriteNow::Declined(packet);
         }
@@ -1332,7 +1341,8 @@ impl Session {
         }
         stream.write_rtp(packet);
         stream.stamp_send_queue(now);
-        match self.release_packet(now, Release::Ssrc(ssrc), None) {
+        let out = spare.pop().unwrap_or_default();
+        match self.release_packet(now, Release::Ssrc(ssrc), None, out) {
             Some(datagram) => WriteNow::Sent(datagram),
             None => {
                 self.tx_maybe_busy = true;
@@ -1346,6 +1356,7 @@ impl Session {
         now: Instant,
         which: Release,
         cluster_id: Option<TwccClusterId>,
+        mut out: Vec<u8>,
     ) -> Option<DatagramSend> {
         let srtp_tx = self.srtp_tx.as_mut()?;
         let stream = match which {
@@ -1392,7 +1403,7 @@ impl Session {
             raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.clone())));
         }
 
-        let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
+        srtp_tx.protect_rtp_into(buf, &header, *seq_no, &mut out);
 
         // Huiyi patch (docs/adr/0014): the send register (1 000 records,
         // ~70 KB per peer once full) feeds the estimator and the stats
@@ -1435,7 +1446,7 @@ impl Session {
             self.pacer.release_next(now, midrid, payload_size.into());
         }
 
-        Some(protected.into())
+        Some(out.into())
     }
 
     /// Huiyi patch (docs/adr/0014): `poll_timeout` is kept for str0m's own
@@ -1804,8 +1815,8 @@ mod tests {
     use super::*;
     use crate::RtcConfig;
     use crate::io::DATAGRAM_MTU_TARGET;
-    use crate::packet::RedEncoder;
     use crate::packet::MediaKind;
+    use crate::packet::RedEncoder;
 
     use crate::poll::Readiness;
     use crate::rtp_::RtcpPacket;
@@ -1828,7 +1839,11 @@ mod tests {
         };
         let audio = media(&session, "aud", MediaKind::Audio);
         session.medias.push(audio);
-        assert_eq!(session.probe_media(), None, "no padding on a microphone's m-line");
+        assert_eq!(
+            session.probe_media(),
+            None,
+            "no padding on a microphone's m-line"
+        );
         let video = media(&session, "vid", MediaKind::Video);
         session.medias.push(video);
         assert_eq!(
@@ -1979,4 +1994,3 @@ mod tests {
         );
     }
 }
-

@@ -248,12 +248,32 @@ impl DecryptWarnings {
 }
 
 impl SrtpContext {
+    // (Huiyi patch: the send path protects into a reused buffer,
+    // `protect_rtp_into`; this is kept for the tests.)
+    #[cfg(test)]
     pub fn protect_rtp(
         &mut self,
         buf: &[u8],
         header: &RtpHeader,
         srtp_index: u64, // same as ext_seq
     ) -> Vec<u8> {
+        let mut output = Vec::new();
+        self.protect_rtp_into(buf, header, srtp_index, &mut output);
+        output
+    }
+
+    /// Huiyi patch (docs/adr/0027 in Huiyi): [`SrtpContext::protect_rtp`]
+    /// into `output`, whose contents are replaced and whose capacity is
+    /// reused: a forwarding server hands back the buffers of the datagrams
+    /// it sent, and a protected packet then costs no allocation.
+    pub fn protect_rtp_into(
+        &mut self,
+        buf: &[u8],
+        header: &RtpHeader,
+        srtp_index: u64, // same as ext_seq
+        output: &mut Vec<u8>,
+    ) {
+        output.clear();
         // SRTP layout
         // [header, [rtp, (padding + pad_count)], tag]
 
@@ -295,8 +315,10 @@ impl SrtpContext {
                 // HMAC_TAG_LEN is 10, CTR_BUFFER_PADDING is 15, so we need 5 extra bytes
                 let padding_needed =
                     CTR_BUFFER_PADDING.saturating_sub(Aes128CmSha1_80::HMAC_TAG_LEN);
-                let mut output =
-                    vec![0_u8; buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN + padding_needed];
+                output.resize(
+                    buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN + padding_needed,
+                    0,
+                );
 
                 enc.encrypt(&iv, input, &mut output[hlen..])
                     .expect("rtp encrypt");
@@ -305,10 +327,9 @@ impl SrtpContext {
 
                 let hmac_start = buf.len();
                 let sha1_hmac = |k: &[u8], p: &[&[u8]]| self.sha1_hmac_provider.sha1_hmac(k, p);
-                Aes128CmSha1_80::rtp_hmac(sha1_hmac, key, &mut output, srtp_index, hmac_start);
+                Aes128CmSha1_80::rtp_hmac(sha1_hmac, key, output, srtp_index, hmac_start);
 
                 output.truncate(buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN);
-                output
             }
             Derived::AeadAes128Gcm { salt, enc, .. } => {
                 let roc = (srtp_index >> 16) as u32;
@@ -318,13 +339,11 @@ impl SrtpContext {
 
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
-                let mut output = vec![0_u8; buf.len() + AeadAes128Gcm::TAG_LEN];
+                output.resize(buf.len() + AeadAes128Gcm::TAG_LEN, 0);
                 enc.encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
                 output[..hlen].copy_from_slice(aad);
-
-                output
             }
             Derived::AeadAes256Gcm { salt, enc, .. } => {
                 let roc = (srtp_index >> 16) as u32;
@@ -334,13 +353,11 @@ impl SrtpContext {
 
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
-                let mut output = vec![0_u8; buf.len() + AeadAes256Gcm::TAG_LEN];
+                output.resize(buf.len() + AeadAes256Gcm::TAG_LEN, 0);
                 enc.encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
                 output[..hlen].copy_from_slice(aad);
-
-                output
             }
         }
     }
@@ -1044,6 +1061,36 @@ mod test {
                 .lines()
                 .map(str::to_owned)
                 .collect()
+        }
+    }
+
+    /// Huiyi patch: a reused buffer, longer or shorter than the packet and
+    /// full of an earlier packet's bytes, gives exactly what a new one does.
+    #[test]
+    fn protect_rtp_into_a_used_buffer_gives_the_same_bytes() {
+        for profile in [
+            SrtpProfile::AES128_CM_SHA1_80,
+            SrtpProfile::AEAD_AES_128_GCM,
+            SrtpProfile::AEAD_AES_256_GCM,
+        ] {
+            let mat: Vec<u8> = (0..profile.keying_material_len() as u8).collect();
+            let mat = KeyingMaterial::new(&mat);
+            let crypto = crate::crypto::test_default_provider();
+            let mut fresh = SrtpContext::new(crypto, profile, &mat, false);
+            let crypto = crate::crypto::test_default_provider();
+            let mut reused = SrtpContext::new(crypto, profile, &mat, false);
+            let mut buf = vec![0xA5_u8; 1400];
+            for (index, len) in [(1_u64, 1100_usize), (2, 40), (3, 1200), (70_000, 13)] {
+                let mut packet = vec![0x80_u8, 96, 0, 0, 0, 0, 0, 1, 0x12, 0x34, 0x56, 0x78];
+                packet[2..4].copy_from_slice(&(index as u16).to_be_bytes());
+                packet.extend((0..len).map(|i| (i * 7 + index as usize) as u8));
+                let header = RtpHeader::parse(&packet[..12], &crate::rtp_::ExtensionMap::empty())
+                    .expect("header to parse");
+                let expected = fresh.protect_rtp(&packet, &header, index);
+                reused.protect_rtp_into(&packet, &header, index, &mut buf);
+                assert_eq!(buf, expected, "{profile:?}, {len} bytes");
+                assert!(buf.len() > packet.len() && buf[..12] == packet[..12]);
+            }
         }
     }
 
