@@ -37,6 +37,9 @@ pub struct Received {
     /// Capture time on the sender's NTP clock, from the latest sender report
     /// (None before the first SR).
     pub capture_ntp: Option<SystemTime>,
+    /// It carried a transport-wide sequence number (and so asks for
+    /// transport feedback).
+    pub transport_cc: bool,
 }
 
 /// A client peer.
@@ -407,6 +410,7 @@ fn drain_client(
                             ts: p.header.timestamp,
                             payload: p.payload.to_vec(),
                             capture_ntp,
+                            transport_cc: p.header.ext_vals.transport_cc.is_some(),
                         });
                     }
                 }

@@ -622,3 +622,38 @@ fn forwarded_packets_are_protected_into_the_buffers_given_back() {
     }
     assert!(reused >= 2 * 19, "every later copy went into a buffer given back ({reused} of 38)");
 }
+
+/// ADR 0027: a subscriber without an estimator (a crowded meeting, or
+/// estimation off) gets no transport-wide sequence numbers, so it sends no
+/// transport feedback that nobody would read; with one, it does.
+#[test]
+fn without_an_estimator_no_transport_feedback_is_asked_for() {
+    let mut datagrams_in = Vec::new();
+    for bwe in [Some(1_000_000), None] {
+        let mut sim = sim_with(EngineConfig { bwe_initial: bwe, ..EngineConfig::default() }, 5);
+        let publisher = sim.join(ROOM, PeerId(1), true, true).expect("join");
+        let subscriber = sim.join(ROOM, PeerId(2), false, false).expect("join");
+        assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+        run_media(&mut sim, &[publisher], 500, 1);
+        sim.clients[subscriber].received.clear();
+        let before = sim.engine.counters().datagrams_in;
+        run_media(&mut sim, &[publisher], 2_000, 10_000);
+        datagrams_in.push(sim.engine.counters().datagrams_in - before);
+        let received = &sim.clients[subscriber].received;
+        assert!(received.len() > 200, "{bwe:?}: media flowed ({} packets)", received.len());
+        let numbered = received.iter().filter(|r| r.transport_cc).count();
+        if bwe.is_some() {
+            assert_eq!(numbered, received.len(), "with the estimator every packet is numbered");
+        } else {
+            assert_eq!(numbered, 0, "without it none is");
+        }
+    }
+    // The subscriber's feedback, every 50 ms, is gone (the publisher sends
+    // the same in both runs).
+    assert!(
+        datagrams_in[0] >= datagrams_in[1] + 30,
+        "datagrams in over 2 s: {} with the estimator, {} without",
+        datagrams_in[0],
+        datagrams_in[1]
+    );
+}
