@@ -1157,8 +1157,7 @@ pub struct TwccSendRegister {
 /// Huiyi patch: a send record as the register keeps it. Times are
 /// nanoseconds from the register's epoch (exact: an `Instant` has no finer
 /// grain), `NONE` where the record has none; the probe cluster is its id
-/// plus one (0: none), the report counter its low 32 bits (a record lives
-/// about a second, the counter moves once per feedback report).
+/// plus one (0: none). 48 bytes (the upstream record: 88).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     seq: TwccSeq,
@@ -1167,7 +1166,7 @@ struct Slot {
     local_recv: i64,
     /// When the remote side received the packet.
     remote_recv: i64,
-    counter: u32,
+    counter: u64,
     cluster: u32,
     size: u16,
 }
@@ -1233,6 +1232,9 @@ impl TwccSendRegister {
     pub fn register_seq(&mut self, packet_id: TwccPacketId, now: Instant, size: usize) {
         self.last_registered = packet_id.seq();
         let epoch = *self.epoch.get_or_insert(now);
+        // (An estimator numbers its probe clusters from 0, a few a minute:
+        // four billion of them is not reached.)
+        debug_assert!(packet_id.cluster().is_none_or(|c| *c < u64::from(u32::MAX)));
         let cluster = packet_id
             .cluster()
             .and_then(|c| u32::try_from(*c).ok())
@@ -1277,7 +1279,7 @@ impl TwccSendRegister {
         }
 
         self.apply_report_counter += 1;
-        let counter = self.apply_report_counter as u32;
+        let counter = self.apply_report_counter;
 
         let time_zero = self.time_zero.unwrap();
         let epoch = self.epoch?;
@@ -2342,6 +2344,30 @@ mod test {
             0
         );
         assert_eq!(reg.rtt(), Some(later - t1));
+    }
+
+    // Huiyi patch: a record reported once is not returned again, however
+    // many reports came in between (the report counter is not cut short).
+    #[test]
+    fn a_record_is_returned_once_after_four_billion_reports() {
+        let mut reg = TwccSendRegister::new(10);
+        let t0 = Instant::now();
+        reg.register_seq(TwccPacketId::new(0), t0, 1200);
+        let now = t0 + Duration::from_millis(40);
+        assert_eq!(
+            reg.apply_report(received(0, 1), now)
+                .expect("records")
+                .count(),
+            1
+        );
+        reg.apply_report_counter += (1 << 32) - 1;
+        let later = now + Duration::from_millis(50);
+        assert_eq!(
+            reg.apply_report(received(0, 1), later)
+                .expect("in range")
+                .count(),
+            0
+        );
     }
 
     #[test]
