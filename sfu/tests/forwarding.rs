@@ -29,6 +29,21 @@ fn one_publisher_one_subscriber(seed: u64) -> (Sim, usize, usize) {
     (sim, publisher, subscriber)
 }
 
+/// `peers` cameras, connected, after 300 ms of the first one's media (its
+/// keyframe requests and the first layer choices settled), and the next 20
+/// video packets it writes, captured rather than sent.
+fn cameras_settled(seed: u64, peers: u64) -> (Sim, Vec<(SocketAddr, Vec<u8>)>) {
+    let mut sim = sim(seed);
+    for i in 0..peers {
+        sim.join(ROOM, PeerId(i), false, true).expect("join");
+    }
+    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
+    run_media(&mut sim, &[0], 300, 1);
+    let datagrams = sim.capture_video(0, 20);
+    assert_eq!(datagrams.len(), 20, "the publisher wrote 20 packets");
+    (sim, datagrams)
+}
+
 /// Every video packet from the first the subscriber got up to `last`
 /// (exclusive) reached it, originally or repaired.
 fn assert_every_video_packet_arrived(sim: &Sim, subscriber: usize, last: u64) {
@@ -560,16 +575,8 @@ fn an_answer_that_changes_ice_credentials_gets_one_restart_offer_not_a_loop() {
 /// (docs/adr/0014) and the timeout pass at the same instant.
 #[test]
 fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
-    let mut sim = sim(7);
-    for i in 0..4 {
-        sim.join(ROOM, PeerId(i), false, true).expect("join");
-    }
-    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
-    // Let keyframe requests and the first layer choices settle.
-    run_media(&mut sim, &[0], 300, 1);
+    let (mut sim, datagrams) = cameras_settled(7, 4);
     let subscribers: BTreeSet<SocketAddr> = sim.clients[1..].iter().map(|c| c.addr).collect();
-    let datagrams = sim.capture_video(0, 20);
-    assert_eq!(datagrams.len(), 20, "the publisher wrote 20 packets");
     let (now, server) = (sim.now, sim.server);
     for (source, data) in &datagrams {
         let before = sim.engine.counters();
@@ -594,13 +601,7 @@ fn a_forwarded_packet_leaves_in_the_turn_it_arrived() {
 /// that runs through `Sim::pump` decrypts recycled buffers).
 #[test]
 fn forwarded_packets_are_protected_into_the_buffers_given_back() {
-    let mut sim = sim(11);
-    for i in 0..3 {
-        sim.join(ROOM, PeerId(i), false, true).expect("join");
-    }
-    assert!(sim.connect_all(Duration::from_secs(5)), "peers connect");
-    run_media(&mut sim, &[0], 300, 1);
-    let datagrams = sim.capture_video(0, 20);
+    let (mut sim, datagrams) = cameras_settled(11, 3);
     let (now, server) = (sim.now, sim.server);
     let mut given_back = BTreeSet::new();
     let mut reused = 0;

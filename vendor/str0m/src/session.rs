@@ -1825,8 +1825,8 @@ mod tests {
     use super::*;
     use crate::RtcConfig;
     use crate::io::DATAGRAM_MTU_TARGET;
-    use crate::packet::MediaKind;
     use crate::packet::RedEncoder;
+    use crate::packet::MediaKind;
 
     use crate::poll::Readiness;
     use crate::rtp_::RtcpPacket;
@@ -1849,11 +1849,7 @@ mod tests {
         };
         let audio = media(&session, "aud", MediaKind::Audio);
         session.medias.push(audio);
-        assert_eq!(
-            session.probe_media(),
-            None,
-            "no padding on a microphone's m-line"
-        );
+        assert_eq!(session.probe_media(), None, "no padding on a microphone's m-line");
         let video = media(&session, "vid", MediaKind::Video);
         session.medias.push(video);
         assert_eq!(
@@ -2004,3 +2000,4 @@ mod tests {
         );
     }
 }
+
