@@ -352,3 +352,56 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
     }
     assert!(audio >= 450, "audio first: {audio} of 500");
 }
+
+/// ADR 0028: a venue without an estimator (a meeting over
+/// `sfu.bwe_max_room_peers`; here the whole server has none) on a township
+/// line is limited by what its receiver reports say it loses: the lowest
+/// layer, not the megabit it was sent before; healed, it climbs back.
+#[test]
+fn a_venue_without_an_estimator_is_limited_by_its_receiver_reports() {
+    let cfg = EngineConfig { bwe_initial: None, ..EngineConfig::default() };
+    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
+    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 29);
+    sim.engine.create_room(ROOM).expect("room");
+    sim.join_simulcast(ROOM, PeerId(1)).expect("publisher");
+    sim.join(ROOM, PeerId(2), true, false).expect("the township venue");
+    assert!(sim.connect_all(Duration::from_secs(5)));
+    // 400 kbit/s, 20-packet queue, 40 ms, 5 % loss: room for the audio and
+    // the lowest layer (~290 kbit/s with overhead), not the middle one.
+    sim.clients[1].down_link = Some(Link::new(400_000, 20, Duration::from_millis(40), 0.05));
+    run(&mut sim, &[0], 15_000);
+    let from = sim.clients[1].received.len();
+    run(&mut sim, &[0], 30_000);
+    let (video, audio) = received(&sim, 1, from);
+    let link = sim.clients[1].down_link.take().expect("link");
+    println!(
+        "400 kbit/s, 5 %, 30 s: {video:?}, audio {audio}; link dropped {} by queue, {} by loss",
+        link.dropped_queue, link.dropped_loss
+    );
+    let layers = video.values().next().copied().unwrap_or_default();
+    // Mostly the lowest layer (100 packets a second, less the line's 5 %);
+    // the middle one is tried again after 8, 16, then 32 s, for a second
+    // or two each time; the top one never. (30 seeds: lowest 2 514–2 794
+    // packets, middle 7–14 % of them, audio 1 391–1 429.)
+    assert_eq!(layers[2], 0, "not the top layer: {layers:?}");
+    assert!(layers[0] >= 2_300, "the lowest layer moves: {layers:?}");
+    assert!(layers[1] * 100 <= (layers[0] + layers[1]) * 20, "the middle layer rarely: {layers:?}");
+    assert!(audio >= 1_350, "audio: {audio} of 1 500 packets (the line loses 5 %)");
+
+    // Healed: the limit grows 8 % a second until it limits nothing.
+    let mut recovery = None;
+    for second in 1..=60 {
+        let from = sim.clients[1].received.len();
+        run(&mut sim, &[0], 1_000);
+        let (video, _) = received(&sim, 1, from);
+        if video.values().any(|l| l[2] >= 90) {
+            recovery = Some(second);
+            break;
+        }
+    }
+    println!("healed: at the top layer after {recovery:?} s");
+    // At most the longest backoff (32 s) and the climb from the middle
+    // layer to the top (~11 s at 8 % a second): 30–40 s in 30 seeds.
+    let recovery = recovery.expect("back at the top layer within a minute");
+    assert!(recovery >= 5, "climbed, not jumped: {recovery} s");
+}

@@ -343,6 +343,8 @@ impl Engine {
         let estimated = self.peers.get(pk).and_then(Option::as_ref).is_some_and(|p| p.estimate.is_some());
         let loss =
             if estimated { self.with_rtc(pk, |rtc| rtc.bwe().recent_loss(now)).flatten() } else { None };
+        // Without one: what its receiver reports say (ADR 0028).
+        let reports = if estimated { Vec::new() } else { self.receptions(pk) };
         let Some(p) = self.peers.get(pk).and_then(Option::as_ref) else { return };
         if !p.connected {
             return;
@@ -390,19 +392,35 @@ impl Engine {
             });
             downs.push((di, owner, ui, up.id));
         }
-        // Without an estimate (no transport-wide feedback from this client)
-        // nothing limits it: every video at its best layer.
         // (str0m's own estimate still steers its probes and restarts.)
         let raw = p.estimate.unwrap_or(crate::core::allocate::NO_ESTIMATE);
-        let estimate = crate::core::allocate::delivered_bound(raw, loss, || {
-            audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants)
-        });
+        let sent = audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants);
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
         let wants_lowest: std::collections::HashMap<crate::core::ids::TrackId, bool> =
             wants.iter().map(|w| (w.track, w.layers.iter().any(|b| *b > 0))).collect();
         let Some(p) = self.peer_mut(pk) else { return };
+        let estimate = if p.estimate.is_some() {
+            crate::core::allocate::delivered_bound(raw, loss, || sent)
+        } else {
+            // Without an estimate (no transport-wide feedback from this
+            // client), the limit its receiver reports set, if any; else
+            // every video at its best layer.
+            let before = p.reported.limit();
+            let limit = p.reported.update(now, &reports, sent, minimum, desired);
+            if limit != before {
+                tracing::debug!(
+                    room = room.0,
+                    subscriber = p.id.0,
+                    ?before,
+                    ?limit,
+                    sent,
+                    "limit from receiver reports"
+                );
+            }
+            limit.unwrap_or(raw)
+        };
         for di in hidden {
             if let Some(down) = p.down.get_mut(di).and_then(Option::as_mut) {
                 down.layer = LayerChoice::default();
@@ -487,6 +505,18 @@ impl Engine {
         for (owner, ui, layer) in switches {
             self.request_layer_keyframe(now, owner, ui, layer);
         }
+    }
+
+    /// What `pk`'s receiver last reported on each stream it is sent.
+    /// (A lookup that changes nothing in str0m: no output to drain after.)
+    fn receptions(&mut self, pk: PeerKey) -> Vec<str0m::rtp::ReceptionSummary> {
+        let Some(p) = self.peers.get_mut(pk).and_then(Option::as_mut) else { return Vec::new() };
+        let (down, Some(rtc)) = (&p.down, p.rtc.as_mut()) else { return Vec::new() };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut api = rtc.direct_api();
+            down.iter().flatten().filter_map(|d| api.stream_tx(&d.ssrc?)?.reception()).collect()
+        }))
+        .unwrap_or_default()
     }
 
     /// Asks a publisher for a keyframe on one layer (through its throttle).

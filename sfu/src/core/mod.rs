@@ -16,6 +16,7 @@ mod negotiate;
 mod peer;
 pub mod red;
 pub(crate) mod relay;
+pub mod reported;
 pub mod rewrite;
 mod room;
 mod settings;

@@ -184,6 +184,8 @@ pub(crate) struct Peer {
     pub allocator: Allocator,
     /// Notices its estimator stuck while a video waits for more.
     pub stale_estimate: StaleEstimate,
+    /// Without an estimator: a limit from its receiver reports (ADR 0028).
+    pub reported: crate::core::reported::ReportedLimit,
     /// Its line is the limit (some video below what it wants, by the
     /// estimate, and packets lost within [`PACED_AFTER_LOSS`]): packets
     /// forwarded to it go through its pacer, which sends audio ahead of
@@ -240,6 +242,7 @@ impl Peer {
             estimate: None,
             allocator: Allocator::new(),
             stale_estimate: StaleEstimate::default(),
+            reported: Default::default(),
             paced: false,
             lossy_at: None,
             tile_limits: HashMap::new(),

@@ -20,7 +20,7 @@ use crate::rtp_::{Bitrate, Descriptions, Extension, ExtensionMap, ExtensionValue
 use crate::rtp_::{MAX_BLANK_PADDING_PAYLOAD_SIZE, Sdes, SdesType};
 use crate::rtp_::{MediaTime, Mid, NackEntry, ReportList, Rtcp, RtpHeader};
 use crate::rtp_::{Pt, Rid, RtcpFb, SenderInfo, SenderReport, Ssrc};
-use crate::rtp_::{SRTP_BLOCK_SIZE, SeqNo};
+use crate::rtp_::{SRTP_BLOCK_SIZE, SeqNo, extend_u32};
 use crate::session::PacketReceipt;
 use crate::stats::StatsSnapshot;
 use crate::util::value_history::ValueHistory;
@@ -193,8 +193,27 @@ pub struct StreamTx {
     // Same as `remote_acked_ssrc`, but for the RTX SSRC
     remote_acked_rtx_ssrc: bool,
 
+    /// Huiyi patch: the receiver's last report on the primary SSRC, and the
+    /// extended highest sequence number it reached.
+    reported: Option<(ReceptionSummary, u64)>,
+
     /// MTU warn threshold; used to cap spurious-padding RTX cache lookups.
     mtu_warn: usize,
+}
+
+/// Huiyi patch: what a receiver's last report block on a send stream's
+/// primary SSRC said (RFC 3550 6.4.1), for a sender without transport-wide
+/// feedback to adapt by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReceptionSummary {
+    /// When the report arrived.
+    pub at: Instant,
+    /// The share (0 to 1) of the packets expected since the receiver's
+    /// previous report that did not arrive, before any resend.
+    pub fraction_lost: f32,
+    /// How far the highest sequence number received moved since the
+    /// previous report: about the packets this one covers (0 for the first).
+    pub packets: u64,
 }
 
 /// RTP packet data to enqueue on a direct RTP send stream.
@@ -406,6 +425,7 @@ impl StreamTx {
             pt_for_padding: None,
             remote_acked_ssrc: false,
             remote_acked_rtx_ssrc: false,
+            reported: None,
             mtu_warn,
         }
     }
@@ -450,6 +470,12 @@ impl StreamTx {
     /// This is used to separate streams with the same [`Mid`] when using simulcast.
     pub fn rid(&self) -> Option<Rid> {
         self.midrid.rid()
+    }
+
+    /// Huiyi patch: the receiver's last report on this stream's primary
+    /// SSRC, if any (reports on the RTX SSRC are not counted).
+    pub fn reception(&self) -> Option<ReceptionSummary> {
+        self.reported.map(|(r, _)| r)
     }
 
     /// Information sampled during the latest pacer update for this stream's send queue.
@@ -1066,6 +1092,18 @@ impl StreamTx {
                 if r.ssrc == self.ssrc {
                     // Receiver has bound MidRid to SSRC
                     self.remote_acked_ssrc = true;
+                    // Huiyi patch: what the report says, for a sender
+                    // without transport-wide feedback.
+                    let ext = extend_u32(Some(*self.last_sent_seq_no), r.max_seq);
+                    let packets = self
+                        .reported
+                        .map_or(0, |(_, before)| ext.saturating_sub(before));
+                    let summary = ReceptionSummary {
+                        at: now,
+                        fraction_lost: f32::from(r.fraction_lost) / 256.0,
+                        packets,
+                    };
+                    self.reported = Some((summary, ext));
                 }
 
                 self.stats.update_with_rr(now, self.last_sent_seq_no, r);
@@ -1819,6 +1857,54 @@ mod test {
                 video: Duration::from_millis(500),
             }),
             now + Duration::from_millis(750)
+        );
+    }
+
+    /// Huiyi patch: a report on the primary SSRC is summed up, with the
+    /// packets it covers; one on the RTX SSRC is not taken for it.
+    #[test]
+    fn reports_on_the_primary_ssrc_are_summed_up() {
+        use crate::rtp_::ReceptionReport;
+        let mut stream = StreamTx::new(
+            42.into(),
+            Some(43.into()),
+            MidRid(Mid::from("0"), None),
+            false,
+            1200,
+        );
+        let now = Instant::now();
+        let report = |ssrc: u32, fraction_lost: u8, max_seq: u32| {
+            RtcpFb::ReceptionReport(ReceptionReport {
+                ssrc: ssrc.into(),
+                fraction_lost,
+                packets_lost: 0,
+                max_seq,
+                jitter: 0,
+                last_sr_time: 0,
+                last_sr_delay: 0,
+            })
+        };
+        assert_eq!(stream.reception(), None);
+        stream.handle_rtcp(now, report(42, 0, 100));
+        let first = stream.reception().expect("a report");
+        assert_eq!(
+            (first.at, first.fraction_lost, first.packets),
+            (now, 0.0, 0)
+        );
+
+        let later = now + Duration::from_secs(1);
+        stream.handle_rtcp(later, report(43, 255, 7));
+        assert_eq!(
+            stream.reception(),
+            Some(first),
+            "the RTX SSRC's report is not the stream's"
+        );
+
+        stream.handle_rtcp(later, report(42, 64, 150));
+        let second = stream.reception().expect("a report");
+        assert_eq!(
+            (second.at, second.fraction_lost, second.packets),
+            (later, 0.25, 50)
         );
     }
 }
