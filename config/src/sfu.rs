@@ -36,9 +36,8 @@ pub struct SfuConfig {
     /// video at its best layer, whatever the link).
     pub bwe_initial_kbps: u64,
     /// Participants joining a meeting that already has this many get no
-    /// estimation (every video at its best layer): estimation paces each
-    /// participant's sends, which costs CPU per participant; a large
-    /// plenary on the LAN does without.
+    /// estimation, which costs CPU per participant; they are limited by
+    /// the loss their receiver reports show instead (ADR 0028).
     pub bwe_max_room_peers: usize,
     /// Audio top-N: in a meeting of at least `audio_top_n_min_peers`
     /// participants, only this many microphones are forwarded at a time (the

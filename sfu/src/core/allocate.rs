@@ -149,7 +149,8 @@ pub fn allocation_cost(allocation: &[Allocation], wants: &[VideoWant]) -> u64 {
 }
 
 /// What [`Allocator::allocate`] is given for a subscriber without an
-/// estimate (no transport-wide feedback): nothing limits it.
+/// estimate (no transport-wide feedback) and no limit from its receiver
+/// reports (ADR 0028): nothing limits it.
 pub const NO_ESTIMATE: u64 = u64::MAX / 4;
 
 /// How much a video matters to this subscriber; higher first.

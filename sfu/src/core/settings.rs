@@ -26,11 +26,11 @@ pub struct EngineConfig {
     /// The starting bandwidth estimate towards each subscriber (bit/s):
     /// with it, the send-side estimator (transport-wide feedback) runs and
     /// each subscriber's videos are allocated layers within its estimate;
-    /// without it every video goes at its best layer.
+    /// without it, within what its receiver reports allow (ADR 0028).
     pub bwe_initial: Option<u64>,
     /// Peers joining a room that already has this many get no estimator
-    /// (their videos at the best layer): str0m's pacing costs CPU per
-    /// subscriber (docs/benchmarks.md), too much for a 150-listener plenary.
+    /// (limited by their receiver reports instead, ADR 0028): estimation
+    /// costs CPU per subscriber (docs/benchmarks.md).
     pub bwe_max_room_peers: usize,
     /// Audio top-N: in rooms of at least `audio_top_n_min_peers` peers only
     /// this many microphones are forwarded at a time (the loudest speaking),
