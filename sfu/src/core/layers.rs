@@ -395,6 +395,16 @@ impl Engine {
         // (str0m's own estimate still steers its probes and restarts.)
         let raw = p.estimate.unwrap_or(crate::core::allocate::NO_ESTIMATE);
         let sent = audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants);
+        // What is on the wire now (a new target flows from its keyframe on).
+        let on_wire = audio
+            + downs
+                .iter()
+                .zip(&wants)
+                .filter_map(|((di, ..), w)| {
+                    let q = p.down.get(*di)?.as_ref()?.layer.current?;
+                    w.layers.get(usize::from(q)).copied()
+                })
+                .sum::<u64>();
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
@@ -408,14 +418,14 @@ impl Engine {
             // client), the limit its receiver reports set, if any; else
             // every video at its best layer.
             let before = p.reported.limit();
-            let limit = p.reported.update(now, &reports, sent, minimum, desired);
+            let limit = p.reported.update(now, &reports, on_wire, minimum, desired);
             if limit != before {
                 tracing::debug!(
                     room = room.0,
                     subscriber = p.id.0,
                     ?before,
                     ?limit,
-                    sent,
+                    on_wire,
                     "limit from receiver reports"
                 );
             }
@@ -509,12 +519,13 @@ impl Engine {
 
     /// What `pk`'s receiver last reported on each stream it is sent.
     /// (A lookup that changes nothing in str0m: no output to drain after.)
-    fn receptions(&mut self, pk: PeerKey) -> Vec<str0m::rtp::ReceptionSummary> {
+    fn receptions(&mut self, pk: PeerKey) -> Vec<(u32, str0m::rtp::ReceptionSummary)> {
         let Some(p) = self.peers.get_mut(pk).and_then(Option::as_mut) else { return Vec::new() };
         let (down, Some(rtc)) = (&p.down, p.rtc.as_mut()) else { return Vec::new() };
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut api = rtc.direct_api();
-            down.iter().flatten().filter_map(|d| api.stream_tx(&d.ssrc?)?.reception()).collect()
+            let mut report = |ssrc: Ssrc| Some((*ssrc, api.stream_tx(&ssrc)?.reception()?));
+            down.iter().flatten().filter_map(|d| report(d.ssrc?)).collect()
         }))
         .unwrap_or_default()
     }

@@ -28,19 +28,21 @@ pub const DECREASE_GAP: Duration = Duration::from_millis(1500);
 /// megabit and lost two thirds of it (docs/benchmarks.md, weak-plenary).
 /// Every receiver sends reports anyway, about once a second per stream,
 /// each with the share of the packets since its previous one that did not
-/// arrive. Above [`DECREASE_ABOVE`] the limit becomes what was being sent,
-/// less half the share lost; below [`INCREASE_BELOW`] it grows by up to
-/// [`INCREASE_PER_SECOND`] a second until it no longer limits anything;
-/// between the two it holds. It never goes below the lowest layer of every
-/// video with the audio (`floor`): without an estimator the server cannot
-/// tell a line that carries nothing from one that carries little, and the
-/// lowest layer is what a weak venue should get.
+/// arrive. Above [`DECREASE_ABOVE`] the limit becomes what is being sent,
+/// less half the share lost (at most [`STEP_DOWN`] of it); below
+/// [`INCREASE_BELOW`] it grows by up to [`INCREASE_PER_SECOND`] a second
+/// until it no longer limits anything, but not past a rate that lost
+/// within its backoff ([`BACKOFF_FIRST`] to [`BACKOFF_MAX`]); between the
+/// two it holds. It never goes below every video's lowest quality with the
+/// audio (`floor`): without an estimator the server cannot tell a line
+/// that carries nothing from one that carries little, and the lowest
+/// quality is what a weak venue should get at least.
 #[derive(Debug, Clone, Default)]
 pub struct ReportedLimit {
     /// The limit in bit/s; `None`: nothing limited.
     limit: Option<u64>,
-    /// The newest report taken into account.
-    seen: Option<Instant>,
+    /// Per stream (by SSRC): when its last report taken into account came.
+    seen: Vec<(u32, Instant)>,
     /// When the limit last went down.
     decreased: Option<Instant>,
     /// When the limit last changed: growth is per second since.
@@ -70,6 +72,14 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(32);
 pub const WINDOW: Duration = Duration::from_secs(5);
 /// An increase needs the window to cover at least this many packets.
 pub const INCREASE_PACKETS: f64 = 150.0;
+/// A decrease looks at the latest reports that cover this many packets:
+/// one second of a middle layer on a township line (~25), two or three of
+/// a lowest one (8–10 a second, where a false alarm costs nothing: the
+/// limit is at the floor already).
+pub const DECREASE_PACKETS: f64 = 20.0;
+/// What a stream's first report is taken to cover (how far its sequence
+/// numbers moved since the one before is not known yet).
+pub const UNKNOWN_PACKETS: f64 = 30.0;
 /// A decrease takes the limit to at most this share of what was being
 /// sent: below the allocator's dip slack ([`DIP_SLACK`](crate::core::allocate::DIP_SLACK)),
 /// so the allocation steps down at once rather than riding out a dip (a
@@ -84,40 +94,60 @@ impl ReportedLimit {
         self.limit
     }
 
-    /// Takes the reports newer than those seen before and returns the
-    /// limit: `sent`, what the current allocation sends (audio included);
-    /// `floor`, the audio and every video's lowest layer; `desired`, every
-    /// video at its best.
+    /// Takes the reports not seen before (`reports`: each stream's last,
+    /// keyed by its SSRC) and returns the limit, never below `floor` (the
+    /// audio and every video's lowest quality): `sent`, what is being
+    /// forwarded now (audio included); `desired`, every video at its best.
     pub fn update(
         &mut self,
         now: Instant,
-        reports: &[ReceptionSummary],
+        reports: &[(u32, ReceptionSummary)],
         sent: u64,
         floor: u64,
         desired: u64,
     ) -> Option<u64> {
         let (mut lost, mut weight) = (0.0_f64, 0.0_f64);
-        let mut newest = self.seen;
-        for r in reports.iter().filter(|r| self.seen.is_none_or(|s| r.at > s)) {
-            let w = r.packets.max(1) as f64;
+        for (key, r) in reports {
+            // A stream's report time changes only with a new report (two
+            // in one receive batch share an instant, so no global "newest").
+            match self.seen.iter_mut().find(|(k, _)| k == key) {
+                Some((_, at)) if *at == r.at => continue,
+                Some((_, at)) => *at = r.at,
+                None => self.seen.push((*key, r.at)),
+            }
+            let w = if r.packets == 0 { UNKNOWN_PACKETS } else { r.packets as f64 };
             lost += f64::from(r.fraction_lost.clamp(0.0, 1.0)) * w;
             weight += w;
-            newest = newest.max(Some(r.at));
         }
-        self.seen = newest;
-        if weight == 0.0 {
-            return self.limit;
+        self.seen.retain(|(k, _)| reports.iter().any(|(key, _)| key == k));
+        if weight > 0.0 {
+            self.window.push_back((now, lost, weight));
+            while self.window.front().is_some_and(|(at, _, _)| now.saturating_duration_since(*at) > WINDOW) {
+                self.window.pop_front();
+            }
+            self.decide(now, sent, floor, desired);
         }
-        self.window.push_back((now, lost, weight));
-        while self.window.front().is_some_and(|(at, _, _)| now.saturating_duration_since(*at) > WINDOW) {
-            self.window.pop_front();
+        // (The floor moves with the videos: one that comes back, or a new
+        // publisher, raises it.)
+        self.limit = self.limit.map(|l| l.max(floor));
+        self.limit
+    }
+
+    fn decide(&mut self, now: Instant, sent: u64, floor: u64, desired: u64) {
+        // Losing: the latest reports covering DECREASE_PACKETS at least
+        // (one report of a low-rate stream says little).
+        let (mut lost, mut weight) = (0.0, 0.0);
+        for (_, l, w) in self.window.iter().rev() {
+            (lost, weight) = (lost + l, weight + w);
+            if weight >= DECREASE_PACKETS {
+                break;
+            }
         }
-        if lost / weight > f64::from(DECREASE_ABOVE) {
-            // Losing now: at once, but once per gap.
-            if self.decreased.is_none_or(|t| now >= t + DECREASE_GAP) {
+        if weight >= DECREASE_PACKETS && lost / weight > f64::from(DECREASE_ABOVE) {
+            // At once, but once per gap, and only for what is being sent.
+            if sent > 0 && self.decreased.is_none_or(|t| now >= t + DECREASE_GAP) {
                 let lowered = (sent as f64 * (1.0 - lost / weight / 2.0).min(STEP_DOWN)) as u64;
-                let lowered = self.limit.map_or(lowered, |l| l.min(lowered)).max(floor);
-                self.limit = Some(lowered);
+                self.limit = Some(self.limit.map_or(lowered, |l| l.min(lowered)).max(floor));
                 // A layer that did not fit is not tried again for a while:
                 // longer each time a climb ends here.
                 self.backoff = match self.backoff {
@@ -131,27 +161,24 @@ impl ReportedLimit {
                 self.changed = Some(now);
                 self.window.clear();
             }
-            return self.limit;
+            return;
         }
         let (lost, weight) = self.window.iter().fold((0.0, 0.0), |(l, w), r| (l + r.1, w + r.2));
         let clean_since = self.decreased.is_none_or(|t| now >= t + INCREASE_AFTER);
         let clean = weight >= INCREASE_PACKETS && lost / weight < f64::from(INCREASE_BELOW);
-        if let Some(l) = self.limit.filter(|_| clean_since && clean) {
-            let since = self.changed.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-            let mut raised =
-                (l as f64 * INCREASE_PER_SECOND.powf(since.as_secs_f64().min(1.0))) as u64 + 1_000;
-            if let Some((ceiling, _)) = self.ceiling.filter(|(_, until)| now < *until) {
-                raised = raised.min(ceiling.saturating_sub(1)).max(l);
-            }
-            self.raised |= raised > l;
-            self.limit = (raised < desired).then_some(raised.max(floor));
-            if self.limit.is_none() {
-                // Nothing limited: the next loss starts the backoff over.
-                (self.backoff, self.ceiling) = (Duration::ZERO, None);
-            }
-            self.changed = Some(now);
+        let Some(l) = self.limit.filter(|_| clean_since && clean) else { return };
+        let since = self.changed.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let mut raised = (l as f64 * INCREASE_PER_SECOND.powf(since.as_secs_f64().min(1.0))) as u64 + 1_000;
+        if let Some((ceiling, _)) = self.ceiling.filter(|(_, until)| now < *until) {
+            raised = raised.min(ceiling.saturating_sub(1)).max(l);
         }
-        self.limit
+        self.raised |= raised > l;
+        self.limit = (raised < desired).then_some(raised.max(floor));
+        if self.limit.is_none() {
+            // Nothing limited: the next loss starts the backoff over.
+            (self.backoff, self.ceiling) = (Duration::ZERO, None);
+        }
+        self.changed = Some(now);
     }
 }
 
@@ -159,8 +186,13 @@ impl ReportedLimit {
 mod tests {
     use super::*;
 
-    fn report(at: Instant, fraction_lost: f32, packets: u64) -> ReceptionSummary {
-        ReceptionSummary { at, fraction_lost, packets }
+    /// A report on stream 1.
+    fn report(at: Instant, fraction_lost: f32, packets: u64) -> (u32, ReceptionSummary) {
+        report_on(1, at, fraction_lost, packets)
+    }
+
+    fn report_on(ssrc: u32, at: Instant, fraction_lost: f32, packets: u64) -> (u32, ReceptionSummary) {
+        (ssrc, ReceptionSummary { at, fraction_lost, packets })
     }
 
     const FLOOR: u64 = 100_000;
@@ -205,7 +237,7 @@ mod tests {
         let (t0, mut r) = (Instant::now(), ReportedLimit::default());
         for s in 0..10 {
             let at = t0 + Duration::from_secs(2 * s);
-            let limit = r.update(at, &[report(at, 0.9, 10)], FLOOR, FLOOR, DESIRED);
+            let limit = r.update(at, &[report(at, 0.9, 100)], FLOOR, FLOOR, DESIRED);
             assert_eq!(limit, Some(FLOOR));
         }
     }
@@ -266,10 +298,48 @@ mod tests {
         let (t0, mut r) = (Instant::now(), ReportedLimit::default());
         // A lost audio packet or two in a short report does not outweigh a
         // clean video report ten times its size: 0.2 × 10 / 110 < 2 %.
-        let reports = [report(t0, 0.2, 10), report(t0, 0.0, 100)];
+        let reports = [report_on(1, t0, 0.2, 10), report_on(2, t0, 0.0, 100)];
         assert_eq!(r.update(t0, &reports, DESIRED, FLOOR, DESIRED), None);
         let at = t0 + Duration::from_secs(1);
-        let reports = [report(at, 0.2, 100), report(at, 0.2, 10)];
+        let reports = [report_on(1, at, 0.2, 100), report_on(2, at, 0.2, 10)];
         assert!(r.update(at, &reports, DESIRED, FLOOR, DESIRED).is_some());
+    }
+
+    #[test]
+    fn a_few_packets_lost_of_a_small_report_lower_nothing_alone() {
+        let (t0, mut r) = (Instant::now(), ReportedLimit::default());
+        // A low-rate video's report: 2 of 12 lost on a line losing 5 %.
+        assert_eq!(r.update(t0, &[report(t0, 0.17, 12)], DESIRED, FLOOR, DESIRED), None);
+        // A clean one after it: 2 of 24.
+        let at = t0 + Duration::from_secs(1);
+        assert_eq!(r.update(at, &[report(at, 0.0, 12)], DESIRED, FLOOR, DESIRED), None);
+        // The latest 20 packets at least, 3 of 24, do say so.
+        let at = t0 + Duration::from_secs(2);
+        assert!(r.update(at, &[report(at, 0.25, 12)], DESIRED, FLOOR, DESIRED).is_some());
+    }
+
+    #[test]
+    fn the_limit_rises_with_the_floor() {
+        let (t0, mut r) = (Instant::now(), ReportedLimit::default());
+        // Audio alone, losing: limited to the audio.
+        assert_eq!(r.update(t0, &[report(t0, 0.3, 100)], 40_000, 40_000, 40_000), Some(40_000));
+        // A video comes back: its lowest quality is allowed at once, with
+        // no new report, and on a line whose 5 % holds the limit.
+        let at = t0 + Duration::from_millis(500);
+        assert_eq!(r.update(at, &[report(t0, 0.3, 100)], 40_000, 160_000, DESIRED), Some(160_000));
+        let at = t0 + Duration::from_secs(1);
+        assert_eq!(r.update(at, &[report(at, 0.05, 100)], 160_000, 160_000, DESIRED), Some(160_000));
+    }
+
+    #[test]
+    fn reports_that_arrive_together_are_each_taken_once() {
+        let (t0, mut r) = (Instant::now(), ReportedLimit::default());
+        // An allocation between two reports of one receive batch (one instant).
+        assert_eq!(r.update(t0, &[report_on(1, t0, 0.0, 100)], DESIRED, FLOOR, DESIRED), None);
+        let both = [report_on(1, t0, 0.0, 100), report_on(2, t0, 0.5, 100)];
+        assert!(r.update(t0, &both, DESIRED, FLOOR, DESIRED).is_some(), "the second one counts");
+        let limit = r.limit();
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(r.update(later, &both, DESIRED, FLOOR, DESIRED), limit, "and neither counts twice");
     }
 }

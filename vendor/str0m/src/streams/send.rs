@@ -1103,6 +1103,9 @@ impl StreamTx {
                         fraction_lost: f32::from(r.fraction_lost) / 256.0,
                         packets,
                     };
+                    // (A report overtaken by a later one on the way
+                    // does not move the reference back.)
+                    let ext = self.reported.map_or(ext, |(_, before)| ext.max(before));
                     self.reported = Some((summary, ext));
                 }
 
@@ -1906,5 +1909,13 @@ mod test {
             (second.at, second.fraction_lost, second.packets),
             (later, 0.25, 50)
         );
+
+        // An older report overtaken on the way covers nothing new, and the
+        // next one counts from the highest sequence number reported.
+        let last = later + Duration::from_secs(1);
+        stream.handle_rtcp(last, report(42, 0, 120));
+        assert_eq!(stream.reception().map(|r| r.packets), Some(0));
+        stream.handle_rtcp(last, report(42, 0, 200));
+        assert_eq!(stream.reception().map(|r| r.packets), Some(50));
     }
 }
