@@ -1531,7 +1531,12 @@ impl Session {
     fn nack_at(&self) -> Option<Instant> {
         // Paused streams stop counting as NACK-enabled once their pending retries finish,
         // so an idle session doesn't wake every NACK_MIN_INTERVAL for as long as it lives.
-        if !self.streams.any_nack_enabled() {
+        //
+        // Huiyi patch: nor does a session whose streams miss nothing. A gap
+        // makes the timer due at once (the last NACK pass is then usually
+        // more than NACK_MIN_INTERVAL ago), as libwebrtc asks for a missing
+        // packet as soon as it sees the gap; retries keep the interval.
+        if !self.streams.any_nack_due_soon() {
             return None;
         }
 

@@ -812,11 +812,13 @@ impl Streams {
             .find(|s| s.ssrc() == ssrc || s.rtx() == Some(ssrc))
     }
 
-    /// Whether any receive stream currently needs NACK reports (see [`StreamRx::nack_enabled`]).
+    /// Whether any receive stream has a missing packet to ask for (see
+    /// [`StreamRx::nack_due_soon`]; Huiyi patch: upstream asked whether any
+    /// stream could NACK at all).
     ///
     /// Not cached: the answer changes with pause state and pending NACK retries.
-    pub(crate) fn any_nack_enabled(&self) -> bool {
-        self.streams_rx.values().any(|s| s.nack_enabled())
+    pub(crate) fn any_nack_due_soon(&self) -> bool {
+        self.streams_rx.values().any(|s| s.nack_due_soon())
     }
 
     fn rx_lookup_at(&self) -> Instant {
