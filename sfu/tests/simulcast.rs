@@ -2,22 +2,18 @@
 //! str0m peers publishing three layers, a subscriber behind a capped, lossy
 //! link with a queue, the engine's send-side estimator and allocator.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use huiyi_sfu::core::{Engine, EngineConfig};
+use common::ROOM;
+use huiyi_sfu::core::EngineConfig;
 use huiyi_sfu::sim::{Link, Sim};
-use huiyi_sfu::{PeerId, RoomId, SfuEvent};
-
-const ROOM: RoomId = RoomId(1);
+use huiyi_sfu::{PeerId, SfuEvent};
 
 fn sim(seed: u64) -> Sim {
-    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-    let cfg = EngineConfig { bwe_initial: Some(1_000_000), ..EngineConfig::default() };
-    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), seed);
-    sim.engine.create_room(ROOM).expect("room");
-    sim
+    common::sim_with(EngineConfig { bwe_initial: Some(1_000_000), ..EngineConfig::default() }, seed)
 }
 
 /// Runs `ms`: the publishers send their three layers every 10 ms and audio every 20 ms.
@@ -359,10 +355,7 @@ fn a_line_too_narrow_for_the_lowest_layer_gets_it_at_a_lower_frame_rate_without_
 /// layer, not the megabit it was sent before; healed, it climbs back.
 #[test]
 fn a_venue_without_an_estimator_is_limited_by_its_receiver_reports() {
-    let cfg = EngineConfig { bwe_initial: None, ..EngineConfig::default() };
-    let server: SocketAddr = "10.9.9.9:3478".parse().expect("addr");
-    let mut sim = Sim::new(Engine::new(cfg), server, Instant::now(), 29);
-    sim.engine.create_room(ROOM).expect("room");
+    let mut sim = common::sim_with(EngineConfig { bwe_initial: None, ..EngineConfig::default() }, 29);
     sim.join_simulcast(ROOM, PeerId(1)).expect("publisher");
     sim.join(ROOM, PeerId(2), true, false).expect("the township venue");
     assert!(sim.connect_all(Duration::from_secs(5)));

@@ -394,17 +394,6 @@ impl Engine {
         }
         // (str0m's own estimate still steers its probes and restarts.)
         let raw = p.estimate.unwrap_or(crate::core::allocate::NO_ESTIMATE);
-        let sent = audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants);
-        // What is on the wire now (a new target flows from its keyframe on).
-        let on_wire = audio
-            + downs
-                .iter()
-                .zip(&wants)
-                .filter_map(|((di, ..), w)| {
-                    let q = p.down.get(*di)?.as_ref()?.layer.current?;
-                    w.layers.get(usize::from(q)).copied()
-                })
-                .sum::<u64>();
         let desired: u64 = audio
             + wants.iter().filter_map(|w| w.available().map(|q| w.layers[usize::from(q)]).max()).sum::<u64>();
         let minimum = audio + wants.iter().filter_map(|w| w.layers.iter().find(|b| **b > 0)).sum::<u64>();
@@ -412,11 +401,23 @@ impl Engine {
             wants.iter().map(|w| (w.track, w.layers.iter().any(|b| *b > 0))).collect();
         let Some(p) = self.peer_mut(pk) else { return };
         let estimate = if p.estimate.is_some() {
-            crate::core::allocate::delivered_bound(raw, loss, || sent)
+            crate::core::allocate::delivered_bound(raw, loss, || {
+                audio + crate::core::allocate::allocation_cost(p.allocator.current(), &wants)
+            })
         } else {
             // Without an estimate (no transport-wide feedback from this
             // client), the limit its receiver reports set, if any; else
-            // every video at its best layer.
+            // every video at its best layer. What lost is what is on the
+            // wire now (a new target flows from its keyframe on).
+            let on_wire = audio
+                + downs
+                    .iter()
+                    .zip(&wants)
+                    .filter_map(|((di, ..), w)| {
+                        let q = p.down.get(*di)?.as_ref()?.layer.current?;
+                        w.layers.get(usize::from(q)).copied()
+                    })
+                    .sum::<u64>();
             let before = p.reported.limit();
             let limit = p.reported.update(now, &reports, on_wire, minimum, desired);
             if limit != before {

@@ -18,6 +18,34 @@ pub const INCREASE_PER_SECOND: f64 = 1.08;
 /// lower the limit again.
 pub const DECREASE_GAP: Duration = Duration::from_millis(1500);
 
+/// How long the rate that lost is not tried again, the first time.
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(8);
+/// The longest wait before the rate that lost is tried again: a healed
+/// line is found within this (and the climb after it).
+pub const BACKOFF_MAX: Duration = Duration::from_secs(32);
+
+/// The reports an increase looks at (an audio stream reports every 5 s): a
+/// single report of a hundred packets on a line losing 5 % says less than
+/// 2 % about one time in eight.
+pub const WINDOW: Duration = Duration::from_secs(5);
+/// An increase needs the window to cover at least this many packets.
+pub const INCREASE_PACKETS: f64 = 150.0;
+/// A decrease looks at the latest reports that cover this many packets:
+/// one second of a middle layer on a township line (~25), two or three of
+/// a lowest one (8–10 a second, where a false alarm costs nothing: the
+/// limit is at the floor already).
+pub const DECREASE_PACKETS: f64 = 20.0;
+/// What a stream's first report is taken to cover (how far its sequence
+/// numbers moved since the one before is not known yet).
+pub const UNKNOWN_PACKETS: f64 = 30.0;
+/// A decrease takes the limit to at most this share of what was being
+/// sent: below the allocator's dip slack ([`DIP_SLACK`](crate::core::allocate::DIP_SLACK)),
+/// so the allocation steps down at once rather than riding out a dip (a
+/// layer that loses a tenth of its packets does not fit).
+pub const STEP_DOWN: f64 = 0.75;
+/// An increase needs clean reports over this long since the last decrease.
+pub const INCREASE_AFTER: Duration = Duration::from_secs(2);
+
 /// A limit on what is sent to a subscriber without an estimator, from the
 /// loss its receiver reports (RFC 3550) say its line has: libwebrtc's
 /// sender-side loss controller from before transport-wide feedback.
@@ -59,34 +87,6 @@ pub struct ReportedLimit {
     /// The limit went up since the last decrease.
     raised: bool,
 }
-
-/// How long the rate that lost is not tried again, the first time.
-pub const BACKOFF_FIRST: Duration = Duration::from_secs(8);
-/// The longest wait before the rate that lost is tried again: a healed
-/// line is found within this (and the climb after it).
-pub const BACKOFF_MAX: Duration = Duration::from_secs(32);
-
-/// The reports an increase looks at (an audio stream reports every 5 s): a
-/// single report of a hundred packets on a line losing 5 % says less than
-/// 2 % about one time in eight.
-pub const WINDOW: Duration = Duration::from_secs(5);
-/// An increase needs the window to cover at least this many packets.
-pub const INCREASE_PACKETS: f64 = 150.0;
-/// A decrease looks at the latest reports that cover this many packets:
-/// one second of a middle layer on a township line (~25), two or three of
-/// a lowest one (8–10 a second, where a false alarm costs nothing: the
-/// limit is at the floor already).
-pub const DECREASE_PACKETS: f64 = 20.0;
-/// What a stream's first report is taken to cover (how far its sequence
-/// numbers moved since the one before is not known yet).
-pub const UNKNOWN_PACKETS: f64 = 30.0;
-/// A decrease takes the limit to at most this share of what was being
-/// sent: below the allocator's dip slack ([`DIP_SLACK`](crate::core::allocate::DIP_SLACK)),
-/// so the allocation steps down at once rather than riding out a dip (a
-/// layer that loses a tenth of its packets does not fit).
-pub const STEP_DOWN: f64 = 0.75;
-/// An increase needs clean reports over this long since the last decrease.
-pub const INCREASE_AFTER: Duration = Duration::from_secs(2);
 
 impl ReportedLimit {
     /// The limit, if any.

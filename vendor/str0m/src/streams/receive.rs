@@ -834,7 +834,8 @@ impl StreamRx {
     /// it every 33 ms for as long as a stream could NACK, a wake-up per
     /// publisher 30 times a second on a line that loses nothing.
     pub(crate) fn nack_due_soon(&self) -> bool {
-        self.nack_enabled()
+        // (What `nack_enabled` answers for a paused stream, for every one.)
+        !self.suppress_nack
             && self
                 .register
                 .as_ref()
